@@ -1,0 +1,43 @@
+# Two commands do all setup on a fresh machine: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-requirements
+GRADIO_SERVER_NAME ?= 127.0.0.1
+GRADIO_SERVER_PORT ?= 7860
+export GRADIO_SERVER_NAME GRADIO_SERVER_PORT
+# Nothing is ever fetched from the Hugging Face hub at run time or in tests.
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: run test lint bench eval browser clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	TRYON_RENDERER=$${TRYON_RENDERER:-warp} $(BIN)/python app.py
+
+# Headless Chromium for the browser test (Debian package; best effort when not root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found: install Debian's chromium package for the browser test"; fi; }
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check app.py tryon tests
+
+bench: $(STAMP)
+	$(BIN)/python -m tryon bench
+
+eval: $(STAMP)
+	$(BIN)/python -m tryon eval
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache out

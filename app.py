@@ -1,0 +1,11 @@
+"""tryon's Gradio app: `python app.py` (or `make run`) serves it on 127.0.0.1:7860.
+
+UI and wiring live in tryon/ui.py; inference in the tryon package.
+"""
+
+from tryon.ui import build_demo, launch_kwargs
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    demo.launch(**launch_kwargs())
