@@ -1,0 +1,109 @@
+"""The running app: a real Gradio server called through gradio_client, and a real Chromium."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from conftest import EVAL_DIR
+from tryon.config import Settings
+
+PERSON = EVAL_DIR / "person/vitonhd_00034_00.jpg"
+GARMENT = EVAL_DIR / "garment/vitonhd_09176_00.jpg"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tryon.ui import build_demo, launch_kwargs
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), review_token="sesame")
+    demo = build_demo(settings)
+    kwargs = launch_kwargs(settings) | {"server_port": None, "prevent_thread_lock": True, "quiet": True}
+    demo.launch(**kwargs)
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server: str) -> Client:
+    return Client(server, verbose=False)
+
+
+def _try_on(client: Client, person: Path, garment: Path | None, description: str = "") -> tuple:
+    return client.predict(
+        handle_file(str(person)), handle_file(str(garment)) if garment else None, description, "auto", "warp",
+        api_name="/tryon",
+    )
+
+
+def test_tryon_endpoint_returns_before_and_after(client: Client) -> None:
+    out = _try_on(client, PERSON, GARMENT)
+    before, after = out[0]
+    before_px, after_px = np.asarray(Image.open(before)), np.asarray(Image.open(after))
+    assert before_px.shape == after_px.shape
+    assert (before_px != after_px).any()
+    assert "total" in out[2]
+
+
+def _bad_files(tmp: Path) -> dict[str, Path]:
+    text = tmp / "notes.png"
+    text.write_text("not an image at all")
+    truncated = tmp / "cut.jpg"
+    truncated.write_bytes(PERSON.read_bytes()[:4000])
+    tiny = tmp / "tiny.png"
+    Image.new("RGB", (40, 60), "white").save(tiny)
+    empty_scene = tmp / "scene.png"
+    Image.fromarray(np.full((600, 800, 3), (90, 140, 200), np.uint8)).save(empty_scene)
+    return {"not an image": text, "truncated": truncated, "tiny": tiny, "no person": empty_scene}
+
+
+@pytest.mark.parametrize("kind", ["not an image", "truncated", "tiny", "no person"])
+def test_bad_person_photo_shows_a_message_and_the_app_keeps_serving(kind: str, client: Client,
+                                                                   tmp_path: Path) -> None:
+    with pytest.raises(Exception) as info:  # gradio_client raises AppError carrying gr.Error's text
+        _try_on(client, _bad_files(tmp_path)[kind], GARMENT)
+    message = str(info.value)
+    assert "Traceback" not in message
+    assert any(word in message.lower() for word in ("upload", "photo", "use ")), message
+    after = _try_on(client, PERSON, GARMENT)  # still serving
+    assert Path(after[0][1]).is_file()
+
+
+def test_blank_garment_photo_shows_a_message(client: Client, tmp_path: Path) -> None:
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (600, 800), "white").save(blank)
+    with pytest.raises(Exception, match="(?i)garment"):
+        _try_on(client, PERSON, blank)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium is not installed (make test installs it)")
+def test_browser_user_uploads_two_photos_and_sees_a_result(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium"), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(server, wait_until="networkidle")
+        inputs = page.locator("input[type=file]")
+        inputs.nth(0).set_input_files(str(PERSON))
+        inputs.nth(1).set_input_files(str(GARMENT))
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="Try on", exact=True).click()
+        slider_images = page.locator(".image-slider img, [data-testid='image-slider'] img, img[alt*='after'], "
+                                     "div.slider img")
+        slider_images.first.wait_for(timeout=60_000)
+        page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "app.png").stat().st_size > 10_000

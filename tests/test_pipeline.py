@@ -1,0 +1,82 @@
+"""End to end through tryon.pipeline.try_on on all eval cases, with real MediaPipe."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import EVAL_DIR, read_cases
+from tryon.errors import TryOnError
+from tryon.pipeline import clear_cache, try_on
+
+# Mean-colour agreement between the garment photo's garment and the rendered garment (OpenCV Lab,
+# rescaled to L in [0, 100]). Shading carried over from the photo moves L, so the bound is loose
+# on L and tighter on the chroma (a, b).
+MAX_CHROMA_DISTANCE = 12.0
+MAX_LAB_DISTANCE = 25.0
+
+
+def _mean_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float64)
+    lab[..., 0] *= 100.0 / 255.0
+    lab[..., 1:] -= 128.0
+    return lab[mask].mean(axis=0)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, object]:
+    out = {}
+    for case in read_cases():
+        out[case["id"]] = try_on(EVAL_DIR / case["person"], EVAL_DIR / case["garment"], category=case["category"])
+    return out
+
+
+@pytest.mark.parametrize("case", read_cases(), ids=lambda c: c["id"])
+def test_every_case_renders_at_the_processed_size_and_keeps_the_rest(case, results) -> None:  # noqa: ANN001
+    result = results[case["id"]]
+    assert result.image.shape == result.person.shape
+    assert result.image.dtype == np.uint8
+    assert result.edit_mask.shape == result.person.shape[:2] and result.edit_mask.dtype == bool
+    outside = ~result.edit_mask
+    assert np.array_equal(result.image[outside], result.person[outside])
+    assert result.garment_mask.sum() > 0.02 * result.garment_mask.size
+    assert not (result.garment_mask & ~result.edit_mask).any()
+    assert result.category == case["category"]
+
+
+@pytest.mark.parametrize("case", read_cases(), ids=lambda c: c["id"])
+def test_rendered_garment_keeps_the_garment_photo_colour(case, results) -> None:  # noqa: ANN001
+    result = results[case["id"]]
+    source = _mean_lab(result.garment_image, result.garment.mask)
+    rendered = _mean_lab(result.image, result.garment_mask)
+    assert np.linalg.norm(source[1:] - rendered[1:]) < MAX_CHROMA_DISTANCE
+    assert np.linalg.norm(source - rendered) < MAX_LAB_DISTANCE
+
+
+def test_second_garment_on_the_same_photo_reuses_the_body_analysis() -> None:
+    clear_cache()
+    person = EVAL_DIR / "person/vitonhd_00034_00.jpg"
+    first = try_on(person, EVAL_DIR / "garment/vitonhd_09176_00.jpg")
+    second = try_on(person, EVAL_DIR / "garment/vitonhd_00126_00.jpg")
+    assert not first.cached_body and second.cached_body
+    assert second.body is first.body
+    assert "body" in second.timings
+
+
+def test_nothing_to_wear_is_refused_with_a_fix() -> None:
+    with pytest.raises(TryOnError, match="garment"):
+        try_on(EVAL_DIR / "person/vitonhd_00034_00.jpg")
+
+
+def test_blank_garment_photo_is_refused() -> None:
+    blank = np.full((800, 600, 3), 255, np.uint8)
+    with pytest.raises(TryOnError, match="(?i)garment"):
+        try_on(EVAL_DIR / "person/vitonhd_00034_00.jpg", blank)
+
+
+def test_photo_without_a_person_is_refused() -> None:
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(rng.integers(0, 255, (600, 800, 3), dtype=np.uint8), (31, 31), 0)
+    with pytest.raises(TryOnError, match="(?i)person"):
+        try_on(scene, EVAL_DIR / "garment/vitonhd_09176_00.jpg")
