@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import TryOnError
 
@@ -83,7 +84,7 @@ _LOADERS: dict[str, Callable[[], Any]] = {
 AVAILABLE_MODELS = tuple(_LOADERS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_model(name: str) -> Any:
     """Load (once) and return the model called ``name``.
 
