@@ -31,6 +31,9 @@ class Settings:
     concurrency: int = 2  # try-ons running at once in the app queue
     queue_size: int = 32  # requests waiting in the app queue
     diffusion_model: str = ""  # local folder or hub id of the diffusion pipeline
+    diffusion_ip_adapter: str = ""  # IP-Adapter weight file: local path or hub path owner/repo/subfolder/file
+    diffusion_controlnet: str = ""  # optional pose ControlNet: local folder or hub id
+    diffusion_side: int = 0  # long side the diffusion model works at, px (0: the checkpoint's native size)
     diffusion_steps: int = 30
     diffusion_guidance: float = 2.5
     device: str = "auto"  # torch device for the diffusion renderer: auto, cpu, cuda
