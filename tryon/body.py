@@ -6,26 +6,68 @@ Output: :class:`BodyAnalysis` (all masks ``bool`` ``(H, W)``, points in pixels).
 Side convention used everywhere in tryon: ``left``/``right`` are the *wearer's*
 sides (MediaPipe's convention), so in a front view the wearer's left shoulder
 is on the image's right.
+
+Steps of :func:`analyze_body`:
+
+1. pose (33 landmarks + a coarse person mask), selfie segmentation (a sharper
+   person mask) and face detection (to count people);
+2. the person mask: selfie mask plus the area pose is sure of (white clothes on
+   light backgrounds), only the blobs the skeleton touches; another person-sized
+   blob, a second face, or much of the mask far from the skeleton is an error;
+3. body parts (at ~512 px, then upsampled): capsules along the bones scaled by the
+   shoulder width, disjoint by priority, grown to tile the person mask; person
+   pixels above the shoulder line start as head;
+4. skin: a Lab colour model (mean + covariance) from the cheeks and bare forearms;
+   skin is smooth (prints and weaves fail a texture test), lies in or connects to
+   limbs, neck or face, and shaded rims join by hysteresis;
+5. hair: colour models of hair and clothing sort the shoulder area: garment tops
+   and bare shoulders leave the head, hair falling over the chest joins it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Mapping
 
+import cv2
 import numpy as np
+
+from .errors import TryOnError
+from .models import load_model, model_lock
 
 # MediaPipe Pose landmark indices (33 in all).
 NOSE = 0
+LEFT_EYE, RIGHT_EYE = 2, 5
 LEFT_EAR, RIGHT_EAR = 7, 8
 MOUTH_LEFT, MOUTH_RIGHT = 9, 10
 LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
 LEFT_ELBOW, RIGHT_ELBOW = 13, 14
 LEFT_WRIST, RIGHT_WRIST = 15, 16
+LEFT_PINKY, RIGHT_PINKY = 17, 18
+LEFT_INDEX, RIGHT_INDEX = 19, 20
+LEFT_THUMB, RIGHT_THUMB = 21, 22
 LEFT_HIP, RIGHT_HIP = 23, 24
 LEFT_KNEE, RIGHT_KNEE = 25, 26
 LEFT_ANKLE, RIGHT_ANKLE = 27, 28
 LEFT_HEEL, RIGHT_HEEL = 29, 30
 LEFT_FOOT, RIGHT_FOOT = 31, 32
+NUM_LANDMARKS = 33  # rows of BodyAnalysis.landmarks
+
+# Bones drawn by the visualiser and used to tell which mask blobs belong to the person.
+SKELETON = (
+    (LEFT_SHOULDER, RIGHT_SHOULDER), (LEFT_HIP, RIGHT_HIP),
+    (LEFT_SHOULDER, LEFT_HIP), (RIGHT_SHOULDER, RIGHT_HIP),
+    (LEFT_SHOULDER, LEFT_ELBOW), (LEFT_ELBOW, LEFT_WRIST),
+    (RIGHT_SHOULDER, RIGHT_ELBOW), (RIGHT_ELBOW, RIGHT_WRIST),
+    (LEFT_WRIST, LEFT_INDEX), (LEFT_WRIST, LEFT_PINKY), (LEFT_WRIST, LEFT_THUMB),
+    (RIGHT_WRIST, RIGHT_INDEX), (RIGHT_WRIST, RIGHT_PINKY), (RIGHT_WRIST, RIGHT_THUMB),
+    (LEFT_HIP, LEFT_KNEE), (LEFT_KNEE, LEFT_ANKLE),
+    (RIGHT_HIP, RIGHT_KNEE), (RIGHT_KNEE, RIGHT_ANKLE),
+    (LEFT_ANKLE, LEFT_HEEL), (LEFT_HEEL, LEFT_FOOT), (LEFT_ANKLE, LEFT_FOOT),
+    (RIGHT_ANKLE, RIGHT_HEEL), (RIGHT_HEEL, RIGHT_FOOT), (RIGHT_ANKLE, RIGHT_FOOT),
+    (NOSE, LEFT_EYE), (NOSE, RIGHT_EYE), (LEFT_EYE, LEFT_EAR), (RIGHT_EYE, RIGHT_EAR),
+    (MOUTH_LEFT, MOUTH_RIGHT),
+)
 
 # Region names in BodyAnalysis.regions (each a bool (H, W) mask inside the person).
 REGION_NAMES = (
@@ -40,6 +82,132 @@ REGION_NAMES = (
     "feet",
     "skin",  # pixels that look like the person's skin (face/arm colour model)
 )
+# Every region but "skin" is a body part; body parts are disjoint and together cover the person mask.
+PART_NAMES = tuple(name for name in REGION_NAMES if name != "skin")
+# Where two part shapes overlap, the earlier part wins (what is usually in front in a photo).
+PART_PRIORITY = (
+    "face_hair",
+    "hand_left", "hand_right",
+    "lower_arm_left", "lower_arm_right",
+    "upper_arm_left", "upper_arm_right",
+    "neck",
+    "torso",
+    "feet",
+    "shin_left", "shin_right",
+    "thigh_left", "thigh_right",
+)
+# Parts whose pixels may be bare skin; skin elsewhere must connect to them.
+SKIN_BEARING_PARTS = (
+    "face_hair", "neck",
+    "upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right",
+    "hand_left", "hand_right",
+    "thigh_left", "thigh_right", "shin_left", "shin_right", "feet",
+)
+
+# --- detection thresholds -------------------------------------------------------------------
+VISIBLE_MIN = 0.5  # MediaPipe visibility above which a landmark counts as seen
+PERSON_PROB_THRESHOLD = 0.5
+# Pose's own mask is coarse but fills white-on-white gaps; it only adds where it is confident
+# (pose_prob ** 4 > 0.5 means pose_prob > 0.84).
+POSE_MASK_EXPONENT = 4
+# A mask blob the skeleton does not touch, this big (fraction of the person's area) and this tall
+# (fraction of the image height), is another person.
+OTHER_PERSON_AREA_FRACTION = 0.3
+OTHER_PERSON_HEIGHT_FRACTION = 0.3
+# Two people standing close merge into one blob: if this fraction of the person mask lies farther
+# than FAR_FROM_SKELETON shoulder widths from the skeleton, the blob holds someone the pose did not see.
+FAR_FROM_SKELETON = 1.2
+FAR_AREA_FRACTION = 0.2
+FAR_GRID = 4  # px per cell of the grid this is measured on
+MIN_PERSON_HEIGHT_FRACTION = 0.25  # the person must be at least this tall in the frame
+MIN_SHOULDER_WIDTH_PX = 24  # below this the regions are meaningless
+# ...and the shoulders must span this fraction of the image's long side (a person ~40% of a
+# full-length photo's height): smaller people come out as a few blurry pixels.
+MIN_SHOULDER_WIDTH_FRACTION = 0.07
+FACE_SCORE_MIN = 0.6  # face detections counted as people
+# A second face must be at least this fraction of the main face's width (not a logo or a print).
+OTHER_FACE_MIN_RELATIVE_WIDTH = 0.4
+IN_FRAME_MARGIN = 0.01  # landmarks this close (fraction of the side) to the border count as outside
+# Without knees in view, a dress needs the person seen below the hip joints by this fraction of the
+# shoulder-hip length (the top of the thighs: enough to place a dress's skirt; eval case v16).
+DRESS_BELOW_HIPS = 0.15
+
+# --- region shapes, in units of the shoulder width (distance between the shoulder joints) --------
+TORSO_SHOULDER_WIDEN = 0.12
+TORSO_HIP_WIDEN = 0.18
+TORSO_TOP_RAISE = 0.08  # the shoulder joints sit a little below the top of the shoulders
+NECK_RADIUS = 0.15
+NECK_REACH = 0.8  # the neck capsule runs this fraction of the way from the shoulders to the mouth
+UPPER_ARM_RADIUS = 0.15
+LOWER_ARM_RADIUS = 0.12
+HAND_RADIUS = 0.11
+HAND_REACH = 2.2  # fingertips are ~2.2x the wrist-to-knuckle (MediaPipe index/pinky) distance away
+THIGH_RADIUS = 0.26
+SHIN_RADIUS = 0.17
+FOOT_RADIUS = 0.13
+FACE_GROW_SIDE = 0.25  # face box grown sideways (fraction of its width) for ears and hair
+FACE_GROW_UP = 0.6  # and upwards for the top of the head
+FACE_GROW_DOWN = 0.1
+SHOULDER_LINE_RAISE = 0.1  # person pixels above the raised shoulder line, not neck or arm, are head/hair
+
+# --- skin colour model (OpenCV 8-bit Lab) ---------------------------------------------------
+# Generic skin prior (covers light to dark skin), used when neither face nor forearms are visible.
+SKIN_PRIOR_MEAN = np.array([150.0, 145.0, 150.0], np.float32)
+SKIN_PRIOR_COV = np.diag([1600.0, 60.0, 80.0]).astype(np.float32)
+# Added to a sampled covariance: shading varies lightness far more than hue.
+SKIN_COV_FLOOR = np.diag([120.0, 6.0, 6.0]).astype(np.float32)
+SKIN_MAHALANOBIS_SQ = 11.3  # chi-square, 3 dof, 99%
+SKIN_WEAK_SQ = 22.0  # shaded skin connected to confident skin may be this far
+SKIN_WEAK_REACH = 0.03  # ...within this many shoulder widths of it
+SKIN_TRIM_SQ = 7.8  # samples beyond this (chi-square 95%) are dropped when refitting a colour model
+SKIN_MIN_SAMPLES = 60
+SKIN_TRIM_ROUNDS = 3
+MAX_COLOUR_SAMPLES = 3000  # colour models are fitted on at most this many pixels
+# Cheek window inside the face box, as fractions (x0, y0, x1, y1): below the eyes, above the mouth corners.
+CHEEK_BOX = (0.2, 0.45, 0.8, 0.75)
+FOREARM_CORE = 0.5  # fraction of the forearm capsule radius sampled for skin colour
+# Skin is smooth: the lightness standard deviation in a TEXTURE_WINDOW-px window (full resolution)
+# is ~3-10 on skin and ~30 or more on gingham, prints and denim. Skin must be near smooth skin.
+TEXTURE_WINDOW = 7
+SKIN_MAX_TEXTURE = 16.0
+SKIN_GROW = 0.03  # smooth skin grows this far (shoulder widths) into skin-coloured edges
+SKIN_MIN_AREA = 0.003  # skin blobs smaller than this (shoulder widths squared) are noise
+SKIN_HOLE_AREA = 0.04  # holes in skin smaller than this (eyes, highlights, freckles) are filled
+
+# --- hair below the shoulders ----------------------------------------------------------------
+HAIR_MIN_SAMPLES = 80
+HAIR_BAND_HALF_WIDTH = 0.75  # long hair lies within this many shoulder widths of the face centre
+HAIR_MAX_LENGTH = 1.6  # and at most this many shoulder widths below the shoulder line
+# Hair and clothing colour models this close (Mahalanobis, squared) cannot be told apart: no long hair.
+HAIR_MIN_SEPARATION_SQ = 16.0
+HAIR_OPEN_PX = 2  # at work resolution: removes specks before the connectivity test
+
+# Region and skin work happens at this long side (px), then label maps are upsampled.
+WORK_SIDE = 512
+
+
+class RegionMasks(Mapping):
+    """Read-only ``{region name: bool (H, W) mask}`` stored as one label map plus the skin mask.
+
+    Masks are made on access, so a cached :class:`BodyAnalysis` costs ~2 bytes per pixel, not 15.
+    """
+
+    def __init__(self, part_labels: np.ndarray, skin: np.ndarray) -> None:
+        self._labels = part_labels
+        self._skin = skin
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name == "skin":
+            return self._skin.copy()
+        if name not in PART_NAMES:
+            raise KeyError(name)
+        return self._labels == PART_NAMES.index(name) + 1
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(REGION_NAMES)
+
+    def __len__(self) -> int:
+        return len(REGION_NAMES)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -54,9 +222,14 @@ class BodyAnalysis:
         person_mask: ``(H, W)`` bool, the person (``person_prob > 0.5`` cleaned up).
         face_box: ``(x0, y0, x1, y1)`` int pixels of the face, or None if not seen.
         regions: region name -> ``(H, W)`` bool mask, names in :data:`REGION_NAMES`.
+            The body parts (:data:`PART_NAMES`) are disjoint and cover ``person_mask``;
+            ``"skin"`` overlaps them.
         skin_lab_mean: ``(3,)`` float32, mean skin colour in OpenCV 8-bit Lab.
         skin_lab_cov: ``(3, 3)`` float32, its covariance (for a Mahalanobis skin test).
         skin_rgb: ``(3,)`` uint8, a representative skin colour (fills bared skin).
+        face_count: faces the face detector found (0 when the photo crops the face off).
+        part_labels: ``(H, W)`` uint8, 0 outside the person, else ``1 + PART_NAMES.index(part)``;
+            None when built by hand (then ``regions`` is the source).
     """
 
     size: tuple[int, int]
@@ -65,14 +238,36 @@ class BodyAnalysis:
     person_prob: np.ndarray
     person_mask: np.ndarray
     face_box: tuple[int, int, int, int] | None
-    regions: dict[str, np.ndarray]
+    regions: Mapping[str, np.ndarray]
     skin_lab_mean: np.ndarray
     skin_lab_cov: np.ndarray
     skin_rgb: np.ndarray
+    face_count: int = 0
+    part_labels: np.ndarray | None = None
 
     def point(self, index: int) -> np.ndarray:
         """Landmark ``index`` as a float32 ``(2,)`` pixel position ``(x, y)``."""
         return self.landmarks[index]
+
+    @property
+    def shoulder_width(self) -> float:
+        """Distance between the shoulder joints in pixels: the unit of every body-relative size."""
+        return _shoulder_width(self.landmarks)
+
+    def in_frame(self, index: int) -> bool:
+        """Whether landmark ``index`` is seen (visibility) and inside the image."""
+        return _in_frame(self.landmarks[index], float(self.visibility[index]), self.size)
+
+    def skin_distance_sq(self, image: np.ndarray) -> np.ndarray:
+        """Squared Mahalanobis distance of every pixel to this person's skin colour.
+
+        Args:
+            image: RGB uint8 ``(H, W, 3)`` (any size).
+
+        Returns:
+            float32 ``(H, W)``; below :data:`SKIN_MAHALANOBIS_SQ` looks like this person's skin.
+        """
+        return _mahalanobis_sq(_lab(image), self.skin_lab_mean, self.skin_lab_cov)
 
 
 def analyze_body(image: np.ndarray) -> BodyAnalysis:
@@ -81,17 +276,671 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
     Args:
         image: RGB uint8 ``(H, W, 3)``.
 
+    Returns:
+        The :class:`BodyAnalysis`; nothing global is changed.
+
     Raises:
-        TryOnError: no person, several people.
+        TryOnError: no person, several people, person too small.
     """
-    raise NotImplementedError("filled in by the body stage")
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise TryOnError("The person photo must be an RGB image: load it with tryon.intake.load_image.")
+    image = np.ascontiguousarray(image)
+    height, width = image.shape[:2]
+
+    # 1. Models (MediaPipe graphs are not re-entrant: one caller at a time per model).
+    with model_lock("pose"):
+        pose_result = load_model("pose").process(image)
+    if pose_result.pose_landmarks is None:
+        raise TryOnError(
+            "No person was found in the photo: upload a photo of one person, standing and "
+            "facing the camera, with the body from the shoulders down in view."
+        )
+    landmarks, visibility = _landmarks_px(pose_result.pose_landmarks, (height, width))
+    with model_lock("selfie"):
+        selfie_prob = load_model("selfie").process(image).segmentation_mask
+    with model_lock("faces"):
+        faces = _face_boxes(load_model("faces").process(image).detections, (height, width))
+
+    # 2. Person mask, people count, size (full resolution).
+    unit = _shoulder_width(landmarks)
+    person_prob = _person_prob(selfie_prob, pose_result.segmentation_mask)
+    person_mask = _person_mask(person_prob, landmarks, visibility, unit)
+    if len(faces) > 1:
+        raise TryOnError(
+            f"The photo shows {len(faces)} faces: use a photo of one person only (crop the others out)."
+        )
+    _check_size(person_mask, unit)
+    face_box = _face_box(faces, landmarks, (height, width))
+
+    # 3. Body parts, skin and long hair at work resolution (the shapes are smooth; this keeps it fast).
+    scale = min(1.0, WORK_SIDE / max(height, width))
+    work_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    work_mask = cv2.resize(person_mask.astype(np.uint8) * 255, work_size, interpolation=cv2.INTER_AREA) > 127
+    work_face = None if face_box is None else tuple(round(v * scale) for v in face_box)
+    work_points, work_unit = landmarks * scale, unit * scale
+    labels = _part_labels(work_mask, work_points, work_face, work_unit)
+
+    lab = _lab(cv2.resize(image, work_size, interpolation=cv2.INTER_AREA))
+    texture = _texture(image, work_size)
+    mean, cov = _fit_skin_model(lab, work_mask, work_face, work_points, work_unit)
+    skin = _skin_mask(lab, texture, mean, cov, work_mask, labels, work_unit)
+    labels = _refine_hair(lab, labels, skin, (mean, cov), work_points, work_face, work_unit)
+
+    # 4. Back to full resolution, cut to the full-resolution person mask.
+    part_labels = _upsample_labels(labels, person_mask)
+    skin_full = cv2.resize(skin.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+    skin_full &= person_mask
+    return BodyAnalysis(
+        size=(height, width),
+        landmarks=landmarks,
+        visibility=visibility,
+        person_prob=person_prob,
+        person_mask=person_mask,
+        face_box=face_box,
+        regions=RegionMasks(part_labels, skin_full),
+        skin_lab_mean=mean,
+        skin_lab_cov=cov,
+        skin_rgb=_lab_to_rgb(mean),
+        face_count=len(faces),
+        part_labels=part_labels,
+    )
 
 
 def check_visible(body: BodyAnalysis, category: str) -> None:
     """Raise TryOnError if the body part that ``category`` dresses is not in the photo.
 
-    ``category``: "upper" needs shoulders and hips region (torso); "lower" needs hips and
-    knees; "dress" needs shoulders, hips and knees. The message says what to do
-    (e.g. "use a photo that shows you from the shoulders to the knees").
+    ``category``: "upper" needs both shoulders and both hips in frame; "lower" needs hips
+    and knees; "dress" needs shoulders and hips, and the photo must go on below the hips
+    (knees in view, or the person seen at least a third of the shoulder-hip length below
+    the hips: a dress on a person cropped at mid-thigh still shows its fit). The message
+    says what to do.
+
+    Raises:
+        TryOnError: a needed body part is outside the photo or hidden; unknown category.
     """
-    raise NotImplementedError("filled in by the body stage")
+    shoulders = body.in_frame(LEFT_SHOULDER) and body.in_frame(RIGHT_SHOULDER)
+    hips = body.in_frame(LEFT_HIP) and body.in_frame(RIGHT_HIP)
+    knees = body.in_frame(LEFT_KNEE) and body.in_frame(RIGHT_KNEE)
+    if category == "upper":
+        if not (shoulders and hips):
+            raise TryOnError(
+                "The photo does not show the whole upper body: use a photo that shows you from the "
+                "head down to below the waist, facing the camera."
+            )
+    elif category == "lower":
+        if not (hips and knees):
+            raise TryOnError(
+                "The photo does not show the legs: for trousers, shorts and skirts use a photo "
+                "that shows you from the waist down to at least the knees."
+            )
+    elif category == "dress":
+        if not (shoulders and hips and (knees or _extends_below_hips(body))):
+            raise TryOnError(
+                "The photo does not show enough of the body for a dress: use a photo that shows "
+                "you from the shoulders down to at least mid-thigh, ideally to the knees."
+            )
+    else:
+        raise TryOnError(f"Unknown garment category {category!r}: choose upper, lower or dress.")
+
+
+# --- landmarks, faces, people -------------------------------------------------------------------
+
+
+def _landmarks_px(pose_landmarks: object, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    height, width = size
+    points = pose_landmarks.landmark  # type: ignore[attr-defined]
+    xy = np.array([(p.x * width, p.y * height) for p in points], np.float32)
+    visibility = np.array([p.visibility for p in points], np.float32).clip(0.0, 1.0)
+    return xy, visibility
+
+
+def _in_frame(point: np.ndarray, visibility: float, size: tuple[int, int]) -> bool:
+    height, width = size
+    margin_x, margin_y = IN_FRAME_MARGIN * width, IN_FRAME_MARGIN * height
+    inside = margin_x <= point[0] <= width - margin_x and margin_y <= point[1] <= height - margin_y
+    return bool(visibility >= VISIBLE_MIN and inside)
+
+
+def _shoulder_width(landmarks: np.ndarray) -> float:
+    return float(np.linalg.norm(landmarks[LEFT_SHOULDER] - landmarks[RIGHT_SHOULDER]))
+
+
+def _extends_below_hips(body: BodyAnalysis) -> bool:
+    """The person mask reaches clearly below the hip joints."""
+    hip_y = float(max(body.point(LEFT_HIP)[1], body.point(RIGHT_HIP)[1]))
+    shoulder_y = float(min(body.point(LEFT_SHOULDER)[1], body.point(RIGHT_SHOULDER)[1]))
+    rows = np.flatnonzero(body.person_mask.any(axis=1))
+    return bool(rows.size) and rows[-1] >= hip_y + DRESS_BELOW_HIPS * (hip_y - shoulder_y)
+
+
+def _face_boxes(detections: object, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Confident face detections as pixel boxes, largest first; tiny ones (prints, logos) dropped."""
+    height, width = size
+    boxes = []
+    for detection in detections or []:  # type: ignore[attr-defined]
+        if detection.score[0] < FACE_SCORE_MIN:
+            continue
+        rel = detection.location_data.relative_bounding_box
+        x0, y0 = rel.xmin * width, rel.ymin * height
+        x1, y1 = x0 + rel.width * width, y0 + rel.height * height
+        boxes.append((int(max(0, x0)), int(max(0, y0)), int(min(width, x1)), int(min(height, y1))))
+    boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+    if boxes:
+        main_width = boxes[0][2] - boxes[0][0]
+        boxes = [b for b in boxes if b[2] - b[0] >= OTHER_FACE_MIN_RELATIVE_WIDTH * main_width]
+    return boxes
+
+
+def _face_box(
+    faces: list[tuple[int, int, int, int]], landmarks: np.ndarray, size: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """The detected face box of the posed person, else one estimated from the face landmarks."""
+    nose = landmarks[NOSE]
+    for box in faces:
+        if box[0] <= nose[0] <= box[2] and box[1] <= nose[1] <= box[3]:
+            return box
+    # No detection (the photo crops the face, or it is turned away): eyes, ears and mouth span the face.
+    height, width = size
+    if not (0 <= nose[0] < width and nose[1] < height):
+        return None
+    half_width = max(
+        0.5 * float(np.ptp(landmarks[[LEFT_EAR, RIGHT_EAR, LEFT_EYE, RIGHT_EYE], 0])),
+        0.25 * _shoulder_width(landmarks),
+    )
+    eye_y = float(landmarks[[LEFT_EYE, RIGHT_EYE], 1].mean())
+    mouth_y = float(landmarks[[MOUTH_LEFT, MOUTH_RIGHT], 1].mean())
+    eye_to_mouth = max(mouth_y - eye_y, 0.4 * half_width)
+    x0, x1 = nose[0] - half_width, nose[0] + half_width
+    y0, y1 = eye_y - 0.9 * eye_to_mouth, mouth_y + 0.9 * eye_to_mouth
+    x0, y0, x1, y1 = int(max(0, x0)), int(max(0, y0)), int(min(width, x1)), int(min(height, y1))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def _check_size(person_mask: np.ndarray, unit: float) -> None:
+    rows = np.flatnonzero(person_mask.any(axis=1))
+    tall = rows.size > 0 and (rows[-1] - rows[0] + 1) >= MIN_PERSON_HEIGHT_FRACTION * person_mask.shape[0]
+    wide = unit >= max(MIN_SHOULDER_WIDTH_PX, MIN_SHOULDER_WIDTH_FRACTION * max(person_mask.shape))
+    if not (tall and wide):
+        raise TryOnError(
+            "The person is too small in the photo: crop it so the person fills most of the frame, "
+            "or take the photo closer."
+        )
+
+
+# --- person mask -------------------------------------------------------------------------------
+
+MORE_THAN_ONE_PERSON = (
+    "The photo seems to show more than one person: use a photo of one person only (crop the others out)."
+)
+
+
+def _person_prob(selfie_prob: np.ndarray, pose_prob: np.ndarray | None) -> np.ndarray:
+    """Selfie segmentation, with pose's confident area added (fills white-on-white gaps); a new array."""
+    prob = np.array(selfie_prob, np.float32)  # a copy: MediaPipe owns its output buffers
+    if pose_prob is not None:
+        np.maximum(prob, cv2.pow(np.asarray(pose_prob, np.float32), POSE_MASK_EXPONENT), out=prob)
+    return np.clip(prob, 0.0, 1.0, out=prob)
+
+
+def _skeleton_mask(
+    landmarks: np.ndarray, visibility: np.ndarray, size: tuple[int, int], thickness: float
+) -> np.ndarray:
+    """The visible bones drawn ``thickness`` px wide, bool ``(H, W)``."""
+    canvas = np.zeros(size, np.uint8)
+    for a, b in SKELETON:
+        if visibility[a] >= VISIBLE_MIN and visibility[b] >= VISIBLE_MIN:
+            _capsule(canvas, landmarks[a], landmarks[b], thickness / 2)
+    return canvas.astype(bool)
+
+
+def _person_mask(
+    prob: np.ndarray, landmarks: np.ndarray, visibility: np.ndarray, unit: float
+) -> np.ndarray:
+    """Threshold, keep the blobs the skeleton touches; raise if another person is in the photo."""
+    mask = (prob > PERSON_PROB_THRESHOLD).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    skeleton = _skeleton_mask(landmarks, visibility, mask.shape, max(3.0, 0.05 * unit))
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[skeleton])] = True
+    keep[0] = False
+    person_area = int(stats[keep, cv2.CC_STAT_AREA].sum())
+    if person_area == 0:
+        raise TryOnError(
+            "No person was found in the photo: upload a photo of one person, standing and "
+            "facing the camera, against a plain background."
+        )
+    others = ~keep
+    others[0] = False
+    big = stats[:, cv2.CC_STAT_AREA] >= OTHER_PERSON_AREA_FRACTION * person_area
+    tall = stats[:, cv2.CC_STAT_HEIGHT] >= OTHER_PERSON_HEIGHT_FRACTION * mask.shape[0]
+    if np.any(others & big & tall):
+        raise TryOnError(MORE_THAN_ONE_PERSON)
+    person = keep[labels]
+    if _far_from_skeleton_fraction(person, landmarks, visibility, unit) > FAR_AREA_FRACTION:
+        # People standing close share one blob: then much of it is far from this skeleton.
+        raise TryOnError(MORE_THAN_ONE_PERSON)
+    return person
+
+
+def _far_from_skeleton_fraction(
+    person: np.ndarray, landmarks: np.ndarray, visibility: np.ndarray, unit: float
+) -> float:
+    """Fraction of ``person`` farther than FAR_FROM_SKELETON shoulder widths from the bones."""
+    # A coarse grid is plenty for distances of a shoulder width (and 16x cheaper).
+    height, width = person.shape
+    small_size = (max(1, width // FAR_GRID), max(1, height // FAR_GRID))
+    small = cv2.resize(person.astype(np.uint8), small_size, interpolation=cv2.INTER_NEAREST) > 0
+    skeleton = _skeleton_mask(landmarks / FAR_GRID, visibility, small.shape, 1.0)
+    distance = cv2.distanceTransform((~skeleton).astype(np.uint8), cv2.DIST_L2, 3)
+    far = np.count_nonzero(small & (distance > FAR_FROM_SKELETON * unit / FAR_GRID))
+    return far / max(1, np.count_nonzero(small))
+
+
+# --- body parts --------------------------------------------------------------------------------
+
+
+def _capsule(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float) -> None:
+    """Draw a filled capsule (a thick line with round ends) of ``radius`` px from ``a`` to ``b``."""
+    thickness = max(1, round(2 * radius))
+    pa = (round(float(a[0])), round(float(a[1])))
+    pb = (round(float(b[0])), round(float(b[1])))
+    cv2.line(canvas, pa, pb, 1, thickness=thickness, lineType=cv2.LINE_8)
+
+
+def _part_shapes(
+    size: tuple[int, int],
+    pt: np.ndarray,
+    face_box: tuple[int, int, int, int] | None,
+    unit: float,
+) -> dict[str, np.ndarray]:
+    """Geometric part shapes (uint8 0/1 ``(H, W)``; they overlap and ignore the person mask)."""
+    shapes = {name: np.zeros(size, np.uint8) for name in PART_NAMES}
+
+    # Torso: the shoulder-hip quadrilateral, widened sideways and raised to the top of the shoulders.
+    mid_shoulder = 0.5 * (pt[LEFT_SHOULDER] + pt[RIGHT_SHOULDER])
+    mid_hip = 0.5 * (pt[LEFT_HIP] + pt[RIGHT_HIP])
+    across = _unit_vector(pt[LEFT_SHOULDER] - pt[RIGHT_SHOULDER])
+    hip_across = _unit_vector(pt[LEFT_HIP] - pt[RIGHT_HIP])
+    up = np.array([across[1], -across[0]], np.float32)  # perpendicular to the shoulder line...
+    if np.dot(up, mid_shoulder - mid_hip) < 0:  # ...pointing from the hips to the shoulders
+        up = -up
+    lift = TORSO_TOP_RAISE * unit * up
+    quad = np.array([
+        pt[LEFT_SHOULDER] + TORSO_SHOULDER_WIDEN * unit * across + lift,
+        pt[RIGHT_SHOULDER] - TORSO_SHOULDER_WIDEN * unit * across + lift,
+        pt[RIGHT_HIP] - TORSO_HIP_WIDEN * unit * hip_across,
+        pt[LEFT_HIP] + TORSO_HIP_WIDEN * unit * hip_across,
+    ])
+    cv2.fillPoly(shapes["torso"], [np.round(quad).astype(np.int32)], 1)
+
+    # Neck: from the shoulder midpoint up towards the mouth.
+    mouth = 0.5 * (pt[MOUTH_LEFT] + pt[MOUTH_RIGHT])
+    neck_top = mid_shoulder + NECK_REACH * (mouth - mid_shoulder)
+    _capsule(shapes["neck"], mid_shoulder, neck_top, NECK_RADIUS * unit)
+
+    # Head: the face box grown for ears and hair.
+    if face_box is not None:
+        gx0, gy0, gx1, gy1 = _grown_face_box(face_box, size)
+        shapes["face_hair"][gy0:gy1, gx0:gx1] = 1
+
+    for side, (shoulder, elbow, wrist, pinky, index, thumb) in (
+        ("left", (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, LEFT_PINKY, LEFT_INDEX, LEFT_THUMB)),
+        ("right", (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, RIGHT_PINKY, RIGHT_INDEX, RIGHT_THUMB)),
+    ):
+        _capsule(shapes[f"upper_arm_{side}"], pt[shoulder], pt[elbow], UPPER_ARM_RADIUS * unit)
+        _capsule(shapes[f"lower_arm_{side}"], pt[elbow], pt[wrist], LOWER_ARM_RADIUS * unit)
+        knuckles = 0.5 * (pt[pinky] + pt[index])
+        _capsule(shapes[f"hand_{side}"], pt[wrist], pt[wrist] + HAND_REACH * (knuckles - pt[wrist]),
+                 HAND_RADIUS * unit)
+        hull = cv2.convexHull(np.round(pt[[wrist, pinky, index, thumb]]).astype(np.int32))
+        cv2.fillConvexPoly(shapes[f"hand_{side}"], hull, 1)
+
+    for side, (hip, knee, ankle, heel, foot) in (
+        ("left", (LEFT_HIP, LEFT_KNEE, LEFT_ANKLE, LEFT_HEEL, LEFT_FOOT)),
+        ("right", (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE, RIGHT_HEEL, RIGHT_FOOT)),
+    ):
+        _capsule(shapes[f"thigh_{side}"], pt[hip], pt[knee], THIGH_RADIUS * unit)
+        _capsule(shapes[f"shin_{side}"], pt[knee], pt[ankle], SHIN_RADIUS * unit)
+        for a, b in ((ankle, heel), (heel, foot), (ankle, foot)):
+            _capsule(shapes["feet"], pt[a], pt[b], FOOT_RADIUS * unit)
+    return shapes
+
+
+def _unit_vector(vector: np.ndarray) -> np.ndarray:
+    return (vector / max(float(np.linalg.norm(vector)), 1e-6)).astype(np.float32)
+
+
+def _part_labels(
+    person_mask: np.ndarray,
+    landmarks: np.ndarray,
+    face_box: tuple[int, int, int, int] | None,
+    unit: float,
+) -> np.ndarray:
+    """Label map uint8 ``(H, W)``: 0 off the person, else ``1 + PART_NAMES.index(part)``.
+
+    Every person pixel gets a part.
+    """
+    size = person_mask.shape
+    shapes = _part_shapes(size, landmarks, face_box, unit)
+
+    # Head and hair: person pixels above the (raised) shoulder line that are not neck, arm or hand,
+    # in the blobs that touch the face (a raised hand is not hair).
+    line_y = _shoulder_line_y(landmarks, size[1]) - SHOULDER_LINE_RAISE * unit
+    head = (np.arange(size[0], dtype=np.float32)[:, None] < line_y[None, :]) & person_mask
+    for name in ("neck", "upper_arm_left", "upper_arm_right", "hand_left", "hand_right"):
+        head &= shapes[name] == 0
+    face_seed = shapes["face_hair"].astype(bool) | _point_mask(size, landmarks[NOSE])
+    shapes["face_hair"] |= _keep_touching(head, face_seed).astype(np.uint8)
+
+    # Each pixel goes to the first part in PART_PRIORITY whose shape covers it...
+    labels = np.zeros(size, np.uint8)
+    for name in reversed(PART_PRIORITY):
+        labels[shapes[name] > 0] = PART_NAMES.index(name) + 1
+    labels[~person_mask] = 0
+    # ...and person pixels no shape covers (loose clothes, big hair) to the nearest part.
+    return _fill_nearest(labels, person_mask)
+
+
+def _shoulder_line_y(landmarks: np.ndarray, width: int) -> np.ndarray:
+    """y of the line through both shoulders at every column x, float32 ``(W,)``."""
+    (lx, ly), (rx, ry) = landmarks[LEFT_SHOULDER], landmarks[RIGHT_SHOULDER]
+    slope = (ly - ry) / (lx - rx) if abs(lx - rx) > 1 else 0.0
+    return (ry + slope * (np.arange(width, dtype=np.float32) - rx)).astype(np.float32)
+
+
+def _point_mask(size: tuple[int, int], point: np.ndarray) -> np.ndarray:
+    mask = np.zeros(size, bool)
+    x, y = round(float(point[0])), round(float(point[1]))
+    if 0 <= x < size[1] and 0 <= y < size[0]:
+        mask[y, x] = True
+    return mask
+
+
+def _keep_touching(mask: np.ndarray, seeds: np.ndarray, min_area: float = 0) -> np.ndarray:
+    """The connected components of ``mask`` that overlap ``seeds`` and have ``min_area`` px (bool masks)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask.astype(bool)
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[seeds & mask])] = True
+    keep &= stats[:, cv2.CC_STAT_AREA] >= min_area
+    keep[0] = False
+    return keep[labels]
+
+
+def _fill_nearest(labels: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Give unlabelled pixels of ``inside`` the label of the nearest labelled pixel."""
+    missing = inside & (labels == 0)
+    if not missing.any() or not (labels > 0).any():
+        return labels
+    # distanceTransformWithLabels measures to the zero pixels: make the labelled ones zero.
+    _, nearest = cv2.distanceTransformWithLabels(
+        (labels == 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    lookup = np.zeros(int(nearest.max()) + 1, np.uint8)
+    lookup[nearest[labels > 0]] = labels[labels > 0]
+    filled = labels.copy()
+    filled[missing] = lookup[nearest[missing]]
+    return filled
+
+
+def _upsample_labels(labels: np.ndarray, person_mask: np.ndarray) -> np.ndarray:
+    """Work-resolution label map to the full-resolution person mask (edge pixels from their neighbours)."""
+    height, width = person_mask.shape
+    full = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+    full[~person_mask] = 0
+    missing = person_mask & (full == 0)
+    if missing.any():
+        # Mask edges differ by a pixel or two between resolutions: borrow the neighbouring label.
+        grown = cv2.dilate(full, np.ones((3, 3), np.uint8), iterations=3)
+        full[missing] = grown[missing]
+        full = _fill_nearest(full, person_mask)
+    return full
+
+
+# --- skin and hair colour ------------------------------------------------------------------------
+
+
+def _lab(image: np.ndarray) -> np.ndarray:
+    """RGB uint8 ``(H, W, 3)`` to OpenCV 8-bit Lab as float32 ``(H, W, 3)``."""
+    return cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+
+
+def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    pixel = np.clip(np.round(lab), 0, 255).astype(np.uint8).reshape(1, 1, 3)
+    return cv2.cvtColor(pixel, cv2.COLOR_LAB2RGB).reshape(3)
+
+
+def _texture(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Local lightness standard deviation at ``size`` (W, H), float32 (0-255 scale).
+
+    Measured in TEXTURE_WINDOW-px windows at full resolution: fine weaves vanish when downscaled.
+    """
+    lightness = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    window = (TEXTURE_WINDOW, TEXTURE_WINDOW)
+    mean = cv2.resize(cv2.boxFilter(lightness, cv2.CV_32F, window), size, interpolation=cv2.INTER_AREA)
+    mean_sq = cv2.resize(cv2.sqrBoxFilter(lightness, cv2.CV_32F, window), size, interpolation=cv2.INTER_AREA)
+    return cv2.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
+
+
+def _mahalanobis_sq(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance of Lab pixels ``(..., 3)`` to (mean, cov), float32 ``(...)``."""
+    # Whiten (rotate to the covariance's eigenvectors, scale by 1/sqrt(eigenvalue)): then the distance
+    # is a plain sum of squares. cv2.eigen on a 3x3 avoids LAPACK's per-call overhead.
+    _, eigenvalues, eigenvectors = cv2.eigen(cov.astype(np.float64))
+    whitener = eigenvectors / np.sqrt(np.maximum(eigenvalues, 1e-9))
+    affine = np.hstack([whitener, -(whitener @ mean.astype(np.float64))[:, None]]).astype(np.float32)
+    flat = np.ascontiguousarray(lab, np.float32).reshape(-1, 1, 3)
+    if flat.shape[0] == 0:
+        return np.zeros(lab.shape[:-1], np.float32)
+    white = cv2.transform(flat, affine).reshape(lab.shape)
+    return np.einsum("...i,...i->...", white, white)
+
+
+def _median(samples: np.ndarray) -> np.ndarray:
+    """Per-channel median of ``(N, 3)`` samples, on an even subsample when N is large."""
+    if len(samples) > MAX_COLOUR_SAMPLES:
+        samples = samples[:: len(samples) // MAX_COLOUR_SAMPLES + 1]
+    return np.median(samples, axis=0)
+
+
+def _robust_fit(samples: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Refit mean/covariance on the samples near the current model, a few rounds (float32)."""
+    if len(samples) > MAX_COLOUR_SAMPLES:  # an even subsample fits the same model, faster
+        samples = samples[:: len(samples) // MAX_COLOUR_SAMPLES + 1]
+    for _ in range(SKIN_TRIM_ROUNDS):
+        near = samples[_mahalanobis_sq(samples, mean, cov) < SKIN_TRIM_SQ]
+        if len(near) < SKIN_MIN_SAMPLES:
+            break
+        mean = near.mean(axis=0)
+        cov = np.cov(near, rowvar=False) + SKIN_COV_FLOOR
+    return mean.astype(np.float32), cov.astype(np.float32)
+
+
+def _fit_skin_model(
+    lab: np.ndarray,
+    person_mask: np.ndarray,
+    face_box: tuple[int, int, int, int] | None,
+    landmarks: np.ndarray,
+    unit: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Skin colour (Lab mean, covariance) from the cheeks, refined with bare forearm pixels."""
+    mean, cov = SKIN_PRIOR_MEAN, SKIN_PRIOR_COV
+    cheeks = np.zeros(person_mask.shape, bool)
+    if face_box is not None:
+        x0, y0, x1, y1 = face_box
+        bw, bh = x1 - x0, y1 - y0
+        cheeks[int(y0 + CHEEK_BOX[1] * bh): int(y0 + CHEEK_BOX[3] * bh),
+               int(x0 + CHEEK_BOX[0] * bw): int(x0 + CHEEK_BOX[2] * bw)] = True
+        cheeks &= person_mask
+    face_samples = lab[cheeks]
+    if len(face_samples) >= SKIN_MIN_SAMPLES:
+        # Start at the median: robust to hair strands, eyes and lips inside the cheek window.
+        mean, cov = _robust_fit(face_samples, _median(face_samples), SKIN_PRIOR_COV / 4)
+    else:
+        face_samples = face_samples[:0]
+
+    # Forearm cores: bare forearms widen the model to the body's lighting (sleeves fail the test).
+    forearms = np.zeros(person_mask.shape, np.uint8)
+    for elbow, wrist in ((LEFT_ELBOW, LEFT_WRIST), (RIGHT_ELBOW, RIGHT_WRIST)):
+        _capsule(forearms, landmarks[elbow], landmarks[wrist], FOREARM_CORE * LOWER_ARM_RADIUS * unit)
+    arm_samples = lab[(forearms > 0) & person_mask]
+    arm_samples = arm_samples[_mahalanobis_sq(arm_samples, mean, 2 * cov) < SKIN_MAHALANOBIS_SQ]
+    samples = np.concatenate([face_samples, arm_samples])
+    if len(samples) >= SKIN_MIN_SAMPLES:
+        mean, cov = _robust_fit(samples, mean, 2 * cov)
+    return mean.astype(np.float32), cov.astype(np.float32)
+
+
+def _skin_mask(
+    lab: np.ndarray,
+    texture: np.ndarray,
+    mean: np.ndarray,
+    cov: np.ndarray,
+    person_mask: np.ndarray,
+    labels: np.ndarray,
+    unit: float,
+) -> np.ndarray:
+    """Skin-coloured person pixels near smooth skin, in or connected to skin-bearing parts (bool).
+
+    Tan or pink clothing can match the colour model: a print or weave fails the smoothness test,
+    and a plain garment must connect to the limbs, neck or face through skin-coloured pixels.
+    """
+    distance = _mahalanobis_sq(lab, mean, cov)
+    bearing = np.isin(labels, [PART_NAMES.index(name) + 1 for name in SKIN_BEARING_PARTS])
+    grow = max(1, round(SKIN_GROW * unit))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+
+    colour = (distance < SKIN_MAHALANOBIS_SQ) & person_mask
+    smooth = cv2.dilate((colour & (texture < SKIN_MAX_TEXTURE)).astype(np.uint8), kernel) > 0
+    strong = _keep_touching(colour & smooth, colour & smooth & bearing, SKIN_MIN_AREA * unit * unit)
+    # Hysteresis: shaded skin (arm rims, the far side of the face) is further from the model; accept
+    # it in skin-bearing parts next to confident skin (a short reach keeps it off sleeves).
+    reach = max(1, round(SKIN_WEAK_REACH * unit))
+    near = cv2.dilate(strong.astype(np.uint8), cv2.getStructuringElement(
+        cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))) > 0
+    skin = strong | (near & bearing & person_mask & (distance < SKIN_WEAK_SQ))
+    return _fill_holes(skin, SKIN_HOLE_AREA * unit * unit) & person_mask
+
+
+def _fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
+    """``mask`` with its enclosed holes smaller than ``max_area`` px filled (bool)."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    height, width = mask.shape
+    left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    right, bottom = left + stats[:, cv2.CC_STAT_WIDTH], top + stats[:, cv2.CC_STAT_HEIGHT]
+    enclosed = (left > 0) & (top > 0) & (right < width) & (bottom < height)
+    small = enclosed & (stats[:, cv2.CC_STAT_AREA] < max_area)
+    small[0] = False  # label 0 is the mask itself
+    return mask | small[labels]
+
+
+def _refine_hair(
+    lab: np.ndarray,
+    labels: np.ndarray,
+    skin: np.ndarray,
+    skin_model: tuple[np.ndarray, np.ndarray],
+    landmarks: np.ndarray,
+    face_box: tuple[int, int, int, int] | None,
+    unit: float,
+) -> np.ndarray:
+    """Sort hair from clothing around the shoulders by colour; returns the new label map.
+
+    ``face_hair`` first takes every person pixel above the shoulder line (see :func:`_part_labels`).
+    Hair colour is sampled in the head box outside the face, clothing colour in the torso.
+    1. Skin below the chin, and outside the head box whatever is not hair-coloured, goes to the
+       nearest body part (neck, torso, upper arm).
+    2. Hair that falls below the shoulders (over the chest or arms) joins ``face_hair``: pixels in a
+       band under the face nearer the hair colour than the clothing's and the skin's, not neck,
+       connected to the head.
+    When hair and clothing have the same colour they cannot be told apart: step 1 then moves only
+    pixels below the chin and step 2 is skipped.
+    """
+    if face_box is None:
+        return labels
+    face_label = PART_NAMES.index("face_hair") + 1
+    torso_label = PART_NAMES.index("torso") + 1
+    neck_label = PART_NAMES.index("neck") + 1
+    height, width = labels.shape
+    x0, y0, x1, y1 = face_box
+    gx0, gy0, gx1, gy1 = _grown_face_box(face_box, (height, width))
+    head_box = np.zeros((height, width), bool)
+    head_box[gy0:gy1, gx0:gx1] = True
+    hair_area = head_box.copy()
+    hair_area[y0:y1, x0:x1] = False  # the face itself is skin, eyes and lips, not hair
+
+    # Colour models: hair from the head box, clothing from the torso's core.
+    face = labels == face_label
+    hair_samples = lab[face & hair_area & ~skin]
+    torso_core = cv2.erode((labels == torso_label).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    cloth_samples = lab[torso_core & ~skin]
+    separable = len(hair_samples) >= HAIR_MIN_SAMPLES and len(cloth_samples) >= HAIR_MIN_SAMPLES
+    if separable:
+        hair_model = _robust_fit(hair_samples, _median(hair_samples), SKIN_PRIOR_COV / 4)
+        cloth_model = _robust_fit(cloth_samples, _median(cloth_samples), SKIN_PRIOR_COV / 4)
+        separable = _mahalanobis_sq(cloth_model[0], *hair_model) >= HAIR_MIN_SEPARATION_SQ
+
+    def hair_like(window: tuple[slice, slice]) -> np.ndarray:
+        if not separable:
+            return np.zeros(labels[window].shape, bool)
+        hair_d = _mahalanobis_sq(lab[window], *hair_model)
+        nearest_hair = (hair_d < _mahalanobis_sq(lab[window], *cloth_model)) & (
+            hair_d < _mahalanobis_sq(lab[window], *skin_model))
+        return nearest_hair & (hair_d < SKIN_MAHALANOBIS_SQ) & ~skin[window]
+
+    # 1. Head pixels that are body: skin below the chin (neck, bare shoulders), and outside the head
+    #    box whatever is not hair-coloured (a garment's shoulder can rise above the shoulder line).
+    #    If hair and clothing cannot be told apart, only below the chin, where hair rarely is.
+    out = labels.copy()
+    to_body = face & skin
+    to_body[:gy1] = False
+    outside = face & ~head_box
+    if not separable:
+        outside[:gy1] = False
+    rows, cols = np.nonzero(outside)
+    if rows.size:
+        box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+        outside[box] &= ~hair_like(box)
+    to_body |= outside
+    if to_body.any():
+        others = labels.copy()
+        others[face] = 0
+        out[to_body] = _fill_nearest(others, to_body)[to_body]
+    if not separable:
+        return out
+
+    # 2. Long hair: a band under the face, from the shoulder line down.
+    centre_x = 0.5 * (x0 + x1)
+    bx0 = int(max(0, centre_x - HAIR_BAND_HALF_WIDTH * unit))
+    bx1 = int(min(width, centre_x + HAIR_BAND_HALF_WIDTH * unit))
+    if bx1 <= bx0:
+        return out
+    line_y = _shoulder_line_y(landmarks, width)[bx0:bx1]
+    by0 = int(max(0, min(y1, line_y.min() - SHOULDER_LINE_RAISE * unit)))
+    by1 = int(min(height, line_y.max() + HAIR_MAX_LENGTH * unit))
+    if by1 <= by0:
+        return out
+    window = (slice(by0, by1), slice(bx0, bx1))
+    band = out[window]
+    # Not the neck: its shadowed skin is often nearer brown hair than the clothing.
+    hairy = ((band > 0) & (band != neck_label) & hair_like(window)) | (band == face_label)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_OPEN_PX + 1,) * 2)
+    hairy = cv2.morphologyEx(hairy.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
+    hair = _keep_touching(hairy, band == face_label) & (band > 0)
+    band[hair] = face_label
+    return out
+
+
+def _grown_face_box(face_box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The face box grown for ears, hair and the top of the head, clipped to the image."""
+    height, width = size
+    x0, y0, x1, y1 = face_box
+    box_w, box_h = x1 - x0, y1 - y0
+    return (
+        int(max(0, x0 - FACE_GROW_SIDE * box_w)),
+        int(max(0, y0 - FACE_GROW_UP * box_h)),
+        int(min(width, x1 + FACE_GROW_SIDE * box_w)),
+        int(min(height, y1 + FACE_GROW_DOWN * box_h)),
+    )

@@ -24,6 +24,8 @@ ImageSource = str | os.PathLike | bytes | BinaryIO | Image.Image | np.ndarray
 
 # Transparent pixels are shown on white, as product photos are.
 BACKGROUND_RGB = (255, 255, 255)
+# Float arrays whose maximum exceeds this are on the 0-255 scale, not [0, 1].
+FLOAT_ONE_TOLERANCE = 1.5
 
 
 def load_image(
@@ -38,7 +40,7 @@ def load_image(
 
     Args:
         source: path, bytes, binary file, PIL image or array (``(H, W)``,
-            ``(H, W, 3)`` or ``(H, W, 4)``, uint8/uint16/float in [0, 1]).
+            ``(H, W, 3)`` or ``(H, W, 4)``, uint8/uint16/float in [0, 1] (or 0-255)).
         what: how to name the image in error messages ("person photo", ...).
         max_side: downscale so the long side is at most this (default: settings).
         min_side: refuse images whose short side is smaller (default: settings).
@@ -63,12 +65,12 @@ def load_image(
 
     width, height = image.size
     if width * height > max_pixels:
-        raise TryOnError(
-            f"The {what} is {width}x{height} pixels, more than the {max_pixels // 1_000_000} MP "
-            "this app accepts: resize it to at most about 2000 px on the long side and try again."
-        )
-    image = ImageOps.exif_transpose(image) or image
-    rgb = _to_rgb(image)
+        raise TryOnError(_too_large(what, width, height, max_pixels))
+    try:
+        image = ImageOps.exif_transpose(image) or image
+        rgb = _to_rgb(image)
+    except (OSError, SyntaxError, ValueError) as exc:  # a lazily decoded PIL image can fail here
+        raise TryOnError(_damaged(what)) from exc
     if min(rgb.size) < min_side:
         raise TryOnError(
             f"The {what} is only {rgb.size[0]}x{rgb.size[1]} pixels: use a photo at least "
@@ -98,11 +100,7 @@ def _open(source: ImageSource, what: str, max_pixels: int) -> Image.Image:
             image = Image.open(fp)
             width, height = image.size
             if width * height > max_pixels:
-                raise TryOnError(
-                    f"The {what} is {width}x{height} pixels, more than the "
-                    f"{max_pixels // 1_000_000} MP this app accepts: resize it to at most about "
-                    "2000 px on the long side and try again."
-                )
+                raise TryOnError(_too_large(what, width, height, max_pixels))
             image.load()
     except TryOnError:
         raise
@@ -116,11 +114,22 @@ def _open(source: ImageSource, what: str, max_pixels: int) -> Image.Image:
             f"The {what} is not an image this app can read: upload a JPEG, PNG or WebP photo."
         ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise TryOnError(
-            f"The {what} could not be decoded (the file looks truncated or damaged): "
-            "save it again or upload another copy."
-        ) from exc
+        raise TryOnError(_damaged(what)) from exc
     return image
+
+
+def _too_large(what: str, width: int, height: int, max_pixels: int) -> str:
+    return (
+        f"The {what} is {width}x{height} pixels, more than the {max_pixels / 1_000_000:g} MP this app "
+        "accepts: resize it to at most about 2000 px on the long side and try again."
+    )
+
+
+def _damaged(what: str) -> str:
+    return (
+        f"The {what} could not be decoded (the file looks truncated or damaged): "
+        "save it again or upload another copy."
+    )
 
 
 def _from_array(array: np.ndarray, what: str) -> Image.Image:
@@ -128,12 +137,16 @@ def _from_array(array: np.ndarray, what: str) -> Image.Image:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise TryOnError(
-            f"The {what} has shape {array.shape}; expected a height x width x 3 colour image."
+            f"The {what} has shape {array.shape}: pass a height x width x 3 colour image "
+            "(or height x width for grey)."
         )
     if array.dtype == np.uint16:
         array = (array >> 8).astype(np.uint8)
     elif np.issubdtype(array.dtype, np.floating):
-        array = (np.clip(np.nan_to_num(array), 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+        array = np.nan_to_num(array.astype(np.float64))
+        # Floats are read as [0, 1]; values above 1 mean the caller kept the 0-255 scale.
+        peak = 255.0 if array.max(initial=0.0) > FLOAT_ONE_TOLERANCE else 1.0
+        array = (np.clip(array / peak, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
     elif array.dtype == np.bool_:
         array = array.astype(np.uint8) * 255
     elif array.dtype != np.uint8:

@@ -1,0 +1,341 @@
+"""Body stage on the real evaluation photos with the real MediaPipe models."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import EVAL_DIR, load_eval_image
+
+from tryon import body as body_stage
+from tryon.body import (
+    LEFT_ELBOW,
+    LEFT_HIP,
+    LEFT_KNEE,
+    LEFT_SHOULDER,
+    LEFT_WRIST,
+    PART_NAMES,
+    REGION_NAMES,
+    RIGHT_ELBOW,
+    RIGHT_HIP,
+    RIGHT_KNEE,
+    RIGHT_SHOULDER,
+    RIGHT_WRIST,
+    BodyAnalysis,
+    analyze_body,
+    check_visible,
+)
+from tryon.errors import TryOnError
+from tryon.visualize import draw_pose, draw_regions, overlay_mask
+
+PERSON_PHOTOS = sorted(
+    str(path.relative_to(EVAL_DIR))
+    for folder in ("person", "paired/person")
+    for path in (EVAL_DIR / folder).glob("*.jpg")
+)
+# Photos whose person wears a top that covers the belly (SOURCES.md), and whether the forearms are bare.
+COVERED_TORSO = {
+    "paired/person/vitonhd_00055_00.jpg": "tee",
+    "person/vitonhd_00121_00.jpg": "tee",
+    "person/vitonhd_07966_00.jpg": "tee",
+    "person/dresscode_049205_0.jpg": "tee",
+    "person/dresscode_051918_0.jpg": "tee",
+    "person/dresscode_049447_0.jpg": "tee",
+    "person/catvton_person_mothr22044226e8.jpg": "beige sleeveless tee, dark skin",
+    "person/dresscode_052964_0.jpg": "gingham dress close to the skin colour",
+    "person/vitonhd_00034_00.jpg": "pink sleeveless shirt close to the skin colour",
+}
+CATVTON = "person/catvton_person_mothr22044226e8.jpg"
+FULL_BODY = "person/dresscode_049447_0.jpg"
+LONG_HAIR_PHOTO = "paired/person/vitonhd_00055_00.jpg"
+VITON_PHOTOS = ("person/vitonhd_00121_00.jpg", "person/vitonhd_05997_00.jpg")
+DRESSCODE_PHOTOS = ("person/dresscode_049205_0.jpg", "person/dresscode_051918_0.jpg")
+
+
+@functools.cache
+def analysed(relpath: str) -> tuple[np.ndarray, BodyAnalysis]:
+    """Each eval photo is analysed once per test session."""
+    image = load_eval_image(relpath)
+    return image, analyze_body(image)
+
+
+def polygon_mask(size: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    mask = np.zeros(size, np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def torso_core(body: BodyAnalysis) -> np.ndarray:
+    """The shoulder-hip quadrilateral shrunk towards its centre (surely the torso, never the arms)."""
+    quad = body.landmarks[[LEFT_SHOULDER, RIGHT_SHOULDER, RIGHT_HIP, LEFT_HIP]]
+    centre = quad.mean(axis=0)
+    return polygon_mask(body.size, centre + 0.6 * (quad - centre))
+
+
+def forearm_core(body: BodyAnalysis) -> np.ndarray:
+    mask = np.zeros(body.size, np.uint8)
+    for elbow, wrist in ((LEFT_ELBOW, LEFT_WRIST), (RIGHT_ELBOW, RIGHT_WRIST)):
+        # The middle half of the bone, 3 px wide: skin for bare forearms.
+        a, b = body.point(elbow), body.point(wrist)
+        p, q = a + 0.25 * (b - a), a + 0.75 * (b - a)
+        cv2.line(mask, tuple(np.round(p).astype(int)), tuple(np.round(q).astype(int)), 1, 3)
+    return mask.astype(bool)
+
+
+# --- landmarks, masks, regions on every eval person -------------------------------------------
+
+
+@pytest.mark.parametrize("relpath", PERSON_PHOTOS)
+def test_landmarks_put_shoulders_and_hips_inside_the_photo(relpath: str) -> None:
+    image, body = analysed(relpath)
+    assert body.size == image.shape[:2]
+    assert body.landmarks.shape == (33, 2) and body.landmarks.dtype == np.float32
+    assert body.visibility.shape == (33,) and 0 <= body.visibility.min() <= body.visibility.max() <= 1
+    for index in (LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP):
+        assert body.in_frame(index), f"landmark {index} not seen in {relpath}"
+    # Front views: the wearer's left shoulder is on the image's right.
+    assert body.point(LEFT_SHOULDER)[0] > body.point(RIGHT_SHOULDER)[0]
+    assert body.point(LEFT_HIP)[1] > body.point(LEFT_SHOULDER)[1] + 0.5 * body.shoulder_width
+
+
+@pytest.mark.parametrize("relpath", PERSON_PHOTOS)
+def test_person_mask_covers_the_torso_and_not_the_background(relpath: str) -> None:
+    _, body = analysed(relpath)
+    assert body.person_mask.dtype == np.bool_ and body.person_mask.shape == body.size
+    assert body.person_prob.dtype == np.float32 and 0 <= body.person_prob.min() <= body.person_prob.max() <= 1
+    core = torso_core(body)
+    assert body.person_mask[core].mean() > 0.98
+    # The photos are single people on studio backgrounds: the corners are background.
+    height, width = body.size
+    corner = max(4, height // 20)
+    assert not body.person_mask[:corner, :corner].any()
+    assert not body.person_mask[:corner, width - corner:].any()
+    assert 0.1 < body.person_mask.mean() < 0.8
+
+
+@pytest.mark.parametrize("relpath", PERSON_PHOTOS)
+def test_body_parts_are_disjoint_and_tile_the_person(relpath: str) -> None:
+    _, body = analysed(relpath)
+    assert tuple(body.regions) == REGION_NAMES
+    coverage = np.zeros(body.size, np.int32)
+    for name in REGION_NAMES:
+        mask = body.regions[name]
+        assert mask.dtype == np.bool_ and mask.shape == body.size, name
+        assert not (mask & ~body.person_mask).any(), f"{name} leaves the person in {relpath}"
+        if name in PART_NAMES:
+            coverage += mask
+    assert coverage.max() == 1
+    assert np.array_equal(coverage == 1, body.person_mask)
+    assert body.part_labels is not None and body.part_labels.dtype == np.uint8
+    for name in ("torso", "neck", "face_hair", "lower_arm_left", "lower_arm_right"):
+        assert body.regions[name].sum() > 0.01 * body.shoulder_width**2, f"{name} empty in {relpath}"
+
+
+@pytest.mark.parametrize("relpath", PERSON_PHOTOS)
+def test_torso_region_sits_between_shoulders_and_hips(relpath: str) -> None:
+    _, body = analysed(relpath)
+    core = torso_core(body)
+    assert body.regions["torso"][core].mean() > 0.8
+    ys, _ = np.nonzero(body.regions["torso"])
+    hip_y = max(body.point(LEFT_HIP)[1], body.point(RIGHT_HIP)[1])
+    shoulder_y = min(body.point(LEFT_SHOULDER)[1], body.point(RIGHT_SHOULDER)[1])
+    assert ys.min() > shoulder_y - 0.5 * body.shoulder_width
+    assert ys.max() < hip_y + 0.5 * body.shoulder_width
+
+
+@pytest.mark.parametrize("relpath", sorted(COVERED_TORSO))
+def test_skin_is_on_face_and_forearms_not_on_a_covered_torso(relpath: str) -> None:
+    _, body = analysed(relpath)
+    skin = body.regions["skin"]
+    assert skin[torso_core(body)].mean() < 0.05, f"{COVERED_TORSO[relpath]} read as skin"
+    assert skin[forearm_core(body)].mean() > 0.6
+    if body.face_count:
+        x0, y0, x1, y1 = body.face_box
+        cheeks = np.zeros(body.size, bool)
+        cheeks[y0 + (y1 - y0) // 2: y1 - (y1 - y0) // 5, x0 + (x1 - x0) // 5: x1 - (x1 - x0) // 5] = True
+        assert skin[cheeks].mean() > 0.6
+
+
+@pytest.mark.parametrize("relpath", PERSON_PHOTOS)
+def test_skin_colour_is_the_colour_of_the_skin_mask(relpath: str) -> None:
+    image, body = analysed(relpath)
+    skin_pixels = image[body.regions["skin"]].astype(np.float64)
+    assert len(skin_pixels) > 0.05 * body.shoulder_width**2
+    assert body.skin_rgb.dtype == np.uint8 and body.skin_rgb.shape == (3,)
+    # skin_rgb is the model's mean; the mask's median colour must be close (sRGB distance).
+    assert np.linalg.norm(np.median(skin_pixels, axis=0) - body.skin_rgb) < 40
+    assert body.skin_lab_cov.shape == (3, 3) and np.all(np.linalg.eigvalsh(body.skin_lab_cov) > 0)
+    distance = body.skin_distance_sq(image)
+    assert np.median(distance[body.regions["skin"]]) < body_stage.SKIN_MAHALANOBIS_SQ
+
+
+def test_dark_skin_and_light_skin_get_different_skin_colours() -> None:
+    _, dark = analysed("person/vitonhd_07966_00.jpg")
+    _, light = analysed("person/vitonhd_01992_00.jpg")
+    assert dark.skin_lab_mean[0] + 40 < light.skin_lab_mean[0]  # Lab lightness
+
+
+@pytest.mark.parametrize("relpath", PERSON_PHOTOS)
+def test_face_and_hair_region_holds_the_face(relpath: str) -> None:
+    _, body = analysed(relpath)
+    face = body.regions["face_hair"]
+    assert body.face_box is not None
+    x0, y0, x1, y1 = body.face_box
+    assert face[y0:y1, x0:x1].mean() > 0.5
+    # Nothing of the head region lies far below the shoulders in these photos (no waist-long hair).
+    ys, _ = np.nonzero(face)
+    shoulder_y = max(body.point(LEFT_SHOULDER)[1], body.point(RIGHT_SHOULDER)[1])
+    assert ys.max() < shoulder_y + 0.5 * body.shoulder_width
+
+
+def test_hair_falling_over_the_chest_stays_in_face_and_hair() -> None:
+    image, before = analysed(LONG_HAIR_PHOTO)
+    # Paint a strand of the person's own hair from the side of the head down over the tee.
+    x0, y0, x1, y1 = before.face_box
+    hair = image[y0 + (y1 - y0) // 3: y1 - (y1 - y0) // 3, x1: x1 + (x1 - x0) // 3].reshape(-1, 3)
+    shoulder_y = before.point(LEFT_SHOULDER)[1]
+    strand = polygon_mask(before.size, np.array([
+        [x1 - 20, y1 - 10], [x1 + 25, y1 - 10], [x1 + 15, shoulder_y + 130], [x1 - 30, shoulder_y + 130],
+    ]))
+    rng = np.random.default_rng(0)
+    painted = image.copy()
+    painted[strand] = hair[rng.integers(0, len(hair), strand.sum())]
+    after = analyze_body(painted)
+    below = strand & (np.arange(before.size[0])[:, None] > shoulder_y + 10)
+    assert before.regions["face_hair"][below].mean() < 0.1
+    assert after.regions["face_hair"][below].mean() > 0.8
+    assert not after.regions["skin"][below].any() or after.regions["skin"][below].mean() < 0.1
+
+
+def test_analysis_is_deterministic_and_leaves_the_input_alone() -> None:
+    image = load_eval_image(CATVTON)
+    copy = image.copy()
+    first, second = analyze_body(image), analyze_body(image)
+    assert np.array_equal(image, copy)
+    assert np.array_equal(first.part_labels, second.part_labels)
+    assert np.array_equal(first.regions["skin"], second.regions["skin"])
+    np.testing.assert_allclose(first.landmarks, second.landmarks)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def landscape(height: int = 1024, width: int = 768) -> np.ndarray:
+    """Sky gradient over green hills: no person."""
+    rows = np.linspace(0, 1, height)[:, None, None]
+    sky = (1 - rows) * np.array([120, 170, 235]) + rows * np.array([220, 235, 250])
+    image = np.broadcast_to(sky, (height, width, 3)).copy()
+    xs = np.arange(width)
+    hill = (0.6 * height + 60 * np.sin(xs / 90.0)).astype(int)
+    for x, top in zip(xs, hill, strict=True):
+        image[top:, x] = (70, 130, 60)
+    return image.astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((1024, 768, 3), 200, np.uint8),
+        np.random.default_rng(1).integers(0, 256, (1024, 768, 3), dtype=np.uint8),
+        landscape(),
+    ],
+    ids=["plain", "noise", "landscape"],
+)
+def test_photo_without_a_person_is_refused(image: np.ndarray) -> None:
+    with pytest.raises(TryOnError, match="No person"):
+        analyze_body(image)
+
+
+@pytest.mark.parametrize("pair", [VITON_PHOTOS, DRESSCODE_PHOTOS], ids=["faces", "faces-cropped"])
+def test_two_people_side_by_side_are_refused(pair: tuple[str, str]) -> None:
+    side_by_side = np.hstack([load_eval_image(relpath) for relpath in pair])
+    with pytest.raises(TryOnError, match="one person"):
+        analyze_body(side_by_side)
+
+
+def test_tiny_person_in_a_big_frame_is_refused() -> None:
+    image = load_eval_image(FULL_BODY)
+    small = cv2.resize(image, (image.shape[1] // 3, image.shape[0] // 3), interpolation=cv2.INTER_AREA)
+    canvas = np.full_like(image, 235)
+    canvas[300: 300 + small.shape[0], 200: 200 + small.shape[1]] = small
+    with pytest.raises(TryOnError, match="too small"):
+        analyze_body(canvas)
+
+
+def test_a_second_face_is_refused() -> None:
+    image = load_eval_image("person/vitonhd_05997_00.jpg").copy()
+    # Someone else's head and shoulders in the top corner, as a passer-by in the background.
+    other = load_eval_image("person/vitonhd_00121_00.jpg")
+    image[:270, -300:] = cv2.resize(other[:450, 150:650], (300, 270), interpolation=cv2.INTER_AREA)
+    with pytest.raises(TryOnError, match=r"2 faces.*one person"):
+        analyze_body(image)
+
+
+def test_non_rgb_input_is_refused_with_a_hint() -> None:
+    with pytest.raises(TryOnError, match="load_image"):
+        analyze_body(np.zeros((256, 256), np.uint8))
+
+
+# --- what a category needs in view --------------------------------------------------------------
+
+
+def test_full_body_photo_suits_every_category() -> None:
+    _, body = analysed(FULL_BODY)
+    for category in ("upper", "lower", "dress"):
+        check_visible(body, category)
+
+
+def test_photo_cropped_at_mid_thigh_takes_tops_and_dresses_but_not_trousers() -> None:
+    _, body = analysed(CATVTON)
+    assert not (body.in_frame(LEFT_KNEE) and body.in_frame(RIGHT_KNEE))
+    check_visible(body, "upper")
+    check_visible(body, "dress")  # eval case v16 puts a dress on this photo
+    with pytest.raises(TryOnError, match="knees"):
+        check_visible(body, "lower")
+
+
+def test_head_and_shoulders_crop_is_refused_for_a_top() -> None:
+    image = load_eval_image("person/vitonhd_00121_00.jpg")
+    _, full = analysed("person/vitonhd_00121_00.jpg")
+    # Crop just below the shoulders: the hips are out of the photo.
+    bottom = int(max(full.point(LEFT_SHOULDER)[1], full.point(RIGHT_SHOULDER)[1]) + 0.4 * full.shoulder_width)
+    try:
+        cropped = analyze_body(np.ascontiguousarray(image[:bottom]))
+    except TryOnError:
+        return  # refusing the photo outright is also a correct answer
+    for category in ("upper", "lower", "dress"):
+        with pytest.raises(TryOnError, match="use a photo"):
+            check_visible(cropped, category)
+
+
+def test_unknown_category_is_refused() -> None:
+    _, body = analysed(FULL_BODY)
+    with pytest.raises(TryOnError, match="upper, lower or dress"):
+        check_visible(body, "hat")
+
+
+# --- pictures -------------------------------------------------------------------------------
+
+
+def test_pictures_are_rgb_copies_that_show_the_analysis(tmp_path: Path) -> None:
+    image, body = analysed(CATVTON)
+    before = image.copy()
+    for picture in (
+        draw_pose(image, body),
+        draw_regions(image, body),
+        overlay_mask(image, body.regions["skin"], (255, 0, 0)),
+    ):
+        assert picture.shape == image.shape and picture.dtype == np.uint8
+        assert not np.array_equal(picture, image)
+    assert np.array_equal(image, before)
+    # Regions: the torso turns towards its colour, the background stays as it was.
+    regions = draw_regions(image, body)
+    background = ~cv2.dilate(body.person_mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert np.array_equal(regions[background], image[background])
+    # The pose picture changes pixels along the shoulder line.
+    pose = draw_pose(image, body)
+    mid = np.round(0.5 * (body.point(LEFT_SHOULDER) + body.point(RIGHT_SHOULDER))).astype(int)
+    assert not np.array_equal(pose[mid[1], mid[0]], image[mid[1], mid[0]])
