@@ -170,7 +170,7 @@ def _render(
         "result": result,
         "result_id": uuid.uuid4().hex,
         "params": {"category": category, "renderer": result.renderer, "requested_renderer": renderer,
-                   "edited_mask": edit_mask is not None, "version": __version__},
+                   "edit_mask": edit_mask, "version": __version__},
         "person_path": person,
         "garment_path": garment or None,
         "description": description or "",
