@@ -1,0 +1,340 @@
+"""Description parsing (English, Chinese, mixed), recolouring and consistency checks."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tryon import text
+from tryon.errors import TryOnError
+from tryon.garment import GarmentAnalysis
+
+TABLE = Path(__file__).parent / "data" / "descriptions.csv"
+COLUMNS = ("category", "garment_type", "colours", "sleeve", "length", "pattern")
+MIN_ACCURACY = 0.90
+
+
+def read_table() -> list[dict[str, str]]:
+    with open(TABLE, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def observed(spec: text.GarmentSpec, column: str) -> str:
+    if column == "colours":
+        return "+".join(name for name, _ in spec.colours)
+    return getattr(spec, column) or ""
+
+
+def extras(row: dict[str, str]) -> dict[str, str]:
+    return dict(pair.split("=") for pair in row["extras"].split(";") if pair)
+
+
+@pytest.fixture(scope="module")
+def parsed() -> list[tuple[dict[str, str], text.GarmentSpec]]:
+    return [(row, text.parse(row["description"])) for row in read_table()]
+
+
+def test_table_is_large_and_half_chinese() -> None:
+    rows = read_table()
+    chinese = [r for r in rows if r["lang"] in ("zh", "mixed")]
+    assert len(rows) >= 80
+    assert len(chinese) >= len(rows) / 2
+
+
+def test_attribute_accuracy_per_attribute(parsed) -> None:
+    correct: dict[str, int] = defaultdict(int)
+    total: dict[str, int] = defaultdict(int)
+    misses: list[str] = []
+    for row, spec in parsed:
+        for column in COLUMNS:
+            for group in ("all", row["lang"]):
+                total[f"{column}/{group}"] += 1
+            if observed(spec, column) == row[column]:
+                for group in ("all", row["lang"]):
+                    correct[f"{column}/{group}"] += 1
+            else:
+                misses.append(
+                    f"{row['description']!r} {column}: got {observed(spec, column)!r}, want {row[column]!r}"
+                )
+        for key, want in extras(row).items():
+            total["extras/all"] += 1
+            if (getattr(spec, key) or "") == want:
+                correct["extras/all"] += 1
+            else:
+                misses.append(f"{row['description']!r} {key}: got {getattr(spec, key)!r}, want {want!r}")
+    print("\nattribute accuracy (all / en / zh+mixed):")
+    for column in (*COLUMNS, "extras"):
+        cells = []
+        for group in ("all", "en", "zh", "mixed"):
+            key = f"{column}/{group}"
+            if total[key]:
+                cells.append(f"{group} {correct[key] / total[key]:.1%} ({correct[key]}/{total[key]})")
+        print(f"  {column:13s} " + "  ".join(cells))
+    print("misses:\n  " + "\n  ".join(misses))
+    for column in (*COLUMNS, "extras"):
+        accuracy = correct[f"{column}/all"] / total[f"{column}/all"]
+        assert accuracy >= MIN_ACCURACY, f"{column} accuracy {accuracy:.1%}"
+
+
+@pytest.mark.parametrize(
+    "row", [r for r in read_table() if r["strict"] == "1"], ids=lambda r: r["description"]
+)
+def test_unambiguous_description_parses_exactly(row: dict[str, str]) -> None:
+    spec = text.parse(row["description"])
+    got = {column: observed(spec, column) for column in COLUMNS}
+    assert got == {column: row[column] for column in COLUMNS}
+    for key, want in extras(row).items():
+        assert getattr(spec, key) == want, key
+
+
+def test_chinese_and_english_descriptions_agree() -> None:
+    pairs = [
+        ("a red long-sleeve shirt", "红色长袖衬衫"),
+        ("black dress", "黑色连衣裙"),
+        ("navy striped t-shirt", "藏青色条纹T恤"),
+        ("blue jeans", "蓝色牛仔裤"),
+    ]
+    for english, chinese in pairs:
+        a, b = text.parse(english), text.parse(chinese)
+        assert (a.category, a.garment_type, a.colours, a.sleeve, a.pattern) == (
+            b.category,
+            b.garment_type,
+            b.colours,
+            b.sleeve,
+            b.pattern,
+        )
+
+
+def test_compound_head_is_the_last_garment_word() -> None:
+    assert text.parse("white dress shirt").garment_type == "shirt"
+    assert text.parse("white shirt dress").category == "dress"
+    assert text.parse("grey dress pants").category == "lower"
+    assert text.parse("衬衫裙").category == "dress"
+
+
+def test_blue_jeans_are_a_lower_garment() -> None:
+    spec = text.parse("blue jeans")
+    assert spec.category == "lower" and spec.garment_type == "jeans" and spec.pattern == "denim"
+
+
+@pytest.mark.parametrize("description", ["", "   ", "\n\t"])
+def test_empty_description_raises_a_helpful_error(description: str) -> None:
+    with pytest.raises(TryOnError, match="Describe the garment"):
+        text.parse(description)
+
+
+def test_non_text_description_raises_a_helpful_error() -> None:
+    with pytest.raises(TryOnError, match="Describe the garment"):
+        text.parse(None)  # type: ignore[arg-type]
+
+
+def test_unreadable_emoji_says_it_could_not_tell() -> None:
+    spec = text.parse("😀🎉✨")
+    assert not spec.understood
+    assert spec.category is None and not spec.colours
+    assert {"category", "colour"} <= set(spec.uncertain)
+    assert any("e.g." in m for m in spec.messages)
+    assert ("category", "could not tell") in spec.summary()
+
+
+def test_garment_and_colour_emoji_are_read() -> None:
+    spec = text.parse("👗🔴")
+    assert spec.category == "dress" and spec.colours[0][0] == "red"
+
+
+def test_very_long_description_is_read_up_to_the_limit() -> None:
+    description = "a red long-sleeve shirt. " + "It is lovely and soft. " * 250
+    assert len(description) > 5000
+    spec = text.parse(description)
+    assert spec.garment_type == "shirt" and spec.colours[0][0] == "red" and spec.sleeve == "long"
+    assert any("characters" in m for m in spec.messages)
+    assert len(spec.text) == text.MAX_DESCRIPTION_CHARS
+
+
+def test_contradictory_colour_is_uncertain_with_a_message() -> None:
+    spec = text.parse("a red and not red shirt")
+    assert spec.category == "upper"
+    assert not spec.colours
+    assert "colour" in spec.uncertain
+    assert any("red" in m for m in spec.messages)
+
+
+def test_contradictory_sleeves_are_uncertain() -> None:
+    spec = text.parse("a long-sleeve short-sleeve shirt")
+    assert spec.sleeve is None and "sleeve" in spec.uncertain
+
+
+def test_negated_colour_is_not_used_and_replacement_is() -> None:
+    assert [n for n, _ in text.parse("make it navy instead of red").colours] == ["navy"]
+    assert [n for n, _ in text.parse("from red to navy").colours] == ["navy"]
+    assert [n for n, _ in text.parse("不要红色，要蓝色").colours] == ["blue"]
+
+
+def test_several_garments_keep_the_first_and_say_so() -> None:
+    spec = text.parse("a white shirt with blue jeans")
+    assert spec.garment_type == "shirt" and "category" in spec.uncertain and spec.messages
+
+
+def test_colour_codes_and_modifiers() -> None:
+    assert text.parse("shirt #1E90FF").colours[0][1] == (30, 144, 255)
+    assert text.parse("shirt #f00").colours[0][1] == (255, 0, 0)
+    assert text.parse("shirt rgb(10, 20, 30)").colours[0][1] == (10, 20, 30)
+    dark = text.parse("dark purple dress").colours[0]
+    plain = text.parse("purple dress").colours[0]
+    assert dark[0] == "dark purple"
+    assert (
+        text.rgb_to_lab(np.array(dark[1], np.float32))[0] < text.rgb_to_lab(np.array(plain[1], np.float32))[0]
+    )
+
+
+def test_stated_sleeve_beats_the_garment_default() -> None:
+    spec = text.parse("a long-sleeve t-shirt")
+    assert spec.sleeve == "long" and "sleeve" not in spec.implied
+    assert "sleeve" in text.parse("a t-shirt").implied
+
+
+def test_encoder_reads_garment_words_outside_the_lexicon() -> None:
+    for description, category in (("a kimono", "dress"), ("一件旗袍", "dress"), ("pantalones", "lower")):
+        spec = text.parse(description)
+        assert spec.category == category, description
+        assert "category" in spec.encoded
+
+
+def test_filler_words_do_not_become_attributes() -> None:
+    spec = text.parse("something nice for the office please")
+    assert not spec.understood
+
+
+def test_summary_labels_and_implied_marks() -> None:
+    rows = dict(text.parse("navy t-shirt").summary())
+    assert rows["garment"] == "t-shirt" and rows["category"] == "upper"
+    assert rows["colour"].startswith("navy #")
+    assert rows["sleeves"] == "short (implied)"
+
+
+# --- recolouring ----------------------------------------------------------------------------
+
+
+def fabric_photo(
+    rgb: tuple[int, int, int], logo: tuple[int, int, int] = (30, 30, 30), seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A garment-like patch on white: base colour, folds, fine grain and a contrasting logo."""
+    rng = np.random.default_rng(seed)
+    h, w = 240, 200
+    image = np.full((h, w, 3), 255, np.uint8)
+    mask = np.zeros((h, w), bool)
+    mask[20:220, 30:170] = True
+    yy, xx = np.mgrid[0:h, 0:w]
+    shade = 1.0 + 0.12 * np.sin(xx / 9.0) * np.cos(yy / 23.0) + rng.normal(0, 0.03, (h, w))
+    fabric = np.clip(np.array(rgb, np.float32)[None, None] * shade[..., None], 0, 255)
+    image[mask] = fabric[mask].astype(np.uint8)
+    cv2.putText(image, "LOGO", (55, 130), cv2.FONT_HERSHEY_SIMPLEX, 1.2, logo, 3)
+    return image, mask
+
+
+def analysis(
+    image: np.ndarray, mask: np.ndarray, category: str = "upper", sleeve: str = "long"
+) -> GarmentAnalysis:
+    return GarmentAnalysis(
+        image=image,
+        mask=mask,
+        category=category,
+        category_scores={category: 1.0},
+        keypoints={},
+        sleeve=sleeve,
+        mean_rgb=image[mask].mean(0).astype(np.uint8),
+    )
+
+
+def high_pass(luminance: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Luminance minus its local mean over ``region`` only (the white background and the
+    logo, whose contrast to the fabric changes with the colour, do not leak in)."""
+    weight = region.astype(np.float32)
+    local = cv2.GaussianBlur(luminance * weight, (0, 0), 4.0) / np.maximum(
+        cv2.GaussianBlur(weight, (0, 0), 4.0), 1e-6
+    )
+    return luminance - local
+
+
+@pytest.mark.parametrize(
+    ("source", "logo", "target"),
+    [
+        ((200, 40, 40), (235, 235, 235), "navy"),
+        ((30, 60, 160), (235, 235, 235), "红色"),
+        ((230, 200, 60), (200, 30, 30), "black"),
+        ((40, 40, 45), (240, 200, 40), "white"),
+        ((40, 40, 45), (235, 235, 235), "red"),
+        ((120, 120, 120), (30, 30, 30), "#1e90ff"),
+    ],
+)
+def test_recolour_moves_hue_and_keeps_texture(source, logo, target) -> None:
+    image, mask = fabric_photo(source, logo)
+    info = analysis(image, mask)
+    spec = text.parse(f"{target} shirt")
+    edited = text.edit_garment(info, spec)
+    assert edited is not info and dataclasses.is_dataclass(edited)
+    assert np.array_equal(edited.image[~mask], image[~mask])
+    want = text.rgb_to_lab(np.array(spec.rgb, np.float32))
+    before = text.dominant_lab(text.rgb_to_lab(image[mask].astype(np.float32)))
+    after = text.dominant_lab(text.rgb_to_lab(edited.image[mask].astype(np.float32)))
+    assert float(text.delta_e(after, want)) < 10 < float(text.delta_e(before, want))
+    lum_before = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    lum_after = cv2.cvtColor(edited.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    logo = inner & (np.abs(lum_before - np.median(lum_before[inner])) > 60)
+    fabric = inner & ~cv2.dilate(logo.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    corr = np.corrcoef(high_pass(lum_before, fabric)[fabric], high_pass(lum_after, fabric)[fabric])[0, 1]
+    print(f"{source} -> {target}: high-pass luminance correlation {corr:.3f}")
+    assert corr > 0.9
+    # The logo stays readable: it keeps a clear luminance contrast to the recoloured fabric.
+    assert abs(np.median(lum_after[logo]) - np.median(lum_after[fabric])) > 40
+
+
+def test_edit_without_colour_returns_the_same_object() -> None:
+    image, mask = fabric_photo((200, 40, 40))
+    info = analysis(image, mask)
+    assert text.edit_garment(info, text.parse("a shirt")) is info
+
+
+def test_edit_overrides_stated_sleeve_only() -> None:
+    image, mask = fabric_photo((200, 40, 40))
+    info = analysis(image, mask, sleeve="long")
+    assert text.edit_garment(info, text.parse("make it navy, short sleeves")).sleeve == "short"
+    assert text.edit_garment(info, text.parse("navy t-shirt")).sleeve == "long"  # implied, not stated
+
+
+# --- consistency ----------------------------------------------------------------------------
+
+
+def test_consistency_scores_a_match_above_a_mismatch() -> None:
+    image, mask = fabric_photo((26, 36, 72))
+    info = analysis(image, mask, sleeve="short")
+    good = text.consistency(text.parse("navy short-sleeve shirt"), image, mask, info)
+    bad = text.consistency(text.parse("yellow long-sleeve dress"), image, mask, info)
+    assert good["score"] > 0.8 > 0.3 > bad["score"]
+    assert good["colour_delta_e"] < 10 < bad["colour_delta_e"]
+    assert good["category_match"] and not bad["category_match"]
+    assert good["sleeve_match"] and not bad["sleeve_match"]
+    assert "yellow" in bad["summary"]
+    assert 0.0 <= bad["score"] <= 1.0
+
+
+def test_consistency_without_checkable_attributes_or_pixels() -> None:
+    image, mask = fabric_photo((26, 36, 72))
+    info = analysis(image, mask)
+    empty = np.zeros_like(mask)
+    result = text.consistency(text.parse("navy"), image, empty, dataclasses.replace(info, category="upper"))
+    assert result["colour_delta_e"] is None and 0.0 <= result["score"] <= 1.0 and result["summary"]
+
+
+def test_warm_up_loads_the_encoder_and_prototypes() -> None:
+    text.warm_up()
+    bank, labels = text._prototype_bank()
+    assert bank.shape == (len(labels), 384)
+    assert np.allclose(np.linalg.norm(bank, axis=1), 1.0, atol=1e-3)
