@@ -95,7 +95,8 @@ def test_browser_user_uploads_two_photos_and_sees_a_result(server: str, tmp_path
                   "--disable-component-update", "--disable-sync"],
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(server, wait_until="networkidle")
+        page.goto(server, wait_until="load")
+        page.get_by_role("button", name="Try on", exact=True).wait_for(timeout=60_000)
         inputs = page.locator("input[type=file]")
         inputs.nth(0).set_input_files(str(PERSON))
         inputs.nth(1).set_input_files(str(GARMENT))

@@ -270,6 +270,8 @@ def _apply_text_edits(garment_info: Any, spec: Any, notes: list[str], timings: d
 
     with _timed(timings, "recolor"):
         edited = text_stage.edit_garment(garment_info, spec)
-    if edited is not garment_info:
+    if edited.image is not garment_info.image:
         notes.append("Recoloured the garment photo to match the description.")
+    if edited.sleeve != garment_info.sleeve:
+        notes.append(f"Used the description's sleeve length ({edited.sleeve.replace('_', '-')}).")
     return edited

@@ -45,6 +45,21 @@ CSS = """
 """
 
 
+class PhotoInput(gr.Image):
+    """``gr.Image`` that hands the uploaded file's path to tryon's intake untouched.
+
+    Gradio's own preprocessing decodes the file and fails with a generic message on a
+    damaged or non-image upload; :func:`tryon.intake.load_image` says what to do instead.
+    """
+
+    is_template = True  # render with the frontend's image component
+
+    def preprocess(self, payload: Any) -> Any:
+        if payload is not None and getattr(payload, "path", None) and not str(payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return super().preprocess(payload)
+
+
 def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn TryOnError into gr.Error with its message; anything else into a short apology."""
 
@@ -228,7 +243,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         with gr.Tab("Try on"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    person = gr.Image(label="You", type="filepath", sources=["upload", "webcam", "clipboard"],
+                    person = PhotoInput(label="You", type="filepath", sources=["upload", "webcam", "clipboard"],
                                       height=380)
                     description = gr.Textbox(label="Describe a garment (optional)",
                                              placeholder=DESCRIPTION_PLACEHOLDER, lines=2)
@@ -239,7 +254,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                                             info="diffusion needs a GPU and weights; otherwise warp is used")
                     button = gr.Button("Try on", variant="primary")
                 with gr.Column(scale=1):
-                    garment = gr.Image(label="Garment photo (upload, or pick below)", type="filepath",
+                    garment = PhotoInput(label="Garment photo (upload, or pick below)", type="filepath",
                                        sources=["upload", "clipboard"], height=300)
                     search = gr.Textbox(label="Search the catalog", placeholder="striped long sleeve · 黑色连衣裙")
                     gallery = gr.Gallery(value=[(str(p), p.stem) for p in garments], label="Garments",
