@@ -102,9 +102,10 @@ def test_browser_user_uploads_two_photos_and_sees_a_result(server: str, tmp_path
         inputs.nth(1).set_input_files(str(GARMENT))
         page.wait_for_timeout(1500)
         page.get_by_role("button", name="Try on", exact=True).click()
-        slider_images = page.locator(".image-slider img, [data-testid='image-slider'] img, img[alt*='after'], "
-                                     "div.slider img")
-        slider_images.first.wait_for(timeout=60_000)
+        result_images = page.locator("#result-slider img")
+        result_images.nth(1).wait_for(timeout=60_000)
+        widths = result_images.evaluate_all("images => images.map(i => i.naturalWidth)")
         page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
         browser.close()
+    assert len(widths) == 2 and min(widths) > 100  # before and after, both decoded by the browser
     assert (tmp_path / "app.png").stat().st_size > 10_000

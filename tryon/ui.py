@@ -260,7 +260,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                     gallery = gr.Gallery(value=[(str(p), p.stem) for p in garments], label="Garments",
                                          columns=4, height=240, allow_preview=False)
                 with gr.Column(scale=1):
-                    slider = gr.ImageSlider(label="Before / after", type="numpy", height=520)
+                    slider = gr.ImageSlider(label="Before / after", type="numpy", height=520, elem_id="result-slider")
                     consistency = gr.Markdown()
                     notes = gr.Markdown()
                     build_flag_panel(result_state, settings)
