@@ -21,6 +21,7 @@ import numpy as np
 from . import __version__
 from .config import Settings, get_settings
 from .errors import TryOnError
+from .ui_components import PhotoInput
 
 LOG = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -43,21 +44,6 @@ CSS = """
 .swatch {display:inline-block; width:12px; height:12px; border-radius:3px; margin-right:4px;
          vertical-align:-1px; border:1px solid #0003}
 """
-
-
-class PhotoInput(gr.Image):
-    """``gr.Image`` that hands the uploaded file's path to tryon's intake untouched.
-
-    Gradio's own preprocessing decodes the file and fails with a generic message on a
-    damaged or non-image upload; :func:`tryon.intake.load_image` says what to do instead.
-    """
-
-    is_template = True  # render with the frontend's image component
-
-    def preprocess(self, payload: Any) -> Any:
-        if payload is not None and getattr(payload, "path", None) and not str(payload.url or "").startswith("data:"):
-            return str(payload.path)
-        return super().preprocess(payload)
 
 
 def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
