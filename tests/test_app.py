@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import EVAL_DIR
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from conftest import EVAL_DIR
 from tryon.config import Settings
 
 PERSON = EVAL_DIR / "person/vitonhd_00034_00.jpg"
@@ -80,7 +80,7 @@ def test_bad_person_photo_shows_a_message_and_the_app_keeps_serving(kind: str, c
 def test_blank_garment_photo_shows_a_message(client: Client, tmp_path: Path) -> None:
     blank = tmp_path / "blank.png"
     Image.new("RGB", (600, 800), "white").save(blank)
-    with pytest.raises(Exception, match="(?i)garment"):
+    with pytest.raises(Exception, match=r"(?i)garment"):
         _try_on(client, PERSON, blank)
 
 

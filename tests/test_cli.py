@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import EVAL_DIR, REPO
+from PIL import Image
 
 PERSON = EVAL_DIR / "person/vitonhd_00034_00.jpg"
 GARMENT = EVAL_DIR / "garment/vitonhd_09176_00.jpg"

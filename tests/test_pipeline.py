@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from conftest import EVAL_DIR, read_cases
+
 from tryon.errors import TryOnError
 from tryon.pipeline import clear_cache, try_on
 
@@ -33,7 +33,7 @@ def results() -> dict[str, object]:
 
 
 @pytest.mark.parametrize("case", read_cases(), ids=lambda c: c["id"])
-def test_every_case_renders_at_the_processed_size_and_keeps_the_rest(case, results) -> None:  # noqa: ANN001
+def test_every_case_renders_at_the_processed_size_and_keeps_the_rest(case, results) -> None:
     result = results[case["id"]]
     assert result.image.shape == result.person.shape
     assert result.image.dtype == np.uint8
@@ -46,7 +46,7 @@ def test_every_case_renders_at_the_processed_size_and_keeps_the_rest(case, resul
 
 
 @pytest.mark.parametrize("case", read_cases(), ids=lambda c: c["id"])
-def test_rendered_garment_keeps_the_garment_photo_colour(case, results) -> None:  # noqa: ANN001
+def test_rendered_garment_keeps_the_garment_photo_colour(case, results) -> None:
     result = results[case["id"]]
     source = _mean_lab(result.garment_image, result.garment.mask)
     rendered = _mean_lab(result.image, result.garment_mask)
@@ -71,12 +71,12 @@ def test_nothing_to_wear_is_refused_with_a_fix() -> None:
 
 def test_blank_garment_photo_is_refused() -> None:
     blank = np.full((800, 600, 3), 255, np.uint8)
-    with pytest.raises(TryOnError, match="(?i)garment"):
+    with pytest.raises(TryOnError, match=r"(?i)garment"):
         try_on(EVAL_DIR / "person/vitonhd_00034_00.jpg", blank)
 
 
 def test_photo_without_a_person_is_refused() -> None:
     rng = np.random.default_rng(0)
     scene = cv2.GaussianBlur(rng.integers(0, 255, (600, 800, 3), dtype=np.uint8), (31, 31), 0)
-    with pytest.raises(TryOnError, match="(?i)person"):
+    with pytest.raises(TryOnError, match=r"(?i)person"):
         try_on(scene, EVAL_DIR / "garment/vitonhd_09176_00.jpg")

@@ -1,8 +1,22 @@
-"""Garment analysis of a product photo: mask, category, keypoints.
+"""Garment analysis of a product photo: mask, category, keypoints, part masks.
 
 Input: the garment photo, RGB ``uint8`` ``(H, W, 3)`` (flat white, light grey or
-flat-colour background).
+flat-colour background), one garment shown from the front.
 Output: :class:`GarmentAnalysis`.
+
+Steps (:func:`analyze_garment`):
+
+1. mask: flood the background in from the image border (colour tolerance from the
+   border's own spread), keep the garment component(s), decide which enclosed
+   background-coloured regions are real holes; where the outline is doubtful (a
+   white garment on white, a soft drop shadow) GrabCut refines it at reduced
+   resolution.
+2. category: "upper", "lower" or "dress" from the mask's shape (a crotch gap, a
+   straight waistband, length against torso width).
+3. for tops and dresses, the inner back of the neck that shows above the front
+   neckline is cut out of the mask (it would be painted over the wearer's neck).
+4. keypoints from the outline, the sleeve length, and part masks (body, sleeves or
+   legs) for the warp stage.
 
 Keypoint names use the *wearer's* sides (see :mod:`tryon.body`): on a product
 photo shown from the front, the garment's ``left`` sleeve is on the image's right.
@@ -12,7 +26,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
+
+from .errors import TryOnError
 
 CATEGORIES = ("upper", "lower", "dress")
 SLEEVE_LENGTHS = ("none", "short", "three_quarter", "long")
@@ -31,6 +48,112 @@ LOWER_KEYPOINTS = (
     "hem_left", "hem_right",  # outer corners of the hem (skirts) or of each leg opening
     "leg_end_left", "leg_end_right",  # centre of each leg opening (trousers only)
 )
+# Dresses also get a waist estimate (the narrowest row between armpits and hem).
+DRESS_EXTRA_KEYPOINTS = ("waist_left", "waist_right")
+
+# Part masks in GarmentAnalysis.parts (present ones only).
+PART_NAMES = ("body", "sleeve_left", "sleeve_right", "leg_left", "leg_right")
+
+NO_GARMENT_MESSAGE = (
+    "No garment found in the garment photo: upload a product photo of one garment, "
+    "shown flat or on an invisible mannequin, on a plain white, grey or single-colour background."
+)
+
+# --- background and mask -------------------------------------------------------
+BORDER_PX = 4  # width of the border band the background colour is estimated from
+TOL_MIN = 6  # colour tolerance (max abs RGB difference) on a perfectly flat background
+TOL_SPREAD_GAIN = 3.0  # tolerance grows with the border's own noise/gradient
+TOL_MAX = 32
+BORDER_SPREAD_PERCENTILE = 75  # robust to a garment touching part of the border
+MAX_BORDER_SPREAD = 18  # a border noisier than this is a scene, not a plain background
+MIN_BORDER_BACKGROUND = 0.55  # share of border pixels that must match the background colour
+GAP_CLOSE_PX = 2  # the flood cannot pass through gaps in the garment edge narrower than ~2x this
+COMPONENT_KEEP_FRAC = 0.08  # keep extra components at least this fraction of the largest
+MIN_MASK_FRAC = 0.02  # a garment covers at least this share of the photo
+MAX_MASK_FRAC = 0.97
+MAX_BORDER_TOUCH = 0.5  # a mask along more than half of the border is a scene, not a product photo
+# Enclosed background-coloured regions: real holes (between a strap and the body) only when
+# they are flat background (print is textured) and not most of the garment (a white garment).
+HOLE_MIN_FRAC = 0.01
+HOLE_MAX_FRAC = 0.15
+HOLE_STRICT_TOL = 3  # max abs RGB difference from the background inside a real hole
+HOLE_RIM_PX = 3  # width of the rim around a hole that must be a clear garment edge
+HOLE_RIM_CONTRAST = 2.0  # rim pixels differ from the background by this many tolerances...
+HOLE_RIM_SHARE = 0.8  # ... on this share of the rim
+# White on white: GrabCut the outline when the garment's edge is this close to the background
+# (times the tolerance, median over the mask's inner boundary band).
+LOW_CONTRAST_FACTOR = 2.5
+RIM_PX = 3  # the outline's inner rim, px
+SHADOW_BAND_PX = 16  # drop shadows are looked for this far inside the flood-fill outline
+SHADOW_HUE_TOLERANCE = 0.04  # a shadow scales the background's RGB evenly (ratio spread)...
+SHADOW_MIN_LEVEL = 0.55  # ... by a factor in this range
+SHADOW_MAX_LEVEL = 0.97
+SHADOW_MAX_CURVATURE = 0.02  # and bends this little (|Laplacian| of relative brightness)
+SHADOW_MIN_SHARE = 0.15  # refine when this share of the outline band looks like shadow
+GRABCUT_SIDE = 256  # long side of the image GrabCut runs on, px
+GRABCUT_BAND = 3  # px at GrabCut size around the flood outline that GrabCut may relabel
+GRABCUT_ITERATIONS = 2
+SMOOTH_KERNEL = 5  # median filter that removes JPEG jaggies from the outline
+
+# --- category -------------------------------------------------------------------
+CROTCH_WINDOW_FRAC = 0.06  # columns either side of the centre searched for the crotch (x mask width)
+LEG_GAP_MIN_FRAC = 0.12  # trousers: the gap below the crotch spans at least this share of the height
+LEG_GAP_MAX_WIDTH = 0.45  # ... and is narrow just below the crotch (x hip width)
+DRESS_LENGTH_RATIO = 1.65  # garment length (to the hem) / width above which a top is a dress
+WAISTBAND_ROWS = (0.005, 0.015)  # rows (x height) where a waistband fills the garment's width...
+WAISTBAND_REFERENCE_ROW = 0.1  # ... measured against the outline's extent here
+WAISTBAND_FILL = 0.6
+CATEGORY_SOFTNESS = 0.08  # width of the logistic ramps that turn features into scores (x threshold)
+
+# --- neck ---------------------------------------------------------------------------
+NECK_CORNER_REACH = 0.6  # neck corners are searched this far either side of the centre (x torso)
+NECK_CORNER_TOLERANCE = 0.01  # ... as the outermost column this close to the highest (x torso)
+NECK_MIN_WIDTH = 0.15  # narrower "necks" are not searched (x torso width)
+NECK_CORNER_JITTER = 0.12  # candidate necklines start up to this far inside the corners (x neck)
+NECK_DEPTHS = (0.08, 1.4)  # candidate neckline depths (x neck width)
+NECK_DEPTH_STEPS = 28
+NECK_SAMPLES = 40  # points per candidate curve
+NECK_SIDE_OFFSET = 6  # px either side of a candidate neckline where the two colours are sampled
+NECK_SAMPLE_SPAN = 0.92  # sample the curve up to this close to its corners (u in [-1, 1])
+NECK_BLUR_SIGMA = 3.0  # px; averages stripes and fine prints
+NECK_EDGE_BAND = 7  # px next to the outline that candidate necklines keep away from
+NECK_CONTRAST_SCALE = 25.0  # Lab distance across the neckline that counts as full support
+NECK_SPREAD_WEIGHT = 1.0  # colour changes along either side of the neckline count against it
+NECK_SCORE_PERCENTILE = 30  # a neckline is supported along most of its length
+NECK_MIN_SCORE = 0.3
+NECK_DEPTH_PENALTY = -0.1  # negative: prefer the deepest edge (the front neckline, not the back rib)
+NECK_MIN_DEPTH = 0.06  # the curve dips at least this far below the outline at the centre (x torso)
+NECK_MAX_AREA = 0.12  # the inner back is a small part of the garment
+NECK_BELOW_BAND = 0.04  # the front fabric compared with the inner back: a band this deep (x torso)
+NECK_BELOW_GAP = 3  # px skipped below the neckline (its edge blur)
+NECK_MIN_COLOUR_DIFF = 8.0  # Lab distance between the inner back and the front fabric
+NECK_CENTRE_BAND = 0.1  # the front neckline's lowest point is this close to the centre (x torso)
+
+# --- keypoints ---------------------------------------------------------------------
+TORSO_ROWS = (0.3, 0.55)  # rows (x height) where the torso width is measured
+CENTRE_ROWS = (0.15, 0.6)  # rows (x height) whose extents give the garment's centre line
+SIDE_SLOPE_ROWS = 4  # rows over which the side seam's slope is measured
+SIDE_MAX_SLOPE = 1.0  # |dx/dy| above which the outline is no longer the side seam
+SIDE_START_ROWS = (0.35, 0.75)  # rows (x body height) where the side seam trace starts...
+SIDE_START_MIN_WIDTH = 0.75  # ... on the lowest row at least this wide (x the median row there)
+SIDE_MAX_JUMP = 0.03  # the seam ends at a one-row jump of the outline larger than this (x torso)...
+SIDE_MAX_INWARD = 0.04  # ... where, having widened, it comes back inwards by this much (x torso)...
+SIDE_MIN_RUN = 0.3  # ... or where the garment beside it narrows to a strap (x torso)
+SIDE_ARMPIT_MAX_DEPTH = 0.55  # armpits are in the upper part of the body (x body height)
+ARMPIT_MIN_DROP = 0.2  # armpits are at least this far below the neck corners (x torso)
+SHOULDER_STEEP_SLOPE = 1.6  # dy/dx where the shoulder line turns down into an armhole or sleeve
+SHOULDER_OUTSET = 0.06  # shoulder point may sit this far outside the armpit (x torso width)
+SHOULDER_WINDOW = 0.08  # columns over which the outline's slope is measured (x torso width)
+SLEEVE_MIN_AREA = 0.03  # a sleeve is at least this fraction of the body area
+# Sleeve length (shoulder to cuff) over shoulder width: short / three-quarter / long thresholds.
+SLEEVE_SHORT_MAX = 0.85
+SLEEVE_THREE_QUARTER_MAX = 1.42
+DRESS_WAIST_SPAN = 0.6  # the waist is in this upper share of the armpit-to-hem span
+HEM_MIN_WIDTH = 0.5  # the hem is the lowest row at least this wide (x torso width)
+HEM_INSET = 0.01  # measure hem corners this far above the hem (x height)
+LEG_END_SHARE = 0.03  # leg opening: the lowest rows of a leg (x height)
+WAIST_INSET = 0.01  # waist corners are measured this far below the top (x height)
+CROTCH_MAX_RISE = 0.4  # the crotch is at most this far below the waist (x height)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -41,11 +164,18 @@ class GarmentAnalysis:
         image: RGB uint8 ``(H, W, 3)``, the garment photo at processing size.
         mask: bool ``(H, W)``, the garment (front only: the inner back of the neck removed).
         category: "upper", "lower" or "dress" (the guess, or the caller's override).
-        category_scores: category -> score in [0, 1] behind the guess.
+        category_scores: category -> score in [0, 1] behind the guess (they sum to 1).
         keypoints: name -> float32 ``(2,)`` pixel ``(x, y)``; names from
-            :data:`UPPER_KEYPOINTS` (upper, dress) or :data:`LOWER_KEYPOINTS` (lower).
+            :data:`UPPER_KEYPOINTS` (upper, dress; dresses also
+            :data:`DRESS_EXTRA_KEYPOINTS`) or :data:`LOWER_KEYPOINTS` (lower).
         sleeve: one of :data:`SLEEVE_LENGTHS` (upper and dress), "none" for lower.
         mean_rgb: ``(3,)`` uint8, mean colour over the mask.
+        parts: part name -> bool ``(H, W)`` mask; the parts split ``mask``: "body" always,
+            "sleeve_left"/"sleeve_right" for sleeved tops and dresses (cut along the
+            shoulder-armpit line), "leg_left"/"leg_right" for trousers (below the crotch).
+        back_neck_mask: bool ``(H, W)``, the inner back of the neck removed from ``mask``
+            (all False when none shows).
+        outline: int32 ``(N, 2)`` pixel ``(x, y)`` points of the outer contour of ``mask``.
     """
 
     image: np.ndarray
@@ -55,6 +185,9 @@ class GarmentAnalysis:
     keypoints: dict[str, np.ndarray]
     sleeve: str
     mean_rgb: np.ndarray
+    parts: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    back_neck_mask: np.ndarray | None = None
+    outline: np.ndarray | None = None
 
 
 def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysis:
@@ -67,4 +200,929 @@ def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysi
     Raises:
         TryOnError: no garment found (empty or photo of a scene), unknown category.
     """
-    raise NotImplementedError("filled in by the garment stage")
+    if category != "auto" and category not in CATEGORIES:
+        raise TryOnError(f"Unknown garment category {category!r}: choose auto, {', '.join(CATEGORIES)}.")
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    full_mask = garment_mask(image)
+    shape = _Shape(full_mask)
+    scores = category_scores(full_mask, shape)
+    chosen = max(scores, key=scores.__getitem__) if category == "auto" else category
+
+    if chosen == "lower":
+        mask, back_neck = full_mask, np.zeros_like(full_mask)
+        keypoints, parts = _lower_keypoints(shape)
+        sleeve = "none"
+    else:
+        back_neck = find_back_neck(image, full_mask, shape)
+        mask = full_mask & ~back_neck
+        keypoints, parts, sleeve = _upper_keypoints(mask, shape, back_neck, dress=chosen == "dress")
+
+    mean_rgb = image[mask].mean(axis=0).round().astype(np.uint8)
+    return GarmentAnalysis(
+        image=image,
+        mask=mask,
+        category=chosen,
+        category_scores=scores,
+        keypoints={name: np.asarray(point, dtype=np.float32) for name, point in keypoints.items()},
+        sleeve=sleeve,
+        mean_rgb=mean_rgb,
+        parts=parts,
+        back_neck_mask=back_neck,
+        outline=_outline(mask),
+    )
+
+
+# ---------------------------------------------------------------------------------
+# 1. Mask
+# ---------------------------------------------------------------------------------
+
+
+def garment_mask(image: np.ndarray) -> np.ndarray:
+    """The garment's silhouette (front and any visible inner back) in a product photo.
+
+    Args:
+        image: RGB uint8 ``(H, W, 3)`` on a plain background.
+
+    Returns:
+        bool ``(H, W)``.
+
+    Raises:
+        TryOnError: no plain background, or nothing garment-sized in front of it.
+    """
+    height, width = image.shape[:2]
+    background, tolerance, spread = _background_colour(image)
+    distance = _colour_distance(image, background)
+    candidate = distance <= tolerance
+    mask = ~_flood_from_border(candidate)
+    mask = _keep_main_components(mask)
+    if mask.mean() < MIN_MASK_FRAC:
+        raise TryOnError(NO_GARMENT_MESSAGE)
+
+    mask = _refine_outline(image, mask, distance, tolerance)
+    mask = _open_real_holes(mask, distance, spread, tolerance)
+    mask = cv2.medianBlur(mask.astype(np.uint8), SMOOTH_KERNEL).astype(bool)
+    mask = _keep_main_components(mask)
+
+    area = mask.mean()
+    if area < MIN_MASK_FRAC or area > MAX_MASK_FRAC or _border_touch(mask) > MAX_BORDER_TOUCH:
+        raise TryOnError(NO_GARMENT_MESSAGE)
+    assert mask.shape == (height, width)
+    return mask
+
+
+def _border_pixels(image: np.ndarray) -> np.ndarray:
+    """The pixels of a :data:`BORDER_PX` wide band along the image border, int16 ``(N, 3)``."""
+    band = BORDER_PX
+    return np.concatenate(
+        [
+            image[:band].reshape(-1, 3),
+            image[-band:].reshape(-1, 3),
+            image[band:-band, :band].reshape(-1, 3),
+            image[band:-band, -band:].reshape(-1, 3),
+        ]
+    ).astype(np.int16)
+
+
+def _background_colour(image: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Background RGB (median of the border), flood tolerance and the border's spread.
+
+    Raises:
+        TryOnError: the border is not a plain background (a scene photo, a busy backdrop).
+    """
+    border = _border_pixels(image)
+    background = np.median(border, axis=0)
+    offsets = np.abs(border - background).max(axis=1)
+    spread = float(np.percentile(offsets, BORDER_SPREAD_PERCENTILE))
+    tolerance = float(np.clip(TOL_MIN + TOL_SPREAD_GAIN * spread, TOL_MIN, TOL_MAX))
+    if spread > MAX_BORDER_SPREAD or (offsets <= tolerance).mean() < MIN_BORDER_BACKGROUND:
+        raise TryOnError(NO_GARMENT_MESSAGE)
+    return background, tolerance, spread
+
+
+def _colour_distance(image: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Max abs RGB difference from the background after a 3x3 blur (JPEG noise); uint8 ``(H, W)``."""
+    flat = np.full_like(image, np.round(background).astype(np.uint8))
+    difference = cv2.absdiff(cv2.blur(image, (3, 3)), flat)
+    red, green, blue = cv2.split(difference)
+    return cv2.max(cv2.max(red, green), blue)
+
+
+def _flood_from_border(candidate: np.ndarray) -> np.ndarray:
+    """Background: the background-coloured pixels connected to the image border.
+
+    The flood runs on the candidate eroded by :data:`GAP_CLOSE_PX` so that it cannot
+    leak into a light garment through a one- or two-pixel gap in its outline, then
+    grows back by the same amount.
+    """
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * GAP_CLOSE_PX + 1,) * 2)
+    core = cv2.erode(candidate.astype(np.uint8), kernel, borderType=cv2.BORDER_REPLICATE)
+    reached = _border_connected(core.astype(bool))
+    grown = cv2.dilate(reached.astype(np.uint8), kernel, iterations=2).astype(bool)
+    return _border_connected(candidate & grown)
+
+
+def _border_connected(region: np.ndarray) -> np.ndarray:
+    """The components of ``region`` (bool) that touch the image border."""
+    count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=4)
+    if count <= 1:
+        return np.zeros_like(region)
+    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    keep = np.zeros(count, bool)
+    keep[np.unique(edge)] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def _keep_main_components(mask: np.ndarray) -> np.ndarray:
+    """The largest component and any other at least :data:`COMPONENT_KEEP_FRAC` of its size."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return np.zeros_like(mask)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.zeros(count, bool)
+    keep[1:] = areas >= COMPONENT_KEEP_FRAC * areas.max()
+    return keep[labels]
+
+
+def _refine_outline(
+    image: np.ndarray, mask: np.ndarray, distance: np.ndarray, tolerance: float
+) -> np.ndarray:
+    """GrabCut the outline band when the flood fill cannot be trusted there.
+
+    Two cases: a light garment whose edge barely differs from the background (white on
+    white), and a soft drop shadow that the flood fill took for garment. Shadow pixels
+    (darker, same hue as the background) in the outer band start as probable background.
+    """
+    outer = mask & ~_erode(mask, SHADOW_BAND_PX)
+    rim = mask & ~_erode(mask, RIM_PX)
+    if not rim.any():
+        return mask
+    low_contrast = float(np.median(distance[rim])) < LOW_CONTRAST_FACTOR * tolerance
+    shadow = _shadow_like(image, distance, outer)
+    if not low_contrast and shadow.sum() < SHADOW_MIN_SHARE * outer.sum():
+        return mask
+    return _grabcut_refine(image, mask, shadow, distance)
+
+
+def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` eroded by a square of half-width ``radius`` px."""
+    return cv2.erode(mask.astype(np.uint8), np.ones((2 * radius + 1,) * 2, np.uint8)).astype(bool)
+
+
+def _shadow_like(image: np.ndarray, distance: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pixels of ``where`` that look like the background in shadow: darker by an even factor
+    on all three channels, and smooth (a shadow is a gentle ramp; stripes and prints next to
+    white are not). bool ``(H, W)``."""
+    reference = np.median(_border_pixels(image).astype(np.float32), axis=0) + 1.0
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / float(reference.mean())
+    curvature = np.abs(cv2.Laplacian(cv2.blur(grey, (3, 3)), cv2.CV_32F))
+    ys, xs = np.nonzero(where & (distance > 0) & (curvature <= SHADOW_MAX_CURVATURE))
+    ratio = (image[ys, xs].astype(np.float32) + 1.0) / reference
+    level = ratio.mean(axis=1)
+    keep = (
+        (ratio.max(axis=1) - ratio.min(axis=1) <= SHADOW_HUE_TOLERANCE)
+        & (level >= SHADOW_MIN_LEVEL)
+        & (level <= SHADOW_MAX_LEVEL)
+    )
+    shadow = np.zeros(where.shape, bool)
+    shadow[ys[keep], xs[keep]] = True
+    return shadow
+
+
+def _grabcut_refine(
+    image: np.ndarray, mask: np.ndarray, doubtful: np.ndarray, distance: np.ndarray
+) -> np.ndarray:
+    """Let GrabCut (at reduced resolution) relabel a band around the flood-fill outline.
+
+    ``doubtful`` mask pixels (shadow-like) start as probable background, the rest of the
+    mask as probable garment (sure garment well inside), the surroundings as background;
+    pixels identical to the background are never added.
+    """
+    height, width = mask.shape
+    scale = min(1.0, GRABCUT_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+    small_doubt = cv2.resize(doubtful.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+    kernel = np.ones((2 * GRABCUT_BAND + 1,) * 2, np.uint8)
+    sure_fg = cv2.erode(small_mask.astype(np.uint8), kernel).astype(bool)
+    near = cv2.dilate(small_mask.astype(np.uint8), kernel).astype(bool)
+    labels = np.full(small_mask.shape, cv2.GC_BGD, np.uint8)
+    labels[near] = cv2.GC_PR_BGD
+    labels[small_mask & ~small_doubt] = cv2.GC_PR_FGD
+    labels[sure_fg & ~small_doubt] = cv2.GC_FGD
+    bgd_model = np.zeros((1, 65), np.float64)
+    fgd_model = np.zeros((1, 65), np.float64)
+    cv2.grabCut(
+        cv2.cvtColor(small_image, cv2.COLOR_RGB2BGR), labels, None, bgd_model, fgd_model,
+        GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK,
+    )
+    small_fg = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.float32)
+    fg = cv2.resize(small_fg, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+    # GrabCut may drop only the doubtful (shadow-like) pixels, and add pixels just outside
+    # the flood fill's outline (a white garment's edge that the flood took for background).
+    band_px = int(np.ceil(GRABCUT_BAND / scale))
+    near_full = cv2.dilate(mask.astype(np.uint8), np.ones((2 * band_px + 1,) * 2, np.uint8)).astype(bool)
+    return (mask & ~(doubtful & ~fg)) | (fg & near_full & ~mask & (distance > 0))
+
+
+def _open_real_holes(
+    mask: np.ndarray, distance: np.ndarray, spread: float, tolerance: float
+) -> np.ndarray:
+    """Cut out enclosed regions that are clearly background (e.g. between a strap and the body).
+
+    Only large, flat, background-coloured regions whose rim is a clear garment edge are
+    cut: white print sits next to other white fabric or is small, and the inside of a
+    white garment is most of the garment.
+    """
+    strict = max(HOLE_STRICT_TOL, 2.0 * spread)
+    flat = (distance <= strict) & mask
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(flat.astype(np.uint8), connectivity=4)
+    total = mask.sum()
+    result = mask.copy()
+    ring_kernel = np.ones((2 * HOLE_RIM_PX + 1,) * 2, np.uint8)
+    for label in range(1, count):
+        area = stats[label, cv2.CC_STAT_AREA]
+        if not HOLE_MIN_FRAC * total <= area <= HOLE_MAX_FRAC * total:
+            continue
+        x, y, w, h = stats[label, :4]
+        pad = HOLE_RIM_PX + 1
+        y0, y1, x0, x1 = max(0, y - pad), y + h + pad, max(0, x - pad), x + w + pad
+        hole = labels[y0:y1, x0:x1] == label
+        ring = cv2.dilate(hole.astype(np.uint8), ring_kernel).astype(bool) & ~hole
+        rim = distance[y0:y1, x0:x1][ring]
+        if rim.size and (rim > HOLE_RIM_CONTRAST * tolerance).mean() >= HOLE_RIM_SHARE:
+            result[y0:y1, x0:x1][hole] = False
+    return result
+
+
+def _border_touch(mask: np.ndarray) -> float:
+    """Share of the image border covered by the mask."""
+    edge = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+    return float(edge.mean())
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """Outer contour of the mask's largest component, int32 ``(N, 2)`` pixel ``(x, y)``."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return np.zeros((0, 2), np.int32)
+    return max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.int32)
+
+
+# ---------------------------------------------------------------------------------
+# 2. Shape measurements and category
+# ---------------------------------------------------------------------------------
+
+
+class _Shape:
+    """Row/column measurements of a garment mask shared by the category and keypoint steps."""
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self.mask = mask
+        self._runs: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # row -> run starts, run ends
+        ys, xs = np.nonzero(mask)
+        self.top, self.bottom = int(ys.min()), int(ys.max())
+        self.left, self.right = int(xs.min()), int(xs.max())
+        self.height = self.bottom - self.top + 1
+        self.width = self.right - self.left + 1
+        rows = np.arange(mask.shape[0])
+        filled = mask.any(axis=1)
+        first = np.where(filled, mask.argmax(axis=1), -1)
+        last = np.where(filled, mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1), -1)
+        # The centre line: the middle of the outline's extent over the upper body rows.
+        lo, hi = (self.top + fraction * self.height for fraction in CENTRE_ROWS)
+        band = (rows >= lo) & (rows <= hi) & filled
+        middle = (first[band] + last[band]) / 2
+        self.cx = float(np.median(middle)) if band.any() else (self.left + self.right) / 2
+        self.torso_width = self._torso_width()
+        # Height down to the hem: what hangs below it (ties, straps, sleeves) is narrow.
+        wide = np.flatnonzero(mask.sum(axis=1) >= HEM_MIN_WIDTH * self.torso_width)
+        self.body_height = (int(wide.max()) if wide.size else self.bottom) - self.top + 1
+
+    def run_at(self, y: int, x: float) -> tuple[int, int] | None:
+        """The run ``(x0, x1)`` of mask pixels in row ``y`` that contains column ``x``."""
+        xi = round(x)
+        row = self.mask[y]
+        if not 0 <= xi < row.size or not row[xi]:
+            return None
+        if y not in self._runs:
+            edges = np.flatnonzero(np.diff(np.concatenate(([False], row, [False])).astype(np.int8)))
+            self._runs[y] = (edges[0::2], edges[1::2] - 1)
+        starts, ends = self._runs[y]
+        i = int(np.searchsorted(starts, xi, side="right")) - 1
+        return int(starts[i]), int(ends[i])
+
+    def _torso_width(self) -> float:
+        widths = []
+        for frac in np.linspace(*TORSO_ROWS, 12):
+            run = self.run_at(int(self.top + frac * self.height), self.cx)
+            if run is not None:
+                widths.append(run[1] - run[0] + 1)
+        return float(np.median(widths)) if widths else float(self.width)
+
+
+def _ramp(value: float, threshold: float, scale: float) -> float:
+    """Logistic step from 0 (well below ``threshold``) to 1 (well above), width ``scale``."""
+    return float(1.0 / (1.0 + np.exp(-(value - threshold) / max(scale, 1e-6))))
+
+
+def _crotch(shape: _Shape) -> tuple[float, float, float] | None:
+    """``(x, y, gap_fraction)`` of the top of the gap between two legs, or None.
+
+    The gap is open to the bottom: in its columns the garment ends at the crotch and
+    nothing of it lies below (a hole in a top does not count).
+    """
+    half = max(2, int(CROTCH_WINDOW_FRAC * shape.width))
+    best = None
+    for x in range(max(shape.left, int(shape.cx) - half), min(shape.right, int(shape.cx) + half) + 1):
+        column = shape.mask[:, x]
+        if not column.any():
+            continue
+        end = column.size - 1 - int(column[::-1].argmax())
+        if column[int(column.argmax()):end + 1].all() and (best is None or end < best[0]):
+            best = (end, x)
+    if best is None:
+        return None
+    end, x = best
+    return float(x), float(end), (shape.bottom - end) / shape.height
+
+
+def category_scores(mask: np.ndarray, shape: _Shape | None = None) -> dict[str, float]:
+    """Scores in [0, 1] (summing to 1) for "upper", "lower" and "dress" from the mask's shape.
+
+    Features, each turned into a soft step: a narrow gap between two legs open to the
+    bottom (trousers); a waistband filling the top rows straight across, where a top has a
+    neckline and sloping shoulders (trousers and skirts); the length down to the hem against
+    the overall width (dresses are long, tops are not).
+
+    Args:
+        mask: bool ``(H, W)`` garment mask.
+        shape: its measurements, when the caller has them already.
+    """
+    shape = shape or _Shape(mask)
+    crotch = _crotch(shape)
+    trousers = 0.0
+    if crotch is not None:
+        x, y, gap = crotch
+        below = min(shape.bottom, int(y + 0.1 * gap * shape.height) + 2)
+        hips = shape.run_at(max(shape.top, int(y) - 2), x)
+        hip_width = (hips[1] - hips[0] + 1) if hips else shape.width
+        row = mask[below, shape.left:shape.right + 1]
+        gap_width = _gap_width_at(row, x - shape.left)
+        narrow = 1.0 - gap_width / max(hip_width, 1)
+        trousers = _ramp(gap, LEG_GAP_MIN_FRAC, CATEGORY_SOFTNESS * LEG_GAP_MIN_FRAC) * _ramp(
+            narrow, 1 - LEG_GAP_MAX_WIDTH, CATEGORY_SOFTNESS * (1 - LEG_GAP_MAX_WIDTH)
+        )
+
+    # A waistband: the top rows are filled straight across (a neckline leaves them mostly empty).
+    extent = _row_extent(mask, int(shape.top + WAISTBAND_REFERENCE_ROW * shape.height))
+    first, last = (int(shape.top + fraction * shape.height) for fraction in WAISTBAND_ROWS)
+    top_rows = mask[first:last + 1]
+    top_fill = float(top_rows.sum(axis=1).mean()) / max(extent, 1)
+    waistband = _ramp(top_fill, WAISTBAND_FILL, CATEGORY_SOFTNESS * WAISTBAND_FILL)
+    # Length without what hangs below the hem (ties, straps) against the overall width.
+    length = shape.body_height / shape.width
+    long_garment = _ramp(length, DRESS_LENGTH_RATIO, CATEGORY_SOFTNESS * DRESS_LENGTH_RATIO)
+
+    lower = max(trousers, waistband)
+    raw = {"upper": (1 - lower) * (1 - long_garment), "lower": lower, "dress": (1 - lower) * long_garment}
+    total = sum(raw.values())
+    return {name: round(value / total, 4) for name, value in raw.items()}
+
+
+def _row_extent(mask: np.ndarray, y: int) -> int:
+    """Columns from the first to the last mask pixel in row ``y``."""
+    xs = np.flatnonzero(mask[y])
+    return int(xs[-1] - xs[0] + 1) if xs.size else 0
+
+
+def _gap_width_at(row: np.ndarray, x: float) -> int:
+    """Width of the background gap in ``row`` around column ``x`` (0 if ``x`` is on the mask)."""
+    xi = round(np.clip(x, 0, row.size - 1))
+    if row[xi]:
+        return 0
+    left = row[:xi][::-1]
+    right = row[xi:]
+    lw = int(left.argmax()) if left.any() else left.size
+    rw = int(right.argmax()) if right.any() else right.size
+    return lw + rw
+
+
+# ---------------------------------------------------------------------------------
+# 3. Inner back of the neck
+# ---------------------------------------------------------------------------------
+
+
+def find_back_neck(image: np.ndarray, mask: np.ndarray, shape: _Shape | None = None) -> np.ndarray:
+    """The inner back of the neck (and its label) that shows above the front neckline.
+
+    The front neckline is searched as a curve (V to flat U) from one neck corner of the
+    outline to the other, along which the colour above differs from the colour below, each
+    side staying consistent (see :func:`_best_neckline`). The region between the best curve
+    and the top outline is the inner back when the curve is convincing and the region's
+    colour, up to the outline, differs from the front fabric just below it. Necklines whose
+    inside looks like the outside (a navy tee's navy inside) are missed rather than guessed.
+
+    Args:
+        image: RGB uint8 ``(H, W, 3)``.
+        mask: bool ``(H, W)``, the garment including the inner back.
+
+    Returns:
+        bool ``(H, W)``, all False when no inner back shows.
+    """
+    shape = shape or _Shape(mask)
+    none = np.zeros_like(mask)
+    best = _best_neckline(image, mask, shape)
+    if best is None:
+        return none
+    score, (left, right, curve) = best
+    if score < NECK_MIN_SCORE:
+        return none
+    region = np.zeros_like(mask)
+    columns = np.arange(left, right + 1)
+    top = mask[:, columns].argmax(axis=0)
+    for x, y0, y1 in zip(columns, top, np.round(curve).astype(int), strict=True):
+        region[y0:y1, x] = True
+    region &= mask
+    if not region.any() or region.sum() > NECK_MAX_AREA * mask.sum():
+        return none
+    if _inner_colour_difference(image, mask, region, shape.torso_width) < NECK_MIN_COLOUR_DIFF:
+        return none
+    return region
+
+
+def _neck_profiles(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Neckline shapes (V, rounded V, parabola, ellipse, flat U) over ``u`` in [-1, 1]:
+    depth fraction and its derivative, ``(5, S)`` each."""
+    a = np.abs(u)
+    sign = np.sign(u)
+    root = np.sqrt(np.clip(1 - u * u, 1e-6, 1))
+    values = np.stack([1 - a, 1 - a**1.5, 1 - a**2, root, 1 - a**4])
+    slopes = np.stack([-sign, -1.5 * sign * np.sqrt(a), -2 * u, -u / root, -4 * u**3])
+    return values, slopes
+
+
+def _neck_corners(mask: np.ndarray, shape: _Shape) -> tuple[int, int]:
+    """Columns of the neckline corners: on each side of the centre, the outermost column
+    whose top is within a small tolerance of that side's highest point (image-left, image-right)."""
+    height, width = mask.shape
+    has = mask.any(axis=0)
+    top = np.where(has, mask.argmax(axis=0), height)
+    reach = int(NECK_CORNER_REACH * shape.torso_width)
+    corners = []
+    for sign in (-1, 1):
+        xs = np.arange(int(shape.cx), int(shape.cx) + sign * reach, sign)
+        xs = xs[(xs >= 0) & (xs < width)]
+        if xs.size == 0:
+            corners.append(int(shape.cx))
+            continue
+        near = xs[top[xs] <= top[xs].min() + NECK_CORNER_TOLERANCE * shape.torso_width]
+        corners.append(int(near[np.argmax(np.abs(near - shape.cx))]))
+    return corners[0], corners[1]
+
+
+def _best_neckline(
+    image: np.ndarray, mask: np.ndarray, shape: _Shape
+) -> tuple[float, tuple[int, int, np.ndarray]] | None:
+    """Score and ``(left column, right column, curve rows per column)`` of the best neckline.
+
+    Candidates join the two neck corners (each jittered a little inwards) with a V,
+    rounded-V, parabola, ellipse or flat-U dip of varying depth. A candidate scores where
+    the (blurred) colour just above it differs from the colour just below it, and both
+    sides stay the same colour along the curve: one fabric seen from inside above, the
+    front fabric below. Blurring and the consistency term keep stripes and prints from
+    scoring.
+    """
+    height = mask.shape[0]
+    torso = shape.torso_width
+    corner_left, corner_right = _neck_corners(mask, shape)
+    neck_width = corner_right - corner_left
+    if neck_width < NECK_MIN_WIDTH * torso:
+        return None
+    x0, x1 = corner_left, corner_right
+    has = mask.any(axis=0)
+    top = np.where(has, mask.argmax(axis=0), height)
+    y0 = int(top[x0:x1 + 1].min())
+    y1 = min(height, int(top[x0:x1 + 1].max() + NECK_DEPTHS[1] * neck_width) + NECK_SIDE_OFFSET + 3)
+    roi_mask = mask[y0:y1, x0:x1 + 1]
+    lab = _masked_blur_lab(image[y0:y1, x0:x1 + 1], roi_mask)
+    roi_h, roi_w = roi_mask.shape
+    roi_top = (top[x0:x1 + 1] - y0).astype(np.float32)
+
+    jitter = np.linspace(0, NECK_CORNER_JITTER * neck_width, 3).astype(int)
+    left = jitter[:, None, None, None, None]  # columns within the ROI
+    right = (roi_w - 1 - jitter)[None, :, None, None, None]
+    depth = np.linspace(*NECK_DEPTHS, NECK_DEPTH_STEPS)[None, None, :, None, None] * neck_width
+    u = np.linspace(-NECK_SAMPLE_SPAN, NECK_SAMPLE_SPAN, NECK_SAMPLES)
+    profile, slope = _neck_profiles(u)
+    profile, slope = profile[None, None, None], slope[None, None, None]
+
+    half = (right - left) / 2
+    centre = (right + left) / 2
+    y_left, y_right = roi_top[left], roi_top[right]
+    xs = centre + half * u
+    ys = y_left + (y_right - y_left) * (u + 1) / 2 + depth * profile
+    # Unit normal of the curve (pointing down, to the front fabric), from its tangent.
+    tx = np.broadcast_to(half, ys.shape)
+    ty = (y_right - y_left) / 2 + depth * slope
+    norm = np.hypot(tx, ty)
+    nx, ny = -ty / norm, tx / norm
+
+    def sample(shift: float) -> tuple[np.ndarray, np.ndarray]:
+        xi = np.clip(np.round(xs + shift * nx).astype(int), 0, roi_w - 1)
+        yi = np.clip(np.round(ys + shift * ny).astype(int), 0, roi_h - 1)
+        return lab[yi, xi], roi_mask[yi, xi]
+
+    above, above_ok = sample(-NECK_SIDE_OFFSET)
+    below, below_ok = sample(NECK_SIDE_OFFSET)
+    contrast = np.linalg.norm(above - below, axis=-1)
+    spread_above = np.linalg.norm(above - np.median(above, axis=-2, keepdims=True), axis=-1)
+    spread_below = np.linalg.norm(below - np.median(below, axis=-2, keepdims=True), axis=-1)
+    support = np.clip(
+        (contrast - NECK_SPREAD_WEIGHT * (spread_above + spread_below)) / NECK_CONTRAST_SCALE, 0.0, 1.0
+    )
+
+    # The curve must stay inside the garment and dip well below the outline at the centre
+    # (not run along a collar's own rib).
+    xi = np.clip(np.round(xs).astype(int), 0, roi_w - 1)
+    inside = above_ok & below_ok & (ys >= roi_top[xi] + NECK_EDGE_BAND)
+    middle = NECK_SAMPLES // 2
+    dip = ys[..., middle] - roi_top[xi[..., middle]]
+    score = np.percentile(support, NECK_SCORE_PERCENTILE, axis=-1)
+    score = score - NECK_DEPTH_PENALTY * depth[..., 0] / neck_width
+    score = np.where(inside.all(axis=-1) & (dip >= NECK_MIN_DEPTH * torso), score, -np.inf)
+    index = np.unravel_index(int(np.argmax(score)), score.shape)
+    if not np.isfinite(score[index]):
+        return None
+    i_left, i_right, i_depth, i_shape = index
+    lo, hi = int(jitter[i_left]), int(roi_w - 1 - jitter[i_right])
+    cols = np.arange(lo, hi + 1)
+    values, _ = _neck_profiles(np.clip((cols - (lo + hi) / 2) / max((hi - lo) / 2, 1), -1, 1))
+    d = float(depth.flat[i_depth])
+    chord = roi_top[lo] + (roi_top[hi] - roi_top[lo]) * (cols - lo) / max(hi - lo, 1)
+    curve = chord + d * values[i_shape] + y0
+    return float(score[index]), (lo + x0, hi + x0, curve)
+
+
+def _masked_blur_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Lab float32 ``(h, w, 3)`` blurred over the garment only (the background does not bleed in)."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    weight = mask.astype(np.float32)
+    blurred = cv2.GaussianBlur(lab * weight[..., None], (0, 0), NECK_BLUR_SIGMA)
+    norm = cv2.GaussianBlur(weight, (0, 0), NECK_BLUR_SIGMA)
+    return blurred / np.maximum(norm, 1e-3)[..., None]
+
+
+def _inner_colour_difference(
+    image: np.ndarray, mask: np.ndarray, region: np.ndarray, torso: float
+) -> float:
+    """Lab distance between the region and the front fabric just below it, for the whole
+    region and for its top band (the lesser): an inner back differs all the way up to the
+    outline, while a print shape cut out below some front fabric does not."""
+    columns = np.flatnonzero(region.any(axis=0))
+    if columns.size == 0:
+        return 0.0
+    lowest = region.shape[0] - 1 - region[::-1, columns].argmax(axis=0)
+    highest = region[:, columns].argmax(axis=0)
+    band = max(4, int(NECK_BELOW_BAND * torso))
+    offsets = np.arange(NECK_BELOW_GAP, NECK_BELOW_GAP + band)[:, None]
+    below_rows = np.clip(lowest[None, :] + offsets, 0, region.shape[0] - 1)
+    top_rows = np.clip(highest[None, :] + NECK_EDGE_BAND - NECK_BELOW_GAP + offsets, 0, region.shape[0] - 1)
+    cols = np.broadcast_to(columns, below_rows.shape)
+    below_ok = mask[below_rows, cols]
+    top_ok = region[top_rows, cols]
+    inner = cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if below_ok.sum() < 10 or inner.sum() < 10 or top_ok.sum() < 10:
+        return 0.0
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    front = np.median(lab[below_rows[below_ok], cols[below_ok]], axis=0)
+    whole = np.linalg.norm(np.median(lab[inner], axis=0) - front)
+    upper = np.linalg.norm(np.median(lab[top_rows[top_ok], cols[top_ok]], axis=0) - front)
+    return float(min(whole, upper))
+
+
+# ---------------------------------------------------------------------------------
+# 4. Keypoints, sleeves, parts
+# ---------------------------------------------------------------------------------
+
+
+def _upper_keypoints(
+    mask: np.ndarray, full_shape: _Shape, back_neck: np.ndarray, *, dress: bool
+) -> tuple[dict[str, tuple[float, float]], dict[str, np.ndarray], str]:
+    """Keypoints, part masks and sleeve length of a top or dress.
+
+    ``mask`` is the front (inner back removed); ``full_shape`` measures the whole garment.
+    Order: neck, armpits (side seams), shoulders (outline above), sleeves (cut along the
+    shoulder-armpit line), cuff centres and sleeve length, hem, and a dress's waist.
+    """
+    shape = _Shape(mask)
+    shape.cx, shape.torso_width = full_shape.cx, full_shape.torso_width
+    torso = shape.torso_width
+    keypoints: dict[str, tuple[float, float]] = {}
+
+    neck = _neck_points(shape, back_neck)
+    keypoints.update(neck)
+    armpits = {side: _armpit(shape, side) for side in ("left", "right")}
+    # A seam traced all the way up (an armhole folded flat) still puts the armpit below the neck.
+    lowest = int(max(neck["neck_left"][1], neck["neck_right"][1]) + ARMPIT_MIN_DROP * torso)
+    for side, (_, y) in armpits.items():
+        xs = np.flatnonzero(mask[min(lowest, shape.bottom)])
+        if y < lowest and xs.size:
+            armpits[side] = (float(xs.max() if _side_sign(side) > 0 else xs.min()), float(lowest))
+    for side, point in armpits.items():
+        keypoints[f"armpit_{side}"] = point
+        keypoints[f"shoulder_{side}"] = _shoulder(full_shape.mask, torso, side, neck[f"neck_{side}"], point)
+
+    sleeves: dict[str, np.ndarray] = {}
+    body = mask.copy()
+    for side in ("left", "right"):
+        sleeve = _sleeve_region(shape, keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"], side)
+        sleeves[side] = sleeve
+        body &= ~sleeve
+    body_area = max(1, int(body.sum()))
+    lengths = []
+    parts = {"body": body}
+    for side in ("left", "right"):
+        sleeve = sleeves[side]
+        if sleeve.sum() < SLEEVE_MIN_AREA * body_area:
+            parts["body"] = parts["body"] | sleeve
+            continue
+        parts[f"sleeve_{side}"] = sleeve
+        end = _sleeve_end(sleeve, keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"])
+        keypoints[f"sleeve_end_{side}"] = end
+        lengths.append(float(np.hypot(*np.subtract(end, keypoints[f"shoulder_{side}"]))))
+
+    shoulder_width = abs(keypoints["shoulder_left"][0] - keypoints["shoulder_right"][0])
+    sleeve = _sleeve_length_name(max(lengths) if lengths else 0.0, max(shoulder_width, 0.5 * torso))
+
+    body_shape = _Shape(parts["body"]) if parts["body"].any() else shape
+    body_shape.cx, body_shape.torso_width = shape.cx, torso
+    hem = _hem_corners(body_shape)
+    keypoints.update(hem)
+    if dress:
+        keypoints.update(_dress_waist(body_shape, keypoints))
+    return keypoints, parts, sleeve
+
+
+def _side_sign(side: str) -> int:
+    """+1 when the wearer's ``side`` is on the image's right (the wearer's left), else -1."""
+    return 1 if side == "left" else -1
+
+
+def _neck_points(shape: _Shape, back_neck: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Neckline corners and the front neckline's lowest point.
+
+    With an inner back found, its outer ends are the corners and its lowest point near the
+    centre is the front neckline's; otherwise the corners come from the outline (its highest
+    points either side of the centre) and the centre is the lowest outline point between.
+    """
+    mask = shape.mask
+    if back_neck.any():
+        ys, xs = np.nonzero(back_neck)
+        centre = np.abs(xs - shape.cx) <= max(2.0, NECK_CENTRE_BAND * shape.torso_width)
+        depth_x, depth_y = (xs[centre], ys[centre]) if centre.any() else (xs, ys)
+        bottom = int(np.argmax(depth_y))
+        points = {"neck_center": (float(depth_x[bottom]), float(depth_y[bottom] + 1))}
+        for side, x in (("left", xs.max()), ("right", xs.min())):
+            points[f"neck_{side}"] = (float(x), float(ys[xs == x].max()))
+        return points
+
+    right, left = _neck_corners(mask, shape)
+    has = mask.any(axis=0)
+    top = np.where(has, mask.argmax(axis=0), shape.bottom)
+    points = {"neck_left": (float(left), float(top[left])), "neck_right": (float(right), float(top[right]))}
+    between = np.arange(right, left + 1)
+    lowest = int(between[np.argmax(top[between])])
+    points["neck_center"] = (float(lowest), float(top[lowest]))
+    return points
+
+
+def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
+    """Where the body's side seam ends at the top: under the sleeve, or the bottom of the armhole.
+
+    The side seam is traced upwards from a torso row low on the body; it ends where the
+    outline turns outwards (a sleeve's underside), jumps (a hanging sleeve joins the body),
+    comes back inwards after widening (a steep armhole) or where the garment beside it
+    narrows to a strap. Kinks low on the side (a tie, a peplum) do not end it.
+    """
+    sign = _side_sign(side)
+    torso = shape.torso_width
+    first, last = (int(shape.top + fraction * shape.body_height) for fraction in SIDE_START_ROWS)
+    rows = np.arange(first, last + 1)
+    runs = [shape.run_at(int(y), shape.cx) for y in rows]
+    widths = np.array([run[1] - run[0] if run else 0 for run in runs], float)
+    if not widths.any():
+        return shape.cx + sign * torso / 2, shape.top + 0.3 * shape.height
+    # The lowest row that is torso-wide (not the point of a V-shaped hem, not between straps).
+    wide = widths >= SIDE_START_MIN_WIDTH * np.median(widths[widths > 0])
+    y_start = int(rows[wide][-1])
+    run = shape.run_at(y_start, shape.cx)
+    edges = [run[1] if sign > 0 else run[0]]
+    max_jump = max(3.0, SIDE_MAX_JUMP * torso)
+    inward = max(2, int(0.02 * torso))
+    y_end = y_start
+    best = 0  # index of the outermost edge so far
+    for y in range(y_start - 1, shape.top - 1, -1):
+        run = shape.run_at(y, edges[-1] - sign * inward)
+        if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
+            break
+        x_edge = run[1] if sign > 0 else run[0]
+        if abs(x_edge - edges[-1]) > max_jump:
+            low = y > shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height
+            if not (low and sign * (x_edge - edges[-1]) < 0):
+                break
+            # Stepping in past something that sticks out low on the side (a tie, a pocket).
+            edges, best, y_end = [x_edge], 0, y
+            continue
+        edges.append(x_edge)
+        y_end = y
+        if sign * x_edge >= sign * edges[best]:
+            best = len(edges) - 1
+        elif (
+            sign * (edges[best] - edges[0]) > SIDE_MAX_INWARD * torso
+            and sign * (edges[best] - x_edge) > SIDE_MAX_INWARD * torso
+        ):
+            y_best = y_end + len(edges) - 1 - best
+            if y_best > shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height:
+                best = len(edges) - 1  # a bulge low on the side (a tie, a peplum), not an armhole
+            else:
+                # An armhole curving in: the armpit is the seam's outermost point.
+                y_end, edges = y_best, edges[: best + 1]
+                break
+        # Turning outwards (a sleeve's underside); turning inwards is left to the rule above.
+        if len(edges) > SIDE_SLOPE_ROWS and sign * (edges[-1] - edges[-1 - SIDE_SLOPE_ROWS]) > (
+            SIDE_MAX_SLOPE * SIDE_SLOPE_ROWS
+        ):
+            if y > shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height:
+                edges, best = edges[-1:], 0  # a kink low on the side (a tie, a peplum)
+                continue
+            # Back to where the turn began.
+            back = SIDE_SLOPE_ROWS // 2
+            edges, y_end = edges[:-back], y_end + back
+            break
+    return float(edges[-1]), float(y_end)
+
+
+def _shoulder(
+    mask: np.ndarray, torso: float, side: str, neck: tuple[float, float], armpit: tuple[float, float]
+) -> tuple[float, float]:
+    """Outer end of the shoulder line: where the top outline turns steeply down into the
+    sleeve or armhole, searched from the neck corner out to just beyond the armpit.
+
+    ``mask`` is the whole garment (with any inner back), whose top outline is the shoulders'.
+    """
+    sign = _side_sign(side)
+    limit = armpit[0] + sign * SHOULDER_OUTSET * torso
+    window = max(4, int(SHOULDER_WINDOW * torso))
+    xs = np.arange(int(neck[0]) + sign, int(limit) + sign * (window + 1), sign)
+    xs = xs[(xs >= 0) & (xs < mask.shape[1])]
+    if xs.size <= window:
+        return armpit[0], neck[1]
+    columns = mask[:, xs]
+    present = columns.any(axis=0)
+    top = np.where(present, columns.argmax(axis=0), mask.shape[0]).astype(np.float32)
+    searched = int(np.sum(sign * (xs - limit) <= 0))
+    for i in range(min(searched, xs.size - window)):
+        if top[i + window] - top[i] > SHOULDER_STEEP_SLOPE * window:
+            return float(xs[i]), float(top[i])
+    i = max(0, min(searched, xs.size) - 1)
+    return float(xs[i]), float(top[i])
+
+
+def _sleeve_region(
+    shape: _Shape, shoulder: tuple[float, float], armpit: tuple[float, float], side: str
+) -> np.ndarray:
+    """The sleeve on ``side``: mask pixels beyond the shoulder-armpit line down to the armpit,
+    plus any part below the armpit that hangs separate from the body (a long sleeve).
+    For a sleeveless garment this is only a sliver of the armhole."""
+    mask = shape.mask
+    sign = _side_sign(side)
+    (sx, sy), (ax, ay) = shoulder, armpit
+    ys = np.arange(mask.shape[0], dtype=np.float32)[:, None]
+    xs = np.arange(mask.shape[1], dtype=np.float32)[None, :]
+    # Normal of the shoulder-armpit line, pointing away from the centre.
+    nx, ny = ay - sy, -(ax - sx)
+    if nx * sign < 0:
+        nx, ny = -nx, -ny
+    outside = (xs - sx) * nx + (ys - sy) * ny > 0
+    upper = mask & outside & (ys <= ay)
+    below = mask & (ys > ay)
+    count, labels, _, centroids = cv2.connectedComponentsWithStats(below.astype(np.uint8), connectivity=8)
+    body_labels = set(np.unique(labels[:, round(shape.cx)]).tolist()) | {0}
+    near_upper = cv2.dilate(upper.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    hanging = np.zeros(count, bool)
+    for label in set(np.unique(labels[near_upper]).tolist()) - body_labels:
+        hanging[label] = sign * (centroids[label][0] - shape.cx) > 0
+    return upper | hanging[labels]
+
+
+def _sleeve_end(
+    sleeve: np.ndarray, shoulder: tuple[float, float], armpit: tuple[float, float]
+) -> tuple[float, float]:
+    """Centre of the cuff: midway between the sleeve's two far corners along its axis.
+
+    The axis runs from the middle of the armhole (shoulder-armpit) to the sleeve's centroid;
+    the far corners maximise distance along the axis plus or minus distance across it.
+    """
+    ys, xs = np.nonzero(sleeve)
+    origin = (np.asarray(shoulder) + np.asarray(armpit)) / 2
+    axis = np.array([xs.mean(), ys.mean()]) - origin
+    axis /= max(float(np.linalg.norm(axis)), 1e-6)
+    along = (xs - origin[0]) * axis[0] + (ys - origin[1]) * axis[1]
+    across = -(xs - origin[0]) * axis[1] + (ys - origin[1]) * axis[0]
+    corner_a = int(np.argmax(along + across))
+    corner_b = int(np.argmax(along - across))
+    return float(xs[corner_a] + xs[corner_b]) / 2, float(ys[corner_a] + ys[corner_b]) / 2
+
+
+def _sleeve_length_name(length: float, shoulder_width: float) -> str:
+    """One of :data:`SLEEVE_LENGTHS` from the shoulder-to-cuff length against the shoulder width."""
+    if length <= 0:
+        return "none"
+    ratio = length / max(shoulder_width, 1.0)
+    if ratio <= SLEEVE_SHORT_MAX:
+        return "short"
+    if ratio <= SLEEVE_THREE_QUARTER_MAX:
+        return "three_quarter"
+    return "long"
+
+
+def _hem_corners(shape: _Shape) -> dict[str, tuple[float, float]]:
+    """Outer corners of the lowest row that is still torso-wide (ties and straps hang below)."""
+    counts = shape.mask.sum(axis=1)
+    wide = np.flatnonzero(counts >= HEM_MIN_WIDTH * shape.torso_width)
+    hem_y = int(wide.max()) if wide.size else shape.bottom
+    y = max(shape.top, int(hem_y - HEM_INSET * shape.height))
+    xs = np.flatnonzero(shape.mask[y])
+    return {"hem_left": (float(xs.max()), float(y)), "hem_right": (float(xs.min()), float(y))}
+
+
+def _dress_waist(
+    shape: _Shape, keypoints: dict[str, tuple[float, float]]
+) -> dict[str, tuple[float, float]]:
+    """Waist corners of a dress: the narrowest body row in the upper part between armpits and hem."""
+    top = int(max(keypoints["armpit_left"][1], keypoints["armpit_right"][1])) + 1
+    bottom = int(keypoints["hem_left"][1])
+    rows = np.arange(top, top + int(DRESS_WAIST_SPAN * max(1, bottom - top)))
+    best, best_width = None, np.inf
+    for y in rows:
+        run = shape.run_at(int(y), shape.cx)
+        if run is not None and run[1] - run[0] < best_width:
+            best, best_width = (int(y), run), run[1] - run[0]
+    if best is None:
+        return {}
+    y, (x0, x1) = best
+    return {"waist_left": (float(x1), float(y)), "waist_right": (float(x0), float(y))}
+
+
+def _lower_keypoints(shape: _Shape) -> tuple[dict[str, tuple[float, float]], dict[str, np.ndarray]]:
+    """Waist corners, crotch, leg openings (trousers) or hem corners (skirts), and leg masks.
+
+    Where the legs touch below the crotch (photographed together), the visible gap starts
+    low; the crotch is then put at a typical rise below the waist and the legs are split
+    along the centre line down to the gap.
+    """
+    mask = shape.mask
+    keypoints: dict[str, tuple[float, float]] = {}
+    y_waist = int(shape.top + WAIST_INSET * shape.height)
+    while not mask[y_waist].any():  # a gap right below the top (a detached belt loop)
+        y_waist += 1
+    xs = np.flatnonzero(mask[y_waist])
+    keypoints["waist_left"] = (float(xs.max()), float(y_waist))
+    keypoints["waist_right"] = (float(xs.min()), float(y_waist))
+    crotch = _crotch(shape)
+    if crotch is None or crotch[2] < LEG_GAP_MIN_FRAC:
+        y = int(shape.bottom - HEM_INSET * shape.height)
+        xs = np.flatnonzero(mask[y])
+        keypoints["hem_left"] = (float(xs.max()), float(y))
+        keypoints["hem_right"] = (float(xs.min()), float(y))
+        return keypoints, {"body": mask.copy()}
+
+    x_gap, y_gap, _ = crotch
+    y_crotch = min(y_gap + 1, shape.top + CROTCH_MAX_RISE * shape.height)
+    keypoints["crotch"] = (x_gap, float(y_crotch))
+    below = mask.copy()
+    below[: int(y_crotch) + 1] = False
+    below[:, int(x_gap)] = False  # the centre line separates legs that touch
+    _, labels, stats, centroids = cv2.connectedComponentsWithStats(below.astype(np.uint8), connectivity=4)
+    legs = {}
+    for label in np.argsort(stats[1:, cv2.CC_STAT_AREA])[::-1][:2] + 1:
+        legs["left" if centroids[label][0] > x_gap else "right"] = labels == label
+    if len(legs) == 2:
+        # What the cut left below the crotch (the centre line, specks) joins the leg on its side.
+        leftover = mask & ~legs["left"] & ~legs["right"]
+        leftover[: int(y_crotch) + 1] = False
+        image_right = np.arange(mask.shape[1])[None, :] >= x_gap
+        legs["left"] |= leftover & image_right
+        legs["right"] |= leftover & ~image_right
+    parts = {"body": mask.copy()}
+    for side, leg in legs.items():
+        parts[f"leg_{side}"] = leg
+        parts["body"] &= ~leg
+        ys, xs = np.nonzero(leg)
+        low = ys >= ys.max() - LEG_END_SHARE * shape.height
+        keypoints[f"leg_end_{side}"] = (float(xs[low].mean()), float(ys.max()))
+        outer = xs[low].max() if _side_sign(side) > 0 else xs[low].min()
+        keypoints[f"hem_{side}"] = (float(outer), float(ys[low][xs[low] == outer].mean()))
+    return keypoints, parts

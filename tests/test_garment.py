@@ -1,0 +1,373 @@
+"""Garment stage: mask, category, keypoints, sleeves, parts and errors on the eval garments.
+
+The eval garment photos are read from ../shared/eval (never copied); synthetic photos are
+drawn here (a white T-shirt on white, blank and scene-like images).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+import pytest
+from conftest import load_eval_image, read_cases
+
+from tryon.errors import TryOnError
+from tryon.garment import (
+    CATEGORIES,
+    DRESS_EXTRA_KEYPOINTS,
+    LOWER_KEYPOINTS,
+    SLEEVE_LENGTHS,
+    UPPER_KEYPOINTS,
+    GarmentAnalysis,
+    analyze_garment,
+)
+
+# Every garment photo of the eval set, with its category from cases.csv.
+GARMENT_CATEGORIES = {row["garment"]: row["category"] for row in read_cases()}
+GARMENTS = sorted(GARMENT_CATEGORIES)
+
+# Sleeve lengths that are unambiguous from the photos.
+SLEEVES = {
+    "garment/vitonhd_09176_00.jpg": "long",
+    "garment/vitonhd_00151_00.jpg": "long",
+    "garment/vitonhd_00126_00.jpg": "short",
+    "paired/garment/vitonhd_00055_00.jpg": "short",
+    "garment/dresscode_050181_1.jpg": "short",
+    "paired/garment/vitonhd_14627_00.jpg": "none",
+    "garment/catvton_upper_22790049.jpg": "none",
+    "garment/dresscode_053319_1.jpg": "none",
+}
+LONG_SLEEVED = [name for name, sleeve in SLEEVES.items() if sleeve == "long"]
+
+PALE_BLUE = (200, 225, 245)
+LIGHT_GREY = (230, 230, 230)
+MIN_BACKGROUND_IOU = 0.9
+
+
+@functools.cache
+def photo(name: str) -> np.ndarray:
+    image = load_eval_image(name)
+    image.setflags(write=False)
+    return image
+
+
+@functools.cache
+def analysis(name: str) -> GarmentAnalysis:
+    return analyze_garment(photo(name))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def border_share(mask: np.ndarray) -> float:
+    return float(np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]]).mean())
+
+
+def point(result: GarmentAnalysis, name: str) -> np.ndarray:
+    assert name in result.keypoints, f"{name} missing from {sorted(result.keypoints)}"
+    return result.keypoints[name]
+
+
+def white_tee_on_white() -> tuple[np.ndarray, np.ndarray]:
+    """A white T-shirt with a faint grey outline and a soft drop shadow on white; (image, truth)."""
+    height, width = 1024, 768
+    outline = np.array(
+        [[300, 150], [340, 140], [384, 175], [428, 140], [468, 150], [610, 250], [560, 360], [500, 320],
+         [505, 820], [263, 820], [268, 320], [208, 360], [158, 250]],
+        np.int32,
+    )
+    shadow = np.zeros((height, width), np.float32)
+    cv2.fillPoly(shadow, [outline + np.array([8, 10])], 1.0)
+    shadow = cv2.GaussianBlur(shadow, (0, 0), 8)
+    image = (np.full((height, width, 3), 255, np.float32) * (1 - 0.12 * shadow[..., None])).astype(np.uint8)
+    truth = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(truth, [outline], 1)
+    image[truth > 0] = 252
+    cv2.polylines(image, [outline], True, (225, 225, 225), 2, cv2.LINE_AA)
+    return image, truth.astype(bool)
+
+
+# --- mask --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", GARMENTS)
+def test_mask_is_one_garment_inside_the_photo(eval_dir, name):
+    result = analysis(name)
+    image = photo(name)
+    assert result.mask.dtype == bool and result.mask.shape == image.shape[:2]
+    assert 0.1 < result.mask.mean() < 0.85
+    assert border_share(result.mask) < 0.1
+    count, _ = cv2.connectedComponents(result.mask.astype(np.uint8))
+    assert count - 1 <= 2  # background label excluded; at most a detached strap
+    assert result.outline.ndim == 2 and result.outline.shape[1] == 2 and len(result.outline) > 100
+    # The mean colour is the garment's, not the background's.
+    assert np.abs(result.mean_rgb.astype(int) - image[result.mask].mean(axis=0)).max() <= 1
+
+
+@pytest.mark.parametrize("name", GARMENTS)
+def test_mask_does_not_depend_on_background_colour(eval_dir, name):
+    reference = analysis(name)
+    whole = reference.mask | reference.back_neck_mask
+    alpha = cv2.GaussianBlur(whole.astype(np.float32), (0, 0), 1.0)[..., None]
+    for background in (LIGHT_GREY, PALE_BLUE):
+        composite = photo(name) * alpha + np.array(background, np.float32) * (1 - alpha)
+        result = analyze_garment(composite.round().astype(np.uint8))
+        assert iou(result.mask | result.back_neck_mask, whole) >= MIN_BACKGROUND_IOU, background
+        assert result.category == reference.category
+
+
+def test_white_tee_on_white_background_is_found():
+    image, truth = white_tee_on_white()
+    result = analyze_garment(image)
+    assert iou(result.mask | result.back_neck_mask, truth) >= 0.85
+    assert result.category == "upper"
+    assert result.sleeve == "short"
+
+
+def test_white_print_inside_a_garment_stays_in_the_mask():
+    # The white snow of the printed mountain touches nothing but navy fabric.
+    name = "garment/dresscode_050181_1.jpg"
+    result = analysis(name)
+    image = photo(name)
+    filled = result.mask.copy()
+    contours, _ = cv2.findContours(result.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(filled.view(np.uint8), contours, -1, 1, cv2.FILLED)
+    white = (image.min(axis=2) > 200) & filled
+    assert white.sum() > 2000  # the print is there
+    assert result.mask[white].mean() > 0.99
+
+
+def test_background_seen_through_a_cut_out_is_not_garment():
+    # A navy top with a keyhole cut-out (and white lettering) on white: the keyhole shows the
+    # background and is cut from the mask, the lettering stays.
+    image = np.full((1024, 768, 3), 255, np.uint8)
+    cv2.rectangle(image, (234, 200), (534, 800), (30, 35, 70), -1)
+    cv2.ellipse(image, (384, 330), (45, 70), 0, 0, 360, (255, 255, 255), -1)
+    cv2.putText(image, "TRYON", (270, 600), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (250, 250, 250), 8)
+    result = analyze_garment(image, category="upper")
+    keyhole = np.zeros(result.mask.shape, np.uint8)
+    cv2.ellipse(keyhole, (384, 330), (40, 65), 0, 0, 360, 1, -1)
+    assert not result.mask[keyhole.astype(bool)].any()
+    letters = np.zeros(result.mask.shape, bool)
+    letters[540:620, 260:520] = image[540:620, 260:520].min(axis=2) > 200
+    assert letters.sum() > 1000
+    assert result.mask[letters].mean() > 0.99
+
+
+# --- errors --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((1024, 768, 3), 255, np.uint8),
+        np.full((1024, 768, 3), 128, np.uint8),
+        np.random.default_rng(0).integers(0, 256, (1024, 768, 3), dtype=np.uint8),
+    ],
+    ids=["blank-white", "flat-grey", "noise"],
+)
+def test_photo_without_a_garment_is_refused(image):
+    with pytest.raises(TryOnError, match="product photo of one garment"):
+        analyze_garment(image)
+
+
+def test_scene_photo_is_refused():
+    # A room: a shaded wall, a floor and furniture reaching the edges of the frame.
+    rng = np.random.default_rng(1)
+    image = np.zeros((1024, 768, 3), np.uint8)
+    image[:600] = np.linspace(90, 200, 600, dtype=np.uint8)[:, None, None]
+    image[600:] = (120, 80, 50)
+    for _ in range(12):
+        x, y = rng.integers(0, 700), rng.integers(0, 950)
+        colour = rng.integers(0, 255, 3).tolist()
+        cv2.rectangle(image, (int(x), int(y)), (int(x) + 200, int(y) + 150), colour, -1)
+    with pytest.raises(TryOnError, match="plain"):
+        analyze_garment(image)
+
+
+def test_tiny_garment_is_refused():
+    image = np.full((1024, 768, 3), 255, np.uint8)
+    cv2.circle(image, (384, 512), 20, (200, 30, 30), -1)
+    with pytest.raises(TryOnError):
+        analyze_garment(image)
+
+
+def test_unknown_category_is_refused():
+    with pytest.raises(TryOnError, match="category"):
+        analyze_garment(photo("garment/vitonhd_00126_00.jpg"), category="shoes")
+
+
+# --- category ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", GARMENTS)
+def test_category_guess_matches_the_eval_cases(eval_dir, name):
+    result = analysis(name)
+    assert result.category == GARMENT_CATEGORIES[name]
+    scores = result.category_scores
+    assert set(scores) == set(CATEGORIES)
+    assert all(0.0 <= value <= 1.0 for value in scores.values())
+    assert sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
+    assert max(scores, key=scores.get) == result.category
+
+
+@pytest.mark.parametrize(
+    ("name", "forced"),
+    [
+        ("garment/vitonhd_00126_00.jpg", "dress"),
+        ("garment/vitonhd_09176_00.jpg", "lower"),
+        ("garment/dresscode_051473_1.jpg", "upper"),
+        ("garment/dresscode_053319_1.jpg", "upper"),
+    ],
+)
+def test_category_override_wins(eval_dir, name, forced):
+    result = analyze_garment(photo(name), category=forced)
+    assert result.category == forced
+    assert result.category_scores == analysis(name).category_scores  # the guess is still reported
+    allowed = LOWER_KEYPOINTS if forced == "lower" else UPPER_KEYPOINTS + DRESS_EXTRA_KEYPOINTS
+    assert set(result.keypoints) <= set(allowed)
+    assert result.mask.any()
+
+
+# --- keypoints -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", GARMENTS)
+def test_keypoints_follow_the_contract(eval_dir, name):
+    result = analysis(name)
+    height, width = result.mask.shape
+    if result.category == "lower":
+        assert set(result.keypoints) <= set(LOWER_KEYPOINTS)
+        assert {"waist_left", "waist_right", "hem_left", "hem_right"} <= set(result.keypoints)
+    else:
+        allowed = UPPER_KEYPOINTS + (DRESS_EXTRA_KEYPOINTS if result.category == "dress" else ())
+        assert set(result.keypoints) <= set(allowed)
+        required = set(UPPER_KEYPOINTS) - {"sleeve_end_left", "sleeve_end_right"}
+        assert required <= set(result.keypoints)
+    for name_, xy in result.keypoints.items():
+        assert xy.dtype == np.float32 and xy.shape == (2,), name_
+        assert 0 <= xy[0] < width and 0 <= xy[1] < height, name_
+    # Wearer's sides: the garment's left is on the image's right.
+    for left in [key for key in result.keypoints if key.endswith("_left")]:
+        right = left.replace("_left", "_right")
+        assert point(result, left)[0] > point(result, right)[0], left
+
+
+@pytest.mark.parametrize("name", [g for g in GARMENTS if GARMENT_CATEGORIES[g] != "lower"])
+def test_top_keypoints_are_ordered_from_neck_to_hem(eval_dir, name):
+    result = analysis(name)
+    for side in ("left", "right"):
+        shoulder, armpit, hem = (point(result, f"{part}_{side}") for part in ("shoulder", "armpit", "hem"))
+        assert shoulder[1] < armpit[1] < hem[1], side
+        assert point(result, f"neck_{side}")[1] < armpit[1]
+    # The neckline dips between its corners (a plunging V may dip below the armpits).
+    neck = point(result, "neck_center")
+    assert point(result, "neck_right")[0] < neck[0] < point(result, "neck_left")[0]
+    assert max(point(result, "neck_left")[1], point(result, "neck_right")[1]) <= neck[1]
+    assert neck[1] < min(point(result, "hem_left")[1], point(result, "hem_right")[1])
+    # The shoulders are wider apart than the neck corners.
+    assert point(result, "shoulder_left")[0] > point(result, "neck_left")[0]
+    assert point(result, "shoulder_right")[0] < point(result, "neck_right")[0]
+    # Keypoints sit on the garment (within a few pixels of it).
+    near = cv2.dilate(result.mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    for name_, xy in result.keypoints.items():
+        assert near[int(xy[1]), int(xy[0])], name_
+
+
+@pytest.mark.parametrize("name", LONG_SLEEVED)
+def test_long_sleeves_reach_well_beyond_the_armpits(eval_dir, name):
+    result = analysis(name)
+    for side in ("left", "right"):
+        shoulder, armpit, end = (
+            point(result, f"{part}_{side}") for part in ("shoulder", "armpit", "sleeve_end")
+        )
+        assert np.linalg.norm(end - shoulder) > 1.5 * np.linalg.norm(armpit - shoulder)
+        assert end[1] > armpit[1]  # hanging down past the armpit
+
+
+@pytest.mark.parametrize(("name", "sleeve"), sorted(SLEEVES.items()))
+def test_sleeve_length_estimate(eval_dir, name, sleeve):
+    result = analysis(name)
+    assert result.sleeve in SLEEVE_LENGTHS
+    assert result.sleeve == sleeve
+    has_ends = {"sleeve_end_left", "sleeve_end_right"} & set(result.keypoints)
+    assert bool(has_ends) == (sleeve != "none")
+
+
+def test_dress_has_a_waist_between_armpits_and_hem(eval_dir):
+    result = analysis("garment/dresscode_053319_1.jpg")
+    for side in ("left", "right"):
+        waist = point(result, f"waist_{side}")
+        assert point(result, f"armpit_{side}")[1] < waist[1] < point(result, f"hem_{side}")[1]
+    # The waist is narrower than the hem.
+    waist_width = point(result, "waist_left")[0] - point(result, "waist_right")[0]
+    assert waist_width < point(result, "hem_left")[0] - point(result, "hem_right")[0]
+
+
+@pytest.mark.parametrize("name", [g for g in GARMENTS if GARMENT_CATEGORIES[g] == "lower"])
+def test_trouser_keypoints_run_from_waist_through_crotch_to_leg_ends(eval_dir, name):
+    result = analysis(name)
+    crotch = point(result, "crotch")
+    for side in ("left", "right"):
+        assert point(result, f"waist_{side}")[1] < crotch[1] < point(result, f"leg_end_{side}")[1]
+        assert abs(point(result, f"hem_{side}")[1] - point(result, f"leg_end_{side}")[1]) < 0.05 * 1024
+    assert point(result, "leg_end_right")[0] < crotch[0] < point(result, "leg_end_left")[0]
+    assert point(result, "waist_right")[0] < crotch[0] < point(result, "waist_left")[0]
+
+
+# --- parts and the inner back of the neck ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", GARMENTS)
+def test_parts_split_the_mask(eval_dir, name):
+    result = analysis(name)
+    parts = result.parts
+    assert "body" in parts
+    total = np.zeros_like(result.mask, dtype=np.int32)
+    for part in parts.values():
+        assert part.dtype == bool and part.shape == result.mask.shape
+        total += part
+    assert total.max() == 1  # disjoint
+    assert np.array_equal(total.astype(bool), result.mask)  # and covering
+    if result.category == "lower":
+        assert {"leg_left", "leg_right"} <= set(parts)
+        assert parts["leg_left"].sum() > 0.15 * result.mask.sum()
+    elif result.sleeve != "none":
+        assert {"sleeve_left", "sleeve_right"} <= set(parts)
+        # The garment's left sleeve is on the image's right.
+        left_x = np.nonzero(parts["sleeve_left"])[1].mean()
+        right_x = np.nonzero(parts["sleeve_right"])[1].mean()
+        assert left_x > np.nonzero(parts["body"])[1].mean() > right_x
+    else:
+        assert not {"sleeve_left", "sleeve_right"} & set(parts)
+
+
+@pytest.mark.parametrize("name", ["paired/garment/vitonhd_00055_00.jpg", "garment/vitonhd_00151_00.jpg"])
+def test_inner_back_of_the_neck_is_cut_out(eval_dir, name):
+    # Both show the dark / striped inside of the back above the front neckline.
+    result = analysis(name)
+    back = result.back_neck_mask
+    assert back.sum() > 0.01 * result.mask.sum()
+    assert not (back & result.mask).any()
+    ys, xs = np.nonzero(back)
+    top = np.nonzero(result.mask | back)[0].min()
+    assert ys.max() < point(result, "armpit_left")[1]  # near the top
+    assert ys.min() <= top + 5  # reaching the top outline
+    assert point(result, "neck_right")[0] <= xs.mean() <= point(result, "neck_left")[0]
+    # The front neckline's lowest point is the bottom of the cut.
+    assert point(result, "neck_center")[1] == pytest.approx(ys.max() + 1, abs=3)
+
+
+NO_INNER_BACK = [
+    "paired/garment/vitonhd_14627_00.jpg",
+    "garment/dresscode_051473_1.jpg",
+    "garment/dresscode_051946_1.jpg",
+]
+
+
+@pytest.mark.parametrize("name", NO_INNER_BACK)
+def test_no_inner_back_is_cut_where_none_shows(eval_dir, name):
+    assert not analysis(name).back_neck_mask.any()
