@@ -2,13 +2,97 @@
 
 Input: the person photo (RGB uint8 ``(H, W, 3)``), its BodyAnalysis, a WarpedGarment.
 Output: :class:`Composite`.
+
+Layers, bottom to top, inside the edit region (everything else is the input, byte for byte):
+
+1. the photo;
+2. where the old garment shows but the new one will not cover it: the body underneath
+   (skin, coloured from the person's visible skin, shaded by the photo's low-frequency light)
+   or, outside the body, the background (a smooth estimate from the visible background);
+3. the new garment, shaded by the photo's large-scale light (luminance divided by the old
+   garment's own colour cluster, so its prints and logos do not show through; blurred at
+   about a twentieth of the body height, so its edges and folds-of-texture do not either)
+   and white-balanced to the photo;
+4. what is in front of the garment: face and hair, hands, bare arms (a forearm across the
+   torso stays), and for tops the old trousers (the new top is tucked in), for trousers the
+   old top.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
+import cv2
 import numpy as np
+
+from . import body as bd
+from .warp import WarpedGarment, warp_garment
+
+SCENE_STEP = 2  # the old clothing is found at 1/SCENE_STEP resolution
+SMOOTH_SIGMA_MAX = 4.0  # px: larger blurs run on a coarser copy
+# --- resolution of the low-frequency work (shading, fills) -----------------------------------
+WORK_SIDE = 256  # long side of the image the smooth fields are computed on, px
+SHADING_SIGMA = 1 / 20  # Gaussian sigma of the photo's light, as a fraction of the body height
+SHADING_STRENGTH = 0.8  # how much of the photo's light reaches the new garment
+SHADING_RANGE = (0.6, 1.3)  # bounds on the shading factor
+SHADING_OUTLIER = 0.4  # |log(luma / cluster luma)| above this is print, not light: left out
+SKIN_SHADING_STRENGTH = 0.6
+SKIN_FIELD_SIGMA = 0.35  # of the shoulder width: how far visible skin colour spreads into fills
+ROUND_WIDTH = 0.05  # of the unit: how far in from the outline a bared limb or torso darkens...
+ROUND_DEPTH = 0.18  # ...and by how much at the outline
+GRAIN_LEVEL = 1.6  # grey levels of fine grain on filled skin (a flat fill looks painted)
+GRAIN_TILE = 128
+GRAIN_SEED = 7
+BACKGROUND_SIGMA = 0.08  # of the image height: smoothing of the background estimate
+
+# --- colour --------------------------------------------------------------------------------
+PALETTE_SIZE = 4  # k-means colours of the old top / old bottoms
+BOTTOM_CLUSTERS = 100  # labels of the old bottoms' colour clusters start here (the top's at 0)...
+SKIN_CLUSTER = 200  # ...and skin's label is this (clusters normalise the shading)
+PALETTE_SAMPLES = 4000
+PALETTE_MIN_SHARE = 0.08  # smaller clusters (edges of a logo) are not the garment's colours
+WHITE_BALANCE_STRENGTH = 0.5
+WHITE_BALANCE_MAX = 0.06  # per-channel gain stays within 1 +- this
+
+# --- geometry (fractions of the shoulder width "unit") --------------------------------------
+FEATHER_PX = 1.0  # sigma of the garment's soft edge
+LEAK_MARGIN_PX = 1  # the garment may extend this far outside the person's silhouette
+SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs
+SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
+EDGE_GROW_PX = 2  # full-resolution px the half-resolution clothing masks grow over non-skin neighbours
+FILL_GROW_PX = 2  # fills reach this far past the old garment (its anti-aliased outline)
+HOLE_CLOSE = 0.05  # old-garment mask: close gaps (letters of a logo) up to this size...
+HOLE_MAX = 0.35  # ...and fill enclosed pockets up to this size squared (a print)
+STRAP_WIDTH = 0.06  # clothing linked only through parts this narrow is not one garment
+SLEEVE_MAX_DE = 30.0  # arm pixels farther (Lab) from every colour of the top are not its sleeve
+SKIN_UNLIKE_DE = 25.0  # a clothing colour this far (Lab) from the skin model's mean is unlike skin...
+SKIN_LOOKALIKE_DE = 12.0  # ...and "skin" pixels this close to such a colour are that clothing
+HAIR_DEPTH = 0.6  # long hair is looked for above this depth (of the torso length)...
+HAIR_DE = 15.0  # ...in the colours of the hair on the head (Lab distance)...
+HAIR_MARGIN = 1.5  # ...when this many times nearer to them than to the top's colours
+HAND_CLOTH_DE = 25.0  # pixels in a hand's region this close (Lab) to the clothes' colours are clothing
+# Radii of the bare limbs under removed clothing (skin is filled inside them).
+ARM_RADII = (0.11, 0.085, 0.085, 0.065)  # upper arm at shoulder, at elbow; forearm at elbow, at wrist
+LEG_RADII = (0.22, 0.12, 0.125, 0.075)  # thigh at hip, at knee; shin at knee, at ankle
+CALF = (0.3, 0.14)  # the calf: widest this far down the shin, with this radius
+HIP_FLESH = 0.45  # of the hip-joint distance: the flesh reaches this far past each hip joint
+ARM_START = 0.12  # bare upper arms start this far down the bone (the shoulder is torso)
+CHEST_ZONE = (0.12, 0.5)  # depth range (of the torso length) where the old top is sampled
+THIGH_ZONE = (0.25, 0.7)  # share of hip -> knee where the old bottoms are sampled
+SPLIT_RANGE = (0.35, 1.6)  # depths (of the torso length) searched for the top/bottoms boundary
+SPLIT_BAND = 0.05  # within this of the boundary, colour decides...
+SPLIT_BAND_MARGIN = 0.7  # ...when it is clearly nearer the top's colours than the bottoms'
+SPLIT_SNAP_BINS = 8  # the boundary snaps to the sharpest colour step within this many 0.02 bins
+SPLIT_MIN_STEP = 10.0  # Lab distance of a step worth snapping to
+SPLIT_STRIP = 0.35  # half-width (of the unit) of the body's middle strip the boundary is found in
+SKIN_BAND_SHARE = 0.5  # a depth bin is bare when this share of the middle strip is skin...
+SKIN_BAND_BINS = 3  # ...and this many bare bins in a row, below a clothed stretch, are a bare midriff
+SKIN_BAND_FROM = 0.1  # depth (torso lengths) where the search for it starts
+HEM_PERCENTILE = 97  # the old top's hem: this percentile of its depths down the middle strip
+# A new top whose hem lands this close (torso lengths) above / below the old top's hem is
+# re-placed to meet it: nearly matching cuts should not leave a sliver of skin or old shirt.
+HEM_SNAP = (0.2, 0.1)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -29,5 +113,774 @@ class Composite:
     layers: dict[str, np.ndarray]
 
 
-def composite(person, body, warped, edit_mask=None) -> Composite:  # noqa: ANN001
-    raise NotImplementedError("filled in by the composite stage")
+# =================================================================================================
+# Small helpers
+# =================================================================================================
+
+
+def _disc(radius: float) -> np.ndarray:
+    r = max(1, round(radius))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _dilate(mask: np.ndarray, radius: float) -> np.ndarray:
+    if radius <= 0:
+        return mask.copy()
+    return cv2.dilate(mask.astype(np.uint8), _disc(radius)).astype(bool)
+
+
+def _close(mask: np.ndarray, radius: float) -> np.ndarray:
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, _disc(radius)).astype(bool)
+
+
+def _fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
+    """Fill the pockets the mask encloses completely, up to ``max_area`` px each (logo letters,
+    not the trousers framed by two hanging sleeves)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    if count <= 1:
+        return mask
+    h, w = mask.shape
+    x, y, bw, bh, area = (stats[:, i] for i in range(5))
+    enclosed = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h) & (area <= max_area)
+    enclosed[0] = False
+    return mask | enclosed[labels]
+
+
+def _connected_to(mask: np.ndarray, seeds: np.ndarray, strap: float) -> np.ndarray:
+    """The parts of ``mask`` connected to ``seeds`` through more than thin straps.
+
+    An opening cuts links narrower than ``strap`` px (a strap of the top hanging down to the
+    trousers) and splits the mask into solid parts; every pixel of the mask then goes with the
+    solid part nearest to it, and the parts touching ``seeds`` are kept.
+    """
+    whole = _keep_touching(mask, seeds)
+    if not whole.any():
+        return whole
+    opened = cv2.morphologyEx(whole.astype(np.uint8), cv2.MORPH_OPEN, _disc(strap / 2))
+    count, parts = cv2.connectedComponents(opened, connectivity=8)
+    if count <= 2:  # one solid part (or none): nothing was cut
+        return whole
+    keep = np.zeros(count, bool)
+    keep[np.unique(parts[seeds & (parts > 0)])] = True
+    keep[0] = False
+    if not keep.any():
+        return whole
+    # Nearest solid pixel of every pixel, then the part it belongs to.
+    _, nearest = cv2.distanceTransformWithLabels(
+        (opened == 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    solid = opened > 0
+    lookup = np.zeros(int(nearest.max()) + 1, np.int32)
+    lookup[nearest[solid]] = parts[solid]
+    return whole & keep[lookup[nearest]]
+
+
+def _keep_touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[seeds & mask])] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def _capsules(size: tuple[int, int], segments: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+    canvas = np.zeros(size, np.uint8)
+    for a, b, radius in segments:
+        thickness = max(1, round(2 * radius))
+        pa = tuple(round(float(v)) for v in a)
+        pb = tuple(round(float(v)) for v in b)
+        cv2.line(canvas, pa, pb, 1, thickness=thickness)
+    return canvas.astype(bool)
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+
+
+def _palette(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """k-means Lab colours (float32 ``(k, 3)``) of the pixels in ``mask``; empty when none."""
+    pixels = lab[mask]
+    if len(pixels) < PALETTE_SIZE * 4:
+        return np.zeros((0, 3), np.float32)
+    step = max(1, len(pixels) // PALETTE_SAMPLES)
+    sample = np.ascontiguousarray(pixels[::step], np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
+    cv2.setRNGSeed(0)  # deterministic clusters
+    _, labels, centres = cv2.kmeans(sample, PALETTE_SIZE, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    share = np.bincount(labels.ravel(), minlength=PALETTE_SIZE) / len(sample)
+    return centres[share >= PALETTE_MIN_SHARE].astype(np.float32)
+
+
+def _unlike_skin(palette: np.ndarray, skin_lab: np.ndarray) -> np.ndarray:
+    """The palette colours farther than :data:`SKIN_UNLIKE_DE` from the skin model's mean."""
+    if not len(palette):
+        return palette
+    return palette[np.linalg.norm(palette - np.asarray(skin_lab, np.float32), axis=1) > SKIN_UNLIKE_DE]
+
+
+def _palette_distance(lab: np.ndarray, mask: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of each pixel in ``mask`` to its nearest palette colour, and that colour's index.
+
+    Pixels outside ``mask`` get distance inf and index 0.
+    """
+    dist = np.full(mask.shape, np.inf, np.float32)
+    index = np.zeros(mask.shape, np.int32)
+    if not len(palette) or not mask.any():
+        return dist, index
+    pixels = lab[mask]
+    d2 = (pixels * pixels).sum(axis=1)[:, None] - 2.0 * pixels @ palette.T + (palette * palette).sum(axis=1)[None, :]
+    dist[mask] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+    index[mask] = d2.argmin(axis=1)
+    return dist, index
+
+
+def _smooth_field(values: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised convolution: Gaussian average of ``values`` where ``weights`` > 0.
+
+    Large sigmas are applied on a coarser copy (the result is smooth anyway).
+    Returns ``(field, support)``, support being the blurred weights (how much data was near).
+    """
+    w = weights.astype(np.float32)
+    num = values * (w[..., None] if values.ndim == 3 else w)
+    h, wd = w.shape
+    factor = max(1.0, sigma / SMOOTH_SIGMA_MAX)
+    if factor > 1.0:
+        small = (max(2, round(wd / factor)), max(2, round(h / factor)))
+        num = cv2.resize(num, small, interpolation=cv2.INTER_AREA)
+        w = cv2.resize(w, small, interpolation=cv2.INTER_AREA)
+    s = sigma / factor
+    num = cv2.GaussianBlur(num, (0, 0), s)
+    den = cv2.GaussianBlur(w, (0, 0), s)
+    if factor > 1.0:
+        num = cv2.resize(num, (wd, h), interpolation=cv2.INTER_LINEAR)
+        den = cv2.resize(den, (wd, h), interpolation=cv2.INTER_LINEAR)
+    safe = np.maximum(den, 1e-6)
+    field = num / (safe[..., None] if values.ndim == 3 else safe)
+    return field, den
+
+
+# =================================================================================================
+# The scene: what is where in the person photo
+# =================================================================================================
+
+
+@dataclasses.dataclass
+class _Scene:
+    """Masks of the person photo the layers need (all bool ``(H, W)``)."""
+
+    old: np.ndarray  # the old garment(s) this try-on replaces
+    keep_below: np.ndarray  # old clothing that stays and sits over the new garment (tucked-in top)
+    bare_body: np.ndarray  # where skin would show if clothing were removed
+    front: np.ndarray  # always in front of the new garment: face, hair, hands
+    arms_front: np.ndarray  # arms, in front of the garment's body (not of its sleeves)
+    clusters: np.ndarray  # int32 (H, W): colour cluster of each old-garment pixel (-1 elsewhere)
+    top_hem: float | None  # depth (torso lengths) where the old top ends down the body's middle
+
+
+def _unit(body: bd.BodyAnalysis) -> float:
+    lm = body.landmarks
+    torso = float(np.linalg.norm(0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP])
+                                 - 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])))
+    return max(body.shoulder_width, 0.5 * torso, 8.0)
+
+
+def _depth_map(body: bd.BodyAnalysis, step: int = 1) -> np.ndarray:
+    """Depth of every pixel along the torso axis: 0 at the shoulders, 1 at the hips.
+
+    ``step``: sample every ``step``-th pixel (the map is ``(H // step, W // step)``-ish, as slicing gives).
+    """
+    lm = body.landmarks.astype(np.float64)
+    top = 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])
+    axis = 0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP]) - top
+    length_sq = max(float(axis @ axis), 1.0)
+    h, w = body.size
+    xs = (np.arange(0, w, step, dtype=np.float32) - top[0]) * (axis[0] / length_sq)
+    ys = (np.arange(0, h, step, dtype=np.float32) - top[1]) * (axis[1] / length_sq)
+    return (ys[:, None] + xs[None, :]).astype(np.float32)
+
+
+def _scene(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> _Scene:
+    """Find the old clothing, the bare body under it and what stays in front.
+
+    Worked out at half resolution (colour classes and connectivity do not need every
+    pixel), then brought back to full size and cut to the full-resolution masks.
+    """
+    k = SCENE_STEP
+    full = body.regions
+    r = {name: m[::k, ::k] for name, m in full.items()}
+    person_mask = body.person_mask[::k, ::k]
+    size = person_mask.shape
+    small = cv2.resize(person, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    lab = _lab(small)
+    lm = body.landmarks.astype(np.float64) / k
+    unit = _unit(body) / k
+    depth = _depth_map(body, k)
+    arms = r["upper_arm_left"] | r["upper_arm_right"] | r["lower_arm_left"] | r["lower_arm_right"]
+    hands = r["hand_left"] | r["hand_right"]
+    legs = r["thigh_left"] | r["thigh_right"] | r["shin_left"] | r["shin_right"]
+    skin = r["skin"]
+    clothed = person_mask & ~skin & ~r["face_hair"]
+
+    # Colour palettes of the old top (chest) and old bottoms (thighs).
+    chest_zone = r["torso"] & (depth > CHEST_ZONE[0]) & (depth < CHEST_ZONE[1]) & ~hands
+    chest = clothed & chest_zone
+    thigh_zone = np.zeros(size, bool)
+    for hip, knee in ((bd.LEFT_HIP, bd.LEFT_KNEE), (bd.RIGHT_HIP, bd.RIGHT_KNEE)):
+        a = lm[hip] + THIGH_ZONE[0] * (lm[knee] - lm[hip])
+        b = lm[hip] + THIGH_ZONE[1] * (lm[knee] - lm[hip])
+        thigh_zone |= _capsules(size, [(a, b, 0.12 * unit)])
+    thigh_zone &= ~arms & ~hands
+    thighs = clothed & thigh_zone
+    # Clothing in skin-like colours (orange, tan) can pass the skin test: the colours of the
+    # whole chest and thighs that are clearly unlike the person's skin are clothing colours too.
+    everything = person_mask & ~r["face_hair"] & ~hands
+    unlike_top = _unlike_skin(_palette(lab, everything & chest_zone), body.skin_lab_mean)
+    unlike_bottom = _unlike_skin(_palette(lab, everything & thigh_zone), body.skin_lab_mean)
+    top_palette = np.concatenate([_palette(lab, chest), unlike_top])
+    bottom_palette = np.concatenate([_palette(lab, thighs), unlike_bottom])
+    suspect = skin & person_mask & ~r["face_hair"] & ~hands & ~r["neck"]
+    dressed = np.zeros(size, bool)
+    for palette in (unlike_top, unlike_bottom):
+        if len(palette):
+            dressed |= _palette_distance(lab, suspect, palette)[0] < SKIN_LOOKALIKE_DE
+    skin = skin & ~dressed
+    clothed |= dressed
+    d_top, top_cluster = _palette_distance(lab, clothed, top_palette)
+    d_bottom, bottom_cluster = _palette_distance(lab, clothed, bottom_palette)
+    # In the hands' region only what has the clothes' colours is clothing (the rest is hand).
+    clothed &= ~hands | (np.minimum(d_top, d_bottom) < HAND_CLOTH_DE)
+
+    # Where the top ends and the bottoms begin: the depth that best splits top-coloured from
+    # bottom-coloured clothing down the body's middle (a hem, or a waistband for a tucked top).
+    top_like = d_top < d_bottom
+    middle = person_mask & (r["torso"] | legs) & ~arms
+    bare = _skin_band(depth, middle & skin, middle, lm, unit)
+    if bare is not None:  # a bare midriff: the top ends above it, the bottoms start below it
+        split, bottoms_from = bare
+    else:
+        split = _split_depth(depth, clothed & (r["torso"] | legs) & ~arms, top_like, lab, lm, unit)
+        bottoms_from = split
+    band = np.abs(depth - split) < SPLIT_BAND
+    top_like = d_top < SPLIT_BAND_MARGIN * d_bottom  # near the boundary: clearly top-coloured only
+    upper_zone = (r["torso"] | r["neck"] | arms | hands | legs) & ((depth < split) | (band & top_like))
+    upper_zone |= arms & top_like & (depth < bottoms_from)  # sleeves hanging below the split
+    old_top = clothed & upper_zone & ~(legs & ~top_like & (depth > split))
+    # On the arms only what looks like the top is its sleeve (shadowed skin is not clothing).
+    old_top &= ~arms | (d_top < SLEEVE_MAX_DE)
+    old_top = _connected_to(old_top, chest, STRAP_WIDTH * unit)
+    # Old bottoms: clothing on legs and lower torso, not the top, connected to the thighs; shoes stay.
+    lower_zone = (legs | r["torso"] | arms | hands) & ((depth >= bottoms_from) | (band & ~top_like))
+    old_bottom = clothed & lower_zone & ~old_top & ~r["feet"] & ~(arms & top_like)
+    old_bottom = _connected_to(old_bottom, thighs, STRAP_WIDTH * unit)
+
+    close = HOLE_CLOSE * unit
+    hole = (HOLE_MAX * unit) ** 2
+    old_top = _fill_holes(_close(old_top, close), hole) & person_mask
+    old_bottom = _fill_holes(_close(old_bottom, close), hole) & person_mask & ~old_top
+    if category == "upper":
+        # The old bottoms stay over the new top: a top worn tucked in stays tucked in (the
+        # photo's own outline is the best cue to how this person wears a top).
+        old, keep_below = old_top, old_bottom
+    elif category == "lower":
+        old, keep_below = old_bottom, old_top
+    else:
+        old, keep_below = old_top | old_bottom, np.zeros(size, bool)
+    top_hem = _hem(depth, old_top & ~arms, lm, unit)
+    clusters = np.full(size, -1, np.int32)
+    clusters[old_top] = top_cluster[old_top]
+    clusters[old_bottom] = bottom_cluster[old_bottom] + BOTTOM_CLUSTERS
+
+    # Long hair over the shoulders and chest stays in front of the new garment.
+    hair = _long_hair(lab, r["face_hair"] & ~skin, clothed & ~hands, d_top, depth, lm, unit)
+    old_top &= ~hair
+
+    # Back to full size, cut to the full-resolution masks.
+    h, w = body.size
+
+    def up(mask: np.ndarray) -> np.ndarray:
+        return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+    # Hands stay in front, except for what around them is plainly the old clothing.
+    # Upsampled masks are blocky: their edges grow over the non-skin pixels next to them.
+    not_skin = body.person_mask & ~full["skin"] & ~full["face_hair"]
+    hand_cloth = _grow(up(hands & clothed), EDGE_GROW_PX) & not_skin
+    front = full["face_hair"] | ((full["hand_left"] | full["hand_right"]) & ~hand_cloth) | (up(hair) & ~full["skin"])
+
+    old = up(old)
+    old = (old | (_grow(old, EDGE_GROW_PX) & not_skin)) & body.person_mask & ~front
+    keep_below = up(keep_below) & body.person_mask & ~front
+    clusters = cv2.resize(clusters, (w, h), interpolation=cv2.INTER_NEAREST)
+    clusters[~old & ~keep_below] = -1
+
+    # The body under the clothes: torso and neck, and limbs of plausible thickness.
+    lm, unit = body.landmarks.astype(np.float64), _unit(body)
+    bare_limbs = _bare_limbs(body.size, lm, unit)
+    arms_full = full["upper_arm_left"] | full["upper_arm_right"] | full["lower_arm_left"] | full["lower_arm_right"]
+    bare_torso = _bare_torso(body.size, lm, unit)
+    bare_body = body.person_mask & (bare_torso | full["neck"] | bare_limbs | full["skin"])
+    arms_front = (arms_full & full["skin"]) | (bare_limbs & arms_full)
+    return _Scene(old=old, keep_below=keep_below, bare_body=bare_body, front=front,
+                  arms_front=arms_front, clusters=clusters, top_hem=top_hem)
+
+
+def _long_hair(
+    lab: np.ndarray, head_hair: np.ndarray, clothed: np.ndarray, d_top: np.ndarray,
+    depth: np.ndarray, lm: np.ndarray, unit: float,
+) -> np.ndarray:
+    """Hair falling below the shoulders: bool mask at the scene's resolution.
+
+    Clothing-classified pixels in the upper chest that have the colours of the hair on the
+    head (and clearly not the top's), connected to the head. Black hair on a black top cannot
+    be told apart and stays under the new garment.
+    """
+    palette = _palette(lab, head_hair)
+    if not len(palette):
+        return np.zeros_like(clothed)
+    zone = clothed & (depth < HAIR_DEPTH)
+    d_hair, _ = _palette_distance(lab, zone, palette)
+    candidate = zone & (d_hair < HAIR_DE) & (d_hair * HAIR_MARGIN < d_top)
+    if not candidate.any():
+        return candidate
+    return _keep_touching(candidate, _dilate(head_hair, 2) & candidate)
+
+
+def _middle_strip(mask: np.ndarray, lm: np.ndarray, unit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels ``(ys, xs)`` of ``mask`` within :data:`SPLIT_STRIP` of the torso's axis."""
+    top = 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])
+    down = 0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP]) - top
+    across = np.array([down[1], -down[0]]) / max(float(np.linalg.norm(down)), 1e-6)
+    ys, xs = np.nonzero(mask)
+    keep = np.abs((xs - top[0]) * across[0] + (ys - top[1]) * across[1]) < SPLIT_STRIP * unit
+    return ys[keep], xs[keep]
+
+
+def _hem(depth: np.ndarray, top: np.ndarray, lm: np.ndarray, unit: float) -> float | None:
+    """Depth (torso lengths) where the old top ends down the middle of the body, or None."""
+    ys, xs = _middle_strip(top, lm, unit)
+    if len(ys) < 50:
+        return None
+    return float(np.percentile(depth[ys, xs], HEM_PERCENTILE))
+
+
+def _bare_torso(size: tuple[int, int], lm: np.ndarray, unit: float) -> np.ndarray:
+    """The torso as it would look bare, bool ``(H, W)``: narrower than any loose top, with a waist.
+
+    A polygon through the shoulder joints, under the arms, the waist and the hips (flesh reaches
+    :data:`HIP_FLESH` hip widths past the hip joints), down a little past the hip line.
+    """
+    top = 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])
+    bottom = 0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP])
+    down = bottom - top
+    across = np.array([down[1], -down[0]]) / max(float(np.linalg.norm(down)), 1e-6)
+    shoulder_half = 0.5 * float(np.linalg.norm(lm[bd.LEFT_SHOULDER] - lm[bd.RIGHT_SHOULDER]))
+    hip_width = float(np.linalg.norm(lm[bd.LEFT_HIP] - lm[bd.RIGHT_HIP]))
+    hip_half = 0.5 * hip_width + HIP_FLESH * hip_width
+    chest_half = shoulder_half - 0.02 * unit
+    waist_half = 0.5 * (chest_half + hip_half) - 0.04 * unit
+    profile = ((-0.05, shoulder_half + 0.02 * unit), (0.3, chest_half), (0.7, waist_half),
+               (1.0, hip_half), (1.2, hip_half))
+    left = [top + d * down + half * across for d, half in profile]
+    right = [top + d * down - half * across for d, half in profile[::-1]]
+    canvas = np.zeros(size, np.uint8)
+    cv2.fillPoly(canvas, [np.round(np.array(left + right)).astype(np.int32)], 1)
+    return canvas.astype(bool)
+
+
+def _bare_limbs(size: tuple[int, int], lm: np.ndarray, unit: float) -> np.ndarray:
+    """Arms and legs as they would look bare: tapered capsules along the bones, bool ``(H, W)``."""
+    canvas = np.zeros(size, np.uint8)
+    chains = (
+        (bd.LEFT_SHOULDER, bd.LEFT_ELBOW, bd.LEFT_WRIST, ARM_RADII),
+        (bd.RIGHT_SHOULDER, bd.RIGHT_ELBOW, bd.RIGHT_WRIST, ARM_RADII),
+        (bd.LEFT_HIP, bd.LEFT_KNEE, bd.LEFT_ANKLE, LEG_RADII),
+        (bd.RIGHT_HIP, bd.RIGHT_KNEE, bd.RIGHT_ANKLE, LEG_RADII),
+    )
+    for top, middle, end, radii in chains:
+        a, b, c = lm[top], lm[middle], lm[end]
+        if radii is ARM_RADII:  # the shoulder itself is torso
+            a = a + ARM_START * unit * (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+        segments = [((a, b), radii[:2]), ((b, c), radii[2:])]
+        if radii is LEG_RADII:  # a shin is not a cone: it swells at the calf
+            calf = b + CALF[0] * (c - b)
+            segments = [((a, b), radii[:2]), ((b, calf), (radii[2], CALF[1])), ((calf, c), (CALF[1], radii[3]))]
+        for (p, q), (ra, rb) in segments:
+            _tapered(canvas, p, q, ra * unit, rb * unit)
+    return canvas.astype(bool)
+
+
+def _tapered(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float) -> None:
+    """Fill a segment whose radius goes from ``ra`` at ``a`` to ``rb`` at ``b``, round ends."""
+    d = b - a
+    n = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-6)
+    quad = np.array([a + n * ra, b + n * rb, b - n * rb, a - n * ra])
+    cv2.fillConvexPoly(canvas, np.round(quad).astype(np.int32), 1)
+    for p, r in ((a, ra), (b, rb)):
+        cv2.circle(canvas, (round(float(p[0])), round(float(p[1]))), max(1, round(r)), 1, -1)
+
+
+def _skin_band(
+    depth: np.ndarray, skin: np.ndarray, body: np.ndarray, lm: np.ndarray, unit: float
+) -> tuple[float, float] | None:
+    """A bare band across the middle of the body (a midriff): ``(start, end)`` depths, or None.
+
+    Bins of 0.02 torso lengths down the middle strip where most of the body is skin; the
+    first run of :data:`SKIN_BAND_BINS` or more such bins in :data:`SPLIT_RANGE`.
+    """
+    ys, xs = _middle_strip(body, lm, unit)
+    if not len(ys):
+        return None
+    edges = np.arange(SKIN_BAND_FROM, SPLIT_RANGE[1] + 1e-6, 0.02)
+    idx = np.searchsorted(edges, depth[ys, xs])
+    total = np.bincount(idx, minlength=len(edges) + 1)
+    bare = np.bincount(idx[skin[ys, xs]], minlength=len(edges) + 1)
+    share = bare / np.maximum(total, 1)
+    is_bare = (share >= SKIN_BAND_SHARE) & (total > 0)
+    is_clothed = (share < 1 - SKIN_BAND_SHARE) & (total > 0)
+    clothed_run = bare_run = 0
+    covered = False  # a clothed stretch (the top) came first: a V-neck above the top is not a midriff
+    for i in range(1, len(edges)):
+        clothed_run = clothed_run + 1 if is_clothed[i] else 0
+        covered |= clothed_run >= SKIN_BAND_BINS + 1
+        bare_run = bare_run + 1 if is_bare[i] else 0
+        if covered and bare_run >= SKIN_BAND_BINS:
+            start = i - bare_run + 1
+            end = start
+            while end + 1 < len(edges) and is_bare[end + 1]:
+                end += 1
+            return float(edges[start - 1]), float(edges[end])
+    return None
+
+
+def _split_depth(
+    depth: np.ndarray, clothed: np.ndarray, top_like: np.ndarray, lab_strip: np.ndarray,
+    lm: np.ndarray, unit: float,
+) -> float:
+    """Depth (torso lengths) of the boundary between the top and the bottoms.
+
+    Counts, in depth bins down the middle strip of the body, clothing pixels nearer the top's
+    colours and nearer the bottoms'; the boundary maximises top-like above plus bottom-like
+    below. With no bottoms in view it is the end of the search range.
+    """
+    ys, xs = _middle_strip(clothed, lm, unit)
+    lab = lab_strip[ys, xs]
+    d = depth[ys, xs]
+    t = top_like[ys, xs]
+    edges = np.arange(SPLIT_RANGE[0], SPLIT_RANGE[1] + 1e-6, 0.02)
+    if not len(d):
+        return float(SPLIT_RANGE[1])
+    idx = np.clip(np.searchsorted(edges, d), 0, len(edges))
+    tops = np.bincount(idx[t], minlength=len(edges) + 1).astype(np.float64)
+    bottoms = np.bincount(idx[~t], minlength=len(edges) + 1).astype(np.float64)
+    # score(k) = top-like in bins < k + bottom-like in bins >= k
+    tops_above = np.concatenate([[0.0], np.cumsum(tops)])[:-1]
+    bottoms_below = bottoms.sum() - np.concatenate([[0.0], np.cumsum(bottoms)])[:-1]
+    score = tops_above + bottoms_below
+    k = int(np.clip(np.argmax(score) - 1, 0, len(edges) - 1))
+    # Snap to the sharpest colour step nearby (the hem itself), if there is a clear one.
+    medians = np.full((len(edges) + 1, 3), np.nan, np.float32)
+    for i in range(max(0, k - SPLIT_SNAP_BINS), min(len(edges), k + SPLIT_SNAP_BINS + 1) + 1):
+        sel = idx == i
+        if sel.sum() >= 10:
+            medians[i] = np.median(lab[sel], axis=0)
+    best, best_step = k, SPLIT_MIN_STEP
+    for i in range(max(2, k - SPLIT_SNAP_BINS), min(len(edges) - 1, k + SPLIT_SNAP_BINS) + 1):
+        above, below = medians[i - 1 : i + 1], medians[i + 1 : i + 3]
+        if np.isnan(above).any() or np.isnan(below).any():
+            continue
+        step = float(np.linalg.norm(above.mean(axis=0) - below.mean(axis=0)))
+        if step > best_step:
+            best, best_step = i, step
+    return float(edges[best])
+
+
+# =================================================================================================
+# Low-frequency fields: light, skin colour, background
+# =================================================================================================
+
+
+def _work_size(size: tuple[int, int]) -> tuple[int, int]:
+    h, w = size
+    s = WORK_SIDE / max(h, w)
+    return max(8, round(w * s)), max(8, round(h * s))
+
+
+def _down(a: np.ndarray, wsize: tuple[int, int]) -> np.ndarray:
+    return cv2.resize(a.astype(np.float32), wsize, interpolation=cv2.INTER_AREA)
+
+
+def _up(a: np.ndarray, size: tuple[int, int], crop: tuple[slice, slice]) -> np.ndarray:
+    """A work-size field at full size, cut to ``crop``."""
+    return cv2.resize(a, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)[crop]
+
+
+@dataclasses.dataclass
+class _Work:
+    """The photo and its masks at work size (float32; masks as coverage in [0, 1])."""
+
+    size: tuple[int, int]  # cv2 (width, height)
+    rgb: np.ndarray
+    person: np.ndarray
+    skin: np.ndarray  # visible skin, face excluded where there is other skin
+    unit: float  # the body's unit in work pixels
+    body_height: float  # in work pixels
+
+    @classmethod
+    def of(cls, person: np.ndarray, body: bd.BodyAnalysis) -> _Work:
+        wsize = _work_size(body.size)
+        skin = body.regions["skin"] & body.person_mask
+        without_face = skin & ~body.regions["face_hair"]
+        if without_face.sum() >= 200:
+            skin = without_face
+        scale = wsize[1] / body.size[0]
+        rows = np.flatnonzero(body.person_mask.any(axis=1))
+        height = (rows[-1] - rows[0] + 1) if rows.size else body.size[0]
+        return cls(size=wsize, rgb=_down(person, wsize), person=_down(body.person_mask, wsize),
+                   skin=_down(skin, wsize), unit=_unit(body) * scale, body_height=height * scale)
+
+
+def _shading(work: _Work, clusters: np.ndarray) -> np.ndarray:
+    """The photo's large-scale light on the clothes and skin, float32 at work size (1 = average).
+
+    Luma is divided by the median luma of each pixel's own colour cluster (old-garment
+    clusters, skin), so a dark logo on a light shirt reads as "no information", not as shadow.
+    """
+    luma = cv2.cvtColor(work.rgb, cv2.COLOR_RGB2GRAY) + 1.0
+    labels = cv2.resize(clusters, work.size, interpolation=cv2.INTER_NEAREST)
+    labels[(work.skin > 0.5) & (labels < 0)] = SKIN_CLUSTER
+    ratio = np.ones_like(luma)
+    valid = np.zeros(luma.shape, bool)
+    for k in np.unique(labels[labels >= 0]):
+        sel = labels == k
+        if sel.sum() > 8:
+            ratio[sel] = luma[sel] / float(np.median(luma[sel]))
+            valid |= sel
+    valid &= np.abs(np.log(np.maximum(ratio, 1e-3))) < SHADING_OUTLIER
+    sigma = max(1.0, SHADING_SIGMA * work.body_height)
+    field, support = _smooth_field(ratio, valid, sigma)
+    confidence = np.clip(support / 0.3, 0.0, 1.0)  # little data nearby: fade to no shading
+    return (1.0 + confidence * (field - 1.0)).astype(np.float32)
+
+
+def _skin_colour(work: _Work, body: bd.BodyAnalysis) -> np.ndarray:
+    """Local skin colour (float32 RGB at work size): visible skin spread out, else the model's."""
+    field, support = _smooth_field(work.rgb, work.skin, max(1.0, SKIN_FIELD_SIGMA * work.unit))
+    base = np.asarray(body.skin_rgb, np.float32)[None, None, :]
+    confidence = np.clip(support / 0.2, 0.0, 1.0)[..., None]
+    return confidence * field + (1 - confidence) * base
+
+
+def _background(work: _Work) -> np.ndarray:
+    """Smooth estimate of the background behind the person (float32 RGB at work size)."""
+    visible = (work.person < 0.01).astype(np.float32)
+    sigma = max(1.0, BACKGROUND_SIGMA * work.size[1])
+    field, support = _smooth_field(work.rgb, visible, sigma)
+    if (support < 0.05).any():  # far from any background: a wider average
+        wide, wide_support = _smooth_field(work.rgb, visible, 4 * sigma)
+        blend = np.clip(support / 0.05, 0.0, 1.0)[..., None]
+        field = blend * field + (1 - blend) * wide
+        if (wide_support < 1e-4).any():
+            mean = work.rgb[visible > 0].mean(axis=0) if visible.any() else np.full(3, 128.0)
+            field[wide_support < 1e-4] = mean
+    return field
+
+
+def _white_balance(work: _Work, garment_background: np.ndarray | None) -> np.ndarray:
+    """Per-channel gains that move the garment photo's white towards the person photo's."""
+    visible = work.person < 0.01
+    if garment_background is None or visible.sum() < 100:
+        return np.ones(3, np.float32)
+    photo = work.rgb[visible].mean(axis=0) + 1.0
+    source = np.asarray(garment_background, np.float64) + 1.0
+    gains = (photo / photo.mean()) / (source / source.mean())
+    gains = 1.0 + WHITE_BALANCE_STRENGTH * (gains - 1.0)
+    return np.clip(gains, 1 - WHITE_BALANCE_MAX, 1 + WHITE_BALANCE_MAX).astype(np.float32)
+
+
+def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Dilate by a disc of ``radius`` px via a distance transform (fast for large radii)."""
+    if radius <= 0 or not mask.any():
+        return mask.copy()
+    dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+    return dist <= radius
+
+
+# =================================================================================================
+# Entry point
+# =================================================================================================
+
+
+def composite(
+    person: np.ndarray, body: bd.BodyAnalysis, warped: WarpedGarment, edit_mask: np.ndarray | None = None
+) -> Composite:
+    """Render the warped garment into the person photo.
+
+    Args:
+        person: RGB uint8 ``(H, W, 3)``, the person photo.
+        body: :class:`tryon.body.BodyAnalysis` of ``person``.
+        warped: :class:`tryon.warp.WarpedGarment` in ``person``'s frame.
+        edit_mask: optional bool ``(H, W)``: the area the user allows to change; replaces the
+            automatic one (nothing outside it changes, the garment is cut to it).
+
+    Returns:
+        :class:`Composite`; ``image`` equals ``person`` outside ``edit_mask``.
+    """
+    person = np.ascontiguousarray(person, np.uint8)
+    size = person.shape[:2]
+    if edit_mask is not None:
+        edit_mask = np.asarray(edit_mask, bool)
+        if edit_mask.shape != size:
+            raise ValueError(f"edit_mask has shape {edit_mask.shape}, expected {size}")
+    scene = _scene(person, body, warped.category)
+    unit = _unit(body)
+    warped = _meet_old_hem(warped, body, scene)
+    work = _Work.of(person, body)
+
+    # Everything happens inside the box around the new garment and the old one.
+    active = (warped.alpha > 0) | scene.old
+    if edit_mask is not None:
+        active &= edit_mask
+    if not active.any():
+        empty = np.zeros(size, bool)
+        return Composite(image=person.copy(), edit_mask=empty if edit_mask is None else edit_mask,
+                         garment_mask=empty, layers={"old_garment": scene.old})
+    ys, xs = np.nonzero(active)
+    margin = int(np.ceil(SLEEVE_GAP * unit)) + 4
+    y0, y1 = max(0, ys.min() - margin), min(size[0], ys.max() + margin + 1)
+    x0, x1 = max(0, xs.min() - margin), min(size[1], xs.max() + margin + 1)
+    crop = (slice(y0, y1), slice(x0, x1))
+    edit = None if edit_mask is None else edit_mask[crop]
+
+    # 1. The new garment's coverage, cut by what is in front of it.
+    alpha = warped.alpha[crop].astype(np.float32)
+    sleeves = np.zeros(alpha.shape, bool)
+    for name in ("sleeve_left", "sleeve_right"):
+        if name in warped.parts:
+            sleeves |= warped.parts[name][crop]
+    # The garment's body goes behind the arms; its sleeves go over them (and close the armpit).
+    behind_arms = scene.arms_front[crop] & ~_grow(sleeves, SLEEVE_GAP * unit)
+    alpha[behind_arms | scene.front[crop] | scene.keep_below[crop]] = 0.0
+    support = _grow(body.person_mask[crop], LEAK_MARGIN_PX)
+    if warped.category == "dress":
+        support |= _skirt_support(body, unit)[crop]  # a skirt spans the gap between the legs
+    alpha[~support] = 0.0
+    if edit is not None:
+        alpha *= edit
+    # Soft edge inward only (outside the garment nothing was drawn to blend with).
+    alpha = cv2.GaussianBlur(alpha, (0, 0), FEATHER_PX) * (alpha > 0)
+    garment_mask = alpha > 0.5
+
+    # 2. What the old garment leaves uncovered: skin where the body is, background elsewhere.
+    uncovered = scene.old[crop] & (alpha < 0.99)
+    if edit is not None:
+        uncovered &= edit
+    front = scene.front[crop]
+    near = _grow(uncovered, FILL_GROW_PX) & ~front
+    bare = scene.bare_body[crop]
+    base = person[crop].astype(np.float32)
+    shading = _up(_shading(work, scene.clusters), size, crop)
+    if uncovered.any():
+        fill = np.zeros_like(base)
+        skin_fill = near & bare
+        background_fill = near & ~bare
+        if skin_fill.any():
+            skin = _up(_skin_colour(work, body), size, crop)
+            round_ = _roundness(bare, unit)
+            light = 1.0 + SKIN_SHADING_STRENGTH * (np.clip(shading, *SHADING_RANGE) - 1.0)
+            tone = (light * round_)[..., None] * skin + _grain(base.shape[:2])[..., None]
+            fill[skin_fill] = tone[skin_fill]
+        if background_fill.any():
+            background = _up(_background(work), size, crop)
+            fill[background_fill] = background[background_fill]
+        # Fills blend into their surroundings over a pixel or two.
+        weight = cv2.GaussianBlur(uncovered.astype(np.float32), (0, 0), FEATHER_PX)
+        weight = np.maximum(weight, uncovered | (near & ~body.person_mask[crop])) * near
+        base += (fill - base) * weight[..., None]
+
+    # 3. The garment, shaded and white-balanced.
+    light = np.clip(1.0 + SHADING_STRENGTH * (shading - 1.0), *SHADING_RANGE)
+    if garment_mask.any():
+        light = light / float(np.mean(light[garment_mask]))  # light moves, the garment's colour stays
+    gains = _white_balance(work, warped.background_rgb)
+    garment = warped.rgb[crop].astype(np.float32) * (light[..., None] * gains[None, None, :])
+    a = alpha[..., None]
+    out = garment * a + base * (1.0 - a)
+
+    # 4. Only the edit region changes: what the render touched, or the user's area.
+    touched = (alpha > 0) | near
+    inside = touched if edit is None else edit & ~front  # face, hair and hands never change
+    image = person.copy()
+    patch = image[crop]
+    patch[inside] = np.clip(out[inside] + 0.5, 0, 255).astype(np.uint8)
+    if edit_mask is not None:
+        region = edit_mask
+    else:
+        region = np.zeros(size, bool)
+        region[crop] = touched
+
+    def full(mask: np.ndarray) -> np.ndarray:
+        out_mask = np.zeros(size, bool)
+        out_mask[crop] = mask
+        return out_mask
+
+    layers = {
+        "old_garment": scene.old,
+        "kept_clothing": scene.keep_below,
+        "skin_filled": full(uncovered & bare),
+        "background_filled": full(uncovered & ~bare),
+        "in_front": scene.front | full(behind_arms & ~garment_mask),
+    }
+    return Composite(image=image, edit_mask=region, garment_mask=full(garment_mask) & region, layers=layers)
+
+
+def _skirt_support(body: bd.BodyAnalysis, unit: float) -> np.ndarray:
+    """Below the hips, each row of the person filled from its leftmost to its rightmost leg pixel
+    (a skirt hangs across the gap between the legs), widened by :data:`SKIRT_FLARE`."""
+    legs = body.person_mask & (_depth_map(body) > 1.0)
+    for name in ("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"):
+        legs &= ~body.regions[name]
+    rows = np.flatnonzero(legs.any(axis=1))
+    span = np.zeros_like(legs)
+    if not rows.size:
+        return span
+    first = np.argmax(legs[rows], axis=1)
+    last = legs.shape[1] - 1 - np.argmax(legs[rows, ::-1], axis=1)
+    cols = np.arange(legs.shape[1])[None, :]
+    span[rows] = (cols >= first[:, None]) & (cols <= last[:, None])
+    return _dilate(span, SKIRT_FLARE * unit)
+
+
+def _meet_old_hem(warped: WarpedGarment, body: bd.BodyAnalysis, scene: _Scene) -> WarpedGarment:
+    """Warp a top again with its hem on the old top's hem when the two nearly match."""
+    if warped.category != "upper" or scene.top_hem is None or warped.garment is None:
+        return warped
+    torso = float(np.linalg.norm(0.5 * (body.landmarks[bd.LEFT_HIP] + body.landmarks[bd.RIGHT_HIP])
+                                 - 0.5 * (body.landmarks[bd.LEFT_SHOULDER] + body.landmarks[bd.RIGHT_SHOULDER])))
+    gap = scene.top_hem - warped.hem_depth / max(torso, 1.0)  # > 0: the old hem is lower
+    # A sleeveless top's own length is less certain (its shoulder points are strap tops).
+    above = HEM_SNAP[1] if warped.sleeve != "none" else HEM_SNAP[0]
+    if -above <= gap <= HEM_SNAP[0] and abs(gap) > 0.01:
+        return warp_garment(warped.garment, body, hem_depth=scene.top_hem * torso)
+    return warped
+
+
+def _roundness(bare: np.ndarray, unit: float) -> np.ndarray:
+    """Darkening towards the outline of the bare body (limbs and torso are round), float32."""
+    dist = cv2.distanceTransform(bare.astype(np.uint8), cv2.DIST_L2, 3)
+    return (1.0 - ROUND_DEPTH * np.exp(-dist / max(ROUND_WIDTH * unit, 1e-3))).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _grain_tile() -> np.ndarray:
+    """A fixed tile of fine noise (photographic grain), float32 ``(GRAIN_TILE, GRAIN_TILE)``."""
+    rng = np.random.default_rng(GRAIN_SEED)
+    noise = rng.normal(0.0, 1.0, (GRAIN_TILE, GRAIN_TILE)).astype(np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), 0.7)
+    return noise / max(float(noise.std()), 1e-6) * GRAIN_LEVEL
+
+
+def _grain(shape: tuple[int, int]) -> np.ndarray:
+    tile = _grain_tile()
+    reps = (-(-shape[0] // GRAIN_TILE), -(-shape[1] // GRAIN_TILE))
+    return np.tile(tile, reps)[: shape[0], : shape[1]]

@@ -2,13 +2,83 @@
 
 Input: :class:`tryon.garment.GarmentAnalysis` and :class:`tryon.body.BodyAnalysis`.
 Output: :class:`WarpedGarment`, the garment in the person photo's frame.
+
+How it works. Every piece of the garment gets an *inverse* map (person pixel -> garment
+photo pixel), evaluated on a coarse grid, upsampled to full resolution and applied with
+one ``cv2.remap`` (one resampling of the garment photo, so prints stay sharp):
+
+* the garment's body (torso, and for dresses the skirt) is a thin-plate spline through
+  control points: neckline -> base of the neck, shoulder seams -> tops of the shoulders,
+  armpits, side seams and hem -> the body's outline at the same depth. Depth scales with
+  the garment's own proportions (a crop top stays cropped, a tunic stays long); widths come
+  from the person's silhouette at each level, so a turned body still gets a full-width top;
+* each sleeve and each trouser leg follows its bones piecewise (shoulder -> elbow -> wrist,
+  waist -> knee -> ankle): a product-photo sleeve that hangs at 45 degrees is rotated and
+  stretched along the upper arm and the forearm, so it follows a bent arm;
+* skirts are a spline from the waist to the hem, flaring with the garment.
+
+Sides follow :mod:`tryon.body`: ``left``/``right`` are the wearer's.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
+import cv2
 import numpy as np
+
+from . import body as bd
+from .garment import GarmentAnalysis
+
+# --- maps ----------------------------------------------------------------------------------
+MAP_STEP = 8  # px between the coarse map samples; upsampled bilinearly to every pixel
+TPS_SMOOTHING = 1e-3  # thin-plate regularisation, in (shoulder widths)^2: stiff but not affine
+EDGE_ERODE_PX = 1  # output px of the garment photo's anti-aliased/JPEG halo trimmed off its outline
+KEYPOINT_SEARCH_PX = 12  # a keypoint belongs to the piece whose mask comes this close to it
+BACKGROUND_SAMPLE_STEP = 4  # px between the garment photo's background samples
+
+# --- fit: how a flat product photo sits on a body (fractions of the shoulder width "unit") -----
+# A garment laid flat spans half its circumference; seen from the front on a body it is narrower.
+FLAT_TO_FRONT = 1.2
+FIT_TOLERANCE = 1.3  # a garment stretches or gathers by at most this factor to follow the body
+SEAM_OUTSET = 0.03  # a shoulder seam sits this far outside the shoulder landmark...
+SHOULDER_TOP = 0.1  # ...on top of the shoulder, this far above the joint when the outline is unclear
+SHOULDER_TOP_MAX = 0.25  # the top of the shoulder is searched up to this far above the joint
+STRAP_INSET = 0.08  # a sleeveless top's straps sit this far inside where a seam would
+SHOULDER_LINE_BAND = (0.15, 0.12)  # the shoulder line is searched this far below / above a straight line
+SHOULDER_LINE_INSET = 2.0  # px: the garment's shoulder line sits just inside the silhouette
+OUTLINE_GAP = 0.06  # gaps in the silhouette narrower than this do not end the body's outline
+MAX_HALF_WIDTH = 1.2  # the outline is searched this far either side of the centre line
+MIN_TORSO_HALF_WIDTH = 0.3  # a torso is never narrower than this (each side of the centre line)
+NECK_MIN_HALF_WIDTH = 0.16  # the neckline opening is never narrower than a neck
+NECK_BASE_RAISE = 0.2  # the base of the neck lies this far above the shoulder joints' midpoint
+NECK_RING_DEPTH = 0.25  # the first this-much of a neckline's drop wraps around the neck...
+NECK_RING_SQUASH = 0.4  # ...and looks this much shallower from the front
+# The shoulder span sets the scale only while it agrees with the torso length within
+# SCALE_TOLERANCE (a body turned sideways shows narrow shoulders, but its torso keeps its length).
+TORSO_PER_SHOULDER = 1.5  # torso length (shoulder line to hip joints) per shoulder-seam span
+SCALE_TOLERANCE = 1.3
+WAIST_ABOVE_HIPS = 0.25  # waistband height above the hip joints (fraction of the torso length)
+SIDE_LEVELS = 6  # levels between the armpits and the hem where the side seams are placed
+ARMHOLE_POINTS = (1 / 3, 2 / 3)  # control points along the armhole seam (shoulder -> armpit)
+HEM_STRETCH = (0.75, 1.35)  # bounds on stretching a top's length to meet a given hem
+
+# --- limbs ---------------------------------------------------------------------------------
+ARM_PARTS = ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right")
+LIMB_STATIONS = 9  # samples along a trouser leg where its widths are measured
+LIMB_MIN_HALF_WIDTH = {"arm": 0.07, "leg": 0.12}  # bare limbs are at least this wide (each side)
+LIMB_MAX_HALF_WIDTH = {"arm": 0.2, "leg": 0.45}  # outline searched this far from the bone
+SEAM_FADE = 0.6  # a trouser leg's waistband shear fades out over this share of the thigh
+MAX_SEAM_SHEAR = 2.0
+LEG_SPLIT = 0.3  # above this share of the thigh a trouser leg's inner side reaches the body's midline
+LONG_SLEEVE_END = 1.02  # a long sleeve ends just past the wrist (of the shoulder-wrist length)
+FULL_LEG_END = 1.0  # a full-length trouser leg ends at the ankle (of the waist-ankle length)
+SEAM_OVERLAP = 0.04  # a sleeve's seam overlaps the garment's body by this much
+SLEEVE_STATIONS = 6  # control points along each sleeve edge
+CUFF_PROBE = 0.93  # the cuff's width is measured this far along the sleeve axis
+JOINT_BLEND = 0.15  # bone directions blend over this length around the elbow / knee
+SLEEVE_MARGIN = 0.12  # a sleeve may reach this far past its outline's control points
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -22,6 +92,14 @@ class WarpedGarment:
             -> bool ``(H, W)`` mask of the warped part.
         category: "upper", "lower" or "dress".
         sleeve: the garment's sleeve length (see :data:`tryon.garment.SLEEVE_LENGTHS`).
+        keypoints: garment keypoint name -> float32 ``(2,)`` pixel ``(x, y)`` where the warp put
+            it in the person photo (found by inverting the maps; absent when not drawn).
+        hem_depth: how far below the shoulder joints' midpoint the hem lies (for trousers: the
+            lowest leg opening), in px along the torso axis.
+        background_rgb: float32 ``(3,)``, the garment photo's background colour (its white point),
+            or None when the photo has no background around the garment.
+        garment: the :class:`tryon.garment.GarmentAnalysis` it was made from (to warp it again
+            with another hem, see :func:`warp_garment`).
     """
 
     rgb: np.ndarray
@@ -29,7 +107,949 @@ class WarpedGarment:
     parts: dict[str, np.ndarray]
     category: str
     sleeve: str
+    keypoints: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    hem_depth: float = 0.0
+    background_rgb: np.ndarray | None = None
+    garment: GarmentAnalysis | None = None
 
 
-def warp_garment(garment, body) -> WarpedGarment:  # noqa: ANN001
-    raise NotImplementedError("filled in by the warp stage")
+# =================================================================================================
+# Geometry helpers
+# =================================================================================================
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-6 else np.array([0.0, 1.0])
+
+
+def _perp(v: np.ndarray) -> np.ndarray:
+    """``v`` rotated by -90 degrees in image coordinates (x right, y down)."""
+    return np.array([v[1], -v[0]])
+
+
+def _sample(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Nearest-pixel lookup of a bool mask at float ``(..., 2)`` points; outside the image is False."""
+    h, w = mask.shape
+    xi = np.round(points[..., 0]).astype(np.int64)
+    yi = np.round(points[..., 1]).astype(np.int64)
+    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+    out = np.zeros(points.shape[:-1], bool)
+    out[inside] = mask[yi[inside], xi[inside]]
+    return out
+
+
+def _extent(mask: np.ndarray, origin: np.ndarray, direction: np.ndarray, max_px: float, gap_px: float) -> float:
+    """How far the mask reaches from ``origin`` along ``direction`` (px), bridging small gaps.
+
+    A start outside the mask (between the legs) is allowed: the reach is measured from the
+    origin to the far end of the first stretch of mask whose gaps are narrower than ``gap_px``.
+    Returns 0 when there is no mask within ``max_px``.
+    """
+    steps = np.arange(0, int(max_px) + 1, dtype=np.float64)
+    hits = _sample(mask, origin[None, :] + steps[:, None] * direction[None, :])
+    idx = np.flatnonzero(hits)
+    if not idx.size:
+        return 0.0
+    jumps = np.flatnonzero(np.diff(idx) > gap_px)
+    last = idx[jumps[0]] if jumps.size else idx[-1]
+    return float(last)
+
+
+def _run_extents(mask: np.ndarray, origin: np.ndarray, normal: np.ndarray, max_px: float) -> tuple[float, float]:
+    """Extents (along +normal, along -normal) of the mask run through ``origin`` (or nearest to it)."""
+    steps = np.arange(-int(max_px), int(max_px) + 1, dtype=np.float64)
+    hits = _sample(mask, origin[None, :] + steps[:, None] * normal[None, :])
+    if not hits.any():
+        return 0.0, 0.0
+    centre = len(steps) // 2
+    if not hits[centre]:
+        centre = int(np.flatnonzero(hits)[np.argmin(np.abs(np.flatnonzero(hits) - centre))])
+    hi = centre
+    while hi + 1 < len(hits) and hits[hi + 1]:
+        hi += 1
+    lo = centre
+    while lo - 1 >= 0 and hits[lo - 1]:
+        lo -= 1
+    return float(steps[hi]), float(-steps[lo])
+
+
+# =================================================================================================
+# Thin-plate spline
+# =================================================================================================
+
+
+class _Spline:
+    """Regularised thin-plate spline from ``src`` points (N, 2) to ``dst`` values (N, 2)."""
+
+    def __init__(self, src: np.ndarray, dst: np.ndarray, scale: float, smoothing: float = TPS_SMOOTHING) -> None:
+        self.centre = src.mean(axis=0)
+        self.scale = max(scale, 1.0)
+        self.src = (src - self.centre) / self.scale
+        n = len(src)
+        kernel = self._kernel(self.src, self.src) + smoothing * np.eye(n)
+        ones = np.hstack([np.ones((n, 1)), self.src])
+        system = np.zeros((n + 3, n + 3))
+        system[:n, :n] = kernel
+        system[:n, n:] = ones
+        system[n:, :n] = ones.T
+        rhs = np.zeros((n + 3, 2))
+        rhs[:n] = dst
+        self.coef = np.linalg.solve(system, rhs)
+
+    @staticmethod
+    def _kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
+        return np.where(d2 > 0, d2 * np.log(np.maximum(d2, 1e-12)), 0.0)
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        p = (points.reshape(-1, 2) - self.centre) / self.scale
+        n = len(self.src)
+        out = self._kernel(p, self.src) @ self.coef[:n] + self.coef[n] + p @ self.coef[n + 1 :]
+        return out.reshape(points.shape)
+
+
+# =================================================================================================
+# The body: centre line, outline widths, shoulders, limbs
+# =================================================================================================
+
+
+class _BodyFrame:
+    """Measurements of one person photo in the units the warp needs."""
+
+    def __init__(self, body: bd.BodyAnalysis) -> None:
+        lm = body.landmarks.astype(np.float64)
+        self.body = body
+        self.lm = lm
+        self.size = body.size
+        self.mid_shoulder = 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])
+        self.mid_hip = 0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP])
+        self.torso_len = max(float(np.linalg.norm(self.mid_hip - self.mid_shoulder)), 1.0)
+        self.down = _unit(self.mid_hip - self.mid_shoulder)
+        # "across" points to the wearer's left, perpendicular to the torso axis.
+        across = _perp(self.down)
+        if np.dot(across, lm[bd.LEFT_SHOULDER] - lm[bd.RIGHT_SHOULDER]) < 0:
+            across = -across
+        self.across = across
+        # A turned body has close shoulder joints: the torso length keeps the unit sensible.
+        self.unit = max(body.shoulder_width, 0.5 * self.torso_len, 8.0)
+        regions = body.regions
+        arms = np.zeros(self.size, bool)
+        for name in ARM_PARTS:
+            arms |= regions[name]
+        # Bare arms are not torso; clothed arms cannot be told from the torso beside them, so
+        # they stay (the garment's own width caps what they add).
+        skin = cv2.dilate(regions["skin"].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        self.arm_skin = arms & skin
+        self.trunk = body.person_mask & ~self.arm_skin & ~regions["face_hair"] & ~regions["hand_left"]
+        self.trunk &= ~regions["hand_right"]
+        self.person = body.person_mask
+        self._centre_line = self._build_centre_line()
+
+    # -- centre line -------------------------------------------------------------------------
+    def _build_centre_line(self) -> np.ndarray:
+        """Polyline shoulders -> hips -> knees -> ankles (extended along the torso where unseen)."""
+        lm, b = self.lm, self.body
+        pts = [self.mid_shoulder, self.mid_hip]
+        for left, right in ((bd.LEFT_KNEE, bd.RIGHT_KNEE), (bd.LEFT_ANKLE, bd.RIGHT_ANKLE)):
+            if b.visibility[left] >= bd.VISIBLE_MIN and b.visibility[right] >= bd.VISIBLE_MIN:
+                pts.append(0.5 * (lm[left] + lm[right]))
+            else:
+                break
+        # Always long enough for the longest dress: extend the last direction.
+        last_dir = _unit(pts[-1] - pts[-2])
+        pts.append(pts[-1] + last_dir * 4.0 * self.torso_len)
+        return np.array(pts)
+
+    def centre(self, depth: float) -> np.ndarray:
+        """Point on the centre line ``depth`` px below the shoulder midpoint (negative: above)."""
+        line = self._centre_line
+        if depth <= 0:
+            return line[0] + self.down * depth
+        seg = np.diff(line, axis=0)
+        lengths = np.linalg.norm(seg, axis=1)
+        cum = np.concatenate([[0.0], np.cumsum(lengths)])
+        i = int(np.clip(np.searchsorted(cum, depth) - 1, 0, len(seg) - 1))
+        return line[i] + seg[i] / max(lengths[i], 1e-6) * (depth - cum[i])
+
+    def depth_of(self, point: np.ndarray) -> float:
+        """Depth (px along the torso axis) of a point below the shoulder midpoint."""
+        return float(np.dot(point - self.mid_shoulder, self.down))
+
+    def half_widths(self, depth: float, mask: np.ndarray | None = None) -> tuple[float, float]:
+        """Outline reach (wearer's left, right) in px at ``depth``, from the centre line."""
+        mask = self.trunk if mask is None else mask
+        c = self.centre(depth)
+        reach, gap = MAX_HALF_WIDTH * self.unit, OUTLINE_GAP * self.unit
+        return _extent(mask, c, self.across, reach, gap), _extent(mask, c, -self.across, reach, gap)
+
+    # -- shoulders ----------------------------------------------------------------------------
+    def shoulder_seam(self, side: str, inset: float = 0.0) -> np.ndarray:
+        """Where a shoulder seam sits: outside the joint (less ``inset`` units), on top of the shoulder."""
+        joint = self.lm[bd.LEFT_SHOULDER if side == "left" else bd.RIGHT_SHOULDER]
+        out = self.across if side == "left" else -self.across
+        base = joint + out * (SEAM_OUTSET - inset) * self.unit
+        allowed = self.person & ~self.body.regions["face_hair"]
+        steps = np.arange(0, int(SHOULDER_TOP_MAX * self.unit) + 1, dtype=np.float64)
+        hits = _sample(allowed, base[None, :] - steps[:, None] * self.down[None, :])
+        found = hits[0] and not hits.all()
+        top = float(steps[np.argmin(hits)]) - 1.0 if found else SHOULDER_TOP * self.unit
+        return base - self.down * top
+
+    def shoulder_top(self, guess: np.ndarray) -> np.ndarray:
+        """The silhouette's top above (or below) ``guess``, within a band around it."""
+        allowed = self.person & ~self.body.regions["face_hair"]
+        below, above = SHOULDER_LINE_BAND
+        start = guess + self.down * below * self.unit
+        steps = np.arange(0, int((below + above) * self.unit) + 1, dtype=np.float64)
+        hits = _sample(allowed, start[None, :] - steps[:, None] * self.down[None, :])
+        if not hits[0]:
+            return guess
+        rise = float(steps[np.argmin(hits)] - 1) if not hits.all() else float(steps[-1])
+        return start - self.down * (rise - SHOULDER_LINE_INSET)
+
+    # -- limbs --------------------------------------------------------------------------------
+    def limb_chain(self, kind: str, side: str) -> list[np.ndarray]:
+        """Joints along an arm (shoulder, elbow, wrist) or leg (hip, knee, ankle)."""
+        lm = self.lm
+        if kind == "arm":
+            ids = (bd.LEFT_SHOULDER, bd.LEFT_ELBOW, bd.LEFT_WRIST) if side == "left" else (
+                bd.RIGHT_SHOULDER, bd.RIGHT_ELBOW, bd.RIGHT_WRIST)
+        else:
+            ids = (bd.LEFT_HIP, bd.LEFT_KNEE, bd.LEFT_ANKLE) if side == "left" else (
+                bd.RIGHT_HIP, bd.RIGHT_KNEE, bd.RIGHT_ANKLE)
+        return [lm[i].copy() for i in ids]
+
+
+# =================================================================================================
+# Pieces: a part of the garment photo and its inverse map
+# =================================================================================================
+
+
+@dataclasses.dataclass
+class _Piece:
+    """One garment part with its inverse map (person pixel -> garment pixel) on a box."""
+
+    name: str
+    mask: np.ndarray  # bool (h, w) in the garment photo
+    inverse: Callable[[np.ndarray], np.ndarray]  # float (N, 2) person points -> (N, 2) garment points
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the person photo (x1, y1 exclusive)
+    clip: np.ndarray | None = None  # polygon (N, 2) in the person photo the piece stays near
+    clip_margin: float = 0.0  # px the piece may extend past ``clip``
+
+
+def _box_around(points: np.ndarray, margin: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    h, w = size
+    x0, y0 = np.floor(points.min(axis=0) - margin).astype(int)
+    x1, y1 = np.ceil(points.max(axis=0) + margin).astype(int)
+    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+
+
+def _dense_map(piece: _Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coarse grid of the inverse map upsampled to every pixel of the box.
+
+    Returns ``(map_x, map_y, grid)``: float32 ``(bh, bw)`` maps for ``cv2.remap`` and the
+    coarse grid of garment positions ``(gh, gw, 2)`` with its sample positions implied by
+    :data:`MAP_STEP` (used to locate keypoints).
+    """
+    x0, y0, x1, y1 = piece.box
+    step = MAP_STEP
+    gw, gh = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
+    # cv2.resize by an integer factor samples source cell i at (i + 0.5) * step - 0.5.
+    xs = x0 + (np.arange(gw) + 0.5) * step - 0.5
+    ys = y0 + (np.arange(gh) + 0.5) * step - 0.5
+    grid_pts = np.stack(np.meshgrid(xs, ys), axis=-1)
+    grid = piece.inverse(grid_pts.reshape(-1, 2)).reshape(gh, gw, 2).astype(np.float32)
+    full = cv2.resize(grid, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)
+    full = full[: y1 - y0, : x1 - x0]
+    return np.ascontiguousarray(full[..., 0]), np.ascontiguousarray(full[..., 1]), grid
+
+
+def _locate(grid: np.ndarray, box: tuple[int, int, int, int], target: np.ndarray) -> np.ndarray | None:
+    """Person-photo point whose garment position is ``target``: inverse of the coarse grid."""
+    d2 = ((grid - target[None, None, :]) ** 2).sum(axis=2)
+    gy, gx = np.unravel_index(int(np.argmin(d2)), d2.shape)
+    if d2[gy, gx] > (3 * MAP_STEP) ** 2 * 4:
+        return None
+    # One Newton step with the local Jacobian of the grid.
+    gx1 = min(gx + 1, grid.shape[1] - 1) if gx + 1 < grid.shape[1] else gx - 1
+    gy1 = min(gy + 1, grid.shape[0] - 1) if gy + 1 < grid.shape[0] else gy - 1
+    jx = (grid[gy, gx1] - grid[gy, gx]) / ((gx1 - gx) * MAP_STEP or 1)
+    jy = (grid[gy1, gx] - grid[gy, gx]) / ((gy1 - gy) * MAP_STEP or 1)
+    jac = np.stack([jx, jy], axis=1).astype(np.float64)
+    pos = np.array([box[0] + (gx + 0.5) * MAP_STEP - 0.5, box[1] + (gy + 0.5) * MAP_STEP - 0.5])
+    if abs(np.linalg.det(jac)) > 1e-6:
+        delta = np.linalg.solve(jac, target - grid[gy, gx])
+        if np.linalg.norm(delta) < 2 * MAP_STEP:
+            pos = pos + delta
+    return pos.astype(np.float32)
+
+
+# =================================================================================================
+# Garment measurements
+# =================================================================================================
+
+
+def _row_span(mask: np.ndarray, y: float) -> tuple[float, float] | None:
+    """(x_min, x_max) of a garment mask row (image coordinates), or None when the row is empty."""
+    yi = int(np.clip(round(y), 0, mask.shape[0] - 1))
+    xs = np.flatnonzero(mask[yi])
+    if not xs.size:
+        return None
+    return float(xs[0]), float(xs[-1])
+
+
+def _kp(garment: GarmentAnalysis, name: str) -> np.ndarray | None:
+    p = garment.keypoints.get(name)
+    return None if p is None else np.asarray(p, np.float64)
+
+
+# =================================================================================================
+# Torso and skirt: thin-plate spline through outline control points
+# =================================================================================================
+
+
+def _side_half_width(want: float, body: float, skirt: bool) -> float:
+    """Half-width of a garment at one level: the body's outline within what the fabric allows.
+
+    ``want``: the garment's own half-width seen from the front; ``body``: the silhouette's
+    (0 when unmeasured). A top follows the body, stretched or gathered by at most
+    :data:`FIT_TOLERANCE`; a skirt keeps its own flare and only widens over spread legs.
+    """
+    if body <= 0:
+        return want
+    if skirt:
+        return max(want, min(body, FIT_TOLERANCE * want))
+    return float(np.clip(body, want / FIT_TOLERANCE, want * FIT_TOLERANCE))
+
+
+def _torso_piece(
+    garment: GarmentAnalysis, frame: _BodyFrame, part: np.ndarray, dress: bool, hem_depth: float | None = None
+) -> tuple[_Piece, float, float, dict[str, np.ndarray]]:
+    """Body of a top or dress.
+
+    ``hem_depth``: put the hem this far (px) below the shoulder midpoint instead of where the
+    garment's proportions put it (the length between armpits and hem is stretched, within
+    :data:`HEM_STRETCH`).
+
+    Returns the piece, the scale (body px per garment px), the hem depth below the shoulder
+    midpoint, and the body anchors (shoulder seams and armpits) the sleeves attach to.
+    """
+    kp = {name: _kp(garment, name) for name in garment.keypoints}
+    ys, xs = np.nonzero(part)
+    top_y, bottom_y = float(ys.min()), float(ys.max())
+    sh_l, sh_r = kp.get("shoulder_left"), kp.get("shoulder_right")
+    if sh_l is None or sh_r is None:  # no shoulder points: the top corners of the mask
+        span = _row_span(part, top_y + 0.05 * (bottom_y - top_y)) or (xs.min(), xs.max())
+        sh_r = np.array([span[0], top_y + 0.05 * (bottom_y - top_y)])
+        sh_l = np.array([span[1], sh_r[1]])
+    centre_x = 0.5 * (sh_l[0] + sh_r[0])
+    if kp.get("neck_left") is not None and kp.get("neck_right") is not None:
+        centre_x = 0.5 * (kp["neck_left"][0] + kp["neck_right"][0])
+    shoulder_y = 0.5 * (sh_l[1] + sh_r[1])
+
+    # Scale: shoulder seams on shoulder seams, bounded by the torso length (turned bodies).
+    # A sleeveless top's shoulder points are strap tops, which sit a little inside the seams.
+    inset = STRAP_INSET if garment.sleeve == "none" else 0.0
+    body_l, body_r = frame.shoulder_seam("left", inset), frame.shoulder_seam("right", inset)
+    g_span = max(float(np.linalg.norm(sh_l - sh_r)), 1.0)
+    scale = float(np.linalg.norm(body_l - body_r)) / g_span
+    by_length = frame.torso_len / (TORSO_PER_SHOULDER * g_span)
+    scale = float(np.clip(scale, by_length / SCALE_TOLERANCE, by_length * SCALE_TOLERANCE))
+    ap_l, ap_r = kp.get("armpit_left"), kp.get("armpit_right")
+
+    body_shoulder_mid = 0.5 * (body_l + body_r)
+    base_depth = frame.depth_of(body_shoulder_mid)  # shoulder seams' depth on the centre line
+
+    armpit_y = 0.5 * (ap_l[1] + ap_r[1]) if ap_l is not None and ap_r is not None else (
+        shoulder_y + 0.25 * (bottom_y - shoulder_y))
+    hem_y = bottom_y
+    hl, hr = kp.get("hem_left"), kp.get("hem_right")
+    if hl is not None and hr is not None:
+        hem_y = min(bottom_y, 0.5 * (hl[1] + hr[1]))
+    stretch = 1.0
+    if hem_depth is not None and hem_y > armpit_y + 1:
+        armpit_depth = base_depth + (armpit_y - shoulder_y) * scale
+        wanted = hem_depth + frame.depth_of(frame.mid_shoulder) - armpit_depth
+        stretch = float(np.clip(wanted / ((hem_y - armpit_y) * scale), *HEM_STRETCH))
+
+    def depth(y: float) -> float:
+        if y <= armpit_y:
+            return base_depth + (y - shoulder_y) * scale
+        return base_depth + ((armpit_y - shoulder_y) + (y - armpit_y) * stretch) * scale
+
+    src: list[np.ndarray] = []  # person points
+    dst: list[np.ndarray] = []  # garment points
+
+    def add(person_pt: np.ndarray, garment_pt: np.ndarray) -> None:
+        src.append(np.asarray(person_pt, np.float64))
+        dst.append(np.asarray(garment_pt, np.float64))
+
+    add(body_l, sh_l)
+    add(body_r, sh_r)
+
+    # Neckline: the opening keeps the garment's width (at least a neck's), its corners no higher
+    # than the base of the neck. A neckline is a ring around the neck seen edge-on: its first
+    # stretch below the corners looks much shallower on a body than laid flat.
+    nl, nr, nc = kp.get("neck_left"), kp.get("neck_right"), kp.get("neck_center")
+    neck_base = frame.depth_of(frame.mid_shoulder) - NECK_BASE_RAISE * frame.unit
+    if nl is not None and nr is not None:
+        corner_y = 0.5 * (nl[1] + nr[1])
+        corner_depth = max(depth(corner_y), neck_base)
+        half = max(0.5 * abs(nl[0] - nr[0]) * scale, NECK_MIN_HALF_WIDTH * frame.unit)
+        for point, sign, seam, g_seam in ((nl, 1.0, body_l, sh_l), (nr, -1.0, body_r, sh_r)):
+            corner = frame.centre(corner_depth) + sign * half * frame.across
+            add(corner, point)
+            # The shoulder line between the neck and the seam follows the top of the shoulder.
+            g_x = 0.5 * (point[0] + g_seam[0])
+            column = np.flatnonzero(part[:, int(np.clip(round(g_x), 0, part.shape[1] - 1))])
+            if column.size:
+                add(frame.shoulder_top(0.5 * (corner + seam)), (g_x, float(column[0])))
+        if nc is not None:
+            drop = max(nc[1] - corner_y, 0.0) * scale
+            ring = NECK_RING_DEPTH * frame.unit
+            add(frame.centre(corner_depth + NECK_RING_SQUASH * min(drop, ring) + max(drop - ring, 0.0)), nc)
+    elif nc is not None:
+        add(frame.centre(depth(nc[1])), nc)
+
+    # Side seams from the armpits to the hem: the garment's own widths, at least the body's.
+    hip_depth = frame.depth_of(frame.mid_hip)
+    anchors: dict[str, np.ndarray] = {"shoulder_left": body_l, "shoulder_right": body_r}
+    for i, y in enumerate(np.linspace(armpit_y, hem_y, SIDE_LEVELS)):
+        span = _row_span(part, y)
+        if span is None:
+            continue
+        g_left, g_right = span[1] - centre_x, centre_x - span[0]  # wearer's left is image right
+        d = depth(y)
+        b_left, b_right = frame.half_widths(d)
+        skirt = dress and d > hip_depth
+        halves = [
+            _side_half_width(g * scale / FLAT_TO_FRONT, b, skirt) for g, b in ((g_left, b_left), (g_right, b_right))
+        ]
+        c = frame.centre(d)
+        add(c + halves[0] * frame.across, (span[1], y))
+        add(c - halves[1] * frame.across, (span[0], y))
+        add(c, (centre_x, y))
+        if i == 0:
+            anchors["armpit_left"] = c + halves[0] * frame.across
+            anchors["armpit_right"] = c - halves[1] * frame.across
+            # The armhole seam runs straight from shoulder to armpit, as the sleeve's does.
+            for side, seam in (("left", body_l), ("right", body_r)):
+                g_top, g_pit = kp.get(f"shoulder_{side}"), kp.get(f"armpit_{side}")
+                if g_top is None or g_pit is None:
+                    continue
+                for f in ARMHOLE_POINTS:
+                    add(seam + f * (anchors[f"armpit_{side}"] - seam), g_top + f * (g_pit - g_top))
+
+    src_a, dst_a = np.array(src), np.array(dst)
+    spline = _Spline(src_a, dst_a, frame.unit)
+    box = _box_around(src_a, 0.35 * frame.unit, frame.size)
+    placed_hem = depth(hem_y) - frame.depth_of(frame.mid_shoulder)
+    return _Piece("body", part, spline, box), scale, placed_hem, anchors
+
+
+def _skirt_piece(garment: GarmentAnalysis, frame: _BodyFrame, part: np.ndarray) -> tuple[_Piece, float, float]:
+    """A skirt (or any lower garment without legs): waist on the waist, flaring to its hem."""
+    kp = {name: _kp(garment, name) for name in garment.keypoints}
+    ys, xs = np.nonzero(part)
+    top_y, bottom_y = float(ys.min()), float(ys.max())
+    wl, wr = kp.get("waist_left"), kp.get("waist_right")
+    if wl is None or wr is None:
+        span = _row_span(part, top_y + 2) or (xs.min(), xs.max())
+        wr, wl = np.array([span[0], top_y]), np.array([span[1], top_y])
+    centre_x = 0.5 * (wl[0] + wr[0])
+    waist_y = 0.5 * (wl[1] + wr[1])
+    waist_depth = frame.depth_of(frame.mid_hip) - WAIST_ABOVE_HIPS * frame.torso_len
+    b_left, b_right = frame.half_widths(waist_depth)
+    body_waist = max(b_left + b_right, 2 * MIN_TORSO_HALF_WIDTH * frame.unit)
+    scale = body_waist * FLAT_TO_FRONT / max(abs(wl[0] - wr[0]), 1.0)
+
+    def depth(y: float) -> float:
+        return waist_depth + (y - waist_y) * scale
+
+    src, dst = [], []
+    for y in np.linspace(waist_y, bottom_y, SIDE_LEVELS + 1):
+        span = _row_span(part, y)
+        if span is None:
+            continue
+        d = depth(y)
+        bl, br = frame.half_widths(d)
+        left = max((span[1] - centre_x) * scale / FLAT_TO_FRONT, bl if y == waist_y else 0.0)
+        right = max((centre_x - span[0]) * scale / FLAT_TO_FRONT, br if y == waist_y else 0.0)
+        c = frame.centre(d)
+        src += [c + left * frame.across, c - right * frame.across, c]
+        dst += [(span[1], y), (span[0], y), (centre_x, y)]
+    src_a, dst_a = np.array(src, np.float64), np.array(dst, np.float64)
+    spline = _Spline(src_a, dst_a, frame.unit)
+    box = _box_around(src_a, 0.3 * frame.unit, frame.size)
+    return _Piece("body", part, spline, box), scale, depth(bottom_y) - waist_depth
+
+
+# =================================================================================================
+# Limbs: sleeves and trouser legs follow the bones piecewise
+# =================================================================================================
+
+
+class _LimbMap:
+    """Inverse map of a sleeve or trouser leg along a two-bone chain.
+
+    A person pixel is expressed as (t, d): arc length along the chain root -> joint -> end
+    (the segment is chosen by the joint's bisector, and t is clamped at the joint so the
+    outside of a bend fans out instead of tearing) and signed distance from the bone
+    (positive on the limb's outer side). ``t`` maps linearly to the garment's straight axis,
+    ``d`` piecewise linearly between the body's and the garment's widths at that station.
+
+    Near the root both frames are sheared so that the seam (shoulder seam -> armpit, or
+    waistband side -> centre) maps onto the body's seam: without it the cap of a sleeve
+    that hangs at 45 degrees in the photo would stick up above the shoulder.
+    """
+
+    def __init__(self, body: dict[str, np.ndarray | float], garment: dict[str, np.ndarray | float],
+                 widths: dict[str, np.ndarray]) -> None:
+        self.p0, self.p1, self.p2 = body["p0"], body["p1"], body["p2"]
+        self.u1 = _unit(self.p1 - self.p0)
+        self.u2 = _unit(self.p2 - self.p1)
+        sign = float(body["outer_sign"])
+        self.n1, self.n2 = sign * _perp(self.u1), sign * _perp(self.u2)
+        self.l1 = float(np.linalg.norm(self.p1 - self.p0))
+        self.bisector = _unit(self.u1 + self.u2)
+        self.shear_b, self.fade_b = float(body["shear"]), float(body["fade"])
+        self.g_root, self.g_axis, self.g_normal = garment["root"], garment["axis"], garment["normal"]
+        self.shear_g = float(garment["shear"])
+        self.t_scale = float(garment["t_scale"])  # garment px per body px along the chain
+        self.w = widths  # stations (body arc length) and outer/inner widths, body and garment
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        p = points.reshape(-1, 2)
+        first = ((p - self.p1) @ self.bisector) < 0
+        r0, r1 = p - self.p0, p - self.p1
+        t = np.where(first, np.minimum(r0 @ self.u1, self.l1), self.l1 + np.maximum(r1 @ self.u2, 0.0))
+        d = np.where(first, r0 @ self.n1, r1 @ self.n2)
+        t = t - self.shear_b * d * np.clip(1.0 - t / self.fade_b, 0.0, 1.0)  # 0 on the body's seam
+
+        w = self.w
+        ts = np.clip(t, w["stations"][0], w["stations"][-1])
+        b_out, b_in = np.interp(ts, w["stations"], w["b_out"]), np.interp(ts, w["stations"], w["b_in"])
+        g_out, g_in = np.interp(ts, w["stations"], w["g_out"]), np.interp(ts, w["stations"], w["g_in"])
+        gd = np.where(d >= 0, d * g_out / np.maximum(b_out, 1e-3), d * g_in / np.maximum(b_in, 1e-3))
+
+        # Undo the garment's seam shear: solve t_g - k * (1 - t_g / F)_+ = t (k = shear * d_g).
+        gt = t * self.t_scale
+        fade = self.fade_b * self.t_scale
+        k = self.shear_g * gd
+        before = gt + k
+        within = (gt + k) / np.maximum(1.0 + k / fade, 0.2)
+        tg = np.where(before <= 0, before, np.where(within < fade, within, gt))
+        out = self.g_root[None, :] + tg[:, None] * self.g_axis[None, :] + gd[:, None] * self.g_normal[None, :]
+        return out.reshape(points.shape)
+
+
+def _shear(seam: np.ndarray, axis: np.ndarray, normal: np.ndarray) -> float:
+    """How far along ``axis`` the seam line advances per unit of ``normal`` (clamped)."""
+    across = float(np.dot(seam, normal))
+    if abs(across) < 1e-6:
+        return 0.0
+    return float(np.clip(np.dot(seam, axis) / across, -MAX_SEAM_SHEAR, MAX_SEAM_SHEAR))
+
+
+def _run_widths(
+    mask: np.ndarray, root: np.ndarray, axis: np.ndarray, normal: np.ndarray, ts: np.ndarray, reach: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outer/inner extents of a mask perpendicular to an axis at each station ``ts``."""
+    outs, ins = [], []
+    for t in ts:
+        o, i = _run_extents(mask, root + t * axis, normal, reach)
+        outs.append(o)
+        ins.append(i)
+    return np.array(outs), np.array(ins)
+
+
+def _fill_small(values: np.ndarray, floor: float) -> np.ndarray:
+    """Replace unmeasured (tiny) widths by the nearest measured ones, then apply a floor."""
+    v = values.astype(np.float64).copy()
+    good = v > 1.0
+    if good.any() and not good.all():
+        idx = np.arange(len(v))
+        v[~good] = np.interp(idx[~good], idx[good], v[good])
+    return np.maximum(v, floor)
+
+
+@dataclasses.dataclass
+class _LimbSpec:
+    """What one sleeve or trouser leg needs: its garment axis and seam, and the body's."""
+
+    name: str
+    kind: str  # "arm" or "leg"
+    part: np.ndarray  # bool mask of the piece in the garment photo
+    g_seam: tuple[np.ndarray, np.ndarray]  # garment seam (outer end, inner end)
+    g_end: np.ndarray  # centre of the cuff / leg opening in the garment photo
+    b_seam: tuple[np.ndarray, np.ndarray]  # body seam (outer end, inner end)
+    chain: list[np.ndarray]  # body joints: (shoulder|hip, elbow|knee, wrist|ankle)
+    length: float  # how far along the chain (body px from the seam) the piece reaches
+    scale: float  # body px per garment px across the limb
+    midline: np.ndarray | None = None  # legs: the body's midline at the waist (inner side reach)
+
+
+def _limb_piece(spec: _LimbSpec, frame: _BodyFrame) -> _Piece:
+    """A sleeve or trouser leg warped along its bones."""
+    unit = frame.unit
+    g_outer, g_inner = spec.g_seam
+    g_root = 0.5 * (g_outer + g_inner)
+    g_axis = _unit(spec.g_end - g_root)
+    g_normal = _perp(g_axis)
+    if np.dot(g_normal, g_outer - g_root) < 0:
+        g_normal = -g_normal
+    g_len = max(float(np.linalg.norm(spec.g_end - g_root)), 1.0)
+
+    b_outer, b_inner = spec.b_seam
+    p0 = 0.5 * (b_outer + b_inner)
+    p1, p2 = spec.chain[1], spec.chain[2]
+    u1, u2 = _unit(p1 - p0), _unit(p2 - p1)
+    outer_sign = 1.0 if np.dot(_perp(u1), b_outer - b_inner) >= 0 else -1.0
+    n1, n2 = outer_sign * _perp(u1), outer_sign * _perp(u2)
+    l1, l2 = float(np.linalg.norm(p1 - p0)), float(np.linalg.norm(p2 - p1))
+    length = float(np.clip(spec.length, 0.1 * unit, l1 + l2 * 1.2))
+    t_scale = g_len / length
+    fade = SEAM_FADE * l1
+
+    # Widths at stations along the limb: the garment's own (seen from the front), at least the
+    # limb's outline (outer side: the inner side may touch the torso or the other leg).
+    stations = np.linspace(0.0, length, LIMB_STATIONS)
+    g_out, g_in = _run_widths(spec.part, g_root, g_axis, g_normal, stations * t_scale, 2.0 * unit)
+    g_floor = 0.02 * unit / spec.scale
+    g_out, g_in = _fill_small(g_out, g_floor), _fill_small(g_in, g_floor)
+    lo, hi = LIMB_MIN_HALF_WIDTH[spec.kind] * unit, LIMB_MAX_HALF_WIDTH[spec.kind] * unit
+    b_out, b_in = [], []
+    for i, t in enumerate(stations):
+        c, n = (p0 + u1 * t, n1) if t <= l1 else (p1 + u2 * (t - l1), n2)
+        limb = float(np.clip(_extent(frame.person, c, n, hi, 2.0), lo, hi))
+        b_out.append(max(limb, g_out[i] * spec.scale / FLAT_TO_FRONT))
+        inner = max(limb, g_in[i] * spec.scale / FLAT_TO_FRONT)
+        if spec.midline is not None and t < LEG_SPLIT * l1:
+            inner = abs(float(np.dot(spec.midline - c, n)))  # above the crotch: up to the midline
+        b_in.append(inner)
+    widths = {"stations": stations, "g_out": g_out, "g_in": g_in, "b_out": np.array(b_out), "b_in": np.array(b_in)}
+
+    body = {"p0": p0, "p1": p1, "p2": p2, "outer_sign": outer_sign, "fade": fade,
+            "shear": _shear(b_outer - b_inner, u1, n1)}
+    garment = {"root": g_root, "axis": g_axis, "normal": g_normal, "t_scale": t_scale,
+               "shear": _shear(g_outer - g_inner, g_axis, g_normal)}
+    ends = [b_outer, b_inner, p0] + ([p1, p1 + u2 * (length - l1)] if length > l1 else [p0 + u1 * length])
+    box = _box_around(np.array(ends), max(max(b_out), max(b_in)) + 0.2 * unit, frame.size)
+    return _Piece(spec.name, spec.part, _LimbMap(body, garment, widths), box)
+
+
+def _bone_point(chain: list[np.ndarray], t: float, unit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Point ``t`` px along joint -> joint -> joint (negative: before the first) and the
+    bone's direction there, blended across the middle joint."""
+    p0, p1, p2 = chain
+    u1, u2 = _unit(p1 - p0), _unit(p2 - p1)
+    l1 = float(np.linalg.norm(p1 - p0))
+    point = p0 + u1 * t if t <= l1 else p1 + u2 * (t - l1)
+    blend = float(np.clip((t - l1) / (JOINT_BLEND * unit) + 0.5, 0.0, 1.0))
+    return point, _unit((1 - blend) * u1 + blend * u2)
+
+
+class _TwoBoneMap:
+    """Two splines split by the bisector at the middle joint (elbow or knee).
+
+    One spline over the whole limb folds where a bent arm's inner edges cross; one per bone
+    cannot fold, and both pass through the same control points on the bisector, so they
+    meet without a seam.
+    """
+
+    def __init__(self, joint: np.ndarray, bisector: np.ndarray, upper: _Spline, lower: _Spline | None) -> None:
+        self.joint, self.bisector, self.upper, self.lower = joint, bisector, upper, lower
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        p = points.reshape(-1, 2)
+        out = self.upper(p)
+        if self.lower is not None:
+            below = ((p - self.joint) @ self.bisector) > 0
+            if below.any():
+                out[below] = self.lower(p[below])
+        return out.reshape(points.shape)
+
+
+def _sleeve_piece(garment: GarmentAnalysis, side: str, frame: _BodyFrame, scale: float, anchors: dict) -> _Piece | None:
+    """A sleeve as splines between its outline and the arm's.
+
+    The sleeve's top edge (shoulder seam -> outer cuff corner) runs down the outside of the
+    arm, its underarm edge (armpit -> inner cuff corner) down the inside, and its axis along
+    the bones: a sleeve that hangs at 45 degrees in the photo follows the arm, bent or not.
+    """
+    part = garment.parts.get(f"sleeve_{side}")
+    shoulder, armpit, end = (_kp(garment, f"{k}_{side}") for k in ("shoulder", "armpit", "sleeve_end"))
+    if part is None or not part.any() or shoulder is None or armpit is None:
+        return None
+    if end is None:  # cuff not found: the farthest sleeve pixel from the seam
+        ys, xs = np.nonzero(part)
+        far = np.argmax((xs - shoulder[0]) ** 2 + (ys - shoulder[1]) ** 2)
+        end = np.array([xs[far], ys[far]], np.float64)
+    unit = frame.unit
+    g_root = 0.5 * (shoulder + armpit)
+    g_axis = _unit(end - g_root)
+    g_normal = _perp(g_axis)
+    if np.dot(g_normal, shoulder - g_root) < 0:
+        g_normal = -g_normal
+    g_len = float(np.linalg.norm(end - g_root))
+    cuff_out, cuff_in = _run_extents(part, g_root + CUFF_PROBE * g_len * g_axis, g_normal, unit / scale)
+    if cuff_out + cuff_in < 2:
+        cuff_out = cuff_in = 0.25 * float(np.linalg.norm(shoulder - armpit))
+    g_cuff_out, g_cuff_in = end + cuff_out * g_normal, end - cuff_in * g_normal
+
+    chain = frame.limb_chain("arm", side)
+    joint, elbow = chain[0], chain[1]
+    u1, u2 = _unit(elbow - joint), _unit(chain[2] - elbow)
+    l1 = float(np.linalg.norm(elbow - joint))
+    torso_mid = frame.mid_shoulder + frame.down * 0.5 * frame.torso_len
+    sign = 1.0 if np.dot(_perp(u1), joint - torso_mid) >= 0 else -1.0
+    # The sleeve's seam sits a little over the garment's body, so the two never part.
+    inward = (-frame.across if side == "left" else frame.across) * SEAM_OVERLAP * unit
+    b_top, b_pit = anchors[f"shoulder_{side}"] + inward, anchors[f"armpit_{side}"] + inward
+    t_top, t_pit = float(np.dot(b_top - joint, u1)), float(np.dot(b_pit - joint, u1))
+    arm_len = l1 + float(np.linalg.norm(chain[2] - elbow))
+    length = t_top + float(np.linalg.norm(g_cuff_out - shoulder)) * scale
+    if garment.sleeve == "long":
+        length = max(length, LONG_SLEEVE_END * arm_len)
+    length = float(np.clip(length, max(t_top, t_pit) + 0.05 * unit, LONG_SLEEVE_END * arm_len))
+    bent = length > l1 + 0.05 * unit and t_pit < l1 - 0.05 * unit
+
+    def stations(start: float) -> np.ndarray:
+        if not bent:
+            return np.linspace(start, length, SLEEVE_STATIONS)
+        upper = np.linspace(start, l1, SLEEVE_STATIONS // 2 + 1)
+        return np.concatenate([upper, np.linspace(l1, length, SLEEVE_STATIONS // 2 + 1)[1:]])
+
+    hi = LIMB_MAX_HALF_WIDTH["arm"] * unit
+    rows = []  # (t_out, body out, body in, garment out, garment in)
+    for i, (t_out, t_in) in enumerate(zip(stations(t_top), stations(t_pit), strict=True)):
+        f_out = (t_out - t_top) / max(length - t_top, 1e-6)
+        f_in = (t_in - t_pit) / max(length - t_pit, 1e-6)
+        g_out = shoulder + f_out * (g_cuff_out - shoulder)
+        g_in = armpit + f_in * (g_cuff_in - armpit)
+        want = 0.5 * float(np.linalg.norm(g_out - g_in)) * scale / FLAT_TO_FRONT
+        if i == 0:
+            b_out, b_in = b_top, b_pit
+        else:
+            p_out, dir_out = _bone_point(chain, t_out, unit)
+            p_in, dir_in = _bone_point(chain, t_in, unit)
+            n_out, n_in = sign * _perp(dir_out), sign * _perp(dir_in)
+            limb = float(np.clip(_extent(frame.person, p_out, n_out, hi, 2.0), *_limb_range("arm", unit)))
+            # Inside, the arm may touch the torso: only bare skin tells where it ends.
+            limb_in = max(limb, min(_extent(frame.arm_skin, p_in, -n_in, hi, 2.0), hi))
+            b_out = p_out + max(limb, want) * n_out
+            b_in = p_in - max(limb_in, want) * n_in
+        rows.append((t_out, b_out, b_in, g_out, g_in))
+
+    def spline(selected: list) -> _Spline:
+        src = [p for r in selected for p in (r[1], r[2], 0.5 * (r[1] + r[2]))]
+        dst = [p for r in selected for p in (r[3], r[4], 0.5 * (r[3] + r[4]))]
+        return _Spline(np.array(src), np.array(dst), unit)
+
+    if bent:
+        split = SLEEVE_STATIONS // 2
+        limb_map = _TwoBoneMap(elbow, _unit(u1 + u2), spline(rows[: split + 1]), spline(rows[split:]))
+    else:
+        limb_map = _TwoBoneMap(elbow, _unit(u1 + u2), spline(rows), None)
+    polygon = np.array([r[1] for r in rows] + [r[2] for r in rows[::-1]])
+    box = _box_around(polygon, SLEEVE_MARGIN * unit, frame.size)
+    return _Piece(f"sleeve_{side}", part, limb_map, box, clip=polygon, clip_margin=SLEEVE_MARGIN * unit)
+
+
+def _limb_range(kind: str, unit: float) -> tuple[float, float]:
+    return LIMB_MIN_HALF_WIDTH[kind] * unit, LIMB_MAX_HALF_WIDTH[kind] * unit
+
+
+def _sleeve_pieces(
+    garment: GarmentAnalysis, frame: _BodyFrame, scale: float, anchors: dict[str, np.ndarray]
+) -> list[_Piece]:
+    pieces = [_sleeve_piece(garment, side, frame, scale, anchors) for side in ("left", "right")]
+    return [piece for piece in pieces if piece is not None]
+
+
+def _trouser_pieces(garment: GarmentAnalysis, frame: _BodyFrame) -> tuple[list[_Piece], float, float]:
+    """Each trouser leg from the waistband to its opening, split along the garment's centre line."""
+    kp = {name: _kp(garment, name) for name in garment.keypoints}
+    mask = garment.mask
+    ys, xs = np.nonzero(mask)
+    top_y = float(ys.min())
+    wl, wr = kp.get("waist_left"), kp.get("waist_right")
+    if wl is None or wr is None:
+        span = _row_span(mask, top_y + 2) or (xs.min(), xs.max())
+        wr, wl = np.array([span[0], top_y]), np.array([span[1], top_y])
+    centre = np.array([0.5 * (wl[0] + wr[0]), 0.5 * (wl[1] + wr[1])])
+    waist_depth = frame.depth_of(frame.mid_hip) - WAIST_ABOVE_HIPS * frame.torso_len
+    b_left, b_right = frame.half_widths(waist_depth)
+    body_waist = max(b_left + b_right, 2 * MIN_TORSO_HALF_WIDTH * frame.unit)
+    scale = body_waist * FLAT_TO_FRONT / max(abs(wl[0] - wr[0]), 1.0)
+    waist_centre = frame.centre(waist_depth)
+    cols = np.arange(mask.shape[1])[None, :]
+    pieces = []
+    hem_depth = 0.0
+    for side, waist_pt, sign in (("left", wl, 1.0), ("right", wr, -1.0)):
+        half = mask & ((cols >= centre[0]) if sign > 0 else (cols < centre[0]))
+        end = kp.get(f"leg_end_{side}")
+        if end is None:
+            hy, hx = np.nonzero(half)
+            low = hy >= hy.max() - 3
+            end = np.array([hx[low].mean(), hy.max()], np.float64)
+        chain = frame.limb_chain("leg", side)
+        body_side = waist_centre + sign * (b_left if sign > 0 else b_right) * frame.across
+        root = 0.5 * (body_side + waist_centre)
+        leg_len = float(np.linalg.norm(chain[1] - root) + np.linalg.norm(chain[2] - chain[1]))
+        length = min(float(np.linalg.norm(end - 0.5 * (waist_pt + centre))) * scale, FULL_LEG_END * leg_len)
+        hem_depth = max(hem_depth, frame.depth_of(root) + length - waist_depth)
+        pieces.append(_limb_piece(_LimbSpec(
+            name=f"leg_{side}", kind="leg", part=half, g_seam=(waist_pt, centre), g_end=end,
+            b_seam=(body_side, waist_centre), chain=chain, length=length, scale=scale, midline=waist_centre,
+        ), frame))
+    return pieces, scale, hem_depth
+
+
+# =================================================================================================
+# Rendering the pieces
+# =================================================================================================
+
+
+def _render(
+    pieces: list[_Piece], garment: GarmentAnalysis, frame: _BodyFrame
+) -> tuple[np.ndarray, np.ndarray, dict, dict]:
+    """Remap every piece into the person frame; later pieces are drawn over earlier ones.
+
+    Colours are resampled premultiplied by the piece's mask, so the garment photo's
+    background never bleeds into the garment's edge.
+    """
+    h, w = frame.size
+    premult = np.zeros((h, w, 3), np.float32)
+    alpha = np.zeros((h, w), np.float32)
+    parts: dict[str, np.ndarray] = {}
+    grids: dict[str, tuple[np.ndarray, tuple[int, int, int, int]]] = {}
+    image = garment.image
+    for piece in pieces:
+        x0, y0, x1, y1 = piece.box
+        bx, by, bw, bh = cv2.boundingRect(piece.mask.astype(np.uint8))
+        if x1 <= x0 or y1 <= y0 or bw == 0:
+            continue
+        map_x, map_y, grid = _dense_map(piece)
+        grids[piece.name] = (grid, piece.box)
+        # Work on the part's own bounding box in the garment photo (cheaper), maps shifted to it.
+        gx0, gy0 = max(0, bx - 2), max(0, by - 2)
+        gx1, gy1 = min(image.shape[1], bx + bw + 2), min(image.shape[0], by + bh + 2)
+        map_x -= gx0
+        map_y -= gy0
+        # Trim the photo's anti-aliased/JPEG halo: about one output pixel, in garment pixels.
+        steps = np.linalg.norm(np.diff(grid, axis=1), axis=2) if grid.shape[1] > 1 else np.ones((1, 1))
+        garment_per_px = float(np.median(steps)) / MAP_STEP if steps.size else 1.0
+        r = max(1, int(np.ceil(EDGE_ERODE_PX * garment_per_px)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        inside = cv2.erode(piece.mask[gy0:gy1, gx0:gx1].astype(np.uint8), kernel)
+        # The mask is binary, so the premultiplied colours are the photo with zeros outside.
+        source = image[gy0:gy1, gx0:gx1] * inside[..., None]
+        a = cv2.remap(inside.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        c = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT).astype(np.float32)
+        if piece.clip is not None:
+            # Splines extrapolate wildly far from their control points: keep the piece near them.
+            outside = np.ones(a.shape, np.uint8)
+            cv2.fillPoly(outside, [np.round(piece.clip - (x0, y0)).astype(np.int32)], 0)
+            near = (cv2.distanceTransform(outside, cv2.DIST_L2, 3) <= piece.clip_margin).astype(np.float32)
+            a *= near
+            c *= near[..., None]
+        keep = (1.0 - a)[..., None]
+        premult[y0:y1, x0:x1] = c + premult[y0:y1, x0:x1] * keep
+        alpha[y0:y1, x0:x1] = a + alpha[y0:y1, x0:x1] * keep[..., 0]
+        part_mask = parts.setdefault(piece.name, np.zeros((h, w), bool))
+        part_mask[y0:y1, x0:x1] |= a > 0.5
+    rgb = np.zeros((h, w, 3), np.uint8)
+    drawn = [p.box for p in pieces if p.name in grids]
+    if drawn:
+        bx0, by0 = min(b[0] for b in drawn), min(b[1] for b in drawn)
+        bx1, by1 = max(b[2] for b in drawn), max(b[3] for b in drawn)
+        region = premult[by0:by1, bx0:bx1] / np.maximum(alpha[by0:by1, bx0:bx1], 1e-3)[..., None]
+        rgb[by0:by1, bx0:bx1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+    return rgb, alpha, parts, grids
+
+
+def _keypoints_in_photo(garment: GarmentAnalysis, pieces: list[_Piece], grids: dict) -> dict[str, np.ndarray]:
+    """Where each garment keypoint landed: located in the piece whose mask lies nearest to it
+    (keypoints sit on outlines, so "nearest" rather than "inside")."""
+    found: dict[str, np.ndarray] = {}
+    r = KEYPOINT_SEARCH_PX
+    for name, point in garment.keypoints.items():
+        p = np.asarray(point, np.float64)
+        x, y = round(p[0]), round(p[1])
+        best, best_d = None, np.inf
+        for piece in pieces:
+            if piece.name not in grids:
+                continue
+            ys, xs = np.nonzero(piece.mask[max(0, y - r): y + r + 1, max(0, x - r): x + r + 1])
+            if ys.size:
+                d = float(np.min((xs + max(0, x - r) - p[0]) ** 2 + (ys + max(0, y - r) - p[1]) ** 2))
+                if d < best_d:
+                    best, best_d = piece, d
+        if best is not None:
+            grid, box = grids[best.name]
+            located = _locate(grid, box, p)
+            if located is not None:
+                found[name] = located
+    return found
+
+
+# =================================================================================================
+# Entry point
+# =================================================================================================
+
+
+def warp_garment(garment: GarmentAnalysis, body: bd.BodyAnalysis, *, hem_depth: float | None = None) -> WarpedGarment:
+    """Place a garment on a body.
+
+    Args:
+        garment: :class:`tryon.garment.GarmentAnalysis` (image, mask, category, keypoints, parts).
+        body: :class:`tryon.body.BodyAnalysis` of the person photo.
+        hem_depth: tops and dresses only: put the hem this many px below the shoulder joints'
+            midpoint (along the torso) instead of where the garment's proportions put it; the
+            composite uses it to meet the old garment's hem when the cuts nearly match.
+
+    Returns:
+        :class:`WarpedGarment` in the person photo's frame.
+    """
+    frame = _BodyFrame(body)
+    parts = garment.parts or {"body": garment.mask}
+    category = garment.category
+    pieces: list[_Piece] = []
+    if category == "lower":
+        legs = "crotch" in garment.keypoints and ("leg_left" in parts or "leg_right" in parts)
+        if legs:
+            pieces, _, hem_depth = _trouser_pieces(garment, frame)
+        else:
+            piece, _, hem_depth = _skirt_piece(garment, frame, garment.mask)
+            pieces = [piece]
+        hem_depth += frame.depth_of(frame.mid_hip) - WAIST_ABOVE_HIPS * frame.torso_len
+    else:
+        body_part = parts.get("body", garment.mask)
+        piece, scale, hem_depth, anchors = _torso_piece(
+            garment, frame, body_part, dress=category == "dress", hem_depth=hem_depth
+        )
+        pieces = [piece, *_sleeve_pieces(garment, frame, scale, anchors)]
+    rgb, alpha, warped_parts, grids = _render(pieces, garment, frame)
+    return WarpedGarment(
+        rgb=rgb,
+        alpha=alpha,
+        parts=warped_parts,
+        category=category,
+        sleeve=garment.sleeve,
+        keypoints=_keypoints_in_photo(garment, pieces, grids),
+        hem_depth=float(hem_depth),
+        background_rgb=_background_rgb(garment),
+        garment=garment,
+    )
+
+
+def _background_rgb(garment: GarmentAnalysis) -> np.ndarray | None:
+    """Median colour of the garment photo away from the garment (its white point)."""
+    step = BACKGROUND_SAMPLE_STEP
+    mask = garment.mask[::step, ::step]
+    around = ~cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if around.sum() < 50:
+        return None
+    return np.median(garment.image[::step, ::step][around], axis=0).astype(np.float32)

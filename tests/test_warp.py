@@ -1,0 +1,146 @@
+"""The warp stage on real eval photos, with real MediaPipe and the real garment analysis."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from conftest import load_eval_image, read_cases
+
+from tryon import body as bd
+from tryon.body import analyze_body
+from tryon.garment import analyze_garment
+from tryon.warp import WarpedGarment, warp_garment
+
+CASES = {case["id"]: case for case in read_cases()}
+# Tolerances in shoulder widths of the person (the body's own unit of size).
+SHOULDER_TOLERANCE = 0.2  # a shoulder seam sits on the shoulder, near its joint
+CUFF_TO_WRIST = 0.25  # a long sleeve ends at the wrist
+CUFF_TO_FOREARM = 0.15  # a sleeve end lies on the forearm (distance to the elbow-wrist bone)
+LEG_END_TO_ANKLE = 0.4  # full-length trousers end at the ankle
+
+
+@functools.cache
+def _analysed(case_id: str) -> tuple[bd.BodyAnalysis, object]:
+    case = CASES[case_id]
+    body = analyze_body(load_eval_image(case["person"]))
+    garment = analyze_garment(load_eval_image(case["garment"]), case["category"])
+    return body, garment
+
+
+@functools.cache
+def _warped(case_id: str) -> WarpedGarment:
+    body, garment = _analysed(case_id)
+    return warp_garment(garment, body)
+
+
+def _distance_to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    t = float(np.clip(np.dot(p - a, b - a) / max(float(np.dot(b - a, b - a)), 1e-9), 0.0, 1.0))
+    return float(np.linalg.norm(p - (a + t * (b - a))))
+
+
+@pytest.mark.parametrize("case_id", ["v01", "v03", "v06", "v10"])
+def test_garment_shoulders_land_on_the_body_shoulders(case_id: str) -> None:
+    body, _ = _analysed(case_id)
+    warped = _warped(case_id)
+    unit = body.shoulder_width
+    for side, joint in (("left", bd.LEFT_SHOULDER), ("right", bd.RIGHT_SHOULDER)):
+        placed = warped.keypoints[f"shoulder_{side}"]
+        assert np.linalg.norm(placed - body.point(joint)) < SHOULDER_TOLERANCE * unit, side
+        other = bd.RIGHT_SHOULDER if side == "left" else bd.LEFT_SHOULDER
+        # The wearer's left shoulder of the garment goes on the wearer's left shoulder (not mirrored).
+        assert np.linalg.norm(placed - body.point(joint)) < np.linalg.norm(placed - body.point(other))
+
+
+@pytest.mark.parametrize("case_id", ["v03", "v06", "v11"])
+def test_long_sleeves_end_at_the_wrists(case_id: str) -> None:
+    body, garment = _analysed(case_id)
+    assert garment.sleeve in ("long", "three_quarter")
+    warped = _warped(case_id)
+    unit = body.shoulder_width
+    for side, elbow, wrist in (("left", bd.LEFT_ELBOW, bd.LEFT_WRIST), ("right", bd.RIGHT_ELBOW, bd.RIGHT_WRIST)):
+        cuff = warped.keypoints[f"sleeve_end_{side}"]
+        assert _distance_to_segment(cuff, body.point(elbow), body.point(wrist)) < CUFF_TO_FOREARM * unit, side
+        if garment.sleeve == "long":
+            assert np.linalg.norm(cuff - body.point(wrist)) < CUFF_TO_WRIST * unit, side
+
+
+def test_a_sleeve_follows_a_bent_arm() -> None:
+    # v07: the wearer's right hand rests on the hip, the elbow sticks out; a 3/4 sleeve must
+    # bend with the arm instead of hanging at the product photo's angle.
+    body, _ = _analysed("v07")
+    warped = _warped("v07")
+    unit = body.shoulder_width
+    elbow, wrist = body.point(bd.RIGHT_ELBOW), body.point(bd.RIGHT_WRIST)
+    shoulder = body.point(bd.RIGHT_SHOULDER)
+    angle = np.degrees(np.arccos(np.dot(_unit(elbow - shoulder), _unit(wrist - elbow))))
+    assert angle > 45, "the test photo must show a bent arm"
+    cuff = warped.keypoints["sleeve_end_right"]
+    on_upper = _distance_to_segment(cuff, shoulder, elbow)
+    on_fore = _distance_to_segment(cuff, elbow, wrist)
+    assert min(on_upper, on_fore) < CUFF_TO_FOREARM * unit
+    # Most of the sleeve lies over the arm's own region, not off in the background.
+    sleeve = warped.parts["sleeve_right"]
+    arm = body.regions["upper_arm_right"] | body.regions["lower_arm_right"]
+    assert (sleeve & arm).sum() > 0.6 * sleeve.sum()
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-9)
+
+
+@pytest.mark.parametrize("case_id", ["v12", "v13"])
+def test_trouser_legs_run_down_the_legs_to_the_ankles(case_id: str) -> None:
+    body, garment = _analysed(case_id)
+    assert garment.category == "lower"
+    warped = _warped(case_id)
+    unit = body.shoulder_width
+    assert {"leg_left", "leg_right"} <= set(warped.parts)
+    for side, knee, ankle in (("left", bd.LEFT_KNEE, bd.LEFT_ANKLE), ("right", bd.RIGHT_KNEE, bd.RIGHT_ANKLE)):
+        end = warped.keypoints[f"leg_end_{side}"]
+        assert np.linalg.norm(end - body.point(ankle)) < LEG_END_TO_ANKLE * unit, side
+        # The knee is covered by that leg of the trousers.
+        x, y = np.round(body.point(knee)).astype(int)
+        assert warped.parts[f"leg_{side}"][y - 3 : y + 4, x - 3 : x + 4].any(), side
+
+
+def test_warped_garment_is_in_the_person_frame_with_soft_alpha() -> None:
+    body, garment = _analysed("v01")
+    warped = _warped("v01")
+    h, w = body.size
+    assert warped.rgb.shape == (h, w, 3) and warped.rgb.dtype == np.uint8
+    assert warped.alpha.shape == (h, w) and warped.alpha.dtype == np.float32
+    assert warped.alpha.min() >= 0.0 and warped.alpha.max() <= 1.0
+    soft = (warped.alpha > 0.02) & (warped.alpha < 0.98)
+    assert soft.any(), "edges are anti-aliased"
+    assert warped.category == "upper" and warped.sleeve == garment.sleeve
+    for mask in warped.parts.values():
+        assert mask.shape == (h, w) and mask.dtype == bool
+
+
+def test_a_longer_hem_is_placed_lower() -> None:
+    body, garment = _analysed("v10")
+    natural = _warped("v10")
+    torso = float(np.linalg.norm(
+        0.5 * (body.point(bd.LEFT_HIP) + body.point(bd.RIGHT_HIP))
+        - 0.5 * (body.point(bd.LEFT_SHOULDER) + body.point(bd.RIGHT_SHOULDER))
+    ))
+    longer = warp_garment(garment, body, hem_depth=natural.hem_depth + 0.1 * torso)
+    assert longer.hem_depth > natural.hem_depth + 0.05 * torso
+    assert longer.parts["body"].sum() > natural.parts["body"].sum()
+
+
+def test_the_print_stays_sharp() -> None:
+    # One bilinear resampling of the photo: the print keeps its fine detail (no blur).
+    import cv2
+
+    _, garment = _analysed("v06")
+    warped = _warped("v06")
+    inner = cv2.erode(warped.parts["body"].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    gray = cv2.cvtColor(warped.rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = (gray - cv2.GaussianBlur(gray, (0, 0), 2.0))[inner].std()
+    source = cv2.cvtColor(garment.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    source_inner = cv2.erode(garment.parts["body"].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    source_detail = (source - cv2.GaussianBlur(source, (0, 0), 2.0))[source_inner].std()
+    assert detail > 0.5 * source_detail
