@@ -80,3 +80,12 @@ def test_photo_without_a_person_is_refused() -> None:
     scene = cv2.GaussianBlur(rng.integers(0, 255, (600, 800, 3), dtype=np.uint8), (31, 31), 0)
     with pytest.raises(TryOnError, match=r"(?i)person"):
         try_on(scene, EVAL_DIR / "garment/vitonhd_09176_00.jpg")
+
+
+def test_a_catalog_garment_is_analysed_once_for_many_people() -> None:
+    clear_cache()
+    garment = EVAL_DIR / "garment/vitonhd_00126_00.jpg"
+    first = try_on(EVAL_DIR / "person/vitonhd_00034_00.jpg", garment)
+    second = try_on(EVAL_DIR / "person/vitonhd_00121_00.jpg", garment)
+    assert second.garment is first.garment
+    assert not second.cached_body

@@ -1,6 +1,6 @@
 """The one try-on function that the UI, the CLI, the API and the benchmarks call.
 
-    intake -> body (cached by content hash) -> text -> garment -> render (warp | diffusion) -> result
+    intake -> body (cached by content hash) -> text -> garment (cached) -> render (warp | diffusion) -> result
 
 Images cross this boundary as RGB ``uint8`` ``(H, W, 3)`` arrays, masks as
 ``bool`` ``(H, W)``.
@@ -93,6 +93,8 @@ class _LRU:
 
 
 _BODY_CACHE = _LRU(get_settings().person_cache_size)
+# Catalog garments are tried on by many people: their analysis is cached the same way.
+_GARMENT_CACHE = _LRU(get_settings().person_cache_size)
 
 
 def image_key(image: np.ndarray) -> str:
@@ -119,9 +121,22 @@ def analyze_person(person: np.ndarray) -> tuple[Any, bool]:
     return body, False
 
 
+def analyze_garment_cached(garment: np.ndarray, category: str) -> Any:
+    """Garment analysis of ``garment`` (RGB uint8) for ``category``, from the cache when seen before."""
+    from .garment import analyze_garment
+
+    key = f"{image_key(garment)}:{category}"
+    info = _GARMENT_CACHE.get(key)
+    if info is None:
+        info = analyze_garment(garment, category)
+        _GARMENT_CACHE.put(key, info)
+    return info
+
+
 def clear_cache() -> None:
-    """Forget every cached person analysis (benchmarks use it to measure cold paths)."""
+    """Forget every cached person and garment analysis (benchmarks use it to measure cold paths)."""
     _BODY_CACHE.clear()
+    _GARMENT_CACHE.clear()
 
 
 @contextmanager
@@ -176,7 +191,6 @@ def try_on(
         TryOnError: any input the user can fix (message says how).
     """
     from . import composite as composite_stage
-    from . import garment as garment_stage
     from . import warp as warp_stage
 
     settings = settings or get_settings()
@@ -211,7 +225,7 @@ def try_on(
 
     # 4. Garment: mask, category, keypoints; the description's colour recolours it.
     with _timed(timings, "garment"):
-        garment_info = garment_stage.analyze_garment(garment_rgb, category)
+        garment_info = analyze_garment_cached(garment_rgb, category)
     if spec is not None and garment is not None:
         garment_info = _apply_text_edits(garment_info, spec, notes, timings)
     category = garment_info.category
