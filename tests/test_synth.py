@@ -133,3 +133,89 @@ def test_lengths_differ() -> None:
         rows = np.flatnonzero(not_background(image).any(axis=1))
         heights[length] = rows[-1] - rows[0]
     assert heights["mini"] < heights["midi"] < heights["maxi"]
+
+
+# --- the real pipeline: a text-only garment changes only its own part of the body -------------
+
+FULL_BODY = "person/dresscode_049205_0.jpg"  # a man standing, full body, arms at his sides
+
+
+def _box(points: np.ndarray, shape: tuple[int, int], pad: float = 0.0) -> tuple[slice, slice]:
+    lo, hi = points.min(axis=0) - pad, points.max(axis=0) + pad
+    y0, x0 = max(0, int(lo[1])), max(0, int(lo[0]))
+    return slice(y0, min(shape[0], int(hi[1]))), slice(x0, min(shape[1], int(hi[0])))
+
+
+def body_boxes(body) -> dict[str, tuple[slice, slice]]:
+    """Boxes that a garment of the other category must not touch.
+
+    ``chest``: between the shoulder joints, from the shoulders down a third of the way to the hips
+    (trousers reach at most the waist, below it). ``shins``: around both legs from the knees to
+    the ankles (a regular top ends at the hips)."""
+    lm = np.asarray(body.landmarks, np.float64)
+    shoulders, hips = lm[[11, 12]], lm[[23, 24]]
+    torso = float(np.mean(hips[:, 1]) - np.mean(shoulders[:, 1]))
+    inset = 0.1 * torso  # the arms hang just outside the shoulder joints
+    chest = np.vstack([shoulders, shoulders + np.array([0.0, torso / 3])])
+    chest[:, 0] = np.clip(chest[:, 0], shoulders[:, 0].min() + inset, shoulders[:, 0].max() - inset)
+    shins = lm[[25, 26, 27, 28]]
+    shape = body.person_mask.shape
+    return {"chest": _box(chest, shape), "shins": _box(shins, shape, pad=0.08 * torso)}
+
+
+@pytest.fixture(scope="module")
+def text_only(eval_dir):
+    from tryon.pipeline import try_on
+
+    person = eval_dir / FULL_BODY
+    return {d: try_on(person, None, d) for d in ("blue jeans", "a red long-sleeve shirt")}
+
+
+def changed_share(result, box: tuple[slice, slice]) -> float:
+    return float((result.image[box] != result.person[box]).any(axis=2).mean())
+
+
+def test_text_only_jeans_change_the_legs_and_leave_the_torso_byte_identical(text_only) -> None:
+    result = text_only["blue jeans"]
+    assert result.category == "lower" and result.spec.garment_type == "jeans"
+    boxes = body_boxes(result.body)
+    assert np.array_equal(result.image[boxes["chest"]], result.person[boxes["chest"]])
+    assert changed_share(result, boxes["shins"]) > 0.3
+
+
+def test_text_only_shirt_changes_the_torso_and_leaves_the_legs_byte_identical(text_only) -> None:
+    result = text_only["a red long-sleeve shirt"]
+    assert result.category == "upper" and result.garment.sleeve == "long"
+    boxes = body_boxes(result.body)
+    assert np.array_equal(result.image[boxes["shins"]], result.person[boxes["shins"]])
+    assert changed_share(result, boxes["chest"]) > 0.8
+
+
+def test_consistency_of_a_rendered_shirt_is_high_for_its_words_and_low_for_another_colour(text_only) -> None:
+    result = text_only["a red long-sleeve shirt"]
+    assert result.consistency["score"] > 0.9 and result.consistency["colour_delta_e"] < 10
+    other = text.consistency(text.parse("a blue shirt"), result.image, result.garment_mask, result.garment)
+    assert other["score"] < 0.6 and other["colour_delta_e"] > 30
+    jeans = text_only["blue jeans"]
+    assert jeans.consistency["score"] > 0.9
+    black = text.consistency(text.parse("black jeans"), jeans.image, jeans.garment_mask, jeans.garment)
+    assert black["score"] < jeans.consistency["score"]
+
+
+@pytest.mark.parametrize(
+    ("description", "lo", "hi"),
+    [  # where the hem lands, in shoulder-to-hip lengths below the shoulders (knee ~1.7, ankle ~2.4)
+        ("navy striped tee", 0.85, 1.2),
+        ("black sleeveless mini dress", 1.25, 1.65),
+        ("yellow midi dress with short sleeves", 1.8, 2.3),
+    ],
+)
+def test_text_only_hems_land_where_the_words_say(eval_dir, description: str, lo: float, hi: float) -> None:
+    from tryon.pipeline import try_on
+
+    result = try_on(eval_dir / FULL_BODY, None, description)
+    lm = np.asarray(result.body.landmarks, np.float64)
+    shoulder_y, hip_y = lm[[11, 12], 1].mean(), lm[[23, 24], 1].mean()
+    centre = int(lm[[23, 24], 0].mean())
+    rows = np.flatnonzero(result.garment_mask[:, centre - 20 : centre + 20].any(axis=1))
+    assert lo < (rows.max() - shoulder_y) / (hip_y - shoulder_y) < hi

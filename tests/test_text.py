@@ -338,3 +338,90 @@ def test_warm_up_loads_the_encoder_and_prototypes() -> None:
     bank, labels = text._prototype_bank()
     assert bank.shape == (len(labels), 384)
     assert np.allclose(np.linalg.norm(bank, axis=1), 1.0, atol=1e-3)
+
+
+# --- which colour a recolour changes ---------------------------------------------------------
+
+
+def striped_photo(stripe: tuple[int, int, int], ground=(246, 246, 243)) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal stripes of equal width on a pale ground, edge to edge (a breton top)."""
+    image, mask = fabric_photo(ground)
+    rows = (np.arange(image.shape[0]) // 10) % 2 == 1
+    band = mask & rows[:, None]
+    image[band] = stripe
+    return image, mask
+
+
+def share_near(image: np.ndarray, region: np.ndarray, rgb: tuple[int, int, int], limit: float = 12.0) -> float:
+    lab = text.rgb_to_lab(image[region].astype(np.float32))
+    return float((text.delta_e(lab, text.rgb_to_lab(np.array(rgb, np.float32))[None, :]) < limit).mean())
+
+
+def test_recolouring_a_striped_top_changes_the_stripes_not_the_white_ground() -> None:
+    image, mask = striped_photo((26, 36, 72))
+    edited = text.recolor(image, mask, text.COLOUR_RGB["burgundy"])
+    assert share_near(image, mask, text.COLOUR_RGB["burgundy"]) == 0.0
+    assert share_near(edited, mask, text.COLOUR_RGB["burgundy"], 15) > 0.35
+    assert share_near(edited, mask, (246, 246, 243)) > 0.35  # the white stripes stay white
+
+
+def test_a_small_logo_on_a_white_tee_leaves_the_white_as_the_colour_to_change() -> None:
+    image, mask = fabric_photo((246, 246, 243), logo=(26, 36, 72))
+    edited = text.recolor(image, mask, text.COLOUR_RGB["red"])
+    assert share_near(edited, mask, text.COLOUR_RGB["red"], 15) > 0.7
+
+
+def logo_band_photo() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A navy tee with a white chest band carrying navy letters (a FILA-like colour block)."""
+    image, mask = fabric_photo((26, 36, 72), logo=(26, 36, 72))
+    band = np.zeros_like(mask)
+    band[90:150, 30:170] = True
+    image[band] = (246, 246, 243)
+    cv2.putText(image, "LOGO", (45, 135), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (26, 36, 72), 5)
+    letters = band & (image.astype(int).sum(axis=2) < 300)
+    return image, mask, letters
+
+
+def test_letters_in_the_main_colour_framed_by_another_colour_keep_their_colour() -> None:
+    image, mask, letters = logo_band_photo()
+    edited = text.recolor(image, mask, text.COLOUR_RGB["green"])
+    fabric = mask.copy()
+    fabric[80:160] = False
+    assert share_near(edited, fabric, text.COLOUR_RGB["green"], 15) > 0.8
+    core = cv2.erode(letters.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert share_near(edited, core, (26, 36, 72), 8) > 0.9  # the logo is still navy on white
+
+
+def test_the_ground_of_an_all_over_print_changes_everywhere() -> None:
+    """Ground showing through a busy multi-colour print is fabric, not a logo: it is recoloured."""
+    rng = np.random.default_rng(3)
+    image, mask = fabric_photo((40, 130, 150), logo=(40, 130, 150))
+    for _ in range(300):  # small gold, black and white links all over the fabric
+        x, y = int(rng.integers(30, 170)), int(rng.integers(20, 220))
+        colour = [(214, 170, 70), (20, 20, 22), (240, 240, 236)][int(rng.integers(3))]
+        cv2.ellipse(image, (x, y), (6, 4), float(rng.uniform(0, 180)), 0, 360, colour, 2)
+    image[~mask] = 255
+    edited = text.recolor(image, mask, text.COLOUR_RGB["blue"])
+    assert share_near(edited, mask, (40, 130, 150), 10) < 0.01  # no teal patch is left
+
+
+def test_colour_palette_lists_main_colours_with_shares() -> None:
+    image, mask = striped_photo((26, 36, 72))
+    palette = text.colour_palette(text.rgb_to_lab(image[mask].astype(np.float32)))
+    assert len(palette) >= 2
+    (first, share1), (second, share2) = palette[:2]
+    assert share1 >= share2 > 0.3 and share1 + share2 <= 1.0
+    names = {text.nearest_colour_name(text.lab_to_rgb(c)) for c in (first, second)}
+    assert names == {"white", "navy"}
+
+
+def test_consistency_accepts_a_described_colour_among_a_pattern_s_colours() -> None:
+    image, mask = striped_photo((200, 32, 42))
+    info = analysis(image, mask, sleeve="short")
+    striped = text.consistency(text.parse("red striped t-shirt"), image, mask, info)
+    both = text.consistency(text.parse("red and white striped t-shirt"), image, mask, info)
+    wrong = text.consistency(text.parse("blue striped t-shirt"), image, mask, info)
+    solid = text.consistency(text.parse("a plain blue t-shirt"), image, mask, info)
+    assert striped["colour_delta_e"] < 10 and both["colour_delta_e"] < 10
+    assert wrong["colour_delta_e"] > 30 and solid["colour_delta_e"] > 30
+    assert striped["score"] > 0.9 > 0.6 > wrong["score"]

