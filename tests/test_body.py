@@ -210,6 +210,100 @@ def test_hair_falling_over_the_chest_stays_in_face_and_hair() -> None:
     assert not after.regions["skin"][below].any() or after.regions["skin"][below].mean() < 0.1
 
 
+def strand_of_hair(image: np.ndarray, body: BodyAnalysis, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` with a lock of hair (the head's hair colour, fine light strands running down) from
+    beside the face down over the chest; returns (painted image, bool lock mask)."""
+    x0, y0, x1, y1 = body.face_box
+    shoulder_y = float(max(body.point(LEFT_SHOULDER)[1], body.point(RIGHT_SHOULDER)[1]))
+    bottom = shoulder_y + 140
+    lock = polygon_mask(body.size, np.array([[x1 - 30, y1 - 30], [x1 + 20, y1 - 30], [x1 + 30, bottom],
+                                             [x1 - 20, bottom]]))
+    hair = body.regions["face_hair"] & ~body.regions["skin"]
+    hair[y0:y1, x0:x1] = False
+    base = np.median(image[hair], axis=0)
+    layer = np.empty(image.shape, np.float32)
+    layer[:] = base
+    rng = np.random.default_rng(seed)
+    ys = np.arange(y1 - 30, bottom, 4.0)
+    for _ in range(70):
+        xs = rng.uniform(x1 - 30, x1 + 20) + 10 * (ys - ys[0]) / (ys[-1] - ys[0])
+        xs = xs + 3 * np.sin(ys / rng.uniform(15, 40) + rng.uniform(0, 6))
+        shade = tuple(float(v) for v in np.clip(base + rng.uniform(15, 45), 0, 255))
+        cv2.polylines(layer, [np.stack([xs, ys], 1).round().astype(np.int32)], False, shade, 1, cv2.LINE_AA)
+    layer = cv2.GaussianBlur(layer, (0, 0), 0.6)
+    painted = image.copy()
+    painted[lock] = layer[lock].astype(np.uint8)
+    return painted, lock
+
+
+def test_dark_hair_over_a_dark_top_is_told_apart_by_its_strands() -> None:
+    # Dark brown hair over a black top: the colours cannot be told apart, the strands can.
+    image, before = analysed("paired/person/vitonhd_14627_00.jpg")
+    painted, lock = strand_of_hair(image, before)
+    after = analyze_body(painted)
+    shoulder_y = max(before.point(LEFT_SHOULDER)[1], before.point(RIGHT_SHOULDER)[1])
+    low = np.arange(before.size[0])[:, None] > shoulder_y + 10
+    assert before.regions["face_hair"][lock & low].mean() < 0.1
+    assert after.regions["face_hair"][lock & low].mean() > 0.7
+    # Conservative: next to nothing of the plain black top around the lock joins the hair.
+    assert (after.regions["face_hair"] & low & ~lock).sum() < 0.1 * (lock & low).sum()
+
+
+def test_plain_tops_grow_no_hair_below_the_shoulders() -> None:
+    # Without a lock the strand test finds nothing on the black top (seams and straps are thin lines).
+    _, body = analysed("paired/person/vitonhd_14627_00.jpg")
+    shoulder_y = max(body.point(LEFT_SHOULDER)[1], body.point(RIGHT_SHOULDER)[1])
+    ys, _ = np.nonzero(body.regions["face_hair"])
+    assert ys.max() < shoulder_y + 0.15 * body.shoulder_width
+
+
+def test_orange_top_is_not_skin() -> None:
+    # v05's person wears an orange top whose hue is near skin's: it must not count as skin.
+    image, body = analysed("person/vitonhd_01992_00.jpg")
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    orange = (hsv[..., 1] > 150) & (hsv[..., 0] >= 8) & (hsv[..., 0] <= 25) & body.person_mask
+    assert orange.sum() > 0.5 * body.shoulder_width**2  # the top is there
+    assert body.regions["skin"][orange].mean() < 0.02
+    assert body.regions["skin"][forearm_core(body)].mean() > 0.8  # and the arms are still skin
+
+
+def test_pink_shirt_next_to_bare_arms_is_not_skin() -> None:
+    # A sleeveless pink shirt close to the skin colour: its sides, touching the bare arms, stay cloth.
+    image, body = analysed("person/vitonhd_00034_00.jpg")
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    shirt_colour = np.median(lab[torso_core(body)], axis=0)
+    shirt = (np.linalg.norm(lab - shirt_colour, axis=-1) < 12) & body.person_mask & ~body.regions["face_hair"]
+    assert shirt.sum() > body.shoulder_width**2
+    assert body.regions["skin"][shirt].mean() < 0.02
+
+
+def test_shadowed_arms_are_skin() -> None:
+    # v02's person: the arms' inner sides are in deep shadow against the body (dark, reddish brown).
+    image, body = analysed("paired/person/vitonhd_14627_00.jpg")
+    rgb = image.astype(np.int32)
+    lightness = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0]
+    arms = np.zeros(body.size, bool)
+    for part in ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right"):
+        arms |= body.regions[part]
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    brown = arms & (red > green) & (green > blue) & (red - blue > 40) & (lightness > 30) & (lightness < 140)
+    brown = cv2.erode(brown.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)  # not mixed edge pixels
+    assert brown.sum() > 0.05 * body.shoulder_width**2
+    assert body.regions["skin"][brown].mean() > 0.82
+
+
+@pytest.mark.parametrize("relpath", PERSON_PHOTOS)
+def test_hands_are_mostly_skin_coloured(relpath: str) -> None:
+    # The hand parts hold the hands, not the pocket, hip or trousers the hand shapes also cover.
+    image, body = analysed(relpath)
+    distance = body.skin_distance_sq(image)
+    for side in ("left", "right"):
+        hand = body.regions[f"hand_{side}"]
+        if hand.sum() < 0.01 * body.shoulder_width**2:
+            continue  # hidden (in a pocket, behind the body)
+        assert (distance[hand] < body_stage.SKIN_WEAK_SQ).mean() > 0.75, side
+
+
 def test_analysis_is_deterministic_and_leaves_the_input_alone() -> None:
     image = load_eval_image(CATVTON)
     copy = image.copy()

@@ -17,11 +17,15 @@ Steps of :func:`analyze_body`:
 3. body parts (at ~512 px, then upsampled): capsules along the bones scaled by the
    shoulder width, disjoint by priority, grown to tile the person mask; person
    pixels above the shoulder line start as head;
-4. skin: a Lab colour model (mean + covariance) from the cheeks and bare forearms;
-   skin is smooth (prints and weaves fail a texture test), lies in or connects to
-   limbs, neck or face, and shaded rims join by hysteresis;
+4. skin: a Lab colour model (mean + covariance) from the cheeks and bare forearms,
+   and a lightness-normalised chroma model; skin is smooth (prints and weaves fail a
+   texture test), lies in or connects to limbs, neck or face, needs a closer match on
+   the torso (where the old garment is), shaded rims join by hysteresis and deep
+   shadows on the limbs by hue; the hand parts keep only the skin-coloured pixels
+   connected to the hand landmarks;
 5. hair: colour models of hair and clothing sort the shoulder area: garment tops
-   and bare shoulders leave the head, hair falling over the chest joins it.
+   and bare shoulders leave the head, hair falling over the chest joins it (by
+   colour, or by its strands' texture over a plain top of the same colour).
 """
 
 from __future__ import annotations
@@ -142,6 +146,10 @@ UPPER_ARM_RADIUS = 0.15
 LOWER_ARM_RADIUS = 0.12
 HAND_RADIUS = 0.11
 HAND_REACH = 2.2  # fingertips are ~2.2x the wrist-to-knuckle (MediaPipe index/pinky) distance away
+# The hand parts keep only skin-coloured pixels (skin, shaded skin) connected to the hand landmarks;
+# the clothing the hand shapes also cover (a pocket, a sleeve's cuff, a hip) goes to the nearest part.
+HAND_SEED_RADIUS = 0.03  # shoulder widths around the wrist, knuckles and thumb landmarks
+HAND_HOLE_AREA = 0.002  # holes smaller than this (shoulder widths squared) are filled (not a gap to a pocket)
 THIGH_RADIUS = 0.26
 SHIN_RADIUS = 0.17
 FOOT_RADIUS = 0.13
@@ -173,6 +181,29 @@ SKIN_MAX_TEXTURE = 16.0
 SKIN_GROW = 0.03  # smooth skin grows this far (shoulder widths) into skin-coloured edges
 SKIN_MIN_AREA = 0.003  # skin blobs smaller than this (shoulder widths squared) are noise
 SKIN_HOLE_AREA = 0.04  # holes in skin smaller than this (eyes, highlights, freckles) are filled
+# Shading-invariant skin colour: chroma over lightness, (a*, b*) / (L* + 16). Darkening a colour
+# (scaling its RGB) scales L* + 16, a* and b* alike, so shadowed skin keeps the chroma of lit skin
+# while orange, tan or pink clothing does not (it is more or less saturated, or of another hue).
+SKIN_CHROMA_SQ = 9.2  # chi-square, 2 dof, 99%: skin must match the chroma model too
+SKIN_CHROMA_FLOOR = np.diag([4e-4, 4e-4]).astype(np.float32)  # added to a sampled chroma covariance
+# Where the old garment is (the torso, not a skin-bearing part) skin needs stronger evidence.
+SKIN_TORSO_SQ = 7.8  # chi-square, 3 dof, 95%
+SKIN_TORSO_CHROMA_SQ = 6.0  # chi-square, 2 dof, 95%
+# Shadowed skin (an arm's inner side against the body) is much darker and, lit by light bounced off
+# skin, more saturated than the model: it is found by hue, not by the models. On the limbs and the
+# neck only, within reach of confident skin and connected to it, smooth; of the skin's hue; at least
+# as saturated for its lightness; clearly darker than lit skin (a bright orange or tan garment is
+# not) but not black or grey.
+SKIN_SHADOW_HUE = np.radians(25.0)  # largest hue difference (Lab hue angle) from the skin model
+SKIN_SHADOW_MIN_CHROMA = 8.0  # C* (Lab units): greys and blacks have no hue
+SKIN_SHADOW_SATURATION = 0.8  # C* / (L* + 16) at least this share of the skin model's
+SKIN_SHADOW_DARKER = 2.0  # at least this many lightness standard deviations below the skin model
+SKIN_SHADOW_MIN_LIGHTNESS = 0.15  # x the skin model's mean lightness
+SKIN_SHADOW_REACH = 0.1  # shoulder widths from confident skin
+SHADOW_SKIN_PARTS = (
+    "neck", "upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right", "hand_left", "hand_right",
+    "thigh_left", "thigh_right", "shin_left", "shin_right", "feet",
+)
 
 # --- hair below the shoulders ----------------------------------------------------------------
 HAIR_MIN_SAMPLES = 80
@@ -181,6 +212,17 @@ HAIR_MAX_LENGTH = 1.6  # and at most this many shoulder widths below the shoulde
 # Hair and clothing colour models this close (Mahalanobis, squared) cannot be told apart: no long hair.
 HAIR_MIN_SEPARATION_SQ = 16.0
 HAIR_OPEN_PX = 2  # at work resolution: removes specks before the connectivity test
+# Hair the colour of the clothing (black hair over a black top) is told apart by its texture: fine,
+# directional strands. Only where the clothing is plain (its texture this many times weaker than the
+# hair's on the head) and only pixels as textured as the head's hair (this share of it, median) whose
+# local orientation is coherent (strands run one way), connected to the head.
+HAIR_TEXTURE_CONTRAST = 2.5
+HAIR_TEXTURE_SHARE = 0.5
+HAIR_MIN_COHERENCE = 0.35  # ((l1 - l2) / (l1 + l2))^2 of the structure tensor; 0 for isotropic noise
+HAIR_TENSOR_SIGMA = 2.0  # work px: the window the orientation is averaged over
+HAIR_CLOSE_PX = 2  # work px: strands with dark gaps between them close into one region
+HAIR_LOCK_PX = 3  # work px: what is thinner than this after closing is a seam or an edge, not hair
+HAIR_EDGE_PX = 3  # work px kept clear of the person's outline
 
 # Region and skin work happens at this long side (px), then label maps are upsampled.
 WORK_SIDE = 512
@@ -324,7 +366,8 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
     texture = _texture(image, work_size)
     mean, cov = _fit_skin_model(lab, work_mask, work_face, work_points, work_unit)
     skin = _skin_mask(lab, texture, mean, cov, work_mask, labels, work_unit)
-    labels = _refine_hair(lab, labels, skin, (mean, cov), work_points, work_face, work_unit)
+    labels = _restrict_hands(labels, lab, texture, skin, (mean, cov), work_points, work_unit)
+    labels = _refine_hair(lab, texture, labels, skin, (mean, cov), work_points, work_face, work_unit)
 
     # 4. Back to full resolution, cut to the full-resolution person mask.
     part_labels = _upsample_labels(labels, person_mask)
@@ -806,23 +849,144 @@ def _skin_mask(
     """Skin-coloured person pixels near smooth skin, in or connected to skin-bearing parts (bool).
 
     Tan or pink clothing can match the colour model: a print or weave fails the smoothness test,
-    and a plain garment must connect to the limbs, neck or face through skin-coloured pixels.
+    a plain garment must connect to the limbs, neck or face through skin-coloured pixels, match the
+    skin's chroma (lightness-normalised) as well, and on the torso, where the old garment is, match
+    both more closely. Shadowed skin on the limbs and neck is added by chroma.
     """
     distance = _mahalanobis_sq(lab, mean, cov)
-    bearing = np.isin(labels, [PART_NAMES.index(name) + 1 for name in SKIN_BEARING_PARTS])
+    bearing = _parts_mask(labels, SKIN_BEARING_PARTS)
     grow = max(1, round(SKIN_GROW * unit))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    flat = texture < SKIN_MAX_TEXTURE
 
     colour = (distance < SKIN_MAHALANOBIS_SQ) & person_mask
-    smooth = cv2.dilate((colour & (texture < SKIN_MAX_TEXTURE)).astype(np.uint8), kernel) > 0
+    # Chroma only where the Lab model leaves a chance (weak or better): the rest is not skin anyway.
+    candidate = (distance < SKIN_WEAK_SQ) & person_mask
+    chroma = _chroma(lab[candidate])
+    chroma_distance = np.full(distance.shape, np.inf, np.float32)
+    samples = chroma[(colour & flat & bearing)[candidate]]
+    if len(samples) >= SKIN_MIN_SAMPLES:
+        chroma_distance[candidate] = _chroma_distance_sq(chroma, *_fit_chroma(samples))
+    else:  # too little skin to model its chroma: the Lab model alone
+        chroma_distance[candidate] = 0.0
+    colour &= chroma_distance < SKIN_CHROMA_SQ
+    colour &= bearing | ((distance < SKIN_TORSO_SQ) & (chroma_distance < SKIN_TORSO_CHROMA_SQ))
+
+    smooth = cv2.dilate((colour & flat).astype(np.uint8), kernel) > 0
     strong = _keep_touching(colour & smooth, colour & smooth & bearing, SKIN_MIN_AREA * unit * unit)
     # Hysteresis: shaded skin (arm rims, the far side of the face) is further from the model; accept
     # it in skin-bearing parts next to confident skin (a short reach keeps it off sleeves).
     reach = max(1, round(SKIN_WEAK_REACH * unit))
     near = cv2.dilate(strong.astype(np.uint8), cv2.getStructuringElement(
         cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))) > 0
-    skin = strong | (near & bearing & person_mask & (distance < SKIN_WEAK_SQ))
+    weak = near & bearing & person_mask & (distance < SKIN_WEAK_SQ) & (chroma_distance < SKIN_CHROMA_SQ)
+    skin = strong | weak
+    # Shadowed skin on the limbs and neck (see SKIN_SHADOW_HUE).
+    limbs = _parts_mask(labels, SHADOW_SKIN_PARTS)
+    reach = max(1, round(SKIN_SHADOW_REACH * unit))
+    near = cv2.dilate(skin.astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8)) > 0
+    shadow = limbs & near & person_mask & flat & ~skin
+    shadow[shadow] = _shadowed_skin_colour(lab[shadow], mean, cov)  # only where it may be
+    if shadow.any():
+        skin |= _keep_touching(skin | shadow, skin)
     return _fill_holes(skin, SKIN_HOLE_AREA * unit * unit) & person_mask
+
+
+def _parts_mask(labels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Pixels of a label map (uint8) that belong to any of the parts ``names`` (bool)."""
+    lookup = np.zeros(256, bool)
+    lookup[[PART_NAMES.index(name) + 1 for name in names]] = True
+    return lookup[labels]
+
+
+def _shadowed_skin_colour(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Pixels whose colour could be this skin in shadow (bool), see :data:`SKIN_SHADOW_HUE`."""
+    a, b = lab[..., 1] - 128.0, lab[..., 2] - 128.0
+    lightness = lab[..., 0] * (100.0 / 255.0) + 16.0
+    skin_a, skin_b = float(mean[1]) - 128.0, float(mean[2]) - 128.0
+    skin_lightness = float(mean[0]) * (100.0 / 255.0) + 16.0
+    chroma = np.hypot(a, b)
+    # Hue difference via the angle between (a, b) and the skin's (a, b): cos >= cos(limit).
+    cos_hue = (a * skin_a + b * skin_b) / np.maximum(chroma * np.hypot(skin_a, skin_b), 1e-6)
+    darker = float(mean[0]) - SKIN_SHADOW_DARKER * float(np.sqrt(cov[0, 0]))
+    return (
+        (cos_hue > np.cos(SKIN_SHADOW_HUE))
+        & (chroma >= SKIN_SHADOW_MIN_CHROMA)
+        & (chroma / lightness >= SKIN_SHADOW_SATURATION * np.hypot(skin_a, skin_b) / skin_lightness)
+        & (lab[..., 0] < darker)
+        & (lab[..., 0] > SKIN_SHADOW_MIN_LIGHTNESS * float(mean[0]))
+    )
+
+
+def _chroma(lab: np.ndarray) -> np.ndarray:
+    """OpenCV 8-bit Lab ``(..., 3)`` to lightness-normalised chroma (a*, b*) / (L* + 16), float32 ``(..., 2)``."""
+    scale = 1.0 / (lab[..., 0] * (100.0 / 255.0) + 16.0)
+    return np.stack([(lab[..., 1] - 128.0) * scale, (lab[..., 2] - 128.0) * scale], axis=-1).astype(np.float32)
+
+
+def _chroma_distance_sq(chroma: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance of chroma ``(..., 2)`` to (mean, cov), float32 ``(...)``."""
+    inverse = np.linalg.inv(cov.astype(np.float64)).astype(np.float32)
+    da, db = chroma[..., 0] - mean[0], chroma[..., 1] - mean[1]
+    return inverse[0, 0] * da * da + 2 * inverse[0, 1] * da * db + inverse[1, 1] * db * db
+
+
+def _fit_chroma(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chroma model (mean, covariance) of ``(N, 2)`` samples, refitted on the samples near it."""
+    if len(samples) > MAX_COLOUR_SAMPLES:
+        samples = samples[:: len(samples) // MAX_COLOUR_SAMPLES + 1]
+    mean = np.median(samples, axis=0)
+    cov = np.cov(samples, rowvar=False) + SKIN_CHROMA_FLOOR
+    for _ in range(SKIN_TRIM_ROUNDS):
+        near = samples[_chroma_distance_sq(samples, mean, cov) < SKIN_CHROMA_SQ]
+        if len(near) < SKIN_MIN_SAMPLES:
+            break
+        mean = near.mean(axis=0)
+        cov = np.cov(near, rowvar=False) + SKIN_CHROMA_FLOOR
+    return mean.astype(np.float32), cov.astype(np.float32)
+
+
+def _restrict_hands(
+    labels: np.ndarray,
+    lab: np.ndarray,
+    texture: np.ndarray,
+    skin: np.ndarray,
+    skin_model: tuple[np.ndarray, np.ndarray],
+    landmarks: np.ndarray,
+    unit: float,
+) -> np.ndarray:
+    """Hand parts cut to the skin-coloured pixels connected to the hand landmarks (15-22); the rest
+    of the hand shapes goes to the nearest other part. Returns the new label map (uint8)."""
+    mean, cov = skin_model
+    size = labels.shape
+    out = labels.copy()
+    removed = np.zeros(size, bool)
+    for side, indices in (
+        ("left", (LEFT_WRIST, LEFT_PINKY, LEFT_INDEX, LEFT_THUMB)),
+        ("right", (RIGHT_WRIST, RIGHT_PINKY, RIGHT_INDEX, RIGHT_THUMB)),
+    ):
+        hand = labels == PART_NAMES.index(f"hand_{side}") + 1
+        if not hand.any():
+            continue
+        rows, cols = np.flatnonzero(hand.any(axis=1)), np.flatnonzero(hand.any(axis=0))
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        # Skin, or shaded skin that is smooth (not a print with skin tones).
+        shaded = (_mahalanobis_sq(lab[box], mean, cov) < SKIN_WEAK_SQ) | _shadowed_skin_colour(lab[box], mean, cov)
+        skin_like = skin[box] | (shaded & (texture[box] < SKIN_MAX_TEXTURE))
+        seeds = np.zeros(size, np.uint8)
+        for index in indices:
+            x, y = (round(float(v)) for v in landmarks[index])
+            cv2.circle(seeds, (x, y), max(1, round(HAND_SEED_RADIUS * unit)), 1, -1)
+        kept = _keep_touching(hand[box] & skin_like, seeds[box].astype(bool) & hand[box])
+        kept = _fill_holes(kept, HAND_HOLE_AREA * unit * unit) & hand[box]
+        removed[box] |= hand[box] & ~kept
+    if removed.any():
+        others = out.copy()
+        hands = _parts_mask(out, ("hand_left", "hand_right"))
+        others[removed | hands] = 0
+        filled = _fill_nearest(others, removed)
+        out[removed] = filled[removed]
+    return out
 
 
 def _fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
@@ -839,6 +1003,7 @@ def _fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
 
 def _refine_hair(
     lab: np.ndarray,
+    texture: np.ndarray,
     labels: np.ndarray,
     skin: np.ndarray,
     skin_model: tuple[np.ndarray, np.ndarray],
@@ -855,8 +1020,9 @@ def _refine_hair(
     2. Hair that falls below the shoulders (over the chest or arms) joins ``face_hair``: pixels in a
        band under the face nearer the hair colour than the clothing's and the skin's, not neck,
        connected to the head.
-    When hair and clothing have the same colour they cannot be told apart: step 1 then moves only
-    pixels below the chin and step 2 is skipped.
+    When hair and clothing have the same colour they cannot be told apart by colour: step 1 then
+    moves only pixels below the chin, and step 2 uses texture (strands) where the clothing is plain
+    (see :data:`HAIR_TEXTURE_CONTRAST`), or is skipped.
     """
     if face_box is None:
         return labels
@@ -908,7 +1074,8 @@ def _refine_hair(
         others = labels.copy()
         others[face] = 0
         out[to_body] = _fill_nearest(others, to_body)[to_body]
-    if not separable:
+    by_texture = not separable and _strands_stand_out(texture, face & hair_area & ~skin, torso_core & ~skin)
+    if not separable and not by_texture:
         return out
 
     # 2. Long hair: a band under the face, from the shoulder line down.
@@ -924,13 +1091,46 @@ def _refine_hair(
         return out
     window = (slice(by0, by1), slice(bx0, bx1))
     band = out[window]
-    # Not the neck: its shadowed skin is often nearer brown hair than the clothing.
-    hairy = ((band > 0) & (band != neck_label) & hair_like(window)) | (band == face_label)
+    if by_texture:
+        hair_texture = float(np.median(texture[face & hair_area & ~skin]))
+        candidates = _strand_like(lab[window][..., 0], texture[window], hair_texture) & ~skin[window]
+        candidates &= _mahalanobis_sq(lab[window], *hair_model) < SKIN_WEAK_SQ  # still hair-coloured
+        # Off the person's outline (an edge against the background is textured and coherent too).
+        candidates &= cv2.erode((out[window] > 0).astype(np.uint8), np.ones((2 * HAIR_EDGE_PX + 1,) * 2, np.uint8)) > 0
+        close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_CLOSE_PX + 1,) * 2)
+        candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_CLOSE, close) > 0
+        # Locks of hair are broad; the seams and straps that pass the test are thin lines.
+        lock = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_LOCK_PX + 1,) * 2)
+        candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, lock) > 0
+    else:
+        candidates = hair_like(window)
+    # Not the neck by colour: its shadowed skin is often nearer brown hair than the clothing (skin has
+    # no strands, so the texture test may look there).
+    hairy = ((band > 0) & ((band != neck_label) | by_texture) & candidates) | (band == face_label)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_OPEN_PX + 1,) * 2)
     hairy = cv2.morphologyEx(hairy.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
     hair = _keep_touching(hairy, band == face_label) & (band > 0)
     band[hair] = face_label
     return out
+
+
+def _strands_stand_out(texture: np.ndarray, hair: np.ndarray, cloth: np.ndarray) -> bool:
+    """Whether the head's hair (bool mask) is much more textured than the plain clothing (bool mask)."""
+    if hair.sum() < HAIR_MIN_SAMPLES or cloth.sum() < HAIR_MIN_SAMPLES:
+        return False
+    return float(np.median(texture[hair])) >= HAIR_TEXTURE_CONTRAST * (float(np.median(texture[cloth])) + 1.0)
+
+
+def _strand_like(lightness: np.ndarray, texture: np.ndarray, hair_texture: float) -> np.ndarray:
+    """Pixels textured like hair strands (bool): as textured as the head's hair and coherently
+    oriented (structure tensor of ``lightness``, float ``(h, w)``)."""
+    gx = cv2.Sobel(lightness, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(lightness, cv2.CV_32F, 0, 1)
+    jxx = cv2.GaussianBlur(gx * gx, (0, 0), HAIR_TENSOR_SIGMA)
+    jyy = cv2.GaussianBlur(gy * gy, (0, 0), HAIR_TENSOR_SIGMA)
+    jxy = cv2.GaussianBlur(gx * gy, (0, 0), HAIR_TENSOR_SIGMA)
+    coherence = ((jxx - jyy) ** 2 + 4 * jxy**2) / np.maximum((jxx + jyy) ** 2, 1e-6)
+    return (texture >= HAIR_TEXTURE_SHARE * hair_texture) & (coherence >= HAIR_MIN_COHERENCE)
 
 
 def _grown_face_box(face_box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -13,8 +13,11 @@ Steps (:func:`analyze_garment`):
    resolution.
 2. category: "upper", "lower" or "dress" from the mask's shape (a crotch gap, a
    straight waistband, length against torso width).
-3. for tops and dresses, the inner back of the neck that shows above the front
-   neckline is cut out of the mask (it would be painted over the wearer's neck).
+3. for tops and dresses, the inside that shows above the front neckline (the inner
+   back of the neck, its label, a V-neck's lining) is cut out of the mask (it would be
+   painted over the wearer's neck): the front neckline is traced from one neck corner to
+   the other as a smooth edge below the (shallow) back neckline, and kept only when the
+   inside above it differs from the front below it.
 4. keypoints from the outline, the sleeve length, and part masks (body, sleeves or
    legs) for the warp stage.
 
@@ -92,7 +95,7 @@ SHADOW_MAX_CURVATURE = 0.02  # and bends this little (|Laplacian| of relative br
 SHADOW_MIN_SHARE = 0.15  # refine when this share of the outline band looks like shadow
 GRABCUT_SIDE = 256  # long side of the image GrabCut runs on, px
 GRABCUT_BAND = 3  # px at GrabCut size around the flood outline that GrabCut may relabel
-GRABCUT_ITERATIONS = 2
+GRABCUT_ITERATIONS = 1
 SMOOTH_KERNEL = 5  # median filter that removes JPEG jaggies from the outline
 
 # --- category -------------------------------------------------------------------
@@ -109,25 +112,50 @@ CATEGORY_SOFTNESS = 0.08  # width of the logistic ramps that turn features into 
 NECK_CORNER_REACH = 0.6  # neck corners are searched this far either side of the centre (x torso)
 NECK_CORNER_TOLERANCE = 0.01  # ... as the outermost column this close to the highest (x torso)
 NECK_MIN_WIDTH = 0.15  # narrower "necks" are not searched (x torso width)
-NECK_CORNER_JITTER = 0.12  # candidate necklines start up to this far inside the corners (x neck)
-NECK_DEPTHS = (0.08, 1.4)  # candidate neckline depths (x neck width)
-NECK_DEPTH_STEPS = 28
-NECK_SAMPLES = 40  # points per candidate curve
-NECK_SIDE_OFFSET = 6  # px either side of a candidate neckline where the two colours are sampled
-NECK_SAMPLE_SPAN = 0.92  # sample the curve up to this close to its corners (u in [-1, 1])
-NECK_BLUR_SIGMA = 3.0  # px; averages stripes and fine prints
-NECK_EDGE_BAND = 7  # px next to the outline that candidate necklines keep away from
-NECK_CONTRAST_SCALE = 25.0  # Lab distance across the neckline that counts as full support
-NECK_SPREAD_WEIGHT = 1.0  # colour changes along either side of the neckline count against it
-NECK_SCORE_PERCENTILE = 30  # a neckline is supported along most of its length
-NECK_MIN_SCORE = 0.3
-NECK_DEPTH_PENALTY = -0.1  # negative: prefer the deepest edge (the front neckline, not the back rib)
-NECK_MIN_DEPTH = 0.06  # the curve dips at least this far below the outline at the centre (x torso)
+# The front neckline is traced along rays from the corners' midpoint (polar coordinates): a path
+# from one corner round to the other through the strongest colour steps, kept smooth.
+NECK_WORK_WIDTH = 128  # the neck is searched at a scale where the corners are this far apart, px
+NECK_REACH = 1.5  # rays reach this far from the corners' midpoint (x neck width)
+NECK_RAYS = 72  # rays from one corner (angle 0, image right) round to the other (pi)
+NECK_BLUR_SIGMA = 1.0  # work px; a garment-only blur (the background does not bleed in)
+NECK_STEP_PX = 2  # a colour step along a ray is measured between r - this and r + this (work px)
+NECK_TYPICAL_PERCENTILE = 25  # the typical step: this percentile over the neck area (flat within stripes)
+NECK_STEP_FLOOR = 0.5  # Lab units per px added to the typical step (the noise of a flat fabric)
+NECK_STEP_CAP = 3.0  # one edge counts at most this many typical steps (labels and prints stand out)
+NECK_OUTLINE_GAP = 3  # work px the front neckline keeps below the outline...
+NECK_FREE_ANGLE = np.radians(10.0)  # ... except this close to the corners, where the two meet
+NECK_CORNER_RADIUS = (0.35, 0.6)  # the neckline starts and ends at the corners (x neck width)
+NECK_MAX_JUMP = 4  # work px the neckline's radius may change from one ray to the next
+NECK_JUMP_COST = 1.0  # per px of change (in typical steps): the neckline is a smooth curve...
+NECK_JUMP_FREE = 3.0  # ... unless an edge this strong runs along the change (the steep side of a V)
+# Hypotheses for the depth of the front neckline below the outline at the centre (x neck width):
+# the back's own seams and ribs run close to the outline, the front neckline dips well below it.
+NECK_DIPS = (0.12, 0.22, 0.35, 0.5, 0.7)
+NECK_CENTRE_ANGLE = np.radians(15.0)  # the dip is required on rays this close to straight down
+NECK_SUPPORT_PERCENTILE = 30  # a neckline is an edge along most of its length, and at its centre...
+NECK_MIN_SUPPORT = 1.0  # ... at least this strong (in typical steps)
+NECK_TIE = 0.9  # a deeper neckline with this share of the best support wins (the front, not a back seam)...
+NECK_DETOUR_SHARE = 0.5  # ... unless it runs along the shallower one on this share of the rays...
+NECK_SAME_PX = 2  # ... (within this many work px)
+NECK_MAX_ROUGHNESS = 0.25  # mean |second difference| of the radius (x the arc between rays): a sewn edge
+# Along the traced curve itself (steep stretches included), every stretch this long (x neck width)
+# must be an edge of at least NECK_MIN_STRETCH typical steps on average (a print's outline, or a
+# path that drops across plain fabric, has a gap); the ends, where the curve meets the outline,
+# are left out (NECK_END_SHARE of the length each).
+NECK_STRETCH = 0.15
+NECK_MIN_STRETCH = 0.8
+NECK_END_SHARE = 0.1
+NECK_BAND = 0.06  # the front fabric under the neckline: a band this deep (x neck width)
+NECK_MIN_COLOUR_DIFF = 3.0  # Lab distance between the inside (above the neckline) and the front below...
+NECK_MIN_CONTRAST = 0.5  # ... and that distance over the spread within each side (plus a floor)
+NECK_SPREAD_FLOOR = 2.0
 NECK_MAX_AREA = 0.12  # the inner back is a small part of the garment
-NECK_BELOW_BAND = 0.04  # the front fabric compared with the inner back: a band this deep (x torso)
-NECK_BELOW_GAP = 3  # px skipped below the neckline (its edge blur)
-NECK_MIN_COLOUR_DIFF = 8.0  # Lab distance between the inner back and the front fabric
+# The back neckline is shallow: an outline that dips deeper than this below the corners at the
+# centre (x neck width) is the front neckline itself (a strap top, a scoop seen from the front).
+NECK_MAX_BACK_DIP = 0.25
 NECK_CENTRE_BAND = 0.1  # the front neckline's lowest point is this close to the centre (x torso)
+STRAP_MAX_WIDTH = 0.15  # a neck corner on a run this narrow (x torso) is the top of a strap
+STRAP_PROBE = 0.04  # the strap's width is measured this far below its top (x torso)
 
 # --- keypoints ---------------------------------------------------------------------
 TORSO_ROWS = (0.3, 0.55)  # rows (x height) where the torso width is measured
@@ -145,9 +173,12 @@ SHOULDER_STEEP_SLOPE = 1.6  # dy/dx where the shoulder line turns down into an a
 SHOULDER_OUTSET = 0.06  # shoulder point may sit this far outside the armpit (x torso width)
 SHOULDER_WINDOW = 0.08  # columns over which the outline's slope is measured (x torso width)
 SLEEVE_MIN_AREA = 0.03  # a sleeve is at least this fraction of the body area
-# Sleeve length (shoulder to cuff) over shoulder width: short / three-quarter / long thresholds.
-SLEEVE_SHORT_MAX = 0.85
-SLEEVE_THREE_QUARTER_MAX = 1.42
+# Sleeve length (shoulder to cuff) against the garment's own size: the geometric mean of the shoulder
+# width and twice the armhole depth (shoulder to armpit), each about 40-45 cm on a worn garment, so
+# a wide cut or a deep armhole alone does not shift the estimate. On a body the elbow is ~0.8 of
+# that from the shoulder, mid-forearm ~1.1 and the wrist ~1.45: thresholds halfway between.
+SLEEVE_SHORT_MAX = 0.8  # up to the elbow
+SLEEVE_THREE_QUARTER_MAX = 1.25  # up to between mid-forearm and wrist
 DRESS_WAIST_SPAN = 0.6  # the waist is in this upper share of the armpit-to-hem span
 HEM_MIN_WIDTH = 0.5  # the hem is the lowest row at least this wide (x torso width)
 HEM_INSET = 0.01  # measure hem corners this far above the hem (x height)
@@ -173,8 +204,8 @@ class GarmentAnalysis:
         parts: part name -> bool ``(H, W)`` mask; the parts split ``mask``: "body" always,
             "sleeve_left"/"sleeve_right" for sleeved tops and dresses (cut along the
             shoulder-armpit line), "leg_left"/"leg_right" for trousers (below the crotch).
-        back_neck_mask: bool ``(H, W)``, the inner back of the neck removed from ``mask``
-            (all False when none shows).
+        back_neck_mask: bool ``(H, W)``, the inside removed from ``mask``: the inner back of the
+            neck, its label, the lining inside a V-neck (all False when none shows).
         outline: int32 ``(N, 2)`` pixel ``(x, y)`` points of the outer contour of ``mask``.
     """
 
@@ -217,7 +248,7 @@ def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysi
         mask = full_mask & ~back_neck
         keypoints, parts, sleeve = _upper_keypoints(mask, shape, back_neck, dress=chosen == "dress")
 
-    mean_rgb = image[mask].mean(axis=0).round().astype(np.uint8)
+    mean_rgb = np.round(cv2.mean(image, mask.astype(np.uint8))[:3]).astype(np.uint8)
     return GarmentAnalysis(
         image=image,
         mask=mask,
@@ -400,10 +431,17 @@ def _grabcut_refine(
     """
     height, width = mask.shape
     scale = min(1.0, GRABCUT_SIDE / max(height, width))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    small_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
-    small_doubt = cv2.resize(doubtful.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+    # Only the garment's bounding box (with a margin) goes to GrabCut: its cost grows with the area.
+    band_px = int(np.ceil(GRABCUT_BAND / scale))
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    margin = 2 * band_px + 2
+    y0, y1 = max(0, rows[0] - margin), min(height, rows[-1] + margin + 1)
+    x0, x1 = max(0, columns[0] - margin), min(width, columns[-1] + margin + 1)
+    box = (slice(y0, y1), slice(x0, x1))
+    size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+    small_image = cv2.resize(image[box], size, interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(mask[box].astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+    small_doubt = cv2.resize(doubtful[box].astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
     kernel = np.ones((2 * GRABCUT_BAND + 1,) * 2, np.uint8)
     sure_fg = cv2.erode(small_mask.astype(np.uint8), kernel).astype(bool)
     near = cv2.dilate(small_mask.astype(np.uint8), kernel).astype(bool)
@@ -418,10 +456,10 @@ def _grabcut_refine(
         GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK,
     )
     small_fg = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.float32)
-    fg = cv2.resize(small_fg, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+    fg = np.zeros(mask.shape, bool)
+    fg[box] = cv2.resize(small_fg, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) > 0.5
     # GrabCut may drop only the doubtful (shadow-like) pixels, and add pixels just outside
     # the flood fill's outline (a white garment's edge that the flood took for background).
-    band_px = int(np.ceil(GRABCUT_BAND / scale))
     near_full = cv2.dilate(mask.astype(np.uint8), np.ones((2 * band_px + 1,) * 2, np.uint8)).astype(bool)
     return (mask & ~(doubtful & ~fg)) | (fg & near_full & ~mask & (distance > 0))
 
@@ -480,14 +518,16 @@ class _Shape:
 
     def __init__(self, mask: np.ndarray) -> None:
         self.mask = mask
-        self._runs: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # row -> run starts, run ends
-        ys, xs = np.nonzero(mask)
-        self.top, self.bottom = int(ys.min()), int(ys.max())
-        self.left, self.right = int(xs.min()), int(xs.max())
+        # Runs of mask pixels, all rows: first and last columns, and each row's slice of them.
+        self._run_starts = self._run_ends = np.zeros(0, np.int64)
+        self._run_rows: np.ndarray | None = None
+        rows_any, columns_any = mask.any(axis=1), mask.any(axis=0)
+        self.top, self.bottom = int(rows_any.argmax()), int(rows_any.size - 1 - rows_any[::-1].argmax())
+        self.left, self.right = int(columns_any.argmax()), int(columns_any.size - 1 - columns_any[::-1].argmax())
         self.height = self.bottom - self.top + 1
         self.width = self.right - self.left + 1
         rows = np.arange(mask.shape[0])
-        filled = mask.any(axis=1)
+        filled = rows_any
         first = np.where(filled, mask.argmax(axis=1), -1)
         last = np.where(filled, mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1), -1)
         # The centre line: the middle of the outline's extent over the upper body rows.
@@ -497,21 +537,29 @@ class _Shape:
         self.cx = float(np.median(middle)) if band.any() else (self.left + self.right) / 2
         self.torso_width = self._torso_width()
         # Height down to the hem: what hangs below it (ties, straps, sleeves) is narrow.
-        wide = np.flatnonzero(mask.sum(axis=1) >= HEM_MIN_WIDTH * self.torso_width)
+        wide = np.flatnonzero(np.count_nonzero(mask, axis=1) >= HEM_MIN_WIDTH * self.torso_width)
         self.body_height = (int(wide.max()) if wide.size else self.bottom) - self.top + 1
 
     def run_at(self, y: int, x: float) -> tuple[int, int] | None:
         """The run ``(x0, x1)`` of mask pixels in row ``y`` that contains column ``x``."""
         xi = round(x)
-        row = self.mask[y]
-        if not 0 <= xi < row.size or not row[xi]:
+        if not 0 <= xi < self.mask.shape[1] or not self.mask[y, xi]:
             return None
-        if y not in self._runs:
-            edges = np.flatnonzero(np.diff(np.concatenate(([False], row, [False])).astype(np.int8)))
-            self._runs[y] = (edges[0::2], edges[1::2] - 1)
-        starts, ends = self._runs[y]
-        i = int(np.searchsorted(starts, xi, side="right")) - 1
-        return int(starts[i]), int(ends[i])
+        if self._run_rows is None:
+            self._find_runs()
+        first, last = self._run_rows[y], self._run_rows[y + 1]
+        i = first + int(np.searchsorted(self._run_starts[first:last], xi, side="right")) - 1
+        return int(self._run_starts[i]), int(self._run_ends[i])
+
+    def _find_runs(self) -> None:
+        """Every row's runs of mask pixels, found in one pass when first needed."""
+        height = self.mask.shape[0]
+        padded = np.zeros((height, self.mask.shape[1] + 2), np.int8)
+        padded[:, 1:-1] = self.mask
+        rows, columns = np.nonzero(np.diff(padded, axis=1))
+        # Transitions alternate start, end within each row (row-major order).
+        self._run_starts, self._run_ends = columns[0::2], columns[1::2] - 1
+        self._run_rows = np.searchsorted(rows[0::2], np.arange(height + 1))
 
     def _torso_width(self) -> float:
         widths = []
@@ -615,52 +663,36 @@ def _gap_width_at(row: np.ndarray, x: float) -> int:
 
 
 def find_back_neck(image: np.ndarray, mask: np.ndarray, shape: _Shape | None = None) -> np.ndarray:
-    """The inner back of the neck (and its label) that shows above the front neckline.
+    """The inside of the garment (inner back, label, lining) that shows above the front neckline.
 
-    The front neckline is searched as a curve (V to flat U) from one neck corner of the
-    outline to the other, along which the colour above differs from the colour below, each
-    side staying consistent (see :func:`_best_neckline`). The region between the best curve
-    and the top outline is the inner back when the curve is convincing and the region's
-    colour, up to the outline, differs from the front fabric just below it. Necklines whose
-    inside looks like the outside (a navy tee's navy inside) are missed rather than guessed.
+    Geometry first: the front neckline runs from one neck corner of the outline to the other,
+    below the top outline between them (the back neckline). It is traced as the smoothest path
+    through the strongest colour steps along rays from the corners' midpoint, under several
+    hypotheses of how deep it dips (a back rib's seam runs close to the outline, the front
+    neckline well below it; a V-neck's lining reaches deep). The chosen path must be an edge
+    along most of its length, smooth like a sewn edge (print shapes are ragged), and the inside
+    above it must differ in colour from the front fabric below it, however little (a navy
+    tee's navy inside is a little lighter, a knit's inside smoother).
 
     Args:
         image: RGB uint8 ``(H, W, 3)``.
         mask: bool ``(H, W)``, the garment including the inner back.
 
     Returns:
-        bool ``(H, W)``, all False when no inner back shows.
+        bool ``(H, W)``, all False when no inside shows.
     """
     shape = shape or _Shape(mask)
     none = np.zeros_like(mask)
-    best = _best_neckline(image, mask, shape)
-    if best is None:
+    rays = _neck_rays(image, mask, shape)
+    if rays is None:
         return none
-    score, (left, right, curve) = best
-    if score < NECK_MIN_SCORE:
+    path = _choose_neckline(rays)
+    if path is None:
         return none
-    region = np.zeros_like(mask)
-    columns = np.arange(left, right + 1)
-    top = mask[:, columns].argmax(axis=0)
-    for x, y0, y1 in zip(columns, top, np.round(curve).astype(int), strict=True):
-        region[y0:y1, x] = True
-    region &= mask
+    region = _neck_region(rays, path, mask)
     if not region.any() or region.sum() > NECK_MAX_AREA * mask.sum():
         return none
-    if _inner_colour_difference(image, mask, region, shape.torso_width) < NECK_MIN_COLOUR_DIFF:
-        return none
     return region
-
-
-def _neck_profiles(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Neckline shapes (V, rounded V, parabola, ellipse, flat U) over ``u`` in [-1, 1]:
-    depth fraction and its derivative, ``(5, S)`` each."""
-    a = np.abs(u)
-    sign = np.sign(u)
-    root = np.sqrt(np.clip(1 - u * u, 1e-6, 1))
-    values = np.stack([1 - a, 1 - a**1.5, 1 - a**2, root, 1 - a**4])
-    slopes = np.stack([-sign, -1.5 * sign * np.sqrt(a), -2 * u, -u / root, -4 * u**3])
-    return values, slopes
 
 
 def _neck_corners(mask: np.ndarray, shape: _Shape) -> tuple[int, int]:
@@ -682,87 +714,256 @@ def _neck_corners(mask: np.ndarray, shape: _Shape) -> tuple[int, int]:
     return corners[0], corners[1]
 
 
-def _best_neckline(
-    image: np.ndarray, mask: np.ndarray, shape: _Shape
-) -> tuple[float, tuple[int, int, np.ndarray]] | None:
-    """Score and ``(left column, right column, curve rows per column)`` of the best neckline.
+@dataclasses.dataclass(frozen=True)
+class _NeckRays:
+    """The neck area resampled along rays from the corners' midpoint, at work scale.
 
-    Candidates join the two neck corners (each jittered a little inwards) with a V,
-    rounded-V, parabola, ellipse or flat-U dip of varying depth. A candidate scores where
-    the (blurred) colour just above it differs from the colour just below it, and both
-    sides stay the same colour along the curve: one fabric seen from inside above, the
-    front fabric below. Blurring and the consistency term keep stripes and prints from
-    scoring.
+    ``steps``, ``lab`` and ``inside`` are indexed ``[ray, radius]``; ray ``i`` points at angle
+    ``angles[i]`` (0 = image right, pi/2 = straight down, pi = image left).
     """
-    height = mask.shape[0]
-    torso = shape.torso_width
-    corner_left, corner_right = _neck_corners(mask, shape)
-    neck_width = corner_right - corner_left
-    if neck_width < NECK_MIN_WIDTH * torso:
+
+    centre: tuple[float, float]  # full-resolution pixel (x, y)
+    scale: float  # work px per full-resolution px
+    width: float  # corner to corner, work px
+    angles: np.ndarray  # float (N,)
+    steps: np.ndarray  # float32 (N, R): colour step across each radius, in typical steps (capped)
+    turns: np.ndarray  # float32 (N, R): colour step from ray i - 1 to ray i at each radius, likewise
+    lab: np.ndarray  # float32 (N, R, 3): blurred Lab
+    image_lab: np.ndarray  # float32 (h, w, 3): the blurred Lab crop the rays were sampled from
+    image_mask: np.ndarray  # bool (h, w): the garment in that crop
+    origin: tuple[float, float]  # the corners' midpoint in the crop, work px (x, y)
+    typical: float  # Lab units per work px: the typical step
+    inside: np.ndarray  # bool (N, R): on the garment
+    outline: np.ndarray  # int (N,): first radius on the garment
+
+
+def _neck_rays(image: np.ndarray, mask: np.ndarray, shape: _Shape) -> _NeckRays | None:
+    """Resample the neck area along :data:`NECK_RAYS` rays (None when there is no neck opening)."""
+    height, width = mask.shape
+    left, right = _neck_corners(mask, shape)
+    neck_width = right - left
+    if neck_width < NECK_MIN_WIDTH * shape.torso_width:
         return None
-    x0, x1 = corner_left, corner_right
     has = mask.any(axis=0)
     top = np.where(has, mask.argmax(axis=0), height)
-    y0 = int(top[x0:x1 + 1].min())
-    y1 = min(height, int(top[x0:x1 + 1].max() + NECK_DEPTHS[1] * neck_width) + NECK_SIDE_OFFSET + 3)
-    roi_mask = mask[y0:y1, x0:x1 + 1]
-    lab = _masked_blur_lab(image[y0:y1, x0:x1 + 1], roi_mask)
-    roi_h, roi_w = roi_mask.shape
-    roi_top = (top[x0:x1 + 1] - y0).astype(np.float32)
+    cx, cy = 0.5 * (left + right), 0.5 * (top[left] + top[right])
+    reach = NECK_REACH * neck_width
+    x0, x1 = max(0, int(cx - reach) - 2), min(width, int(cx + reach) + 3)
+    y0, y1 = max(0, int(cy) - 2), min(height, int(cy + reach) + 3)
+    scale = min(1.0, NECK_WORK_WIDTH / neck_width)
+    size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+    crop = cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+    crop_mask = cv2.resize(mask[y0:y1, x0:x1].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    lab = _masked_blur_lab(crop, crop_mask.astype(bool))
 
-    jitter = np.linspace(0, NECK_CORNER_JITTER * neck_width, 3).astype(int)
-    left = jitter[:, None, None, None, None]  # columns within the ROI
-    right = (roi_w - 1 - jitter)[None, :, None, None, None]
-    depth = np.linspace(*NECK_DEPTHS, NECK_DEPTH_STEPS)[None, None, :, None, None] * neck_width
-    u = np.linspace(-NECK_SAMPLE_SPAN, NECK_SAMPLE_SPAN, NECK_SAMPLES)
-    profile, slope = _neck_profiles(u)
-    profile, slope = profile[None, None, None], slope[None, None, None]
+    radii = int(reach * scale)
+    angles = np.linspace(0.0, np.pi, NECK_RAYS)
+    r = np.arange(radii, dtype=np.float32)
+    map_x = ((cx - x0) * scale + r[None, :] * np.cos(angles)[:, None]).astype(np.float32)
+    map_y = ((cy - y0) * scale + r[None, :] * np.sin(angles)[:, None]).astype(np.float32)
+    ray_lab = cv2.remap(lab, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    inside = cv2.remap(crop_mask, map_x, map_y, cv2.INTER_NEAREST, borderValue=0) > 0
 
-    half = (right - left) / 2
-    centre = (right + left) / 2
-    y_left, y_right = roi_top[left], roi_top[right]
-    xs = centre + half * u
-    ys = y_left + (y_right - y_left) * (u + 1) / 2 + depth * profile
-    # Unit normal of the curve (pointing down, to the front fabric), from its tangent.
-    tx = np.broadcast_to(half, ys.shape)
-    ty = (y_right - y_left) / 2 + depth * slope
-    norm = np.hypot(tx, ty)
-    nx, ny = -ty / norm, tx / norm
-
-    def sample(shift: float) -> tuple[np.ndarray, np.ndarray]:
-        xi = np.clip(np.round(xs + shift * nx).astype(int), 0, roi_w - 1)
-        yi = np.clip(np.round(ys + shift * ny).astype(int), 0, roi_h - 1)
-        return lab[yi, xi], roi_mask[yi, xi]
-
-    above, above_ok = sample(-NECK_SIDE_OFFSET)
-    below, below_ok = sample(NECK_SIDE_OFFSET)
-    contrast = np.linalg.norm(above - below, axis=-1)
-    spread_above = np.linalg.norm(above - np.median(above, axis=-2, keepdims=True), axis=-1)
-    spread_below = np.linalg.norm(below - np.median(below, axis=-2, keepdims=True), axis=-1)
-    support = np.clip(
-        (contrast - NECK_SPREAD_WEIGHT * (spread_above + spread_below)) / NECK_CONTRAST_SCALE, 0.0, 1.0
+    # Colour step across each radius; only where both ends are on the garment.
+    d = NECK_STEP_PX
+    steps = np.zeros(inside.shape, np.float32)
+    steps[:, d:-d] = np.linalg.norm(ray_lab[:, 2 * d:] - ray_lab[:, :-2 * d], axis=-1) / (2 * d)
+    valid = inside.copy()
+    valid[:, d:-d] &= inside[:, 2 * d:] & inside[:, :-2 * d]
+    valid[:, :d] = valid[:, -d:] = False
+    if not valid.any():
+        return None
+    steps[~valid] = 0.0
+    typical = float(np.percentile(steps[valid], NECK_TYPICAL_PERCENTILE)) + NECK_STEP_FLOOR
+    steps = np.minimum(steps / typical, NECK_STEP_CAP)
+    # The step between neighbouring rays (across a steep stretch of neckline, which runs along a ray).
+    arc = np.maximum(r * (angles[1] - angles[0]), 1.0)
+    turns = np.zeros(inside.shape, np.float32)
+    turns[1:] = np.linalg.norm(ray_lab[1:] - ray_lab[:-1], axis=-1) / arc / typical
+    turns[1:] *= inside[1:] & inside[:-1]
+    turns = np.minimum(turns, NECK_STEP_CAP)
+    outline = np.where(inside.any(axis=1), inside.argmax(axis=1), radii)
+    if outline[NECK_RAYS // 2] > NECK_MAX_BACK_DIP * neck_width * scale:
+        return None
+    return _NeckRays(
+        centre=(cx, cy), scale=scale, width=neck_width * scale, angles=angles, steps=steps, turns=turns,
+        lab=ray_lab, image_lab=lab, image_mask=crop_mask.astype(bool),
+        origin=((cx - x0) * scale, (cy - y0) * scale), typical=typical, inside=inside, outline=outline,
     )
 
-    # The curve must stay inside the garment and dip well below the outline at the centre
-    # (not run along a collar's own rib).
-    xi = np.clip(np.round(xs).astype(int), 0, roi_w - 1)
-    inside = above_ok & below_ok & (ys >= roi_top[xi] + NECK_EDGE_BAND)
-    middle = NECK_SAMPLES // 2
-    dip = ys[..., middle] - roi_top[xi[..., middle]]
-    score = np.percentile(support, NECK_SCORE_PERCENTILE, axis=-1)
-    score = score - NECK_DEPTH_PENALTY * depth[..., 0] / neck_width
-    score = np.where(inside.all(axis=-1) & (dip >= NECK_MIN_DEPTH * torso), score, -np.inf)
-    index = np.unravel_index(int(np.argmax(score)), score.shape)
-    if not np.isfinite(score[index]):
+
+def _trace_necklines(rays: _NeckRays) -> list[np.ndarray]:
+    """For each of :data:`NECK_DIPS`: the radius per ray (int ``(N,)``) of the best smooth path
+    from corner to corner (dynamic programming) that dips at least that many neck widths below
+    the outline at the centre. The hypotheses share the pass up to the centre rays."""
+    n, radii = rays.steps.shape
+    forbidden = -1e6
+    r = np.arange(radii)
+    gain = rays.steps.copy()
+    away = np.abs(np.sin(rays.angles)) > np.sin(NECK_FREE_ANGLE)
+    gain[(r[None, :] < (rays.outline + NECK_OUTLINE_GAP)[:, None]) & away[:, None]] = forbidden
+    lo, hi = (fraction * rays.width for fraction in NECK_CORNER_RADIUS)
+    for end in (0, n - 1):
+        gain[end, (r < lo) | (r > hi)] = forbidden
+    centre = np.flatnonzero(np.abs(rays.angles - np.pi / 2) < NECK_CENTRE_ANGLE)
+
+    # Moving from radius r + jumps[k] on ray i - 1 to r on ray i costs the move's length, less
+    # where an edge runs along it (the mean turn step over the radii it crosses).
+    jumps = np.arange(-NECK_MAX_JUMP, NECK_MAX_JUMP + 1)
+    cumulative = np.concatenate([np.zeros((n, 1), np.float32), np.cumsum(rays.turns, axis=1)], axis=1)
+    start = np.clip(r[:, None] + np.minimum(jumps, 0)[None, :], 0, radii)
+    stop = np.clip(r[:, None] + np.maximum(jumps, 0)[None, :] + 1, 0, radii)
+    along = (cumulative[:, stop] - cumulative[:, start]) / np.maximum(stop - start, 1)
+    move_cost = NECK_JUMP_COST * np.abs(jumps) * np.clip(1 - along / NECK_JUMP_FREE, 0.0, 1.0)
+
+    padded = np.full(radii + 2 * NECK_MAX_JUMP, 2 * forbidden, np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, jumps.size)  # a view of `padded`
+
+    def run(score: np.ndarray, rays_from: int, rays_to: int, ray_gain: np.ndarray, back: np.ndarray) -> np.ndarray:
+        for i in range(rays_from, rays_to):
+            padded[NECK_MAX_JUMP:-NECK_MAX_JUMP] = score
+            moves = windows - move_cost[i]
+            k = moves.argmax(axis=1)
+            score = moves[r, k] + ray_gain[i]
+            back[i] = r + jumps[k]
+        return score
+
+    back = np.zeros((n, radii), np.int32)
+    shared = run(gain[0].copy(), 1, int(centre[0]), gain, back)
+    paths = []
+    for min_dip in NECK_DIPS:
+        level_gain = gain.copy()
+        shallow = r[None, :] < (rays.outline[centre] + min_dip * rays.width)[:, None]
+        level_gain[centre] = np.where(shallow, forbidden, level_gain[centre])
+        level_back = back.copy()
+        score = run(shared, int(centre[0]), n, level_gain, level_back)
+        path = np.empty(n, np.int64)
+        path[-1] = int(np.argmax(score))
+        for i in range(n - 1, 0, -1):
+            path[i - 1] = level_back[i, path[i]]
+        paths.append(path)
+    return paths
+
+
+def _neckline_evidence(rays: _NeckRays, path: np.ndarray) -> dict[str, float]:
+    """What speaks for ``path`` being the front neckline: edge support along it, its depth
+    below the outline at the centre, its roughness, and the colour difference between the
+    inside above it and the front fabric below it."""
+    n = len(path)
+    index = np.arange(n)
+    away = np.abs(np.sin(rays.angles)) > np.sin(NECK_FREE_ANGLE)
+    along = rays.steps[index, path]
+    centre = np.abs(rays.angles - np.pi / 2) < NECK_CENTRE_ANGLE
+    support = float(min(np.percentile(along[away], NECK_SUPPORT_PERCENTILE), np.median(along[centre])))
+    middle = n // 2
+    arc = rays.width * np.pi / n
+    roughness = float(np.mean(np.abs(np.diff(path, 2)))) / arc
+    band = max(2, round(NECK_BAND * rays.width))
+    gap = NECK_STEP_PX + 1
+    above, below = [], []
+    for i in index[away]:
+        a0, a1 = rays.outline[i] + gap, path[i] - gap
+        if a1 > a0:
+            above.append(rays.lab[i, a0:a1][rays.inside[i, a0:a1]])
+        b0, b1 = path[i] + gap, path[i] + gap + band
+        below.append(rays.lab[i, b0:b1][rays.inside[i, b0:b1]])
+    above_lab, below_lab = np.concatenate(above or [np.zeros((0, 3))]), np.concatenate(below)
+    colour, contrast = 0.0, 0.0
+    if len(above_lab) and len(below_lab):
+        above_mid, below_mid = np.median(above_lab, axis=0), np.median(below_lab, axis=0)
+        colour = float(np.linalg.norm(above_mid - below_mid))
+        # Against how much each side varies in itself: one fabric each side, not a print's patches.
+        spread = np.median(np.linalg.norm(above_lab - above_mid, axis=1)) + np.median(
+            np.linalg.norm(below_lab - below_mid, axis=1))
+        contrast = colour / (float(spread) + NECK_SPREAD_FLOOR)
+    return {
+        "stretch": _weakest_stretch(rays, path),
+        "support": support,
+        "dip": float(path[middle] - rays.outline[middle]) / rays.width,
+        "roughness": roughness,
+        "colour": colour,
+        "contrast": contrast,
+    }
+
+
+def _weakest_stretch(rays: _NeckRays, path: np.ndarray) -> float:
+    """The weakest edge support (in typical steps, capped) of any :data:`NECK_STRETCH` long
+    stretch of ``path``, measured across the curve in the image, its ends left out."""
+    ox, oy = rays.origin
+    points = np.stack([ox + path * np.cos(rays.angles), oy + path * np.sin(rays.angles)], axis=1)
+    lengths = np.hypot(*np.diff(points, axis=0).T)
+    arc = np.concatenate([[0.0], np.cumsum(lengths)])
+    if arc[-1] < 4:
+        return 0.0
+    along = np.arange(0.0, arc[-1], 1.0)  # one sample per work px
+    xs, ys = np.interp(along, arc, points[:, 0]), np.interp(along, arc, points[:, 1])
+    tx, ty = np.gradient(xs), np.gradient(ys)
+    norm = np.maximum(np.hypot(tx, ty), 1e-6)
+    nx, ny = -ty / norm, tx / norm
+    d = NECK_STEP_PX
+    height, width = rays.image_mask.shape
+
+    def sample(shift: float) -> tuple[np.ndarray, np.ndarray]:
+        xi = np.clip(np.round(xs + shift * nx).astype(int), 0, width - 1)
+        yi = np.clip(np.round(ys + shift * ny).astype(int), 0, height - 1)
+        return rays.image_lab[yi, xi], rays.image_mask[yi, xi]
+
+    (a, a_ok), (b, b_ok) = sample(-d), sample(d)
+    support = np.linalg.norm(a - b, axis=1) / (2 * d) / rays.typical
+    support = np.where(a_ok & b_ok, np.minimum(support, NECK_STEP_CAP), 0.0)
+    end = int(NECK_END_SHARE * len(support))
+    support = support[end:len(support) - end]
+    window = max(1, int(NECK_STRETCH * rays.width))
+    if len(support) < window:
+        return float(support.mean()) if len(support) else 0.0
+    means = np.convolve(support, np.ones(window) / window, mode="valid")
+    return float(means.min())
+
+
+def _choose_neckline(rays: _NeckRays) -> np.ndarray | None:
+    """The front neckline among the depth hypotheses, or None when none is convincing.
+
+    Convincing: supported, smooth, and with an inside that differs from the front. Of those,
+    the best supported wins, or a deeper one nearly as well supported (a back rib's seam is
+    often the strongest edge, but the front neckline lies below it).
+    """
+    candidates = []
+    for path in _trace_necklines(rays):
+        evidence = _neckline_evidence(rays, path)
+        if (
+            evidence["support"] >= NECK_MIN_SUPPORT
+            and evidence["stretch"] >= NECK_MIN_STRETCH
+            and evidence["roughness"] <= NECK_MAX_ROUGHNESS
+            and evidence["colour"] >= NECK_MIN_COLOUR_DIFF
+            and evidence["contrast"] >= NECK_MIN_CONTRAST
+        ):
+            candidates.append((evidence, path))
+    if not candidates:
         return None
-    i_left, i_right, i_depth, i_shape = index
-    lo, hi = int(jitter[i_left]), int(roi_w - 1 - jitter[i_right])
-    cols = np.arange(lo, hi + 1)
-    values, _ = _neck_profiles(np.clip((cols - (lo + hi) / 2) / max((hi - lo) / 2, 1), -1, 1))
-    d = float(depth.flat[i_depth])
-    chord = roi_top[lo] + (roi_top[hi] - roi_top[lo]) * (cols - lo) / max(hi - lo, 1)
-    curve = chord + d * values[i_shape] + y0
-    return float(score[index]), (lo + x0, hi + x0, curve)
+    best = max(evidence["support"] for evidence, _ in candidates)
+    strong = sorted(
+        ((e, p) for e, p in candidates if e["support"] >= NECK_TIE * best), key=lambda item: item[0]["dip"]
+    )
+    chosen = strong[0][1]
+    for _, path in strong[1:]:
+        # A deeper path that mostly runs along the chosen one is a detour at its centre (forced
+        # down by its hypothesis), not a front neckline below a back seam.
+        if np.mean(np.abs(path - chosen) <= NECK_SAME_PX) < NECK_DETOUR_SHARE:
+            chosen = path
+    return chosen
+
+
+def _neck_region(rays: _NeckRays, path: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The garment between the top outline and ``path`` (full resolution, bool ``(H, W)``)."""
+    cx, cy = rays.centre
+    radius = path / rays.scale
+    xs = cx + radius * np.cos(rays.angles)
+    ys = cy + radius * np.sin(rays.angles)
+    top = float(np.flatnonzero(mask.any(axis=1))[0]) - 2
+    polygon = np.concatenate([[[xs[0], top]], np.stack([xs, ys], axis=1), [[xs[-1], top]]])
+    region = np.zeros(mask.shape, np.uint8)
+    cv2.fillPoly(region, [np.round(polygon).astype(np.int32)], 1)
+    return region.astype(bool) & mask
 
 
 def _masked_blur_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -772,34 +973,6 @@ def _masked_blur_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     blurred = cv2.GaussianBlur(lab * weight[..., None], (0, 0), NECK_BLUR_SIGMA)
     norm = cv2.GaussianBlur(weight, (0, 0), NECK_BLUR_SIGMA)
     return blurred / np.maximum(norm, 1e-3)[..., None]
-
-
-def _inner_colour_difference(
-    image: np.ndarray, mask: np.ndarray, region: np.ndarray, torso: float
-) -> float:
-    """Lab distance between the region and the front fabric just below it, for the whole
-    region and for its top band (the lesser): an inner back differs all the way up to the
-    outline, while a print shape cut out below some front fabric does not."""
-    columns = np.flatnonzero(region.any(axis=0))
-    if columns.size == 0:
-        return 0.0
-    lowest = region.shape[0] - 1 - region[::-1, columns].argmax(axis=0)
-    highest = region[:, columns].argmax(axis=0)
-    band = max(4, int(NECK_BELOW_BAND * torso))
-    offsets = np.arange(NECK_BELOW_GAP, NECK_BELOW_GAP + band)[:, None]
-    below_rows = np.clip(lowest[None, :] + offsets, 0, region.shape[0] - 1)
-    top_rows = np.clip(highest[None, :] + NECK_EDGE_BAND - NECK_BELOW_GAP + offsets, 0, region.shape[0] - 1)
-    cols = np.broadcast_to(columns, below_rows.shape)
-    below_ok = mask[below_rows, cols]
-    top_ok = region[top_rows, cols]
-    inner = cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    if below_ok.sum() < 10 or inner.sum() < 10 or top_ok.sum() < 10:
-        return 0.0
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-    front = np.median(lab[below_rows[below_ok], cols[below_ok]], axis=0)
-    whole = np.linalg.norm(np.median(lab[inner], axis=0) - front)
-    upper = np.linalg.norm(np.median(lab[top_rows[top_ok], cols[top_ok]], axis=0) - front)
-    return float(min(whole, upper))
 
 
 # ---------------------------------------------------------------------------------
@@ -821,7 +994,8 @@ def _upper_keypoints(
     torso = shape.torso_width
     keypoints: dict[str, tuple[float, float]] = {}
 
-    neck = _neck_points(shape, back_neck)
+    straps = {} if back_neck.any() else _straps(shape)
+    neck = _neck_points(shape, back_neck, straps)
     keypoints.update(neck)
     armpits = {side: _armpit(shape, side) for side in ("left", "right")}
     # A seam traced all the way up (an armhole folded flat) still puts the armpit below the neck.
@@ -832,7 +1006,11 @@ def _upper_keypoints(
             armpits[side] = (float(xs.max() if _side_sign(side) > 0 else xs.min()), float(lowest))
     for side, point in armpits.items():
         keypoints[f"armpit_{side}"] = point
-        keypoints[f"shoulder_{side}"] = _shoulder(full_shape.mask, torso, side, neck[f"neck_{side}"], point)
+        if straps:  # the outer edge of the strap's top
+            x = straps[side][1] if _side_sign(side) > 0 else straps[side][0]
+            keypoints[f"shoulder_{side}"] = (float(x), float(np.flatnonzero(mask[:, x])[0]))
+        else:
+            keypoints[f"shoulder_{side}"] = _shoulder(full_shape.mask, torso, side, neck[f"neck_{side}"], point)
 
     sleeves: dict[str, np.ndarray] = {}
     body = mask.copy()
@@ -854,7 +1032,10 @@ def _upper_keypoints(
         lengths.append(float(np.hypot(*np.subtract(end, keypoints[f"shoulder_{side}"]))))
 
     shoulder_width = abs(keypoints["shoulder_left"][0] - keypoints["shoulder_right"][0])
-    sleeve = _sleeve_length_name(max(lengths) if lengths else 0.0, max(shoulder_width, 0.5 * torso))
+    armhole = float(np.mean([keypoints[f"armpit_{side}"][1] - keypoints[f"shoulder_{side}"][1]
+                             for side in ("left", "right")]))
+    reference = np.sqrt(max(shoulder_width, 0.5 * torso) * max(2.0 * armhole, 0.5 * torso))
+    sleeve = _sleeve_length_name(max(lengths) if lengths else 0.0, float(reference))
 
     body_shape = _Shape(parts["body"]) if parts["body"].any() else shape
     body_shape.cx, body_shape.torso_width = shape.cx, torso
@@ -870,7 +1051,9 @@ def _side_sign(side: str) -> int:
     return 1 if side == "left" else -1
 
 
-def _neck_points(shape: _Shape, back_neck: np.ndarray) -> dict[str, tuple[float, float]]:
+def _neck_points(
+    shape: _Shape, back_neck: np.ndarray, straps: dict[str, tuple[int, int]]
+) -> dict[str, tuple[float, float]]:
     """Neckline corners and the front neckline's lowest point.
 
     With an inner back found, its outer ends are the corners and its lowest point near the
@@ -891,11 +1074,31 @@ def _neck_points(shape: _Shape, back_neck: np.ndarray) -> dict[str, tuple[float,
     right, left = _neck_corners(mask, shape)
     has = mask.any(axis=0)
     top = np.where(has, mask.argmax(axis=0), shape.bottom)
+    if straps:  # the corners are the straps' outer edges; the neckline starts at their inner edges
+        right, left = straps["right"][1], straps["left"][0]
     points = {"neck_left": (float(left), float(top[left])), "neck_right": (float(right), float(top[right]))}
     between = np.arange(right, left + 1)
     lowest = int(between[np.argmax(top[between])])
     points["neck_center"] = (float(lowest), float(top[lowest]))
     return points
+
+
+def _straps(shape: _Shape) -> dict[str, tuple[int, int]]:
+    """The runs ``(x0, x1)`` of both shoulder straps just below their tops, by side, or {} when
+    the garment at the neck corners is wider than a strap (anything but a strap top)."""
+    has = shape.mask.any(axis=0)
+    top = np.where(has, shape.mask.argmax(axis=0), shape.bottom)
+    straps = {}
+    for side, x in zip(("right", "left"), _neck_corners(shape.mask, shape), strict=True):
+        y = int(top[x] + max(2.0, STRAP_PROBE * shape.torso_width))
+        xs = np.flatnonzero(shape.mask[min(y, shape.bottom)])
+        if xs.size == 0:
+            return {}
+        run = shape.run_at(min(y, shape.bottom), float(xs[np.argmin(np.abs(xs - x))]))
+        if run is None or run[1] - run[0] + 1 > STRAP_MAX_WIDTH * shape.torso_width:
+            return {}
+        straps[side] = run
+    return straps
 
 
 def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
@@ -1036,11 +1239,12 @@ def _sleeve_end(
     return float(xs[corner_a] + xs[corner_b]) / 2, float(ys[corner_a] + ys[corner_b]) / 2
 
 
-def _sleeve_length_name(length: float, shoulder_width: float) -> str:
-    """One of :data:`SLEEVE_LENGTHS` from the shoulder-to-cuff length against the shoulder width."""
+def _sleeve_length_name(length: float, reference: float) -> str:
+    """One of :data:`SLEEVE_LENGTHS` from the shoulder-to-cuff length against the garment's size
+    (see :data:`SLEEVE_SHORT_MAX`)."""
     if length <= 0:
         return "none"
-    ratio = length / max(shoulder_width, 1.0)
+    ratio = length / max(reference, 1.0)
     if ratio <= SLEEVE_SHORT_MAX:
         return "short"
     if ratio <= SLEEVE_THREE_QUARTER_MAX:
