@@ -21,11 +21,14 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	TRYON_RENDERER=$${TRYON_RENDERER:-warp} $(BIN)/python app.py
 
-# Headless Chromium for the browser test (Debian package; best effort when not root).
+# Headless Chromium and CJK fonts (Chinese text in screenshots) for the browser tests
+# (Debian packages; best effort when not root).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium not found: install Debian's chromium package for the browser test"; fi; }
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium"; \
+	  dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing="$$missing fonts-noto-cjk"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	    else echo "missing:$$missing: install these Debian packages for the browser tests"; fi; fi
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q

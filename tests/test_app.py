@@ -109,3 +109,38 @@ def test_browser_user_uploads_two_photos_and_sees_a_result(server: str, tmp_path
         browser.close()
     assert len(widths) == 2 and min(widths) > 100  # before and after, both decoded by the browser
     assert (tmp_path / "app.png").stat().st_size > 10_000
+
+
+def test_queue_settings_bound_every_rendering_event_together(tmp_path: Path, monkeypatch) -> None:
+    from tryon.ui import build_demo
+    from tryon.ui_review import RENDER_CONCURRENCY_ID
+
+    # build_demo points GRADIO_TEMP_DIR at its data dir: give the module's running server its own back.
+    monkeypatch.setenv("GRADIO_TEMP_DIR", "restored-after-the-test")
+    demo = build_demo(Settings(data_dir=tmp_path / "data", concurrency=3, queue_size=5, review_token="t"))
+    assert (demo._queue.max_size, demo._queue.default_concurrency_limit) == (5, 3)
+    rendering = {fn.api_name for fn in demo.fns.values() if fn.concurrency_id == RENDER_CONCURRENCY_ID}
+    assert rendering == {"tryon", "tryon_with_mask", "review_rerun"}  # one queue slot for all renders
+
+
+def test_diffusion_request_falls_back_to_warp_with_a_note_on_this_machine(client: Client) -> None:
+    from tryon.diffusion import unavailable_reason
+
+    reason = unavailable_reason(Settings())
+    if reason is None:
+        pytest.skip("this machine can run the diffusion renderer")
+    out = client.predict(handle_file(str(PERSON)), handle_file(str(GARMENT)), "", "auto", "diffusion",
+                         api_name="/tryon")
+    notes = out[3]
+    assert "Used the warp renderer" in notes and reason in notes
+
+
+def test_understand_endpoint_reads_english_and_chinese(client: Client) -> None:
+    english = client.predict("a red long-sleeve shirt", None, api_name="/understand")
+    assert "garment: shirt" in english and "sleeves: long" in english and "colour: red" in english
+    chinese = client.predict("一件蓝色的牛仔裤", None, api_name="/understand")
+    assert "garment: jeans" in chinese and "category: lower" in chinese
+    # With a garment photo, what the words leave open comes from the photo.
+    edit = client.predict("make it navy", handle_file(str(GARMENT)), api_name="/understand")
+    assert "category: from the photo" in edit and "navy" in edit
+    assert client.predict("", None, api_name="/understand") == "<div class='chips'></div>"

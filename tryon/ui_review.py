@@ -13,7 +13,9 @@ an API caller cannot set except through ``review_unlock`` with the right token.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import logging
 import shutil
 import tempfile
 import time
@@ -43,6 +45,8 @@ from .review import (
     table_rows,
 )
 
+log = logging.getLogger(__name__)
+
 CONSENT_LABEL = (
     "Keep my photo for quality review: my original photo is stored with this flag and seen only "
     "by the team's reviewers. Without this, only the result is kept, with the face blurred."
@@ -52,16 +56,23 @@ ANONYMOUS_ID_CHARS = 12
 HISTORY_HEADERS = ("when (UTC)", "who", "status", "comment")
 EXPORT_DIRNAME = "tryon-exports"
 IMAGE_HEIGHT = 420  # px, the detail view's images side by side
+PARAMETERS_HEIGHT = 320  # px, the stored-parameters JSON scrolls beyond this
 ANY = "(any)"
+# Every event that renders a try-on shares this queue slot, so TRYON_CONCURRENCY bounds them together.
+RENDER_CONCURRENCY_ID = "render"
 
 
 @contextlib.contextmanager
 def _as_gradio_errors() -> Iterator[None]:
-    """Show a user-caused error (TryOnError) in the UI as a gr.Error with its message."""
+    """Show a user-caused error (TryOnError) in the UI as a gr.Error with its message.
+
+    Not a server fault: no traceback in the server log (a refused review request is logged on one line).
+    """
     try:
         yield
     except TryOnError as exc:
-        raise gr.Error(str(exc)) from exc
+        log.info("refused: %s", exc)
+        raise gr.Error(str(exc), print_exception=False) from exc
 
 
 def flagger_id(request: gr.Request | None, profile: gr.OAuthProfile | None) -> str:
@@ -116,7 +127,26 @@ class StoreFlaggingCallback(gr.FlaggingCallback):
         return self.store.add(record)
 
 
-def build_flag_panel(result_state: gr.State, settings: Settings) -> None:
+@dataclasses.dataclass(frozen=True)
+class FlagPanel:
+    """The flag panel's inputs that belong to one result: clear them when a new result arrives."""
+
+    reasons: gr.CheckboxGroup
+    note: gr.Textbox
+    message: gr.Markdown
+
+    @property
+    def per_result(self) -> list[Any]:
+        """Components to clear for a new result (outputs of :meth:`cleared`)."""
+        return [self.reasons, self.note, self.message]
+
+    @staticmethod
+    def cleared() -> tuple[list[str], str, str]:
+        """Values of :attr:`per_result` for a fresh result (the consent box keeps the shopper's choice)."""
+        return [], "", ""
+
+
+def build_flag_panel(result_state: gr.State, settings: Settings) -> FlagPanel:
     """The Flag panel; call it inside the Blocks, under the result.
 
     Args:
@@ -126,6 +156,9 @@ def build_flag_panel(result_state: gr.State, settings: Settings) -> None:
 
     Endpoint: ``flag`` (reasons, note, consent) -> message. One record per result: a
     double click or a retry returns the record already stored.
+
+    Returns:
+        the panel's per-result components (clear them when a new result is shown).
     """
     callback = StoreFlaggingCallback(settings)
     callback.setup([], settings.data_dir)
@@ -149,7 +182,7 @@ def build_flag_panel(result_state: gr.State, settings: Settings) -> None:
         profile: gr.OAuthProfile | None,
     ) -> str:
         if not state or state.get("result") is None:
-            raise gr.Error("Nothing to flag yet: run a try-on first, then flag its result.")
+            raise gr.Error("Nothing to flag yet: run a try-on first, then flag its result.", print_exception=False)
         with _as_gradio_errors():
             flag_id, created = callback.flag_state(
                 state, reason_codes or [], note_text or "", bool(keep_photo), flagger_id(request, profile)
@@ -166,6 +199,7 @@ def build_flag_panel(result_state: gr.State, settings: Settings) -> None:
         api_name="flag",
         trigger_mode="once",
     )
+    return FlagPanel(reasons=reasons, note=note, message=message)
 
 
 def _credentials(
@@ -264,25 +298,28 @@ def build_review_tab(settings: Settings, *, try_on: Any = None) -> None:
         table = gr.Dataframe(headers=list(TABLE_HEADERS), interactive=False, wrap=True, label="Flags")
 
         with gr.Row():
-            flag_id = gr.Number(label="Flag id (or click a row)", value=None, precision=0)
+            flag_id = gr.Number(label="Flag id (or click a row)", value=None, precision=0, minimum=1,
+                                placeholder="e.g. 12")
             open_button = gr.Button("Open")
-        with gr.Row():
-            # PNG: reviewers judge seams and artifacts, which lossy WebP (Gradio's default) would blur.
-            shown = {"type": "numpy", "interactive": False, "format": "png", "height": IMAGE_HEIGHT}
-            person_image = gr.Image(label="Person (kept with consent only)", **shown)
-            garment_image = gr.Image(label="Garment", **shown)
-            output_image = gr.Image(label="Output as flagged", **shown)
-        summary = gr.Markdown()
-        parameters = gr.JSON(label="Stored parameters, timings and scores")
-        with gr.Row():
-            status_radio = gr.Radio(list(STATUSES), label="Status")
-            comment_box = gr.Textbox(label="Annotator comment", lines=2)
-        with gr.Row():
-            save_button = gr.Button("Save status and comment", variant="primary")
-            rerun_button = gr.Button("Re-run with current code")
-            delete_button = gr.Button("Delete flag", variant="stop")
-        history_table = gr.Dataframe(headers=list(HISTORY_HEADERS), interactive=False, label="History")
-        rerun_slider = gr.ImageSlider(label="Old output ◀ ▶ re-run", **shown)
+        # Hidden until a flag is opened: empty image boxes and a blank form say nothing.
+        with gr.Column(visible=False) as detail_panel:
+            with gr.Row():
+                # PNG: reviewers judge seams and artifacts, which lossy WebP (Gradio's default) would blur.
+                shown = {"type": "numpy", "interactive": False, "format": "png", "height": IMAGE_HEIGHT}
+                person_image = gr.Image(label="Person (kept with consent only)", **shown)
+                garment_image = gr.Image(label="Garment", **shown)
+                output_image = gr.Image(label="Output as flagged", **shown)
+            summary = gr.Markdown()
+            parameters = gr.JSON(label="Stored parameters, timings and scores", max_height=PARAMETERS_HEIGHT)
+            with gr.Row():
+                status_radio = gr.Radio(list(STATUSES), label="Status")
+                comment_box = gr.Textbox(label="Annotator comment", lines=2)
+            with gr.Row():
+                save_button = gr.Button("Save status and comment", variant="primary")
+                rerun_button = gr.Button("Re-run with current code")
+                delete_button = gr.Button("Delete flag", variant="stop")
+            history_table = gr.Dataframe(headers=list(HISTORY_HEADERS), interactive=False, label="History")
+            rerun_slider = gr.ImageSlider(label="Old output ◀ ▶ re-run", visible=False, **shown)
         rerun_message = gr.Markdown()
 
         with gr.Accordion("Export a dataset", open=False), gr.Row():
@@ -332,9 +369,10 @@ def build_review_tab(settings: Settings, *, try_on: Any = None) -> None:
             when = _when(record.updated_at)
             lines.append(f"**Last review:** {record.status} by {record.updated_by}, {when}")
         history = [[_when(h.changed_at), h.changed_by, h.status, h.comment] for h in detail.history]
+        person = _display(detail.images.get("person"))
         return (
             record.id,
-            _display(detail.images.get("person")),
+            person,
             _display(detail.images.get("garment")),
             _display(detail.images.get("output")),
             "\n\n".join(lines),
@@ -342,11 +380,16 @@ def build_review_tab(settings: Settings, *, try_on: Any = None) -> None:
             record.status,
             record.comment,
             history,
+            gr.Column(visible=True),
+            # A re-run needs the shopper's photo, which is kept with consent only.
+            gr.Button(interactive=person is not None,
+                      value="Re-run with current code" if person is not None else "Re-run (photo not kept)"),
         )
 
+    # The API sees the first nine (values); the panel and button updates come last.
     detail_components = [
         flag_id, person_image, garment_image, output_image, summary, parameters, status_radio, comment_box,
-        history_table,
+        history_table, detail_panel, rerun_button,
     ]
 
     def open_flag(
@@ -378,7 +421,7 @@ def build_review_tab(settings: Settings, *, try_on: Any = None) -> None:
         oauth_token: gr.OAuthToken | None,
     ) -> tuple[Any, ...]:
         if not status:
-            raise gr.Error("Pick a status (new, confirmed, rejected or fixed) before saving.")
+            raise gr.Error("Pick a status (new, confirmed, rejected or fixed) before saving.", print_exception=False)
         with _as_gradio_errors():
             detail = service.update(_credentials(state, profile, oauth_token), number, status, comment or "")
         gr.Info(f"Flag #{detail.record.id} is now {detail.record.status}.")
@@ -394,17 +437,18 @@ def build_review_tab(settings: Settings, *, try_on: Any = None) -> None:
             rerun = service.rerun(_credentials(state, profile, oauth_token), number)
         notes = "".join(f"\n- {note}" for note in rerun.notes)
         message = f"Re-rendered flag #{rerun.record.id} in {rerun.seconds:.1f} s (left: as flagged)." + notes
-        return (rerun.old, rerun.new), message
+        return gr.ImageSlider(value=(rerun.old, rerun.new), visible=True), message
 
     def delete_flag(
         number: float | None,
         state: dict[str, Any] | None,
         profile: gr.OAuthProfile | None,
         oauth_token: gr.OAuthToken | None,
-    ) -> str:
+    ) -> tuple[str, Any]:
         with _as_gradio_errors():
             deleted = service.delete(_credentials(state, profile, oauth_token), number)
-        return f"Deleted flag #{int(number)}." if deleted else f"There is no flag #{number}."
+        message = f"Deleted flag #{int(number)}." if deleted else f"There is no flag #{number}."
+        return message, gr.Column(visible=False)
 
     def export_flags(
         status: str | None,
@@ -466,7 +510,6 @@ def build_review_tab(settings: Settings, *, try_on: Any = None) -> None:
     )
     refresh_button.click(list_flags, [*filters, page_number, *auth], list_outputs, api_name="review_list")
 
-
     def pager(step: int | None) -> Any:
         """A list handler for the page buttons (step -1/+1) and filter changes (None: page 1)."""
 
@@ -487,19 +530,28 @@ def build_review_tab(settings: Settings, *, try_on: Any = None) -> None:
         return handler
 
     list_inputs = [*filters, page_number, *auth]
-    for control in filters:
-        control.change(pager(None), list_inputs, list_outputs, api_visibility="private")
+    # User edits only (``.input``, not ``.change``): unlocking sets the renderer choices without a second
+    # listing, and the dates are read once typed (Enter or leaving the box), not at every keystroke.
+    triggers = [reason_filter.input, status_filter.input, renderer_filter.input, date_from.submit,
+                date_from.blur, date_to.submit, date_to.blur]
+    gr.on(triggers, pager(None), list_inputs, list_outputs, api_visibility="private", trigger_mode="always_last")
     previous_button.click(pager(-1), list_inputs, list_outputs, api_visibility="private")
     next_button.click(pager(+1), list_inputs, list_outputs, api_visibility="private")
     open_button.click(open_flag, [flag_id, *auth], detail_components, api_name="review_detail")
     table.select(select_row, [table, *auth], detail_components, api_visibility="private")
+    # Opening another flag hides the previous flag's re-run.
+    hide_rerun = {"fn": lambda: (gr.ImageSlider(value=None, visible=False), ""), "inputs": None,
+                  "outputs": [rerun_slider, rerun_message], "api_visibility": "private", "queue": False}
+    open_button.click(**hide_rerun)
+    table.select(**hide_rerun)
     save_button.click(
         update_flag, [flag_id, status_radio, comment_box, *auth], detail_components, api_name="review_update"
-    )
-    rerun_button.click(rerun_flag, [flag_id, *auth], [rerun_slider, rerun_message], api_name="review_rerun")
-    delete_button.click(delete_flag, [flag_id, *auth], rerun_message, api_name="review_delete").then(
-        list_flags, list_inputs, list_outputs, api_visibility="private"
-    )
+    ).success(list_flags, list_inputs, list_outputs, api_visibility="private")  # the table shows the new status
+    rerun_button.click(rerun_flag, [flag_id, *auth], [rerun_slider, rerun_message], api_name="review_rerun",
+                       concurrency_id=RENDER_CONCURRENCY_ID)
+    delete_button.click(
+        delete_flag, [flag_id, *auth], [rerun_message, detail_panel], api_name="review_delete"
+    ).then(list_flags, list_inputs, list_outputs, api_visibility="private")
     export_button.click(
         export_flags, [export_status, export_format, *auth], export_file, api_name="review_export"
     )
