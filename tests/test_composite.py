@@ -84,16 +84,17 @@ def test_old_garment_print_does_not_show_through(case_id: str) -> None:
     assert abs(correlation) < MAX_GHOST_CORRELATION
 
 
-def test_bare_forearm_in_front_of_the_garment_stays() -> None:
-    # v16: the model's hand is in her pocket, so her bare forearm lies in front of her hip, where
-    # the sleeveless dress is drawn. The forearm must stay on top, not be painted over.
-    person, body, _, result = _render("v16")
-    warped = warp_garment(_render("v16")[2], body)
+@pytest.mark.parametrize("case_id", ["v04"])
+def test_bare_forearm_in_front_of_the_garment_stays(case_id: str) -> None:
+    # v04: bare forearms hang in front of the sides of a loose short-sleeved top. Where the
+    # garment is drawn behind a bare forearm, the forearm stays on top, not painted over.
+    person, body, _, result = _render(case_id)
+    warped = warp_garment(_render(case_id)[2], body)
     forearms = body.regions["lower_arm_left"] | body.regions["lower_arm_right"]
     in_front = forearms & body.regions["skin"] & (warped.alpha > 0.5)
     # Its outline may blend with what is filled next to it; its inside must be the photo's.
     in_front = cv2.erode(in_front.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    assert in_front.sum() > 1000, "the case must have a forearm over the garment"
+    assert in_front.sum() > 500, "the case must have a forearm over the garment"
     same = np.all(result.image[in_front] == person[in_front], axis=1)
     assert same.mean() > 0.9
     assert result.garment_mask[in_front].mean() < 0.05
@@ -128,3 +129,73 @@ def test_edit_mask_override_is_respected() -> None:
     assert changed[allowed].mean() > 0.3
     with pytest.raises(ValueError, match="edit_mask"):
         composite(person, body, warp_garment(garment, body), edit_mask=np.ones((h // 2, w), bool))
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+@pytest.mark.parametrize("case_id", ["v05", "v15"])
+def test_filled_skin_is_shaded_and_grained_not_a_flat_patch(case_id: str) -> None:
+    # v05: a crop tee over a long top bares the midriff; v15: a short dress over trousers bares the
+    # shins. The bared skin has the photo's light and the body's roundness, and a grain.
+    _, _, _, result = _render(case_id)
+    filled = cv2.erode(result.layers["skin_filled"].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert filled.sum() > 5000, "the case must bare some skin"
+    luma = _luma(result.image)
+    shading = cv2.GaussianBlur(luma, (0, 0), 2.0)[filled]
+    grain = (luma - cv2.GaussianBlur(luma, (0, 0), 1.5))[filled]
+    assert shading.std() > 3.0
+    assert grain.std() > 0.5
+
+
+def test_a_bared_shin_is_round() -> None:
+    # Across a filled shin the light falls off from its middle towards both sides (a cylinder),
+    # not only in a thin rim at the outline.
+    from tryon import body as bd
+
+    _, body, _, result = _render("v15")
+    luma = cv2.GaussianBlur(_luma(result.image), (0, 0), 1.5)
+    filled = result.layers["skin_filled"]
+    brighter = total = 0
+    for knee, ankle in ((bd.LEFT_KNEE, bd.LEFT_ANKLE), (bd.RIGHT_KNEE, bd.RIGHT_ANKLE)):
+        k, a = body.point(knee).astype(np.float64), body.point(ankle).astype(np.float64)
+        normal = np.array([k[1] - a[1], a[0] - k[0]]) / np.linalg.norm(a - k)
+        for t in np.linspace(0.3, 0.7, 9):
+            centre = k + t * (a - k)
+            side = 0.06 * body.shoulder_width * normal
+            points = [np.round(p).astype(int) for p in (centre, centre + side, centre - side)]
+            if not all(filled[y, x] for x, y in points):
+                continue
+            total += 1
+            (cx, cy), (lx, ly), (rx, ry) = points
+            brighter += luma[cy, cx] > max(luma[ly, lx], luma[ry, rx])
+    assert total >= 8
+    assert brighter >= 0.8 * total
+
+
+@pytest.mark.parametrize("case_id", ["v01", "v04", "v08"])
+def test_neck_and_shoulders_are_never_filled_with_background(case_id: str) -> None:
+    # Where an old collar or shoulder is uncovered between the shoulder joints, the body is
+    # there: skin, not the backdrop's white.
+    from tryon import body as bd
+    from tryon.composite import _depth_map
+
+    _, body, _, result = _render(case_id)
+    a, b = body.point(bd.LEFT_SHOULDER).astype(np.float64), body.point(bd.RIGHT_SHOULDER).astype(np.float64)
+    mid, half = 0.5 * (a + b), 0.5 * float(np.linalg.norm(a - b))
+    across = (a - b) / (2 * half)
+    ys, xs = np.mgrid[0 : body.size[0], 0 : body.size[1]]
+    between = np.abs((xs - mid[0]) * across[0] + (ys - mid[1]) * across[1]) < half
+    zone = body.person_mask & (_depth_map(body) < 0.15) & between
+    assert (result.layers["background_filled"] & zone).sum() < 1e-3 * zone.sum()
+
+
+def test_a_tucked_top_still_covers_the_torso() -> None:
+    # v06: the cami was tucked into high-waisted jeans; the new top stays tucked below the
+    # natural waist but covers the torso down to it.
+    from tryon import metrics
+
+    _, body, _, result = _render("v06")
+    core = metrics.core_region(body.landmarks, body.person_mask, "upper")
+    assert metrics.coverage(result.garment_mask, core) >= 0.95

@@ -144,3 +144,74 @@ def test_the_print_stays_sharp() -> None:
     source_inner = cv2.erode(garment.parts["body"].astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     source_detail = (source - cv2.GaussianBlur(source, (0, 0), 2.0))[source_inner].std()
     assert detail > 0.5 * source_detail
+
+
+def _background_colour(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    import cv2
+
+    around = ~cv2.dilate(mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    return np.median(image[around], axis=0).astype(np.float64)
+
+
+@pytest.mark.parametrize("case_id", ["v01", "v04"])
+def test_no_background_coloured_specks_along_the_garment_edges(case_id: str) -> None:
+    # v04: the white backdrop caught in the armpit notches of a velvet top painted white slashes
+    # across the chest; v01: JPEG halo along the sleeves.
+    _, garment = _analysed(case_id)
+    warped = _warped(case_id)
+    background = _background_colour(garment.image, garment.mask)
+    in_photo = np.linalg.norm(garment.image[garment.mask] - background, axis=1) < 30
+    assert in_photo.mean() < 0.05, "the test needs a garment whose colours differ from its backdrop"
+    drawn = warped.rgb[warped.alpha > 0.5].astype(np.float64)
+    assert (np.linalg.norm(drawn - background, axis=1) < 30).mean() < 5e-4
+
+
+def _above_neckline(warped: WarpedGarment, size: tuple[int, int]) -> np.ndarray:
+    """Person pixels above the placed line neck corner -> neckline centre -> neck corner."""
+    import cv2
+
+    kp = warped.keypoints
+    nl, nc, nr = kp["neck_left"], kp["neck_center"], kp["neck_right"]
+    up = np.array([0.0, -size[0]])
+    canvas = np.zeros(size, np.uint8)
+    cv2.fillPoly(canvas, [np.round(np.array([nl, nc, nr, nr + up, nl + up])).astype(np.int32)], 1)
+    return cv2.erode(canvas, np.ones((7, 7), np.uint8)).astype(bool)
+
+
+def test_the_inner_back_of_the_neck_is_never_drawn_over_the_neck() -> None:
+    # Give the warp the garment with its inner back (label, lining) left in, as the garment stage
+    # sometimes does: the warp cuts everything above the front neckline itself.
+    import dataclasses
+
+    body, garment = _analysed("v01")
+    assert garment.back_neck_mask is not None and garment.back_neck_mask.sum() > 1000
+    whole = dataclasses.replace(
+        garment, mask=garment.mask | garment.back_neck_mask,
+        parts={**garment.parts, "body": garment.parts["body"] | garment.back_neck_mask},
+    )
+    warped = warp_garment(whole, body)
+    above = _above_neckline(warped, body.size) & body.person_mask
+    assert above.sum() > 2000
+    assert (warped.alpha[above] > 0.5).mean() < 0.01
+
+
+def test_a_dress_ends_above_the_ankles() -> None:
+    # v14: a long dress on a full-length photo hangs at its own length, but never over the feet.
+    body, garment = _analysed("v14")
+    assert garment.category == "dress"
+    warped = _warped("v14")
+    ankles_y = 0.5 * (body.point(bd.LEFT_ANKLE)[1] + body.point(bd.RIGHT_ANKLE)[1])
+    lowest = np.nonzero(warped.alpha > 0.5)[0].max()
+    assert lowest < ankles_y - 0.02 * body.shoulder_width
+
+
+def test_trouser_legs_meet_above_the_crotch() -> None:
+    # v13: from the waistband down to the crotch the two legs are one garment: no wedge of skin
+    # opens between them down the fly.
+    body, _ = _analysed("v13")
+    warped = _warped("v13")
+    top = 0.5 * (body.point(bd.LEFT_SHOULDER) + body.point(bd.RIGHT_SHOULDER))
+    hips = 0.5 * (body.point(bd.LEFT_HIP) + body.point(bd.RIGHT_HIP))
+    for share in np.linspace(0.85, 1.05, 6):  # waistband to just below the hip joints
+        x, y = np.round(top + share * (hips - top)).astype(int)
+        assert warped.alpha[y, x] > 0.5, share

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Iterable
 
 import cv2
 import numpy as np
@@ -39,12 +40,26 @@ SHADING_RANGE = (0.6, 1.3)  # bounds on the shading factor
 SHADING_OUTLIER = 0.4  # |log(luma / cluster luma)| above this is print, not light: left out
 SKIN_SHADING_STRENGTH = 0.6
 SKIN_FIELD_SIGMA = 0.35  # of the shoulder width: how far visible skin colour spreads into fills
-ROUND_WIDTH = 0.05  # of the unit: how far in from the outline a bared limb or torso darkens...
-ROUND_DEPTH = 0.18  # ...and by how much at the outline
-GRAIN_LEVEL = 1.6  # grey levels of fine grain on filled skin (a flat fill looks painted)
+# A bared limb or torso is round: lit from the front, it darkens towards its outline by this
+# much (Lambert's cosine over a cylinder, with ambient light keeping the rim from going black).
+ROUND_DEPTH = 0.3
+# Clothing casts a soft shadow on the skin right next to it (a hem on the midriff, a sleeve on
+# the arm): filled skin darkens by this much at the clothing's edge, fading over this width (unit).
+CONTACT_SHADOW = 0.2
+CONTACT_SHADOW_WIDTH = 0.03
+SKIN_CONTINUE = 0.1  # of the unit: how far filled skin carries on the visible skin next to it
+ROUND_GRID = 0.02  # of the unit: the grid the roundness is worked out on...
+ROUND_BLUR = 0.04  # ...and how far (of the unit) it is smoothed
+ROUND_SOFT_PX = 1.0  # sigma of the soft edge between filled skin and filled background
+GRAIN_LEVEL = 2.0  # grey levels of fine grain on filled skin when no visible skin shows its own
+GRAIN_RANGE = (1.0, 5.0)  # bounds on the grain measured on the photo's visible skin
+GRAIN_SIGMA = 1.5  # px: the high-pass that measures the skin's grain
+GRAIN_SAMPLES = 20000
 GRAIN_TILE = 128
 GRAIN_SEED = 7
-BACKGROUND_SIGMA = 0.08  # of the image height: smoothing of the background estimate
+SKIN_MIN_PIXELS = 30  # visible skin pixels (at work size) needed to take the skin colour from the photo
+FILL_CONTEXT = 0.5  # of the unit: how far around a fill the photo is looked at for its colours
+PUSH_PULL_MIN_SIDE = 4  # px: the coarsest level of the background's push-pull fill
 
 # --- colour --------------------------------------------------------------------------------
 PALETTE_SIZE = 4  # k-means colours of the old top / old bottoms
@@ -61,23 +76,33 @@ LEAK_MARGIN_PX = 1  # the garment may extend this far outside the person's silho
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
 EDGE_GROW_PX = 2  # full-resolution px the half-resolution clothing masks grow over non-skin neighbours
-FILL_GROW_PX = 2  # fills reach this far past the old garment (its anti-aliased outline)
+FILL_GROW_PX = 4  # fills reach this far past the old garment (its anti-aliased outline)...
+RIM_PX = 1.5  # ...and fully replace this much of it
 HOLE_CLOSE = 0.05  # old-garment mask: close gaps (letters of a logo) up to this size...
 HOLE_MAX = 0.35  # ...and fill enclosed pockets up to this size squared (a print)
 STRAP_WIDTH = 0.06  # clothing linked only through parts this narrow is not one garment
-SLEEVE_MAX_DE = 30.0  # arm pixels farther (Lab) from every colour of the top are not its sleeve
+SLEEVE_MAX_DE = 40.0  # arm pixels farther (Lab) from every colour of the top are not its sleeve...
+SLEEVE_L_WEIGHT = 0.4  # ...lightness differences weighted down (a top's fold in shadow is still the top)
 SKIN_UNLIKE_DE = 25.0  # a clothing colour this far (Lab) from the skin model's mean is unlike skin...
 SKIN_LOOKALIKE_DE = 12.0  # ...and "skin" pixels this close to such a colour are that clothing
-HAIR_DEPTH = 0.6  # long hair is looked for above this depth (of the torso length)...
+LONG_HAIR_FROM = -0.1  # hair on the head reaching below this depth (torso lengths) is long...
+HAIR_DEPTH = 0.6  # ...and is looked for above this depth (of the torso length)...
 HAIR_DE = 15.0  # ...in the colours of the hair on the head (Lab distance)...
 HAIR_MARGIN = 1.5  # ...when this many times nearer to them than to the top's colours
+ANKLE_MARGIN = 0.04  # of the unit: a trouser hem over the ankle reaches this far below the joint
+HAND_GROW = 0.03  # of the unit: a hand reaches this far past its visible skin
 HAND_CLOTH_DE = 25.0  # pixels in a hand's region this close (Lab) to the clothes' colours are clothing
 # Radii of the bare limbs under removed clothing (skin is filled inside them).
 ARM_RADII = (0.11, 0.085, 0.085, 0.065)  # upper arm at shoulder, at elbow; forearm at elbow, at wrist
 LEG_RADII = (0.22, 0.12, 0.125, 0.075)  # thigh at hip, at knee; shin at knee, at ankle
 CALF = (0.3, 0.14)  # the calf: widest this far down the shin, with this radius
 HIP_FLESH = 0.45  # of the hip-joint distance: the flesh reaches this far past each hip joint
+WAIST_SHARE = 0.88  # the waist is this much narrower than the narrower of chest and hips
+BARE_UPPER_ARM = 0.5  # an upper arm this much skin is bare: the old top had no sleeve there
 ARM_START = 0.12  # bare upper arms start this far down the bone (the shoulder is torso)
+NECK_RADIUS = 0.15  # the neck: a capsule from the shoulders' midpoint...
+NECK_REACH = 0.6  # ...this share of the way to the mouth
+SHOULDER_TOP = -0.5  # the bare torso reaches up to this depth (torso lengths): the tops of the shoulders
 CHEST_ZONE = (0.12, 0.5)  # depth range (of the torso length) where the old top is sampled
 THIGH_ZONE = (0.25, 0.7)  # share of hip -> knee where the old bottoms are sampled
 SPLIT_RANGE = (0.35, 1.6)  # depths (of the torso length) searched for the top/bottoms boundary
@@ -89,10 +114,16 @@ SPLIT_STRIP = 0.35  # half-width (of the unit) of the body's middle strip the bo
 SKIN_BAND_SHARE = 0.5  # a depth bin is bare when this share of the middle strip is skin...
 SKIN_BAND_BINS = 3  # ...and this many bare bins in a row, below a clothed stretch, are a bare midriff
 SKIN_BAND_FROM = 0.1  # depth (torso lengths) where the search for it starts
+TUCK_DEPTH = 0.75  # the natural waist (torso lengths below the shoulders): a top tucks in below it
 HEM_PERCENTILE = 97  # the old top's hem: this percentile of its depths down the middle strip
 # A new top whose hem lands this close (torso lengths) above / below the old top's hem is
 # re-placed to meet it: nearly matching cuts should not leave a sliver of skin or old shirt.
 HEM_SNAP = (0.2, 0.1)
+HEM_OVERLAP = 0.02  # ...and then reaches this far past it, so no sliver of the old hem shows
+# Trousers whose waistband lands up to this far (torso lengths) below the top's hem are raised
+# to reach this far under it (the top hangs over the waistband).
+WAIST_SNAP = 0.15
+WAIST_TUCK = 0.02
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -175,6 +206,18 @@ def _connected_to(mask: np.ndarray, seeds: np.ndarray, strap: float) -> np.ndarr
     return whole & keep[lookup[nearest]]
 
 
+def _solid(mask: np.ndarray, close: float, hole: float, skin: np.ndarray, limb_skin: np.ndarray) -> np.ndarray:
+    """A garment's mask with small gaps closed and enclosed pockets (a print) filled, but not
+    over the body's own skin: skin that the filling took in on the limbs or neck, or that joins
+    skin outside the garment (an arm between a tank top's front and back), stays out."""
+    solid = _fill_holes(_close(mask, close), hole)
+    taken = solid & ~mask & skin
+    if taken.any():
+        solid &= ~(taken & limb_skin)
+        solid &= ~_keep_touching(skin & (taken | ~solid), skin & ~solid)
+    return solid
+
+
 def _keep_touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if count <= 1:
@@ -214,10 +257,13 @@ def _palette(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _unlike_skin(palette: np.ndarray, skin_lab: np.ndarray) -> np.ndarray:
-    """The palette colours farther than :data:`SKIN_UNLIKE_DE` from the skin model's mean."""
+    """The palette colours farther than :data:`SKIN_UNLIKE_DE` from every skin colour
+    (``skin_lab``: Lab ``(3,)`` or ``(k, 3)``, the skin model's mean and the visible skin's colours)."""
     if not len(palette):
         return palette
-    return palette[np.linalg.norm(palette - np.asarray(skin_lab, np.float32), axis=1) > SKIN_UNLIKE_DE]
+    skin = np.asarray(skin_lab, np.float32).reshape(-1, 3)
+    distance = np.linalg.norm(palette[:, None, :] - skin[None, :, :], axis=2).min(axis=1)
+    return palette[distance > SKIN_UNLIKE_DE]
 
 
 def _palette_distance(lab: np.ndarray, mask: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -277,6 +323,7 @@ class _Scene:
     arms_front: np.ndarray  # arms, in front of the garment's body (not of its sleeves)
     clusters: np.ndarray  # int32 (H, W): colour cluster of each old-garment pixel (-1 elsewhere)
     top_hem: float | None  # depth (torso lengths) where the old top ends down the body's middle
+    shape: _BareBody  # the body under the clothes
 
 
 def _unit(body: bd.BodyAnalysis) -> float:
@@ -336,8 +383,13 @@ def _scene(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> _Scene:
     # Clothing in skin-like colours (orange, tan) can pass the skin test: the colours of the
     # whole chest and thighs that are clearly unlike the person's skin are clothing colours too.
     everything = person_mask & ~r["face_hair"] & ~hands
-    unlike_top = _unlike_skin(_palette(lab, everything & chest_zone), body.skin_lab_mean)
-    unlike_bottom = _unlike_skin(_palette(lab, everything & thigh_zone), body.skin_lab_mean)
+    # Skin as it shows on the limbs, neck and face (lit and shaded) besides the model's mean: the
+    # person's own skin is never taken for a clothing colour.
+    limb_zone = (arms | hands | legs | r["neck"] | r["face_hair"]) & ~chest_zone & ~thigh_zone
+    skin_colours = np.concatenate([np.asarray(body.skin_lab_mean, np.float32)[None, :],
+                                   _palette(lab, skin & person_mask & limb_zone)])
+    unlike_top = _unlike_skin(_palette(lab, everything & chest_zone), skin_colours)
+    unlike_bottom = _unlike_skin(_palette(lab, everything & thigh_zone), skin_colours)
     top_palette = np.concatenate([_palette(lab, chest), unlike_top])
     bottom_palette = np.concatenate([_palette(lab, thighs), unlike_bottom])
     suspect = skin & person_mask & ~r["face_hair"] & ~hands & ~r["neck"]
@@ -368,21 +420,31 @@ def _scene(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> _Scene:
     upper_zone |= arms & top_like & (depth < bottoms_from)  # sleeves hanging below the split
     old_top = clothed & upper_zone & ~(legs & ~top_like & (depth > split))
     # On the arms only what looks like the top is its sleeve (shadowed skin is not clothing).
-    old_top &= ~arms | (d_top < SLEEVE_MAX_DE)
+    if len(top_palette):
+        shade_free = np.array([SLEEVE_L_WEIGHT, 1.0, 1.0], np.float32)
+        d_sleeve, _ = _palette_distance(lab * shade_free, clothed & arms, top_palette * shade_free)
+        old_top &= ~arms | (d_sleeve < SLEEVE_MAX_DE)
     old_top = _connected_to(old_top, chest, STRAP_WIDTH * unit)
     # Old bottoms: clothing on legs and lower torso, not the top, connected to the thighs; shoes stay.
     lower_zone = (legs | r["torso"] | arms | hands) & ((depth >= bottoms_from) | (band & ~top_like))
     old_bottom = clothed & lower_zone & ~old_top & ~r["feet"] & ~(arms & top_like)
+    # Full-length trousers end over the ankles, inside the feet's region: what has the bottoms'
+    # colours above the ankle joints is trousers (the shoes below stay).
+    cuffs = r["feet"] & clothed & (d_bottom < HAND_CLOTH_DE)
+    if cuffs.any():
+        old_bottom |= cuffs & _above_ankles(size, lm, unit)
     old_bottom = _connected_to(old_bottom, thighs, STRAP_WIDTH * unit)
 
     close = HOLE_CLOSE * unit
     hole = (HOLE_MAX * unit) ** 2
-    old_top = _fill_holes(_close(old_top, close), hole) & person_mask
-    old_bottom = _fill_holes(_close(old_bottom, close), hole) & person_mask & ~old_top
+    limb_skin = skin & (arms | hands | legs | r["neck"])
+    old_top = _solid(old_top, close, hole, skin, limb_skin) & person_mask
+    old_bottom = _solid(old_bottom, close, hole, skin, limb_skin) & person_mask & ~old_top
     if category == "upper":
-        # The old bottoms stay over the new top: a top worn tucked in stays tucked in (the
-        # photo's own outline is the best cue to how this person wears a top).
-        old, keep_below = old_top, old_bottom
+        # The old bottoms stay over the new top below the natural waist: a top worn tucked in
+        # stays tucked in (the photo's own outline is the best cue to how this person wears a
+        # top), but high-waisted bottoms do not hide the top above the waist.
+        old, keep_below = old_top, old_bottom & (depth >= TUCK_DEPTH)
     elif category == "lower":
         old, keep_below = old_bottom, old_top
     else:
@@ -399,30 +461,62 @@ def _scene(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> _Scene:
     # Back to full size, cut to the full-resolution masks.
     h, w = body.size
 
-    def up(mask: np.ndarray) -> np.ndarray:
-        return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    def up(mask: np.ndarray) -> np.ndarray:  # smooth outlines, not the half-resolution stairs
+        return cv2.resize(mask.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_LINEAR) > 127
+
+    # Full-resolution regions, each looked up once (every lookup builds a mask).
+    skin_full, face_full = full["skin"], full["face_hair"]
+    upper_full = {side: full[f"upper_arm_{side}"] for side in ("left", "right")}
+    lower_full = {side: full[f"lower_arm_{side}"] for side in ("left", "right")}
+    arms_full = upper_full["left"] | upper_full["right"] | lower_full["left"] | lower_full["right"]
 
     # Hands stay in front, except for what around them is plainly the old clothing.
     # Upsampled masks are blocky: their edges grow over the non-skin pixels next to them.
-    not_skin = body.person_mask & ~full["skin"] & ~full["face_hair"]
+    not_skin = body.person_mask & ~skin_full & ~face_full
+    # A hand is its skin and what lies just around it (nails, shaded knuckles); the rest of its
+    # region is the clothing or background it rests on.
+    hands_full = full["hand_left"] | full["hand_right"]
+    hand = hands_full & _grow(hands_full & skin_full, HAND_GROW * _unit(body))
     hand_cloth = _grow(up(hands & clothed), EDGE_GROW_PX) & not_skin
-    front = full["face_hair"] | ((full["hand_left"] | full["hand_right"]) & ~hand_cloth) | (up(hair) & ~full["skin"])
+    front = face_full | (hand & ~hand_cloth) | (up(hair) & ~skin_full)
 
     old = up(old)
     old = (old | (_grow(old, EDGE_GROW_PX) & not_skin)) & body.person_mask & ~front
+    # Upsampled outlines stray a pixel or two onto the bare arms beside the old garment.
+    old &= ~(arms_full & skin_full & ~up(dressed))
     keep_below = up(keep_below) & body.person_mask & ~front
     clusters = cv2.resize(clusters, (w, h), interpolation=cv2.INTER_NEAREST)
     clusters[~old & ~keep_below] = -1
 
     # The body under the clothes: torso and neck, and limbs of plausible thickness.
-    lm, unit = body.landmarks.astype(np.float64), _unit(body)
-    bare_limbs = _bare_limbs(body.size, lm, unit)
-    arms_full = full["upper_arm_left"] | full["upper_arm_right"] | full["lower_arm_left"] | full["lower_arm_right"]
-    bare_torso = _bare_torso(body.size, lm, unit)
-    bare_body = body.person_mask & (bare_torso | full["neck"] | bare_limbs | full["skin"])
-    arms_front = (arms_full & full["skin"]) | (bare_limbs & arms_full)
+    shape = _BareBody(body.landmarks.astype(np.float64), _unit(body))
+    bare_limbs = shape.limbs_mask(body.size)
+    bare_body = body.person_mask & (shape.torso_mask(body.size) | full["neck"] | bare_limbs | skin_full)
+    # Arms stay in front of the garment's body: bare skin, and where the old top had a sleeve,
+    # the arm's own thickness (a sleeve over a forearm across the torso). Beside a sleeveless
+    # top's arm, clothing in the arm's region is the top's side, not the arm.
+    arms_front = arms_full & skin_full
+    for k, side in enumerate(("left", "right")):
+        upper = upper_full[side]
+        if (upper & skin_full).sum() < BARE_UPPER_ARM * upper.sum():
+            arm = upper | lower_full[side]
+            arms_front |= arm & shape.limbs_mask(body.size, range(2 * k, 2 * k + 2))
     return _Scene(old=old, keep_below=keep_below, bare_body=bare_body, front=front,
-                  arms_front=arms_front, clusters=clusters, top_hem=top_hem)
+                  arms_front=arms_front, clusters=clusters, top_hem=top_hem, shape=shape)
+
+
+def _above_ankles(size: tuple[int, int], lm: np.ndarray, unit: float) -> np.ndarray:
+    """Pixels above the line through each ankle joint across its shin (plus :data:`ANKLE_MARGIN`)."""
+    h, w = size
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    above = np.zeros(size, bool)
+    for knee, ankle in ((bd.LEFT_KNEE, bd.LEFT_ANKLE), (bd.RIGHT_KNEE, bd.RIGHT_ANKLE)):
+        shin = lm[ankle] - lm[knee]
+        shin = shin / max(float(np.linalg.norm(shin)), 1e-6)
+        along = (xs - lm[ankle][0]) * shin[0] + (ys - lm[ankle][1]) * shin[1]
+        side = np.abs((xs - lm[ankle][0]) * shin[1] - (ys - lm[ankle][1]) * shin[0]) < 0.5 * unit
+        above |= side & (along < ANKLE_MARGIN * unit)
+    return above
 
 
 def _long_hair(
@@ -433,10 +527,11 @@ def _long_hair(
 
     Clothing-classified pixels in the upper chest that have the colours of the hair on the
     head (and clearly not the top's), connected to the head. Black hair on a black top cannot
-    be told apart and stays under the new garment.
+    be told apart and stays under the new garment. Hair that ends above the shoulders (short
+    hair) hangs over nothing: a light print there is not hair.
     """
     palette = _palette(lab, head_hair)
-    if not len(palette):
+    if not len(palette) or not (head_hair & (depth > LONG_HAIR_FROM)).any():
         return np.zeros_like(clothed)
     zone = clothed & (depth < HAIR_DEPTH)
     d_hair, _ = _palette_distance(lab, zone, palette)
@@ -464,50 +559,84 @@ def _hem(depth: np.ndarray, top: np.ndarray, lm: np.ndarray, unit: float) -> flo
     return float(np.percentile(depth[ys, xs], HEM_PERCENTILE))
 
 
-def _bare_torso(size: tuple[int, int], lm: np.ndarray, unit: float) -> np.ndarray:
-    """The torso as it would look bare, bool ``(H, W)``: narrower than any loose top, with a waist.
+class _BareBody:
+    """The body under the clothes, from the landmarks: a torso with a waist, a neck, tapered limbs.
 
-    A polygon through the shoulder joints, under the arms, the waist and the hips (flesh reaches
-    :data:`HIP_FLESH` hip widths past the hip joints), down a little past the hip line.
+    Narrower than any loose garment. The torso is a profile of half-widths down its axis
+    (flesh reaches :data:`HIP_FLESH` hip widths past the hip joints); arms, legs and the neck
+    are segments whose radius tapers from one end to the other (shins swell at the calf).
     """
-    top = 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])
-    bottom = 0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP])
-    down = bottom - top
-    across = np.array([down[1], -down[0]]) / max(float(np.linalg.norm(down)), 1e-6)
-    shoulder_half = 0.5 * float(np.linalg.norm(lm[bd.LEFT_SHOULDER] - lm[bd.RIGHT_SHOULDER]))
-    hip_width = float(np.linalg.norm(lm[bd.LEFT_HIP] - lm[bd.RIGHT_HIP]))
-    hip_half = 0.5 * hip_width + HIP_FLESH * hip_width
-    chest_half = shoulder_half - 0.02 * unit
-    waist_half = 0.5 * (chest_half + hip_half) - 0.04 * unit
-    profile = ((-0.05, shoulder_half + 0.02 * unit), (0.3, chest_half), (0.7, waist_half),
-               (1.0, hip_half), (1.2, hip_half))
-    left = [top + d * down + half * across for d, half in profile]
-    right = [top + d * down - half * across for d, half in profile[::-1]]
-    canvas = np.zeros(size, np.uint8)
-    cv2.fillPoly(canvas, [np.round(np.array(left + right)).astype(np.int32)], 1)
-    return canvas.astype(bool)
 
+    def __init__(self, lm: np.ndarray, unit: float) -> None:
+        self.top = 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])
+        self.down = 0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP]) - self.top
+        self.across = np.array([self.down[1], -self.down[0]]) / max(float(np.linalg.norm(self.down)), 1e-6)
+        shoulder_half = 0.5 * float(np.linalg.norm(lm[bd.LEFT_SHOULDER] - lm[bd.RIGHT_SHOULDER]))
+        hip_width = float(np.linalg.norm(lm[bd.LEFT_HIP] - lm[bd.RIGHT_HIP]))
+        hip_half = 0.5 * hip_width + HIP_FLESH * hip_width
+        chest_half = shoulder_half - 0.02 * unit
+        waist_half = WAIST_SHARE * min(chest_half, hip_half)
+        shoulder = shoulder_half + 0.02 * unit
+        self.profile = np.array([(SHOULDER_TOP, shoulder), (-0.05, shoulder), (0.3, chest_half),
+                                 (0.7, waist_half), (1.0, hip_half), (1.2, hip_half)])
+        self.segments: list[tuple[np.ndarray, np.ndarray, float, float]] = []
+        self.arm_segments = 4  # the first segments are the arms'; legs and neck follow
+        chains = (
+            (bd.LEFT_SHOULDER, bd.LEFT_ELBOW, bd.LEFT_WRIST, ARM_RADII),
+            (bd.RIGHT_SHOULDER, bd.RIGHT_ELBOW, bd.RIGHT_WRIST, ARM_RADII),
+            (bd.LEFT_HIP, bd.LEFT_KNEE, bd.LEFT_ANKLE, LEG_RADII),
+            (bd.RIGHT_HIP, bd.RIGHT_KNEE, bd.RIGHT_ANKLE, LEG_RADII),
+        )
+        for first, middle, end, radii in chains:
+            a, b, c = lm[first], lm[middle], lm[end]
+            if radii is ARM_RADII:  # the shoulder itself is torso
+                a = a + ARM_START * unit * (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+                r = [v * unit for v in radii]
+                self.segments += [(a, b, r[0], r[1]), (b, c, r[2], r[3])]
+            else:  # a shin is not a cone: it swells at the calf
+                calf = b + CALF[0] * (c - b)
+                r = [v * unit for v in radii]
+                swell = CALF[1] * unit
+                self.segments += [(a, b, r[0], r[1]), (b, calf, r[2], swell), (calf, c, swell, r[3])]
+        mouth = 0.5 * (lm[bd.MOUTH_LEFT] + lm[bd.MOUTH_RIGHT])
+        neck = NECK_RADIUS * unit
+        self.segments.append((self.top, self.top + NECK_REACH * (mouth - self.top), neck, neck))
 
-def _bare_limbs(size: tuple[int, int], lm: np.ndarray, unit: float) -> np.ndarray:
-    """Arms and legs as they would look bare: tapered capsules along the bones, bool ``(H, W)``."""
-    canvas = np.zeros(size, np.uint8)
-    chains = (
-        (bd.LEFT_SHOULDER, bd.LEFT_ELBOW, bd.LEFT_WRIST, ARM_RADII),
-        (bd.RIGHT_SHOULDER, bd.RIGHT_ELBOW, bd.RIGHT_WRIST, ARM_RADII),
-        (bd.LEFT_HIP, bd.LEFT_KNEE, bd.LEFT_ANKLE, LEG_RADII),
-        (bd.RIGHT_HIP, bd.RIGHT_KNEE, bd.RIGHT_ANKLE, LEG_RADII),
-    )
-    for top, middle, end, radii in chains:
-        a, b, c = lm[top], lm[middle], lm[end]
-        if radii is ARM_RADII:  # the shoulder itself is torso
-            a = a + ARM_START * unit * (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
-        segments = [((a, b), radii[:2]), ((b, c), radii[2:])]
-        if radii is LEG_RADII:  # a shin is not a cone: it swells at the calf
-            calf = b + CALF[0] * (c - b)
-            segments = [((a, b), radii[:2]), ((b, calf), (radii[2], CALF[1])), ((calf, c), (CALF[1], radii[3]))]
-        for (p, q), (ra, rb) in segments:
-            _tapered(canvas, p, q, ra * unit, rb * unit)
-    return canvas.astype(bool)
+    def torso_mask(self, size: tuple[int, int]) -> np.ndarray:
+        left = [self.top + d * self.down + half * self.across for d, half in self.profile]
+        right = [self.top + d * self.down - half * self.across for d, half in self.profile[::-1]]
+        canvas = np.zeros(size, np.uint8)
+        cv2.fillPoly(canvas, [np.round(np.array(left + right)).astype(np.int32)], 1)
+        return canvas.astype(bool)
+
+    def limbs_mask(self, size: tuple[int, int], which: Iterable[int] | None = None) -> np.ndarray:
+        """Arms, legs and neck (bool ``(H, W)``), or only the segments numbered in ``which``
+        (0-1: the wearer's left arm, 2-3: the right arm)."""
+        canvas = np.zeros(size, np.uint8)
+        for k, (a, b, ra, rb) in enumerate(self.segments):
+            if which is None or k in which:
+                _tapered(canvas, a, b, ra, rb)
+        return canvas.astype(bool)
+
+    def roundness(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """Where across its part each pixel lies: 0 on the part's axis, 1 on its outline (float32 ``(N,)``;
+        above 1 outside every part). The part is the one the pixel lies deepest in, except that
+        an arm hanging beside the torso does not claim the torso's flanks."""
+        p = np.stack([xs, ys], axis=1).astype(np.float64)
+        rel = p - self.top
+        depth = rel @ self.down / max(float(self.down @ self.down), 1e-6)
+        half = np.interp(depth, self.profile[:, 0], self.profile[:, 1])
+        best = np.abs(rel @ self.across) / np.maximum(half, 1e-3)
+        best[(depth < self.profile[0, 0]) | (depth > self.profile[-1, 0])] = np.inf
+        in_torso = best <= 1.0
+        for k, (a, b, ra, rb) in enumerate(self.segments):
+            d = b - a
+            t = np.clip((p - a) @ d / max(float(d @ d), 1e-6), 0.0, 1.0)
+            s = np.linalg.norm(p - (a + t[:, None] * d), axis=1) / np.maximum(ra + t * (rb - ra), 1e-3)
+            if k < self.arm_segments:
+                s[in_torso] = np.inf
+            best = np.minimum(best, s)
+        return best.astype(np.float32)
 
 
 def _tapered(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float) -> None:
@@ -526,7 +655,8 @@ def _skin_band(
     """A bare band across the middle of the body (a midriff): ``(start, end)`` depths, or None.
 
     Bins of 0.02 torso lengths down the middle strip where most of the body is skin; the
-    first run of :data:`SKIN_BAND_BINS` or more such bins in :data:`SPLIT_RANGE`.
+    first run of :data:`SKIN_BAND_BINS` or more such bins in :data:`SPLIT_RANGE`, between
+    clothing above (the top) and clothing below (the bottoms).
     """
     ys, xs = _middle_strip(body, lm, unit)
     if not len(ys):
@@ -549,7 +679,11 @@ def _skin_band(
             end = start
             while end + 1 < len(edges) and is_bare[end + 1]:
                 end += 1
-            return float(edges[start - 1]), float(edges[end])
+            # Clothing again below it (the bottoms): bare legs below shorts are not a midriff.
+            after = is_clothed[end + 1 : end + 1 + SKIN_BAND_BINS]
+            if len(after) == SKIN_BAND_BINS and after.all():
+                return float(edges[start - 1]), float(edges[end])
+            return None
     return None
 
 
@@ -664,26 +798,16 @@ def _shading(work: _Work, clusters: np.ndarray) -> np.ndarray:
 
 
 def _skin_colour(work: _Work, body: bd.BodyAnalysis) -> np.ndarray:
-    """Local skin colour (float32 RGB at work size): visible skin spread out, else the model's."""
+    """Local skin colour (float32 RGB at work size): visible skin spread out; far from any, the
+    median of the photo's visible skin (face excluded where other skin shows), else the model's."""
     field, support = _smooth_field(work.rgb, work.skin, max(1.0, SKIN_FIELD_SIGMA * work.unit))
-    base = np.asarray(body.skin_rgb, np.float32)[None, None, :]
+    visible = work.skin > 0.5
+    if visible.sum() >= SKIN_MIN_PIXELS:
+        base = np.median(work.rgb[visible], axis=0).astype(np.float32)[None, None, :]
+    else:
+        base = np.asarray(body.skin_rgb, np.float32)[None, None, :]
     confidence = np.clip(support / 0.2, 0.0, 1.0)[..., None]
     return confidence * field + (1 - confidence) * base
-
-
-def _background(work: _Work) -> np.ndarray:
-    """Smooth estimate of the background behind the person (float32 RGB at work size)."""
-    visible = (work.person < 0.01).astype(np.float32)
-    sigma = max(1.0, BACKGROUND_SIGMA * work.size[1])
-    field, support = _smooth_field(work.rgb, visible, sigma)
-    if (support < 0.05).any():  # far from any background: a wider average
-        wide, wide_support = _smooth_field(work.rgb, visible, 4 * sigma)
-        blend = np.clip(support / 0.05, 0.0, 1.0)[..., None]
-        field = blend * field + (1 - blend) * wide
-        if (wide_support < 1e-4).any():
-            mean = work.rgb[visible > 0].mean(axis=0) if visible.any() else np.full(3, 128.0)
-            field[wide_support < 1e-4] = mean
-    return field
 
 
 def _white_balance(work: _Work, garment_background: np.ndarray | None) -> np.ndarray:
@@ -699,11 +823,18 @@ def _white_balance(work: _Work, garment_background: np.ndarray | None) -> np.nda
 
 
 def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
-    """Dilate by a disc of ``radius`` px via a distance transform (fast for large radii)."""
+    """Dilate by a disc of ``radius`` px, only around the mask's bounding box (a distance
+    transform there: fast for any radius)."""
     if radius <= 0 or not mask.any():
         return mask.copy()
-    dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
-    return dist <= radius
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    r = int(np.ceil(radius)) + 1
+    y0, y1 = max(0, y - r), min(mask.shape[0], y + h + r)
+    x0, x1 = max(0, x - r), min(mask.shape[1], x + w + r)
+    out = np.zeros_like(mask)
+    dist = cv2.distanceTransform((~mask[y0:y1, x0:x1]).astype(np.uint8), cv2.DIST_L2, 3)
+    out[y0:y1, x0:x1] = dist <= radius
+    return out
 
 
 # =================================================================================================
@@ -777,25 +908,19 @@ def composite(
         uncovered &= edit
     front = scene.front[crop]
     near = _grow(uncovered, FILL_GROW_PX) & ~front
-    bare = scene.bare_body[crop]
     base = person[crop].astype(np.float32)
     shading = _up(_shading(work, scene.clusters), size, crop)
     if uncovered.any():
-        fill = np.zeros_like(base)
-        skin_fill = near & bare
-        background_fill = near & ~bare
-        if skin_fill.any():
-            skin = _up(_skin_colour(work, body), size, crop)
-            round_ = _roundness(bare, unit)
-            light = 1.0 + SKIN_SHADING_STRENGTH * (np.clip(shading, *SHADING_RANGE) - 1.0)
-            tone = (light * round_)[..., None] * skin + _grain(base.shape[:2])[..., None]
-            fill[skin_fill] = tone[skin_fill]
-        if background_fill.any():
-            background = _up(_background(work), size, crop)
-            fill[background_fill] = background[background_fill]
+        clothing = (alpha > 0.5) | scene.keep_below[crop]
+        fill = _fills(person, body, scene, work, shading, near, clothing, crop)
         # Fills blend into their surroundings over a pixel or two.
-        weight = cv2.GaussianBlur(uncovered.astype(np.float32), (0, 0), FEATHER_PX)
-        weight = np.maximum(weight, uncovered | (near & ~body.person_mask[crop])) * near
+        # The old garment's anti-aliased rim (a pixel or so the masks miss) is replaced too.
+        core = _grow(uncovered, RIM_PX) & near
+        weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), FEATHER_PX)
+        weight = np.maximum(weight, core | (near & ~body.person_mask[crop])) * near
+        # A bare arm in front of the old garment keeps its own outline (its rim is replaced, so a
+        # dark line of the old sleeve's hem does not stay, but nothing blends further into it).
+        weight[scene.arms_front[crop] & body.regions["skin"][crop] & ~core] = 0.0
         base += (fill - base) * weight[..., None]
 
     # 3. The garment, shaded and white-balanced.
@@ -827,8 +952,8 @@ def composite(
     layers = {
         "old_garment": scene.old,
         "kept_clothing": scene.keep_below,
-        "skin_filled": full(uncovered & bare),
-        "background_filled": full(uncovered & ~bare),
+        "skin_filled": full(uncovered & scene.bare_body[crop]),
+        "background_filled": full(uncovered & ~scene.bare_body[crop]),
         "in_front": scene.front | full(behind_arms & ~garment_mask),
     }
     return Composite(image=image, edit_mask=region, garment_mask=full(garment_mask) & region, layers=layers)
@@ -852,35 +977,171 @@ def _skirt_support(body: bd.BodyAnalysis, unit: float) -> np.ndarray:
 
 
 def _meet_old_hem(warped: WarpedGarment, body: bd.BodyAnalysis, scene: _Scene) -> WarpedGarment:
-    """Warp a top again with its hem on the old top's hem when the two nearly match."""
-    if warped.category != "upper" or scene.top_hem is None or warped.garment is None:
+    """Warp a top again with its hem on the old top's hem when the two nearly match; warp
+    trousers or a skirt again with the waistband up under the hem of the top that stays, when
+    a sliver of the old bottoms would show between them."""
+    if scene.top_hem is None or warped.garment is None:
         return warped
     torso = float(np.linalg.norm(0.5 * (body.landmarks[bd.LEFT_HIP] + body.landmarks[bd.RIGHT_HIP])
                                  - 0.5 * (body.landmarks[bd.LEFT_SHOULDER] + body.landmarks[bd.RIGHT_SHOULDER])))
+    if warped.category == "lower" and warped.waist_depth is not None:
+        gap = warped.waist_depth / max(torso, 1.0) - scene.top_hem  # > 0: the waistband is below the hem
+        if 0.0 < gap <= WAIST_SNAP:
+            return warp_garment(warped.garment, body, waist_depth=(scene.top_hem - WAIST_TUCK) * torso, clean=False)
+        return warped
+    if warped.category != "upper":
+        return warped
     gap = scene.top_hem - warped.hem_depth / max(torso, 1.0)  # > 0: the old hem is lower
     # A sleeveless top's own length is less certain (its shoulder points are strap tops).
     above = HEM_SNAP[1] if warped.sleeve != "none" else HEM_SNAP[0]
     if -above <= gap <= HEM_SNAP[0] and abs(gap) > 0.01:
-        return warp_garment(warped.garment, body, hem_depth=scene.top_hem * torso)
+        return warp_garment(warped.garment, body, hem_depth=(scene.top_hem + HEM_OVERLAP) * torso, clean=False)
     return warped
 
 
-def _roundness(bare: np.ndarray, unit: float) -> np.ndarray:
-    """Darkening towards the outline of the bare body (limbs and torso are round), float32."""
-    dist = cv2.distanceTransform(bare.astype(np.uint8), cv2.DIST_L2, 3)
-    return (1.0 - ROUND_DEPTH * np.exp(-dist / max(ROUND_WIDTH * unit, 1e-3))).astype(np.float32)
+def _fills(
+    person: np.ndarray, body: bd.BodyAnalysis, scene: _Scene, work: _Work, shading: np.ndarray,
+    near: np.ndarray, clothing: np.ndarray, crop: tuple[slice, slice],
+) -> np.ndarray:
+    """What goes where the old garment is removed, float32 RGB on the crop (valid on ``near``).
+
+    Bare body (:attr:`_Scene.bare_body`): the person's skin colour (spread from the visible
+    skin), lit by the photo's large-scale light, darkened towards the outline of the limb or
+    torso it belongs to (they are round), with grain as fine as the photo's own skin. Elsewhere:
+    the background, pushed in from the visible background around it. The two meet softly.
+    """
+    size = body.size
+    base = person[crop].astype(np.float32)
+    fill = np.zeros_like(base)
+    bare = scene.bare_body[crop]
+    # Soft membership of the bare body, so filled skin and filled background meet without stairs.
+    skin_weight = cv2.GaussianBlur(bare.astype(np.float32), (0, 0), ROUND_SOFT_PX)
+    skin_fill = near & (skin_weight > 0.0)
+    background_fill = near & (skin_weight < 1.0)
+    if skin_fill.any():
+        ys, xs = np.nonzero(skin_fill)
+        round_ = _round_shade(scene.shape, skin_fill, crop, _unit(body))[ys, xs]
+        colour = _up(_skin_colour(work, body), size, crop)[ys, xs]
+        light = 1.0 + SKIN_SHADING_STRENGTH * (np.clip(shading[ys, xs], *SHADING_RANGE) - 1.0)
+        grain = _grain(base.shape[:2], _grain_level(person, body, crop))[ys, xs]
+        shadow = np.ones(len(ys), np.float32)
+        width = max(CONTACT_SHADOW_WIDTH * _unit(body), 1.0)
+        reach = int(np.ceil(4 * width))
+        box = _box(ys, xs, reach, clothing.shape)
+        if clothing[box].any():
+            # Light comes from above: only skin below clothing (a hem, a sleeve's edge) is in its shadow.
+            downward = np.zeros((2 * reach + 1, 1), np.uint8)
+            downward[: reach + 1] = 1
+            near_clothing = clothing[box].astype(np.uint8)
+            sy, sx = ys - box[0].start, xs - box[1].start
+            below = cv2.dilate(near_clothing, downward).astype(bool)[sy, sx]
+            dist = cv2.distanceTransform(1 - near_clothing, cv2.DIST_L2, 3)[sy, sx]
+            shadow -= below * CONTACT_SHADOW * np.exp(-dist / width)
+        tone = (light * round_)[:, None] * colour
+        # Next to visible skin the fill carries on what the photo shows there (its light, its
+        # shading across the limb), fading into the model over SKIN_CONTINUE.
+        visible = body.regions["skin"][crop] & body.person_mask[crop] & ~near
+        box = _box(ys, xs, FILL_CONTEXT * _unit(body), visible.shape)
+        if visible[box].any():
+            sy, sx = ys - box[0].start, xs - box[1].start
+            carried = _push_pull(base[box], visible[box].astype(np.float32), coarse=True)[sy, sx]
+            dist = cv2.distanceTransform((~visible[box]).astype(np.uint8), cv2.DIST_L2, 3)[sy, sx]
+            w = np.exp(-dist / max(SKIN_CONTINUE * _unit(body), 1.0))[:, None]
+            tone = w * carried + (1.0 - w) * tone
+        fill[ys, xs] = shadow[:, None] * tone + grain[:, None]
+    if background_fill.any():
+        ys, xs = np.nonzero(background_fill)
+        box = _box(ys, xs, FILL_CONTEXT * _unit(body), background_fill.shape)
+        known = ~_grow(body.person_mask[crop][box], FILL_GROW_PX)
+        background = _push_pull(base[box], known.astype(np.float32), coarse=True)
+        w = skin_weight[ys, xs][:, None]
+        fill[ys, xs] = w * fill[ys, xs] + (1.0 - w) * background[ys - box[0].start, xs - box[1].start]
+    return fill
+
+
+def _box(ys: np.ndarray, xs: np.ndarray, margin: float, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """The bounding box of pixels ``(ys, xs)`` grown by ``margin`` px, inside ``shape``."""
+    m = int(np.ceil(margin))
+    return (slice(max(0, ys.min() - m), min(shape[0], ys.max() + m + 1)),
+            slice(max(0, xs.min() - m), min(shape[1], xs.max() + m + 1)))
+
+
+def _round_shade(shape: _BareBody, where: np.ndarray, crop: tuple[slice, slice], unit: float) -> np.ndarray:
+    """Brightness of a round body part lit from the front (float32 on the crop, valid on ``where``).
+
+    Lambert's cosine across the part, ``1 - ROUND_DEPTH * (1 - sqrt(1 - s^2))`` for the position
+    ``s`` across it (:meth:`_BareBody.roundness`), worked out on a coarse grid and smoothed, so
+    where an arm meets the torso the two blend instead of meeting at a seam.
+    """
+    out = np.ones(where.shape, np.float32)
+    ys, xs = np.nonzero(where)
+    step = max(1, round(ROUND_GRID * unit))
+    y0, x0 = ys.min(), xs.min()
+    gh, gw = (ys.max() - y0) // step + 1, (xs.max() - x0) // step + 1
+    # Cell centres, where an integer cv2.resize puts its samples.
+    gy, gx = (np.mgrid[0:gh, 0:gw] + 0.5) * step - 0.5
+    s = shape.roundness((y0 + gy + crop[0].start).ravel(), (x0 + gx + crop[1].start).ravel())
+    s = np.minimum(s, 1.0).reshape(gh, gw)
+    shade = (1.0 - ROUND_DEPTH * (1.0 - np.sqrt(1.0 - s * s))).astype(np.float32)
+    shade = cv2.GaussianBlur(shade, (0, 0), ROUND_BLUR / ROUND_GRID)
+    full = cv2.resize(shade, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)
+    h, w = min(where.shape[0] - y0, full.shape[0]), min(where.shape[1] - x0, full.shape[1])
+    out[y0:y0 + h, x0:x0 + w] = full[:h, :w]
+    return out
+
+
+def _push_pull(values: np.ndarray, weights: np.ndarray, coarse: bool = False) -> np.ndarray:
+    """Fill the pixels where ``weights`` is 0 from the known ones around them (push-pull).
+
+    ``values`` float32 ``(H, W, 3)``, ``weights`` float32 ``(H, W)`` in [0, 1]. Halving pyramid of
+    weighted values, then back up: each level keeps its own average where it had data and
+    takes the coarser level's elsewhere, so a hole is filled with colours from its own rim,
+    smoothly towards its middle (a background's gradients and shadows carry on into it).
+    ``coarse``: work at half resolution (fills are smooth; four times cheaper).
+    """
+    if coarse:
+        h, w = weights.shape
+        half = _push_pull(cv2.pyrDown(values), cv2.pyrDown(weights))
+        return cv2.pyrUp(half, dstsize=(w, h))
+    levels = []
+    num, den = values * weights[..., None], weights
+    while min(den.shape) > PUSH_PULL_MIN_SIDE:
+        levels.append((num, den))
+        num, den = cv2.pyrDown(num), cv2.pyrDown(den)
+    known = den > 1e-4
+    mean = values[weights > 0].mean(axis=0) if (weights > 0).any() else np.full(3, 128.0, np.float32)
+    average = num / np.maximum(den, 1e-4)[..., None]
+    out = np.where(known[..., None], average, mean[None, None, :]).astype(np.float32)
+    for num, den in reversed(levels):
+        coarse = cv2.pyrUp(out, dstsize=(den.shape[1], den.shape[0]))
+        confidence = np.clip(2.0 * den, 0.0, 1.0)[..., None]
+        out = confidence * (num / np.maximum(den, 1e-4)[..., None]) + (1.0 - confidence) * coarse
+    return out
+
+
+def _grain_level(person: np.ndarray, body: bd.BodyAnalysis, crop: tuple[slice, slice]) -> float:
+    """Grey levels of fine grain on the photo's visible skin (robust std of its high-pass)."""
+    skin = body.regions["skin"][crop] & ~body.regions["face_hair"][crop]
+    skin = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if skin.sum() < 200:
+        return GRAIN_LEVEL
+    luma = cv2.cvtColor(person[crop], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    high = (luma - cv2.GaussianBlur(luma, (0, 0), GRAIN_SIGMA))[skin]
+    high = high[:: max(1, high.size // GRAIN_SAMPLES)]
+    level = 1.4826 * float(np.median(np.abs(high - np.median(high))))
+    return float(np.clip(level, *GRAIN_RANGE))
 
 
 @functools.lru_cache(maxsize=1)
 def _grain_tile() -> np.ndarray:
-    """A fixed tile of fine noise (photographic grain), float32 ``(GRAIN_TILE, GRAIN_TILE)``."""
+    """A fixed tile of fine noise (photographic grain) with unit std, float32 ``(GRAIN_TILE, GRAIN_TILE)``."""
     rng = np.random.default_rng(GRAIN_SEED)
     noise = rng.normal(0.0, 1.0, (GRAIN_TILE, GRAIN_TILE)).astype(np.float32)
     noise = cv2.GaussianBlur(noise, (0, 0), 0.7)
-    return noise / max(float(noise.std()), 1e-6) * GRAIN_LEVEL
+    return noise / max(float(noise.std()), 1e-6)
 
 
-def _grain(shape: tuple[int, int]) -> np.ndarray:
+def _grain(shape: tuple[int, int], level: float) -> np.ndarray:
     tile = _grain_tile()
     reps = (-(-shape[0] // GRAIN_TILE), -(-shape[1] // GRAIN_TILE))
-    return np.tile(tile, reps)[: shape[0], : shape[1]]
+    return level * np.tile(tile, reps)[: shape[0], : shape[1]]

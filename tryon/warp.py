@@ -37,11 +37,22 @@ TPS_SMOOTHING = 1e-3  # thin-plate regularisation, in (shoulder widths)^2: stiff
 EDGE_ERODE_PX = 1  # output px of the garment photo's anti-aliased/JPEG halo trimmed off its outline
 KEYPOINT_SEARCH_PX = 12  # a keypoint belongs to the piece whose mask comes this close to it
 BACKGROUND_SAMPLE_STEP = 4  # px between the garment photo's background samples
+# --- garment photo clean-up ----------------------------------------------------------------
+# The mask's outline band (this share of the garment's size, the square root of its area) is
+# checked for the photo's background colour: JPEG halos and background caught in notches
+# (armpits, between a sleeve and the body) would paint white specks along the garment's edges.
+EDGE_BAND = 0.015
+EDGE_BAND_MIN_PX = 2
+BACKGROUND_TOLERANCE = 40.0  # RGB distance: garment colours this close to the background are kept as they are
+NECK_CUT_MIN_DROP = 2.0  # px: a neckline whose centre is not this far below its corners is not cut
 
 # --- fit: how a flat product photo sits on a body (fractions of the shoulder width "unit") -----
 # A garment laid flat spans half its circumference; seen from the front on a body it is narrower.
 FLAT_TO_FRONT = 1.2
-FIT_TOLERANCE = 1.3  # a garment stretches or gathers by at most this factor to follow the body
+FIT_TOLERANCE = 1.3  # a garment stretches or gathers by at most this factor to follow the body...
+# ...except that below the armpits a top is never narrower than the torso it is worn on (up to
+# this factor of its own width): the wearer buys her size, so a fuller body is covered to its sides.
+BODY_COVER_MAX = 1.8
 SEAM_OUTSET = 0.03  # a shoulder seam sits this far outside the shoulder landmark...
 SHOULDER_TOP = 0.1  # ...on top of the shoulder, this far above the joint when the outline is unclear
 SHOULDER_TOP_MAX = 0.25  # the top of the shoulder is searched up to this far above the joint
@@ -51,18 +62,23 @@ SHOULDER_LINE_INSET = 2.0  # px: the garment's shoulder line sits just inside th
 OUTLINE_GAP = 0.06  # gaps in the silhouette narrower than this do not end the body's outline
 MAX_HALF_WIDTH = 1.2  # the outline is searched this far either side of the centre line
 MIN_TORSO_HALF_WIDTH = 0.3  # a torso is never narrower than this (each side of the centre line)
+HIP_FLESH = 0.45  # of the hip-joint distance: the hips' flesh reaches this far past each hip joint
 NECK_MIN_HALF_WIDTH = 0.16  # the neckline opening is never narrower than a neck
 NECK_BASE_RAISE = 0.2  # the base of the neck lies this far above the shoulder joints' midpoint
 NECK_RING_DEPTH = 0.25  # the first this-much of a neckline's drop wraps around the neck...
 NECK_RING_SQUASH = 0.4  # ...and looks this much shallower from the front
+NECKLINE_POINTS = (1 / 3, 2 / 3)  # control points along each chord neck corner -> neckline centre
+STRAP_SPAN = 0.15  # of the shoulder span: a neck corner this close to the shoulder point is a strap's top
 # The shoulder span sets the scale only while it agrees with the torso length within
 # SCALE_TOLERANCE (a body turned sideways shows narrow shoulders, but its torso keeps its length).
 TORSO_PER_SHOULDER = 1.5  # torso length (shoulder line to hip joints) per shoulder-seam span
 SCALE_TOLERANCE = 1.3
 WAIST_ABOVE_HIPS = 0.25  # waistband height above the hip joints (fraction of the torso length)
-SIDE_LEVELS = 6  # levels between the armpits and the hem where the side seams are placed
+SIDE_LEVELS = 6  # levels between the armpits and the hem where the side seams are placed...
+SIDE_SPACING = 0.15  # ...at least one per this many torso lengths
 ARMHOLE_POINTS = (1 / 3, 2 / 3)  # control points along the armhole seam (shoulder -> armpit)
 HEM_STRETCH = (0.75, 1.35)  # bounds on stretching a top's length to meet a given hem
+DRESS_HEM_CLEARANCE = 0.1  # a dress ends at least this share of the shin above the ankle joints
 
 # --- limbs ---------------------------------------------------------------------------------
 ARM_PARTS = ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right")
@@ -71,10 +87,13 @@ LIMB_MIN_HALF_WIDTH = {"arm": 0.07, "leg": 0.12}  # bare limbs are at least this
 LIMB_MAX_HALF_WIDTH = {"arm": 0.2, "leg": 0.45}  # outline searched this far from the bone
 SEAM_FADE = 0.6  # a trouser leg's waistband shear fades out over this share of the thigh
 MAX_SEAM_SHEAR = 2.0
-LEG_SPLIT = 0.3  # above this share of the thigh a trouser leg's inner side reaches the body's midline
+LEG_SPLIT = 0.3  # above this share of the thigh a trouser leg's inner side reaches the body's midline...
+CROTCH_STATIONS = 4  # ...or above the garment's crotch, held at this many stations
+LEG_OVERLAP = 0.015  # above the crotch the two legs overlap this much at the midline
 LONG_SLEEVE_END = 1.02  # a long sleeve ends just past the wrist (of the shoulder-wrist length)
 FULL_LEG_END = 1.0  # a full-length trouser leg ends at the ankle (of the waist-ankle length)
-SEAM_OVERLAP = 0.04  # a sleeve's seam overlaps the garment's body by this much
+SEAM_OVERLAP = 0.04  # a sleeve's seam overlaps the garment's body by this much...
+SEAM_CUT_BELOW = 0.5  # ...and never reaches further into it, down to this share of the seam below the armpit
 SLEEVE_STATIONS = 6  # control points along each sleeve edge
 CUFF_PROBE = 0.93  # the cuff's width is measured this far along the sleeve axis
 JOINT_BLEND = 0.15  # bone directions blend over this length around the elbow / knee
@@ -96,10 +115,13 @@ class WarpedGarment:
             it in the person photo (found by inverting the maps; absent when not drawn).
         hem_depth: how far below the shoulder joints' midpoint the hem lies (for trousers: the
             lowest leg opening), in px along the torso axis.
+        waist_depth: trousers and skirts: how far below the shoulder joints' midpoint the
+            waistband lies (px along the torso axis); None for tops and dresses.
         background_rgb: float32 ``(3,)``, the garment photo's background colour (its white point),
             or None when the photo has no background around the garment.
-        garment: the :class:`tryon.garment.GarmentAnalysis` it was made from (to warp it again
-            with another hem, see :func:`warp_garment`).
+        garment: the :class:`tryon.garment.GarmentAnalysis` as the warp used it: neck opening
+            cut out, background-coloured edge pixels repainted (to warp it again with another
+            hem: ``warp_garment(warped.garment, body, hem_depth=..., clean=False)``).
     """
 
     rgb: np.ndarray
@@ -109,6 +131,7 @@ class WarpedGarment:
     sleeve: str
     keypoints: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     hem_depth: float = 0.0
+    waist_depth: float | None = None
     background_rgb: np.ndarray | None = None
     garment: GarmentAnalysis | None = None
 
@@ -139,21 +162,28 @@ def _sample(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
     return out
 
 
-def _extent(mask: np.ndarray, origin: np.ndarray, direction: np.ndarray, max_px: float, gap_px: float) -> float:
+def _extent(
+    mask: np.ndarray, origin: np.ndarray, direction: np.ndarray, max_px: float, gap_px: float,
+    bridge: np.ndarray | None = None,
+) -> float:
     """How far the mask reaches from ``origin`` along ``direction`` (px), bridging small gaps.
 
     A start outside the mask (between the legs) is allowed: the reach is measured from the
     origin to the far end of the first stretch of mask whose gaps are narrower than ``gap_px``.
-    Returns 0 when there is no mask within ``max_px``.
+    Pixels of ``bridge`` (a forearm across the torso) never end a stretch, but the reach ends
+    on the mask. Returns 0 when there is no mask within ``max_px``.
     """
     steps = np.arange(0, int(max_px) + 1, dtype=np.float64)
-    hits = _sample(mask, origin[None, :] + steps[:, None] * direction[None, :])
-    idx = np.flatnonzero(hits)
+    points = origin[None, :] + steps[:, None] * direction[None, :]
+    hits = _sample(mask, points)
+    joined = hits if bridge is None else hits | _sample(bridge, points)
+    idx = np.flatnonzero(joined)
     if not idx.size:
         return 0.0
     jumps = np.flatnonzero(np.diff(idx) > gap_px)
     last = idx[jumps[0]] if jumps.size else idx[-1]
-    return float(last)
+    on_mask = np.flatnonzero(hits[: last + 1])
+    return float(on_mask[-1]) if on_mask.size else 0.0
 
 
 def _run_extents(mask: np.ndarray, origin: np.ndarray, normal: np.ndarray, max_px: float) -> tuple[float, float]:
@@ -272,16 +302,37 @@ class _BodyFrame:
         i = int(np.clip(np.searchsorted(cum, depth) - 1, 0, len(seg) - 1))
         return line[i] + seg[i] / max(lengths[i], 1e-6) * (depth - cum[i])
 
+    def hip_flesh(self, depth: float) -> float:
+        """Half-width (px) the hips reach at ``depth`` whatever hides their outline: growing from
+        the waist (:data:`WAIST_ABOVE_HIPS` above the hip joints) to :data:`HIP_FLESH` hip-joint
+        distances past each joint at the hip line, and staying so below it."""
+        lm = self.lm
+        hips = float(np.linalg.norm(lm[bd.LEFT_HIP] - lm[bd.RIGHT_HIP]))
+        hip_depth = self.depth_of(self.mid_hip)
+        share = (depth - (hip_depth - WAIST_ABOVE_HIPS * self.torso_len)) / (WAIST_ABOVE_HIPS * self.torso_len)
+        return float(np.clip(share, 0.0, 1.0)) * (0.5 + HIP_FLESH) * hips
+
+    def lowest_hem(self) -> float | None:
+        """Depth (along the centre line) a dress's hem may reach: just above the ankles, or None
+        when the ankles are not seen."""
+        line = self._centre_line
+        if len(line) < 5:  # shoulders, hips, knees, ankles and the extension
+            return None
+        lengths = np.linalg.norm(np.diff(line[:4], axis=0), axis=1)
+        return float(lengths.sum() - DRESS_HEM_CLEARANCE * lengths[2])
+
     def depth_of(self, point: np.ndarray) -> float:
         """Depth (px along the torso axis) of a point below the shoulder midpoint."""
         return float(np.dot(point - self.mid_shoulder, self.down))
 
     def half_widths(self, depth: float, mask: np.ndarray | None = None) -> tuple[float, float]:
         """Outline reach (wearer's left, right) in px at ``depth``, from the centre line."""
+        bridge = self.arm_skin if mask is None else None
         mask = self.trunk if mask is None else mask
         c = self.centre(depth)
         reach, gap = MAX_HALF_WIDTH * self.unit, OUTLINE_GAP * self.unit
-        return _extent(mask, c, self.across, reach, gap), _extent(mask, c, -self.across, reach, gap)
+        return (_extent(mask, c, self.across, reach, gap, bridge),
+                _extent(mask, c, -self.across, reach, gap, bridge))
 
     # -- shoulders ----------------------------------------------------------------------------
     def shoulder_seam(self, side: str, inset: float = 0.0) -> np.ndarray:
@@ -336,6 +387,9 @@ class _Piece:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the person photo (x1, y1 exclusive)
     clip: np.ndarray | None = None  # polygon (N, 2) in the person photo the piece stays near
     clip_margin: float = 0.0  # px the piece may extend past ``clip``
+    # A sleeve stops at its seam: (seam start, seam end, unit normal towards the torso). The
+    # piece is dropped on the torso's side of the seam, down to a little below its end.
+    seam: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def _box_around(points: np.ndarray, margin: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -409,18 +463,20 @@ def _kp(garment: GarmentAnalysis, name: str) -> np.ndarray | None:
 # =================================================================================================
 
 
-def _side_half_width(want: float, body: float, skirt: bool) -> float:
+def _side_half_width(want: float, body: float, skirt: bool, cover: bool = False) -> float:
     """Half-width of a garment at one level: the body's outline within what the fabric allows.
 
     ``want``: the garment's own half-width seen from the front; ``body``: the silhouette's
     (0 when unmeasured). A top follows the body, stretched or gathered by at most
-    :data:`FIT_TOLERANCE`; a skirt keeps its own flare and only widens over spread legs.
+    :data:`FIT_TOLERANCE` (with ``cover``, below the armpits, it reaches the body's side up to
+    :data:`BODY_COVER_MAX`); a skirt keeps its own flare and only widens over spread legs.
     """
     if body <= 0:
         return want
     if skirt:
         return max(want, min(body, FIT_TOLERANCE * want))
-    return float(np.clip(body, want / FIT_TOLERANCE, want * FIT_TOLERANCE))
+    upper = want * (BODY_COVER_MAX if cover else FIT_TOLERANCE)
+    return float(np.clip(body, want / FIT_TOLERANCE, upper))
 
 
 def _torso_piece(
@@ -468,6 +524,12 @@ def _torso_piece(
     if hl is not None and hr is not None:
         hem_y = min(bottom_y, 0.5 * (hl[1] + hr[1]))
     stretch = 1.0
+    if dress and hem_depth is None:
+        # A dress hangs from the shoulders at its own length, but never over the feet.
+        natural = base_depth + (hem_y - shoulder_y) * scale - frame.depth_of(frame.mid_shoulder)
+        lowest = frame.lowest_hem()
+        if lowest is not None and natural > lowest:
+            hem_depth = lowest
     if hem_depth is not None and hem_y > armpit_y + 1:
         armpit_depth = base_depth + (armpit_y - shoulder_y) * scale
         wanted = hem_depth + frame.depth_of(frame.mid_shoulder) - armpit_depth
@@ -497,10 +559,15 @@ def _torso_piece(
         corner_y = 0.5 * (nl[1] + nr[1])
         corner_depth = max(depth(corner_y), neck_base)
         half = max(0.5 * abs(nl[0] - nr[0]) * scale, NECK_MIN_HALF_WIDTH * frame.unit)
+        corners = []
         for point, sign, seam, g_seam in ((nl, 1.0, body_l, sh_l), (nr, -1.0, body_r, sh_r)):
             corner = frame.centre(corner_depth) + sign * half * frame.across
             add(corner, point)
-            # The shoulder line between the neck and the seam follows the top of the shoulder.
+            corners.append((corner, point))
+            # The shoulder line between the neck and the seam follows the top of the shoulder
+            # (a strap has none: its top is both the neck corner and the shoulder point).
+            if abs(point[0] - g_seam[0]) < STRAP_SPAN * g_span:
+                continue
             g_x = 0.5 * (point[0] + g_seam[0])
             column = np.flatnonzero(part[:, int(np.clip(round(g_x), 0, part.shape[1] - 1))])
             if column.size:
@@ -508,14 +575,22 @@ def _torso_piece(
         if nc is not None:
             drop = max(nc[1] - corner_y, 0.0) * scale
             ring = NECK_RING_DEPTH * frame.unit
-            add(frame.centre(corner_depth + NECK_RING_SQUASH * min(drop, ring) + max(drop - ring, 0.0)), nc)
+            centre = frame.centre(corner_depth + NECK_RING_SQUASH * min(drop, ring) + max(drop - ring, 0.0))
+            add(centre, nc)
+            # The chords corner -> centre keep their shape: a deep V-neck stays a V, not a keyhole.
+            for corner, point in corners:
+                for f in NECKLINE_POINTS:
+                    add(corner + f * (centre - corner), point + f * (nc - point))
     elif nc is not None:
         add(frame.centre(depth(nc[1])), nc)
 
     # Side seams from the armpits to the hem: the garment's own widths, at least the body's.
     hip_depth = frame.depth_of(frame.mid_hip)
     anchors: dict[str, np.ndarray] = {"shoulder_left": body_l, "shoulder_right": body_r}
-    for i, y in enumerate(np.linspace(armpit_y, hem_y, SIDE_LEVELS)):
+    # Levels at most SIDE_SPACING apart on the body, so a long dress's bodice is held as firmly as a top's.
+    span = depth(hem_y) - depth(armpit_y)
+    levels = max(SIDE_LEVELS, int(np.ceil(span / (SIDE_SPACING * frame.torso_len))) + 1)
+    for i, y in enumerate(np.linspace(armpit_y, hem_y, levels)):
         span = _row_span(part, y)
         if span is None:
             continue
@@ -523,8 +598,11 @@ def _torso_piece(
         d = depth(y)
         b_left, b_right = frame.half_widths(d)
         skirt = dress and d > hip_depth
+        if dress and not skirt:  # the hips are there even where a hand or forearm hides their outline
+            b_left, b_right = max(b_left, frame.hip_flesh(d)), max(b_right, frame.hip_flesh(d))
         halves = [
-            _side_half_width(g * scale / FLAT_TO_FRONT, b, skirt) for g, b in ((g_left, b_left), (g_right, b_right))
+            _side_half_width(g * scale / FLAT_TO_FRONT, b, skirt, cover=i > 0)
+            for g, b in ((g_left, b_left), (g_right, b_right))
         ]
         c = frame.centre(d)
         add(c + halves[0] * frame.across, (span[1], y))
@@ -548,7 +626,9 @@ def _torso_piece(
     return _Piece("body", part, spline, box), scale, placed_hem, anchors
 
 
-def _skirt_piece(garment: GarmentAnalysis, frame: _BodyFrame, part: np.ndarray) -> tuple[_Piece, float, float]:
+def _skirt_piece(
+    garment: GarmentAnalysis, frame: _BodyFrame, part: np.ndarray, waist_depth: float
+) -> tuple[_Piece, float, float]:
     """A skirt (or any lower garment without legs): waist on the waist, flaring to its hem."""
     kp = {name: _kp(garment, name) for name in garment.keypoints}
     ys, xs = np.nonzero(part)
@@ -559,7 +639,6 @@ def _skirt_piece(garment: GarmentAnalysis, frame: _BodyFrame, part: np.ndarray) 
         wr, wl = np.array([span[0], top_y]), np.array([span[1], top_y])
     centre_x = 0.5 * (wl[0] + wr[0])
     waist_y = 0.5 * (wl[1] + wr[1])
-    waist_depth = frame.depth_of(frame.mid_hip) - WAIST_ABOVE_HIPS * frame.torso_len
     b_left, b_right = frame.half_widths(waist_depth)
     body_waist = max(b_left + b_right, 2 * MIN_TORSO_HALF_WIDTH * frame.unit)
     scale = body_waist * FLAT_TO_FRONT / max(abs(wl[0] - wr[0]), 1.0)
@@ -688,6 +767,7 @@ class _LimbSpec:
     length: float  # how far along the chain (body px from the seam) the piece reaches
     scale: float  # body px per garment px across the limb
     midline: np.ndarray | None = None  # legs: the body's midline at the waist (inner side reach)
+    g_crotch: np.ndarray | None = None  # legs: the garment's crotch (above it the legs meet at the midline)
 
 
 def _limb_piece(spec: _LimbSpec, frame: _BodyFrame) -> _Piece:
@@ -715,6 +795,12 @@ def _limb_piece(spec: _LimbSpec, frame: _BodyFrame) -> _Piece:
     # Widths at stations along the limb: the garment's own (seen from the front), at least the
     # limb's outline (outer side: the inner side may touch the torso or the other leg).
     stations = np.linspace(0.0, length, LIMB_STATIONS)
+    split = LEG_SPLIT * l1
+    if spec.midline is not None and spec.g_crotch is not None:
+        # Down to the crotch the two legs are one garment: their inner sides meet on the midline,
+        # held by stations close enough that no wedge opens between them.
+        split = float(np.clip(np.dot(spec.g_crotch - g_root, g_axis) / t_scale, 0.0, l1))
+        stations = np.unique(np.concatenate([stations, np.linspace(0.0, split, CROTCH_STATIONS)]))
     g_out, g_in = _run_widths(spec.part, g_root, g_axis, g_normal, stations * t_scale, 2.0 * unit)
     g_floor = 0.02 * unit / spec.scale
     g_out, g_in = _fill_small(g_out, g_floor), _fill_small(g_in, g_floor)
@@ -725,8 +811,10 @@ def _limb_piece(spec: _LimbSpec, frame: _BodyFrame) -> _Piece:
         limb = float(np.clip(_extent(frame.person, c, n, hi, 2.0), lo, hi))
         b_out.append(max(limb, g_out[i] * spec.scale / FLAT_TO_FRONT))
         inner = max(limb, g_in[i] * spec.scale / FLAT_TO_FRONT)
-        if spec.midline is not None and t < LEG_SPLIT * l1:
-            inner = abs(float(np.dot(spec.midline - c, n)))  # above the crotch: up to the midline
+        if spec.midline is not None and t <= split:
+            midline = frame.centre(frame.depth_of(c))  # the body's centre line at this station's depth
+            # Above the crotch: up to the midline, a little past it so the two legs never part.
+            inner = abs(float(np.dot(midline - c, n))) + LEG_OVERLAP * unit
         b_in.append(inner)
     widths = {"stations": stations, "g_out": g_out, "g_in": g_in, "b_out": np.array(b_out), "b_in": np.array(b_in)}
 
@@ -854,7 +942,11 @@ def _sleeve_piece(garment: GarmentAnalysis, side: str, frame: _BodyFrame, scale:
         limb_map = _TwoBoneMap(elbow, _unit(u1 + u2), spline(rows), None)
     polygon = np.array([r[1] for r in rows] + [r[2] for r in rows[::-1]])
     box = _box_around(polygon, SLEEVE_MARGIN * unit, frame.size)
-    return _Piece(f"sleeve_{side}", part, limb_map, box, clip=polygon, clip_margin=SLEEVE_MARGIN * unit)
+    seam_normal = _perp(_unit(b_pit - b_top))
+    if np.dot(seam_normal, torso_mid - b_top) < 0:
+        seam_normal = -seam_normal
+    return _Piece(f"sleeve_{side}", part, limb_map, box, clip=polygon, clip_margin=SLEEVE_MARGIN * unit,
+                  seam=(b_top, b_pit, seam_normal))
 
 
 def _limb_range(kind: str, unit: float) -> tuple[float, float]:
@@ -868,7 +960,9 @@ def _sleeve_pieces(
     return [piece for piece in pieces if piece is not None]
 
 
-def _trouser_pieces(garment: GarmentAnalysis, frame: _BodyFrame) -> tuple[list[_Piece], float, float]:
+def _trouser_pieces(
+    garment: GarmentAnalysis, frame: _BodyFrame, waist_depth: float
+) -> tuple[list[_Piece], float, float]:
     """Each trouser leg from the waistband to its opening, split along the garment's centre line."""
     kp = {name: _kp(garment, name) for name in garment.keypoints}
     mask = garment.mask
@@ -879,7 +973,6 @@ def _trouser_pieces(garment: GarmentAnalysis, frame: _BodyFrame) -> tuple[list[_
         span = _row_span(mask, top_y + 2) or (xs.min(), xs.max())
         wr, wl = np.array([span[0], top_y]), np.array([span[1], top_y])
     centre = np.array([0.5 * (wl[0] + wr[0]), 0.5 * (wl[1] + wr[1])])
-    waist_depth = frame.depth_of(frame.mid_hip) - WAIST_ABOVE_HIPS * frame.torso_len
     b_left, b_right = frame.half_widths(waist_depth)
     body_waist = max(b_left + b_right, 2 * MIN_TORSO_HALF_WIDTH * frame.unit)
     scale = body_waist * FLAT_TO_FRONT / max(abs(wl[0] - wr[0]), 1.0)
@@ -903,6 +996,7 @@ def _trouser_pieces(garment: GarmentAnalysis, frame: _BodyFrame) -> tuple[list[_
         pieces.append(_limb_piece(_LimbSpec(
             name=f"leg_{side}", kind="leg", part=half, g_seam=(waist_pt, centre), g_end=end,
             b_seam=(body_side, waist_centre), chain=chain, length=length, scale=scale, midline=waist_centre,
+            g_crotch=kp.get("crotch"),
         ), frame))
     return pieces, scale, hem_depth
 
@@ -948,6 +1042,16 @@ def _render(
         source = image[gy0:gy1, gx0:gx1] * inside[..., None]
         a = cv2.remap(inside.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         c = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT).astype(np.float32)
+        if piece.seam is not None:
+            top, pit, normal = piece.seam
+            length = max(float(np.linalg.norm(pit - top)), 1.0)
+            along = (pit - top) / length
+            ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+            rx, ry = xs - top[0], ys - top[1]
+            t = (rx * along[0] + ry * along[1]) / length
+            inside = (rx * normal[0] + ry * normal[1] > 0) & (t < 1.0 + SEAM_CUT_BELOW)
+            a[inside] = 0.0
+            c[inside] = 0.0
         if piece.clip is not None:
             # Splines extrapolate wildly far from their control points: keep the piece near them.
             outside = np.ones(a.shape, np.uint8)
@@ -1000,7 +1104,10 @@ def _keypoints_in_photo(garment: GarmentAnalysis, pieces: list[_Piece], grids: d
 # =================================================================================================
 
 
-def warp_garment(garment: GarmentAnalysis, body: bd.BodyAnalysis, *, hem_depth: float | None = None) -> WarpedGarment:
+def warp_garment(
+    garment: GarmentAnalysis, body: bd.BodyAnalysis, *, hem_depth: float | None = None,
+    waist_depth: float | None = None, clean: bool = True,
+) -> WarpedGarment:
     """Place a garment on a body.
 
     Args:
@@ -1009,22 +1116,30 @@ def warp_garment(garment: GarmentAnalysis, body: bd.BodyAnalysis, *, hem_depth: 
         hem_depth: tops and dresses only: put the hem this many px below the shoulder joints'
             midpoint (along the torso) instead of where the garment's proportions put it; the
             composite uses it to meet the old garment's hem when the cuts nearly match.
+        waist_depth: trousers and skirts only: put the waistband this many px below the
+            shoulder joints' midpoint instead of :data:`WAIST_ABOVE_HIPS` above the hips (the
+            composite uses it to meet the hem of the top that stays).
+        clean: cut the neck opening out and repaint background-coloured edge pixels first; False
+            when ``garment`` is a warp's own :attr:`WarpedGarment.garment` (already clean).
 
     Returns:
         :class:`WarpedGarment` in the person photo's frame.
     """
     frame = _BodyFrame(body)
+    garment = _cleaned(garment) if clean else garment
     parts = garment.parts or {"body": garment.mask}
     category = garment.category
     pieces: list[_Piece] = []
     if category == "lower":
+        if waist_depth is None:
+            waist_depth = frame.depth_of(frame.mid_hip) - WAIST_ABOVE_HIPS * frame.torso_len
         legs = "crotch" in garment.keypoints and ("leg_left" in parts or "leg_right" in parts)
         if legs:
-            pieces, _, hem_depth = _trouser_pieces(garment, frame)
+            pieces, _, hem_depth = _trouser_pieces(garment, frame, waist_depth)
         else:
-            piece, _, hem_depth = _skirt_piece(garment, frame, garment.mask)
+            piece, _, hem_depth = _skirt_piece(garment, frame, garment.mask, waist_depth)
             pieces = [piece]
-        hem_depth += frame.depth_of(frame.mid_hip) - WAIST_ABOVE_HIPS * frame.torso_len
+        hem_depth += waist_depth
     else:
         body_part = parts.get("body", garment.mask)
         piece, scale, hem_depth, anchors = _torso_piece(
@@ -1040,6 +1155,7 @@ def warp_garment(garment: GarmentAnalysis, body: bd.BodyAnalysis, *, hem_depth: 
         sleeve=garment.sleeve,
         keypoints=_keypoints_in_photo(garment, pieces, grids),
         hem_depth=float(hem_depth),
+        waist_depth=float(waist_depth) if waist_depth is not None else None,
         background_rgb=_background_rgb(garment),
         garment=garment,
     )
@@ -1053,3 +1169,74 @@ def _background_rgb(garment: GarmentAnalysis) -> np.ndarray | None:
     if around.sum() < 50:
         return None
     return np.median(garment.image[::step, ::step][around], axis=0).astype(np.float32)
+
+
+def _front_mask(garment: GarmentAnalysis) -> np.ndarray:
+    """The garment's mask less everything above its front neckline (bool, garment photo frame).
+
+    Whatever lies above the line neck corner -> neckline centre -> neck corner, between the
+    corners, is the inner back of the neck (label, lining of a V-neck) seen through the
+    opening: on a body the neck shows there.
+    """
+    mask = garment.mask
+    nl, nr, nc = (_kp(garment, k) for k in ("neck_left", "neck_right", "neck_center"))
+    if garment.category == "lower" or nl is None or nr is None or nc is None:
+        return mask
+    if nc[1] < 0.5 * (nl[1] + nr[1]) + NECK_CUT_MIN_DROP:
+        return mask
+    opening = np.array([nl, nc, nr, (nr[0], -1.0), (nl[0], -1.0)])
+    cut = np.zeros(mask.shape, np.uint8)
+    cv2.fillPoly(cut, [np.round(opening).astype(np.int32)], 1)
+    return mask & ~cut.astype(bool)
+
+
+def _decontaminated(image: np.ndarray, mask: np.ndarray, background: np.ndarray | None) -> np.ndarray:
+    """The garment photo with background-coloured pixels of the mask's outline band repainted.
+
+    A band pixel nearer the photo's background colour than the garment's own colour just inside
+    the band takes that inner colour (a normalised blur of the band's interior). Garments whose
+    colour there is itself close to the background (white on white) are left alone.
+    """
+    if background is None or not mask.any():
+        return image
+    band = max(EDGE_BAND_MIN_PX, round(EDGE_BAND * float(np.sqrt(mask.sum()))))
+    bx, by, bw, bh = cv2.boundingRect(mask.astype(np.uint8))
+    y0, y1 = max(0, by - 1), min(mask.shape[0], by + bh + 1)
+    x0, x1 = max(0, bx - 1), min(mask.shape[1], bx + bw + 1)
+    m = mask[y0:y1, x0:x1]
+    # The band and the interior's colour next to it are smooth: worked out at half resolution.
+    h, w = m.shape
+    small = (max(1, w // 2), max(1, h // 2))
+    m_small = cv2.resize(m.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST)
+    inside = (cv2.distanceTransform(m_small, cv2.DIST_L2, 3) > band / 2).astype(np.float32)
+    if not inside.any():
+        return image
+    weight = cv2.GaussianBlur(inside, (0, 0), band / 2)
+    crop_small = cv2.resize(image[y0:y1, x0:x1], small, interpolation=cv2.INTER_AREA).astype(np.float32)
+    colour = cv2.GaussianBlur(crop_small * inside[..., None], (0, 0), band / 2)
+    colour /= np.maximum(weight, 1e-3)[..., None]
+    interior = cv2.resize(inside, (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    ys_e, xs_e = np.nonzero(m & ~interior)
+    if not ys_e.size:
+        return image
+    sy, sx = np.minimum(ys_e // 2, small[1] - 1), np.minimum(xs_e // 2, small[0] - 1)
+    bg = np.asarray(background, np.float32)
+    pixels, ref = image[y0 + ys_e, x0 + xs_e].astype(np.float32), colour[sy, sx]
+    d_bg = np.linalg.norm(pixels - bg, axis=1)
+    d_in = np.linalg.norm(pixels - ref, axis=1)
+    distinct = np.linalg.norm(ref - bg, axis=1) > BACKGROUND_TOLERANCE
+    bad = distinct & (d_bg < d_in) & (weight[sy, sx] > 0.05)
+    if not bad.any():
+        return image
+    out = image.copy()
+    out[y0 + ys_e[bad], x0 + xs_e[bad]] = np.clip(ref[bad] + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _cleaned(garment: GarmentAnalysis) -> GarmentAnalysis:
+    """The garment with its neck opening cut out of every part and its outline decontaminated."""
+    mask = _front_mask(garment)
+    parts = garment.parts or {"body": garment.mask}
+    parts = {name: part & mask for name, part in parts.items()}
+    image = _decontaminated(garment.image, mask, _background_rgb(garment))
+    return dataclasses.replace(garment, image=image, mask=mask, parts=parts)
