@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+from PIL import Image
+
+if TYPE_CHECKING:
+    from tryon.garment import GarmentAnalysis
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = (REPO.parent / "shared" / "eval").resolve()
+BAD_PHOTOS = ("not an image", "truncated", "tiny", "no person", "missing")
 
 
 def read_cases() -> list[dict[str, str]]:
@@ -33,3 +39,44 @@ def load_eval_image(relpath: str) -> np.ndarray:
     from tryon.intake import load_image
 
     return load_image(EVAL_DIR / relpath)
+
+
+def garment_analysis(
+    image: np.ndarray,
+    mask: np.ndarray,
+    category: str = "upper",
+    sleeve: str = "long",
+    mean_rgb: np.ndarray | None = None,
+) -> GarmentAnalysis:
+    """The analysis of a drawn garment (RGB uint8 ``image``, bool ``mask``): sure of its category, no
+    keypoints, ``mean_rgb`` the mean colour over ``mask`` unless given."""
+    from tryon.garment import GarmentAnalysis
+
+    return GarmentAnalysis(
+        image=image,
+        mask=mask,
+        category=category,
+        category_scores={category: 1.0},
+        keypoints={},
+        sleeve=sleeve,
+        mean_rgb=image[mask].mean(0).astype(np.uint8) if mean_rgb is None else mean_rgb,
+    )
+
+
+def bad_photo(tmp: Path, kind: str, photo: Path) -> Path:
+    """A person photo the app must refuse with a message, written under ``tmp``: ``kind`` from
+    :data:`BAD_PHOTOS` (a text file named .png, the JPEG ``photo`` cut short, an image under the
+    minimum size, a scene with nobody in it, or a path with no file)."""
+    path = tmp / f"{kind.replace(' ', '-')}.png"
+    if kind == "not an image":
+        path.write_text("not an image at all")
+    elif kind == "truncated":
+        path = path.with_suffix(".jpg")
+        path.write_bytes(photo.read_bytes()[:4000])
+    elif kind == "tiny":
+        Image.new("RGB", (40, 60), "white").save(path)
+    elif kind == "no person":
+        Image.fromarray(np.full((600, 800, 3), (90, 140, 200), np.uint8)).save(path)
+    elif kind != "missing":
+        raise ValueError(f"unknown bad photo {kind!r}; expected one of {BAD_PHOTOS}")
+    return path

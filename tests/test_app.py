@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import EVAL_DIR
+from conftest import EVAL_DIR, bad_photo
 from gradio_client import Client, handle_file
 from PIL import Image
 
@@ -53,23 +53,11 @@ def test_tryon_endpoint_returns_before_and_after(client: Client) -> None:
     assert "total" in out[2]
 
 
-def _bad_files(tmp: Path) -> dict[str, Path]:
-    text = tmp / "notes.png"
-    text.write_text("not an image at all")
-    truncated = tmp / "cut.jpg"
-    truncated.write_bytes(PERSON.read_bytes()[:4000])
-    tiny = tmp / "tiny.png"
-    Image.new("RGB", (40, 60), "white").save(tiny)
-    empty_scene = tmp / "scene.png"
-    Image.fromarray(np.full((600, 800, 3), (90, 140, 200), np.uint8)).save(empty_scene)
-    return {"not an image": text, "truncated": truncated, "tiny": tiny, "no person": empty_scene}
-
-
 @pytest.mark.parametrize("kind", ["not an image", "truncated", "tiny", "no person"])
 def test_bad_person_photo_shows_a_message_and_the_app_keeps_serving(kind: str, client: Client,
                                                                    tmp_path: Path) -> None:
     with pytest.raises(Exception) as info:  # gradio_client raises AppError carrying gr.Error's text
-        _try_on(client, _bad_files(tmp_path)[kind], GARMENT)
+        _try_on(client, bad_photo(tmp_path, kind, PERSON), GARMENT)
     message = str(info.value)
     assert "Traceback" not in message
     assert any(word in message.lower() for word in ("upload", "photo", "use ")), message

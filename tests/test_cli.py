@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import EVAL_DIR, REPO
+from conftest import EVAL_DIR, REPO, bad_photo
 from PIL import Image
 
 PERSON = EVAL_DIR / "person/vitonhd_00034_00.jpg"
@@ -29,19 +29,10 @@ def test_render_writes_the_result_at_the_processed_size(tmp_path: Path) -> None:
     assert "wrote" in proc.stdout
 
 
-def _bad_inputs(tmp: Path) -> dict[str, Path]:
-    text = tmp / "notes.jpg"
-    text.write_text("this is not an image")
-    truncated = tmp / "truncated.jpg"
-    truncated.write_bytes(PERSON.read_bytes()[:5000])
-    tiny = tmp / "tiny.png"
-    Image.new("RGB", (64, 90), "white").save(tiny)
-    return {"not an image": text, "truncated": truncated, "tiny": tiny, "missing": tmp / "nope.jpg"}
-
-
 @pytest.mark.parametrize("kind", ["not an image", "truncated", "tiny", "missing"])
 def test_bad_person_photo_exits_2_with_one_line(kind: str, tmp_path: Path) -> None:
-    proc = _cli("render", "--person", _bad_inputs(tmp_path)[kind], "--garment", GARMENT, "-o", tmp_path / "o.png")
+    person = bad_photo(tmp_path, kind, PERSON)
+    proc = _cli("render", "--person", person, "--garment", GARMENT, "-o", tmp_path / "o.png")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import garment_analysis
 
 from tryon import diffusion
 from tryon.body import BodyAnalysis
@@ -241,15 +242,7 @@ def synthetic_garment(rgb: tuple[int, int, int], category: str = "upper", size: 
     image = np.full((size, size, 3), 255, np.uint8)
     image[mask] = rgb
     image[mask & _box(size, size, 0, 0.5, 1, 0.56)] = (255 - np.uint8(rgb)) // 2
-    return GarmentAnalysis(
-        image=image,
-        mask=mask,
-        category=category,
-        category_scores={category: 1.0},
-        keypoints={},
-        sleeve="short",
-        mean_rgb=np.uint8(rgb),
-    )
+    return garment_analysis(image, mask, category, sleeve="short", mean_rgb=np.uint8(rgb))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -401,31 +394,29 @@ def test_prepare_mask_uses_and_checks_the_users_mask():
         diffusion.TryOnDiffusion.prepare_mask(body, "upper", np.ones((SIZE, SIZE + 1), bool))
 
 
-def test_build_prompt_captions_the_description_and_fills_gaps_from_the_photo():
-    red_top = synthetic_garment((200, 30, 30))
-    assert "a red short-sleeve top" in diffusion.build_prompt(red_top)
-    shirt = GarmentSpec(
-        text="a green linen shirt, not blue",
-        category="upper",
-        garment_type="shirt",
-        colours=(("green", (40, 140, 60)),),
-        material="linen",
-        sleeve="long",
-        neckline="v_neck",
-    )
-    prompt = diffusion.build_prompt(red_top, shirt)
-    assert "a green linen long-sleeve shirt with a v-neck" in prompt and "blue" not in prompt
-    chinese = GarmentSpec(
-        text="蓝色条纹连衣裙",
-        category="dress",
-        garment_type="dress",
-        colours=(("blue", (40, 92, 200)),),
-        pattern="stripes",
-    )
-    prompt = diffusion.build_prompt(dataclasses.replace(red_top, category="dress"), chinese)
-    assert prompt.isascii() and "a blue striped short-sleeve dress" in prompt
-    trousers = dataclasses.replace(red_top, category="lower", keypoints={"crotch": np.float32([24, 30])})
-    assert "wearing red trousers" in diffusion.build_prompt(trousers)
+@pytest.mark.parametrize(
+    ("category", "keypoints", "spec", "expected", "absent"),
+    [
+        ("upper", {}, None, "a red short-sleeve top", None),
+        ("upper", {}, GarmentSpec(text="a green linen shirt, not blue", category="upper", garment_type="shirt",
+                                  colours=(("green", (40, 140, 60)),), material="linen", sleeve="long",
+                                  neckline="v_neck"),
+         "a green linen long-sleeve shirt with a v-neck", "blue"),
+        ("dress", {}, GarmentSpec(text="蓝色条纹连衣裙", category="dress", garment_type="dress",
+                                  colours=(("blue", (40, 92, 200)),), pattern="stripes"),
+         "a blue striped short-sleeve dress", None),
+        ("lower", {"crotch": np.float32([24, 30])}, None, "wearing red trousers", None),
+    ],
+    ids=["photo only", "words over the photo", "Chinese words", "trousers from the photo"],
+)
+def test_build_prompt_captions_the_description_and_fills_gaps_from_the_photo(
+    category: str, keypoints: dict, spec: GarmentSpec | None, expected: str, absent: str | None
+):
+    # The photo's garment is red with short sleeves; its category (and a crotch for trousers) varies.
+    photo = dataclasses.replace(synthetic_garment((200, 30, 30)), category=category, keypoints=keypoints)
+    prompt = diffusion.build_prompt(photo, spec)
+    assert expected in prompt and prompt.isascii()  # CLIP reads English
+    assert absent is None or absent not in prompt  # negated words stay out
 
 
 def test_draw_pose_draws_visible_joints_only():

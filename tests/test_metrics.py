@@ -9,28 +9,8 @@ import numpy as np
 import pytest
 from skimage.color import rgb2lab
 
+from tryon import body as bd
 from tryon import metrics
-from tryon.body import (
-    LEFT_ANKLE,
-    LEFT_ELBOW,
-    LEFT_HIP,
-    LEFT_INDEX,
-    LEFT_KNEE,
-    LEFT_PINKY,
-    LEFT_SHOULDER,
-    LEFT_WRIST,
-    MOUTH_LEFT,
-    MOUTH_RIGHT,
-    NOSE,
-    RIGHT_ANKLE,
-    RIGHT_ELBOW,
-    RIGHT_HIP,
-    RIGHT_INDEX,
-    RIGHT_KNEE,
-    RIGHT_PINKY,
-    RIGHT_SHOULDER,
-    RIGHT_WRIST,
-)
 
 H, W = 420, 320
 BACKGROUND = (235, 235, 235)
@@ -42,20 +22,20 @@ def standing_landmarks() -> np.ndarray:
     """A front-facing standing figure: wearer's left on the image's right."""
     lm = np.zeros((33, 2), np.float32)
     pairs = {
-        (LEFT_SHOULDER, RIGHT_SHOULDER): ((200, 100), (120, 100)),
-        (LEFT_ELBOW, RIGHT_ELBOW): ((215, 170), (105, 170)),
-        (LEFT_WRIST, RIGHT_WRIST): ((220, 235), (100, 235)),
-        (LEFT_HIP, RIGHT_HIP): ((185, 225), (135, 225)),
-        (LEFT_KNEE, RIGHT_KNEE): ((182, 310), (138, 310)),
-        (LEFT_ANKLE, RIGHT_ANKLE): ((180, 395), (140, 395)),
+        (bd.LEFT_SHOULDER, bd.RIGHT_SHOULDER): ((200, 100), (120, 100)),
+        (bd.LEFT_ELBOW, bd.RIGHT_ELBOW): ((215, 170), (105, 170)),
+        (bd.LEFT_WRIST, bd.RIGHT_WRIST): ((220, 235), (100, 235)),
+        (bd.LEFT_HIP, bd.RIGHT_HIP): ((185, 225), (135, 225)),
+        (bd.LEFT_KNEE, bd.RIGHT_KNEE): ((182, 310), (138, 310)),
+        (bd.LEFT_ANKLE, bd.RIGHT_ANKLE): ((180, 395), (140, 395)),
     }
     for (left, right), (pl, pr) in pairs.items():
         lm[left], lm[right] = pl, pr
-    lm[NOSE] = (160, 55)
-    lm[MOUTH_LEFT], lm[MOUTH_RIGHT] = (168, 70), (152, 70)
+    lm[bd.NOSE] = (160, 55)
+    lm[bd.MOUTH_LEFT], lm[bd.MOUTH_RIGHT] = (168, 70), (152, 70)
     for wrist, index, pinky, side in (
-        (LEFT_WRIST, LEFT_INDEX, LEFT_PINKY, 1),
-        (RIGHT_WRIST, RIGHT_INDEX, RIGHT_PINKY, -1),
+        (bd.LEFT_WRIST, bd.LEFT_INDEX, bd.LEFT_PINKY, 1),
+        (bd.RIGHT_WRIST, bd.RIGHT_INDEX, bd.RIGHT_PINKY, -1),
     ):
         lm[index] = lm[wrist] + (2 * side, 22)
         lm[pinky] = lm[wrist] + (8 * side, 18)
@@ -65,17 +45,17 @@ def standing_landmarks() -> np.ndarray:
 def person_mask(lm: np.ndarray) -> np.ndarray:
     canvas = np.zeros((H, W), np.uint8)
     cv2.circle(canvas, (160, 55), 32, 1, -1)
-    torso = lm[[RIGHT_SHOULDER, LEFT_SHOULDER, LEFT_HIP, RIGHT_HIP]]
+    torso = lm[[bd.RIGHT_SHOULDER, bd.LEFT_SHOULDER, bd.LEFT_HIP, bd.RIGHT_HIP]]
     cv2.fillPoly(canvas, [np.round(torso).astype(np.int32)], 1)
     for a, b, r in (
-        (LEFT_SHOULDER, LEFT_ELBOW, 14),
-        (LEFT_ELBOW, LEFT_WRIST, 11),
-        (RIGHT_SHOULDER, RIGHT_ELBOW, 14),
-        (RIGHT_ELBOW, RIGHT_WRIST, 11),
-        (LEFT_HIP, LEFT_KNEE, 22),
-        (LEFT_KNEE, LEFT_ANKLE, 15),
-        (RIGHT_HIP, RIGHT_KNEE, 22),
-        (RIGHT_KNEE, RIGHT_ANKLE, 15),
+        (bd.LEFT_SHOULDER, bd.LEFT_ELBOW, 14),
+        (bd.LEFT_ELBOW, bd.LEFT_WRIST, 11),
+        (bd.RIGHT_SHOULDER, bd.RIGHT_ELBOW, 14),
+        (bd.RIGHT_ELBOW, bd.RIGHT_WRIST, 11),
+        (bd.LEFT_HIP, bd.LEFT_KNEE, 22),
+        (bd.LEFT_KNEE, bd.LEFT_ANKLE, 15),
+        (bd.RIGHT_HIP, bd.RIGHT_KNEE, 22),
+        (bd.RIGHT_KNEE, bd.RIGHT_ANKLE, 15),
     ):
         cv2.line(canvas, tuple(int(v) for v in lm[a]), tuple(int(v) for v in lm[b]), 1, 2 * r)
     return canvas.astype(bool)
@@ -336,8 +316,8 @@ def test_length_points_lie_on_visible_bones(scene):
     vis = np.ones(33, np.float32)
     points = metrics.length_points(lm, vis, mask, "forearm", 0.0, 1.0)
     assert len(points) == 2 * metrics.LENGTH_POINTS_PER_SIDE
-    assert tuple(points[0]) == tuple(np.round(lm[LEFT_ELBOW]).astype(int))
-    vis[RIGHT_WRIST] = 0.1
+    assert tuple(points[0]) == tuple(np.round(lm[bd.LEFT_ELBOW]).astype(int))
+    vis[bd.RIGHT_WRIST] = 0.1
     assert len(metrics.length_points(lm, vis, mask, "forearm", 0.0, 1.0)) == metrics.LENGTH_POINTS_PER_SIDE
     with pytest.raises(ValueError):
         metrics.length_points(lm, vis, mask, "neck", 0.0, 1.0)
@@ -352,7 +332,7 @@ def test_length_correctness_tells_sleeves_from_bare_arms(scene):
     lm, mask, person = scene["lm"], scene["mask"], scene["person"]
     points = metrics.length_points(lm, np.ones(33), mask, "forearm", 0.1, 0.9)
     arms = np.zeros((H, W), np.uint8)
-    for a, b in ((LEFT_ELBOW, LEFT_WRIST), (RIGHT_ELBOW, RIGHT_WRIST)):
+    for a, b in ((bd.LEFT_ELBOW, bd.LEFT_WRIST), (bd.RIGHT_ELBOW, bd.RIGHT_WRIST)):
         cv2.line(arms, tuple(int(v) for v in lm[a]), tuple(int(v) for v in lm[b]), 1, 16)
     sleeves = arms.astype(bool)
     sleeved = person.copy()

@@ -10,10 +10,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import garment_analysis
 
 from tryon import text
 from tryon.errors import TryOnError
-from tryon.garment import GarmentAnalysis
 
 TABLE = Path(__file__).parent / "data" / "descriptions.csv"
 COLUMNS = ("category", "garment_type", "colours", "sleeve", "length", "pattern")
@@ -238,20 +238,6 @@ def fabric_photo(
     return image, mask
 
 
-def analysis(
-    image: np.ndarray, mask: np.ndarray, category: str = "upper", sleeve: str = "long"
-) -> GarmentAnalysis:
-    return GarmentAnalysis(
-        image=image,
-        mask=mask,
-        category=category,
-        category_scores={category: 1.0},
-        keypoints={},
-        sleeve=sleeve,
-        mean_rgb=image[mask].mean(0).astype(np.uint8),
-    )
-
-
 def high_pass(luminance: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Luminance minus its local mean over ``region`` only (the white background and the
     logo, whose contrast to the fabric changes with the colour, do not leak in)."""
@@ -275,7 +261,7 @@ def high_pass(luminance: np.ndarray, region: np.ndarray) -> np.ndarray:
 )
 def test_recolour_moves_hue_and_keeps_texture(source, logo, target) -> None:
     image, mask = fabric_photo(source, logo)
-    info = analysis(image, mask)
+    info = garment_analysis(image, mask)
     spec = text.parse(f"{target} shirt")
     edited = text.edit_garment(info, spec)
     assert edited is not info and dataclasses.is_dataclass(edited)
@@ -298,13 +284,13 @@ def test_recolour_moves_hue_and_keeps_texture(source, logo, target) -> None:
 
 def test_edit_without_colour_returns_the_same_object() -> None:
     image, mask = fabric_photo((200, 40, 40))
-    info = analysis(image, mask)
+    info = garment_analysis(image, mask)
     assert text.edit_garment(info, text.parse("a shirt")) is info
 
 
 def test_edit_overrides_stated_sleeve_only() -> None:
     image, mask = fabric_photo((200, 40, 40))
-    info = analysis(image, mask, sleeve="long")
+    info = garment_analysis(image, mask, sleeve="long")
     assert text.edit_garment(info, text.parse("make it navy, short sleeves")).sleeve == "short"
     assert text.edit_garment(info, text.parse("navy t-shirt")).sleeve == "long"  # implied, not stated
 
@@ -314,7 +300,7 @@ def test_edit_overrides_stated_sleeve_only() -> None:
 
 def test_consistency_scores_a_match_above_a_mismatch() -> None:
     image, mask = fabric_photo((26, 36, 72))
-    info = analysis(image, mask, sleeve="short")
+    info = garment_analysis(image, mask, sleeve="short")
     good = text.consistency(text.parse("navy short-sleeve shirt"), image, mask, info)
     bad = text.consistency(text.parse("yellow long-sleeve dress"), image, mask, info)
     assert good["score"] > 0.8 > 0.3 > bad["score"]
@@ -327,7 +313,7 @@ def test_consistency_scores_a_match_above_a_mismatch() -> None:
 
 def test_consistency_without_checkable_attributes_or_pixels() -> None:
     image, mask = fabric_photo((26, 36, 72))
-    info = analysis(image, mask)
+    info = garment_analysis(image, mask)
     empty = np.zeros_like(mask)
     result = text.consistency(text.parse("navy"), image, empty, dataclasses.replace(info, category="upper"))
     assert result["colour_delta_e"] is None and 0.0 <= result["score"] <= 1.0 and result["summary"]
@@ -417,7 +403,7 @@ def test_colour_palette_lists_main_colours_with_shares() -> None:
 
 def test_consistency_accepts_a_described_colour_among_a_pattern_s_colours() -> None:
     image, mask = striped_photo((200, 32, 42))
-    info = analysis(image, mask, sleeve="short")
+    info = garment_analysis(image, mask, sleeve="short")
     striped = text.consistency(text.parse("red striped t-shirt"), image, mask, info)
     both = text.consistency(text.parse("red and white striped t-shirt"), image, mask, info)
     wrong = text.consistency(text.parse("blue striped t-shirt"), image, mask, info)

@@ -143,8 +143,8 @@ def purge_stale_files(folder: Path, max_age_s: float) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class FlagRecord:
-    """One flag, ready to store.
+class FlagFields:
+    """What a flag says: the fields :class:`FlagRecord` (to store) and :class:`StoredRecord` (read back) share.
 
     Attributes:
         idempotency_key: one flag per key: a second add with the same key is a no-op.
@@ -159,9 +159,6 @@ class FlagRecord:
         timings: stage -> seconds.
         scores: JSON-able scores shown to the user (consistency, quality).
         consent: the user agreed to keep their photo for quality review.
-        images: role (from :data:`IMAGE_ROLES`) -> RGB uint8 ``(H, W, 3)``, or bool
-            ``(H, W)`` for ``edit_mask``.
-        created_at: ISO 8601 UTC time; the store fills it in when empty.
     """
 
     idempotency_key: str
@@ -176,6 +173,18 @@ class FlagRecord:
     timings: dict[str, float]
     scores: dict[str, Any]
     consent: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class FlagRecord(FlagFields):
+    """One flag, ready to store: the :class:`FlagFields` plus these.
+
+    Attributes:
+        images: role (from :data:`IMAGE_ROLES`) -> RGB uint8 ``(H, W, 3)``, or bool
+            ``(H, W)`` for ``edit_mask``.
+        created_at: ISO 8601 UTC time; the store fills it in when empty.
+    """
+
     images: dict[str, np.ndarray]
     created_at: str = ""
 
@@ -203,28 +212,24 @@ def check_reasons(reasons: Sequence[str]) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class StoredRecord:
-    """A flag as read back from the store (images by content hash, see :meth:`AnnotationStore.image_path`)."""
+class StoredRecord(FlagFields):
+    """A flag as read back from the store: the :class:`FlagFields` plus these.
+
+    Attributes:
+        id: the flag's number in the store.
+        created_at: ISO 8601 UTC time it was stored.
+        status: review status, one of :data:`STATUSES`; comment: the annotator's comment.
+        updated_by, updated_at: who last changed status or comment, and when ("" if nobody yet).
+        images: role -> sha256 of the stored image (see :meth:`AnnotationStore.image_path`).
+    """
 
     id: int
-    idempotency_key: str
     created_at: str
-    flagged_by: str
-    reasons: tuple[str, ...]
-    note: str
-    description: str
-    renderer: str
-    category: str
-    params: dict[str, Any]
-    version: str
-    timings: dict[str, float]
-    scores: dict[str, Any]
-    consent: bool
     status: str
     comment: str
     updated_by: str
     updated_at: str
-    images: dict[str, str]  # role -> sha256
+    images: dict[str, str]
 
 
 @dataclasses.dataclass(frozen=True)

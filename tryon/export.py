@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,25 +118,33 @@ def export_dataset(
     return ExportResult(out_dir=out, files=(*files, CARD_NAME), rows=rows, images=images, fmt=fmt)
 
 
+def _rows(store: AnnotationStore, status: str | None, image_cell: Callable[[str], Any]) -> Iterator[dict[str, Any]]:
+    """Exported rows of the flags with ``status`` (None: all), oldest first; an image column holds
+    ``image_cell(sha256)`` of the stored image, or None where the flag has no image of that role."""
+    for record in store.iter_all(status=status):
+        row = record_row(record, store.history(record.id))
+        for role, column in IMAGE_COLUMNS.items():
+            sha = record.images.get(role)
+            row[column] = None if sha is None else image_cell(sha)
+        yield row
+
+
 def _export_jsonl(store: AnnotationStore, out: Path, status: str | None) -> tuple[int, int, list[str]]:
     images_dir = out / IMAGES_DIRNAME
     images_dir.mkdir()
     copied: set[str] = set()
+
+    def copy_once(sha: str) -> str:
+        source = store.image_path(sha)
+        relative = f"{IMAGES_DIRNAME}/{source.name}"
+        if sha not in copied:
+            shutil.copyfile(source, out / relative)
+            copied.add(sha)
+        return relative
+
     rows = 0
     with open(out / JSONL_NAME, "w", encoding="utf-8") as fh:
-        for record in store.iter_all(status=status):
-            row = record_row(record, store.history(record.id))
-            for role, column in IMAGE_COLUMNS.items():
-                sha = record.images.get(role)
-                if sha is None:
-                    row[column] = None
-                    continue
-                source = store.image_path(sha)
-                relative = f"{IMAGES_DIRNAME}/{source.name}"
-                if sha not in copied:
-                    shutil.copyfile(source, out / relative)
-                    copied.add(sha)
-                row[column] = relative
+        for row in _rows(store, status, copy_once):
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             rows += 1
     files = [JSONL_NAME, *(f"{IMAGES_DIRNAME}/{sha}.png" for sha in sorted(copied))]
@@ -165,19 +174,17 @@ def _export_parquet(store: AnnotationStore, out: Path, status: str | None) -> tu
 
     schema = parquet_schema()
     seen: set[str] = set()
+
+    def embed(sha: str) -> dict[str, Any]:
+        path = store.image_path(sha)
+        cell = {"bytes": path.read_bytes(), "path": path.name}
+        seen.add(sha)
+        return cell
+
     rows = 0
     batch: list[dict[str, Any]] = []
     with pq.ParquetWriter(out / PARQUET_NAME, schema) as writer:
-        for record in store.iter_all(status=status):
-            row = record_row(record, store.history(record.id))
-            for role, column in IMAGE_COLUMNS.items():
-                sha = record.images.get(role)
-                if sha is None:
-                    row[column] = None
-                    continue
-                path = store.image_path(sha)
-                row[column] = {"bytes": path.read_bytes(), "path": path.name}
-                seen.add(sha)
+        for row in _rows(store, status, embed):
             batch.append(row)
             rows += 1
             if len(batch) == PARQUET_BATCH_ROWS:

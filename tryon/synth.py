@@ -275,8 +275,40 @@ def _neckline(kind: str, half_width: float, depth: float, y0: float, n: int = 18
 
 # ---------------------------------------------------------------------------
 # Shape templates. Each returns {"body": [polygons], "inner": [polygons], "seams": [polylines],
-# "stitches": [polylines], "folds": [polylines], "chest": (x, y, radius), "kind": ...}.
+# "stitches": [polylines], "folds": [polylines], "chest": (x, y, radius), "pleats": ..., "kind": ...}
+# (built by _shape).
 # ---------------------------------------------------------------------------
+
+
+def _shape(
+    kind: str,
+    body: list[list[Point]],
+    seams: list[list[Point]],
+    stitches: list[list[Point]],
+    folds: list[list[Point]],
+    *,
+    inner: list[list[Point]] | None = None,
+    chest: tuple[float, float, float] | None = None,
+    pleats: tuple[int, float, float, float, float] | None = None,
+) -> dict:
+    """A template's result; ``chest`` (where a print goes) only for tops and dresses, ``pleats`` only for
+    pleated skirts (see :func:`_pleat_shade`)."""
+    return {"body": body, "inner": inner or [], "seams": seams, "stitches": stitches, "folds": folds,
+            "chest": chest, "pleats": pleats, "kind": kind}
+
+
+def _cut_neckline(
+    outline: list[Point], kind: str, half_width: float, depth: float, back: bool = True
+) -> tuple[list[Point], list[list[Point]], list[list[Point]]]:
+    """The front neckline of ``kind`` cut into ``outline``: ``(front, body, inner)``, where ``front`` is the
+    neckline curve, ``body`` the garment polygons and ``inner`` the inside of the back neck that shows through
+    a neckline deeper than the back's (only with ``back``)."""
+    front = _neckline(kind, half_width, depth, 0.0)
+    body = [outline + front[1:-1]] if depth > 0 else [outline]
+    inner: list[list[Point]] = []
+    if back and depth > BACK_NECK_DEPTH:
+        inner.append(_neckline("crew", half_width, BACK_NECK_DEPTH, 0.0) + list(reversed(front))[1:-1])
+    return front, body, inner
 
 
 def _build_shape(template: str, spec: GarmentSpec) -> dict:
@@ -316,12 +348,7 @@ def _top(template: str, spec: GarmentSpec) -> dict:
     right += [(half + 0.01, (armpit[1] + length) / 2), hem, (0.0, length)]
     outline = right + _mirror(right)[1:]
     depth = NECK_DEPTH.get(neck_kind, 0.12)
-    front = _neckline(neck_kind, neck_half, depth, 0.0)
-    body = [outline + front[1:-1]] if depth > 0 else [outline]
-    inner: list[list[Point]] = []
-    if depth > BACK_NECK_DEPTH and neck_kind not in ("off_shoulder",):
-        back = _neckline("crew", neck_half, BACK_NECK_DEPTH, 0.0)
-        inner.append(back + list(reversed(front))[1:-1])
+    front, body, inner = _cut_neckline(outline, neck_kind, neck_half, depth, back=neck_kind != "off_shoulder")
     extra: list[list[Point]] = []
     if neck_kind == "collar":
         flaps = _collar(neck_half, depth)
@@ -350,16 +377,7 @@ def _top(template: str, spec: GarmentSpec) -> dict:
     if neck_kind in ("crew", "scoop", "v_neck"):
         stitches.append([(x, y + 0.035) for x, y in front])
     folds = [[(-0.3, 0.55), (-0.15, length * 0.8)], [(0.28, 0.6), (0.1, length * 0.9)]]
-    return {
-        "body": body + extra,
-        "inner": inner,
-        "seams": seams,
-        "stitches": stitches,
-        "folds": folds,
-        "chest": (0.0, 0.45 + depth * 0.5, 0.24),
-        "kind": "top",
-        "extent_y": (0.0, length),
-    }
+    return _shape("top", body + extra, seams, stitches, folds, inner=inner, chest=(0.0, 0.45 + depth * 0.5, 0.24))
 
 
 def _collar(neck_half: float, depth: float) -> list[list[Point]]:
@@ -407,12 +425,7 @@ def _dress(spec: GarmentSpec) -> dict:
     right += _bezier((hem_half, length), (hem_half * 0.5, length + 0.04), (0.0, length + 0.05), 8)[1:]
     outline = right + _mirror(right)[1:]
     depth = NECK_DEPTH.get(neck_kind, 0.2)
-    front = _neckline(neck_kind, neck_half, depth, 0.0)
-    body = [outline + front[1:-1]] if depth > 0 else [outline]
-    inner = []
-    if depth > BACK_NECK_DEPTH:
-        back = _neckline("crew", neck_half, BACK_NECK_DEPTH, 0.0)
-        inner.append(back + list(reversed(front))[1:-1])
+    _, body, inner = _cut_neckline(outline, neck_kind, neck_half, depth)
     extra = _collar(neck_half, depth) if neck_kind == "collar" else []
     seams.append([(-waist[0], DRESS_WAIST_Y), (waist[0], DRESS_WAIST_Y)])
     stitches = [
@@ -423,16 +436,7 @@ def _dress(spec: GarmentSpec) -> dict:
         [(0.12, DRESS_WAIST_Y + 0.1), (hem_half * 0.45, length * 0.95)],
         [(0.0, DRESS_WAIST_Y + 0.2), (0.0, length * 0.9)],
     ]
-    return {
-        "body": body + extra,
-        "inner": inner,
-        "seams": seams,
-        "stitches": stitches,
-        "folds": folds,
-        "chest": (0.0, 0.5 + depth * 0.4, 0.2),
-        "kind": "dress",
-        "extent_y": (0.0, length),
-    }
+    return _shape("dress", body + extra, seams, stitches, folds, inner=inner, chest=(0.0, 0.5 + depth * 0.4, 0.2))
 
 
 def _skirt(spec: GarmentSpec) -> dict:
@@ -453,17 +457,7 @@ def _skirt(spec: GarmentSpec) -> dict:
     stitches = [
         _bezier((-hem_half + 0.03, length - 0.04), (0.0, length - 0.01), (hem_half - 0.03, length - 0.04), 12)
     ]
-    return {
-        "body": [outline],
-        "inner": [],
-        "seams": seams,
-        "stitches": stitches,
-        "folds": folds,
-        "chest": (0.0, 0.35, 0.16),
-        "pleats": pleats,
-        "kind": "skirt",
-        "extent_y": (0.0, length),
-    }
+    return _shape("skirt", [outline], seams, stitches, folds, pleats=pleats)
 
 
 def _trousers(template: str, spec: GarmentSpec) -> dict:
@@ -508,16 +502,7 @@ def _trousers(template: str, spec: GarmentSpec) -> dict:
         stitches.append([(sign * (hip - 0.03), HIP_Y), (sign * (outer_hem - 0.03), length - 0.05)])  # outseam
     folds = [[(s * 0.2, CROTCH_Y + 0.05), (s * 0.35, CROTCH_Y + 0.2)] for s in (-1, 1)]
     folds += [[(s * 0.3, length * 0.6), (s * 0.45, length * 0.65)] for s in (-1, 1)]
-    return {
-        "body": [outline],
-        "inner": [],
-        "seams": seams,
-        "stitches": stitches,
-        "folds": folds,
-        "chest": (0.0, 0.5, 0.12),
-        "kind": "trousers",
-        "extent_y": (0.0, length),
-    }
+    return _shape("trousers", [outline], seams, stitches, folds)
 
 
 # ---------------------------------------------------------------------------

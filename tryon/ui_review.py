@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import logging
 import shutil
@@ -513,19 +514,13 @@ def build_review_tab(settings: Settings, *, try_on: Any = None) -> None:
     def pager(step: int | None) -> Any:
         """A list handler for the page buttons (step -1/+1) and filter changes (None: page 1)."""
 
-        def handler(
-            reason: str | None,
-            status: str | None,
-            renderer: str | None,
-            start: str,
-            end: str,
-            page: float | None,
-            state: dict[str, Any] | None,
-            profile: gr.OAuthProfile | None,
-            oauth_token: gr.OAuthToken | None,
-        ) -> tuple[list[list[Any]], int, str]:
+        # ``wraps`` gives the handler list_flags' signature, which Gradio reads to pass the OAuth profile
+        # and token in the last two places.
+        @functools.wraps(list_flags)
+        def handler(*args: Any) -> tuple[list[list[Any]], int, str]:
+            *filter_values, page, state, profile, oauth_token = args
             target = 1 if step is None else max(1, int(page or 1) + step)
-            return list_flags(reason, status, renderer, start, end, target, state, profile, oauth_token)
+            return list_flags(*filter_values, target, state, profile, oauth_token)
 
         return handler
 
