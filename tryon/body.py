@@ -31,7 +31,7 @@ Steps of :func:`analyze_body`:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import cv2
 import numpy as np
@@ -181,6 +181,11 @@ SKIN_MAX_TEXTURE = 16.0
 SKIN_GROW = 0.03  # smooth skin grows this far (shoulder widths) into skin-coloured edges
 SKIN_MIN_AREA = 0.003  # skin blobs smaller than this (shoulder widths squared) are noise
 SKIN_HOLE_AREA = 0.04  # holes in skin smaller than this (eyes, highlights, freckles) are filled
+# Skin's edge-tolerant texture (see _texture) is ~1-4; fabric's 10 or more even where a fine check is
+# soft-focus. Between SKIN_SMOOTH_PATTERN and SKIN_MAX_TEXTURE, skin only this close to smooth skin.
+SKIN_SMOOTH_PATTERN = 6.0
+PATTERN_SIGMA = 1.5  # full-resolution px: detail finer than this is weave, print or pores
+SKIN_PATTERN_REACH = 0.02  # shoulder widths
 # Shading-invariant skin colour: chroma over lightness, (a*, b*) / (L* + 16). Darkening a colour
 # (scaling its RGB) scales L* + 16, a* and b* alike, so shadowed skin keeps the chroma of lit skin
 # while orange, tan or pink clothing does not (it is more or less saturated, or of another hue).
@@ -363,9 +368,9 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
     labels = _part_labels(work_mask, work_points, work_face, work_unit)
 
     lab = _lab(cv2.resize(image, work_size, interpolation=cv2.INTER_AREA))
-    texture = _texture(image, work_size)
+    texture, pattern = _texture(image, work_size)
     mean, cov = _fit_skin_model(lab, work_mask, work_face, work_points, work_unit)
-    skin = _skin_mask(lab, texture, mean, cov, work_mask, labels, work_unit)
+    skin = _skin_mask(lab, texture, pattern, mean, cov, work_mask, labels, work_unit)
     labels = _restrict_hands(labels, lab, texture, skin, (mean, cov), work_points, work_unit)
     labels = _refine_hair(lab, texture, labels, skin, (mean, cov), work_points, work_face, work_unit)
 
@@ -756,16 +761,24 @@ def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(pixel, cv2.COLOR_LAB2RGB).reshape(3)
 
 
-def _texture(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Local lightness standard deviation at ``size`` (W, H), float32 (0-255 scale).
+def _texture(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Local lightness standard deviation, and the edge-tolerant fine detail, at ``size`` (W, H).
 
-    Measured in TEXTURE_WINDOW-px windows at full resolution: fine weaves vanish when downscaled.
+    Both float32 ``(h, w)`` on a 0-255 scale, measured in TEXTURE_WINDOW-px windows at full
+    resolution (fine weaves vanish when downscaled). The second (*pattern*) is the RMS of the
+    lightness minus its PATTERN_SIGMA blur (shading and soft shadows have none), the least of the
+    windows around a pixel: near a single edge one of them lies on one side of it (low), while in a
+    check or print every window holds the pattern (high).
     """
     lightness = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     window = (TEXTURE_WINDOW, TEXTURE_WINDOW)
     mean = cv2.resize(cv2.boxFilter(lightness, cv2.CV_32F, window), size, interpolation=cv2.INTER_AREA)
     mean_sq = cv2.resize(cv2.sqrBoxFilter(lightness, cv2.CV_32F, window), size, interpolation=cv2.INTER_AREA)
-    return cv2.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
+    texture = cv2.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
+    fine = cv2.subtract(lightness, cv2.GaussianBlur(lightness, (0, 0), PATTERN_SIGMA), dtype=cv2.CV_16S)
+    # Erode the mean square (same order as its root), take the root at work resolution: cheaper.
+    detail = cv2.erode(cv2.sqrBoxFilter(fine, cv2.CV_32F, window), cv2.getStructuringElement(cv2.MORPH_RECT, window))
+    return texture, cv2.sqrt(cv2.resize(detail, size, interpolation=cv2.INTER_AREA))
 
 
 def _mahalanobis_sq(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -782,24 +795,40 @@ def _mahalanobis_sq(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.nd
     return np.einsum("...i,...i->...", white, white)
 
 
-def _median(samples: np.ndarray) -> np.ndarray:
-    """Per-channel median of ``(N, 3)`` samples, on an even subsample when N is large."""
+def _subsample(samples: np.ndarray) -> np.ndarray:
+    """At most :data:`MAX_COLOUR_SAMPLES` rows of ``(N, C)`` samples, evenly strided: fits the same model, faster."""
     if len(samples) > MAX_COLOUR_SAMPLES:
         samples = samples[:: len(samples) // MAX_COLOUR_SAMPLES + 1]
-    return np.median(samples, axis=0)
+    return samples
 
 
-def _robust_fit(samples: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Refit mean/covariance on the samples near the current model, a few rounds (float32)."""
-    if len(samples) > MAX_COLOUR_SAMPLES:  # an even subsample fits the same model, faster
-        samples = samples[:: len(samples) // MAX_COLOUR_SAMPLES + 1]
+def _median(samples: np.ndarray) -> np.ndarray:
+    """Per-channel median of ``(N, 3)`` samples, on an even subsample when N is large."""
+    return np.median(_subsample(samples), axis=0)
+
+
+def _trimmed_fit(
+    samples: np.ndarray,
+    mean: np.ndarray,
+    cov: np.ndarray,
+    distance_sq: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    max_distance_sq: float,
+    cov_floor: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refit (mean, covariance) of ``(N, C)`` samples on those within ``max_distance_sq`` of the
+    current model, up to :data:`SKIN_TRIM_ROUNDS` rounds; returns float32 ``(C,)``, ``(C, C)``."""
     for _ in range(SKIN_TRIM_ROUNDS):
-        near = samples[_mahalanobis_sq(samples, mean, cov) < SKIN_TRIM_SQ]
+        near = samples[distance_sq(samples, mean, cov) < max_distance_sq]
         if len(near) < SKIN_MIN_SAMPLES:
             break
         mean = near.mean(axis=0)
-        cov = np.cov(near, rowvar=False) + SKIN_COV_FLOOR
+        cov = np.cov(near, rowvar=False) + cov_floor
     return mean.astype(np.float32), cov.astype(np.float32)
+
+
+def _robust_fit(samples: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Refit a Lab mean/covariance on the samples near the current model, a few rounds (float32)."""
+    return _trimmed_fit(_subsample(samples), mean, cov, _mahalanobis_sq, SKIN_TRIM_SQ, SKIN_COV_FLOOR)
 
 
 def _fit_skin_model(
@@ -840,6 +869,7 @@ def _fit_skin_model(
 def _skin_mask(
     lab: np.ndarray,
     texture: np.ndarray,
+    pattern: np.ndarray,
     mean: np.ndarray,
     cov: np.ndarray,
     person_mask: np.ndarray,
@@ -851,7 +881,8 @@ def _skin_mask(
     Tan or pink clothing can match the colour model: a print or weave fails the smoothness test,
     a plain garment must connect to the limbs, neck or face through skin-coloured pixels, match the
     skin's chroma (lightness-normalised) as well, and on the torso, where the old garment is, match
-    both more closely. Shadowed skin on the limbs and neck is added by chroma.
+    both more closely. Shadowed skin on the limbs and neck is added by chroma. Off the face, skin
+    must be smooth in ``pattern`` (see :func:`_texture`) or lie along smooth skin.
     """
     distance = _mahalanobis_sq(lab, mean, cov)
     bearing = _parts_mask(labels, SKIN_BEARING_PARTS)
@@ -889,14 +920,25 @@ def _skin_mask(
     shadow[shadow] = _shadowed_skin_colour(lab[shadow], mean, cov)  # only where it may be
     if shadow.any():
         skin |= _keep_touching(skin | shadow, skin)
+    # Growing and shaded skin stop at patterned cloth (a fine check averages to a skin tone here), and
+    # soft-focus or low-contrast print is skin only along smooth skin; not on the face (eyes, lips are
+    # textured), and on the hands only the first rule (the gaps between fingers are textured).
+    smooth_reach = max(1, round(SKIN_PATTERN_REACH * unit))
+    near_smooth = cv2.dilate((skin & (pattern < SKIN_SMOOTH_PATTERN)).astype(np.uint8), np.ones(
+        (2 * smooth_reach + 1,) * 2, np.uint8)) > 0
+    hands = _parts_mask(labels, ("hand_left", "hand_right"))
+    smooth_enough = (pattern < SKIN_MAX_TEXTURE) & ((pattern < SKIN_SMOOTH_PATTERN) | near_smooth | hands)
+    skin &= smooth_enough | _parts_mask(labels, ("face_hair",))
+    # Pieces this cut off from smooth skin in skin-bearing parts are patches of print.
+    skin = _keep_touching(skin, skin & flat & bearing, SKIN_MIN_AREA * unit * unit)
     return _fill_holes(skin, SKIN_HOLE_AREA * unit * unit) & person_mask
 
 
 def _parts_mask(labels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     """Pixels of a label map (uint8) that belong to any of the parts ``names`` (bool)."""
-    lookup = np.zeros(256, bool)
-    lookup[[PART_NAMES.index(name) + 1 for name in names]] = True
-    return lookup[labels]
+    lookup = np.zeros(256, np.uint8)
+    lookup[[PART_NAMES.index(name) + 1 for name in names]] = 1
+    return cv2.LUT(labels, lookup).view(bool)  # a table lookup: much faster than NumPy indexing
 
 
 def _shadowed_skin_colour(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -933,17 +975,10 @@ def _chroma_distance_sq(chroma: np.ndarray, mean: np.ndarray, cov: np.ndarray) -
 
 def _fit_chroma(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Chroma model (mean, covariance) of ``(N, 2)`` samples, refitted on the samples near it."""
-    if len(samples) > MAX_COLOUR_SAMPLES:
-        samples = samples[:: len(samples) // MAX_COLOUR_SAMPLES + 1]
+    samples = _subsample(samples)
     mean = np.median(samples, axis=0)
     cov = np.cov(samples, rowvar=False) + SKIN_CHROMA_FLOOR
-    for _ in range(SKIN_TRIM_ROUNDS):
-        near = samples[_chroma_distance_sq(samples, mean, cov) < SKIN_CHROMA_SQ]
-        if len(near) < SKIN_MIN_SAMPLES:
-            break
-        mean = near.mean(axis=0)
-        cov = np.cov(near, rowvar=False) + SKIN_CHROMA_FLOOR
-    return mean.astype(np.float32), cov.astype(np.float32)
+    return _trimmed_fit(samples, mean, cov, _chroma_distance_sq, SKIN_CHROMA_SQ, SKIN_CHROMA_FLOOR)
 
 
 def _restrict_hands(
@@ -1067,8 +1102,12 @@ def _refine_hair(
         outside[:gy1] = False
     rows, cols = np.nonzero(outside)
     if rows.size:
-        box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-        outside[box] &= ~hair_like(box)
+        # Hair out there is a lock connected to the head's hair: hair-coloured tape, piping or trim on
+        # the shoulders, cut off from the hair by skin or cloth, is clothing.
+        box = (slice(min(rows.min(), gy0), max(rows.max() + 1, gy1)),
+               slice(min(cols.min(), gx0), max(cols.max() + 1, gx1)))
+        hair = face[box] & hair_like(box)
+        outside[box] &= ~_keep_touching(hair, hair & hair_area[box])
     to_body |= outside
     if to_body.any():
         others = labels.copy()
