@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from conftest import load_eval_image, read_cases
 
-from tryon.body import analyze_body
-from tryon.composite import Composite, composite
+from tryon.body import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, analyze_body
+from tryon.composite import Composite, composite, prepare_person
 from tryon.garment import analyze_garment
+from tryon.pipeline import clear_cache, prepare_person_cached
 from tryon.warp import warp_garment
 
 CASES = {case["id"]: case for case in read_cases()}
@@ -199,3 +200,112 @@ def test_a_tucked_top_still_covers_the_torso() -> None:
     _, body, _, result = _render("v06")
     core = metrics.core_region(body.landmarks, body.person_mask, "upper")
     assert metrics.coverage(result.garment_mask, core) >= 0.95
+
+
+def test_a_prepared_person_renders_exactly_what_a_fresh_one_does() -> None:
+    """The person-only preparation, shared by two garments on one photo (as the pipeline's cache
+    shares it), gives byte-identical results, and no render writes into it."""
+    person, body, first = _inputs(CASES["v01"]["person"], CASES["v01"]["garment"], "upper")
+    second = analyze_garment(load_eval_image(CASES["v04"]["garment"]), "upper")
+    prepared = prepare_person(person, body, "upper")
+    shared = [composite(person, body, warp_garment(g, body), prepared=prepared) for g in (first, second)]
+    for garment, cached in zip((first, second), shared, strict=True):
+        fresh = composite(person, body, warp_garment(garment, body))
+        assert np.array_equal(cached.image, fresh.image)
+        assert np.array_equal(cached.garment_mask, fresh.garment_mask)
+        assert np.array_equal(cached.edit_mask, fresh.edit_mask)
+    assert not np.array_equal(shared[0].image, shared[1].image)  # two garments, two renders
+    assert not prepared.shading.flags.writeable and not prepared.scene.old.flags.writeable
+    with pytest.raises(ValueError, match="prepared for category 'upper'"):
+        composite(person, body, warp_garment(analyze_garment(load_eval_image(CASES["v12"]["garment"]), "lower"),
+                                             body), prepared=prepared)
+
+
+def test_the_pipeline_caches_the_preparation_by_photo_and_category() -> None:
+    person, body, _ = _inputs(CASES["v01"]["person"], CASES["v01"]["garment"], "upper")
+    clear_cache()
+    upper = prepare_person_cached(person, body, "upper")
+    assert prepare_person_cached(person.copy(), body, "upper") is upper  # same content, same entry
+    assert prepare_person_cached(person, body, "lower") is not upper
+    clear_cache()
+    assert prepare_person_cached(person, body, "upper") is not upper
+
+
+def _on_the_dress_wearer(garment_case: str) -> tuple[np.ndarray, object, Composite]:
+    """v14's person (a check sheath dress) wearing another case's garment."""
+    person, body, _ = _inputs(CASES["v14"]["person"], CASES["v14"]["garment"], "dress")
+    case = CASES[garment_case]
+    garment = analyze_garment(load_eval_image(case["garment"]), case["category"])
+    return person, body, composite(person, body, warp_garment(garment, body))
+
+
+def _torso_depth(body) -> np.ndarray:
+    lm = body.landmarks
+    top = 0.5 * (lm[LEFT_SHOULDER] + lm[RIGHT_SHOULDER])
+    axis = 0.5 * (lm[LEFT_HIP] + lm[RIGHT_HIP]) - top
+    ys, xs = np.mgrid[0 : body.size[0], 0 : body.size[1]]
+    return ((xs - top[0]) * axis[0] + (ys - top[1]) * axis[1]) / float(axis @ axis)
+
+
+def test_a_new_top_on_a_dress_keeps_the_skirt_of_the_dress() -> None:
+    person, body, result = _on_the_dress_wearer("v01")
+    thighs = (body.regions["thigh_left"] | body.regions["thigh_right"]) & body.person_mask
+    below_top = thighs & ~result.garment_mask & ~body.regions["skin"]
+    assert below_top.sum() > 2000
+    # The dress below the new top is still the dress, not a skin-coloured fill.
+    assert np.all(result.image[below_top] == person[below_top], axis=1).mean() > 0.9
+    assert (result.layers["skin_filled"] & thighs).sum() < 0.05 * thighs.sum()
+    # Above the waist the old bodice is gone: covered by the new top or filled.
+    bodice = result.layers["old_garment"]
+    assert bodice.sum() > 2000 and (_torso_depth(body)[bodice] < 0.8).all()
+
+
+def test_new_bottoms_on_a_dress_replace_its_skirt_and_keep_its_bodice() -> None:
+    person, body, result = _on_the_dress_wearer("v12")
+    depth = _torso_depth(body)
+    thighs = (body.regions["thigh_left"] | body.regions["thigh_right"]) & body.person_mask
+    assert result.garment_mask[thighs].mean() > 0.6  # not hidden under the old dress
+    chest = body.regions["torso"] & (depth > 0.2) & (depth < 0.55) & ~body.regions["skin"]
+    assert chest.sum() > 1000
+    assert np.all(result.image[chest] == person[chest], axis=1).mean() > 0.95
+
+
+def test_a_two_piece_outfit_is_not_taken_for_a_dress() -> None:
+    for case_id, category in (("v01", "upper"), ("v12", "lower"), ("v14", "upper")):
+        person, body, _ = _inputs(CASES[case_id]["person"], CASES[case_id]["garment"], CASES[case_id]["category"])
+        assert prepare_person(person, body, category).scene.one_piece == (case_id == "v14")
+
+
+def _bared_midriff(case_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Luma of the render, the filled skin below the torso's middle, the new garment, the unit."""
+    _, body, _, result = _render(case_id)
+    filled = result.layers["skin_filled"] & (_torso_depth(body) > 0.5)
+    luma = _luma(result.image)
+    return luma, filled, result.garment_mask, float(body.shoulder_width)
+
+
+def test_a_hem_casts_a_soft_shadow_on_the_bared_midriff() -> None:
+    luma, filled, garment, unit = _bared_midriff("v05")
+    under, further = [], []
+    for x in np.flatnonzero(filled.any(axis=0)):
+        rows = np.flatnonzero(filled[:, x])
+        top = rows[0]
+        if top == 0 or not garment[top - 1, x]:
+            continue  # the skin here does not start at the new top's hem
+        near = rows[(rows > top + 0.02 * unit) & (rows < top + 0.05 * unit)]
+        far = rows[(rows > top + 0.15 * unit) & (rows < top + 0.25 * unit)]
+        if len(near) and len(far):
+            under.append(luma[near, x].mean())
+            further.append(luma[far, x].mean())
+    assert len(under) > 50
+    assert np.median(np.subtract(further, under)) > 25.0  # grey levels: a shadow you can see
+
+
+def test_a_bared_torso_is_darker_at_its_flanks() -> None:
+    luma, filled, _, _ = _bared_midriff("v05")
+    cols = np.flatnonzero(filled.any(axis=0))
+    middle, half = 0.5 * (cols[0] + cols[-1]), 0.5 * (cols[-1] - cols[0])
+    across = np.abs(np.arange(filled.shape[1]) - middle)[None, :] / half
+    centre = luma[filled & (across < 0.3)].mean()
+    flanks = luma[filled & (across > 0.75)].mean()
+    assert centre - flanks > 27.0  # the flanks turn away from the light; a lit arm beside them does not light them

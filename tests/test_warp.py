@@ -19,6 +19,7 @@ SHOULDER_TOLERANCE = 0.2  # a shoulder seam sits on the shoulder, near its joint
 CUFF_TO_WRIST = 0.25  # a long sleeve ends at the wrist
 CUFF_TO_FOREARM = 0.15  # a sleeve end lies on the forearm (distance to the elbow-wrist bone)
 LEG_END_TO_ANKLE = 0.4  # full-length trousers end at the ankle
+HEM_PROPORTION_TOLERANCE = 0.1  # a top's length on the body, relative to its length in the photo
 
 
 @functools.cache
@@ -215,3 +216,16 @@ def test_trouser_legs_meet_above_the_crotch() -> None:
     for share in np.linspace(0.85, 1.05, 6):  # waistband to just below the hip joints
         x, y = np.round(top + share * (hips - top)).astype(int)
         assert warped.alpha[y, x] > 0.5, share
+
+
+@pytest.mark.parametrize("case_id", ["v01", "v05", "v06"])
+def test_a_top_is_as_long_as_its_own_proportions_say(case_id: str) -> None:
+    # v05's tee is a cropped cut (length 1.25 shoulder spans, against about 1.6 for v01's): on
+    # the body its hem lies that many of the person's shoulder spans below the shoulders.
+    body, garment = _analysed(case_id)
+    kp = garment.keypoints
+    span = float(np.linalg.norm(np.subtract(kp["shoulder_left"], kp["shoulder_right"])))
+    length = 0.5 * (kp["hem_left"][1] + kp["hem_right"][1]) - 0.5 * (kp["shoulder_left"][1] + kp["shoulder_right"][1])
+    person_span = float(np.linalg.norm(body.point(bd.LEFT_SHOULDER) - body.point(bd.RIGHT_SHOULDER)))
+    placed = _warped(case_id).hem_depth / person_span
+    assert placed == pytest.approx(length / span, rel=HEM_PROPORTION_TOLERANCE)

@@ -3,6 +3,10 @@
 Input: the person photo (RGB uint8 ``(H, W, 3)``), its BodyAnalysis, a WarpedGarment.
 Output: :class:`Composite`.
 
+What depends only on the photo and the garment category (the old clothing's masks, the light,
+the skin and background that replace the old garment) is :func:`prepare_person`: worked out
+once per photo and category (the pipeline caches it), so a second garment costs less.
+
 Layers, bottom to top, inside the edit region (everything else is the input, byte for byte):
 
 1. the photo;
@@ -45,8 +49,11 @@ SKIN_FIELD_SIGMA = 0.35  # of the shoulder width: how far visible skin colour sp
 ROUND_DEPTH = 0.3
 # Clothing casts a soft shadow on the skin right next to it (a hem on the midriff, a sleeve on
 # the arm): filled skin darkens by this much at the clothing's edge, fading over this width (unit).
-CONTACT_SHADOW = 0.2
-CONTACT_SHADOW_WIDTH = 0.03
+CONTACT_SHADOW = 0.3
+CONTACT_SHADOW_WIDTH = 0.05
+# Body regions of the limbs (their skin is not the torso's: a fill on the torso does not carry it on).
+LIMB_REGIONS = ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right", "hand_left", "hand_right",
+                "thigh_left", "thigh_right", "shin_left", "shin_right")
 SKIN_CONTINUE = 0.1  # of the unit: how far filled skin carries on the visible skin next to it
 ROUND_GRID = 0.02  # of the unit: the grid the roundness is worked out on...
 ROUND_BLUR = 0.04  # ...and how far (of the unit) it is smoothed
@@ -115,6 +122,9 @@ SKIN_BAND_SHARE = 0.5  # a depth bin is bare when this share of the middle strip
 SKIN_BAND_BINS = 3  # ...and this many bare bins in a row, below a clothed stretch, are a bare midriff
 SKIN_BAND_FROM = 0.1  # depth (torso lengths) where the search for it starts
 TUCK_DEPTH = 0.75  # the natural waist (torso lengths below the shoulders): a top tucks in below it
+ONE_PIECE_DE = 12.0  # clothing this near (Lab) the other zone's colours is the same garment's...
+ONE_PIECE_SHARE = 0.7  # ...and when this share of the chest and of the thighs is, it is one garment
+ONE_PIECE_COVER = 0.5  # (the thighs' zone at least this much clothed): a dress, or a matching set
 HEM_PERCENTILE = 97  # the old top's hem: this percentile of its depths down the middle strip
 # A new top whose hem lands this close (torso lengths) above / below the old top's hem is
 # re-placed to meet it: nearly matching cuts should not leave a sliver of skin or old shirt.
@@ -324,6 +334,7 @@ class _Scene:
     clusters: np.ndarray  # int32 (H, W): colour cluster of each old-garment pixel (-1 elsewhere)
     top_hem: float | None  # depth (torso lengths) where the old top ends down the body's middle
     shape: _BareBody  # the body under the clothes
+    one_piece: bool = False  # the old clothing is one garment from chest to thighs (a dress), cut at the waist
 
 
 def _unit(body: bd.BodyAnalysis) -> float:
@@ -440,7 +451,18 @@ def _scene(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> _Scene:
     limb_skin = skin & (arms | hands | legs | r["neck"])
     old_top = _solid(old_top, close, hole, skin, limb_skin) & person_mask
     old_bottom = _solid(old_bottom, close, hole, skin, limb_skin) & person_mask & ~old_top
-    if category == "upper":
+    one_piece = bare is None and _one_piece(chest, thighs, thigh_zone, d_top, d_bottom)
+    top_hem = _hem(depth, old_top & ~arms, lm, unit)
+    if one_piece and category != "dress":
+        # A dress (or a matching set) under a new top or new bottoms is cut at the natural waist:
+        # a new top replaces the bodice and the skirt below stays; new bottoms replace the skirt
+        # and the bodice stays over their waistband.
+        dress = old_top | old_bottom
+        above = depth < TUCK_DEPTH
+        old, keep_below = (dress & above, np.zeros(size, bool)) if category == "upper" else \
+            (dress & ~above, dress & above)
+        top_hem = TUCK_DEPTH
+    elif category == "upper":
         # The old bottoms stay over the new top below the natural waist: a top worn tucked in
         # stays tucked in (the photo's own outline is the best cue to how this person wears a
         # top), but high-waisted bottoms do not hide the top above the waist.
@@ -449,7 +471,6 @@ def _scene(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> _Scene:
         old, keep_below = old_bottom, old_top
     else:
         old, keep_below = old_top | old_bottom, np.zeros(size, bool)
-    top_hem = _hem(depth, old_top & ~arms, lm, unit)
     clusters = np.full(size, -1, np.int32)
     clusters[old_top] = top_cluster[old_top]
     clusters[old_bottom] = bottom_cluster[old_bottom] + BOTTOM_CLUSTERS
@@ -502,7 +523,18 @@ def _scene(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> _Scene:
             arm = upper | lower_full[side]
             arms_front |= arm & shape.limbs_mask(body.size, range(2 * k, 2 * k + 2))
     return _Scene(old=old, keep_below=keep_below, bare_body=bare_body, front=front,
-                  arms_front=arms_front, clusters=clusters, top_hem=top_hem, shape=shape)
+                  arms_front=arms_front, clusters=clusters, top_hem=top_hem, shape=shape, one_piece=one_piece)
+
+
+def _one_piece(
+    chest: np.ndarray, thighs: np.ndarray, thigh_zone: np.ndarray, d_top: np.ndarray, d_bottom: np.ndarray
+) -> bool:
+    """Whether the clothing on the chest and on the thighs is one garment: the thighs are
+    clothed and each zone's clothing has the other zone's colours."""
+    if thighs.sum() < ONE_PIECE_COVER * max(int(thigh_zone.sum()), 1) or not chest.any():
+        return False
+    return bool(np.mean(d_top[thighs] < ONE_PIECE_DE) >= ONE_PIECE_SHARE
+                and np.mean(d_bottom[chest] < ONE_PIECE_DE) >= ONE_PIECE_SHARE)
 
 
 def _above_ankles(size: tuple[int, int], lm: np.ndarray, unit: float) -> np.ndarray:
@@ -842,8 +874,67 @@ def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
 # =================================================================================================
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class PreparedPerson:
+    """Everything :func:`composite` needs that depends only on the person photo, its
+    BodyAnalysis and the garment category (not on the garment): worked out once per person
+    and category, so a second garment on the same photo skips it (see
+    :func:`tryon.pipeline.prepare_person_cached`).
+
+    Attributes:
+        category: the garment category it was prepared for.
+        size: ``(H, W)`` of the person photo.
+        scene: old clothing, bare body and occluder masks (private type).
+        unit: the body's unit, px.
+        work: the photo and its masks at work size (private type).
+        shading: float32 ``(H, W)``: the photo's large-scale light (1 = average).
+        skirt_support: bool ``(H, W)`` for dresses and lower garments (the span between the
+            legs, where a skirt hangs), else None.
+        skin_fill, background_fill: float32 ``(H, W, 3)`` in about [0, 255]: bare skin and
+            background where the old garment is (see :func:`_fill_layers`).
+        grain_level: grey levels of fine grain on the photo's visible skin.
+    """
+
+    category: str
+    size: tuple[int, int]
+    scene: _Scene
+    unit: float
+    work: _Work
+    shading: np.ndarray
+    skirt_support: np.ndarray | None
+    skin_fill: np.ndarray
+    background_fill: np.ndarray
+    grain_level: float
+
+
+def prepare_person(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> PreparedPerson:
+    """The garment-independent part of :func:`composite` for ``person`` (RGB uint8 ``(H, W, 3)``),
+    its ``body`` and ``category`` ("upper", "lower" or "dress")."""
+    person = np.ascontiguousarray(person, np.uint8)
+    size = person.shape[:2]
+    everywhere = (slice(None), slice(None))
+    scene = _scene(person, body, category)
+    work = _Work.of(person, body)
+    unit = _unit(body)
+    shading = _up(_shading(work, scene.clusters), size, everywhere)
+    skin_colour = _up(_skin_colour(work, body), size, everywhere)
+    skin_fill, background_fill, grain_level = _fill_layers(person, body, scene, skin_colour, shading)
+    prepared = PreparedPerson(
+        category=category, size=size, scene=scene, unit=unit, work=work, shading=shading,
+        skirt_support=_skirt_support(body, unit) if category in ("dress", "lower") else None,
+        skin_fill=skin_fill, background_fill=background_fill, grain_level=grain_level,
+    )
+    # It is shared by every request on this photo (a cache): no request may write into it.
+    for holder in (prepared, scene, work):
+        for value in vars(holder).values():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+    return prepared
+
+
 def composite(
-    person: np.ndarray, body: bd.BodyAnalysis, warped: WarpedGarment, edit_mask: np.ndarray | None = None
+    person: np.ndarray, body: bd.BodyAnalysis, warped: WarpedGarment, edit_mask: np.ndarray | None = None,
+    prepared: PreparedPerson | None = None,
 ) -> Composite:
     """Render the warped garment into the person photo.
 
@@ -853,6 +944,9 @@ def composite(
         warped: :class:`tryon.warp.WarpedGarment` in ``person``'s frame.
         edit_mask: optional bool ``(H, W)``: the area the user allows to change; replaces the
             automatic one (nothing outside it changes, the garment is cut to it).
+        prepared: :func:`prepare_person` of the same ``person``, ``body`` and
+            ``warped.category`` (e.g. from a cache); worked out here when None. The result
+            is the same either way.
 
     Returns:
         :class:`Composite`; ``image`` equals ``person`` outside ``edit_mask``.
@@ -863,23 +957,26 @@ def composite(
         edit_mask = np.asarray(edit_mask, bool)
         if edit_mask.shape != size:
             raise ValueError(f"edit_mask has shape {edit_mask.shape}, expected {size}")
-    scene = _scene(person, body, warped.category)
-    unit = _unit(body)
+    if prepared is None:
+        prepared = prepare_person(person, body, warped.category)
+    elif prepared.category != warped.category or prepared.size != size:
+        raise ValueError(f"prepared for category {prepared.category!r} at size {prepared.size}, "
+                         f"not {warped.category!r} at {size}")
+    scene, unit, work = prepared.scene, prepared.unit, prepared.work
     warped = _meet_old_hem(warped, body, scene)
-    work = _Work.of(person, body)
 
     # Everything happens inside the box around the new garment and the old one.
     active = (warped.alpha > 0) | scene.old
     if edit_mask is not None:
         active &= edit_mask
-    if not active.any():
+    bx, by, bw, bh = cv2.boundingRect(active.view(np.uint8))
+    if bw == 0:
         empty = np.zeros(size, bool)
         return Composite(image=person.copy(), edit_mask=empty if edit_mask is None else edit_mask,
-                         garment_mask=empty, layers={"old_garment": scene.old})
-    ys, xs = np.nonzero(active)
+                         garment_mask=empty, layers={"old_garment": scene.old.copy()})
     margin = int(np.ceil(SLEEVE_GAP * unit)) + 4
-    y0, y1 = max(0, ys.min() - margin), min(size[0], ys.max() + margin + 1)
-    x0, x1 = max(0, xs.min() - margin), min(size[1], xs.max() + margin + 1)
+    y0, y1 = max(0, by - margin), min(size[0], by + bh + margin)
+    x0, x1 = max(0, bx - margin), min(size[1], bx + bw + margin)
     crop = (slice(y0, y1), slice(x0, x1))
     edit = None if edit_mask is None else edit_mask[crop]
 
@@ -893,8 +990,8 @@ def composite(
     behind_arms = scene.arms_front[crop] & ~_grow(sleeves, SLEEVE_GAP * unit)
     alpha[behind_arms | scene.front[crop] | scene.keep_below[crop]] = 0.0
     support = _grow(body.person_mask[crop], LEAK_MARGIN_PX)
-    if warped.category == "dress":
-        support |= _skirt_support(body, unit)[crop]  # a skirt spans the gap between the legs
+    if prepared.skirt_support is not None and not {"leg_left", "leg_right"} & warped.parts.keys():
+        support |= prepared.skirt_support[crop]  # a skirt (a dress's, or a lower garment's) spans the legs' gap
     alpha[~support] = 0.0
     if edit is not None:
         alpha *= edit
@@ -909,10 +1006,10 @@ def composite(
     front = scene.front[crop]
     near = _grow(uncovered, FILL_GROW_PX) & ~front
     base = person[crop].astype(np.float32)
-    shading = _up(_shading(work, scene.clusters), size, crop)
+    shading = prepared.shading[crop]
     if uncovered.any():
         clothing = (alpha > 0.5) | scene.keep_below[crop]
-        fill = _fills(person, body, scene, work, shading, near, clothing, crop)
+        fill = _fills(prepared, near, clothing, crop)
         # Fills blend into their surroundings over a pixel or two.
         # The old garment's anti-aliased rim (a pixel or so the masks miss) is replaced too.
         core = _grow(uncovered, RIM_PX) & near
@@ -950,8 +1047,8 @@ def composite(
         return out_mask
 
     layers = {
-        "old_garment": scene.old,
-        "kept_clothing": scene.keep_below,
+        "old_garment": scene.old.copy(),
+        "kept_clothing": scene.keep_below.copy(),
         "skin_filled": full(uncovered & scene.bare_body[crop]),
         "background_filled": full(uncovered & ~scene.bare_body[crop]),
         "in_front": scene.front | full(behind_arms & ~garment_mask),
@@ -999,33 +1096,95 @@ def _meet_old_hem(warped: WarpedGarment, body: bd.BodyAnalysis, scene: _Scene) -
     return warped
 
 
+def _fill_layers(
+    person: np.ndarray, body: bd.BodyAnalysis, scene: _Scene, skin_colour: np.ndarray, shading: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """What may go where the old garment is removed, before any garment is known: float32 RGB
+    ``(H, W, 3)`` images of the bare skin and of the background, valid within
+    :data:`FILL_GROW_PX` of the old garment (zero elsewhere), and the photo's skin grain level.
+
+    Bare skin: the person's skin colour (spread from the visible skin), lit by the photo's
+    large-scale light, darkened towards the outline of the limb or torso it belongs to (they
+    are round); next to visible skin it carries on what the photo shows there. Background:
+    pushed in from the visible background around it. :func:`_fills` adds the garment's
+    contact shadow and the grain, and blends the two.
+    """
+    h, w = body.size
+    unit = _unit(body)
+    skin_image = np.zeros((h, w, 3), np.float32)
+    background_image = np.zeros((h, w, 3), np.float32)
+    zone = _grow(scene.old, FILL_GROW_PX)  # every pixel a fill can reach (see composite's `near`)
+    if not zone.any():
+        return skin_image, background_image, GRAIN_LEVEL
+    ys, xs = np.nonzero(zone)
+    zc = _box(ys, xs, 0, (h, w))
+    where = zone[zc]
+    zy, zx = np.nonzero(where)
+    round_ = _round_shade(scene.shape, where, zc, unit)[zy, zx]
+    light = 1.0 + SKIN_SHADING_STRENGTH * (np.clip(shading[zc][zy, zx], *SHADING_RANGE) - 1.0)
+    tone = (light * round_)[:, None] * skin_colour[zc][zy, zx]
+    # Next to visible skin the fill carries on what the photo shows there (its light, its
+    # shading across the limb), fading into the model over SKIN_CONTINUE. Torso skin carries
+    # on only the torso's and neck's own skin: a lit arm beside it would wash out its
+    # shadowed flanks.
+    visible = body.regions["skin"] & body.person_mask & ~zone
+    box = _box(ys, xs, FILL_CONTEXT * unit, (h, w))
+    sy, sx = ys - box[0].start, xs - box[1].start
+    base = person[box].astype(np.float32)
+    if visible[box].any():
+        carried = _push_pull(base, visible[box].astype(np.float32), coarse=True)[sy, sx]
+        dist = cv2.distanceTransform((~visible[box]).astype(np.uint8), cv2.DIST_L2, 3)[sy, sx]
+        limbs = np.zeros(visible[box].shape, bool)
+        for name in LIMB_REGIONS:
+            limbs |= body.regions[name][box]
+        torso_visible = visible[box] & ~limbs
+        torso_dist = cv2.distanceTransform((~torso_visible).astype(np.uint8), cv2.DIST_L2, 3)[sy, sx]
+        reach = max(SKIN_CONTINUE * unit, 1.0)
+        # Soft membership of the limbs, so the two kinds of carry meet without a seam.
+        limb_share = _blur_coarse(limbs.astype(np.float32), reach)[sy, sx]
+        weight = (limb_share * np.exp(-dist / reach) + (1.0 - limb_share) * np.exp(-torso_dist / reach))[:, None]
+        tone = weight * carried + (1.0 - weight) * tone
+    skin_image[ys, xs] = tone
+    known = ~_grow(body.person_mask[box], FILL_GROW_PX)
+    background_image[ys, xs] = _push_pull(base, known.astype(np.float32), coarse=True)[sy, sx]
+    return skin_image, background_image, _grain_level(person, body)
+
+
+def _blur_coarse(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A wide Gaussian blur of a float32 ``(H, W)`` image, worked out at a coarser scale (a blur
+    this wide has no fine detail to lose; :data:`SMOOTH_SIGMA_MAX` px at the coarse scale)."""
+    step = max(1.0, sigma / SMOOTH_SIGMA_MAX)
+    if step <= 1.0:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    h, w = image.shape
+    small = cv2.resize(image, (max(1, round(w / step)), max(1, round(h / step))), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / step)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _fills(
-    person: np.ndarray, body: bd.BodyAnalysis, scene: _Scene, work: _Work, shading: np.ndarray,
-    near: np.ndarray, clothing: np.ndarray, crop: tuple[slice, slice],
+    prepared: PreparedPerson, near: np.ndarray, clothing: np.ndarray, crop: tuple[slice, slice],
 ) -> np.ndarray:
     """What goes where the old garment is removed, float32 RGB on the crop (valid on ``near``).
 
-    Bare body (:attr:`_Scene.bare_body`): the person's skin colour (spread from the visible
-    skin), lit by the photo's large-scale light, darkened towards the outline of the limb or
-    torso it belongs to (they are round), with grain as fine as the photo's own skin. Elsewhere:
-    the background, pushed in from the visible background around it. The two meet softly.
+    Bare body (:attr:`_Scene.bare_body`): :attr:`PreparedPerson.skin_fill`, in the shadow of
+    the new clothing just below it, with grain as fine as the photo's own skin. Elsewhere:
+    :attr:`PreparedPerson.background_fill`. The two meet softly.
     """
-    size = body.size
-    base = person[crop].astype(np.float32)
-    fill = np.zeros_like(base)
-    bare = scene.bare_body[crop]
+    fill = np.zeros((*near.shape, 3), np.float32)
+    unit = prepared.unit
+    bare = prepared.scene.bare_body[crop]
     # Soft membership of the bare body, so filled skin and filled background meet without stairs.
     skin_weight = cv2.GaussianBlur(bare.astype(np.float32), (0, 0), ROUND_SOFT_PX)
     skin_fill = near & (skin_weight > 0.0)
     background_fill = near & (skin_weight < 1.0)
     if skin_fill.any():
         ys, xs = np.nonzero(skin_fill)
-        round_ = _round_shade(scene.shape, skin_fill, crop, _unit(body))[ys, xs]
-        colour = _up(_skin_colour(work, body), size, crop)[ys, xs]
-        light = 1.0 + SKIN_SHADING_STRENGTH * (np.clip(shading[ys, xs], *SHADING_RANGE) - 1.0)
-        grain = _grain(base.shape[:2], _grain_level(person, body, crop))[ys, xs]
+        # The grain is anchored to the photo, not to the crop: the same skin gets the same grain.
+        gy, gx = (ys + crop[0].start) % GRAIN_TILE, (xs + crop[1].start) % GRAIN_TILE
+        grain = prepared.grain_level * _grain_tile()[gy, gx]
         shadow = np.ones(len(ys), np.float32)
-        width = max(CONTACT_SHADOW_WIDTH * _unit(body), 1.0)
+        width = max(CONTACT_SHADOW_WIDTH * unit, 1.0)
         reach = int(np.ceil(4 * width))
         box = _box(ys, xs, reach, clothing.shape)
         if clothing[box].any():
@@ -1037,25 +1196,11 @@ def _fills(
             below = cv2.dilate(near_clothing, downward).astype(bool)[sy, sx]
             dist = cv2.distanceTransform(1 - near_clothing, cv2.DIST_L2, 3)[sy, sx]
             shadow -= below * CONTACT_SHADOW * np.exp(-dist / width)
-        tone = (light * round_)[:, None] * colour
-        # Next to visible skin the fill carries on what the photo shows there (its light, its
-        # shading across the limb), fading into the model over SKIN_CONTINUE.
-        visible = body.regions["skin"][crop] & body.person_mask[crop] & ~near
-        box = _box(ys, xs, FILL_CONTEXT * _unit(body), visible.shape)
-        if visible[box].any():
-            sy, sx = ys - box[0].start, xs - box[1].start
-            carried = _push_pull(base[box], visible[box].astype(np.float32), coarse=True)[sy, sx]
-            dist = cv2.distanceTransform((~visible[box]).astype(np.uint8), cv2.DIST_L2, 3)[sy, sx]
-            w = np.exp(-dist / max(SKIN_CONTINUE * _unit(body), 1.0))[:, None]
-            tone = w * carried + (1.0 - w) * tone
-        fill[ys, xs] = shadow[:, None] * tone + grain[:, None]
+        fill[ys, xs] = shadow[:, None] * prepared.skin_fill[crop][ys, xs] + grain[:, None]
     if background_fill.any():
         ys, xs = np.nonzero(background_fill)
-        box = _box(ys, xs, FILL_CONTEXT * _unit(body), background_fill.shape)
-        known = ~_grow(body.person_mask[crop][box], FILL_GROW_PX)
-        background = _push_pull(base[box], known.astype(np.float32), coarse=True)
         w = skin_weight[ys, xs][:, None]
-        fill[ys, xs] = w * fill[ys, xs] + (1.0 - w) * background[ys - box[0].start, xs - box[1].start]
+        fill[ys, xs] = w * fill[ys, xs] + (1.0 - w) * prepared.background_fill[crop][ys, xs]
     return fill
 
 
@@ -1119,14 +1264,16 @@ def _push_pull(values: np.ndarray, weights: np.ndarray, coarse: bool = False) ->
     return out
 
 
-def _grain_level(person: np.ndarray, body: bd.BodyAnalysis, crop: tuple[slice, slice]) -> float:
+def _grain_level(person: np.ndarray, body: bd.BodyAnalysis) -> float:
     """Grey levels of fine grain on the photo's visible skin (robust std of its high-pass)."""
-    skin = body.regions["skin"][crop] & ~body.regions["face_hair"][crop]
+    skin = body.regions["skin"] & ~body.regions["face_hair"]
     skin = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     if skin.sum() < 200:
         return GRAIN_LEVEL
-    luma = cv2.cvtColor(person[crop], cv2.COLOR_RGB2GRAY).astype(np.float32)
-    high = (luma - cv2.GaussianBlur(luma, (0, 0), GRAIN_SIGMA))[skin]
+    ys, xs = np.nonzero(skin)
+    box = _box(ys, xs, 2 * GRAIN_SIGMA + 2, skin.shape)
+    luma = cv2.cvtColor(person[box], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    high = (luma - cv2.GaussianBlur(luma, (0, 0), GRAIN_SIGMA))[skin[box]]
     high = high[:: max(1, high.size // GRAIN_SAMPLES)]
     level = 1.4826 * float(np.median(np.abs(high - np.median(high))))
     return float(np.clip(level, *GRAIN_RANGE))
@@ -1139,9 +1286,3 @@ def _grain_tile() -> np.ndarray:
     noise = rng.normal(0.0, 1.0, (GRAIN_TILE, GRAIN_TILE)).astype(np.float32)
     noise = cv2.GaussianBlur(noise, (0, 0), 0.7)
     return noise / max(float(noise.std()), 1e-6)
-
-
-def _grain(shape: tuple[int, int], level: float) -> np.ndarray:
-    tile = _grain_tile()
-    reps = (-(-shape[0] // GRAIN_TILE), -(-shape[1] // GRAIN_TILE))
-    return level * np.tile(tile, reps)[: shape[0], : shape[1]]

@@ -95,6 +95,9 @@ class _LRU:
 _BODY_CACHE = _LRU(get_settings().person_cache_size)
 # Catalog garments are tried on by many people: their analysis is cached the same way.
 _GARMENT_CACHE = _LRU(get_settings().person_cache_size)
+# The composite's person-only preparation (masks and full-size fills, ~30 MB at 768x1024): fewer kept.
+PREPARED_CACHE_SIZE = 4
+_PREPARED_CACHE = _LRU(PREPARED_CACHE_SIZE)
 
 
 def image_key(image: np.ndarray) -> str:
@@ -133,10 +136,24 @@ def analyze_garment_cached(garment: np.ndarray, category: str) -> Any:
     return info
 
 
+def prepare_person_cached(person: np.ndarray, body: Any, category: str) -> Any:
+    """:func:`tryon.composite.prepare_person` of ``person`` (RGB uint8), its BodyAnalysis and
+    ``category``, from the cache when seen before (a second garment on the same photo)."""
+    from .composite import prepare_person
+
+    key = f"{image_key(person)}:{category}"
+    prepared = _PREPARED_CACHE.get(key)
+    if prepared is None:
+        prepared = prepare_person(person, body, category)
+        _PREPARED_CACHE.put(key, prepared)
+    return prepared
+
+
 def clear_cache() -> None:
     """Forget every cached person and garment analysis (benchmarks use it to measure cold paths)."""
     _BODY_CACHE.clear()
     _GARMENT_CACHE.clear()
+    _PREPARED_CACHE.clear()
 
 
 @contextmanager
@@ -249,7 +266,8 @@ def try_on(
         with _timed(timings, "warp"):
             warped = warp_stage.warp_garment(garment_info, body)
         with _timed(timings, "composite"):
-            rendered = composite_stage.composite(person_rgb, body, warped, edit_mask=edit_mask)
+            prepared = prepare_person_cached(person_rgb, body, warped.category)
+            rendered = composite_stage.composite(person_rgb, body, warped, edit_mask=edit_mask, prepared=prepared)
 
     # 6. Check the result against the description.
     consistency: dict[str, Any] = {}
