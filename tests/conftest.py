@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = (REPO.parent / "shared" / "eval").resolve()
-BAD_PHOTOS = ("not an image", "truncated", "tiny", "no person", "missing")
+BAD_PHOTOS = ("not an image", "truncated", "tiny", "huge", "no person", "two people", "missing")
+# An image header declaring more pixels than intake accepts (a decompression bomb), ~2 KB on disk.
+BOMB_SIDE = 7000
 
 
 def read_cases() -> list[dict[str, str]]:
@@ -66,7 +68,8 @@ def garment_analysis(
 def bad_photo(tmp: Path, kind: str, photo: Path) -> Path:
     """A person photo the app must refuse with a message, written under ``tmp``: ``kind`` from
     :data:`BAD_PHOTOS` (a text file named .png, the JPEG ``photo`` cut short, an image under the
-    minimum size, a scene with nobody in it, or a path with no file)."""
+    minimum size, a header declaring over 40 MP, a scene with nobody in it, two people side by side,
+    or a path with no file)."""
     path = tmp / f"{kind.replace(' ', '-')}.png"
     if kind == "not an image":
         path.write_text("not an image at all")
@@ -75,6 +78,12 @@ def bad_photo(tmp: Path, kind: str, photo: Path) -> Path:
         path.write_bytes(photo.read_bytes()[:4000])
     elif kind == "tiny":
         Image.new("RGB", (40, 60), "white").save(path)
+    elif kind == "huge":
+        Image.new("1", (BOMB_SIDE, BOMB_SIDE)).save(path)
+    elif kind == "two people":
+        other = EVAL_DIR / "person/vitonhd_00121_00.jpg"
+        left, right = (np.asarray(Image.open(p).convert("RGB").resize((384, 512))) for p in (photo, other))
+        Image.fromarray(np.concatenate([left, right], axis=1)).save(path)
     elif kind == "no person":
         Image.fromarray(np.full((600, 800, 3), (90, 140, 200), np.uint8)).save(path)
     elif kind != "missing":

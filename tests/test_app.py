@@ -53,7 +53,7 @@ def test_tryon_endpoint_returns_before_and_after(client: Client) -> None:
     assert "total" in out[2]
 
 
-@pytest.mark.parametrize("kind", ["not an image", "truncated", "tiny", "no person"])
+@pytest.mark.parametrize("kind", ["not an image", "truncated", "tiny", "huge", "no person", "two people"])
 def test_bad_person_photo_shows_a_message_and_the_app_keeps_serving(kind: str, client: Client,
                                                                    tmp_path: Path) -> None:
     with pytest.raises(Exception) as info:  # gradio_client raises AppError carrying gr.Error's text

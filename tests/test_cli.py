@@ -29,7 +29,7 @@ def test_render_writes_the_result_at_the_processed_size(tmp_path: Path) -> None:
     assert "wrote" in proc.stdout
 
 
-@pytest.mark.parametrize("kind", ["not an image", "truncated", "tiny", "missing"])
+@pytest.mark.parametrize("kind", ["not an image", "truncated", "tiny", "huge", "two people", "missing"])
 def test_bad_person_photo_exits_2_with_one_line(kind: str, tmp_path: Path) -> None:
     person = bad_photo(tmp_path, kind, PERSON)
     proc = _cli("render", "--person", person, "--garment", GARMENT, "-o", tmp_path / "o.png")

@@ -7,7 +7,10 @@ like the UI does. Bad input exits with status 2 and a one-line message.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import TryOnError
@@ -41,6 +44,28 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _quiet_native_logs() -> Iterator[None]:
+    """Keep MediaPipe/TFLite's C++ log lines (written straight to file descriptor 2) off the terminal.
+
+    Python's own ``sys.stderr`` (our messages, warnings, tracebacks) still reaches it.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    python_stderr = sys.stderr
+    sys.stderr = open(os.dup(saved), "w", buffering=1)  # noqa: SIM115 (closed in finally)
+    try:
+        yield
+    finally:
+        sys.stderr.close()
+        sys.stderr = python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv: list[str] | None = None) -> int:
     from . import bench, evaluate, export
 
@@ -58,11 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments(sub)
         sub.set_defaults(func=module.run)
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except TryOnError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    with _quiet_native_logs():
+        try:
+            return args.func(args)
+        except TryOnError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":
