@@ -132,3 +132,28 @@ def test_understand_endpoint_reads_english_and_chinese(client: Client) -> None:
     edit = client.predict("make it navy", handle_file(str(GARMENT)), api_name="/understand")
     assert "category: from the photo" in edit and "navy" in edit
     assert client.predict("", None, api_name="/understand") == "<div class='chips'></div>"
+
+
+def _odd_photo(tmp: Path, kind: str) -> Path:
+    """A valid person photo in an unusual encoding: EXIF-rotated JPEG, CMYK JPEG or 16-bit PNG."""
+    upright = Image.open(PERSON).convert("RGB")
+    if kind == "exif-rotated":
+        path = tmp / "rotated.jpg"
+        exif = Image.Exif()
+        exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+        upright.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif, quality=95)
+    elif kind == "cmyk":
+        path = tmp / "cmyk.jpg"
+        upright.convert("CMYK").save(path, quality=95)
+    else:
+        path = tmp / "gray16.png"
+        Image.fromarray(np.asarray(upright.convert("L"), np.uint16) * 257).save(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["exif-rotated", "cmyk", "16-bit"])
+def test_odd_but_valid_photos_are_dressed_upright(kind: str, client: Client, tmp_path: Path) -> None:
+    before, after = _try_on(client, _odd_photo(tmp_path, kind), GARMENT)[0]
+    before_px, after_px = np.asarray(Image.open(before)), np.asarray(Image.open(after))
+    assert before_px.shape[:2] == (1024, 768)  # portrait again after the EXIF rotation
+    assert (before_px != after_px).any()
