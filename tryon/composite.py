@@ -228,6 +228,17 @@ def _solid(mask: np.ndarray, close: float, hole: float, skin: np.ndarray, limb_s
     return solid
 
 
+def _drop_specks(mask: np.ndarray, min_area: float) -> np.ndarray:
+    """``mask`` without its connected parts smaller than ``min_area`` px (slivers of an arm
+    left between a sleeve and a strap are not an arm in front of the garment)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask
+    big = stats[:, cv2.CC_STAT_AREA] >= min_area
+    big[0] = False
+    return big[labels]
+
+
 def _keep_touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if count <= 1:
@@ -435,7 +446,18 @@ def _scene(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> _Scene:
         shade_free = np.array([SLEEVE_L_WEIGHT, 1.0, 1.0], np.float32)
         d_sleeve, _ = _palette_distance(lab * shade_free, clothed & arms, top_palette * shade_free)
         old_top &= ~arms | (d_sleeve < SLEEVE_MAX_DE)
+    top_pieces = old_top
     old_top = _connected_to(old_top, chest, STRAP_WIDTH * unit)
+    # Pieces cut off at the shoulders are the top's own straps (nothing else hangs from there):
+    # left behind, they would float above the new top's neckline.
+    cut = (top_pieces & ~old_top).astype(np.uint8)
+    if cut.any():
+        count, pieces = cv2.connectedComponents(cut, connectivity=8)
+        strap = np.zeros(count, bool)
+        strap[np.unique(pieces[_dilate(old_top, STRAP_WIDTH * unit)])] = True
+        strap[np.unique(pieces[depth >= CHEST_ZONE[0]])] = False  # hangs down the body: not a strap
+        strap[0] = False
+        old_top |= strap[pieces]
     # Old bottoms: clothing on legs and lower torso, not the top, connected to the thighs; shoes stay.
     lower_zone = (legs | r["torso"] | arms | hands) & ((depth >= bottoms_from) | (band & ~top_like))
     old_bottom = clothed & lower_zone & ~old_top & ~r["feet"] & ~(arms & top_like)
@@ -522,6 +544,15 @@ def _scene(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> _Scene:
         if (upper & skin_full).sum() < BARE_UPPER_ARM * upper.sum():
             arm = upper | lower_full[side]
             arms_front |= arm & shape.limbs_mask(body.size, range(2 * k, 2 * k + 2))
+    # The top of the shoulder is torso, never an arm in front of the garment: a strap's skin
+    # there would cut a notch in the new top.
+    ys, xs = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
+    for shoulder, elbow, side in ((bd.LEFT_SHOULDER, bd.LEFT_ELBOW, "left"),
+                                  (bd.RIGHT_SHOULDER, bd.RIGHT_ELBOW, "right")):
+        a, b = body.landmarks[shoulder].astype(np.float64), body.landmarks[elbow].astype(np.float64)
+        bone = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+        cap = (xs - a[0]) * bone[0] + (ys - a[1]) * bone[1] < ARM_START * _unit(body)
+        arms_front &= ~(upper_full[side] & cap)
     return _Scene(old=old, keep_below=keep_below, bare_body=bare_body, front=front,
                   arms_front=arms_front, clusters=clusters, top_hem=top_hem, shape=shape, one_piece=one_piece)
 
@@ -987,7 +1018,7 @@ def composite(
         if name in warped.parts:
             sleeves |= warped.parts[name][crop]
     # The garment's body goes behind the arms; its sleeves go over them (and close the armpit).
-    behind_arms = scene.arms_front[crop] & ~_grow(sleeves, SLEEVE_GAP * unit)
+    behind_arms = _drop_specks(scene.arms_front[crop] & ~_grow(sleeves, SLEEVE_GAP * unit), (ARM_RADII[3] * unit) ** 2)
     alpha[behind_arms | scene.front[crop] | scene.keep_below[crop]] = 0.0
     support = _grow(body.person_mask[crop], LEAK_MARGIN_PX)
     if prepared.skirt_support is not None and not {"leg_left", "leg_right"} & warped.parts.keys():
@@ -1013,11 +1044,18 @@ def composite(
         # Fills blend into their surroundings over a pixel or two.
         # The old garment's anti-aliased rim (a pixel or so the masks miss) is replaced too.
         core = _grow(uncovered, RIM_PX) & near
+        # Between the removed garment and clothing that stays (trousers under a top's hem) lies
+        # a sliver the half-resolution masks give to neither: replaced whole, and the kept
+        # clothing keeps its own edge (no blend of fill and clothing, no fill in the
+        # clothing's contact shadow, draws a dark line along it).
+        kept = scene.keep_below[crop]
+        core |= near & ~kept & _grow(kept, FILL_GROW_PX)
         weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), FEATHER_PX)
         weight = np.maximum(weight, core | (near & ~body.person_mask[crop])) * near
         # A bare arm in front of the old garment keeps its own outline (its rim is replaced, so a
         # dark line of the old sleeve's hem does not stay, but nothing blends further into it).
         weight[scene.arms_front[crop] & body.regions["skin"][crop] & ~core] = 0.0
+        weight[kept] = 0.0
         base += (fill - base) * weight[..., None]
 
     # 3. The garment, shaded and white-balanced.
