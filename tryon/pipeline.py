@@ -13,7 +13,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -91,6 +91,15 @@ class _LRU:
         with self._lock:
             self._items.clear()
 
+    def get_or_compute(self, key: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
+        """``(value, hit)``: the cached value for ``key``, or ``compute()`` stored under it."""
+        value = self.get(key)
+        if value is not None:
+            return value, True
+        value = compute()
+        self.put(key, value)
+        return value, False
+
 
 _BODY_CACHE = _LRU(get_settings().person_cache_size)
 # Catalog garments are tried on by many people: their analysis is cached the same way.
@@ -115,13 +124,7 @@ def analyze_person(person: np.ndarray) -> tuple[Any, bool]:
     """
     from .body import analyze_body
 
-    key = image_key(person)
-    body = _BODY_CACHE.get(key)
-    if body is not None:
-        return body, True
-    body = analyze_body(person)
-    _BODY_CACHE.put(key, body)
-    return body, False
+    return _BODY_CACHE.get_or_compute(image_key(person), lambda: analyze_body(person))
 
 
 def analyze_garment_cached(garment: np.ndarray, category: str) -> Any:
@@ -129,11 +132,7 @@ def analyze_garment_cached(garment: np.ndarray, category: str) -> Any:
     from .garment import analyze_garment
 
     key = f"{image_key(garment)}:{category}"
-    info = _GARMENT_CACHE.get(key)
-    if info is None:
-        info = analyze_garment(garment, category)
-        _GARMENT_CACHE.put(key, info)
-    return info
+    return _GARMENT_CACHE.get_or_compute(key, lambda: analyze_garment(garment, category))[0]
 
 
 def prepare_person_cached(person: np.ndarray, body: Any, category: str) -> Any:
@@ -142,11 +141,7 @@ def prepare_person_cached(person: np.ndarray, body: Any, category: str) -> Any:
     from .composite import prepare_person
 
     key = f"{image_key(person)}:{category}"
-    prepared = _PREPARED_CACHE.get(key)
-    if prepared is None:
-        prepared = prepare_person(person, body, category)
-        _PREPARED_CACHE.put(key, prepared)
-    return prepared
+    return _PREPARED_CACHE.get_or_compute(key, lambda: prepare_person(person, body, category))[0]
 
 
 def clear_cache() -> None:
