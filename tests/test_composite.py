@@ -340,3 +340,36 @@ def test_fills_leave_the_kept_bottoms_edge_alone() -> None:
     jeans = result.layers["kept_clothing"] & ~result.garment_mask & ~result.layers["old_garment"]
     assert jeans.sum() > 1000
     assert np.array_equal(result.image[jeans], person[jeans])
+
+
+def _widest_run(row: np.ndarray) -> tuple[int, float]:
+    """Length and middle (px) of the longest run of True in a bool row."""
+    idx = np.flatnonzero(row)
+    if not len(idx):
+        return 0, 0.0
+    run = max(np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1), key=len)
+    return len(run), 0.5 * (run[0] + run[-1])
+
+
+def test_a_bared_midriff_narrows_at_the_waist_under_a_loose_top() -> None:
+    # v05: a loose top over the waist, replaced by a cropped tee. The bared skin is the body,
+    # not the loose top's outline: narrow at the waist line just below the hem, flaring to the hips.
+    person, body, _, result = _render("v05")
+    depth = _torso_depth(body)
+    old = prepare_person(person, body, "upper").scene.old
+    filled = result.layers["skin_filled"]
+    shoulders = float(body.shoulder_width)
+    waist, hips, old_waist = [], [], []
+    for y in np.flatnonzero(filled.any(axis=1)):
+        width, middle = _widest_run(filled[y])
+        d = depth[y, round(middle)]
+        if 0.76 <= d <= 0.82:
+            waist.append(width)
+            old_waist.append(_widest_run(old[y])[0])
+        elif 0.9 <= d <= 0.96:
+            hips.append(width)
+    assert len(waist) > 10 and len(hips) > 10
+    assert np.median(old_waist) > 1.0 * shoulders  # the case is what it says: a loose top
+    assert np.median(waist) < 0.85 * shoulders
+    assert np.median(waist) < 0.85 * np.median(old_waist)
+    assert np.median(hips) - np.median(waist) > 0.08 * shoulders

@@ -104,7 +104,9 @@ ARM_RADII = (0.11, 0.085, 0.085, 0.065)  # upper arm at shoulder, at elbow; fore
 LEG_RADII = (0.22, 0.12, 0.125, 0.075)  # thigh at hip, at knee; shin at knee, at ankle
 CALF = (0.3, 0.14)  # the calf: widest this far down the shin, with this radius
 HIP_FLESH = 0.45  # of the hip-joint distance: the flesh reaches this far past each hip joint
-WAIST_SHARE = 0.88  # the waist is this much narrower than the narrower of chest and hips
+WAIST_SHARE = 0.75  # the waist's width, of the shoulders' (a loose top hides it: it is never measured)
+WAIST_DEPTH = 0.75  # depth (torso lengths) of the waist, narrowest, from where the torso flares...
+HIP_TAPER_STEPS = 6  # ...smoothly (an eased curve, sampled this many times) to the hips at the hip joints
 BARE_UPPER_ARM = 0.5  # an upper arm this much skin is bare: the old top had no sleeve there
 ARM_START = 0.12  # bare upper arms start this far down the bone (the shoulder is torso)
 NECK_RADIUS = 0.15  # the neck: a capsule from the shoulders' midpoint...
@@ -626,7 +628,8 @@ class _BareBody:
     """The body under the clothes, from the landmarks: a torso with a waist, a neck, tapered limbs.
 
     Narrower than any loose garment. The torso is a profile of half-widths down its axis
-    (flesh reaches :data:`HIP_FLESH` hip widths past the hip joints); arms, legs and the neck
+    (flesh reaches :data:`HIP_FLESH` hip widths past the hip joints; the waist, :data:`WAIST_SHARE`
+    of the shoulders' width at :data:`WAIST_DEPTH`, flares smoothly to the hips); arms, legs and the neck
     are segments whose radius tapers from one end to the other (shins swell at the calf).
     """
 
@@ -638,10 +641,15 @@ class _BareBody:
         hip_width = float(np.linalg.norm(lm[bd.LEFT_HIP] - lm[bd.RIGHT_HIP]))
         hip_half = 0.5 * hip_width + HIP_FLESH * hip_width
         chest_half = shoulder_half - 0.02 * unit
-        waist_half = WAIST_SHARE * min(chest_half, hip_half)
+        waist_half = min(WAIST_SHARE * shoulder_half, chest_half, hip_half)
         shoulder = shoulder_half + 0.02 * unit
+        # A bared midriff shows the waist: it stays narrow below the waist line and flares to
+        # the hips along a smooth curve (no corner where the flare starts or ends).
+        flare = [(WAIST_DEPTH + t * (1.0 - WAIST_DEPTH),
+                  waist_half + (0.5 - 0.5 * np.cos(np.pi * t)) * (hip_half - waist_half))
+                 for t in np.linspace(0.0, 1.0, HIP_TAPER_STEPS + 1)]
         self.profile = np.array([(SHOULDER_TOP, shoulder), (-0.05, shoulder), (0.3, chest_half),
-                                 (0.7, waist_half), (1.0, hip_half), (1.2, hip_half)])
+                                 *flare, (1.2, hip_half)])
         self.segments: list[tuple[np.ndarray, np.ndarray, float, float]] = []
         self.arm_segments = 4  # the first segments are the arms'; legs and neck follow
         chains = (
