@@ -203,7 +203,9 @@ def try_on(
         TryOnError: any input the user can fix (message says how).
     """
     from . import composite as composite_stage
+    from . import text as text_stage
     from . import warp as warp_stage
+    from .body import check_visible
 
     settings = settings or get_settings()
     renderer = renderer or settings.renderer
@@ -223,8 +225,6 @@ def try_on(
     # 3. Text: parse the description; it may pick the category and the garment's colour.
     spec = None
     if description and description.strip():
-        from . import text as text_stage
-
         with _timed(timings, "text"):
             spec = text_stage.parse(description)
         if category == "auto" and spec.category is not None:
@@ -241,9 +241,6 @@ def try_on(
     if spec is not None and garment is not None:
         garment_info = _apply_text_edits(garment_info, spec, notes, timings)
     category = garment_info.category
-
-    from .body import check_visible
-
     check_visible(body, category)
 
     # 5. Render.
@@ -267,8 +264,6 @@ def try_on(
     # 6. Check the result against the description.
     consistency: dict[str, Any] = {}
     if spec is not None:
-        from . import text as text_stage
-
         with _timed(timings, "consistency"):
             consistency = text_stage.consistency(spec, rendered.image, rendered.garment_mask, garment_info)
 

@@ -337,11 +337,11 @@ def _person_check(path: str) -> None:
 
 
 def _garment_check(path: str) -> None:
-    """Decode a garment photo and find the garment in it."""
-    from .garment import analyze_garment
+    """Decode a garment photo and find the garment in it (cached: Try on finds it ready)."""
     from .intake import load_image
+    from .pipeline import analyze_garment_cached
 
-    analyze_garment(load_image(path, what="garment photo"))
+    analyze_garment_cached(load_image(path, what="garment photo"), "auto")
 
 
 def _upload_checker(check: Callable[[str], None]) -> Callable[[str | None], Any]:
