@@ -10,7 +10,7 @@ export GRADIO_SERVER_NAME GRADIO_SERVER_PORT
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: run test lint bench eval browser clean
+.PHONY: run test test-fast lint bench eval browser clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,11 +30,17 @@ browser:
 	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
 	    else echo "missing:$$missing: install these Debian packages for the browser tests"; fi; fi
 
-test: $(STAMP) browser
+test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -q
 
+# The quick loop while working (<= 60 s on 2 cores): no ../shared photos, no browser, no slow tests.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not eval and not browser and not slow"
+
+# Style, and the layers contract (pyproject.toml [tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check app.py tryon tests
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m tryon bench

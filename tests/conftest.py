@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 if TYPE_CHECKING:
-    from tryon.garment import GarmentAnalysis
+    from tryon.stages.garment import GarmentAnalysis
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = (REPO.parent / "shared" / "eval").resolve()
@@ -38,7 +38,7 @@ def cases(eval_dir: Path) -> list[dict[str, str]]:
 
 
 def load_eval_image(relpath: str) -> np.ndarray:
-    from tryon.intake import load_image
+    from tryon.stages.intake import load_image
 
     return load_image(EVAL_DIR / relpath)
 
@@ -52,7 +52,7 @@ def garment_analysis(
 ) -> GarmentAnalysis:
     """The analysis of a drawn garment (RGB uint8 ``image``, bool ``mask``): sure of its category, no
     keypoints, ``mean_rgb`` the mean colour over ``mask`` unless given."""
-    from tryon.garment import GarmentAnalysis
+    from tryon.stages.garment import GarmentAnalysis
 
     return GarmentAnalysis(
         image=image,

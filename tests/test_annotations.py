@@ -19,7 +19,11 @@ import pytest
 from PIL import Image
 
 from tryon import __version__
-from tryon.annotations import (
+from tryon.config import Settings
+from tryon.errors import TryOnError
+from tryon.pipeline import TryOnResult
+from tryon.stages.body import BodyAnalysis
+from tryon.store.annotations import (
     DB_FILENAME,
     GRADIO_TMP_DIRNAME,
     IMAGES_DIRNAME,
@@ -32,10 +36,6 @@ from tryon.annotations import (
     record_from_result,
     record_from_state,
 )
-from tryon.body import BodyAnalysis
-from tryon.config import Settings
-from tryon.errors import TryOnError
-from tryon.pipeline import TryOnResult
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_PERSON = "person/vitonhd_00034_00.jpg"
@@ -354,7 +354,7 @@ KILLED_WRITER = """
 import time
 from pathlib import Path
 from test_annotations import make_result, garment_file
-from tryon.annotations import AnnotationStore, record_from_result
+from tryon.store.annotations import AnnotationStore, record_from_result
 
 class PausingStore(AnnotationStore):
     def _before_commit(self, conn):
@@ -452,7 +452,7 @@ def _gps_jpeg(path: Path, image: np.ndarray) -> Path:
 
 
 def test_stored_images_carry_no_exif_or_gps(tmp_path):
-    from tryon.intake import load_image
+    from tryon.stages.intake import load_image
 
     rng = np.random.default_rng(13)
     person_jpeg = _gps_jpeg(tmp_path / "person.jpg", rng.integers(0, 256, (200, 150, 3), dtype=np.uint8))
@@ -476,8 +476,8 @@ def test_stored_images_carry_no_exif_or_gps(tmp_path):
 @pytest.fixture(scope="module")
 def real_face(eval_dir):
     """An eval person photo and its face box from MediaPipe's face detector."""
-    from tryon.intake import load_image
     from tryon.models import load_model
+    from tryon.stages.intake import load_image
 
     person = load_image(eval_dir / EVAL_PERSON)
     height, width = person.shape[:2]
@@ -577,7 +577,7 @@ def test_uploaded_photo_is_deleted_from_the_data_dir_after_the_cache_interval(tm
     import httpx
     from gradio_client import Client
 
-    from tryon.ui import build_demo
+    from tryon.ui.app import build_demo
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", "restored-after-the-test")
     settings = Settings(data_dir=tmp_path / "data", cache_ttl_s=1)

@@ -20,7 +20,7 @@ GARMENT = EVAL_DIR / "garment/vitonhd_09176_00.jpg"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from tryon.ui import build_demo, launch_kwargs
+    from tryon.ui.app import build_demo, launch_kwargs
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), review_token="sesame")
     demo = build_demo(settings)
@@ -100,8 +100,8 @@ def test_browser_user_uploads_two_photos_and_sees_a_result(server: str, tmp_path
 
 
 def test_queue_settings_bound_every_rendering_event_together(tmp_path: Path, monkeypatch) -> None:
-    from tryon.ui import build_demo
-    from tryon.ui_review import RENDER_CONCURRENCY_ID
+    from tryon.ui.app import build_demo
+    from tryon.ui.review_tab import RENDER_CONCURRENCY_ID
 
     # build_demo points GRADIO_TEMP_DIR at its data dir: give the module's running server its own back.
     monkeypatch.setenv("GRADIO_TEMP_DIR", "restored-after-the-test")
@@ -112,7 +112,7 @@ def test_queue_settings_bound_every_rendering_event_together(tmp_path: Path, mon
 
 
 def test_diffusion_request_falls_back_to_warp_with_a_note_on_this_machine(client: Client) -> None:
-    from tryon.diffusion import unavailable_reason
+    from tryon.stages.diffusion import unavailable_reason
 
     reason = unavailable_reason(Settings())
     if reason is None:

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from conftest import EVAL_DIR, load_eval_image
 
-from tryon import body as body_stage
-from tryon.body import (
+from tryon.errors import TryOnError
+from tryon.stages import body as body_stage
+from tryon.stages.body import (
     LEFT_ELBOW,
     LEFT_HIP,
     LEFT_KNEE,
@@ -28,8 +29,7 @@ from tryon.body import (
     analyze_body,
     check_visible,
 )
-from tryon.errors import TryOnError
-from tryon.visualize import draw_pose, draw_regions, overlay_mask
+from tryon.stages.visualize import draw_pose, draw_regions, overlay_mask
 
 PERSON_PHOTOS = sorted(
     str(path.relative_to(EVAL_DIR))

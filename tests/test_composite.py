@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import load_eval_image, read_cases
 
-from tryon.body import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, analyze_body
-from tryon.composite import Composite, _drop_specks, composite, prepare_person
-from tryon.garment import analyze_garment
 from tryon.pipeline import clear_cache, prepare_person_cached, try_on
-from tryon.warp import warp_garment
+from tryon.stages.body import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, analyze_body
+from tryon.stages.composite import Composite, _drop_specks, composite, prepare_person
+from tryon.stages.garment import analyze_garment
+from tryon.stages.warp import warp_garment
 
 CASES = {case["id"]: case for case in read_cases()}
 MAX_CHROMA_SHIFT = 8.0  # Lab a/b distance between the garment photo's colour and the rendered one
@@ -104,7 +104,7 @@ def test_bare_forearm_in_front_of_the_garment_stays(case_id: str) -> None:
 
 def test_short_dress_over_trousers_bares_the_shins() -> None:
     # v15: the trousers below a short dress are removed; the shins show skin, not garment.
-    from tryon import metrics
+    from tryon.measure import metrics
 
     _, body, _, result = _render("v15")
 
@@ -154,7 +154,7 @@ def test_filled_skin_is_shaded_and_grained_not_a_flat_patch(case_id: str) -> Non
 def test_a_bared_shin_is_round() -> None:
     # Across a filled shin the light falls off from its middle towards both sides (a cylinder),
     # not only in a thin rim at the outline.
-    from tryon import body as bd
+    from tryon.stages import body as bd
 
     _, body, _, result = _render("v15")
     luma = cv2.GaussianBlur(_luma(result.image), (0, 0), 1.5)
@@ -180,8 +180,8 @@ def test_a_bared_shin_is_round() -> None:
 def test_neck_and_shoulders_are_never_filled_with_background(case_id: str) -> None:
     # Where an old collar or shoulder is uncovered between the shoulder joints, the body is
     # there: skin, not the backdrop's white.
-    from tryon import body as bd
-    from tryon.composite import _depth_map
+    from tryon.stages import body as bd
+    from tryon.stages.composite import _depth_map
 
     _, body, _, result = _render(case_id)
     a, b = body.point(bd.LEFT_SHOULDER).astype(np.float64), body.point(bd.RIGHT_SHOULDER).astype(np.float64)
@@ -196,7 +196,7 @@ def test_neck_and_shoulders_are_never_filled_with_background(case_id: str) -> No
 def test_a_tucked_top_still_covers_the_torso() -> None:
     # v06: the cami was tucked into high-waisted jeans; the new top stays tucked below the
     # natural waist but covers the torso down to it.
-    from tryon import metrics
+    from tryon.measure import metrics
 
     _, body, _, result = _render("v06")
     core = metrics.core_region(body.landmarks, body.person_mask, "upper")

@@ -15,12 +15,12 @@ import pytest
 import torch
 from conftest import garment_analysis
 
-from tryon import diffusion
-from tryon.body import BodyAnalysis
 from tryon.config import Settings
 from tryon.errors import TryOnError
-from tryon.garment import GarmentAnalysis
-from tryon.text import GarmentSpec
+from tryon.stages import diffusion
+from tryon.stages.body import BodyAnalysis
+from tryon.stages.garment import GarmentAnalysis
+from tryon.stages.text import GarmentSpec
 
 SIZE = 64  # the tiny UNet's native side (sample_size 32 x VAE factor 2)
 CROSS_DIM = 32  # text/IP token width of the tiny UNet

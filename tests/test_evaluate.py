@@ -16,9 +16,10 @@ from PIL import Image
 # The synthetic figure and print of the metric tests (tests/ is on sys.path under pytest).
 from test_metrics import SKIN, H, W, person_mask, standing_landmarks, texture
 
-from tryon import evaluate, metrics, pipeline
+from tryon import pipeline
 from tryon.errors import TryOnError
-from tryon.intake import load_image
+from tryon.measure import evaluate, metrics
+from tryon.stages.intake import load_image
 
 
 def figure() -> tuple[np.ndarray, np.ndarray]:

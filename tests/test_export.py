@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from test_annotations import flag, garment_file, make_result
 
-from tryon.annotations import AnnotationStore
 from tryon.errors import TryOnError
-from tryon.export import (
+from tryon.store.annotations import AnnotationStore
+from tryon.store.export import (
     CARD_NAME,
     IMAGES_DIRNAME,
     JSONL_NAME,
@@ -140,7 +140,7 @@ def test_cli_exports_and_reports_user_errors(tmp_path, store_with_flags, capsys)
 
 
 def test_python_m_tryon_export_dispatches_here(tmp_path, store_with_flags, capsys):
-    from tryon.__main__ import main
+    from tryon.cli import main
 
     store, _, _ = store_with_flags
     argv = ["export", "--out", str(tmp_path / "m"), "--format", "parquet", "--data-dir", str(store.data_dir)]

@@ -14,7 +14,7 @@ import pytest
 from conftest import load_eval_image, read_cases
 
 from tryon.errors import TryOnError
-from tryon.garment import (
+from tryon.stages.garment import (
     CATEGORIES,
     DRESS_EXTRA_KEYPOINTS,
     LOWER_KEYPOINTS,

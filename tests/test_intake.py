@@ -13,7 +13,7 @@ from conftest import EVAL_DIR
 from PIL import Image
 
 from tryon.errors import TryOnError
-from tryon.intake import load_image
+from tryon.stages.intake import load_image
 
 # Words that tell the user what to do; every error message must contain one.
 FIX_WORDS = ("upload", "use a photo", "resize", "save it again", "check the path", "pass a")

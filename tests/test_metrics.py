@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from skimage.color import rgb2lab
 
-from tryon import body as bd
-from tryon import metrics
+from tryon.measure import metrics
+from tryon.stages import body as bd
 
 H, W = 420, 320
 BACKGROUND = (235, 235, 235)

@@ -24,17 +24,39 @@ def _mean_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return lab[mask].mean(axis=0)
 
 
+# Eval cases the pipeline may refuse (with a message) instead of rendering; the rest must render.
+MAX_REFUSED = 1
+
+
 @pytest.fixture(scope="module")
 def results() -> dict[str, object]:
-    out = {}
+    """Each case's TryOnResult, or the TryOnError it was refused with (anything else fails the run)."""
+    out: dict[str, object] = {}
     for case in read_cases():
-        out[case["id"]] = try_on(EVAL_DIR / case["person"], EVAL_DIR / case["garment"], category=case["category"])
+        try:
+            out[case["id"]] = try_on(EVAL_DIR / case["person"], EVAL_DIR / case["garment"], category=case["category"])
+        except TryOnError as exc:
+            out[case["id"]] = exc
     return out
+
+
+def _rendered(results: dict[str, object], case_id: str) -> object:
+    result = results[case_id]
+    if isinstance(result, TryOnError):
+        pytest.skip(f"{case_id} was refused: {result}")
+    return result
+
+
+def test_nearly_every_case_renders_and_refusals_say_what_to_do(results) -> None:
+    refused = {cid: str(r) for cid, r in results.items() if isinstance(r, TryOnError)}
+    assert len(refused) <= MAX_REFUSED, refused
+    for message in refused.values():
+        assert ":" in message and len(message) > 40  # what went wrong: what to do
 
 
 @pytest.mark.parametrize("case", read_cases(), ids=lambda c: c["id"])
 def test_every_case_renders_at_the_processed_size_and_keeps_the_rest(case, results) -> None:
-    result = results[case["id"]]
+    result = _rendered(results, case["id"])
     assert result.image.shape == result.person.shape
     assert result.image.dtype == np.uint8
     assert result.edit_mask.shape == result.person.shape[:2] and result.edit_mask.dtype == bool
@@ -47,7 +69,7 @@ def test_every_case_renders_at_the_processed_size_and_keeps_the_rest(case, resul
 
 @pytest.mark.parametrize("case", read_cases(), ids=lambda c: c["id"])
 def test_rendered_garment_keeps_the_garment_photo_colour(case, results) -> None:
-    result = results[case["id"]]
+    result = _rendered(results, case["id"])
     source = _mean_lab(result.garment_image, result.garment.mask)
     rendered = _mean_lab(result.image, result.garment_mask)
     assert np.linalg.norm(source[1:] - rendered[1:]) < MAX_CHROMA_DISTANCE

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from test_annotations import flag, garment_file, make_result
 
-from tryon.annotations import AnnotationStore
 from tryon.config import Settings
 from tryon.errors import TryOnError
-from tryon.review import Credentials, ReviewAccessError, ReviewService, authorize, table_rows
+from tryon.store.annotations import AnnotationStore
+from tryon.store.review import Credentials, ReviewAccessError, ReviewService, authorize, table_rows
 
 TOKEN = "s3cret-review-token"
 
@@ -207,11 +207,11 @@ def test_delete_through_review(service):
 
 @pytest.fixture
 def live_app(tmp_path, monkeypatch):
-    """A launched Blocks with the flag panel and the review tab, as tryon.ui places them."""
+    """A launched Blocks with the flag panel and the review tab, as tryon.ui.app places them."""
     import gradio as gr
 
-    from tryon.annotations import prepare_data_dir
-    from tryon.ui_review import build_flag_panel, build_review_tab
+    from tryon.store.annotations import prepare_data_dir
+    from tryon.ui.review_tab import build_flag_panel, build_review_tab
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", "restored-after-the-test")
     settings = settings_for(tmp_path)
@@ -327,8 +327,8 @@ def test_annotator_reviews_through_the_api_after_unlocking(live_app, tmp_path):
 
 
 def test_rerun_with_the_real_pipeline_reproduces_an_unchanged_case(tmp_path, eval_dir):
-    from tryon.annotations import record_from_state
     from tryon.pipeline import try_on
+    from tryon.store.annotations import record_from_state
 
     person, garment = eval_dir / "person/vitonhd_00034_00.jpg", eval_dir / "garment/vitonhd_09176_00.jpg"
     result = try_on(person, garment, category="upper", renderer="warp")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tryon import search, synth, text
+from tryon.stages import search, synth, text
 
 CAPTIONS = [
     "red long-sleeve shirt",

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tryon import synth, text
 from tryon.errors import TryOnError
-from tryon.garment import analyze_garment
+from tryon.stages import synth, text
+from tryon.stages.garment import analyze_garment
 
 SIZE = (512, 384)  # half the default size keeps the tests fast; the shapes are resolution-free
 

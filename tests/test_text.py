@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import garment_analysis
 
-from tryon import text
 from tryon.errors import TryOnError
+from tryon.stages import text
 
 TABLE = Path(__file__).parent / "data" / "descriptions.csv"
 COLUMNS = ("category", "garment_type", "colours", "sleeve", "length", "pattern")

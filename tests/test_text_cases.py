@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tryon import evaluate, text
 from tryon.errors import TryOnError
+from tryon.measure import evaluate
+from tryon.stages import text
 
 CASES = Path(__file__).parent / "data" / "text_cases.csv"
 

@@ -41,7 +41,7 @@ needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tryon.ui import build_demo, launch_kwargs
+    from tryon.ui.app import build_demo, launch_kwargs
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), review_token=TOKEN)
     demo = build_demo(settings)
@@ -131,7 +131,7 @@ def test_shopper_searches_picks_from_the_filtered_gallery_and_tries_it_on(page: 
 
 @needs_chromium
 def test_an_example_row_loads_and_runs_with_a_consistency_line(page: Any) -> None:
-    from tryon.ui import EXAMPLES
+    from tryon.ui.app import EXAMPLES
 
     row = next(i for i, (_, garment, words) in enumerate(EXAMPLES) if garment is None and not words.isascii())
     page.locator(".gallery tbody tr, table tbody tr").nth(row).click()  # the Chinese text-only example
@@ -189,7 +189,7 @@ def test_painting_red_over_the_garment_keeps_that_area_as_it_was(page: Any) -> N
 
 @needs_chromium
 def test_a_flag_from_the_ui_appears_in_the_review_tab_after_unlocking(app: Any, page: Any) -> None:
-    from tryon.annotations import AnnotationStore
+    from tryon.store.annotations import AnnotationStore
 
     _, settings = app
     store = AnnotationStore(settings.data_dir)
@@ -223,8 +223,8 @@ def test_a_flag_from_the_ui_appears_in_the_review_tab_after_unlocking(app: Any, 
 def test_text_only_endpoint_dresses_the_legs_in_blue_jeans(app: Any, description: str) -> None:
     from gradio_client import Client, handle_file
 
-    from tryon.intake import load_image
     from tryon.pipeline import analyze_person
+    from tryon.stages.intake import load_image
 
     demo, _ = app
     client = Client(demo.local_url, verbose=False)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import load_eval_image, read_cases
 
-from tryon import body as bd
-from tryon.body import analyze_body
-from tryon.garment import analyze_garment
-from tryon.warp import WarpedGarment, warp_garment
+from tryon.stages import body as bd
+from tryon.stages.body import analyze_body
+from tryon.stages.garment import analyze_garment
+from tryon.stages.warp import WarpedGarment, warp_garment
 
 CASES = {case["id"]: case for case in read_cases()}
 # Tolerances in shoulder widths of the person (the body's own unit of size).

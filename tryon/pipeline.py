@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import Settings, get_settings
 from .errors import TryOnError
-from .intake import ImageSource, load_image
+from .stages.intake import ImageSource, load_image
 
 RENDERERS = ("warp", "diffusion")
 CATEGORY_CHOICES = ("auto", "upper", "lower", "dress")
@@ -40,9 +40,9 @@ class TryOnResult:
         garment_image: RGB uint8, the garment photo used (uploaded, recoloured or synthesized).
         category: "upper", "lower" or "dress", the category rendered.
         renderer: the renderer that produced ``image``.
-        body: the :class:`tryon.body.BodyAnalysis` of the person.
-        garment: the :class:`tryon.garment.GarmentAnalysis` of the garment.
-        spec: the parsed description (:class:`tryon.text.GarmentSpec`) or None.
+        body: the :class:`tryon.stages.body.BodyAnalysis` of the person.
+        garment: the :class:`tryon.stages.garment.GarmentAnalysis` of the garment.
+        spec: the parsed description (:class:`tryon.stages.text.GarmentSpec`) or None.
         consistency: description-vs-result scores (empty without a description).
         timings: stage name -> seconds.
         notes: things the user should know (renderer fallback, overridden guesses...).
@@ -122,23 +122,23 @@ def analyze_person(person: np.ndarray) -> tuple[Any, bool]:
     Returns:
         ``(BodyAnalysis, cached)``.
     """
-    from .body import analyze_body
+    from .stages.body import analyze_body
 
     return _BODY_CACHE.get_or_compute(image_key(person), lambda: analyze_body(person))
 
 
 def analyze_garment_cached(garment: np.ndarray, category: str) -> Any:
     """Garment analysis of ``garment`` (RGB uint8) for ``category``, from the cache when seen before."""
-    from .garment import analyze_garment
+    from .stages.garment import analyze_garment
 
     key = f"{image_key(garment)}:{category}"
     return _GARMENT_CACHE.get_or_compute(key, lambda: analyze_garment(garment, category))[0]
 
 
 def prepare_person_cached(person: np.ndarray, body: Any, category: str) -> Any:
-    """:func:`tryon.composite.prepare_person` of ``person`` (RGB uint8), its BodyAnalysis and
+    """:func:`tryon.stages.composite.prepare_person` of ``person`` (RGB uint8), its BodyAnalysis and
     ``category``, from the cache when seen before (a second garment on the same photo)."""
-    from .composite import prepare_person
+    from .stages.composite import prepare_person
 
     key = f"{image_key(person)}:{category}"
     return _PREPARED_CACHE.get_or_compute(key, lambda: prepare_person(person, body, category))[0]
@@ -188,7 +188,7 @@ def try_on(
     """Dress the person in ``person`` with ``garment`` and/or ``description``.
 
     Args:
-        person: photo of one person (anything :func:`tryon.intake.load_image` reads).
+        person: photo of one person (anything :func:`tryon.stages.intake.load_image` reads).
         garment: product photo of a garment, or None to synthesize one from ``description``.
         description: words about the garment, English or Chinese; recolours or
             overrides the category/sleeves of a garment photo, or defines the garment alone.
@@ -202,10 +202,10 @@ def try_on(
     Raises:
         TryOnError: any input the user can fix (message says how).
     """
-    from . import composite as composite_stage
-    from . import text as text_stage
-    from . import warp as warp_stage
-    from .body import check_visible
+    from .stages import composite as composite_stage
+    from .stages import text as text_stage
+    from .stages import warp as warp_stage
+    from .stages.body import check_visible
 
     settings = settings or get_settings()
     renderer = renderer or settings.renderer
@@ -230,7 +230,7 @@ def try_on(
         if category == "auto" and spec.category is not None:
             category = spec.category
         if garment_rgb is None:
-            from . import synth
+            from .stages import synth
 
             with _timed(timings, "synthesize"):
                 garment_rgb = synth.synthesize_garment(spec)
@@ -245,7 +245,7 @@ def try_on(
 
     # 5. Render.
     if renderer == "diffusion":
-        from . import diffusion
+        from .stages import diffusion
 
         reason = diffusion.unavailable_reason(settings)
         if reason is not None:
@@ -288,7 +288,7 @@ def try_on(
 
 def _apply_text_edits(garment_info: Any, spec: Any, notes: list[str], timings: dict[str, float]) -> Any:
     """Recolour a garment photo to the described colour (texture and print kept)."""
-    from . import text as text_stage
+    from .stages import text as text_stage
 
     with _timed(timings, "recolor"):
         edited = text_stage.edit_garment(garment_info, spec)

@@ -43,10 +43,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import __version__
-from .config import Settings, get_settings
-from .errors import TryOnError
-from .intake import ImageSource, load_image
+from .. import __version__
+from ..config import Settings, get_settings
+from ..errors import TryOnError
+from ..stages.intake import ImageSource, load_image
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ def face_region(body: Any) -> tuple[float, float, float, float] | None:
     """The box of the ellipse to hide: the face box grown to cover hair, ears and chin.
 
     Args:
-        body: a :class:`tryon.body.BodyAnalysis` (``face_box``; ``landmarks`` and
+        body: a :class:`tryon.stages.body.BodyAnalysis` (``face_box``; ``landmarks`` and
             ``visibility`` when no face box was found).
 
     Returns:
@@ -330,7 +330,7 @@ def blur_face(image: np.ndarray, body: Any) -> np.ndarray:
 
     Args:
         image: RGB uint8 ``(H, W, 3)`` (the try-on output, same size as the body analysis).
-        body: the :class:`tryon.body.BodyAnalysis` of the person in ``image``.
+        body: the :class:`tryon.stages.body.BodyAnalysis` of the person in ``image``.
 
     Returns:
         A new RGB uint8 ``(H, W, 3)``: inside the ellipse of :func:`face_region` only the

@@ -1,6 +1,6 @@
 """Warp a garment photo onto a body: a smooth body warp plus per-limb warps.
 
-Input: :class:`tryon.garment.GarmentAnalysis` and :class:`tryon.body.BodyAnalysis`.
+Input: :class:`tryon.stages.garment.GarmentAnalysis` and :class:`tryon.stages.body.BodyAnalysis`.
 Output: :class:`WarpedGarment`, the garment in the person photo's frame.
 
 How it works. Every piece of the garment gets an *inverse* map (person pixel -> garment
@@ -17,7 +17,7 @@ one ``cv2.remap`` (one resampling of the garment photo, so prints stay sharp):
   stretched along the upper arm and the forearm, so it follows a bent arm;
 * skirts are a spline from the waist to the hem, flaring with the garment.
 
-Sides follow :mod:`tryon.body`: ``left``/``right`` are the wearer's.
+Sides follow :mod:`tryon.stages.body`: ``left``/``right`` are the wearer's.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .garment import GarmentAnalysis
 MAP_STEP = 8  # px between the coarse map samples; upsampled bilinearly to every pixel
 TPS_SMOOTHING = 1e-3  # thin-plate regularisation, in (shoulder widths)^2: stiff but not affine
 EDGE_ERODE_PX = 1  # output px of the garment photo's anti-aliased/JPEG halo trimmed off its outline
+MAX_EDGE_ERODE_PX = 8  # ...never more than this many garment px, however much the map shrinks the photo
 KEYPOINT_SEARCH_PX = 12  # a keypoint belongs to the piece whose mask comes this close to it
 BACKGROUND_SAMPLE_STEP = 4  # px between the garment photo's background samples
 # --- garment photo clean-up ----------------------------------------------------------------
@@ -98,6 +99,7 @@ SLEEVE_STATIONS = 6  # control points along each sleeve edge
 CUFF_PROBE = 0.93  # the cuff's width is measured this far along the sleeve axis
 JOINT_BLEND = 0.15  # bone directions blend over this length around the elbow / knee
 SLEEVE_MARGIN = 0.12  # a sleeve may reach this far past its outline's control points
+MIN_SLEEVE_SPAN = 0.05  # a sleeve runs at least this far past its seam (of the unit)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -110,7 +112,7 @@ class WarpedGarment:
         parts: part name ("body", "sleeve_left", "sleeve_right", "leg_left", "leg_right")
             -> bool ``(H, W)`` mask of the warped part.
         category: "upper", "lower" or "dress".
-        sleeve: the garment's sleeve length (see :data:`tryon.garment.SLEEVE_LENGTHS`).
+        sleeve: the garment's sleeve length (see :data:`tryon.stages.garment.SLEEVE_LENGTHS`).
         keypoints: garment keypoint name -> float32 ``(2,)`` pixel ``(x, y)`` where the warp put
             it in the person photo (found by inverting the maps; absent when not drawn).
         hem_depth: how far below the shoulder joints' midpoint the hem lies (for trousers: the
@@ -119,7 +121,7 @@ class WarpedGarment:
             waistband lies (px along the torso axis); None for tops and dresses.
         background_rgb: float32 ``(3,)``, the garment photo's background colour (its white point),
             or None when the photo has no background around the garment.
-        garment: the :class:`tryon.garment.GarmentAnalysis` as the warp used it: neck opening
+        garment: the :class:`tryon.stages.garment.GarmentAnalysis` as the warp used it: neck opening
             cut out, background-coloured edge pixels repainted (to warp it again with another
             hem: ``warp_garment(warped.garment, body, hem_depth=..., clean=False)``).
     """
@@ -413,7 +415,12 @@ def _dense_map(piece: _Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     xs = x0 + (np.arange(gw) + 0.5) * step - 0.5
     ys = y0 + (np.arange(gh) + 0.5) * step - 0.5
     grid_pts = np.stack(np.meshgrid(xs, ys), axis=-1)
-    grid = piece.inverse(grid_pts.reshape(-1, 2)).reshape(gh, gw, 2).astype(np.float32)
+    grid = piece.inverse(grid_pts.reshape(-1, 2)).reshape(gh, gw, 2)
+    # Bounded by construction: a point the map sends off the garment photo (or to inf/nan) samples
+    # nothing, so it is pinned just outside the photo, where the remap reads the empty border.
+    height, width = piece.mask.shape
+    grid = np.nan_to_num(grid, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    grid = np.clip(grid, -1.0, (width, height)).astype(np.float32)
     full = cv2.resize(grid, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)
     full = full[: y1 - y0, : x1 - x0]
     return np.ascontiguousarray(full[..., 0]), np.ascontiguousarray(full[..., 1]), grid
@@ -900,7 +907,10 @@ def _sleeve_piece(garment: GarmentAnalysis, side: str, frame: _BodyFrame, scale:
     length = t_top + float(np.linalg.norm(g_cuff_out - shoulder)) * scale
     if garment.sleeve == "long":
         length = max(length, LONG_SLEEVE_END * arm_len)
-    length = float(np.clip(length, max(t_top, t_pit) + 0.05 * unit, LONG_SLEEVE_END * arm_len))
+    # Bounds that cannot cross: an armhole reaching past the wrist (a garment keypoint gone astray)
+    # still leaves a sleeve at least MIN_SLEEVE_SPAN long, never one of negative length.
+    longest = LONG_SLEEVE_END * arm_len
+    length = float(np.clip(length, min(max(t_top, t_pit) + MIN_SLEEVE_SPAN * unit, longest), longest))
     bent = length > l1 + 0.05 * unit and t_pit < l1 - 0.05 * unit
 
     def stations(start: float) -> np.ndarray:
@@ -912,8 +922,8 @@ def _sleeve_piece(garment: GarmentAnalysis, side: str, frame: _BodyFrame, scale:
     hi = LIMB_MAX_HALF_WIDTH["arm"] * unit
     rows = []  # (t_out, body out, body in, garment out, garment in)
     for i, (t_out, t_in) in enumerate(zip(stations(t_top), stations(t_pit), strict=True)):
-        f_out = (t_out - t_top) / max(length - t_top, 1e-6)
-        f_in = (t_in - t_pit) / max(length - t_pit, 1e-6)
+        f_out = (t_out - t_top) / max(length - t_top, MIN_SLEEVE_SPAN * unit)
+        f_in = (t_in - t_pit) / max(length - t_pit, MIN_SLEEVE_SPAN * unit)
         g_out = shoulder + f_out * (g_cuff_out - shoulder)
         g_in = armpit + f_in * (g_cuff_in - armpit)
         want = 0.5 * float(np.linalg.norm(g_out - g_in)) * scale / FLAT_TO_FRONT
@@ -1035,7 +1045,7 @@ def _render(
         # Trim the photo's anti-aliased/JPEG halo: about one output pixel, in garment pixels.
         steps = np.linalg.norm(np.diff(grid, axis=1), axis=2) if grid.shape[1] > 1 else np.ones((1, 1))
         garment_per_px = float(np.median(steps)) / MAP_STEP if steps.size else 1.0
-        r = max(1, int(np.ceil(EDGE_ERODE_PX * garment_per_px)))
+        r = int(np.clip(np.ceil(EDGE_ERODE_PX * garment_per_px), 1, MAX_EDGE_ERODE_PX))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         inside = cv2.erode(piece.mask[gy0:gy1, gx0:gx1].astype(np.uint8), kernel)
         # The mask is binary, so the premultiplied colours are the photo with zeros outside.
@@ -1111,8 +1121,8 @@ def warp_garment(
     """Place a garment on a body.
 
     Args:
-        garment: :class:`tryon.garment.GarmentAnalysis` (image, mask, category, keypoints, parts).
-        body: :class:`tryon.body.BodyAnalysis` of the person photo.
+        garment: :class:`tryon.stages.garment.GarmentAnalysis` (image, mask, category, keypoints, parts).
+        body: :class:`tryon.stages.body.BodyAnalysis` of the person photo.
         hem_depth: tops and dresses only: put the hem this many px below the shoulder joints'
             midpoint (along the torso) instead of where the garment's proportions put it; the
             composite uses it to meet the old garment's hem when the cuts nearly match.

@@ -10,7 +10,7 @@ Both load with the ``datasets`` library::
 One row per flag. ``params``, ``timings``, ``scores`` and ``history`` are JSON
 strings (their keys vary between renderers and versions, which a columnar schema
 cannot hold). Person photos appear only where the shopper consented; otherwise
-the output's face is blurred (see :mod:`tryon.annotations`).
+the output's face is blurred (see :mod:`tryon.store.annotations`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from .. import __version__
+from ..config import get_settings
+from ..errors import TryOnError
 from .annotations import DB_FILENAME, IMAGE_ROLES, STATUSES, AnnotationStore, StoredRecord
-from .config import get_settings
-from .errors import TryOnError
 
 FORMATS = ("jsonl", "parquet")
 JSONL_NAME = "records.jsonl"

@@ -4,8 +4,8 @@
 - :func:`build_review_tab`: the annotators' tab (call it inside ``gr.Tab``): flag table with
   filters and paging, detail view, status and comment, re-run, delete, export.
 
-Both use the store of ``settings.data_dir`` (:func:`tryon.annotations.open_store`). Every
-review endpoint authorizes its caller server-side (:mod:`tryon.review`), so the API refuses
+Both use the store of ``settings.data_dir`` (:func:`tryon.store.annotations.open_store`). Every
+review endpoint authorizes its caller server-side (:mod:`tryon.store.review`), so the API refuses
 what the hidden UI would: the token lives in server-side session state (``gr.State``), which
 an API caller cannot set except through ``review_unlock`` with the right token.
 """
@@ -27,16 +27,16 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from .annotations import (
+from ..config import Settings
+from ..errors import TryOnError
+from ..store.annotations import (
     REASONS,
     STATUSES,
     AnnotationStore,
     open_store,
     record_from_state,
 )
-from .config import Settings
-from .errors import TryOnError
-from .review import (
+from ..store.review import (
     PAGE_SIZE,
     TABLE_HEADERS,
     Credentials,

@@ -3,7 +3,7 @@
 Input: free text such as ``"a red long-sleeve shirt"``, ``"一件蓝色的牛仔裤"``,
 ``"make it navy, short sleeves"`` or ``"黑白条纹 crop top"``.
 Output: a :class:`GarmentSpec` (category, garment type, colours as sRGB, sleeve,
-length, pattern, neckline, fit, material), which :mod:`tryon.synth` draws,
+length, pattern, neckline, fit, material), which :mod:`tryon.stages.synth` draws,
 :func:`edit_garment` applies to a garment photo and :func:`consistency` checks
 against the rendered result.
 
@@ -55,7 +55,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import TryOnError
+from ..errors import TryOnError
 
 CATEGORIES = ("upper", "lower", "dress")
 SLEEVES = ("none", "short", "three_quarter", "long")
@@ -985,7 +985,7 @@ def encode(texts: list[str], passage: bool = False) -> np.ndarray:
 
     Calls are serialised with :func:`tryon.models.model_lock` (one C engine per process).
     """
-    from .models import load_model, model_lock
+    from ..models import load_model, model_lock
 
     encoder = load_model(ENCODER)
     with model_lock(ENCODER):
@@ -1425,7 +1425,7 @@ def edit_garment(garment_info: Any, spec: GarmentSpec) -> Any:
     """Apply a description to an analysed garment photo: colour, and stated sleeve length.
 
     Args:
-        garment_info: a :class:`tryon.garment.GarmentAnalysis`.
+        garment_info: a :class:`tryon.stages.garment.GarmentAnalysis`.
         spec: the parsed description.
 
     Returns:
@@ -1467,7 +1467,7 @@ def consistency(
         spec: the parsed description.
         result_rgb: RGB uint8 ``(H, W, 3)``, the try-on result.
         garment_mask: bool ``(H, W)``, pixels of the new garment in ``result_rgb``.
-        garment_info: the :class:`tryon.garment.GarmentAnalysis` that was rendered.
+        garment_info: the :class:`tryon.stages.garment.GarmentAnalysis` that was rendered.
 
     Returns:
         ``score`` (float in [0, 1], weighted over what could be checked), ``summary`` (one

@@ -1,6 +1,6 @@
 """The Gradio Blocks UI: layout and wiring only; every result comes from :func:`tryon.pipeline.try_on`.
 
-The only module (with :mod:`tryon.ui_review`) that imports gradio. ``build_demo()`` is
+The only module (with :mod:`tryon.ui.review_tab`) that imports gradio. ``build_demo()`` is
 testable without the models: nothing loads until the first request, or until :func:`launch`
 starts :func:`warm_up` in a background thread.
 """
@@ -20,11 +20,11 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from . import __version__
-from .config import Settings, get_settings
-from .errors import TryOnError
-from .ui_components import PhotoInput
-from .ui_review import RENDER_CONCURRENCY_ID
+from .. import __version__
+from ..config import Settings, get_settings
+from ..errors import TryOnError
+from .components import PhotoInput
+from .review_tab import RENDER_CONCURRENCY_ID
 
 LOG = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -102,7 +102,7 @@ def _catalog_folders(catalog_folder: str) -> list[Path]:
 
 def _gallery_entries(catalog_folder: str) -> list[tuple[str, str]]:
     """``(path, caption)`` of every catalog photo, unranked (sidecar captions; no model needed)."""
-    from .search import read_folder
+    from ..stages.search import read_folder
 
     seen: set[Path] = set()
     entries = []
@@ -117,7 +117,7 @@ def _gallery_entries(catalog_folder: str) -> list[tuple[str, str]]:
 @functools.lru_cache(maxsize=1)
 def _catalog(catalog_folder: str) -> Any:
     """The garment gallery's search index, built once per process."""
-    from .search import build_catalog_index
+    from ..stages.search import build_catalog_index
 
     return build_catalog_index(_catalog_folders(catalog_folder))
 
@@ -125,7 +125,7 @@ def _catalog(catalog_folder: str) -> Any:
 @functools.lru_cache(maxsize=1)
 def _diffusion_unavailable(settings: Settings) -> str | None:
     """Why diffusion cannot run here (cached: it imports torch to look for a GPU), or None."""
-    from .diffusion import unavailable_reason
+    from ..stages.diffusion import unavailable_reason
 
     return unavailable_reason(settings)
 
@@ -154,9 +154,9 @@ def warm_up(settings: Settings) -> None:
     people, which also caches their analyses), the catalog index and the renderer check. Each
     step is independent: a failure is logged and the request that needs it retries.
     """
-    from . import text
-    from .intake import load_image
-    from .pipeline import analyze_person
+    from ..pipeline import analyze_person
+    from ..stages import text
+    from ..stages.intake import load_image
 
     def people() -> None:
         for row in _example_rows():
@@ -199,7 +199,7 @@ def _chips_html(description: str | None, garment: str | None = None) -> str:
     """
     if not description or not description.strip():
         return "<div class='chips'></div>"
-    from .text import parse
+    from ..stages.text import parse
 
     try:
         spec = parse(description)
@@ -235,7 +235,7 @@ def _consistency_markdown(consistency: dict[str, Any]) -> str:
 
 def _editor_value(person: np.ndarray, edit_mask: np.ndarray) -> dict[str, Any]:
     """Background for the mask editor: the photo with the automatic edit area tinted."""
-    from .visualize import overlay_mask
+    from ..stages.visualize import overlay_mask
 
     return {"background": overlay_mask(person, edit_mask, EDIT_OVERLAY_RGB), "layers": [], "composite": None}
 
@@ -281,7 +281,7 @@ def _mask_from_editor(editor: dict[str, Any] | None, auto_mask: np.ndarray) -> n
 
 
 def _analysis_images(result: Any) -> list[tuple[np.ndarray, str]]:
-    from .visualize import draw_pose, draw_regions, overlay_mask
+    from ..stages.visualize import draw_pose, draw_regions, overlay_mask
 
     return [
         (draw_pose(result.person, result.body), "pose"),
@@ -299,7 +299,7 @@ def _render(
     renderer: str,
     edit_mask: np.ndarray | None,
 ) -> tuple[Any, ...]:
-    from .pipeline import try_on
+    from ..pipeline import try_on
 
     if not person:
         raise TryOnError("Upload a photo of yourself first (or pick one of the examples below).")
@@ -330,16 +330,16 @@ def _render(
 
 def _person_check(path: str) -> None:
     """Decode and analyse a person photo (the analysis is cached: Try on finds it ready)."""
-    from .intake import load_image
-    from .pipeline import analyze_person
+    from ..pipeline import analyze_person
+    from ..stages.intake import load_image
 
     analyze_person(load_image(path, what="person photo"))
 
 
 def _garment_check(path: str) -> None:
     """Decode a garment photo and find the garment in it (cached: Try on finds it ready)."""
-    from .intake import load_image
-    from .pipeline import analyze_garment_cached
+    from ..pipeline import analyze_garment_cached
+    from ..stages.intake import load_image
 
     analyze_garment_cached(load_image(path, what="garment photo"), "auto")
 
@@ -373,10 +373,10 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     analysis, timings, notes, consistency, editor; ``tryon_with_mask`` (same inputs; renders with the
     edit mask the session's brush strokes made); ``understand`` (description, garment) -> chips
     HTML; ``search`` (query) -> gallery; ``flag`` and the ``review_*`` endpoints of
-    :mod:`tryon.ui_review`.
+    :mod:`tryon.ui.review_tab`.
     """
-    from .annotations import prepare_data_dir
-    from .ui_review import build_flag_panel, build_review_tab
+    from ..store.annotations import prepare_data_dir
+    from .review_tab import build_flag_panel, build_review_tab
 
     settings = settings or get_settings()
     prepare_data_dir(settings)
@@ -386,7 +386,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     # previous result and the painted strokes on screen instead of Gradio's "Error" placeholders.
     @_user_errors
     def check_try(person, garment, description, category, renderer):
-        from .pipeline import check_inputs
+        from ..pipeline import check_inputs
 
         if not person:
             raise TryOnError("Upload a photo of yourself first (or pick one of the examples below).")

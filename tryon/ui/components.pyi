@@ -16,7 +16,7 @@ class PhotoInput(gr.Image):
     """``gr.Image`` that hands the uploaded file's path to tryon's intake untouched.
 
     Gradio's own preprocessing decodes the file and fails with a generic message on a
-    damaged or non-image upload; :func:`tryon.intake.load_image` says what to do instead.
+    damaged or non-image upload; :func:`tryon.stages.intake.load_image` says what to do instead.
     """
 
     is_template = True  # render with the frontend's image component

@@ -21,7 +21,7 @@ Steps (:func:`analyze_garment`):
 4. keypoints from the outline, the sleeve length, and part masks (body, sleeves or
    legs) for the warp stage.
 
-Keypoint names use the *wearer's* sides (see :mod:`tryon.body`): on a product
+Keypoint names use the *wearer's* sides (see :mod:`tryon.stages.body`): on a product
 photo shown from the front, the garment's ``left`` sleeve is on the image's right.
 """
 
@@ -32,7 +32,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from .errors import TryOnError
+from ..errors import TryOnError
 
 CATEGORIES = ("upper", "lower", "dress")
 SLEEVE_LENGTHS = ("none", "short", "three_quarter", "long")

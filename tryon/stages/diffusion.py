@@ -8,7 +8,7 @@
 
 Input: the person photo (RGB ``uint8`` ``(H, W, 3)``), its BodyAnalysis, the GarmentAnalysis, the parsed
 description (or None), Settings and an optional user edit mask (``bool`` ``(H, W)``).
-Output: :class:`tryon.composite.Composite`; every pixel outside ``edit_mask`` equals the input.
+Output: :class:`tryon.stages.composite.Composite`; every pixel outside ``edit_mask`` equals the input.
 
 Needs a CUDA GPU and weights in practice (:func:`unavailable_reason` says what is missing, and
 :func:`tryon.pipeline.try_on` then falls back to the warp renderer). Weights are three settings:
@@ -41,10 +41,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..config import Settings
+from ..errors import TryOnError
 from . import body as body_stage
 from .composite import Composite
-from .config import Settings
-from .errors import TryOnError
 
 if TYPE_CHECKING:
     import torch
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from .text import GarmentSpec
 
 # --- Edit mask -------------------------------------------------------------------------------------
-# Body regions each category may repaint (see tryon.body.REGION_NAMES).
+# Body regions each category may repaint (see tryon.stages.body.REGION_NAMES).
 ARM_REGIONS = ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right")
 LEG_REGIONS = ("thigh_left", "thigh_right", "shin_left", "shin_right")
 REGIONS_BY_CATEGORY = {
@@ -88,7 +88,7 @@ PIPELINE_SIZE_MULTIPLE = 8
 # The garment photo is cropped to its mask and padded to a square by this fraction before CLIP sees it.
 GARMENT_PAD_FRACTION = 0.05
 WHITE = (255, 255, 255)
-# tryon.text pattern names -> caption adjectives ("solid" says nothing).
+# tryon.stages.text pattern names -> caption adjectives ("solid" says nothing).
 PATTERN_WORDS = {
     "stripes": "striped",
     "checks": "checked",
@@ -862,7 +862,7 @@ def render(
 
     Args:
         person_rgb: RGB uint8 ``(H, W, 3)``; body: its BodyAnalysis; garment_info: the GarmentAnalysis.
-        spec: the parsed description (:class:`tryon.text.GarmentSpec`) or None; its words become the prompt.
+        spec: the parsed description (:class:`tryon.stages.text.GarmentSpec`) or None; its words become the prompt.
         settings: weights, device, steps, guidance and working size.
         edit_mask: bool ``(H, W)``, a user-drawn area to repaint (replaces the automatic one).
 

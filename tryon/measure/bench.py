@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import get_settings
+from ..config import get_settings
 
 # Targets from the issues, printed next to the figures (warp renderer, 768x1024, 2 cores).
 TARGET_E2E_P50_S = 1.0
@@ -41,7 +41,7 @@ TEXT_ONLY_DESCRIPTIONS = ("a red long-sleeve shirt", "一件蓝色的牛仔裤",
 
 COLD_START_SCRIPT = """
 import time; t0 = time.perf_counter()
-import tryon.pipeline, tryon.body, tryon.garment, tryon.warp, tryon.composite
+import tryon.pipeline, tryon.stages.body, tryon.stages.garment, tryon.stages.warp, tryon.stages.composite
 from tryon.models import load_model
 for name in ("pose", "selfie", "faces"):
     load_model(name)
@@ -85,8 +85,8 @@ def _row(name: str, values: list[float], target: float | None = None) -> str:
 
 def bench_pipeline(cases_path: Path, renderer: str, repeat: int) -> dict[str, list[float]]:
     """Per-stage times over all cases; 'first'/'second' = total with a cold/warm person cache."""
-    from .errors import TryOnError
-    from .pipeline import clear_cache, try_on
+    from ..errors import TryOnError
+    from ..pipeline import clear_cache, try_on
 
     root = cases_path.parent
     cases = _read_cases(cases_path)
@@ -119,8 +119,8 @@ def bench_text(cases_path: Path, renderer: str) -> dict[str, list[float]]:
     """parse latency, text-only render latency, and a 100-item catalog index build."""
     from PIL import Image
 
-    from . import search, synth, text
-    from .pipeline import try_on
+    from ..pipeline import try_on
+    from ..stages import search, synth, text
 
     out: dict[str, list[float]] = {"parse": [], "text_only_render": [], "index_100": []}
     for sample in PARSE_SAMPLES:  # warm up the encoder

@@ -1,8 +1,8 @@
 """Draw a product photo of a garment from a description (text-only try-on).
 
-Input: a :class:`tryon.text.GarmentSpec`.
+Input: a :class:`tryon.stages.text.GarmentSpec`.
 Output: RGB ``uint8`` ``(H, W, 3)``: one garment, front view, flat-laid on a clean white
-background, as in a shop's product photo, so that :func:`tryon.garment.analyze_garment`
+background, as in a shop's product photo, so that :func:`tryon.stages.garment.analyze_garment`
 can segment it, classify it and find its keypoints like any uploaded photo.
 
 The garment is built from a shape template in *garment units* (torso or waist width = 1),
@@ -28,7 +28,7 @@ import math
 import cv2
 import numpy as np
 
-from .errors import TryOnError
+from ..errors import TryOnError
 from .text import GarmentSpec, rgb_to_lab
 
 DEFAULT_SIZE = (1024, 768)  # (height, width), px: portrait, like most product photos

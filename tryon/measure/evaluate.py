@@ -1,6 +1,6 @@
 """``python -m tryon eval``: run a renderer over a cases file and measure the results.
 
-    cases.csv -> try_on per case -> metrics (tryon.metrics) -> out/eval-<renderer>/
+    cases.csv -> try_on per case -> metrics (tryon.measure.metrics) -> out/eval-<renderer>/
         <id>.png            each result
         contact_sheet.png   one row per case: person | garment | result | figures
         metrics.csv         one row per case, plus a "floor" reference row per paired case
@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..config import get_settings
+from ..errors import TryOnError
 from . import metrics
-from .config import get_settings
-from .errors import TryOnError
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RENDERER = "warp"
@@ -256,7 +256,7 @@ def select_cases(cases: list[Case], ids: Iterable[str] | None, limit: int | None
 def measure(
     result: Any, image: np.ndarray, garment_mask: np.ndarray, paired: bool, lengths: list[LengthCheck]
 ) -> dict[str, Any]:
-    """Every metric of one render (see :mod:`tryon.metrics`).
+    """Every metric of one render (see :mod:`tryon.measure.metrics`).
 
     Args:
         result: the :class:`tryon.pipeline.TryOnResult`; its ``person``, ``body`` (landmarks,
@@ -325,7 +325,7 @@ def floor_row(case: Case, result: Any, lengths: list[LengthCheck]) -> dict[str, 
 
 
 def _render(case: Case, renderer: str) -> Any:
-    from . import pipeline
+    from .. import pipeline
 
     return pipeline.try_on(
         case.person, case.garment, case.description or None, category=case.category, renderer=renderer
@@ -767,7 +767,7 @@ def _sheet_row(case: Case, row: dict[str, Any], result: Any, floor: dict[str, An
 
 
 def _try_load(path: Path | None) -> np.ndarray | None:
-    from .intake import load_image
+    from ..stages.intake import load_image
 
     if path is None:
         return None

@@ -6,7 +6,7 @@ Hugging Face (``hf_oauth: true`` on Spaces) as a member of ``TRYON_REVIEW_ORG``.
 With neither setting, review is off. Every action of :class:`ReviewService`
 authorizes its caller first, so the rule holds for API calls, not only in the UI.
 
-No Gradio here: :mod:`tryon.ui_review` wires these actions to the review tab
+No Gradio here: :mod:`tryon.ui.review_tab` wires these actions to the review tab
 and turns :class:`tryon.errors.TryOnError` into ``gr.Error``.
 """
 
@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from ..config import Settings
+from ..errors import TryOnError
 from .annotations import IMAGE_ROLES, REASONS, STATUSES, AnnotationStore, HistoryEntry, StoredRecord
-from .config import Settings
-from .errors import TryOnError
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +309,7 @@ class ReviewService:
             garment = self.store.load_image(record, "garment")
         try_on = self._try_on
         if try_on is None:
-            from .pipeline import try_on
+            from ..pipeline import try_on
         start = time.perf_counter()
         result = try_on(
             person,
@@ -333,7 +333,7 @@ class ReviewService:
         status: str | None = None,
         fmt: str = "jsonl",
     ) -> Any:
-        """Export flags to ``out_dir`` (see :func:`tryon.export.export_dataset`)."""
+        """Export flags to ``out_dir`` (see :func:`tryon.store.export.export_dataset`)."""
         from .export import export_dataset
 
         authorize(self.settings, credentials)

@@ -7,7 +7,7 @@ regions come from pose landmarks and the person mask of the *input* photo
 renderer says it did.
 
 Inputs: images are RGB ``uint8`` ``(H, W, 3)``, masks ``bool`` ``(H, W)``, landmarks
-``(33, 2)`` float pixels ``(x, y)`` in MediaPipe order (see :mod:`tryon.body`).
+``(33, 2)`` float pixels ``(x, y)`` in MediaPipe order (see :mod:`tryon.stages.body`).
 Metrics return a float; ``nan`` means "not measurable here" (e.g. an empty region).
 """
 
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from .body import (
+from ..stages.body import (
     LEFT_ANKLE,
     LEFT_ELBOW,
     LEFT_HIP,

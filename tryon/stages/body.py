@@ -36,8 +36,8 @@ from collections.abc import Callable, Iterator, Mapping
 import cv2
 import numpy as np
 
-from .errors import TryOnError
-from .models import load_model, model_lock
+from ..errors import TryOnError
+from ..models import load_model, model_lock
 
 # MediaPipe Pose landmark indices (33 in all).
 NOSE = 0
@@ -330,7 +330,7 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
         TryOnError: no person, several people, person too small.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise TryOnError("The person photo must be an RGB image: load it with tryon.intake.load_image.")
+        raise TryOnError("The person photo must be an RGB image: load it with tryon.stages.intake.load_image.")
     image = np.ascontiguousarray(image)
     height, width = image.shape[:2]
 

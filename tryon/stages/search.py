@@ -9,8 +9,8 @@ Output: :class:`CatalogIndex`, built once; ``index.search("striped long sleeve")
 Each item is described three ways, and a query is compared with all three:
 
 * meaning: the caption's multilingual-e5 passage vector against the query's vector (a
-  Chinese query meets English captions in the same space; see :mod:`tryon.text`);
-* attributes: the caption parsed by :func:`tryon.text.parse` (category, garment type,
+  Chinese query meets English captions in the same space; see :mod:`tryon.stages.text`);
+* attributes: the caption parsed by :func:`tryon.stages.text.parse` (category, garment type,
   sleeve, pattern, length, neckline, material) against the query's parsed attributes;
 * colour: the photo's main colours (CIELAB, measured on the garment, not the white
   background) and the caption's colours, against the query's colours (CIEDE2000).
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import TryOnError
 from . import text
-from .errors import TryOnError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 SIDECAR = "catalog.csv"
@@ -69,7 +69,7 @@ class CatalogItem:
         path: the photo file.
         caption: its description (sidecar caption or words of the file name).
         category: "upper", "lower", "dress" (sidecar, else parsed from the caption) or None.
-        spec: the caption parsed by :func:`tryon.text.parse`.
+        spec: the caption parsed by :func:`tryon.stages.text.parse`.
         palette: ``(K, 3)`` float32 CIELAB main colours of the garment in the photo, most common first.
     """
 

@@ -979,8 +979,8 @@ def composite(
 
     Args:
         person: RGB uint8 ``(H, W, 3)``, the person photo.
-        body: :class:`tryon.body.BodyAnalysis` of ``person``.
-        warped: :class:`tryon.warp.WarpedGarment` in ``person``'s frame.
+        body: :class:`tryon.stages.body.BodyAnalysis` of ``person``.
+        warped: :class:`tryon.stages.warp.WarpedGarment` in ``person``'s frame.
         edit_mask: optional bool ``(H, W)``: the area the user allows to change; replaces the
             automatic one (nothing outside it changes, the garment is cut to it).
         prepared: :func:`prepare_person` of the same ``person``, ``body`` and

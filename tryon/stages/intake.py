@@ -17,8 +17,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .config import get_settings
-from .errors import TryOnError
+from ..config import get_settings
+from ..errors import TryOnError
 
 ImageSource = str | os.PathLike | bytes | BinaryIO | Image.Image | np.ndarray
 
