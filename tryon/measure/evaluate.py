@@ -39,7 +39,7 @@ from ..config import get_settings
 from ..errors import TryOnError
 from . import metrics
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_RENDERER = "warp"
 LENGTHS_FILE = "lengths.csv"
 METRICS_FILE = "metrics.csv"

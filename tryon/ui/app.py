@@ -27,7 +27,7 @@ from .components import PhotoInput
 from .review_tab import RENDER_CONCURRENCY_ID
 
 LOG = logging.getLogger(__name__)
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the repository's assets/ folder
 PEOPLE_DIR = ASSETS / "people"
 GARMENTS_DIR = ASSETS / "garments"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
