@@ -297,3 +297,82 @@ def _apply_text_edits(garment_info: Any, spec: Any, notes: list[str], timings: d
     if edited.sleeve != garment_info.sleeve:
         notes.append(f"Used the description's sleeve length ({edited.sleeve.replace('_', '-')}).")
     return edited
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batch entry points (tryon.lookbook): analyse each photo once, then render it with many others in
+# other processes. The analyses are what try_on computes; try_on finds them in this process's caches.
+# ---------------------------------------------------------------------------------------------------
+
+
+def analyze_person_photo(person: ImageSource) -> tuple[np.ndarray, Any]:
+    """Steps 1-2 of :func:`try_on` for a person photo: ``(RGB uint8 (H, W, 3) at processing size,
+    BodyAnalysis)``, cached like try_on caches them.
+
+    Raises:
+        TryOnError: not a readable photo of one person (message says the fix).
+    """
+    person_rgb = load_image(person, what="person photo")
+    return person_rgb, analyze_person(person_rgb)[0]
+
+
+def analyze_garment_photo(
+    garment: ImageSource | None, description: str | None = None, category: str = "auto"
+) -> tuple[np.ndarray, str, Any]:
+    """Steps 1, 3 and 4 of :func:`try_on` for a garment (before any recolouring by the description).
+
+    Args:
+        garment: a garment photo, or None to synthesize one from ``description``.
+        description: the words try_on will get with it, or None; may choose the category.
+        category: the category try_on will get ("auto" or a category).
+
+    Returns:
+        ``(garment RGB uint8 (H, W, 3), the category the analysis is keyed by, GarmentAnalysis)``.
+
+    Raises:
+        TryOnError: no garment and no description, not an image, no garment found in the photo.
+    """
+    from .stages import text as text_stage
+
+    check_inputs(garment, description, category, RENDERERS[0])
+    spec = text_stage.parse(description) if description and description.strip() else None
+    if category == "auto" and spec is not None and spec.category is not None:
+        category = spec.category
+    if garment is None:
+        from .stages import synth
+
+        garment_rgb = synth.synthesize_garment(spec)
+    else:
+        garment_rgb = load_image(garment, what="garment photo")
+    return garment_rgb, category, analyze_garment_cached(garment_rgb, category)
+
+
+def remember_analyses(
+    person_rgb: np.ndarray | None = None,
+    body: Any = None,
+    garment_rgb: np.ndarray | None = None,
+    category: str = "auto",
+    garment: Any = None,
+) -> None:
+    """Put analyses made in another process (:func:`analyze_person_photo`, :func:`analyze_garment_photo`)
+    into this process's caches, keyed as :func:`try_on` looks them up (content hash of the RGB uint8
+    photo, and the garment's category key), so try_on does not analyse the photos again."""
+    if person_rgb is not None and body is not None:
+        _BODY_CACHE.put(image_key(person_rgb), body)
+    if garment_rgb is not None and garment is not None:
+        _GARMENT_CACHE.put(f"{image_key(garment_rgb)}:{category}", garment)
+
+
+def prepare_renderer(renderer: str, settings: Settings | None = None) -> str | None:
+    """Load ``renderer``'s models now (a batch worker's start-up): why it cannot run, or None once ready.
+
+    ``warp`` needs nothing ahead of time; ``diffusion`` loads its pipeline through
+    :func:`tryon.stages.diffusion.preload` (once per process).
+    """
+    settings = settings or get_settings()
+    check_inputs(None, "-", "auto", renderer)
+    if renderer != "diffusion":
+        return None
+    from .stages import diffusion
+
+    return diffusion.preload(settings)

@@ -1,0 +1,188 @@
+"""What a lookbook worker does: analyse a photo once, render one pair with :func:`tryon.pipeline.try_on`.
+
+Plain functions of plain, picklable values: the Ray tasks and actors (:mod:`tryon.lookbook.ray_runner`) and
+the in-process runner of the app's Lookbook tab call the same ones.
+
+    PhotoJob ─ analyse_photo ─► PhotoOutcome (small: status, category, thumbnail) + Analysed (large, shared)
+    PairJob + person Analysed + garment Analysed ─ render_pair ─► PairOutcome (encoded result, verdict, timings)
+
+Images inside an :class:`Analysed` are RGB ``uint8`` ``(H, W, 3)`` at processing size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import socket
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+
+from ..config import Settings
+from ..errors import TryOnError
+from . import check, report
+from .plan import FAILED, OK, REFUSED
+
+# Lines of a traceback kept in a failure's message (the table should stay readable).
+TRACEBACK_LINES = 3
+KIB_PER_MIB = 1024  # ru_maxrss is in KiB on Linux
+
+
+@dataclasses.dataclass(frozen=True)
+class PhotoJob:
+    """Analyse one photo. ``data`` is the file's bytes, or its path when it could not be read (the pipeline
+    then says what is wrong), or None for a garment made from words alone."""
+
+    key: str
+    role: str  # "person" or "garment"
+    name: str
+    data: bytes | str | None
+    category: str = "auto"
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Analysed:
+    """A photo and the pipeline's analysis of it (large: ~10 MB at 768x1024; shared between pairs).
+
+    ``category`` is the category the garment analysis is keyed by in the pipeline's cache.
+    """
+
+    rgb: np.ndarray
+    analysis: Any
+    category: str = "auto"
+
+
+@dataclasses.dataclass(frozen=True)
+class PhotoOutcome:
+    """How the analysis of one photo went. ``category``: the garment's category (guessed when "auto")."""
+
+    key: str
+    role: str
+    status: str
+    message: str = ""
+    category: str = ""
+    width: int = 0
+    height: int = 0
+    thumb: bytes = b""
+    seconds: float = 0.0
+    worker: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PairJob:
+    """Render one pair: the person photo's key, the garment's key, what try_on is asked."""
+
+    key: str
+    name: str
+    person: str
+    garment: str
+    text_only: bool = False
+    description: str = ""
+    category: str = "auto"
+    renderer: str = "warp"
+    fmt: str = "png"
+
+
+@dataclasses.dataclass(frozen=True)
+class PairOutcome:
+    """How one pair went: the encoded result and thumbnail when ``status`` is "ok", else the message.
+
+    ``seconds`` is the whole pair in the worker (try_on, the self-check and encoding); ``timings`` are
+    try_on's stages (s). ``worker`` is ``host:pid``; ``peak_rss_mb`` the worker process's peak so far.
+    """
+
+    key: str
+    status: str
+    message: str = ""
+    image: bytes = b""
+    thumb: bytes = b""
+    category: str = ""
+    renderer: str = ""
+    verdict: str = ""
+    verdict_reasons: str = ""
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    cached_body: bool = False
+    seconds: float = 0.0
+    worker: str = ""
+    peak_rss_mb: float = 0.0
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / KIB_PER_MIB
+
+
+def failure_message(exc: BaseException) -> str:
+    """``Type: message`` and where it happened (last frames): a bug to report, not the user's to fix."""
+    frames = traceback.extract_tb(exc.__traceback__)[-TRACEBACK_LINES:]
+    where = " < ".join(f"{os.path.basename(f.filename)}:{f.lineno} {f.name}" for f in reversed(frames))
+    return f"{type(exc).__name__}: {exc}" + (f" (at {where})" if where else "")
+
+
+def analyse_photo(job: PhotoJob) -> tuple[PhotoOutcome, Analysed | None]:
+    """Intake and analysis of one photo as :func:`tryon.pipeline.try_on` does them.
+
+    Returns:
+        ``(outcome, analysed)``; ``analysed`` is None unless ``outcome.status`` is "ok". A photo the
+        pipeline refuses (no person, no garment, unreadable) is "refused" with the pipeline's message.
+    """
+    from ..pipeline import analyze_garment_photo, analyze_person_photo
+
+    start = time.perf_counter()
+    done = {"key": job.key, "role": job.role, "worker": worker_id()}
+    try:
+        if job.role == "person":
+            rgb, analysis = analyze_person_photo(job.data)
+            analysed = Analysed(rgb, analysis)
+        else:
+            rgb, key_category, analysis = analyze_garment_photo(job.data, job.description or None, job.category)
+            analysed = Analysed(rgb, analysis, key_category)
+    except TryOnError as exc:
+        return PhotoOutcome(status=REFUSED, message=str(exc), seconds=time.perf_counter() - start, **done), None
+    except Exception as exc:
+        return PhotoOutcome(status=FAILED, message=failure_message(exc), seconds=time.perf_counter() - start,
+                            **done), None
+    category = getattr(analysis, "category", "") if job.role == "garment" else ""
+    height, width = rgb.shape[:2]
+    return PhotoOutcome(status=OK, category=category, width=width, height=height, thumb=report.thumbnail_jpeg(rgb),
+                        seconds=time.perf_counter() - start, **done), analysed
+
+
+def render_pair(job: PairJob, person: Analysed, garment: Analysed, settings: Settings | None = None) -> PairOutcome:
+    """Render one pair through :func:`tryon.pipeline.try_on`, reusing the photos' analyses.
+
+    The analyses go into this process's pipeline caches first, so try_on finds them instead of analysing
+    the photos again. A request the pipeline refuses is "refused" with its message; anything else that
+    goes wrong is "failed" with the error, never raised (one bad pair does not stop the lookbook).
+    """
+    from ..pipeline import remember_analyses, try_on
+
+    start = time.perf_counter()
+    remember_analyses(person.rgb, person.analysis, garment.rgb, garment.category, garment.analysis)
+    try:
+        result = try_on(person.rgb, None if job.text_only else garment.rgb, job.description or None,
+                        category=job.category, renderer=job.renderer, settings=settings)
+        verdict, reasons = check.self_check(result)
+        image = report.encode_result(result.image, job.fmt)
+        thumb = report.thumbnail_jpeg(result.image)
+    except TryOnError as exc:
+        return PairOutcome(job.key, REFUSED, str(exc), seconds=time.perf_counter() - start, worker=worker_id(),
+                           peak_rss_mb=peak_rss_mb())
+    except Exception as exc:
+        return PairOutcome(job.key, FAILED, failure_message(exc), seconds=time.perf_counter() - start,
+                           worker=worker_id(), peak_rss_mb=peak_rss_mb())
+    return PairOutcome(
+        job.key, OK, image=image, thumb=thumb, category=result.category, renderer=result.renderer, verdict=verdict,
+        verdict_reasons=reasons, timings=dict(result.timings), notes=tuple(result.notes),
+        cached_body=result.cached_body, seconds=time.perf_counter() - start, worker=worker_id(),
+        peak_rss_mb=peak_rss_mb(),
+    )
