@@ -227,6 +227,18 @@ def read_people(folder: Path) -> list[Photo]:
     ]
 
 
+def photos_from_files(paths: Sequence[Path | str], role: str, labels: Sequence[str] | None = None) -> list[Photo]:
+    """One Photo per file, in the given order (the app's picks and uploads); ``labels`` default to file names.
+    The same file given twice is one photo."""
+    ids = _Ids(role)
+    photos: dict[str, Photo] = {}
+    for n, path in enumerate(map(Path, paths)):
+        sha = file_sha256(path)
+        label = labels[n] if labels and labels[n] else path.stem
+        photos.setdefault(sha, Photo(ids.get(sha, path.stem), role, path, sha, label))
+    return list(photos.values())
+
+
 def _csv_rows(path: Path, what: str) -> list[dict[str, str]]:
     if not path.is_file():
         raise TryOnError(f"The {what} {str(path)!r} does not exist: check the path.")

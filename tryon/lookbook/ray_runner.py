@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import time
 from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ TASK_PREFIX = "lookbook-pair:"
 FORWARDED_ENV_PREFIXES = ("TRYON_",)
 FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME")
 ACTOR_RESOURCES = {"num_gpus": 1, "num_cpus": 1}
+ACTOR_INFO_TIMEOUT_S = 30
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 # --- worker side ----------------------------------------------------------------------------------
@@ -82,13 +84,19 @@ class DiffusionWorker:
     def __init__(self) -> None:
         from ..pipeline import prepare_renderer
 
+        start = time.perf_counter()
         reason = prepare_renderer("diffusion")
         if reason is not None:
             raise TryOnError(f"The diffusion renderer cannot run on this worker: {reason}.")
+        self.load_seconds = time.perf_counter() - start
         self.pairs = 0
 
     def ready(self) -> str:
         return worker_id()
+
+    def info(self) -> dict[str, Any]:
+        """Who this actor is, how long its pipeline took to load, how many pairs it rendered."""
+        return {"worker": worker_id(), "load_seconds": round(self.load_seconds, 3), "pairs": self.pairs}
 
     def render(self, job: PairJob, refs: list[Any]) -> PairOutcome:
         self.pairs += 1
@@ -188,8 +196,16 @@ class RayExecutor:
         return count
 
     def describe(self) -> dict[str, Any]:
-        return {"engine": "ray", **self.cluster, "workers": self.workers,
-                "actors": len(self._actors) if self._actors else 0}
+        """The cluster, the workers used and, for diffusion, each actor's load time and pairs rendered."""
+        import ray
+
+        info: dict[str, Any] = {"engine": "ray", **self.cluster, "workers": self.workers}
+        if self._actors:
+            try:
+                info["actors"] = ray.get([actor.info.remote() for actor in self._actors], timeout=ACTOR_INFO_TIMEOUT_S)
+            except (ray.exceptions.RayError, TimeoutError):
+                info["actors"] = len(self._actors)
+        return info
 
     def submit_photos(self, jobs: Sequence[PhotoJob]) -> None:
         for job in jobs:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from ..config import get_settings
 from .check import UNCHECKED, is_trusted
 from .plan import (
     FAILED,
@@ -101,6 +102,20 @@ def grid_path(person: Photo) -> str:
     return f"{GRIDS_DIR}/{person.id}.jpg"
 
 
+def photo_thumbnail_from_file(path: Path | None) -> bytes:
+    """A thumbnail of a photo file the pipeline refused (upright, RGB), or b"" when it cannot be decoded."""
+    if path is None:
+        return b""
+    try:
+        with Image.open(path) as picture:
+            if picture.width * picture.height > get_settings().max_pixels:  # what intake refuses to decode
+                return b""
+            picture.draft("RGB", (THUMB_HEIGHT * 2, THUMB_HEIGHT * 2))  # JPEGs decode at a fraction of the size
+            return thumbnail_jpeg(ImageOps.exif_transpose(picture))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return b""
+
+
 def ensure_thumb(out_dir: Path, pair: Pair) -> bool:
     """Remake a result's thumbnail from the result when it is missing (a deleted thumbs folder)."""
     thumb = out_dir / pair.thumb
@@ -151,9 +166,10 @@ def _status_line(record: dict[str, Any]) -> tuple[str, str]:
     return f"{verdict}{timing}", verdict
 
 
-def _cell(out_dir: Path, pair: Pair, record: dict[str, Any]) -> Image.Image:
-    """One garment's cell: the result (garment photo in the corner) or the message, then a caption strip."""
-    cell = Image.new("RGB", (CELL_WIDTH, THUMB_HEIGHT + CAPTION_HEIGHT), WHITE)
+def cell_image(out_dir: Path, pair: Pair, record: dict[str, Any], caption: bool = True) -> Image.Image:
+    """One garment's cell: the result (garment photo in the corner) or the message, then (``caption``) a strip
+    with the garment's name and the verdict or status."""
+    cell = Image.new("RGB", (CELL_WIDTH, THUMB_HEIGHT + (CAPTION_HEIGHT if caption else 0)), WHITE)
     draw = ImageDraw.Draw(cell)
     status = record.get("status", PENDING)
     result = _fit(out_dir / pair.thumb, (CELL_WIDTH, THUMB_HEIGHT)) if status == OK else None
@@ -168,6 +184,8 @@ def _cell(out_dir: Path, pair: Pair, record: dict[str, Any]) -> Image.Image:
     if inset is not None:
         draw.rectangle((4, 4, inset.width + 9, inset.height + 9), fill=WHITE, outline=MUTED)
         cell.paste(inset, (7, 7))
+    if not caption:
+        return cell
     font = _font(FONT_SIZE)
     draw.text((4, THUMB_HEIGHT + 4), _ellipsis(pair.garment.label, CELL_WIDTH - 8, font), fill=INK, font=font)
     text, colour = _status_line(record)
@@ -198,7 +216,7 @@ def write_grid(out_dir: Path, person: Photo, pairs: list[Pair], records: dict[st
     for index, pair in enumerate(pairs):
         row, column = divmod(index, columns)
         x = GRID_GAP + (column + 1) * (CELL_WIDTH + GRID_GAP)
-        sheet.paste(_cell(out_dir, pair, records.get(pair.key) or {}), (x, top + row * (cell_h + GRID_GAP)))
+        sheet.paste(cell_image(out_dir, pair, records.get(pair.key) or {}), (x, top + row * (cell_h + GRID_GAP)))
     path = out_dir / grid_path(person)
     buffer = io.BytesIO()
     sheet.save(buffer, "JPEG", quality=GRID_QUALITY)
@@ -233,13 +251,13 @@ section.person{display:flex;gap:10px;align-items:flex-start;padding:12px 0;borde
 .who{flex:0 0 150px} .who img{width:150px;border-radius:6px;display:block}
 .who .name{font-weight:600;word-break:break-word} .who a{font-size:12px}
 .cards{display:flex;flex-wrap:wrap;gap:10px}
-.card{width:160px;background:#fff;border:1px solid #e4e4e7;border-radius:8px;overflow:hidden;position:relative}
+.card{width:168px;background:#fff;border:1px solid #e4e4e7;border-radius:8px;overflow:hidden;position:relative}
 .card .shot{display:block;height:213px;background:#f4f4f5;text-align:center}
-.card .shot img{max-width:160px;max-height:213px}
+.card .shot img{max-width:168px;max-height:213px}
 .card .inset{position:absolute;top:6px;left:6px;width:46px;height:46px;object-fit:contain;background:#fff;
  border:1px solid #d4d4d8;border-radius:4px}
 .card .label{padding:4px 6px 0;font-size:13px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.card .meta{padding:0 6px 6px;font-size:12px;color:#71717a}
+.card .meta{padding:0 6px 6px;font-size:11.5px;color:#71717a;white-space:nowrap}
 .badge{font-weight:600} .badge.pass{color:#15803d} .badge.warn{color:#b45309} .badge.fail{color:#b91c1c}
 .badge.unchecked{color:#71717a}
 .card.trusted{border-color:#15803d;box-shadow:0 0 0 1px #15803d}

@@ -218,6 +218,7 @@ class LookbookRun:
                 with self.make_executor() as executor:
                     self.executor_info = executor.describe()
                     yield from self._drive(executor, todo)
+                    self.executor_info = executor.describe()
             interrupted = False
         finally:
             self.finish(started=started, seconds=time.perf_counter() - start, interrupted=interrupted)
@@ -243,14 +244,14 @@ class LookbookRun:
                     self._photo_done(photos[outcome.key], outcome)
                     waiting, finished = self._dispatch(executor, waiting, outcomes, uses)
                     for pair, record in finished:
-                        yield self._progress(pair, record)
+                        yield self.progress(pair, record)
                 else:
                     pair = by_key[outcome.key]
                     for key in (pair.person.key, pair.garment.key):
                         uses[key] -= 1
                         if uses[key] == 0:
                             executor.release(key)
-                    yield self._progress(pair, self._pair_done(pair, outcome))
+                    yield self.progress(pair, self._pair_done(pair, outcome))
             if time.monotonic() - self._last_report > REPORT_INTERVAL_S:
                 self._write_index(running=True)
 
@@ -280,8 +281,9 @@ class LookbookRun:
 
     def _photo_done(self, photo: Photo, outcome: PhotoOutcome) -> None:
         self.stats["photos_analysed"] += 1
-        if outcome.thumb:
-            write_atomic(self.out_dir / report.photo_thumb_path(photo), outcome.thumb)
+        thumb = outcome.thumb or report.photo_thumbnail_from_file(photo.path)
+        if thumb:
+            write_atomic(self.out_dir / report.photo_thumb_path(photo), thumb)
         if outcome.status != FAILED:
             self.journal.append({"kind": "photo", "key": photo.key, "role": photo.role, "id": photo.id,
                                  "status": outcome.status, "message": outcome.message, "category": outcome.category,
@@ -326,7 +328,8 @@ class LookbookRun:
         if all(p.key in self.records for p in person_pairs):
             report.write_grid(self.out_dir, pair.person, person_pairs, self.records)
 
-    def _progress(self, pair: Pair, record: dict[str, Any]) -> Progress:
+    def progress(self, pair: Pair | None = None, record: dict[str, Any] | None = None) -> Progress:
+        """Where the run stands now."""
         return Progress(total=len(self.plan.pairs), done=sum(self._counts.values()), counts=Counter(self._counts),
                         rendered=self.stats["rendered"], record=record, pair=pair)
 

@@ -376,6 +376,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     :mod:`tryon.ui.review_tab`.
     """
     from ..store.annotations import prepare_data_dir
+    from .lookbook_tab import build_lookbook_tab
     from .review_tab import build_flag_panel, build_review_tab
 
     settings = settings or get_settings()
@@ -477,6 +478,9 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                         cache_examples=False)
         with gr.Tab("Review"):
             build_review_tab(settings)
+        # --- Lookbook tab (tryon/ui/lookbook_tab.py): every picked garment on every picked person.
+        with gr.Tab("Lookbook"):
+            build_lookbook_tab(settings, [(str(p), p.stem) for p in _image_files(PEOPLE_DIR)], gallery_entries)
 
         outputs = [slider, analysis, timings, notes, consistency, result_state, editor]
         render = {"outputs": outputs, "concurrency_id": RENDER_CONCURRENCY_ID}

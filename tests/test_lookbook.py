@@ -1,0 +1,240 @@
+"""Lookbooks without Ray: the plan, the journal that makes a rerun resume, the table, the contact sheet, and a
+real run in this process (the app tab's executor) over the repository's example photos."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from conftest import REPO, bad_photo
+from lookbook_helpers import (
+    GARMENT_FILES,
+    LEGS_MESSAGE,
+    PERSON_FILES,
+    journal_pair_lines,
+    make_inputs,
+    no_executor,
+    page_links,
+    read_table,
+)
+from PIL import Image
+
+from tryon.errors import TryOnError
+from tryon.lookbook import plan as lookbook_plan
+from tryon.lookbook.check import self_check
+from tryon.lookbook.plan import (
+    INDEX,
+    JOURNAL,
+    TABLE_PARQUET,
+    Journal,
+    make_plan,
+    read_catalog,
+    read_garments,
+    read_pairs,
+    read_people,
+)
+from tryon.lookbook.runner import LookbookRun, inline_executor
+
+# --------------------------------------------------------------------------------------------------
+# Plan, inputs, journal (no rendering)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_grid_is_every_person_with_every_garment_person_major(tmp_path: Path) -> None:
+    people_dir, garments_dir = make_inputs(tmp_path)
+    plan = make_plan(read_people(people_dir), read_garments(garments_dir))
+    assert [(p.person.id, p.garment.id) for p in plan.pairs] == [
+        (person.split(".")[0], garment.split(".")[0]) for person in PERSON_FILES for garment in sorted(GARMENT_FILES)
+    ]
+    assert len({p.key for p in plan.pairs}) == 4
+    assert len({p.output for p in plan.pairs}) == 4
+
+
+def test_a_changed_photo_changes_the_pair_key_so_the_rerun_renders_it_again(tmp_path: Path) -> None:
+    people_dir, garments_dir = make_inputs(tmp_path)
+    before = {p.output: p.key for p in make_plan(read_people(people_dir), read_garments(garments_dir)).pairs}
+    photo = people_dir / PERSON_FILES[0]
+    Image.open(photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(photo)
+    after = {p.output: p.key for p in make_plan(read_people(people_dir), read_garments(garments_dir)).pairs}
+    changed = {output for output in before if before[output] != after[output]}
+    assert changed == {p for p in before if f"/{photo.stem}/" in p}
+
+
+def test_catalog_csv_gives_captions_categories_descriptions_and_unique_ids(tmp_path: Path) -> None:
+    make_inputs(tmp_path)
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "file,caption,category,description\n"
+        f"garments/{GARMENT_FILES[0]},Pink henley,upper,\n"
+        f"garments/{GARMENT_FILES[0]},Pink henley in navy,,make it navy\n"
+        ",Red shirt (words only),,a red long-sleeve shirt\n",
+        encoding="utf-8",
+    )
+    garments = read_catalog(catalog)
+    assert [g.label for g in garments] == ["Pink henley", "Pink henley in navy", "Red shirt (words only)"]
+    assert [g.category for g in garments] == ["upper", "auto", "auto"]
+    assert garments[2].path is None and garments[2].description == "a red long-sleeve shirt"
+    assert len({g.id for g in garments}) == 3 and garments[1].id.startswith(garments[0].id)
+
+
+def test_catalog_with_an_unknown_category_is_refused_with_the_row(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("file,category\nshirt.jpg,shoes\n", encoding="utf-8")
+    with pytest.raises(TryOnError, match=r"row 2.*'shoes'.*upper, lower, dress"):
+        read_catalog(catalog)
+
+
+def test_missing_folders_and_empty_inputs_say_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(TryOnError, match="does not exist"):
+        read_people(tmp_path / "nobody")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TryOnError, match="holds no photos"):
+        read_garments(tmp_path / "empty")
+    with pytest.raises(TryOnError, match="Nothing to render"):
+        make_plan([], [])
+
+
+def test_pairs_csv_lists_pairs_with_their_own_category(tmp_path: Path) -> None:
+    make_inputs(tmp_path)
+    pairs_csv = tmp_path / "cases.csv"
+    pairs_csv.write_text(f"id,person,garment,category\nc1,people/{PERSON_FILES[0]},garments/{GARMENT_FILES[0]},upper\n"
+                         f"c2,people/{PERSON_FILES[1]},garments/{GARMENT_FILES[0]},lower\n", encoding="utf-8")
+    plan = make_plan(pairs=read_pairs(pairs_csv))
+    assert not plan.grid and len(plan.pairs) == 2
+    assert [p.garment.category for p in plan.pairs] == ["upper", "lower"]
+    assert plan.pairs[0].garment.id != plan.pairs[1].garment.id  # same photo, asked different things
+
+
+def test_journal_drops_a_torn_last_line_and_the_next_record_starts_a_fresh_line(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    journal.append({"kind": "pair", "key": "a", "status": "ok"})
+    with open(tmp_path / JOURNAL, "a") as fh:
+        fh.write('{"kind": "pair", "key": "b", "sta')  # the process was killed mid-write
+    reopened = Journal(tmp_path)
+    assert set(reopened.pairs) == {"a"}
+    reopened.append({"kind": "pair", "key": "c", "status": "refused"})
+    assert set(Journal(tmp_path).pairs) == {"a", "c"}
+
+
+def test_self_check_reads_the_result_check_when_the_pipeline_has_one() -> None:
+    from types import SimpleNamespace as Result
+
+    check = Result(verdict="PASS", reasons=("garment covers the torso", "no leakage"))
+    words = {"checked": ["colour"], "score": 0.3, "summary": "Does not match the description: blue"}
+    assert self_check(Result(check=check, consistency={})) == ("pass", "garment covers the torso; no leakage")
+    assert self_check(Result(consistency=words)) == ("fail", "Does not match the description: blue")
+    assert self_check(Result(consistency={})) == ("unchecked", "")
+
+
+# --------------------------------------------------------------------------------------------------
+# A real run in this process
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def inline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, LookbookRun, list]]:
+    """2 good people + 1 photo with nobody in it, × a top, the same top catalogued as "lower", and a
+    description-only garment: 9 pairs, of which 3 refused for the photo and 2 for the category."""
+    root = tmp_path_factory.mktemp("lookbook-inline")
+    people_dir, _ = make_inputs(root)
+    bad_photo(people_dir, "no person", people_dir / PERSON_FILES[0])
+    catalog = root / "catalog.csv"
+    catalog.write_text(
+        "file,caption,category,description\n"
+        f"garments/{GARMENT_FILES[0]},Pink henley,,\n"
+        f"garments/{GARMENT_FILES[0]},Pink henley as trousers,lower,\n"
+        ",Yellow tee (words only),,一件黄色的短袖T恤\n",
+        encoding="utf-8",
+    )
+    plan = make_plan(read_people(people_dir), read_catalog(catalog))
+    out = root / "out"
+    job = LookbookRun(plan, out, inline_executor)
+    progress = list(job.run())
+    yield out, job, progress
+
+
+@pytest.mark.slow
+def test_inline_run_writes_results_grids_page_and_tables(inline_run) -> None:
+    out, job, progress = inline_run
+    assert len(progress) == len(job.plan.pairs) == 9
+    rows = read_table(out)
+    assert [r["status"] for r in rows].count("ok") == 4
+    for row in rows:
+        if row["status"] == "ok":
+            result = np.asarray(Image.open(out / row["result"]))
+            assert result.ndim == 3 and result.dtype == np.uint8
+            assert (out / row["thumbnail"]).is_file()
+            assert float(row["time_total_ms"]) > 0 and row["verdict"]
+    assert pq.read_table(out / TABLE_PARQUET).num_rows == 9
+    links = page_links(out / INDEX)
+    assert {r["result"] for r in rows if r["status"] == "ok"} <= links.links
+    for person in job.plan.people:
+        assert f"grids/{person.id}.jpg" in links.links and (out / "grids" / f"{person.id}.jpg").is_file()
+    assert json.loads((out / "run.json").read_text())["counts"] == {"ok": 4, "refused": 5, "failed": 0,
+                                                                    "pending": 0}
+
+
+@pytest.mark.slow
+def test_refusals_are_in_the_table_and_on_the_page_with_the_pipelines_message(inline_run) -> None:
+    out, _, _ = inline_run
+    rows = read_table(out)
+    nobody = [r for r in rows if r["person"] == "no-person"]
+    assert len(nobody) == 3 and {r["status"] for r in nobody} == {"refused"}
+    assert all("person" in r["message"].lower() for r in nobody)
+    as_trousers = [r for r in rows if r["garment_label"] == "Pink henley as trousers" and r["person"] != "no-person"]
+    assert len(as_trousers) == 2 and all(LEGS_MESSAGE in r["message"] for r in as_trousers)
+    page = (out / INDEX).read_text(encoding="utf-8")
+    assert LEGS_MESSAGE in page and nobody[0]["message"].split(":")[0] in page
+
+
+@pytest.mark.slow
+def test_description_only_garment_is_synthesized_and_checked_against_the_words(inline_run) -> None:
+    out, _, _ = inline_run
+    words = [r for r in read_table(out) if r["garment_label"] == "Yellow tee (words only)" and r["status"] == "ok"]
+    assert len(words) == 2
+    assert all(r["verdict"] in ("pass", "warn", "fail") and "description" in r["verdict_reasons"] for r in words)
+
+
+@pytest.mark.slow
+def test_rerun_does_no_work_and_a_damaged_result_is_rendered_again(inline_run) -> None:
+    out, job, _ = inline_run
+    before = (out / JOURNAL).read_text()
+    pair_lines = len(journal_pair_lines(out))
+    rerun = LookbookRun(job.plan, out, no_executor)
+    assert rerun.todo() == [] and list(rerun.run()) == []
+    assert (out / JOURNAL).read_text() == before
+
+    damaged = next(r for r in read_table(out) if r["status"] == "ok")
+    (out / damaged["result"]).write_bytes(b"not a png any more")
+    again = LookbookRun(job.plan, out, inline_executor)
+    assert [p.key for p in again.todo()] == [damaged["pair_key"]]
+    assert [p.record["status"] for p in again.run()] == ["ok"]
+    assert Image.open(out / damaged["result"]).size[0] > 0
+    assert len(journal_pair_lines(out)) == pair_lines + 1
+
+
+@pytest.mark.slow
+def test_category_filter_drops_garments_of_other_categories(tmp_path: Path) -> None:
+    people_dir, garments_dir = make_inputs(tmp_path, people=PERSON_FILES[:1])
+    plan = make_plan(read_people(people_dir), read_garments(garments_dir), categories=("lower", "dress"))
+    job = LookbookRun(plan, tmp_path / "out", inline_executor)
+    assert list(job.run()) == []  # both example garments are tops: analysed, then dropped
+    assert job.plan.pairs == () and set(job.excluded.values()) == {"upper"}
+    assert "Not in --categories lower dress" in (tmp_path / "out" / INDEX).read_text()
+    rerun = LookbookRun(plan, tmp_path / "out", no_executor)
+    assert rerun.todo() == []  # the categories are remembered: no analysis again
+
+
+def test_lookbook_package_imports_without_ray() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['ray'] = None\n"
+            "import tryon.lookbook.runner, tryon.lookbook.command, tryon.lookbook.report\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert lookbook_plan.RENDERERS == ("warp", "diffusion")
