@@ -68,7 +68,7 @@ def _quiet_native_logs() -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> int:
     from .lookbook import command as lookbook
-    from .measure import bench, evaluate
+    from .measure import bench, evaluate, lookbook_bench
     from .store import export
 
     parser = argparse.ArgumentParser(prog="python -m tryon", description=__doc__.splitlines()[0])
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         ("eval", evaluate, "quality metrics and a contact sheet over a cases file"),
         ("export", export, "export flagged results as a dataset"),
         ("lookbook", lookbook, "every garment on every person (Ray), with a contact sheet and a table"),
+        ("lookbook-bench", lookbook_bench, "lookbook wall time with 1 and 2 workers against a plain try_on loop"),
     ):
         sub = commands.add_parser(name, help=help_text)
         module.add_arguments(sub)

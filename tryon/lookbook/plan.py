@@ -253,9 +253,9 @@ def _csv_rows(path: Path, what: str) -> list[dict[str, str]]:
     return rows
 
 
-def _garment(ids: _Ids, folder: Path, row: dict[str, str], where: str) -> Photo:
+def _garment(ids: _Ids, folder: Path, row: dict[str, str], where: str, id_column: str = "id") -> Photo:
     """A garment from a catalog row: ``file`` (relative to ``folder``), ``caption``, ``category``,
-    ``description``, ``id`` (all optional but one of file and description)."""
+    ``description`` and the garment's ``id_column`` (all optional but one of file and description)."""
     name = row.get("file") or row.get("garment") or row.get("path") or ""
     description = row.get("description", "")
     if not name and not description:
@@ -263,8 +263,8 @@ def _garment(ids: _Ids, folder: Path, row: dict[str, str], where: str) -> Photo:
     path = (folder / name) if name else None
     category = _check_category(row.get("category", ""), where)
     sha = file_sha256(path) if path is not None else _digest("text", description)
-    stem = row.get("id") or (Path(name).stem if name else description[:40])
-    identity = (row.get("id") or (str(path) if path else ""), sha, category, description)
+    stem = row.get(id_column) or (Path(name).stem if name else description[:40])
+    identity = (row.get(id_column) or (str(path) if path else ""), sha, category, description)
     label = row.get("caption") or (Path(name).stem if name else description)
     return Photo(ids.get(identity, stem), "garment", path, sha, label, category, description)
 
@@ -306,7 +306,8 @@ def read_pairs(csv_path: Path) -> list[tuple[Photo, Photo]]:
         path = csv_path.parent / row["person"]
         sha = hashes.setdefault(path, file_sha256(path))
         person = Photo(people.get(path, path.stem), "person", path, sha, path.stem)
-        out.append((person, _garment(garments, csv_path.parent, row, where)))
+        # A pairs file's "id" names the pair (the eval's case id); the same garment in two rows is one garment.
+        out.append((person, _garment(garments, csv_path.parent, row, where, id_column="garment_id")))
     return out
 
 

@@ -52,6 +52,17 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 # --- worker side ----------------------------------------------------------------------------------
 _WORKER_PHOTOS: OrderedDict[str, Analysed] = OrderedDict()
+_WORKER_STATE = {"threads_set": False}
+
+
+def _limit_threads() -> None:
+    """Once per worker process: OpenCV's thread pool as wide as the task's CPUs. Ray sets OMP_NUM_THREADS for
+    numpy and TFLite, which OpenCV ignores; N single-CPU workers on N cores would otherwise fight for them."""
+    if not _WORKER_STATE["threads_set"]:
+        import cv2
+
+        cv2.setNumThreads(max(1, int(os.environ.get("OMP_NUM_THREADS") or 1)))
+        _WORKER_STATE["threads_set"] = True
 
 
 def _fetch(key: str, ref: Any) -> Analysed:
@@ -70,11 +81,13 @@ def _fetch(key: str, ref: Any) -> Analysed:
 
 
 def _analyse_task(job: PhotoJob) -> tuple[PhotoOutcome, Analysed | None]:
+    _limit_threads()
     return analyse_photo(job)
 
 
 def _render_task(job: PairJob, refs: list[Any]) -> PairOutcome:
     """One warp pair. ``refs`` (person, garment) is a list so Ray passes the references, not the values."""
+    _limit_threads()
     return render_pair(job, _fetch(job.person, refs[0]), _fetch(job.garment, refs[1]))
 
 

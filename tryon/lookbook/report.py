@@ -43,6 +43,7 @@ PNG_COMPRESS_LEVEL = 1
 JPEG_QUALITY = 92  # --format jpg results
 THUMB_QUALITY = 85
 THUMB_HEIGHT = 320  # px, contact-sheet and grid thumbnails (sharp on a high-density screen at 160 px)
+THUMB_REDUCING_GAP = 1.5
 # Grid image: cells of THUMB_HEIGHT, a caption strip under each, GRID_COLUMNS garments per row.
 CELL_WIDTH = 240
 CAPTION_HEIGHT = 46
@@ -86,8 +87,9 @@ def thumbnail_jpeg(image: np.ndarray | Image.Image, height: int = THUMB_HEIGHT) 
     picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
     picture = picture.convert("RGB")
     if picture.height > height:
+        # reducing_gap: a box reduction by a whole factor first, then Lanczos (~2x faster, same look at this size)
         picture = picture.resize((max(1, round(picture.width * height / picture.height)), height),
-                                 Image.Resampling.LANCZOS)
+                                 Image.Resampling.LANCZOS, reducing_gap=THUMB_REDUCING_GAP)
     buffer = io.BytesIO()
     picture.save(buffer, "JPEG", quality=THUMB_QUALITY)
     return buffer.getvalue()

@@ -169,10 +169,12 @@ class LookbookRun:
         self.excluded: dict[str, str] = {}  # garment id -> its category, dropped by the category filter
         self.photo_problems: list[str] = []
         self.executor_info: dict[str, Any] = {}
-        self.stats: dict[str, Any] = {"rendered": 0, "photos_analysed": 0, "worker_peak_rss_mb": {},
-                                      "pair_seconds": [], "bodies_from_cache": 0}
+        self.stats: dict[str, Any] = {"rendered": 0, "photos_analysed": 0, "photo_seconds": 0.0,
+                                      "worker_peak_rss_mb": {}, "pair_seconds": [], "bodies_from_cache": 0,
+                                      "timeline": {}}
         self._todo: list[Pair] | None = None
         self._last_report = 0.0
+        self._start = time.perf_counter()
         self._counts: Counter = Counter()
 
     # --- what to do ---------------------------------------------------------------------------------
@@ -211,14 +213,18 @@ class LookbookRun:
     def run(self) -> Iterator[Progress]:
         """Render what is left, yielding after each pair; the report is written however this ends."""
         started, start = _now(), time.perf_counter()
+        self._start = start
         todo = self.todo()
         interrupted = True
         try:
             if todo:
                 with self.make_executor() as executor:
+                    self._mark("executor_ready")
                     self.executor_info = executor.describe()
                     yield from self._drive(executor, todo)
+                    self._mark("last_pair")
                     self.executor_info = executor.describe()
+                self._mark("executor_closed")
             interrupted = False
         finally:
             self.finish(started=started, seconds=time.perf_counter() - start, interrupted=interrupted)
@@ -247,10 +253,7 @@ class LookbookRun:
                         yield self.progress(pair, record)
                 else:
                     pair = by_key[outcome.key]
-                    for key in (pair.person.key, pair.garment.key):
-                        uses[key] -= 1
-                        if uses[key] == 0:
-                            executor.release(key)
+                    self._used(executor, uses, pair)
                     yield self.progress(pair, self._pair_done(pair, outcome))
             if time.monotonic() - self._last_report > REPORT_INTERVAL_S:
                 self._write_index(running=True)
@@ -262,6 +265,7 @@ class LookbookRun:
         for pair in waiting:
             person, garment = outcomes.get(pair.person.key), outcomes.get(pair.garment.key)
             if pair.garment.id in self.excluded:
+                self._used(executor, uses, pair)
                 continue
             if person is None or garment is None:
                 still.append(pair)
@@ -273,14 +277,25 @@ class LookbookRun:
             record = self._record(pair, status=problem.status, message=problem.message)
             self._store(pair, record)
             finished.append((pair, record))
-            for key in (pair.person.key, pair.garment.key):
-                uses[key] -= 1
-                if uses[key] == 0:
-                    executor.release(key)
+            self._used(executor, uses, pair)
         return still, finished
 
+    @staticmethod
+    def _used(executor: Executor, uses: Counter, pair: Pair) -> None:
+        """One fewer pair needs these photos; the executor may drop an analysis no pair needs any more."""
+        for key in (pair.person.key, pair.garment.key):
+            uses[key] -= 1
+            if uses[key] == 0:
+                executor.release(key)
+
+    def _mark(self, event: str) -> None:
+        """When ``event`` first happened, seconds after the run started (run.json's timeline)."""
+        self.stats["timeline"].setdefault(event, round(time.perf_counter() - self._start, 3))
+
     def _photo_done(self, photo: Photo, outcome: PhotoOutcome) -> None:
+        self._mark("first_photo")
         self.stats["photos_analysed"] += 1
+        self.stats["photo_seconds"] += outcome.seconds
         thumb = outcome.thumb or report.photo_thumbnail_from_file(photo.path)
         if thumb:
             write_atomic(self.out_dir / report.photo_thumb_path(photo), thumb)
@@ -299,6 +314,7 @@ class LookbookRun:
                 "renderer_requested": pair.renderer, **fields, "finished_at": _now()}
 
     def _pair_done(self, pair: Pair, outcome: PairOutcome) -> dict[str, Any]:
+        self._mark("first_pair")
         fields: dict[str, Any] = {"status": outcome.status, "message": outcome.message}
         if outcome.status == OK:
             write_atomic(self.out_dir / pair.output, outcome.image)
@@ -383,6 +399,10 @@ class LookbookRun:
             "photos_analysed_this_run": self.stats["photos_analysed"],
             "bodies_from_cache": self.stats["bodies_from_cache"],
             "pair_seconds_mean": round(statistics.fmean(per_pair), 4) if per_pair else None,
+            # Worker time per rendered pair, the photo analyses included: the cost a plain loop also pays.
+            "work_seconds_per_pair": round((sum(per_pair) + self.stats["photo_seconds"]) / len(per_pair), 4)
+            if per_pair else None,
+            "timeline_seconds": self.stats["timeline"],
             "pair_seconds_p50": round(statistics.median(per_pair), 4) if per_pair else None,
             "worker_peak_rss_mb": self.stats["worker_peak_rss_mb"],
             "executor": self.executor_info,
