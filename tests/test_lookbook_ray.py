@@ -157,12 +157,17 @@ def test_ctrl_c_leaves_a_consistent_folder_that_a_rerun_completes(tmp_path: Path
     out = tmp_path / "out"
     args = ("--people", people_dir, "--garments", garments_dir, "--out", out, "--workers", "2")
     proc = _cli(*args)
-    deadline = time.monotonic() + CLI_TIMEOUT_S
-    while not (out / JOURNAL).is_file() or not Journal(out).pairs:
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=CLI_TIMEOUT_S)
+    try:
+        deadline = time.monotonic() + CLI_TIMEOUT_S
+        while not (out / JOURNAL).is_file() or not Journal(out).pairs:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=CLI_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:  # the test failed above: stop the command (it stops its Ray)
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=CLI_TIMEOUT_S)
     assert proc.returncode == 130, stderr
     assert "run the same command again" in stderr and "Traceback" not in stderr
 

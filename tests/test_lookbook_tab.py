@@ -18,6 +18,7 @@ from lookbook_helpers import GARMENTS, PEOPLE
 from tryon.config import Settings
 from tryon.ui.lookbook_tab import MAX_PEOPLE
 
+pytestmark = pytest.mark.slow  # a Gradio server starts for the module
 TIMEOUT_MS = 120_000
 GRID_FILLED = """(n) => {
     const grid = document.querySelector('#lookbook-grid');
@@ -44,7 +45,6 @@ def _lookbook(client: Client, people: list[str], people_files: list[Path], garme
                           [handle_file(str(g)) for g in garment_files], "warp", api_name="/lookbook")
 
 
-@pytest.mark.slow
 def test_lookbook_endpoint_renders_catalog_picks_and_uploads_and_serves_a_zip(server: str) -> None:
     client = Client(server, verbose=False)
     status, grid, table, archive = _lookbook(
@@ -71,7 +71,6 @@ def test_more_people_than_the_tab_allows_is_refused_with_a_message(server: str) 
 
 
 @pytest.mark.browser
-@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium is not installed (make test installs it)")
 def test_product_manager_picks_two_by_two_runs_and_sees_the_grid_fill_in(server: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright

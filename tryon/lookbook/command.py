@@ -108,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
                       force=args.force)
     todo = job.todo()
     total = len(job.plan.pairs)
-    print(f"lookbook: {total} pairs ({len(job.plan.people)} people, {len(job.plan.garments)} garments), "
-          f"{total - len(todo)} already done, {len(todo)} to render -> {args.out}", flush=True)
+    print(f"lookbook: {total} pairs ({_count(len(job.plan.people), 'person', 'people')}, "
+          f"{_count(len(job.plan.garments), 'garment', 'garments')}), {total - len(todo)} already done, "
+          f"{len(todo)} to render -> {args.out}", flush=True)
     start = time.perf_counter()
     bar = tqdm(total=total, initial=total - len(todo), unit="pair", disable=args.no_progress or None,
                file=sys.stderr, dynamic_ncols=True)
@@ -129,6 +130,10 @@ def run(args: argparse.Namespace) -> int:
     return _summary(job, args.out, time.perf_counter() - start)
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _summary(job: LookbookRun, out: Path, seconds: float) -> int:
     counts = {s: 0 for s in (OK, REFUSED, FAILED, PENDING)}
     for pair in job.plan.pairs:
@@ -139,6 +144,9 @@ def _summary(job: LookbookRun, out: Path, seconds: float) -> int:
     memory = f"; peak RSS per worker up to {max(peaks.values()):.0f} MB" if peaks else ""
     print(f"lookbook: {counts[OK]} rendered, {counts[REFUSED]} refused, {counts[FAILED]} failed in {seconds:.1f} s"
           f"{extra}{memory} -> {out / INDEX}")
+    if job.excluded:
+        print(f"left out {_count(len(job.excluded), 'garment', 'garments')} not in --categories: "
+              + ", ".join(f"{g} ({c})" for g, c in sorted(job.excluded.items())))
     if counts[FAILED] or counts[PENDING]:
         print(f"{counts[FAILED] + counts[PENDING]} pairs are not done (see lookbook.csv): run the same command "
               "again to retry them.", file=sys.stderr)
