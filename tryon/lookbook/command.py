@@ -113,11 +113,13 @@ def run(args: argparse.Namespace) -> int:
           f"{len(todo)} to render -> {args.out}", flush=True)
     start = time.perf_counter()
     bar = tqdm(total=total, initial=total - len(todo), unit="pair", disable=args.no_progress or None,
-               file=sys.stderr, dynamic_ncols=True)
+               file=sys.stderr, dynamic_ncols=True, desc="starting Ray" if todo else "")
     try:
         for progress in job.run():
             bar.total = progress.total
             bar.n = progress.done
+            photos = f"photos {progress.photos_done}/{progress.photos_total}"
+            bar.set_description("rendering" if progress.photos_done == progress.photos_total else photos, False)
             bar.set_postfix({s: progress.counts.get(s, 0) for s in (OK, REFUSED, FAILED)}, refresh=False)
             bar.refresh()
     except KeyboardInterrupt:

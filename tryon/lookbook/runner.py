@@ -76,7 +76,11 @@ class Executor(Protocol):
 
 @dataclasses.dataclass
 class Progress:
-    """Where a run stands, after each finished pair. ``record``: the journal record just written."""
+    """Where a run stands, after each analysed photo and each finished pair.
+
+    ``record`` is the journal record of the pair just finished (None after a photo); ``photos_done`` of
+    ``photos_total`` photos of this run are analysed.
+    """
 
     total: int
     done: int
@@ -84,6 +88,8 @@ class Progress:
     rendered: int
     record: dict[str, Any] | None = None
     pair: Pair | None = None
+    photos_done: int = 0
+    photos_total: int = 0
 
 
 class InlineExecutor:
@@ -147,7 +153,7 @@ def _now() -> str:
 
 
 class LookbookRun:
-    """One run of a lookbook into ``out_dir``; iterate :meth:`run` to drive it (one Progress per pair).
+    """One run of a lookbook into ``out_dir``; iterate :meth:`run` to drive it (a Progress per photo and pair).
 
     Args:
         plan: what to render (:func:`tryon.lookbook.plan.make_plan`).
@@ -176,6 +182,7 @@ class LookbookRun:
         self._last_report = 0.0
         self._start = time.perf_counter()
         self._counts: Counter = Counter()
+        self._photos_total = 0
 
     # --- what to do ---------------------------------------------------------------------------------
 
@@ -242,6 +249,7 @@ class LookbookRun:
         outcomes: dict[str, PhotoOutcome] = {}
         by_key = {pair.key: pair for pair in todo}
         waiting = list(todo)
+        self._photos_total = len(photos)
         executor.submit_photos([photo_job(photo) for photo in photos.values()])
         while executor.busy():
             for outcome in executor.next_outcomes(timeout=REPORT_INTERVAL_S):
@@ -249,6 +257,7 @@ class LookbookRun:
                     outcomes[outcome.key] = outcome
                     self._photo_done(photos[outcome.key], outcome)
                     waiting, finished = self._dispatch(executor, waiting, outcomes, uses)
+                    yield self.progress()
                     for pair, record in finished:
                         yield self.progress(pair, record)
                 else:
@@ -347,7 +356,8 @@ class LookbookRun:
     def progress(self, pair: Pair | None = None, record: dict[str, Any] | None = None) -> Progress:
         """Where the run stands now."""
         return Progress(total=len(self.plan.pairs), done=sum(self._counts.values()), counts=Counter(self._counts),
-                        rendered=self.stats["rendered"], record=record, pair=pair)
+                        rendered=self.stats["rendered"], record=record, pair=pair,
+                        photos_done=self.stats["photos_analysed"], photos_total=self._photos_total)
 
     # --- reporting ----------------------------------------------------------------------------------
 

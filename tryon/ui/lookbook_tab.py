@@ -150,7 +150,9 @@ def build_lookbook_tab(settings: Settings, people: Sequence[tuple[str, str]],
         grid, rows = _views(job, run_dir, out_dir)
         yield _status(None, len(plan.pairs), 0), grid, rows, None
         for step in job.run():
-            progress((step.done, step.total), desc="Rendering", unit="pairs")
+            analysing = step.photos_done < step.photos_total
+            progress((step.photos_done, step.photos_total) if analysing else (step.done, step.total),
+                     desc="Analysing the photos" if analysing else "Rendering", unit="photos" if analysing else "pairs")
             grid, rows = _views(job, run_dir, out_dir)
             yield _status(step, len(plan.pairs), time.perf_counter() - start), grid, rows, None
         archive = report.zip_folder(out_dir, run_dir / "lookbook.zip")
