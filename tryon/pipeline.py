@@ -305,19 +305,24 @@ def _apply_text_edits(garment_info: Any, spec: Any, notes: list[str], timings: d
 # ---------------------------------------------------------------------------------------------------
 
 
-def analyze_person_photo(person: ImageSource) -> tuple[np.ndarray, Any]:
+def analyze_person_photo(person: ImageSource, *, keep: bool = True) -> tuple[np.ndarray, Any]:
     """Steps 1-2 of :func:`try_on` for a person photo: ``(RGB uint8 (H, W, 3) at processing size,
-    BodyAnalysis)``, cached like try_on caches them.
+    BodyAnalysis)``, from and into the cache like try_on (``keep=False``: not kept, for a batch worker that
+    hands the analysis to other processes).
 
     Raises:
         TryOnError: not a readable photo of one person (message says the fix).
     """
+    from .stages.body import analyze_body
+
     person_rgb = load_image(person, what="person photo")
-    return person_rgb, analyze_person(person_rgb)[0]
+    if keep:
+        return person_rgb, analyze_person(person_rgb)[0]
+    return person_rgb, _BODY_CACHE.get(image_key(person_rgb)) or analyze_body(person_rgb)
 
 
 def analyze_garment_photo(
-    garment: ImageSource | None, description: str | None = None, category: str = "auto"
+    garment: ImageSource | None, description: str | None = None, category: str = "auto", *, keep: bool = True
 ) -> tuple[np.ndarray, str, Any]:
     """Steps 1, 3 and 4 of :func:`try_on` for a garment (before any recolouring by the description).
 
@@ -325,6 +330,7 @@ def analyze_garment_photo(
         garment: a garment photo, or None to synthesize one from ``description``.
         description: the words try_on will get with it, or None; may choose the category.
         category: the category try_on will get ("auto" or a category).
+        keep: keep the analysis in this process's cache (as try_on does).
 
     Returns:
         ``(garment RGB uint8 (H, W, 3), the category the analysis is keyed by, GarmentAnalysis)``.
@@ -344,7 +350,12 @@ def analyze_garment_photo(
         garment_rgb = synth.synthesize_garment(spec)
     else:
         garment_rgb = load_image(garment, what="garment photo")
-    return garment_rgb, category, analyze_garment_cached(garment_rgb, category)
+    if keep:
+        return garment_rgb, category, analyze_garment_cached(garment_rgb, category)
+    from .stages.garment import analyze_garment
+
+    cached = _GARMENT_CACHE.get(f"{image_key(garment_rgb)}:{category}")
+    return garment_rgb, category, cached or analyze_garment(garment_rgb, category)
 
 
 def remember_analyses(

@@ -46,7 +46,8 @@ TASK_PREFIX = "lookbook-pair:"
 # Environment that follows the driver to the workers on a cluster (settings and offline switches).
 FORWARDED_ENV_PREFIXES = ("TRYON_",)
 FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME")
-ACTOR_RESOURCES = {"num_gpus": 1, "num_cpus": 1}
+# A GPU each; no CPU held for the actor's lifetime, so the photo analyses (CPU tasks) always find one.
+ACTOR_RESOURCES = {"num_gpus": 1, "num_cpus": 0}
 ACTOR_INFO_TIMEOUT_S = 30
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -313,7 +314,8 @@ def _actor_error(exc: BaseException) -> str:
 def ray_executor(address: str | None = None, *, renderer: str = "warp", workers: int | None = None,
                  num_gpus: int | None = None) -> Iterator[RayExecutor]:
     """A :class:`RayExecutor` on the cluster of :func:`ray_session`; cancels leftovers and disconnects."""
-    with ray_session(address, workers=workers, num_gpus=num_gpus) as cluster:
+    cpus = workers if renderer == "warp" else None  # for diffusion, workers counts GPU actors
+    with ray_session(address, workers=cpus, num_gpus=num_gpus) as cluster:
         executor = RayExecutor(cluster, renderer, workers)
         try:
             yield executor

@@ -140,11 +140,13 @@ def analyse_photo(job: PhotoJob) -> tuple[PhotoOutcome, Analysed | None]:
     start = time.perf_counter()
     done = {"key": job.key, "role": job.role, "worker": worker_id()}
     try:
+        # Not kept in this process's caches: render_pair puts them there, in whichever process renders.
         if job.role == "person":
-            rgb, analysis = analyze_person_photo(job.data)
+            rgb, analysis = analyze_person_photo(job.data, keep=False)
             analysed = Analysed(rgb, analysis)
         else:
-            rgb, key_category, analysis = analyze_garment_photo(job.data, job.description or None, job.category)
+            rgb, key_category, analysis = analyze_garment_photo(job.data, job.description or None, job.category,
+                                                                keep=False)
             analysed = Analysed(rgb, analysis, key_category)
     except TryOnError as exc:
         return PhotoOutcome(status=REFUSED, message=str(exc), seconds=time.perf_counter() - start, **done), None
