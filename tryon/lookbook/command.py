@@ -142,7 +142,8 @@ def _summary(job: LookbookRun, out: Path, seconds: float) -> int:
         counts[job.records.get(pair.key, {}).get("status", PENDING)] += 1
     peaks = job.stats["worker_peak_rss_mb"]
     workers = job.executor_info.get("workers")
-    extra = f" with {workers} workers" if workers else " (nothing to render)"
+    kind = ("GPU actor", "GPU actors") if job.plan.renderer == "diffusion" else ("worker", "workers")
+    extra = f" with {_count(workers, *kind)}" if workers else " (nothing to render)"
     memory = f"; peak RSS per worker up to {max(peaks.values()):.0f} MB" if peaks else ""
     print(f"lookbook: {counts[OK]} rendered, {counts[REFUSED]} refused, {counts[FAILED]} failed in {seconds:.1f} s"
           f"{extra}{memory} -> {out / INDEX}")
