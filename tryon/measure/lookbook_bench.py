@@ -57,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", type=int, default=8, help="also an N x N grid of the cases' people and garments "
                                                              "(default 8; 0: skip)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default: 1 2)")
+    parser.add_argument("--keep", type=Path, help="keep the lookbooks and loop outputs in this folder")
 
 
 def _grid_pairs(pairs: tuple[Pair, ...], side: int) -> list[tuple[str, str, str]]:
@@ -136,7 +137,7 @@ def _report(name: str, loops: dict[str, dict], runs: dict[int, dict]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cases = args.cases or (get_settings().eval_dir / "cases.csv")
+    cases = (args.cases or (get_settings().eval_dir / "cases.csv")).resolve()  # the lists go to other folders
     plan = make_plan(pairs=read_pairs(cases))
     sets = {f"{cases.name} as listed pairs": [(str(p.person.path), str(p.garment.path), p.garment.category)
                                                for p in plan.pairs]}
@@ -144,8 +145,10 @@ def run(args: argparse.Namespace) -> int:
         sets[f"{args.grid} x {args.grid} grid of its people and garments"] = _grid_pairs(plan.pairs, args.grid)
     print(f"lookbook-bench on {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
     with tempfile.TemporaryDirectory(prefix="lookbook-bench-") as tmp:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
         for name, pairs in sets.items():
-            work = Path(tempfile.mkdtemp(dir=tmp))
+            work = Path(tempfile.mkdtemp(dir=args.keep or tmp))
             loops = {"default threads": _loop(pairs, work, False), "single thread": _loop(pairs, work, True)}
             runs = {workers: _lookbook(pairs, work, workers) for workers in args.workers}
             _report(name, loops, runs)
