@@ -176,6 +176,7 @@ class LookbookRun:
         self.photo_problems: list[str] = []
         self.executor_info: dict[str, Any] = {}
         self.stats: dict[str, Any] = {"rendered": 0, "photos_analysed": 0, "photo_seconds": 0.0,
+                                      "photo_cpu_seconds": 0.0, "pair_cpu_seconds": 0.0,
                                       "worker_peak_rss_mb": {}, "pair_seconds": [], "bodies_from_cache": 0,
                                       "timeline": {}}
         self._todo: list[Pair] | None = None
@@ -305,6 +306,7 @@ class LookbookRun:
         self._mark("first_photo")
         self.stats["photos_analysed"] += 1
         self.stats["photo_seconds"] += outcome.seconds
+        self.stats["photo_cpu_seconds"] += outcome.cpu_seconds
         thumb = outcome.thumb or report.photo_thumbnail_from_file(photo.path)
         if thumb:
             write_atomic(self.out_dir / report.photo_thumb_path(photo), thumb)
@@ -335,6 +337,7 @@ class LookbookRun:
                           cached_body=outcome.cached_body)
             self.stats["rendered"] += 1
             self.stats["pair_seconds"].append(outcome.seconds)
+            self.stats["pair_cpu_seconds"] += outcome.cpu_seconds
             self.stats["bodies_from_cache"] += int(outcome.cached_body)
         fields.update(seconds=round(outcome.seconds, 4), worker=outcome.worker, peak_rss_mb=round(outcome.peak_rss_mb))
         if outcome.worker:
@@ -412,6 +415,8 @@ class LookbookRun:
             # Worker time per rendered pair, the photo analyses included: the cost a plain loop also pays.
             "work_seconds_per_pair": round((sum(per_pair) + self.stats["photo_seconds"]) / len(per_pair), 4)
             if per_pair else None,
+            "work_cpu_seconds_per_pair": round((self.stats["pair_cpu_seconds"] + self.stats["photo_cpu_seconds"])
+                                               / len(per_pair), 4) if per_pair else None,
             "timeline_seconds": self.stats["timeline"],
             "pair_seconds_p50": round(statistics.median(per_pair), 4) if per_pair else None,
             "worker_peak_rss_mb": self.stats["worker_peak_rss_mb"],

@@ -70,6 +70,7 @@ class PhotoOutcome:
     thumb: bytes = b""
     seconds: float = 0.0
     worker: str = ""
+    cpu_seconds: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +92,8 @@ class PairJob:
 class PairOutcome:
     """How one pair went: the encoded result and thumbnail when ``status`` is "ok", else the message.
 
-    ``seconds`` is the whole pair in the worker (try_on, the self-check and encoding); ``timings`` are
+    ``seconds`` is the whole pair in the worker (try_on, the self-check and encoding) and ``cpu_seconds`` the
+    CPU time it took (all threads; unlike the wall time, about the same on a busy machine); ``timings`` are
     try_on's stages (s). ``worker`` is ``host:pid``; ``peak_rss_mb`` the worker process's peak so far.
     """
 
@@ -110,6 +112,7 @@ class PairOutcome:
     seconds: float = 0.0
     worker: str = ""
     peak_rss_mb: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 def worker_id() -> str:
@@ -137,7 +140,7 @@ def analyse_photo(job: PhotoJob) -> tuple[PhotoOutcome, Analysed | None]:
     """
     from ..pipeline import analyze_garment_photo, analyze_person_photo
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     done = {"key": job.key, "role": job.role, "worker": worker_id()}
     try:
         # Not kept in this process's caches: render_pair puts them there, in whichever process renders.
@@ -149,14 +152,14 @@ def analyse_photo(job: PhotoJob) -> tuple[PhotoOutcome, Analysed | None]:
                                                                 keep=False)
             analysed = Analysed(rgb, analysis, key_category)
     except TryOnError as exc:
-        return PhotoOutcome(status=REFUSED, message=str(exc), seconds=time.perf_counter() - start, **done), None
+        return PhotoOutcome(status=REFUSED, message=str(exc), **done, **_spent(start, cpu)), None
     except Exception as exc:
-        return PhotoOutcome(status=FAILED, message=failure_message(exc), seconds=time.perf_counter() - start,
-                            **done), None
+        return PhotoOutcome(status=FAILED, message=failure_message(exc), **done, **_spent(start, cpu)), None
     category = getattr(analysis, "category", "") if job.role == "garment" else ""
     height, width = rgb.shape[:2]
-    return PhotoOutcome(status=OK, category=category, width=width, height=height, thumb=report.thumbnail_jpeg(rgb),
-                        seconds=time.perf_counter() - start, **done), analysed
+    thumb = report.thumbnail_jpeg(rgb)
+    return PhotoOutcome(status=OK, category=category, width=width, height=height, thumb=thumb, **done,
+                        **_spent(start, cpu)), analysed
 
 
 def render_pair(job: PairJob, person: Analysed, garment: Analysed, settings: Settings | None = None) -> PairOutcome:
@@ -168,7 +171,7 @@ def render_pair(job: PairJob, person: Analysed, garment: Analysed, settings: Set
     """
     from ..pipeline import remember_analyses, try_on
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     remember_analyses(person.rgb, person.analysis, garment.rgb, garment.category, garment.analysis)
     try:
         result = try_on(person.rgb, None if job.text_only else garment.rgb, job.description or None,
@@ -177,14 +180,18 @@ def render_pair(job: PairJob, person: Analysed, garment: Analysed, settings: Set
         image = report.encode_result(result.image, job.fmt)
         thumb = report.thumbnail_jpeg(result.image)
     except TryOnError as exc:
-        return PairOutcome(job.key, REFUSED, str(exc), seconds=time.perf_counter() - start, worker=worker_id(),
-                           peak_rss_mb=peak_rss_mb())
+        return PairOutcome(job.key, REFUSED, str(exc), worker=worker_id(), peak_rss_mb=peak_rss_mb(),
+                           **_spent(start, cpu))
     except Exception as exc:
-        return PairOutcome(job.key, FAILED, failure_message(exc), seconds=time.perf_counter() - start,
-                           worker=worker_id(), peak_rss_mb=peak_rss_mb())
+        return PairOutcome(job.key, FAILED, failure_message(exc), worker=worker_id(), peak_rss_mb=peak_rss_mb(),
+                           **_spent(start, cpu))
     return PairOutcome(
         job.key, OK, image=image, thumb=thumb, category=result.category, renderer=result.renderer, verdict=verdict,
         verdict_reasons=reasons, timings=dict(result.timings), notes=tuple(result.notes),
-        cached_body=result.cached_body, seconds=time.perf_counter() - start, worker=worker_id(),
-        peak_rss_mb=peak_rss_mb(),
+        cached_body=result.cached_body, worker=worker_id(), peak_rss_mb=peak_rss_mb(), **_spent(start, cpu),
     )
+
+
+def _spent(start: float, cpu: float) -> dict[str, float]:
+    """Wall and CPU seconds since ``start`` / ``cpu`` (perf_counter / process_time)."""
+    return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
