@@ -21,6 +21,8 @@ from PIL import Image
 
 from tryon.config import Settings
 
+pytestmark = [pytest.mark.eval, pytest.mark.slow]
+
 PERSON = EVAL_DIR / "person/vitonhd_00034_00.jpg"
 GARMENT = EVAL_DIR / "garment/vitonhd_09176_00.jpg"
 FULL_BODY = EVAL_DIR / "person/dresscode_049447_0.jpg"  # patterned trousers, knees and ankles in frame
@@ -35,8 +37,13 @@ RESULT_SHOWN = """() => {
     return s && s.querySelectorAll('img').length >= 2 && !s.querySelector('.eta-bar');
 }"""
 
-needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
-                                    reason="Debian chromium is not installed (make test installs it)")
+_no_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
+                                  reason="Debian chromium is not installed (make test installs it)")
+
+
+def needs_chromium(test: Any) -> Any:
+    """A browser test: marked ``browser`` and skipped where Debian's chromium is missing."""
+    return pytest.mark.browser(_no_chromium(test))
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +169,7 @@ def test_painting_red_over_the_garment_keeps_that_area_as_it_was(page: Any) -> N
     _upload(page, PERSON, GARMENT)
     before, first = _try_on(page)
     page.get_by_text("Correct the edit area").click()
+    page.wait_for_timeout(2500)  # the editor's photo is built when the panel opens
     page.get_by_role("button", name="Brush", exact=True).click()
     page.get_by_role("button", name="Color", exact=True).click()
     page.locator("#edit-area menu.swatch button.color").nth(1).click()  # red: remove from the area

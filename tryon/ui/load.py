@@ -1,0 +1,454 @@
+"""``python -m tryon load``: shoppers in parallel against a server on this machine; figures printed.
+
+    python -m tryon load [--clients 4] [--requests 100] [--url http://127.0.0.1:7860/]
+                         [--new-sessions] [--pipeline] [--time-limit 600]
+
+Each client is a shopper that sends ``/tryon`` requests with the same person and garment
+photos until the requests are used up or the time limit passes. By default it speaks Gradio's
+HTTP protocol the way the browser does (upload the photos, join the queue, read the event
+stream, download the two result images); ``--client gradio`` uses ``gradio_client`` instead
+(whose own polling adds tens of milliseconds per request). Without ``--url`` the command
+starts its own server (a subprocess with a fresh data folder) and stops it afterwards. Only
+loopback addresses are accepted, and clients, requests and time are bounded: this measures,
+it does not attack.
+
+Printed: throughput, p50/p95/max latency, the server-side time of the same requests,
+errors by kind (a full queue is "busy"), and the server's RSS when it started, after the
+warm-up requests and at the end (with ``--new-sessions`` every request opens a new session,
+so the growth per session shows). ``--pipeline`` also times :func:`tryon.pipeline.try_on`
+in this process on the same photos, before the load, for the API/pipeline ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import dataclasses
+import ipaddress
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import TryOnError
+
+MAX_CLIENTS = 64
+MAX_REQUESTS = 5000
+MAX_TIME_LIMIT_S = 3600
+DEFAULT_TIME_LIMIT_S = 600
+REQUEST_TIMEOUT_S = 120
+SERVER_START_TIMEOUT_S = 180
+WARM_UP_REQUESTS = 3
+PIPELINE_RUNS = 20
+RSS_SETTLE_S = 10.0  # after the warm-up requests, wait (at most this) for the background warm-up to finish
+RSS_STABLE_FRACTION = 0.01
+EXAMPLES = Path(__file__).resolve().parents[2] / "assets"
+DEFAULT_PERSON = EXAMPLES / "people" / "vitonhd_00034_00.jpg"
+DEFAULT_GARMENT = EXAMPLES / "garments" / "vitonhd_09176_00.jpg"
+SERVER_SCRIPT = "from tryon.ui import build_demo, launch; launch(build_demo())"
+TOTAL_ROW = re.compile(r"\*\*total\*\*\s*\|\s*([\d.]+)\s*ms")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="a running server on this machine (default: start one)")
+    parser.add_argument("--clients", type=int, default=4, help=f"parallel clients (1-{MAX_CLIENTS})")
+    parser.add_argument("--requests", type=int, default=100, help=f"requests in all (1-{MAX_REQUESTS})")
+    parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT_S,
+                        help=f"stop sending after this many seconds (at most {MAX_TIME_LIMIT_S})")
+    parser.add_argument("--new-sessions", action="store_true", help="a new session (client) for every request")
+    parser.add_argument("--pipeline", action="store_true", help="also time try_on() in this process")
+    parser.add_argument("--person", type=Path, default=DEFAULT_PERSON)
+    parser.add_argument("--garment", type=Path, default=DEFAULT_GARMENT)
+    parser.add_argument("--description", default="")
+    parser.add_argument("--warm-up", type=int, default=WARM_UP_REQUESTS, help="requests before measuring")
+    parser.add_argument("--client", choices=("http", "gradio"), default="http",
+                        help="http: the browser's protocol (default); gradio: gradio_client")
+
+
+@dataclasses.dataclass
+class Outcome:
+    """One request: how long it took, the server's own time for it, or what went wrong."""
+
+    seconds: float
+    server_s: float | None = None
+    error: str | None = None
+
+
+def check_loopback(url: str) -> None:
+    """Refuse any URL whose host is not a loopback address of this machine.
+
+    Raises:
+        TryOnError: not http(s), no host, or a host that resolves off this machine.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TryOnError(f"{url!r} is not an http URL: give e.g. http://127.0.0.1:7860/.")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 80)}
+    except OSError as exc:
+        raise TryOnError(f"Cannot resolve {parts.hostname!r}: give a loopback address like 127.0.0.1.") from exc
+    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+        raise TryOnError(f"{parts.hostname} is not this machine: the load test only targets loopback addresses.")
+
+
+def check_bounds(args: argparse.Namespace) -> None:
+    """Refuse counts and times outside the bounds."""
+    if not 1 <= args.clients <= MAX_CLIENTS:
+        raise TryOnError(f"--clients must be between 1 and {MAX_CLIENTS}.")
+    if not 1 <= args.requests <= MAX_REQUESTS:
+        raise TryOnError(f"--requests must be between 1 and {MAX_REQUESTS}.")
+    if not 0 < args.time_limit <= MAX_TIME_LIMIT_S:
+        raise TryOnError(f"--time-limit must be between 1 and {MAX_TIME_LIMIT_S} seconds.")
+    if not 0 <= args.warm_up <= MAX_CLIENTS:
+        raise TryOnError(f"--warm-up must be between 0 and {MAX_CLIENTS}.")
+    for path in (args.person, args.garment):
+        if not Path(path).is_file():
+            raise TryOnError(f"{path} does not exist: give a person and a garment photo.")
+
+
+def rss_mb(pid: int | None) -> float | None:
+    """Resident memory of process ``pid`` in MB (from /proc), or None."""
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on TCP ``port`` on this machine (found through /proc), or None."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{inode}]")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    return int(proc.name)
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise TryOnError(f"The server exited at start-up (status {process.returncode}): run `python app.py`.")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url.rstrip("/") + "/config", timeout=5) as answer:
+            if answer.status == 200:
+                return
+        time.sleep(0.5)
+    raise TryOnError(f"The server at {url} did not answer within {timeout:.0f} s.")
+
+
+@contextlib.contextmanager
+def own_server() -> Iterator[tuple[str, int]]:
+    """Start a server in a subprocess (fresh data folder, free loopback port); yields ``(url, pid)``."""
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="tryon-load-") as data:
+        env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+               "TRYON_DATA_DIR": data, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+        log_file = Path(data) / "server.log"
+        with open(log_file, "wb") as log:
+            process = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT], env=env, stdout=log, stderr=log)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            _wait_ready(url, process, SERVER_START_TIMEOUT_S)
+            yield url, process.pid
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _classify(exc: BaseException) -> str:
+    """A short kind for an error: busy, refused (with the message), timeout, connection, or the type."""
+    import concurrent.futures
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    name = type(exc).__name__
+    if isinstance(exc, BusyError) or name == "QueueError" or "queue is full" in text.lower():
+        return "busy (queue full)"
+    if isinstance(exc, (TimeoutError, concurrent.futures.TimeoutError)) or "Timeout" in name:
+        return "timeout"
+    if isinstance(exc, RefusedError) or name == "AppError":
+        return f"refused: {text[:80]}"
+    if isinstance(exc, (ConnectionError, OSError)) or "Connect" in name:
+        return f"connection ({name})"
+    return f"{name}: {text[:80]}"
+
+
+def _server_seconds(timings: Any) -> float | None:
+    match = TOTAL_ROW.search(str(timings))
+    return float(match.group(1)) / 1000 if match else None
+
+
+class BrowserShopper:
+    """A shopper speaking Gradio's HTTP protocol as the browser does (one session, one cookie jar)."""
+
+    def __init__(self, url: str, args: argparse.Namespace) -> None:
+        import httpx
+
+        self.args = args
+        self.http = httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S)
+        config = self.http.get("config")  # the guard's cookie comes with it, as with the page
+        config.raise_for_status()
+        self.fn_index = next(d["id"] for d in config.json()["dependencies"] if d.get("api_name") == "tryon")
+        self.session_hash = uuid.uuid4().hex
+
+    def _upload(self, path: Path) -> dict[str, Any]:
+        with open(path, "rb") as fh:
+            response = self.http.post("gradio_api/upload", files=[("files", (path.name, fh))])
+        response.raise_for_status()
+        return {"path": response.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
+
+    def try_on(self) -> tuple[Any, ...]:
+        """One try-on: upload, join, read the event stream to completion, download the images."""
+        data = [self._upload(self.args.person), self._upload(self.args.garment), self.args.description,
+                "auto", "warp"]
+        body = {"data": data, "fn_index": self.fn_index, "session_hash": self.session_hash, "event_data": None,
+                "trigger_id": None}
+        joined = self.http.post("gradio_api/queue/join", json=body)
+        if joined.status_code in (429, 503):
+            raise BusyError(joined.json().get("detail", "busy"))
+        joined.raise_for_status()
+        output = self._completed(joined.json()["event_id"])
+        for image in output[0]:
+            self.http.get(image["url"]).raise_for_status()
+        return tuple(output)
+
+    def _completed(self, event_id: str) -> list[Any]:
+        params = {"session_hash": self.session_hash}
+        with self.http.stream("GET", "gradio_api/queue/data", params=params) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
+                    if not message.get("success"):
+                        raise RefusedError(str((message.get("output") or {}).get("error") or "refused"))
+                    return message["output"]["data"]
+        raise ConnectionError("the event stream ended before the result")
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class GradioShopper:
+    """A shopper using ``gradio_client`` (one ``Client``, one session)."""
+
+    def __init__(self, url: str, args: argparse.Namespace, downloads: Path) -> None:
+        from gradio_client import Client
+
+        self.args = args
+        self.client = Client(url, verbose=False, download_files=str(downloads))
+
+    def try_on(self) -> tuple[Any, ...]:
+        from gradio_client import handle_file
+
+        job = self.client.submit(handle_file(str(self.args.person)), handle_file(str(self.args.garment)),
+                                 self.args.description, "auto", "warp", api_name="/tryon")
+        return job.result(timeout=REQUEST_TIMEOUT_S)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class BusyError(Exception):
+    """The server's queue is full."""
+
+
+class RefusedError(Exception):
+    """The server answered the request with an error message."""
+
+
+class Load:
+    """Shoppers in threads sharing a request budget and a deadline."""
+
+    def __init__(self, url: str, args: argparse.Namespace, downloads: Path) -> None:
+        self.url = url
+        self.args = args
+        self.downloads = downloads
+        self.outcomes: list[Outcome] = []
+        self._left = args.requests
+        self._lock = threading.Lock()
+        self.deadline = time.monotonic() + args.time_limit
+
+    def _shopper(self) -> Any:
+        if self.args.client == "gradio":
+            return GradioShopper(self.url, self.args, self.downloads)
+        return BrowserShopper(self.url, self.args)
+
+    def _take(self) -> bool:
+        with self._lock:
+            if self._left <= 0 or time.monotonic() >= self.deadline:
+                return False
+            self._left -= 1
+            return True
+
+    def _record(self, outcome: Outcome) -> None:
+        with self._lock:
+            self.outcomes.append(outcome)
+
+    @staticmethod
+    def request(shopper: Any) -> Outcome:
+        """One try-on through the API, timed from the first upload to the downloaded result."""
+        start = time.perf_counter()
+        try:
+            out = shopper.try_on()
+        except Exception as exc:  # every failure is counted by kind, none stops the run
+            return Outcome(time.perf_counter() - start, error=_classify(exc))
+        return Outcome(time.perf_counter() - start, server_s=_server_seconds(out[1]))
+
+    def worker(self) -> None:
+        shopper = None
+        try:
+            while self._take():
+                if shopper is None or self.args.new_sessions:
+                    if shopper is not None:
+                        shopper.close()
+                    try:
+                        shopper = self._shopper()
+                    except Exception as exc:  # the server refused the connection: count it
+                        self._record(Outcome(0.0, error=_classify(exc)))
+                        shopper = None
+                        continue
+                self._record(self.request(shopper))
+        finally:
+            if shopper is not None:
+                shopper.close()
+
+    def run(self) -> float:
+        """Run all shoppers; returns the wall time in seconds."""
+        start = time.perf_counter()
+        threads = [threading.Thread(target=self.worker, daemon=True) for _ in range(self.args.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=max(1.0, self.deadline - time.monotonic() + REQUEST_TIMEOUT_S))
+        return time.perf_counter() - start
+
+
+def _settled_rss(pid: int | None) -> float | None:
+    """The server's RSS once it stops growing (its background warm-up may still be loading)."""
+    deadline, last = time.monotonic() + RSS_SETTLE_S, rss_mb(pid)
+    while last is not None and time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = rss_mb(pid)
+        if now is None or abs(now - last) <= RSS_STABLE_FRACTION * last:
+            return now
+        last = now
+    return last
+
+
+def pipeline_p50(args: argparse.Namespace) -> float:
+    """p50 of :func:`tryon.pipeline.try_on` on the same photos in this process (warm caches)."""
+    from ..pipeline import try_on
+
+    def once() -> float:
+        start = time.perf_counter()
+        try_on(args.person, args.garment, args.description or None, category="auto", renderer="warp")
+        return time.perf_counter() - start
+
+    once(), once()
+    return statistics.median(once() for _ in range(PIPELINE_RUNS))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def _mb(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} MB"
+
+
+def report(load: Load, wall_s: float, rss: dict[str, float | None], pipeline_s: float | None) -> str:
+    """The printed figures."""
+    ok = [o for o in load.outcomes if o.error is None]
+    errors = collections.Counter(o.error for o in load.outcomes if o.error is not None)
+    lines = [f"requests: {len(ok)} ok, {sum(errors.values())} failed in {wall_s:.1f} s: "
+             f"{len(ok) / wall_s:.2f} requests/s"]
+    if ok:
+        latency = [o.seconds for o in ok]
+        server = [o.server_s for o in ok if o.server_s is not None]
+        line = (f"latency: p50 {_percentile(latency, 50):.3f} s, p95 {_percentile(latency, 95):.3f} s, "
+                f"max {max(latency):.3f} s")
+        if server:
+            line += f"; server-side try-on p50 {statistics.median(server):.3f} s"
+        lines.append(line)
+    lines.append("errors: " + (", ".join(f"{kind}: {n}" for kind, n in errors.most_common()) or "none"))
+    lines.append(f"server RSS: started {_mb(rss['started'])}, after warm-up {_mb(rss['warm'])}, "
+                 f"after {_mb(rss['after'])}")
+    if rss["warm"] and rss["after"]:
+        growth = rss["after"] - rss["warm"]
+        sessions = len(load.outcomes) if load.args.new_sessions else load.args.clients
+        lines.append(f"growth over warm-up: {growth:+.0f} MB ({growth / rss['warm']:+.1%}); "
+                     f"{sessions} sessions: {growth / max(sessions, 1):+.2f} MB per session")
+    if pipeline_s is not None and ok:
+        api = _percentile([o.seconds for o in ok], 50)
+        lines.append(f"pipeline in this process: p50 {pipeline_s:.3f} s; API p50 / pipeline p50 = "
+                     f"{api / pipeline_s:.2f}x")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``load`` command."""
+    check_bounds(args)
+    if args.url:
+        check_loopback(args.url)
+    with contextlib.ExitStack() as stack:
+        if args.url:
+            url = args.url if args.url.endswith("/") else args.url + "/"
+            _wait_ready(url, None, SERVER_START_TIMEOUT_S)
+            pid = listening_pid(urllib.parse.urlsplit(url).port or 80)
+            origin = "given"
+        else:
+            url, pid = stack.enter_context(own_server())
+            origin = "started by this command"
+        downloads = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tryon-load-downloads-")))
+        print(f"tryon load: {args.clients} clients, {args.requests} requests"
+              f"{', a new session each' if args.new_sessions else ''}, against {url} ({origin}, pid {pid})")
+        rss = {"started": rss_mb(pid)}
+        warm = Load(url, argparse.Namespace(**{**vars(args), "requests": args.warm_up, "clients": 1,
+                                               "new_sessions": False}), downloads)
+        warm.run()
+        rss["warm"] = _settled_rss(pid)
+        pipeline_s = pipeline_p50(args) if args.pipeline else None  # the server idles meanwhile
+        load = Load(url, args, downloads)
+        wall = load.run()
+        rss["after"] = rss_mb(pid)
+        print(report(load, wall, rss, pipeline_s))
+    return 0

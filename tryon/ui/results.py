@@ -1,0 +1,271 @@
+"""Try-on results held on the server between the response and what the shopper does next.
+
+A session (a browser tab, an API client) keeps only the result's *token*, a random string
+that the try-on returns and that flagging, the lazy panels and the re-run send back. The
+result itself (output pixels, edit mask, what the face blur needs, what the flag records)
+lives here: a cache bounded in memory (``Settings.result_cache_mb``, least recently used
+dropped first) with a time to live (``Settings.result_ttl_s``). Each result also owns a
+folder of display files (the JPEGs the response points at), deleted with it.
+
+No Gradio here: :mod:`tryon.ui.shop` fills and reads the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cachetools
+import numpy as np
+from PIL import Image
+
+from ..errors import TryOnError
+
+log = logging.getLogger(__name__)
+
+RESULTS_DIRNAME = "tryon-results"
+TOKEN_BYTES = 18
+# Display images: JPEG is ~30x faster to encode than PNG or WebP at 1024 px and a quarter the size.
+DISPLAY_QUALITY = 90
+# The analysis panel's pictures: a gallery of thumbnails, so a smaller side is plenty.
+PREVIEW_SIDE = 512
+MB = 2**20
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceInfo:
+    """What hiding the face needs (see :func:`tryon.store.annotations.blur_face`)."""
+
+    face_box: tuple[int, int, int, int] | None
+    landmarks: np.ndarray
+    visibility: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class GarmentInfo:
+    """The garment guesses a flag records."""
+
+    category_scores: dict[str, float] | None
+    sleeve: str | None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HeldResult:
+    """One try-on result, as much of it as flagging, the panels and a re-run need.
+
+    Attributes:
+        token: the result's id (random; the idempotency key of its flag).
+        owner: binding of the browser that made it (see :func:`tryon.ui.guard.client_of`),
+            or None when it sent no cookie.
+        image: RGB uint8 ``(H, W, 3)``, the output at processing size (lossless).
+        edit_mask_bits: the edit area, ``np.packbits`` of a bool ``(H, W)`` mask.
+        person_path, person_key: the uploaded person photo and the content hash of its
+            decoded pixels (the photo is read again, and checked, when it is needed).
+        garment_path: the garment photo as given (None for a synthesized garment).
+        garment_faces: face boxes found in the garment photo (None when not checked).
+        garment_preview, garment_mask_preview: the garment used (recoloured or synthesized)
+            and its mask, at most :data:`PREVIEW_SIDE` px, for the analysis panel.
+        body: what hiding the face needs (:class:`FaceInfo`).
+        garment: the garment guesses (:class:`GarmentInfo`).
+        folder: where the result's display files are.
+        mask_used_bits: the edit area the shopper painted for *this* rendering (packed like
+            ``edit_mask_bits``), or None for the automatic one.
+        painted_bits: the edit area painted on this result for the next re-run, or None.
+        person: the person photo, filled in (from ``person_path``) only to store a consented flag.
+    """
+
+    token: str
+    owner: str | None
+    image: np.ndarray
+    edit_mask_bits: np.ndarray
+    person_path: str
+    person_key: str
+    garment_path: str | None
+    garment_faces: tuple[tuple[int, int, int, int], ...] | None
+    garment_preview: np.ndarray
+    garment_mask_preview: np.ndarray
+    body: FaceInfo
+    garment: GarmentInfo
+    category: str
+    renderer: str
+    description: str
+    params: dict[str, Any]
+    spec: Any
+    consistency: dict[str, Any]
+    timings: dict[str, float]
+    notes: tuple[str, ...]
+    cached_body: bool
+    folder: Path
+    mask_used_bits: np.ndarray | None = None
+    painted_bits: np.ndarray | None = None
+    person: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.image.shape[:2]
+
+    @property
+    def edit_mask(self) -> np.ndarray:
+        """The edit area, bool ``(H, W)``."""
+        return unpack_mask(self.edit_mask_bits, self.shape)
+
+    @property
+    def mask_used(self) -> np.ndarray | None:
+        """The painted edit area this result was rendered with, bool ``(H, W)``, or None."""
+        return None if self.mask_used_bits is None else unpack_mask(self.mask_used_bits, self.shape)
+
+    @property
+    def painted(self) -> np.ndarray | None:
+        """The edit area painted on this result for the next re-run, bool ``(H, W)``, or None."""
+        return None if self.painted_bits is None else unpack_mask(self.painted_bits, self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (what the cache is bounded by)."""
+        arrays = [self.image, self.edit_mask_bits, self.garment_preview, self.garment_mask_preview,
+                  self.body.landmarks, self.body.visibility, self.mask_used_bits, self.painted_bits, self.person]
+        return sum(array.nbytes for array in arrays if array is not None)
+
+
+def pack_mask(mask: np.ndarray) -> np.ndarray:
+    """A bool ``(H, W)`` mask in an eighth of the memory."""
+    return np.packbits(np.asarray(mask, dtype=bool), axis=None)
+
+
+def unpack_mask(bits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The bool ``shape`` mask :func:`pack_mask` packed."""
+    return np.unpackbits(bits, count=shape[0] * shape[1]).reshape(shape).astype(bool)
+
+
+def new_token() -> str:
+    """A random, unguessable result token."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def preview(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
+    """``image`` (RGB uint8 or bool mask) scaled so its long side is at most ``side`` px."""
+    import cv2
+
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1:
+        return image.copy()
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if image.dtype == np.bool_:
+        return cv2.resize(image.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def write_jpeg(image: np.ndarray, path: Path, quality: int = DISPLAY_QUALITY) -> Path:
+    """Encode an RGB uint8 image once as JPEG (no metadata) at ``path``."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="JPEG", quality=quality)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+class _Cache(cachetools.TLRUCache):
+    """A TTL + LRU cache bounded by bytes that tells its owner what it drops."""
+
+    def __init__(self, maxsize: int, ttl: float, timer: Callable[[], float], dropped: Callable[[Any], None]):
+        super().__init__(maxsize, ttu=lambda _key, _value, now: now + ttl, timer=timer,
+                         getsizeof=lambda value: value.nbytes)
+        self._dropped = dropped
+
+    def popitem(self) -> tuple[Any, Any]:
+        key, value = super().popitem()
+        self._dropped(value)
+        return key, value
+
+    def expire(self, time: float | None = None) -> list[tuple[Any, Any]]:
+        expired = super().expire(time)
+        for _, value in expired:
+            self._dropped(value)
+        return expired
+
+
+class ResultCache:
+    """The held results of one server: bounded by memory, forgotten after a time to live.
+
+    Thread-safe. ``cache_dir`` is Gradio's cache folder; each result's display files go in
+    ``<cache_dir>/tryon-results/<random>/``.
+    """
+
+    def __init__(self, cache_dir: Path, max_mb: float, ttl_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.root = Path(cache_dir) / RESULTS_DIRNAME
+        self.ttl_s = ttl_s
+        self._cache = _Cache(max(1, int(max_mb * MB)), ttl_s, clock, self._drop)
+        self._lock = threading.Lock()
+
+    def new_folder(self) -> Path:
+        """A fresh folder for a new result's display files."""
+        folder = self.root / secrets.token_urlsafe(12)
+        folder.mkdir(parents=True)
+        return folder
+
+    def put(self, held: HeldResult) -> bool:
+        """Hold ``held``; False (and its files deleted) when it alone is larger than the cache."""
+        with self._lock:
+            try:
+                self._cache[held.token] = held
+            except ValueError:  # larger than the whole cache
+                self._drop(held)
+                return False
+        return True
+
+    def get(self, token: str | None, owner: str | None) -> HeldResult:
+        """The result for ``token``, if ``owner`` (the asking browser's binding) may use it.
+
+        Raises:
+            TryOnError: no token, the result is gone (expired or pushed out), or it belongs to
+                another browser.
+        """
+        if not token:
+            raise TryOnError("Nothing to use yet: press Try on first.")
+        with self._lock:
+            held = self._cache.get(token)
+        if held is None:
+            minutes = max(1, round(self.ttl_s / 60))
+            raise TryOnError(
+                f"This result is no longer on the server (results are kept about {minutes} minutes): "
+                "press Try on again."
+            )
+        if held.owner is not None and held.owner != owner:
+            log.warning("result token used by another browser than the one it was made for")
+            raise TryOnError("This result belongs to another browser session: press Try on to make your own.")
+        return held
+
+    def replace(self, held: HeldResult) -> None:
+        """Store a changed copy of a held result (e.g. with the painted mask), keeping its files."""
+        with self._lock:
+            if held.token in self._cache:
+                self._cache.pop(held.token)
+                self._cache[held.token] = held
+
+    def expire(self) -> None:
+        """Drop results whose time is up (and their files)."""
+        with self._lock:
+            self._cache.expire()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._cache)
+
+    @property
+    def held_mb(self) -> float:
+        """Memory the held results use."""
+        with self._lock:
+            return self._cache.currsize / MB
+
+    @staticmethod
+    def _drop(held: HeldResult) -> None:
+        shutil.rmtree(held.folder, ignore_errors=True)

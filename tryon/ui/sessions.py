@@ -1,0 +1,87 @@
+"""Sessions and held results expire: a background task of the running server.
+
+Gradio keeps every session's state (``gr.State`` values and a copy of the page's component
+config) until ``state_session_capacity`` sessions exist, however long ago they were used; API
+clients never close theirs. While the server runs, :func:`serving_lifespan` sweeps every
+:func:`sweep_interval` seconds: sessions idle longer than ``Settings.result_ttl_s`` are
+dropped, held results past their time are deleted with their files, and so are private files
+nobody downloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from .guard import process_guard
+
+log = logging.getLogger(__name__)
+
+SWEEP_MAX_INTERVAL_S = 30.0
+SWEEP_MIN_INTERVAL_S = 0.5
+SWEEPS_PER_TTL = 4  # a session outlives its time to live by at most a quarter of it
+
+
+def sweep_interval(ttl_s: float) -> float:
+    """Seconds between sweeps for a time to live of ``ttl_s``."""
+    return min(SWEEP_MAX_INTERVAL_S, max(SWEEP_MIN_INTERVAL_S, ttl_s / SWEEPS_PER_TTL))
+
+
+def expire_sessions(blocks: Any, ttl_s: float, now: dt.datetime | None = None) -> int:
+    """Drop the Gradio sessions of ``blocks`` idle for more than ``ttl_s``; returns how many.
+
+    Their ``gr.State`` values go through the states' delete callbacks first, as Gradio's own
+    expiry does. Reads Gradio's ``state_holder`` (``session_data``, ``time_last_used``, ``lock``).
+    """
+    holder = getattr(blocks, "state_holder", None)
+    last_used = getattr(holder, "time_last_used", None)
+    sessions = getattr(holder, "session_data", None)
+    if last_used is None or sessions is None:
+        return 0
+    now = now or dt.datetime.now()
+    idle = [sid for sid, when in list(last_used.items()) if (now - when).total_seconds() > ttl_s]
+    for session_id in idle:
+        holder.delete_state(session_id)
+        with holder.lock:
+            sessions.pop(session_id, None)
+            last_used.pop(session_id, None)
+    if idle:
+        log.info("dropped %d idle sessions (%d left)", len(idle), len(sessions))
+    return len(idle)
+
+
+def sweep_once(blocks: Any) -> None:
+    """One sweep: idle sessions, expired held results, undownloaded private files."""
+    shop = getattr(blocks, "tryon_shop", None)
+    if shop is not None:
+        shop.results.expire()
+        expire_sessions(blocks, shop.settings.result_ttl_s)
+    process_guard().expire()
+
+
+def serving_lifespan(interval_s: float) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    """A FastAPI lifespan (``launch(app_kwargs={"lifespan": ...})``) that sweeps while the server runs."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(interval_s)
+                try:
+                    sweep_once(app.get_blocks())
+                except Exception:  # a failed sweep must not stop the next one
+                    log.exception("session sweep failed")
+
+        task = asyncio.create_task(sweep())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan

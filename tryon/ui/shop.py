@@ -1,0 +1,356 @@
+"""The shopper's actions behind the Try-on tab; every result comes from :mod:`tryon.pipeline`.
+
+:class:`Shop` holds what one server needs between requests (the settings, the held
+results, the catalog folders) and has one method per action. The response of a try-on is
+kept small and cheap: two JPEGs (before, after) encoded once, the timings, the notes and
+the result's token. The analysis pictures and the edit-area editor are built only when
+their panel is open (:meth:`Shop.analysis`, :meth:`Shop.edit_area`), from the held result.
+
+No layout here (:mod:`tryon.ui.app`), and only ``gr.skip`` / ``gr.Gallery`` values from gradio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from .. import __version__, pipeline
+from ..config import Settings
+from ..errors import TryOnError
+from ..store.annotations import DESCRIPTION_MAX_CHARS, gradio_cache_dir
+from . import format as fmt
+from .guard import client_of
+from .results import FaceInfo, GarmentInfo, HeldResult, ResultCache, new_token, pack_mask, preview, write_jpeg
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the repository's assets/ folder
+GARMENTS_DIR = ASSETS / "garments"
+# Brush colours of the mask editor: paint green to add to the edit area, red to remove from it.
+ADD_COLOUR = "#22c55e"
+REMOVE_COLOUR = "#ef4444"
+EDIT_OVERLAY_RGB = (59, 130, 246)
+GALLERY_RESULTS = 12
+NO_PERSON = "Upload a photo of yourself first (or pick one of the examples below)."
+
+
+def _hex_rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+
+
+def mask_from_editor(editor: dict[str, Any] | None, auto_mask: np.ndarray) -> np.ndarray:
+    """The corrected edit mask: automatic area, plus green strokes, minus red strokes.
+
+    ``editor`` is gr.ImageEditor's value (Gradio 6): ``{"background", "layers", "composite"}``,
+    each layer an RGBA ``(H, W, 4)`` uint8 array at the background's size, alpha > 0 where
+    painted (the eraser clears alpha). A layer of another size (a transformed canvas) is
+    resized to the mask with nearest-neighbour sampling so brush colours stay exact.
+
+    Args:
+        editor: the editor value, or None.
+        auto_mask: bool ``(H, W)``, the edit area the strokes correct.
+
+    Returns:
+        bool ``(H, W)``.
+    """
+    import cv2
+
+    mask = auto_mask.copy()
+    if not editor:
+        return mask
+    add, remove = _hex_rgb(ADD_COLOUR), _hex_rgb(REMOVE_COLOUR)
+    height, width = mask.shape
+    for layer in editor.get("layers") or []:
+        layer = np.asarray(layer)
+        if layer.ndim != 3 or layer.shape[2] < 4:
+            continue
+        if layer.shape[:2] != mask.shape:
+            layer = cv2.resize(np.ascontiguousarray(layer), (width, height), interpolation=cv2.INTER_NEAREST)
+        painted = layer[..., 3] > 0
+        rgb = layer[..., :3].astype(np.int32)
+        is_add = np.abs(rgb - add).sum(-1) < np.abs(rgb - remove).sum(-1)
+        mask |= painted & is_add
+        mask &= ~(painted & ~is_add)
+    return mask
+
+
+def check_description(description: str | None) -> None:
+    """Refuse a description longer than :data:`DESCRIPTION_MAX_CHARS` (what a flag can store)."""
+    if description and len(description) > DESCRIPTION_MAX_CHARS:
+        raise TryOnError(
+            f"The description is longer than {DESCRIPTION_MAX_CHARS} characters: describe the garment "
+            "in a sentence or two."
+        )
+
+
+def hold_result(
+    results: ResultCache,
+    result: Any,
+    *,
+    person_path: str,
+    person_key: str,
+    garment_path: str | None,
+    garment_faces: Any,
+    description: str,
+    category: str,
+    renderer: str,
+    owner: str | None,
+    edit_mask: np.ndarray | None = None,
+) -> HeldResult:
+    """Keep what flagging and the panels need of a :class:`tryon.pipeline.TryOnResult` in ``results``,
+    and write its two display JPEGs (``before.jpg``, ``after.jpg`` in the result's folder).
+
+    Args:
+        person_path, person_key: the uploaded person photo and :func:`tryon.pipeline.image_key` of it decoded.
+        garment_path, garment_faces: the garment photo as given and the faces found in it (None: none given).
+        description, category, renderer: what the shopper asked for.
+        owner: the binding of the browser that asked (:func:`tryon.ui.guard.client_of`).
+        edit_mask: the painted edit area the result was rendered with, or None.
+    """
+    folder = results.new_folder()
+    write_jpeg(result.person, folder / "before.jpg")
+    write_jpeg(result.image, folder / "after.jpg")
+    garment_info = result.garment
+    garment_mask = getattr(garment_info, "mask", None)
+    if garment_mask is None:
+        garment_mask = np.zeros(result.garment_image.shape[:2], bool)
+    held = HeldResult(
+        token=new_token(),
+        owner=owner,
+        image=result.image,
+        edit_mask_bits=pack_mask(result.edit_mask),
+        person_path=person_path,
+        person_key=person_key,
+        garment_path=garment_path or None,
+        garment_faces=garment_faces,
+        garment_preview=preview(result.garment_image),
+        garment_mask_preview=preview(np.asarray(garment_mask, dtype=bool)),
+        body=FaceInfo(result.body.face_box, result.body.landmarks, result.body.visibility),
+        garment=GarmentInfo(getattr(garment_info, "category_scores", None), getattr(garment_info, "sleeve", None)),
+        category=result.category,
+        renderer=result.renderer,
+        description=description or "",
+        params={"category": category, "renderer": result.renderer, "requested_renderer": renderer,
+                "version": __version__},
+        spec=result.spec,
+        consistency=dict(result.consistency),
+        timings=dict(result.timings),
+        notes=tuple(result.notes),
+        cached_body=bool(result.cached_body),
+        folder=folder,
+        mask_used_bits=None if edit_mask is None else pack_mask(edit_mask),
+    )
+    if not results.put(held):
+        log.warning("a result of %.1f MB does not fit the result cache (TRYON_RESULT_CACHE_MB)", held.nbytes / 2**20)
+    return held
+
+
+class Shop:
+    """The Try-on tab's actions for one server (thread-safe: state lives in the result cache)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.results = ResultCache(gradio_cache_dir(settings), settings.result_cache_mb, settings.result_ttl_s)
+        self.catalog_folders = [GARMENTS_DIR] + ([Path(settings.catalog)] if settings.catalog else [])
+
+    # ---- the try-on
+
+    def check_try(self, person: str | None, garment: str | None, description: str, category: str,
+                  renderer: str) -> None:
+        """Refuse a request before it is queued for rendering (the last result stays on screen)."""
+        from ..pipeline import check_inputs
+
+        if not person:
+            raise TryOnError(NO_PERSON)
+        check_description(description)
+        check_inputs(garment or None, description, category, renderer)
+
+    def try_on(self, person: str | None, garment: str | None, description: str, category: str, renderer: str,
+               request: gr.Request) -> tuple[Any, ...]:
+        """Render and hold the result: ``((before, after) JPEG paths, timings, notes, consistency, token)``."""
+        return self._render(person, garment, description, category, renderer, client_of(request).binding, None)
+
+    def rerun(self, person: str | None, garment: str | None, description: str, category: str, renderer: str,
+              token: str, request: gr.Request) -> tuple[Any, ...]:
+        """Render again with the edit area painted on the result ``token`` (see :meth:`check_rerun`)."""
+        binding = client_of(request).binding
+        held = self.results.get(token, binding)
+        if held.painted is None:
+            raise TryOnError("Paint on the photo first: green adds to the area that may change, red removes.")
+        return self._render(person, garment, description, category, renderer, binding, held.painted)
+
+    def check_rerun(self, person: str | None, garment: str | None, description: str, category: str,
+                    renderer: str, editor: dict[str, Any] | None, token: str, request: gr.Request) -> None:
+        """Keep the edit area painted in ``editor`` with the result ``token`` (the canvas is sent once)."""
+        self.check_try(person, garment, description, category, renderer)
+        held = self.results.get(token, client_of(request).binding)
+        if person != held.person_path:
+            raise TryOnError("The photo changed since the last try-on: press Try on, then correct the new area.")
+        auto = held.edit_mask
+        mask = mask_from_editor(editor, auto)
+        if np.array_equal(mask, auto):
+            raise TryOnError("Paint on the photo first: green adds to the area that may change, red removes.")
+        self.results.replace(dataclasses.replace(held, painted_bits=pack_mask(mask)))
+
+    def _render(self, person: str | None, garment: str | None, description: str, category: str, renderer: str,
+                owner: str | None, edit_mask: np.ndarray | None) -> tuple[Any, ...]:
+        if not person:
+            raise TryOnError(NO_PERSON)
+        check_description(description)
+        start = time.perf_counter()
+        person_rgb = pipeline.load_photo(person, "person photo")
+        garment_rgb, faces = None, None
+        if garment:
+            garment_rgb = pipeline.load_photo(garment, "garment photo")
+            faces = pipeline.check_garment_photo(garment_rgb).faces
+        checked = time.perf_counter() - start
+        result = pipeline.try_on(person_rgb, garment_rgb, description or None, category=category,
+                                 renderer=renderer, edit_mask=edit_mask, settings=self.settings)
+        held = hold_result(self.results, result, person_path=person, person_key=pipeline.image_key(person_rgb),
+                           garment_path=garment, garment_faces=faces, description=description, category=category,
+                           renderer=renderer, owner=owner, edit_mask=edit_mask)
+        notes = [*result.notes] + (["Used your corrected edit area."] if edit_mask is not None else [])
+        timings = {"decode and checks": checked, **{k: v for k, v in result.timings.items() if k != "total"}}
+        timings["total"] = sum(timings.values())
+        return (
+            (str(held.folder / "before.jpg"), str(held.folder / "after.jpg")),
+            fmt.timings_markdown(timings, result.cached_body),
+            fmt.notes_markdown(notes),
+            fmt.consistency_markdown(result.consistency),
+            held.token,
+        )
+
+    # ---- the lazy panels
+
+    def person_of(self, held: HeldResult) -> np.ndarray:
+        """The held result's person photo, read again from its upload (and checked to be the same).
+
+        Raises:
+            TryOnError: the upload is gone or changed (uploads are kept ``cache_ttl_s``).
+        """
+        try:
+            person = pipeline.load_photo(held.person_path, "person photo")
+        except TryOnError:
+            person = None
+        if person is None or pipeline.image_key(person) != held.person_key:
+            raise TryOnError("Your photo is no longer on the server (uploads are kept for a while only): "
+                             "press Try on again.")
+        return person
+
+    def analysis(self, token: str, request: gr.Request) -> list[tuple[str, str]]:
+        """The analysis gallery of the result ``token``: pose, body regions, edit area, garment mask."""
+        held = self.results.get(token, client_of(request).binding)
+        person = self.person_of(held)
+        body, _ = pipeline.analyze_person(person)
+        views = pipeline.analysis_views(person, body, held.edit_mask, held.garment_preview,
+                                        held.garment_mask_preview, EDIT_OVERLAY_RGB)
+        files = []
+        for number, (image, caption) in enumerate(views):
+            files.append((str(write_jpeg(preview(image), held.folder / f"analysis-{number}.jpg")), caption))
+        return files
+
+    def edit_area(self, token: str, request: gr.Request) -> dict[str, Any]:
+        """The edit-area editor's value for the result ``token``: the photo with the area tinted."""
+        held = self.results.get(token, client_of(request).binding)
+        background = pipeline.tint(self.person_of(held), held.edit_mask, EDIT_OVERLAY_RGB)
+        return {"background": str(write_jpeg(background, held.folder / "edit-area.jpg")), "layers": [],
+                "composite": None}
+
+    def open_analysis(self, token: str, request: gr.Request) -> Any:
+        """The analysis gallery when its panel opens (nothing to show before a try-on)."""
+        return self.analysis(token, request) if token else gr.skip()
+
+    def open_edit_area(self, token: str, request: gr.Request) -> Any:
+        """The editor's value when its panel opens (nothing to show before a try-on)."""
+        return self.edit_area(token, request) if token else gr.skip()
+
+    def refresh_panels(self, token: str, analysis_open: bool, editor_open: bool,
+                       request: gr.Request) -> tuple[Any, Any]:
+        """After a try-on: rebuild the panels that are open, leave the closed ones alone."""
+        analysis = self.analysis(token, request) if analysis_open and token else gr.skip()
+        editor = self.edit_area(token, request) if editor_open and token else gr.skip()
+        return analysis, editor
+
+    # ---- uploads, description, catalog
+
+    def person_check(self, path: str) -> None:
+        """Decode and analyse a person photo as it arrives (the analysis is cached: Try on finds it ready)."""
+        pipeline.analyze_person(pipeline.load_photo(path, "person photo"))
+
+    def garment_check(self, path: str) -> None:
+        """Decode a garment photo as it arrives, refuse a photo of a person, find the garment (cached)."""
+        pipeline.prepare_garment(pipeline.load_photo(path, "garment photo"))
+
+    def understand(self, description: str | None, garment: str | None) -> str:
+        """The 'understood as' chips of a description (empty without one)."""
+        if not description or not description.strip():
+            return fmt.chips_html(None)
+        try:
+            check_description(description)
+            spec = pipeline.parse_description(description)
+        except TryOnError as exc:
+            return fmt.chips_html(None, message=str(exc))
+        return fmt.chips_html(spec, garment_photo=bool(garment))
+
+    def gallery_entries(self) -> list[tuple[str, str]]:
+        """``(path, caption)`` of every catalog photo, unranked (no model needed)."""
+        return pipeline.catalog_photos(self.catalog_folders)
+
+    def search(self, query: str | None) -> list[tuple[str, str]]:
+        """Catalog photos ranked by ``query`` (all of them, unranked, for a blank query)."""
+        if not query or not query.strip():
+            return self.gallery_entries()
+        hits = _catalog(tuple(str(folder) for folder in self.catalog_folders)).search(query, k=GALLERY_RESULTS)
+        return [(str(item.path), item.caption) for item, _ in hits]
+
+    def renderer_info(self) -> str:
+        """What the renderer radio says: whether diffusion can run here."""
+        reason = diffusion_unavailable(self.settings)
+        if reason is None:
+            return "warp: fast, any CPU · diffusion: slower, photo-realistic (GPU)"
+        return f"diffusion is not available on this server: {reason}. It falls back to warp, with a note."
+
+
+@functools.lru_cache(maxsize=2)
+def _catalog(folders: tuple[str, ...]) -> Any:
+    """The garment gallery's search index, built once per set of folders."""
+    return pipeline.build_catalog([Path(folder) for folder in folders])
+
+
+@functools.lru_cache(maxsize=2)
+def diffusion_unavailable(settings: Settings) -> str | None:
+    """Why diffusion cannot run here (cached: it imports torch to look for a GPU), or None."""
+    return pipeline.diffusion_unavailable(settings)
+
+
+def warm_up(shop: Shop, example_people: list[str]) -> None:
+    """Load what the first request would otherwise wait for (~3 s on 2 cores).
+
+    The text encoder and its prototype phrases, the MediaPipe graphs (by analysing the example
+    people, which also caches their analyses), the catalog index and the renderer check. Each
+    step is independent: a failure is logged and the request that needs it retries.
+    """
+
+    def people() -> None:
+        for path in example_people:
+            pipeline.analyze_person(pipeline.load_photo(path, "example photo"))
+
+    steps = [
+        ("text encoder", pipeline.warm_up_text),
+        ("MediaPipe", people),
+        ("catalog", lambda: _catalog(tuple(str(folder) for folder in shop.catalog_folders))),
+        ("renderer check", lambda: diffusion_unavailable(shop.settings)),
+    ]
+    for name, step in steps:
+        try:
+            step()
+        except Exception:  # warming is best effort: the request that needs the step reports errors
+            log.exception("warm-up step %r failed", name)
+    log.info("warm-up done")
