@@ -395,7 +395,11 @@ def check_garment_photo(garment: np.ndarray) -> GarmentPhotoCheck:
     Raises:
         TryOnError: the photo shows a person (a face on shoulders), not a garment alone.
     """
-    check = inspect_garment_photo(garment)
+    return check_garment_photo_result(inspect_garment_photo(garment))
+
+
+def check_garment_photo_result(check: GarmentPhotoCheck) -> GarmentPhotoCheck:
+    """``check`` itself, or TryOnError when it found a person in the garment slot."""
     if check.shows_person:
         raise TryOnError(
             "The garment photo shows a person: use a product photo of the garment alone (flat, on a "

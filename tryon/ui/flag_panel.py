@@ -24,7 +24,7 @@ from ..errors import TryOnError
 from ..store.annotations import REASONS, AnnotationStore, FlagRecord, open_store, record_from_result
 from .errors import user_errors
 from .guard import client_of
-from .results import HeldResult, ResultCache
+from .results import HeldResult, ResultCache, file_key
 
 log = logging.getLogger(__name__)
 
@@ -53,27 +53,27 @@ def flagger_id(request: gr.Request | None, profile: gr.OAuthProfile | None) -> s
 
 def record_for(held: HeldResult, *, reasons: Sequence[str], note: str, consent: bool, flagged_by: str,
                settings: Settings) -> FlagRecord:
-    """The flag record of a held result: photos read again from their uploads, privacy rule applied.
+    """The flag record of a held result: photos read again from their uploads (the output is rebuilt
+    on the person photo), privacy rule applied.
 
     Raises:
         TryOnError: no reason, a note or description too long, the person photo needed (consent)
             but gone from the server, or no face to blur (no consent).
     """
+    image = held.image
     person = None
-    if consent:
-        try:
-            person = pipeline.load_photo(held.person_path, "person photo")
-        except TryOnError:
-            person = None
-        if person is None or pipeline.image_key(person) != held.person_key:
-            raise TryOnError("Your photo is no longer on the server, so it cannot be kept with the flag: "
-                             "press Try on again, then flag, or untick 'Keep my photo'.")
+    if consent or image is None:  # the photo is kept (consent), or the output is rebuilt on it
+        if held.person_key is None or file_key(held.person_path) != held.person_key:
+            raise TryOnError("Your photo is no longer on the server (uploads are kept for a while only): "
+                             "press Try on again, then flag.")
+        person = pipeline.load_photo(held.person_path, "person photo")
+        image = held.output(person)
     garment, source = _garment_of(held)
     params = dict(held.params)
     if held.mask_used is not None:
         params["edit_mask"] = held.mask_used
     return record_from_result(
-        dataclasses.replace(held, person=person),
+        dataclasses.replace(held, image=image, person=person if consent else None),
         reasons=reasons,
         note=note,
         consent=consent,

@@ -51,8 +51,12 @@ MAX_TIME_LIMIT_S = 3600
 DEFAULT_TIME_LIMIT_S = 600
 REQUEST_TIMEOUT_S = 120
 SERVER_START_TIMEOUT_S = 180
-WARM_UP_REQUESTS = 3
+WARM_UP_REQUESTS = 3  # at least; by default two per client, all clients at once (the peak memory of
+# concurrent renders belongs to the warm server, not to the growth the run measures)
+WARM_UP_PER_CLIENT = 2
 PIPELINE_RUNS = 20
+RSS_SAMPLES = 4  # the server's RSS is also read after each quarter of the requests
+RSS_POLL_S = 0.2
 RSS_SETTLE_S = 10.0  # after the warm-up requests, wait (at most this) for the background warm-up to finish
 RSS_STABLE_FRACTION = 0.01
 EXAMPLES = Path(__file__).resolve().parents[2] / "assets"
@@ -73,7 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--person", type=Path, default=DEFAULT_PERSON)
     parser.add_argument("--garment", type=Path, default=DEFAULT_GARMENT)
     parser.add_argument("--description", default="")
-    parser.add_argument("--warm-up", type=int, default=WARM_UP_REQUESTS, help="requests before measuring")
+    parser.add_argument("--warm-up", type=int, default=None,
+                        help="requests (by all the clients) before measuring (default: two per client, at least 3)")
     parser.add_argument("--client", choices=("http", "gradio"), default="http",
                         help="http: the browser's protocol (default); gradio: gradio_client")
 
@@ -112,8 +117,10 @@ def check_bounds(args: argparse.Namespace) -> None:
         raise TryOnError(f"--requests must be between 1 and {MAX_REQUESTS}.")
     if not 0 < args.time_limit <= MAX_TIME_LIMIT_S:
         raise TryOnError(f"--time-limit must be between 1 and {MAX_TIME_LIMIT_S} seconds.")
-    if not 0 <= args.warm_up <= MAX_CLIENTS:
-        raise TryOnError(f"--warm-up must be between 0 and {MAX_CLIENTS}.")
+    if args.warm_up is None:
+        args.warm_up = max(WARM_UP_REQUESTS, WARM_UP_PER_CLIENT * args.clients)
+    if not 0 <= args.warm_up <= MAX_REQUESTS:
+        raise TryOnError(f"--warm-up must be between 0 and {MAX_REQUESTS}.")
     for path in (args.person, args.garment):
         if not Path(path).is_file():
             raise TryOnError(f"{path} does not exist: give a person and a garment photo.")
@@ -305,6 +312,7 @@ class Load:
         self._left = args.requests
         self._lock = threading.Lock()
         self.deadline = time.monotonic() + args.time_limit
+        self.rss_samples: list[tuple[int, float | None]] = []
 
     def _shopper(self) -> Any:
         if self.args.client == "gradio":
@@ -350,14 +358,22 @@ class Load:
             if shopper is not None:
                 shopper.close()
 
-    def run(self) -> float:
-        """Run all shoppers; returns the wall time in seconds."""
+    def run(self, pid: int | None = None) -> float:
+        """Run all shoppers; returns the wall time in seconds. With ``pid``, samples the server's RSS
+        each time another quarter of the requests is done (:attr:`rss_samples`)."""
         start = time.perf_counter()
         threads = [threading.Thread(target=self.worker, daemon=True) for _ in range(self.args.clients)]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join(timeout=max(1.0, self.deadline - time.monotonic() + REQUEST_TIMEOUT_S))
+        marks = [round(self.args.requests * q / RSS_SAMPLES) for q in range(1, RSS_SAMPLES)]
+        while any(thread.is_alive() for thread in threads):
+            time.sleep(RSS_POLL_S)
+            with self._lock:
+                done = len(self.outcomes)
+            while marks and done >= marks[0]:
+                self.rss_samples.append((marks.pop(0), rss_mb(pid)))
+            if time.monotonic() > self.deadline + REQUEST_TIMEOUT_S:
+                break
         return time.perf_counter() - start
 
 
@@ -410,8 +426,9 @@ def report(load: Load, wall_s: float, rss: dict[str, float | None], pipeline_s: 
             line += f"; server-side try-on p50 {statistics.median(server):.3f} s"
         lines.append(line)
     lines.append("errors: " + (", ".join(f"{kind}: {n}" for kind, n in errors.most_common()) or "none"))
+    during = ", ".join(f"{_mb(value)} after {done}" for done, value in load.rss_samples)
     lines.append(f"server RSS: started {_mb(rss['started'])}, after warm-up {_mb(rss['warm'])}, "
-                 f"after {_mb(rss['after'])}")
+                 + (f"{during}, " if during else "") + f"after {_mb(rss['after'])}")
     if rss["warm"] and rss["after"]:
         growth = rss["after"] - rss["warm"]
         sessions = len(load.outcomes) if load.args.new_sessions else load.args.clients
@@ -442,13 +459,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"tryon load: {args.clients} clients, {args.requests} requests"
               f"{', a new session each' if args.new_sessions else ''}, against {url} ({origin}, pid {pid})")
         rss = {"started": rss_mb(pid)}
-        warm = Load(url, argparse.Namespace(**{**vars(args), "requests": args.warm_up, "clients": 1,
-                                               "new_sessions": False}), downloads)
+        warm = Load(url, argparse.Namespace(**{**vars(args), "requests": args.warm_up, "new_sessions": False}),
+                    downloads)
         warm.run()
         rss["warm"] = _settled_rss(pid)
         pipeline_s = pipeline_p50(args) if args.pipeline else None  # the server idles meanwhile
         load = Load(url, args, downloads)
-        wall = load.run()
+        wall = load.run(pid)
         rss["after"] = rss_mb(pid)
         print(report(load, wall, rss, pipeline_s))
     return 0

@@ -12,9 +12,12 @@ No Gradio here: :mod:`tryon.ui.shop` fills and reads the cache.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import io
 import logging
+import os
 import secrets
 import shutil
 import threading
@@ -32,11 +35,12 @@ from ..errors import TryOnError
 log = logging.getLogger(__name__)
 
 RESULTS_DIRNAME = "tryon-results"
+PEOPLE_DIRNAME = "people"  # the "before" images, one per person photo, shared by its results
 TOKEN_BYTES = 18
 # Display images: JPEG is ~30x faster to encode than PNG or WebP at 1024 px and a quarter the size.
 DISPLAY_QUALITY = 90
 # The analysis panel's pictures: a gallery of thumbnails, so a smaller side is plenty.
-PREVIEW_SIDE = 512
+PREVIEW_SIDE = 384
 MB = 2**20
 
 
@@ -65,17 +69,24 @@ class HeldResult:
         token: the result's id (random; the idempotency key of its flag).
         owner: binding of the browser that made it (see :func:`tryon.ui.guard.client_of`),
             or None when it sent no cookie.
-        image: RGB uint8 ``(H, W, 3)``, the output at processing size (lossless).
+        shape: ``(H, W)`` of the output and the person photo (processing size).
+        image: RGB uint8 ``(H, W, 3)``, the output (lossless), held only when it differs from
+            the person photo outside the edit area (a renderer that does not keep the
+            pixels it was not allowed to change); filled in to store a flag.
+        edit_pixels: otherwise only the output's pixels inside the edit area, ``(N, 3)`` uint8
+            in row-major order: :meth:`output` puts them back into the person photo (about a
+            third of the memory).
         edit_mask_bits: the edit area, ``np.packbits`` of a bool ``(H, W)`` mask.
-        person_path, person_key: the uploaded person photo and the content hash of its
-            decoded pixels (the photo is read again, and checked, when it is needed).
+        person_path, person_key: the uploaded person photo and the sha256 of its bytes
+            (:func:`file_key`; the photo is read again, and checked, when it is needed).
         garment_path: the garment photo as given (None for a synthesized garment).
         garment_faces: face boxes found in the garment photo (None when not checked).
         garment_preview, garment_mask_preview: the garment used (recoloured or synthesized)
             and its mask, at most :data:`PREVIEW_SIDE` px, for the analysis panel.
         body: what hiding the face needs (:class:`FaceInfo`).
         garment: the garment guesses (:class:`GarmentInfo`).
-        folder: where the result's display files are.
+        folder: where the result's own display files are (``after.jpg``, the analysis pictures).
+        before: the "before" display image (shared by the results of the same person photo).
         mask_used_bits: the edit area the shopper painted for *this* rendering (packed like
             ``edit_mask_bits``), or None for the automatic one.
         painted_bits: the edit area painted on this result for the next re-run, or None.
@@ -84,7 +95,9 @@ class HeldResult:
 
     token: str
     owner: str | None
-    image: np.ndarray
+    shape: tuple[int, int]
+    image: np.ndarray | None
+    edit_pixels: np.ndarray | None
     edit_mask_bits: np.ndarray
     person_path: str
     person_key: str
@@ -104,13 +117,20 @@ class HeldResult:
     notes: tuple[str, ...]
     cached_body: bool
     folder: Path
+    before: Path
     mask_used_bits: np.ndarray | None = None
     painted_bits: np.ndarray | None = None
     person: np.ndarray | None = None
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.image.shape[:2]
+    def output(self, person: np.ndarray) -> np.ndarray:
+        """The output, RGB uint8 ``(H, W, 3)``, given the person photo it was rendered on."""
+        if self.image is not None:
+            return self.image
+        if person.shape[:2] != tuple(self.shape):
+            raise ValueError(f"the person photo is {person.shape[:2]}, the result {self.shape}")
+        image = person.copy()
+        image[self.edit_mask] = self.edit_pixels
+        return image
 
     @property
     def edit_mask(self) -> np.ndarray:
@@ -130,9 +150,19 @@ class HeldResult:
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays (what the cache is bounded by)."""
-        arrays = [self.image, self.edit_mask_bits, self.garment_preview, self.garment_mask_preview,
+        arrays = [self.image, self.edit_pixels, self.edit_mask_bits, self.garment_preview, self.garment_mask_preview,
                   self.body.landmarks, self.body.visibility, self.mask_used_bits, self.painted_bits, self.person]
         return sum(array.nbytes for array in arrays if array is not None)
+
+
+def split_output(image: np.ndarray, person: np.ndarray, edit_mask: np.ndarray) -> tuple[np.ndarray | None,
+                                                                                         np.ndarray | None]:
+    """``(image, None)``, or ``(None, edit-area pixels)`` when ``image`` equals ``person`` outside the
+    edit area (as :class:`tryon.pipeline.TryOnResult` promises): what :class:`HeldResult` keeps."""
+    outside = ~edit_mask
+    if image.shape == person.shape and np.array_equal(image[outside], person[outside]):
+        return None, image[edit_mask]
+    return image, None
 
 
 def pack_mask(mask: np.ndarray) -> np.ndarray:
@@ -143,6 +173,16 @@ def pack_mask(mask: np.ndarray) -> np.ndarray:
 def unpack_mask(bits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The bool ``shape`` mask :func:`pack_mask` packed."""
     return np.unpackbits(bits, count=shape[0] * shape[1]).reshape(shape).astype(bool)
+
+
+def file_key(path: str | Path | None) -> str | None:
+    """sha256 of a file's bytes (an upload's identity, ~1 ms), or None when it cannot be read."""
+    if not path:
+        return None
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def new_token() -> str:
@@ -206,6 +246,18 @@ class ResultCache:
         self._cache = _Cache(max(1, int(max_mb * MB)), ttl_s, clock, self._drop)
         self._lock = threading.Lock()
 
+    def person_display(self, key: str, person: np.ndarray) -> Path:
+        """The "before" JPEG of a person photo (``key``: its :func:`file_key`), written once and shared."""
+        path = self.root / PEOPLE_DIRNAME / f"{key[:32]}.jpg"
+        if path.is_file():
+            os.utime(path)  # in use again: the sweep keeps it
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{secrets.token_hex(6)}.jpg")
+        write_jpeg(person, temp)
+        os.replace(temp, path)  # concurrent requests for the same photo never see half a file
+        return path
+
     def new_folder(self) -> Path:
         """A fresh folder for a new result's display files."""
         folder = self.root / secrets.token_urlsafe(12)
@@ -252,9 +304,15 @@ class ResultCache:
                 self._cache[held.token] = held
 
     def expire(self) -> None:
-        """Drop results whose time is up (and their files)."""
+        """Drop results whose time is up (and their files), and "before" images unused as long."""
         with self._lock:
             self._cache.expire()
+        cutoff = time.time() - self.ttl_s
+        people = self.root / PEOPLE_DIRNAME
+        for path in people.glob("*.jpg") if people.is_dir() else ():
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
 
     def __len__(self) -> int:
         with self._lock:

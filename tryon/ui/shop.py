@@ -14,10 +14,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import cachetools
 import gradio as gr
 import numpy as np
 
@@ -27,7 +29,18 @@ from ..errors import TryOnError
 from ..store.annotations import DESCRIPTION_MAX_CHARS, gradio_cache_dir
 from . import format as fmt
 from .guard import client_of
-from .results import FaceInfo, GarmentInfo, HeldResult, ResultCache, new_token, pack_mask, preview, write_jpeg
+from .results import (
+    FaceInfo,
+    GarmentInfo,
+    HeldResult,
+    ResultCache,
+    file_key,
+    new_token,
+    pack_mask,
+    preview,
+    split_output,
+    write_jpeg,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +51,7 @@ ADD_COLOUR = "#22c55e"
 REMOVE_COLOUR = "#ef4444"
 EDIT_OVERLAY_RGB = (59, 130, 246)
 GALLERY_RESULTS = 12
+GARMENT_CHECKS_KEPT = 256  # garment photos whose face check is remembered (by file content)
 NO_PERSON = "Upload a photo of yourself first (or pick one of the examples below)."
 
 
@@ -95,7 +109,7 @@ def hold_result(
     result: Any,
     *,
     person_path: str,
-    person_key: str,
+    person_key: str | None,
     garment_path: str | None,
     garment_faces: Any,
     description: str,
@@ -105,26 +119,33 @@ def hold_result(
     edit_mask: np.ndarray | None = None,
 ) -> HeldResult:
     """Keep what flagging and the panels need of a :class:`tryon.pipeline.TryOnResult` in ``results``,
-    and write its two display JPEGs (``before.jpg``, ``after.jpg`` in the result's folder).
+    and write its display JPEGs: ``after.jpg`` in the result's folder, and the person's "before"
+    image once per person photo.
 
     Args:
-        person_path, person_key: the uploaded person photo and :func:`tryon.pipeline.image_key` of it decoded.
+        person_path, person_key: the uploaded person photo and its :func:`tryon.ui.results.file_key`
+            (None when unknown: the "before" image is then the result's own).
         garment_path, garment_faces: the garment photo as given and the faces found in it (None: none given).
         description, category, renderer: what the shopper asked for.
         owner: the binding of the browser that asked (:func:`tryon.ui.guard.client_of`).
         edit_mask: the painted edit area the result was rendered with, or None.
     """
     folder = results.new_folder()
-    write_jpeg(result.person, folder / "before.jpg")
+    before = results.person_display(person_key, result.person) if person_key else folder / "before.jpg"
+    if not person_key:
+        write_jpeg(result.person, before)
     write_jpeg(result.image, folder / "after.jpg")
     garment_info = result.garment
     garment_mask = getattr(garment_info, "mask", None)
     if garment_mask is None:
         garment_mask = np.zeros(result.garment_image.shape[:2], bool)
+    image, edit_pixels = split_output(result.image, result.person, result.edit_mask)
     held = HeldResult(
         token=new_token(),
         owner=owner,
-        image=result.image,
+        shape=tuple(result.image.shape[:2]),
+        image=image,
+        edit_pixels=edit_pixels,
         edit_mask_bits=pack_mask(result.edit_mask),
         person_path=person_path,
         person_key=person_key,
@@ -145,6 +166,7 @@ def hold_result(
         notes=tuple(result.notes),
         cached_body=bool(result.cached_body),
         folder=folder,
+        before=before,
         mask_used_bits=None if edit_mask is None else pack_mask(edit_mask),
     )
     if not results.put(held):
@@ -159,6 +181,8 @@ class Shop:
         self.settings = settings
         self.results = ResultCache(gradio_cache_dir(settings), settings.result_cache_mb, settings.result_ttl_s)
         self.catalog_folders = [GARMENTS_DIR] + ([Path(settings.catalog)] if settings.catalog else [])
+        self._garment_checks: cachetools.LRUCache[str, Any] = cachetools.LRUCache(GARMENT_CHECKS_KEPT)
+        self._checks_lock = threading.Lock()
 
     # ---- the try-on
 
@@ -205,27 +229,40 @@ class Shop:
             raise TryOnError(NO_PERSON)
         check_description(description)
         start = time.perf_counter()
-        person_rgb = pipeline.load_photo(person, "person photo")
-        garment_rgb, faces = None, None
-        if garment:
-            garment_rgb = pipeline.load_photo(garment, "garment photo")
-            faces = pipeline.check_garment_photo(garment_rgb).faces
+        person_key = file_key(person)
+        faces = self.garment_faces(garment) if garment else None
         checked = time.perf_counter() - start
-        result = pipeline.try_on(person_rgb, garment_rgb, description or None, category=category,
+        # The pipeline reads the uploads itself (once each), as it would for any caller.
+        result = pipeline.try_on(person, garment or None, description or None, category=category,
                                  renderer=renderer, edit_mask=edit_mask, settings=self.settings)
-        held = hold_result(self.results, result, person_path=person, person_key=pipeline.image_key(person_rgb),
-                           garment_path=garment, garment_faces=faces, description=description, category=category,
-                           renderer=renderer, owner=owner, edit_mask=edit_mask)
+        held = hold_result(self.results, result, person_path=person, person_key=person_key, garment_path=garment,
+                           garment_faces=faces, description=description, category=category, renderer=renderer,
+                           owner=owner, edit_mask=edit_mask)
         notes = [*result.notes] + (["Used your corrected edit area."] if edit_mask is not None else [])
-        timings = {"decode and checks": checked, **{k: v for k, v in result.timings.items() if k != "total"}}
+        timings = {"checks": checked, **{k: v for k, v in result.timings.items() if k != "total"}}
         timings["total"] = sum(timings.values())
         return (
-            (str(held.folder / "before.jpg"), str(held.folder / "after.jpg")),
+            (str(held.before), str(held.folder / "after.jpg")),
             fmt.timings_markdown(timings, result.cached_body),
             fmt.notes_markdown(notes),
             fmt.consistency_markdown(result.consistency),
             held.token,
         )
+
+    def garment_faces(self, path: str) -> tuple[tuple[int, int, int, int], ...]:
+        """The faces in a garment photo, refusing a photo of a person; cached by the file's bytes, so
+        a garment checked on upload (or tried before) is not decoded again for the check."""
+        key = file_key(path)
+        with self._checks_lock:
+            check = self._garment_checks.get(key) if key else None
+        if check is None:
+            check = pipeline.inspect_garment_photo(pipeline.load_photo(path, "garment photo"))
+            if key:
+                with self._checks_lock:
+                    self._garment_checks[key] = check
+        if check.shows_person:
+            pipeline.check_garment_photo_result(check)
+        return check.faces
 
     # ---- the lazy panels
 
@@ -235,14 +272,10 @@ class Shop:
         Raises:
             TryOnError: the upload is gone or changed (uploads are kept ``cache_ttl_s``).
         """
-        try:
-            person = pipeline.load_photo(held.person_path, "person photo")
-        except TryOnError:
-            person = None
-        if person is None or pipeline.image_key(person) != held.person_key:
+        if held.person_key is None or file_key(held.person_path) != held.person_key:
             raise TryOnError("Your photo is no longer on the server (uploads are kept for a while only): "
                              "press Try on again.")
-        return person
+        return pipeline.load_photo(held.person_path, "person photo")
 
     def analysis(self, token: str, request: gr.Request) -> list[tuple[str, str]]:
         """The analysis gallery of the result ``token``: pose, body regions, edit area, garment mask."""
@@ -285,7 +318,8 @@ class Shop:
         pipeline.analyze_person(pipeline.load_photo(path, "person photo"))
 
     def garment_check(self, path: str) -> None:
-        """Decode a garment photo as it arrives, refuse a photo of a person, find the garment (cached)."""
+        """Check a garment photo as it arrives (refuse a photo of a person) and find the garment (cached)."""
+        self.garment_faces(path)
         pipeline.prepare_garment(pipeline.load_photo(path, "garment photo"))
 
     def understand(self, description: str | None, garment: str | None) -> str:
