@@ -53,7 +53,7 @@ REQUEST_TIMEOUT_S = 120
 SERVER_START_TIMEOUT_S = 180
 WARM_UP_REQUESTS = 3  # at least; by default two per client, all clients at once (the peak memory of
 # concurrent renders belongs to the warm server, not to the growth the run measures)
-WARM_UP_PER_CLIENT = 2
+WARM_UP_PER_CLIENT = 5
 PIPELINE_RUNS = 20
 RSS_SAMPLES = 4  # the server's RSS is also read after each quarter of the requests
 RSS_POLL_S = 0.2
@@ -78,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--garment", type=Path, default=DEFAULT_GARMENT)
     parser.add_argument("--description", default="")
     parser.add_argument("--warm-up", type=int, default=None,
-                        help="requests (by all the clients) before measuring (default: two per client, at least 3)")
+                        help="requests (by all the clients) before measuring (default: five per client, at least 3)")
     parser.add_argument("--client", choices=("http", "gradio"), default="http",
                         help="http: the browser's protocol (default); gradio: gradio_client")
 
