@@ -314,6 +314,10 @@ class ResultCache:
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
 
+    def __contains__(self, token: object) -> bool:
+        with self._lock:
+            return token in self._cache
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._cache)

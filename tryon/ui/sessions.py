@@ -37,7 +37,8 @@ def expire_sessions(blocks: Any, ttl_s: float, now: dt.datetime | None = None) -
     """Drop the Gradio sessions of ``blocks`` idle for more than ``ttl_s``; returns how many.
 
     Their ``gr.State`` values go through the states' delete callbacks first, as Gradio's own
-    expiry does. Reads Gradio's ``state_holder`` (``session_data``, ``time_last_used``, ``lock``).
+    expiry does. Reads Gradio's ``state_holder`` (``session_data``, ``time_last_used``, ``lock``)
+    and its queue's ``pending_event_ids_session`` (sessions with events in flight are kept).
     """
     holder = getattr(blocks, "state_holder", None)
     last_used = getattr(holder, "time_last_used", None)
@@ -45,7 +46,10 @@ def expire_sessions(blocks: Any, ttl_s: float, now: dt.datetime | None = None) -
     if last_used is None or sessions is None:
         return 0
     now = now or dt.datetime.now()
-    idle = [sid for sid, when in list(last_used.items()) if (now - when).total_seconds() > ttl_s]
+    # A session whose event is still queued or running is not idle, however long the event takes.
+    running = getattr(getattr(blocks, "_queue", None), "pending_event_ids_session", None) or {}
+    idle = [sid for sid, when in list(last_used.items())
+            if (now - when).total_seconds() > ttl_s and not running.get(sid)]
     for session_id in idle:
         holder.delete_state(session_id)
         with holder.lock:
