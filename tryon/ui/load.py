@@ -15,8 +15,8 @@ it does not attack.
 Printed: throughput, p50/p95/max latency, the server-side time of the same requests,
 errors by kind (a full queue is "busy"), and the server's RSS when it started, after the
 warm-up requests and at the end (with ``--new-sessions`` every request opens a new session,
-so the growth per session shows). ``--pipeline`` also times :func:`tryon.pipeline.try_on`
-in this process on the same photos, before the load, for the API/pipeline ratio.
+so the growth per session shows). ``--pipeline`` first times :func:`tryon.pipeline.try_on` in
+this process and the same request through the API, alternately, for the API/pipeline ratio.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ WARM_UP_PER_CLIENT = 5
 PIPELINE_RUNS = 20
 RSS_SAMPLES = 4  # the server's RSS is also read after each quarter of the requests
 RSS_POLL_S = 0.2
-RSS_SETTLE_S = 10.0  # after the warm-up requests, wait (at most this) for the background warm-up to finish
-RSS_STABLE_FRACTION = 0.01
+RSS_SETTLE_S = 60.0
+RSS_STILL_S = 5.0
+RSS_STILL_FRACTION = 0.005
 EXAMPLES = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_PERSON = EXAMPLES / "people" / "vitonhd_00034_00.jpg"
 DEFAULT_GARMENT = EXAMPLES / "garments" / "vitonhd_09176_00.jpg"
@@ -73,7 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT_S,
                         help=f"stop sending after this many seconds (at most {MAX_TIME_LIMIT_S})")
     parser.add_argument("--new-sessions", action="store_true", help="a new session (client) for every request")
-    parser.add_argument("--pipeline", action="store_true", help="also time try_on() in this process")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="first compare try_on() in this process with the same request through the API")
     parser.add_argument("--person", type=Path, default=DEFAULT_PERSON)
     parser.add_argument("--garment", type=Path, default=DEFAULT_GARMENT)
     parser.add_argument("--description", default="")
@@ -293,6 +295,13 @@ class GradioShopper:
         self.client.close()
 
 
+def new_shopper(url: str, args: argparse.Namespace, downloads: Path) -> Any:
+    """A :class:`BrowserShopper`, or a :class:`GradioShopper` with ``--client gradio``."""
+    if args.client == "gradio":
+        return GradioShopper(url, args, downloads)
+    return BrowserShopper(url, args)
+
+
 class BusyError(Exception):
     """The server's queue is full."""
 
@@ -315,9 +324,7 @@ class Load:
         self.rss_samples: list[tuple[int, float | None]] = []
 
     def _shopper(self) -> Any:
-        if self.args.client == "gradio":
-            return GradioShopper(self.url, self.args, self.downloads)
-        return BrowserShopper(self.url, self.args)
+        return new_shopper(self.url, self.args, self.downloads)
 
     def _take(self) -> bool:
         with self._lock:
@@ -377,29 +384,44 @@ class Load:
         return time.perf_counter() - start
 
 
-def _settled_rss(pid: int | None) -> float | None:
-    """The server's RSS once it stops growing (its background warm-up may still be loading)."""
-    deadline, last = time.monotonic() + RSS_SETTLE_S, rss_mb(pid)
-    while last is not None and time.monotonic() < deadline:
-        time.sleep(1.0)
-        now = rss_mb(pid)
-        if now is None or abs(now - last) <= RSS_STABLE_FRACTION * last:
-            return now
-        last = now
-    return last
+def settled_rss(pid: int | None) -> float | None:
+    """The server's RSS once it has stopped growing for :data:`RSS_STILL_S` (its start-up warm-up
+    thread loads the text encoder, the catalog and torch in the background), at most :data:`RSS_SETTLE_S`."""
+    deadline = time.monotonic() + RSS_SETTLE_S
+    highest, since = rss_mb(pid), time.monotonic()
+    while highest is not None and time.monotonic() < deadline and time.monotonic() - since < RSS_STILL_S:
+        time.sleep(RSS_POLL_S)
+        now = rss_mb(pid) or 0.0
+        if now > highest * (1 + RSS_STILL_FRACTION):
+            since = time.monotonic()
+        highest = max(highest, now)
+    return highest
 
 
-def pipeline_p50(args: argparse.Namespace) -> float:
-    """p50 of :func:`tryon.pipeline.try_on` on the same photos in this process (warm caches)."""
+def compare_with_pipeline(url: str, args: argparse.Namespace) -> tuple[float, float]:
+    """p50 of :func:`tryon.pipeline.try_on` in this process and of the same request through the API
+    (one shopper, nothing else running), measured in alternation so both meet the same machine load.
+
+    Returns:
+        ``(pipeline p50, API p50)`` in seconds.
+    """
     from ..pipeline import try_on
 
-    def once() -> float:
+    def pipeline_once() -> float:
         start = time.perf_counter()
         try_on(args.person, args.garment, args.description or None, category="auto", renderer="warp")
         return time.perf_counter() - start
 
-    once(), once()
-    return statistics.median(once() for _ in range(PIPELINE_RUNS))
+    shopper = new_shopper(url, args, Path(tempfile.gettempdir()))
+    try:
+        pipeline_once(), Load.request(shopper)  # warm this process's models
+        pairs = [(pipeline_once(), Load.request(shopper)) for _ in range(PIPELINE_RUNS)]
+    finally:
+        shopper.close()
+    failed = [outcome.error for _, outcome in pairs if outcome.error]
+    if failed:
+        raise TryOnError(f"The server refused the comparison requests: {failed[0]}")
+    return statistics.median(p for p, _ in pairs), statistics.median(o.seconds for _, o in pairs)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -411,7 +433,7 @@ def _mb(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f} MB"
 
 
-def report(load: Load, wall_s: float, rss: dict[str, float | None], pipeline_s: float | None) -> str:
+def report(load: Load, wall_s: float, rss: dict[str, float | None], compared: tuple[float, float] | None) -> str:
     """The printed figures."""
     ok = [o for o in load.outcomes if o.error is None]
     errors = collections.Counter(o.error for o in load.outcomes if o.error is not None)
@@ -434,10 +456,10 @@ def report(load: Load, wall_s: float, rss: dict[str, float | None], pipeline_s: 
         sessions = len(load.outcomes) if load.args.new_sessions else load.args.clients
         lines.append(f"growth over warm-up: {growth:+.0f} MB ({growth / rss['warm']:+.1%}); "
                      f"{sessions} sessions: {growth / max(sessions, 1):+.2f} MB per session")
-    if pipeline_s is not None and ok:
-        api = _percentile([o.seconds for o in ok], 50)
-        lines.append(f"pipeline in this process: p50 {pipeline_s:.3f} s; API p50 / pipeline p50 = "
-                     f"{api / pipeline_s:.2f}x")
+    if compared is not None:
+        pipeline_s, api_s = compared
+        lines.append(f"same request, one shopper, alternating {PIPELINE_RUNS}x: pipeline in this process p50 "
+                     f"{pipeline_s:.3f} s, through the API p50 {api_s:.3f} s = {api_s / pipeline_s:.2f}x")
     return "\n".join(lines)
 
 
@@ -462,10 +484,10 @@ def run(args: argparse.Namespace) -> int:
         warm = Load(url, argparse.Namespace(**{**vars(args), "requests": args.warm_up, "new_sessions": False}),
                     downloads)
         warm.run()
-        rss["warm"] = _settled_rss(pid)
-        pipeline_s = pipeline_p50(args) if args.pipeline else None  # the server idles meanwhile
+        rss["warm"] = settled_rss(pid)
+        compared = compare_with_pipeline(url, args) if args.pipeline else None
         load = Load(url, args, downloads)
         wall = load.run(pid)
         rss["after"] = rss_mb(pid)
-        print(report(load, wall, rss, pipeline_s))
+        print(report(load, wall, rss, compared))
     return 0
