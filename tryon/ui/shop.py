@@ -136,9 +136,6 @@ def hold_result(
         write_jpeg(result.person, before)
     write_jpeg(result.image, folder / "after.jpg")
     garment_info = result.garment
-    garment_mask = getattr(garment_info, "mask", None)
-    if garment_mask is None:
-        garment_mask = np.zeros(result.garment_image.shape[:2], bool)
     image, edit_pixels = split_output(result.image, result.person, result.edit_mask)
     held = HeldResult(
         token=new_token(),
@@ -152,7 +149,7 @@ def hold_result(
         garment_path=garment_path or None,
         garment_faces=garment_faces,
         garment_preview=preview(result.garment_image),
-        garment_mask_preview=preview(np.asarray(garment_mask, dtype=bool)),
+        garment_mask_preview=preview(_garment_mask(result)),
         body=FaceInfo(result.body.face_box, result.body.landmarks, result.body.visibility),
         garment=GarmentInfo(getattr(garment_info, "category_scores", None), getattr(garment_info, "sleeve", None)),
         category=result.category,
@@ -172,6 +169,12 @@ def hold_result(
     if not results.put(held):
         log.warning("a result of %.1f MB does not fit the result cache (TRYON_RESULT_CACHE_MB)", held.nbytes / 2**20)
     return held
+
+
+def _garment_mask(result: Any) -> np.ndarray:
+    """The garment photo's mask, bool at the garment image's size (empty without a garment analysis)."""
+    mask = getattr(result.garment, "mask", None)
+    return np.zeros(result.garment_image.shape[:2], bool) if mask is None else np.asarray(mask, dtype=bool)
 
 
 class Shop:
