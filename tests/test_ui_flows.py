@@ -206,7 +206,10 @@ def test_a_flag_from_the_ui_appears_in_the_review_tab_after_unlocking(app: Any, 
     _try_on(page)
     page.get_by_text("Flag this result").click()
     page.get_by_label("Artifacts or seams").check()
-    page.get_by_label("Note (optional)").fill("seam at the left shoulder")
+    # The note also tries what a note must not do on the reviewer's screen: an image that calls home, a
+    # bare link, formatting.
+    page.get_by_label("Note (optional)").fill(
+        "seam at the left shoulder ![pixel](http://attacker.example/p.png) www.attacker.example **loud**")
     page.get_by_role("button", name="Flag", exact=True).dblclick()
     page.get_by_text("Thank you").wait_for()
     page.wait_for_timeout(1000)  # a second record, if any, would be written by now
@@ -225,6 +228,9 @@ def test_a_flag_from_the_ui_appears_in_the_review_tab_after_unlocking(app: Any, 
     cell.click()  # opens the flag
     page.get_by_text("Output as flagged").wait_for()
     assert page.get_by_text("no — output face blurred").count() == 1
+    summary = page.locator("#review-summary")
+    summary.get_by_text("attacker.example/p.png").first.wait_for()  # the note is there, as text
+    assert summary.locator("a, img, strong:has-text('loud')").count() == 0
 
 
 @pytest.mark.parametrize("description", ["blue jeans", "一件蓝色的牛仔裤"])

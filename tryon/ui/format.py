@@ -14,16 +14,16 @@ from typing import Any
 
 UNSAID = "could not tell"
 FROM_PHOTO = "from the photo"
-# Every character Markdown (CommonMark + GitHub tables) gives a meaning to.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# CommonMark lets a backslash escape any ASCII punctuation: escaping all of it leaves no link,
+# image, HTML tag, entity, emphasis or autolink (an escaped ``http\://`` or ``www\.`` is not a link).
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
 
 def escape_markdown(text: Any) -> str:
-    """``text`` as literal Markdown: special characters backslash-escaped, HTML as entities,
-    line breaks kept as Markdown hard breaks."""
-    escaped = html.escape(str(text), quote=True)
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
-    return "  \n".join(line.strip() for line in escaped.splitlines()) if "\n" in escaped else escaped
+    """``text`` as literal Markdown: every ASCII punctuation character backslash-escaped (so no
+    formatting, link, autolink, image or HTML survives), line breaks kept as hard breaks."""
+    lines = [_PUNCTUATION.sub(r"\\\1", line.strip()) for line in str(text).splitlines()]
+    return "  \n".join(lines)
 
 
 def timings_markdown(timings: Mapping[str, float], cached: bool) -> str:

@@ -358,7 +358,7 @@ def _detail_view() -> DetailView:
             person = gr.Image(label="Person (kept with consent only)", **shown)
             garment = gr.Image(label="Garment", **shown)
             output = gr.Image(label="Output as flagged", **shown)
-        summary = gr.Markdown()
+        summary = gr.Markdown(latex_delimiters=[], elem_id="review-summary")  # user text: no LaTeX either
         parameters = gr.JSON(label="Stored parameters, timings and scores", max_height=PARAMETERS_HEIGHT)
         with gr.Row():
             status = gr.Radio(list(STATUSES), label="Status")
