@@ -30,7 +30,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from tryon.config import Settings
-from tryon.store.annotations import DESCRIPTION_MAX_CHARS, GRADIO_TMP_DIRNAME, AnnotationStore
+from tryon.store.annotations import GRADIO_TMP_DIRNAME, AnnotationStore
 
 REPO = Path(__file__).resolve().parents[1]
 PERSON = REPO / "assets/people/vitonhd_00034_00.jpg"
@@ -286,6 +286,8 @@ def test_reviewer_images_and_exports_are_served_once_to_the_reviewer_only(app):
 
 @pytest.mark.slow
 def test_a_huge_description_is_refused_and_never_stored(app):
+    from tryon.store.annotations import DESCRIPTION_MAX_CHARS
+
     client = Client(app.url, verbose=False)
     with pytest.raises(AppError, match=f"longer than {DESCRIPTION_MAX_CHARS} characters"):
         try_on(client, description="a red shirt " * 200_000)
