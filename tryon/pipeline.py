@@ -12,11 +12,11 @@ import dataclasses
 import hashlib
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import cachetools
 import numpy as np
 
 from .config import Settings, get_settings
@@ -65,48 +65,40 @@ class TryOnResult:
     cached_body: bool = False
 
 
-class _LRU:
-    """A small thread-safe LRU cache keyed by content hash."""
+class _Cache:
+    """A thread-safe LRU cache (``cachetools``) sized from the settings on first use, not at import."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[str, Any] = OrderedDict()
+    def __init__(self, size: Callable[[Settings], int]) -> None:
+        self._size = size
+        self._items: cachetools.LRUCache | None = None
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> Any | None:
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
     def get_or_compute(self, key: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
-        """``(value, hit)``: the cached value for ``key``, or ``compute()`` stored under it."""
-        value = self.get(key)
+        """``(value, hit)``: the cached value for ``key``, or ``compute()`` stored under it (computed
+        outside the lock: two first requests for one key may both compute; either result is kept)."""
+        with self._lock:
+            if self._items is None:
+                self._items = cachetools.LRUCache(maxsize=max(1, self._size(get_settings())))
+            value = self._items.get(key)
         if value is not None:
             return value, True
         value = compute()
-        self.put(key, value)
+        with self._lock:
+            self._items[key] = value
         return value, False
 
+    def clear(self) -> None:
+        """Forget everything; the next use sizes the cache from the settings again."""
+        with self._lock:
+            self._items = None
 
-_BODY_CACHE = _LRU(get_settings().person_cache_size)
+
+_BODY_CACHE = _Cache(lambda settings: settings.person_cache_size)
 # Catalog garments are tried on by many people: their analysis is cached the same way.
-_GARMENT_CACHE = _LRU(get_settings().person_cache_size)
+_GARMENT_CACHE = _Cache(lambda settings: settings.person_cache_size)
 # The composite's person-only preparation (masks and full-size fills, ~30 MB at 768x1024): fewer kept.
 PREPARED_CACHE_SIZE = 4
-_PREPARED_CACHE = _LRU(PREPARED_CACHE_SIZE)
+_PREPARED_CACHE = _Cache(lambda settings: PREPARED_CACHE_SIZE)
 
 
 def image_key(image: np.ndarray) -> str:
@@ -149,6 +141,12 @@ def clear_cache() -> None:
     _BODY_CACHE.clear()
     _GARMENT_CACHE.clear()
     _PREPARED_CACHE.clear()
+
+
+def _load(source: ImageSource, what: str, settings: Settings) -> np.ndarray:
+    """:func:`tryon.stages.intake.load_image` with the caller's size limits."""
+    return load_image(source, what=what, max_side=settings.max_side, min_side=settings.min_side,
+                      max_pixels=settings.max_pixels)
 
 
 @contextmanager
@@ -215,8 +213,8 @@ def try_on(
 
     # 1. Intake: decode, orient, convert, bound the size.
     with _timed(timings, "intake"):
-        person_rgb = load_image(person, what="person photo")
-        garment_rgb = None if garment is None else load_image(garment, what="garment photo")
+        person_rgb = _load(person, "person photo", settings)
+        garment_rgb = None if garment is None else _load(garment, "garment photo", settings)
 
     # 2. Body: pose, masks, regions (cached by content hash).
     with _timed(timings, "body"):

@@ -38,40 +38,42 @@ import numpy as np
 
 from ..errors import TryOnError
 from ..models import load_model, model_lock
-
-# MediaPipe Pose landmark indices (33 in all).
-NOSE = 0
-LEFT_EYE, RIGHT_EYE = 2, 5
-LEFT_EAR, RIGHT_EAR = 7, 8
-MOUTH_LEFT, MOUTH_RIGHT = 9, 10
-LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
-LEFT_ELBOW, RIGHT_ELBOW = 13, 14
-LEFT_WRIST, RIGHT_WRIST = 15, 16
-LEFT_PINKY, RIGHT_PINKY = 17, 18
-LEFT_INDEX, RIGHT_INDEX = 19, 20
-LEFT_THUMB, RIGHT_THUMB = 21, 22
-LEFT_HIP, RIGHT_HIP = 23, 24
-LEFT_KNEE, RIGHT_KNEE = 25, 26
-LEFT_ANKLE, RIGHT_ANKLE = 27, 28
-LEFT_HEEL, RIGHT_HEEL = 29, 30
-LEFT_FOOT, RIGHT_FOOT = 31, 32
-NUM_LANDMARKS = 33  # rows of BodyAnalysis.landmarks
-
-# Bones drawn by the visualiser and used to tell which mask blobs belong to the person.
-SKELETON = (
-    (LEFT_SHOULDER, RIGHT_SHOULDER), (LEFT_HIP, RIGHT_HIP),
-    (LEFT_SHOULDER, LEFT_HIP), (RIGHT_SHOULDER, RIGHT_HIP),
-    (LEFT_SHOULDER, LEFT_ELBOW), (LEFT_ELBOW, LEFT_WRIST),
-    (RIGHT_SHOULDER, RIGHT_ELBOW), (RIGHT_ELBOW, RIGHT_WRIST),
-    (LEFT_WRIST, LEFT_INDEX), (LEFT_WRIST, LEFT_PINKY), (LEFT_WRIST, LEFT_THUMB),
-    (RIGHT_WRIST, RIGHT_INDEX), (RIGHT_WRIST, RIGHT_PINKY), (RIGHT_WRIST, RIGHT_THUMB),
-    (LEFT_HIP, LEFT_KNEE), (LEFT_KNEE, LEFT_ANKLE),
-    (RIGHT_HIP, RIGHT_KNEE), (RIGHT_KNEE, RIGHT_ANKLE),
-    (LEFT_ANKLE, LEFT_HEEL), (LEFT_HEEL, LEFT_FOOT), (LEFT_ANKLE, LEFT_FOOT),
-    (RIGHT_ANKLE, RIGHT_HEEL), (RIGHT_HEEL, RIGHT_FOOT), (RIGHT_ANKLE, RIGHT_FOOT),
-    (NOSE, LEFT_EYE), (NOSE, RIGHT_EYE), (LEFT_EYE, LEFT_EAR), (RIGHT_EYE, RIGHT_EAR),
-    (MOUTH_LEFT, MOUTH_RIGHT),
+from . import masks
+from .clothing import Clothing, parse_clothing
+from .landmarks import (
+    LEFT_ANKLE,
+    LEFT_EAR,
+    LEFT_ELBOW,
+    LEFT_EYE,
+    LEFT_FOOT,
+    LEFT_HEEL,
+    LEFT_HIP,
+    LEFT_INDEX,
+    LEFT_KNEE,
+    LEFT_PINKY,
+    LEFT_SHOULDER,
+    LEFT_THUMB,
+    LEFT_WRIST,
+    MOUTH_LEFT,
+    MOUTH_RIGHT,
+    NOSE,
+    RIGHT_ANKLE,
+    RIGHT_EAR,
+    RIGHT_ELBOW,
+    RIGHT_EYE,
+    RIGHT_FOOT,
+    RIGHT_HEEL,
+    RIGHT_HIP,
+    RIGHT_INDEX,
+    RIGHT_KNEE,
+    RIGHT_PINKY,
+    RIGHT_SHOULDER,
+    RIGHT_THUMB,
+    RIGHT_WRIST,
+    SKELETON,
+    VISIBLE_MIN,
 )
+from .person import PROPORTIONS, BodyFrame, BodyShape, Silhouette
 
 # Region names in BodyAnalysis.regions (each a bool (H, W) mask inside the person).
 REGION_NAMES = (
@@ -109,7 +111,6 @@ SKIN_BEARING_PARTS = (
 )
 
 # --- detection thresholds -------------------------------------------------------------------
-VISIBLE_MIN = 0.5  # MediaPipe visibility above which a landmark counts as seen
 PERSON_PROB_THRESHOLD = 0.5
 # Pose's own mask is coarse but fills white-on-white gaps; it only adds where it is confident
 # (pose_prob ** 4 > 0.5 means pose_prob > 0.84).
@@ -139,9 +140,6 @@ DRESS_BELOW_HIPS = 0.15
 # --- region shapes, in units of the shoulder width (distance between the shoulder joints) --------
 TORSO_SHOULDER_WIDEN = 0.12
 TORSO_HIP_WIDEN = 0.18
-TORSO_TOP_RAISE = 0.08  # the shoulder joints sit a little below the top of the shoulders
-NECK_RADIUS = 0.15
-NECK_REACH = 0.8  # the neck capsule runs this fraction of the way from the shoulders to the mouth
 UPPER_ARM_RADIUS = 0.15
 LOWER_ARM_RADIUS = 0.12
 HAND_RADIUS = 0.11
@@ -231,6 +229,7 @@ HAIR_EDGE_PX = 3  # work px kept clear of the person's outline
 
 # Region and skin work happens at this long side (px), then label maps are upsampled.
 WORK_SIDE = 512
+ARM_SKIN_GROW_PX = 2  # the arms' skin grown over its anti-aliased rim (a 5x5 square in the first version)
 
 
 class RegionMasks(Mapping):
@@ -277,6 +276,8 @@ class BodyAnalysis:
         face_count: faces the face detector found (0 when the photo crops the face off).
         part_labels: ``(H, W)`` uint8, 0 outside the person, else ``1 + PART_NAMES.index(part)``;
             None when built by hand (then ``regions`` is the source).
+        person: the :class:`PersonModel` every later stage reads its body rules from (None only
+            when built by hand without one: see :func:`model_person`).
     """
 
     size: tuple[int, int]
@@ -291,6 +292,7 @@ class BodyAnalysis:
     skin_rgb: np.ndarray
     face_count: int = 0
     part_labels: np.ndarray | None = None
+    person: PersonModel | None = None
 
     def point(self, index: int) -> np.ndarray:
         """Landmark ``index`` as a float32 ``(2,)`` pixel position ``(x, y)``."""
@@ -298,8 +300,15 @@ class BodyAnalysis:
 
     @property
     def shoulder_width(self) -> float:
-        """Distance between the shoulder joints in pixels: the unit of every body-relative size."""
+        """Distance between the shoulder joints in pixels (the body unit is :attr:`BodyFrame.unit_px`)."""
         return _shoulder_width(self.landmarks)
+
+    @property
+    def frame(self) -> BodyFrame:
+        """The torso's frame (from the person model, or from the landmarks when there is none)."""
+        if self.person is not None:
+            return self.person.frame
+        return BodyFrame.from_landmarks(self.landmarks, self.visibility, self.size)
 
     def in_frame(self, index: int) -> bool:
         """Whether landmark ``index`` is seen (visibility) and inside the image."""
@@ -349,7 +358,7 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
         faces = _face_boxes(load_model("faces").process(image).detections, (height, width))
 
     # 2. Person mask, people count, size (full resolution).
-    unit = _shoulder_width(landmarks)
+    unit = BodyFrame.from_landmarks(landmarks, visibility, (height, width)).unit_px
     person_prob = _person_prob(selfie_prob, pose_result.segmentation_mask)
     person_mask = _person_mask(person_prob, landmarks, visibility, unit)
     if len(faces) > 1:
@@ -378,7 +387,7 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
     part_labels = _upsample_labels(labels, person_mask)
     skin_full = cv2.resize(skin.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
     skin_full &= person_mask
-    return BodyAnalysis(
+    analysis = BodyAnalysis(
         size=(height, width),
         landmarks=landmarks,
         visibility=visibility,
@@ -392,6 +401,46 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
         face_count=len(faces),
         part_labels=part_labels,
     )
+    # 5. The person model: frame, bare body, silhouette and what the person wears.
+    return dataclasses.replace(analysis, person=model_person(image, analysis))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PersonModel:
+    """One description of the person that every stage reads its body rules from.
+
+    Attributes:
+        frame: the torso's axis, unit and centre line (:class:`~tryon.stages.person.BodyFrame`).
+        shape: the bare body under the clothes (:class:`~tryon.stages.person.BodyShape`).
+        silhouette: outline measurements (:class:`~tryon.stages.person.Silhouette`).
+        clothing: what the person wears (:class:`~tryon.stages.clothing.Clothing`).
+    """
+
+    frame: BodyFrame
+    shape: BodyShape
+    silhouette: Silhouette
+    clothing: Clothing
+
+
+def model_person(image: np.ndarray, body: BodyAnalysis) -> PersonModel:
+    """The :class:`PersonModel` of ``image`` (RGB uint8 ``(H, W, 3)``) from its body analysis."""
+    frame = BodyFrame.from_landmarks(body.landmarks, body.visibility, body.size)
+    shape = BodyShape.of(frame)
+    return PersonModel(frame=frame, shape=shape, silhouette=_silhouette(body, frame),
+                       clothing=parse_clothing(image, body, frame, shape))
+
+
+def _silhouette(body: BodyAnalysis, frame: BodyFrame) -> Silhouette:
+    regions = body.regions
+    arms = np.zeros(body.size, bool)
+    for name in ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right"):
+        arms |= regions[name]
+    # Bare arms are not torso; clothed arms cannot be told from the torso beside them, so they stay.
+    arm_skin = arms & masks.dilate(regions["skin"], ARM_SKIN_GROW_PX)
+    face = regions["face_hair"]
+    trunk = body.person_mask & ~arm_skin & ~face & ~regions["hand_left"] & ~regions["hand_right"]
+    return Silhouette(frame=frame, person=body.person_mask, trunk=trunk, arm_skin=arm_skin,
+                      no_head=body.person_mask & ~face)
 
 
 def check_visible(body: BodyAnalysis, category: str) -> None:
@@ -539,7 +588,7 @@ def _skeleton_mask(
     canvas = np.zeros(size, np.uint8)
     for a, b in SKELETON:
         if visibility[a] >= VISIBLE_MIN and visibility[b] >= VISIBLE_MIN:
-            _capsule(canvas, landmarks[a], landmarks[b], thickness / 2)
+            masks.capsule(canvas, landmarks[a], landmarks[b], thickness / 2)
     return canvas.astype(bool)
 
 
@@ -589,12 +638,6 @@ def _far_from_skeleton_fraction(
 # --- body parts --------------------------------------------------------------------------------
 
 
-def _capsule(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float) -> None:
-    """Draw a filled capsule (a thick line with round ends) of ``radius`` px from ``a`` to ``b``."""
-    thickness = max(1, round(2 * radius))
-    pa = (round(float(a[0])), round(float(a[1])))
-    pb = (round(float(b[0])), round(float(b[1])))
-    cv2.line(canvas, pa, pb, 1, thickness=thickness, lineType=cv2.LINE_8)
 
 
 def _part_shapes(
@@ -614,7 +657,7 @@ def _part_shapes(
     up = np.array([across[1], -across[0]], np.float32)  # perpendicular to the shoulder line...
     if np.dot(up, mid_shoulder - mid_hip) < 0:  # ...pointing from the hips to the shoulders
         up = -up
-    lift = TORSO_TOP_RAISE * unit * up
+    lift = PROPORTIONS.shoulder_rise_u * unit * up
     quad = np.array([
         pt[LEFT_SHOULDER] + TORSO_SHOULDER_WIDEN * unit * across + lift,
         pt[RIGHT_SHOULDER] - TORSO_SHOULDER_WIDEN * unit * across + lift,
@@ -625,8 +668,8 @@ def _part_shapes(
 
     # Neck: from the shoulder midpoint up towards the mouth.
     mouth = 0.5 * (pt[MOUTH_LEFT] + pt[MOUTH_RIGHT])
-    neck_top = mid_shoulder + NECK_REACH * (mouth - mid_shoulder)
-    _capsule(shapes["neck"], mid_shoulder, neck_top, NECK_RADIUS * unit)
+    neck_top = mid_shoulder + PROPORTIONS.neck_reach_share * (mouth - mid_shoulder)
+    masks.capsule(shapes["neck"], mid_shoulder, neck_top, PROPORTIONS.neck_radius_u * unit)
 
     # Head: the face box grown for ears and hair.
     if face_box is not None:
@@ -637,10 +680,10 @@ def _part_shapes(
         ("left", (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, LEFT_PINKY, LEFT_INDEX, LEFT_THUMB)),
         ("right", (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, RIGHT_PINKY, RIGHT_INDEX, RIGHT_THUMB)),
     ):
-        _capsule(shapes[f"upper_arm_{side}"], pt[shoulder], pt[elbow], UPPER_ARM_RADIUS * unit)
-        _capsule(shapes[f"lower_arm_{side}"], pt[elbow], pt[wrist], LOWER_ARM_RADIUS * unit)
+        masks.capsule(shapes[f"upper_arm_{side}"], pt[shoulder], pt[elbow], UPPER_ARM_RADIUS * unit)
+        masks.capsule(shapes[f"lower_arm_{side}"], pt[elbow], pt[wrist], LOWER_ARM_RADIUS * unit)
         knuckles = 0.5 * (pt[pinky] + pt[index])
-        _capsule(shapes[f"hand_{side}"], pt[wrist], pt[wrist] + HAND_REACH * (knuckles - pt[wrist]),
+        masks.capsule(shapes[f"hand_{side}"], pt[wrist], pt[wrist] + HAND_REACH * (knuckles - pt[wrist]),
                  HAND_RADIUS * unit)
         hull = cv2.convexHull(np.round(pt[[wrist, pinky, index, thumb]]).astype(np.int32))
         cv2.fillConvexPoly(shapes[f"hand_{side}"], hull, 1)
@@ -649,10 +692,10 @@ def _part_shapes(
         ("left", (LEFT_HIP, LEFT_KNEE, LEFT_ANKLE, LEFT_HEEL, LEFT_FOOT)),
         ("right", (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE, RIGHT_HEEL, RIGHT_FOOT)),
     ):
-        _capsule(shapes[f"thigh_{side}"], pt[hip], pt[knee], THIGH_RADIUS * unit)
-        _capsule(shapes[f"shin_{side}"], pt[knee], pt[ankle], SHIN_RADIUS * unit)
+        masks.capsule(shapes[f"thigh_{side}"], pt[hip], pt[knee], THIGH_RADIUS * unit)
+        masks.capsule(shapes[f"shin_{side}"], pt[knee], pt[ankle], SHIN_RADIUS * unit)
         for a, b in ((ankle, heel), (heel, foot), (ankle, foot)):
-            _capsule(shapes["feet"], pt[a], pt[b], FOOT_RADIUS * unit)
+            masks.capsule(shapes["feet"], pt[a], pt[b], FOOT_RADIUS * unit)
     return shapes
 
 
@@ -680,7 +723,7 @@ def _part_labels(
     for name in ("neck", "upper_arm_left", "upper_arm_right", "hand_left", "hand_right"):
         head &= shapes[name] == 0
     face_seed = shapes["face_hair"].astype(bool) | _point_mask(size, landmarks[NOSE])
-    shapes["face_hair"] |= _keep_touching(head, face_seed).astype(np.uint8)
+    shapes["face_hair"] |= masks.keep_touching(head, face_seed).astype(np.uint8)
 
     # Each pixel goes to the first part in PART_PRIORITY whose shape covers it...
     labels = np.zeros(size, np.uint8)
@@ -688,7 +731,7 @@ def _part_labels(
         labels[shapes[name] > 0] = PART_NAMES.index(name) + 1
     labels[~person_mask] = 0
     # ...and person pixels no shape covers (loose clothes, big hair) to the nearest part.
-    return _fill_nearest(labels, person_mask)
+    return masks.fill_nearest(labels, person_mask)
 
 
 def _shoulder_line_y(landmarks: np.ndarray, width: int) -> np.ndarray:
@@ -706,32 +749,8 @@ def _point_mask(size: tuple[int, int], point: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _keep_touching(mask: np.ndarray, seeds: np.ndarray, min_area: float = 0) -> np.ndarray:
-    """The connected components of ``mask`` that overlap ``seeds`` and have ``min_area`` px (bool masks)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return mask.astype(bool)
-    keep = np.zeros(count, bool)
-    keep[np.unique(labels[seeds & mask])] = True
-    keep &= stats[:, cv2.CC_STAT_AREA] >= min_area
-    keep[0] = False
-    return keep[labels]
 
 
-def _fill_nearest(labels: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Give unlabelled pixels of ``inside`` the label of the nearest labelled pixel."""
-    missing = inside & (labels == 0)
-    if not missing.any() or not (labels > 0).any():
-        return labels
-    # distanceTransformWithLabels measures to the zero pixels: make the labelled ones zero.
-    _, nearest = cv2.distanceTransformWithLabels(
-        (labels == 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    lookup = np.zeros(int(nearest.max()) + 1, np.uint8)
-    lookup[nearest[labels > 0]] = labels[labels > 0]
-    filled = labels.copy()
-    filled[missing] = lookup[nearest[missing]]
-    return filled
 
 
 def _upsample_labels(labels: np.ndarray, person_mask: np.ndarray) -> np.ndarray:
@@ -744,7 +763,7 @@ def _upsample_labels(labels: np.ndarray, person_mask: np.ndarray) -> np.ndarray:
         # Mask edges differ by a pixel or two between resolutions: borrow the neighbouring label.
         grown = cv2.dilate(full, np.ones((3, 3), np.uint8), iterations=3)
         full[missing] = grown[missing]
-        full = _fill_nearest(full, person_mask)
+        full = masks.fill_nearest(full, person_mask)
     return full
 
 
@@ -857,7 +876,7 @@ def _fit_skin_model(
     # Forearm cores: bare forearms widen the model to the body's lighting (sleeves fail the test).
     forearms = np.zeros(person_mask.shape, np.uint8)
     for elbow, wrist in ((LEFT_ELBOW, LEFT_WRIST), (RIGHT_ELBOW, RIGHT_WRIST)):
-        _capsule(forearms, landmarks[elbow], landmarks[wrist], FOREARM_CORE * LOWER_ARM_RADIUS * unit)
+        masks.capsule(forearms, landmarks[elbow], landmarks[wrist], FOREARM_CORE * LOWER_ARM_RADIUS * unit)
     arm_samples = lab[(forearms > 0) & person_mask]
     arm_samples = arm_samples[_mahalanobis_sq(arm_samples, mean, 2 * cov) < SKIN_MAHALANOBIS_SQ]
     samples = np.concatenate([face_samples, arm_samples])
@@ -904,7 +923,7 @@ def _skin_mask(
     colour &= bearing | ((distance < SKIN_TORSO_SQ) & (chroma_distance < SKIN_TORSO_CHROMA_SQ))
 
     smooth = cv2.dilate((colour & flat).astype(np.uint8), kernel) > 0
-    strong = _keep_touching(colour & smooth, colour & smooth & bearing, SKIN_MIN_AREA * unit * unit)
+    strong = masks.keep_touching(colour & smooth, colour & smooth & bearing, SKIN_MIN_AREA * unit * unit)
     # Hysteresis: shaded skin (arm rims, the far side of the face) is further from the model; accept
     # it in skin-bearing parts next to confident skin (a short reach keeps it off sleeves).
     reach = max(1, round(SKIN_WEAK_REACH * unit))
@@ -919,7 +938,7 @@ def _skin_mask(
     shadow = limbs & near & person_mask & flat & ~skin
     shadow[shadow] = _shadowed_skin_colour(lab[shadow], mean, cov)  # only where it may be
     if shadow.any():
-        skin |= _keep_touching(skin | shadow, skin)
+        skin |= masks.keep_touching(skin | shadow, skin)
     # Growing and shaded skin stop at patterned cloth (a fine check averages to a skin tone here), and
     # soft-focus or low-contrast print is skin only along smooth skin; not on the face (eyes, lips are
     # textured), and on the hands only the first rule (the gaps between fingers are textured).
@@ -930,8 +949,8 @@ def _skin_mask(
     smooth_enough = (pattern < SKIN_MAX_TEXTURE) & ((pattern < SKIN_SMOOTH_PATTERN) | near_smooth | hands)
     skin &= smooth_enough | _parts_mask(labels, ("face_hair",))
     # Pieces this cut off from smooth skin in skin-bearing parts are patches of print.
-    skin = _keep_touching(skin, skin & flat & bearing, SKIN_MIN_AREA * unit * unit)
-    return _fill_holes(skin, SKIN_HOLE_AREA * unit * unit) & person_mask
+    skin = masks.keep_touching(skin, skin & flat & bearing, SKIN_MIN_AREA * unit * unit)
+    return masks.fill_small_holes(skin, SKIN_HOLE_AREA * unit * unit) & person_mask
 
 
 def _parts_mask(labels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
@@ -1012,28 +1031,18 @@ def _restrict_hands(
         for index in indices:
             x, y = (round(float(v)) for v in landmarks[index])
             cv2.circle(seeds, (x, y), max(1, round(HAND_SEED_RADIUS * unit)), 1, -1)
-        kept = _keep_touching(hand[box] & skin_like, seeds[box].astype(bool) & hand[box])
-        kept = _fill_holes(kept, HAND_HOLE_AREA * unit * unit) & hand[box]
+        kept = masks.keep_touching(hand[box] & skin_like, seeds[box].astype(bool) & hand[box])
+        kept = masks.fill_small_holes(kept, HAND_HOLE_AREA * unit * unit) & hand[box]
         removed[box] |= hand[box] & ~kept
     if removed.any():
         others = out.copy()
         hands = _parts_mask(out, ("hand_left", "hand_right"))
         others[removed | hands] = 0
-        filled = _fill_nearest(others, removed)
+        filled = masks.fill_nearest(others, removed)
         out[removed] = filled[removed]
     return out
 
 
-def _fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
-    """``mask`` with its enclosed holes smaller than ``max_area`` px filled (bool)."""
-    _, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
-    height, width = mask.shape
-    left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    right, bottom = left + stats[:, cv2.CC_STAT_WIDTH], top + stats[:, cv2.CC_STAT_HEIGHT]
-    enclosed = (left > 0) & (top > 0) & (right < width) & (bottom < height)
-    small = enclosed & (stats[:, cv2.CC_STAT_AREA] < max_area)
-    small[0] = False  # label 0 is the mask itself
-    return mask | small[labels]
 
 
 def _refine_hair(
@@ -1107,12 +1116,12 @@ def _refine_hair(
         box = (slice(min(rows.min(), gy0), max(rows.max() + 1, gy1)),
                slice(min(cols.min(), gx0), max(cols.max() + 1, gx1)))
         hair = face[box] & hair_like(box)
-        outside[box] &= ~_keep_touching(hair, hair & hair_area[box])
+        outside[box] &= ~masks.keep_touching(hair, hair & hair_area[box])
     to_body |= outside
     if to_body.any():
         others = labels.copy()
         others[face] = 0
-        out[to_body] = _fill_nearest(others, to_body)[to_body]
+        out[to_body] = masks.fill_nearest(others, to_body)[to_body]
     by_texture = not separable and _strands_stand_out(texture, face & hair_area & ~skin, torso_core & ~skin)
     if not separable and not by_texture:
         return out
@@ -1148,7 +1157,7 @@ def _refine_hair(
     hairy = ((band > 0) & ((band != neck_label) | by_texture) & candidates) | (band == face_label)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_OPEN_PX + 1,) * 2)
     hairy = cv2.morphologyEx(hairy.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
-    hair = _keep_touching(hairy, band == face_label) & (band > 0)
+    hair = masks.keep_touching(hairy, band == face_label) & (band > 0)
     band[hair] = face_label
     return out
 
