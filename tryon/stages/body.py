@@ -1045,6 +1045,59 @@ def _restrict_hands(
 
 
 
+@dataclasses.dataclass
+class _HairContext:
+    """What sorting hair from clothing needs (work resolution)."""
+
+    lab: np.ndarray
+    texture: np.ndarray
+    skin: np.ndarray
+    skin_model: tuple[np.ndarray, np.ndarray]
+    face: np.ndarray  # pixels labelled face_hair
+    hair_area: np.ndarray  # the grown head box less the face box
+    head_box: np.ndarray
+    torso_core: np.ndarray
+    hair_model: tuple[np.ndarray, np.ndarray] | None  # None: too few hair or clothing pixels
+    cloth_model: tuple[np.ndarray, np.ndarray] | None
+    separable: bool  # hair and clothing colours can be told apart
+
+    def hair_like(self, window: tuple[slice, slice]) -> np.ndarray:
+        """Pixels in ``window`` nearer the hair's colour than the clothing's and the skin's (bool)."""
+        if not self.separable:
+            return np.zeros(self.face[window].shape, bool)
+        lab = self.lab[window]
+        hair_d = _mahalanobis_sq(lab, *self.hair_model)
+        nearest_hair = (hair_d < _mahalanobis_sq(lab, *self.cloth_model)) & (
+            hair_d < _mahalanobis_sq(lab, *self.skin_model))
+        return nearest_hair & (hair_d < SKIN_MAHALANOBIS_SQ) & ~self.skin[window]
+
+
+def _hair_context(
+    lab: np.ndarray, texture: np.ndarray, labels: np.ndarray, skin: np.ndarray,
+    skin_model: tuple[np.ndarray, np.ndarray], face_box: tuple[int, int, int, int],
+) -> _HairContext:
+    """Colour models of hair (the head box outside the face) and clothing (the torso's core)."""
+    size = labels.shape
+    x0, y0, x1, y1 = face_box
+    gx0, gy0, gx1, gy1 = _grown_face_box(face_box, size)
+    head_box = np.zeros(size, bool)
+    head_box[gy0:gy1, gx0:gx1] = True
+    hair_area = head_box.copy()
+    hair_area[y0:y1, x0:x1] = False  # the face itself is skin, eyes and lips, not hair
+    face = labels == PART_NAMES.index("face_hair") + 1
+    torso_core = cv2.erode((labels == PART_NAMES.index("torso") + 1).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    hair_samples, cloth_samples = lab[face & hair_area & ~skin], lab[torso_core & ~skin]
+    hair_model = cloth_model = None
+    separable = False
+    if len(hair_samples) >= HAIR_MIN_SAMPLES and len(cloth_samples) >= HAIR_MIN_SAMPLES:
+        hair_model = _robust_fit(hair_samples, _median(hair_samples), SKIN_PRIOR_COV / 4)
+        cloth_model = _robust_fit(cloth_samples, _median(cloth_samples), SKIN_PRIOR_COV / 4)
+        separable = bool(_mahalanobis_sq(cloth_model[0], *hair_model) >= HAIR_MIN_SEPARATION_SQ)
+    return _HairContext(lab=lab, texture=texture, skin=skin, skin_model=skin_model, face=face, hair_area=hair_area,
+                        head_box=head_box, torso_core=torso_core, hair_model=hair_model, cloth_model=cloth_model,
+                        separable=separable)
+
+
 def _refine_hair(
     lab: np.ndarray,
     texture: np.ndarray,
@@ -1070,63 +1123,52 @@ def _refine_hair(
     """
     if face_box is None:
         return labels
-    face_label = PART_NAMES.index("face_hair") + 1
-    torso_label = PART_NAMES.index("torso") + 1
-    neck_label = PART_NAMES.index("neck") + 1
-    height, width = labels.shape
-    x0, y0, x1, y1 = face_box
-    gx0, gy0, gx1, gy1 = _grown_face_box(face_box, (height, width))
-    head_box = np.zeros((height, width), bool)
-    head_box[gy0:gy1, gx0:gx1] = True
-    hair_area = head_box.copy()
-    hair_area[y0:y1, x0:x1] = False  # the face itself is skin, eyes and lips, not hair
+    ctx = _hair_context(lab, texture, labels, skin, skin_model, face_box)
+    out = _head_to_body(ctx, labels, face_box)
+    separable = ctx.separable
+    by_texture = not separable and _strands_stand_out(texture, ctx.face & ctx.hair_area & ~skin, ctx.torso_core & ~skin)
+    if not separable and not by_texture:
+        return out
+    return _long_hair_band(ctx, out, landmarks, face_box, unit, by_texture)
 
-    # Colour models: hair from the head box, clothing from the torso's core.
-    face = labels == face_label
-    hair_samples = lab[face & hair_area & ~skin]
-    torso_core = cv2.erode((labels == torso_label).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    cloth_samples = lab[torso_core & ~skin]
-    separable = len(hair_samples) >= HAIR_MIN_SAMPLES and len(cloth_samples) >= HAIR_MIN_SAMPLES
-    if separable:
-        hair_model = _robust_fit(hair_samples, _median(hair_samples), SKIN_PRIOR_COV / 4)
-        cloth_model = _robust_fit(cloth_samples, _median(cloth_samples), SKIN_PRIOR_COV / 4)
-        separable = _mahalanobis_sq(cloth_model[0], *hair_model) >= HAIR_MIN_SEPARATION_SQ
 
-    def hair_like(window: tuple[slice, slice]) -> np.ndarray:
-        if not separable:
-            return np.zeros(labels[window].shape, bool)
-        hair_d = _mahalanobis_sq(lab[window], *hair_model)
-        nearest_hair = (hair_d < _mahalanobis_sq(lab[window], *cloth_model)) & (
-            hair_d < _mahalanobis_sq(lab[window], *skin_model))
-        return nearest_hair & (hair_d < SKIN_MAHALANOBIS_SQ) & ~skin[window]
-
-    # 1. Head pixels that are body: skin below the chin (neck, bare shoulders), and outside the head
-    #    box whatever is not hair-coloured (a garment's shoulder can rise above the shoulder line).
-    #    If hair and clothing cannot be told apart, only below the chin, where hair rarely is.
+def _head_to_body(ctx: _HairContext, labels: np.ndarray, face_box: tuple[int, int, int, int]) -> np.ndarray:
+    """Head pixels that are body go to the nearest body part: skin below the chin (neck, bare
+    shoulders), and outside the head box whatever is not hair-coloured (a garment's shoulder can rise
+    above the shoulder line); only below the chin when hair and clothing cannot be told apart. Hair out
+    there is a lock connected to the head's hair: hair-coloured tape, piping or trim on the shoulders,
+    cut off from the hair by skin or cloth, is clothing."""
+    gx0, gy0, gx1, gy1 = _grown_face_box(face_box, labels.shape)
     out = labels.copy()
-    to_body = face & skin
+    to_body = ctx.face & ctx.skin
     to_body[:gy1] = False
-    outside = face & ~head_box
-    if not separable:
+    outside = ctx.face & ~ctx.head_box
+    if not ctx.separable:
         outside[:gy1] = False
     rows, cols = np.nonzero(outside)
     if rows.size:
-        # Hair out there is a lock connected to the head's hair: hair-coloured tape, piping or trim on
-        # the shoulders, cut off from the hair by skin or cloth, is clothing.
         box = (slice(min(rows.min(), gy0), max(rows.max() + 1, gy1)),
                slice(min(cols.min(), gx0), max(cols.max() + 1, gx1)))
-        hair = face[box] & hair_like(box)
-        outside[box] &= ~masks.keep_touching(hair, hair & hair_area[box])
+        hair = ctx.face[box] & ctx.hair_like(box)
+        outside[box] &= ~masks.keep_touching(hair, hair & ctx.hair_area[box])
     to_body |= outside
     if to_body.any():
         others = labels.copy()
-        others[face] = 0
+        others[ctx.face] = 0
         out[to_body] = masks.fill_nearest(others, to_body)[to_body]
-    by_texture = not separable and _strands_stand_out(texture, face & hair_area & ~skin, torso_core & ~skin)
-    if not separable and not by_texture:
-        return out
+    return out
 
-    # 2. Long hair: a band under the face, from the shoulder line down.
+
+def _long_hair_band(
+    ctx: _HairContext, out: np.ndarray, landmarks: np.ndarray, face_box: tuple[int, int, int, int], unit: float,
+    by_texture: bool,
+) -> np.ndarray:
+    """Long hair: in a band under the face, from the shoulder line down, pixels that look like the
+    head's hair (by colour, or by strands' texture over a plain top of the same colour), not neck,
+    connected to the head, join ``face_hair``. Returns ``out`` (changed in place)."""
+    face_label, neck_label = PART_NAMES.index("face_hair") + 1, PART_NAMES.index("neck") + 1
+    height, width = out.shape
+    x0, _, x1, y1 = face_box
     centre_x = 0.5 * (x0 + x1)
     bx0 = int(max(0, centre_x - HAIR_BAND_HALF_WIDTH * unit))
     bx1 = int(min(width, centre_x + HAIR_BAND_HALF_WIDTH * unit))
@@ -1139,27 +1181,29 @@ def _refine_hair(
         return out
     window = (slice(by0, by1), slice(bx0, bx1))
     band = out[window]
-    if by_texture:
-        hair_texture = float(np.median(texture[face & hair_area & ~skin]))
-        candidates = _strand_like(lab[window][..., 0], texture[window], hair_texture) & ~skin[window]
-        candidates &= _mahalanobis_sq(lab[window], *hair_model) < SKIN_WEAK_SQ  # still hair-coloured
-        # Off the person's outline (an edge against the background is textured and coherent too).
-        candidates &= cv2.erode((out[window] > 0).astype(np.uint8), np.ones((2 * HAIR_EDGE_PX + 1,) * 2, np.uint8)) > 0
-        close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_CLOSE_PX + 1,) * 2)
-        candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_CLOSE, close) > 0
-        # Locks of hair are broad; the seams and straps that pass the test are thin lines.
-        lock = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_LOCK_PX + 1,) * 2)
-        candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, lock) > 0
-    else:
-        candidates = hair_like(window)
+    candidates = _strand_candidates(ctx, out, window) if by_texture else ctx.hair_like(window)
     # Not the neck by colour: its shadowed skin is often nearer brown hair than the clothing (skin has
     # no strands, so the texture test may look there).
     hairy = ((band > 0) & ((band != neck_label) | by_texture) & candidates) | (band == face_label)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_OPEN_PX + 1,) * 2)
     hairy = cv2.morphologyEx(hairy.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
-    hair = masks.keep_touching(hairy, band == face_label) & (band > 0)
-    band[hair] = face_label
+    band[masks.keep_touching(hairy, band == face_label) & (band > 0)] = face_label
     return out
+
+
+def _strand_candidates(ctx: _HairContext, labels: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
+    """Pixels in ``window`` textured like the head's hair strands, hair-coloured, off the person's
+    outline; locks are broad, the seams and straps that pass the test are thin lines (bool)."""
+    hair_texture = float(np.median(ctx.texture[ctx.face & ctx.hair_area & ~ctx.skin]))
+    candidates = _strand_like(ctx.lab[window][..., 0], ctx.texture[window], hair_texture) & ~ctx.skin[window]
+    if ctx.hair_model is not None:
+        candidates &= _mahalanobis_sq(ctx.lab[window], *ctx.hair_model) < SKIN_WEAK_SQ  # still hair-coloured
+    edge = np.ones((2 * HAIR_EDGE_PX + 1,) * 2, np.uint8)  # an edge against the background is textured too
+    candidates &= cv2.erode((labels[window] > 0).astype(np.uint8), edge) > 0
+    close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_CLOSE_PX + 1,) * 2)
+    candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_CLOSE, close) > 0
+    lock = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_LOCK_PX + 1,) * 2)
+    return cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, lock) > 0
 
 
 def _strands_stand_out(texture: np.ndarray, hair: np.ndarray, cloth: np.ndarray) -> bool:

@@ -351,40 +351,81 @@ def composite(
     """
     person = np.ascontiguousarray(person, np.uint8)
     size = person.shape[:2]
-    if edit_mask is not None:
-        edit_mask = np.asarray(edit_mask, bool)
-        if edit_mask.shape != size:
-            raise ValueError(f"edit_mask has shape {edit_mask.shape}, expected {size}")
+    edit_mask = None if edit_mask is None else np.asarray(edit_mask, bool)
+    if edit_mask is not None and edit_mask.shape != size:
+        raise ValueError(f"edit_mask has shape {edit_mask.shape}, expected {size}")
     if prepared is None:
         prepared = prepare_person(person, body, warped.category)
     elif prepared.category != warped.category or prepared.size != size:
         raise ValueError(f"prepared for category {prepared.category!r} at size {prepared.size}, "
                          f"not {warped.category!r} at {size}")
-    scene, unit, work = prepared.scene, prepared.unit, prepared.work
+    scene = prepared.scene
     warped = _meet_old_hem(warped, body, scene)
+    crop = _work_box(warped, scene, edit_mask, prepared.unit)
+    if crop is None:  # nothing to draw and nothing to remove
+        empty = np.zeros(size, bool)
+        return Composite(image=person.copy(), edit_mask=empty if edit_mask is None else edit_mask,
+                         garment_mask=empty, layers={"old_garment": scene.old.copy()})
+    edit = None if edit_mask is None else edit_mask[crop]
+    # 1. The new garment's coverage, cut by what is in front of it.
+    alpha, behind_arms = _coverage(warped, body, prepared, crop, edit)
+    # 2. What the old garment leaves uncovered: skin where the body is, background elsewhere.
+    base, uncovered, near = _uncover(person, body, prepared, crop, edit, alpha)
+    # 3. The garment, shaded and white-balanced, over that.
+    out = _dress(warped, prepared, crop, alpha, base)
+    # 4. Only the edit region changes: what the render touched, or the user's area.
+    touched = (alpha > 0) | near
+    inside = touched if edit is None else edit & ~scene.front[crop]  # face, hair and hands never change
+    image = person.copy()
+    image[crop][inside] = np.clip(out[inside] + 0.5, 0, 255).astype(np.uint8)
+    region = edit_mask if edit_mask is not None else _full(touched, crop, size)
+    garment_mask = alpha > 0.5
+    layers = {
+        "old_garment": scene.old.copy(),
+        "kept_clothing": scene.keep_below.copy(),
+        "skin_filled": _full(uncovered & scene.bare_body[crop], crop, size),
+        "background_filled": _full(uncovered & ~scene.bare_body[crop], crop, size),
+        "in_front": scene.front | _full(behind_arms & ~garment_mask, crop, size),
+    }
+    return Composite(image=image, edit_mask=region, garment_mask=_full(garment_mask, crop, size) & region,
+                     layers=layers)
 
-    # Everything happens inside the box around the new garment and the old one.
+
+def _full(mask: np.ndarray, crop: tuple[slice, slice], size: tuple[int, int]) -> np.ndarray:
+    """A crop's bool mask placed in a full-size one."""
+    out = np.zeros(size, bool)
+    out[crop] = mask
+    return out
+
+
+def _work_box(
+    warped: WarpedGarment, scene: _Scene, edit_mask: np.ndarray | None, unit: float
+) -> tuple[slice, slice] | None:
+    """The box around the new garment and the old one (everything happens inside it), or None."""
     active = (warped.alpha > 0) | scene.old
     if edit_mask is not None:
         active &= edit_mask
     bx, by, bw, bh = cv2.boundingRect(active.view(np.uint8))
     if bw == 0:
-        empty = np.zeros(size, bool)
-        return Composite(image=person.copy(), edit_mask=empty if edit_mask is None else edit_mask,
-                         garment_mask=empty, layers={"old_garment": scene.old.copy()})
+        return None
+    h, w = active.shape
     margin = int(np.ceil(SLEEVE_GAP * unit)) + 4
-    y0, y1 = max(0, by - margin), min(size[0], by + bh + margin)
-    x0, x1 = max(0, bx - margin), min(size[1], bx + bw + margin)
-    crop = (slice(y0, y1), slice(x0, x1))
-    edit = None if edit_mask is None else edit_mask[crop]
+    return (slice(max(0, by - margin), min(h, by + bh + margin)), slice(max(0, bx - margin), min(w, bx + bw + margin)))
 
-    # 1. The new garment's coverage, cut by what is in front of it.
+
+def _coverage(
+    warped: WarpedGarment, body: BodyAnalysis, prepared: PreparedPerson, crop: tuple[slice, slice],
+    edit: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The new garment's alpha on the crop (float32, soft edge inward) and the arms it goes behind:
+    its body goes behind the arms, its sleeves over them (closing the armpit); face, hair, hands and
+    clothing that stays are in front; it never leaves the person (a skirt spans the legs' gap)."""
+    scene, unit = prepared.scene, prepared.unit
     alpha = warped.alpha[crop].astype(np.float32)
     sleeves = np.zeros(alpha.shape, bool)
     for name in ("sleeve_left", "sleeve_right"):
         if name in warped.parts:
             sleeves |= warped.parts[name][crop]
-    # The garment's body goes behind the arms; its sleeves go over them (and close the armpit).
     wrist_area = (PROPORTIONS.arm_radii_u[3] * unit) ** 2  # slivers smaller than a wrist are not an arm
     behind_arms = masks.drop_specks(scene.arms_front[crop] & ~masks.grow(sleeves, SLEEVE_GAP * unit), wrist_area)
     alpha[behind_arms | scene.front[crop] | scene.keep_below[crop]] = 0.0
@@ -395,71 +436,54 @@ def composite(
     if edit is not None:
         alpha *= edit
     # Soft edge inward only (outside the garment nothing was drawn to blend with).
-    alpha = cv2.GaussianBlur(alpha, (0, 0), FEATHER_PX) * (alpha > 0)
-    garment_mask = alpha > 0.5
+    return cv2.GaussianBlur(alpha, (0, 0), FEATHER_PX) * (alpha > 0), behind_arms
 
-    # 2. What the old garment leaves uncovered: skin where the body is, background elsewhere.
+
+def _uncover(
+    person: np.ndarray, body: BodyAnalysis, prepared: PreparedPerson, crop: tuple[slice, slice],
+    edit: np.ndarray | None, alpha: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The photo on the crop (float32) with the old garment replaced where the new one does not
+    cover it; returns it, the uncovered pixels and the pixels a fill may reach (bool)."""
+    scene = prepared.scene
     uncovered = scene.old[crop] & (alpha < 0.99)
     if edit is not None:
         uncovered &= edit
-    front = scene.front[crop]
-    near = masks.grow(uncovered, FILL_GROW_PX) & ~front
+    near = masks.grow(uncovered, FILL_GROW_PX) & ~scene.front[crop]
     base = person[crop].astype(np.float32)
-    shading = prepared.shading[crop]
-    if uncovered.any():
-        clothing = (alpha > 0.5) | scene.keep_below[crop]
-        fill = _fills(prepared, near, clothing, crop)
-        # Fills blend into their surroundings over a pixel or two.
-        # The old garment's anti-aliased rim (a pixel or so the masks miss) is replaced too.
-        core = masks.grow(uncovered, RIM_PX) & near
-        # Between the removed garment and clothing that stays (trousers under a top's hem) lies
-        # a sliver the half-resolution masks give to neither: replaced whole, and the kept
-        # clothing keeps its own edge (no blend of fill and clothing, no fill in the
-        # clothing's contact shadow, draws a dark line along it).
-        kept = scene.keep_below[crop]
-        core |= near & ~kept & masks.grow(kept, FILL_GROW_PX)
-        weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), FEATHER_PX)
-        weight = np.maximum(weight, core | (near & ~body.person_mask[crop])) * near
-        # A bare arm in front of the old garment keeps its own outline (its rim is replaced, so a
-        # dark line of the old sleeve's hem does not stay, but nothing blends further into it).
-        weight[scene.arms_front[crop] & body.regions["skin"][crop] & ~core] = 0.0
-        weight[kept] = 0.0
-        base += (fill - base) * weight[..., None]
+    if not uncovered.any():
+        return base, uncovered, near
+    kept = scene.keep_below[crop]
+    fill = _fills(prepared, near, (alpha > 0.5) | kept, crop)
+    # Fills blend into their surroundings over a pixel or two; the old garment's anti-aliased rim
+    # (a pixel or so the masks miss) is replaced too. Between the removed garment and clothing that
+    # stays (trousers under a top's hem) lies a sliver the half-resolution masks give to neither:
+    # replaced whole, and the kept clothing keeps its own edge (no blend of fill and clothing, no
+    # fill in the clothing's contact shadow, draws a dark line along it).
+    core = (masks.grow(uncovered, RIM_PX) & near) | (near & ~kept & masks.grow(kept, FILL_GROW_PX))
+    weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), FEATHER_PX)
+    weight = np.maximum(weight, core | (near & ~body.person_mask[crop])) * near
+    # A bare arm in front of the old garment keeps its own outline (its rim is replaced, so a
+    # dark line of the old sleeve's hem does not stay, but nothing blends further into it).
+    weight[scene.arms_front[crop] & body.regions["skin"][crop] & ~core] = 0.0
+    weight[kept] = 0.0
+    return base + (fill - base) * weight[..., None], uncovered, near
 
-    # 3. The garment, shaded and white-balanced.
-    light = np.clip(1.0 + SHADING_STRENGTH * (shading - 1.0), *SHADING_RANGE)
+
+def _dress(
+    warped: WarpedGarment, prepared: PreparedPerson, crop: tuple[slice, slice], alpha: np.ndarray,
+    base: np.ndarray,
+) -> np.ndarray:
+    """The garment over ``base`` (float32 RGB on the crop): shaded by the photo's light (its mean kept:
+    light moves, the garment's colour stays) and white-balanced to the photo."""
+    light = np.clip(1.0 + SHADING_STRENGTH * (prepared.shading[crop] - 1.0), *SHADING_RANGE)
+    garment_mask = alpha > 0.5
     if garment_mask.any():
-        light = light / float(np.mean(light[garment_mask]))  # light moves, the garment's colour stays
-    gains = _white_balance(work, warped.background_rgb)
+        light = light / float(np.mean(light[garment_mask]))
+    gains = _white_balance(prepared.work, warped.background_rgb)
     garment = warped.rgb[crop].astype(np.float32) * (light[..., None] * gains[None, None, :])
     a = alpha[..., None]
-    out = garment * a + base * (1.0 - a)
-
-    # 4. Only the edit region changes: what the render touched, or the user's area.
-    touched = (alpha > 0) | near
-    inside = touched if edit is None else edit & ~front  # face, hair and hands never change
-    image = person.copy()
-    patch = image[crop]
-    patch[inside] = np.clip(out[inside] + 0.5, 0, 255).astype(np.uint8)
-    if edit_mask is not None:
-        region = edit_mask
-    else:
-        region = np.zeros(size, bool)
-        region[crop] = touched
-
-    def full(mask: np.ndarray) -> np.ndarray:
-        out_mask = np.zeros(size, bool)
-        out_mask[crop] = mask
-        return out_mask
-
-    layers = {
-        "old_garment": scene.old.copy(),
-        "kept_clothing": scene.keep_below.copy(),
-        "skin_filled": full(uncovered & scene.bare_body[crop]),
-        "background_filled": full(uncovered & ~scene.bare_body[crop]),
-        "in_front": scene.front | full(behind_arms & ~garment_mask),
-    }
-    return Composite(image=image, edit_mask=region, garment_mask=full(garment_mask) & region, layers=layers)
+    return garment * a + base * (1.0 - a)
 
 
 def _skirt_support(body: BodyAnalysis, unit: float) -> np.ndarray:
