@@ -110,122 +110,156 @@ SKIN_BEARING_PARTS = (
     "thigh_left", "thigh_right", "shin_left", "shin_right", "feet",
 )
 
-# --- detection thresholds -------------------------------------------------------------------
-PERSON_PROB_THRESHOLD = 0.5
-# Pose's own mask is coarse but fills white-on-white gaps; it only adds where it is confident
-# (pose_prob ** 4 > 0.5 means pose_prob > 0.84).
-POSE_MASK_EXPONENT = 4
-# A mask blob the skeleton does not touch, this big (fraction of the person's area) and this tall
-# (fraction of the image height), is another person.
-OTHER_PERSON_AREA_FRACTION = 0.3
-OTHER_PERSON_HEIGHT_FRACTION = 0.3
-# Two people standing close merge into one blob: if this fraction of the person mask lies farther
-# than FAR_FROM_SKELETON shoulder widths from the skeleton, the blob holds someone the pose did not see.
-FAR_FROM_SKELETON = 1.2
-FAR_AREA_FRACTION = 0.2
-FAR_GRID = 4  # px per cell of the grid this is measured on
-MIN_PERSON_HEIGHT_FRACTION = 0.25  # the person must be at least this tall in the frame
-MIN_SHOULDER_WIDTH_PX = 24  # below this the regions are meaningless
-# ...and the shoulders must span this fraction of the image's long side (a person ~40% of a
-# full-length photo's height): smaller people come out as a few blurry pixels.
-MIN_SHOULDER_WIDTH_FRACTION = 0.07
-FACE_SCORE_MIN = 0.6  # face detections counted as people
-# A second face must be at least this fraction of the main face's width (not a logo or a print).
-OTHER_FACE_MIN_RELATIVE_WIDTH = 0.4
-IN_FRAME_MARGIN = 0.01  # landmarks this close (fraction of the side) to the border count as outside
-# Without knees in view, a dress needs the person seen below the hip joints by this fraction of the
-# shoulder-hip length (the top of the thighs: enough to place a dress's skirt; eval case v16).
-DRESS_BELOW_HIPS = 0.15
 
-# --- region shapes, in units of the shoulder width (distance between the shoulder joints) --------
-TORSO_SHOULDER_WIDEN = 0.12
-TORSO_HIP_WIDEN = 0.18
-UPPER_ARM_RADIUS = 0.15
-LOWER_ARM_RADIUS = 0.12
-HAND_RADIUS = 0.11
-HAND_REACH = 2.2  # fingertips are ~2.2x the wrist-to-knuckle (MediaPipe index/pinky) distance away
-# The hand parts keep only skin-coloured pixels (skin, shaded skin) connected to the hand landmarks;
-# the clothing the hand shapes also cover (a pocket, a sleeve's cuff, a hip) goes to the nearest part.
-HAND_SEED_RADIUS = 0.03  # shoulder widths around the wrist, knuckles and thumb landmarks
-HAND_HOLE_AREA = 0.002  # holes smaller than this (shoulder widths squared) are filled (not a gap to a pocket)
-THIGH_RADIUS = 0.26
-SHIN_RADIUS = 0.17
-FOOT_RADIUS = 0.13
-FACE_GROW_SIDE = 0.25  # face box grown sideways (fraction of its width) for ears and hair
-FACE_GROW_UP = 0.6  # and upwards for the top of the head
-FACE_GROW_DOWN = 0.1
-SHOULDER_LINE_RAISE = 0.1  # person pixels above the raised shoulder line, not neck or arm, are head/hair
+@dataclasses.dataclass(frozen=True)
+class DetectionRules:
+    """When a photo holds one usable person (``_share``: of the image or of the person; ``_u``: body units)."""
 
-# --- skin colour model (OpenCV 8-bit Lab) ---------------------------------------------------
+    person_prob_threshold: float = 0.5
+    # Pose's own mask is coarse but fills white-on-white gaps; it only adds where it is confident
+    # (pose_prob ** 4 > 0.5 means pose_prob > 0.84).
+    pose_mask_exponent: int = 4
+    # A mask blob the skeleton does not touch, this big (fraction of the person's area) and this tall
+    # (fraction of the image height), is another person.
+    other_person_area_share: float = 0.3
+    other_person_height_share: float = 0.3
+    # Two people standing close merge into one blob: if this fraction of the person mask lies farther
+    # than DETECT.far_from_skeleton_u body units from the skeleton, the blob holds someone the pose did not see.
+    far_from_skeleton_u: float = 1.2
+    far_area_share: float = 0.2
+    far_grid_px: int = 4  # px per cell of the grid this is measured on
+    min_person_height_share: float = 0.25  # the person must be at least this tall in the frame
+    min_unit_px: int = 24  # below this the regions are meaningless
+    # ...and the shoulders must span this fraction of the image's long side (a person ~40% of a
+    # full-length photo's height): smaller people come out as a few blurry pixels.
+    min_unit_share: float = 0.07
+    face_score_min: float = 0.6  # face detections counted as people
+    # A second face must be at least this fraction of the main face's width (not a logo or a print).
+    other_face_min_width_share: float = 0.4
+    in_frame_margin_share: float = 0.01  # landmarks this close (fraction of the side) to the border count as outside
+    # Without knees in view, a dress needs the person seen below the hip joints by this fraction of the
+    # shoulder-hip length (the top of the thighs: enough to place a dress's skirt; eval case v16).
+    dress_below_hips_share: float = 0.15
+
+
+DETECT = DetectionRules()
+
+
+
+@dataclasses.dataclass(frozen=True)
+class PartTerritories:
+    """Where each body part's pixels may lie, in body units ``_u``: its territory, wider than the bare
+    limb of :class:`~tryon.stages.person.BodyShape` (clothing on the limb belongs to it)."""
+
+    torso_shoulder_widen_u: float = 0.12
+    torso_hip_widen_u: float = 0.18
+    upper_arm_radius_u: float = 0.15
+    lower_arm_radius_u: float = 0.12
+    hand_radius_u: float = 0.11
+    hand_reach_share: float = 2.2  # fingertips are ~2.2x the wrist-to-knuckle (MediaPipe index/pinky) distance away
+    # The hand parts keep only skin-coloured pixels (skin, shaded skin) connected to the hand landmarks;
+    # the clothing the hand shapes also cover (a pocket, a sleeve's cuff, a hip) goes to the nearest part.
+    hand_seed_radius_u: float = 0.03  # body units around the wrist, knuckles and thumb landmarks
+    hand_hole_area_u2: float = 0.002  # holes smaller than this (body units squared) are filled (not a gap to a pocket)
+    thigh_radius_u: float = 0.26
+    shin_radius_u: float = 0.17
+    foot_radius_u: float = 0.13
+    face_grow_side_share: float = 0.25  # face box grown sideways (fraction of its width) for ears and hair
+    face_grow_up_share: float = 0.6  # and upwards for the top of the head
+    face_grow_down_share: float = 0.1
+    shoulder_line_raise_u: float = 0.1  # person pixels above the raised shoulder line, not neck or arm, are head/hair
+
+
+PARTS = PartTerritories()
+
+
 # Generic skin prior (covers light to dark skin), used when neither face nor forearms are visible.
 SKIN_PRIOR_MEAN = np.array([150.0, 145.0, 150.0], np.float32)
 SKIN_PRIOR_COV = np.diag([1600.0, 60.0, 80.0]).astype(np.float32)
 # Added to a sampled covariance: shading varies lightness far more than hue.
 SKIN_COV_FLOOR = np.diag([120.0, 6.0, 6.0]).astype(np.float32)
-SKIN_MAHALANOBIS_SQ = 11.3  # chi-square, 3 dof, 99%
-SKIN_WEAK_SQ = 22.0  # shaded skin connected to confident skin may be this far
-SKIN_WEAK_REACH = 0.03  # ...within this many shoulder widths of it
-SKIN_TRIM_SQ = 7.8  # samples beyond this (chi-square 95%) are dropped when refitting a colour model
-SKIN_MIN_SAMPLES = 60
-SKIN_TRIM_ROUNDS = 3
-MAX_COLOUR_SAMPLES = 3000  # colour models are fitted on at most this many pixels
-# Cheek window inside the face box, as fractions (x0, y0, x1, y1): below the eyes, above the mouth corners.
-CHEEK_BOX = (0.2, 0.45, 0.8, 0.75)
-FOREARM_CORE = 0.5  # fraction of the forearm capsule radius sampled for skin colour
-# Skin is smooth: the lightness standard deviation in a TEXTURE_WINDOW-px window (full resolution)
-# is ~3-10 on skin and ~30 or more on gingham, prints and denim. Skin must be near smooth skin.
-TEXTURE_WINDOW = 7
-SKIN_MAX_TEXTURE = 16.0
-SKIN_GROW = 0.03  # smooth skin grows this far (shoulder widths) into skin-coloured edges
-SKIN_MIN_AREA = 0.003  # skin blobs smaller than this (shoulder widths squared) are noise
-SKIN_HOLE_AREA = 0.04  # holes in skin smaller than this (eyes, highlights, freckles) are filled
-# Skin's edge-tolerant texture (see _texture) is ~1-4; fabric's 10 or more even where a fine check is
-# soft-focus. Between SKIN_SMOOTH_PATTERN and SKIN_MAX_TEXTURE, skin only this close to smooth skin.
-SKIN_SMOOTH_PATTERN = 6.0
-PATTERN_SIGMA = 1.5  # full-resolution px: detail finer than this is weave, print or pores
-SKIN_PATTERN_REACH = 0.02  # shoulder widths
-# Shading-invariant skin colour: chroma over lightness, (a*, b*) / (L* + 16). Darkening a colour
-# (scaling its RGB) scales L* + 16, a* and b* alike, so shadowed skin keeps the chroma of lit skin
-# while orange, tan or pink clothing does not (it is more or less saturated, or of another hue).
-SKIN_CHROMA_SQ = 9.2  # chi-square, 2 dof, 99%: skin must match the chroma model too
+
+@dataclasses.dataclass(frozen=True)
+class SkinRules:
+    """The skin test: colour distances are squared Mahalanobis distances in OpenCV 8-bit Lab (``_sq``);
+    sizes in body units (``_u``, areas ``_u2``) or px."""
+
+    mahalanobis_sq: float = 11.3  # chi-square, 3 dof, 99%
+    weak_sq: float = 22.0  # shaded skin connected to confident skin may be this far
+    weak_reach_u: float = 0.03  # ...within this many body units of it
+    trim_sq: float = 7.8  # samples beyond this (chi-square 95%) are dropped when refitting a colour model
+    min_samples: int = 60
+    trim_rounds: int = 3
+    max_colour_samples: int = 3000  # colour models are fitted on at most this many pixels
+    # Cheek window inside the face box, as fractions (x0, y0, x1, y1): below the eyes, above the mouth corners.
+    cheek_box: tuple[float, float, float, float] = (0.2, 0.45, 0.8, 0.75)
+    forearm_core_share: float = 0.5  # fraction of the forearm capsule radius sampled for skin colour
+    # Skin is smooth: the lightness standard deviation in a SKIN.texture_window_px-px window (full resolution)
+    # is ~3-10 on skin and ~30 or more on gingham, prints and denim. Skin must be near smooth skin.
+    texture_window_px: int = 7
+    max_texture: float = 16.0
+    grow_u: float = 0.03  # smooth skin grows this far (body units) into skin-coloured edges
+    min_area_u2: float = 0.003  # skin blobs smaller than this (body units squared) are noise
+    hole_area_u2: float = 0.04  # holes in skin smaller than this (eyes, highlights, freckles) are filled
+    # Skin's edge-tolerant texture (see _texture) is ~1-4; fabric's 10 or more even where a fine check is
+    # soft-focus. Between SKIN.smooth_pattern and SKIN.max_texture, skin only this close to smooth skin.
+    smooth_pattern: float = 6.0
+    pattern_sigma_px: float = 1.5  # full-resolution px: detail finer than this is weave, print or pores
+    pattern_reach_u: float = 0.02  # body units
+    # Shading-invariant skin colour: chroma over lightness, (a*, b*) / (L* + 16). Darkening a colour
+    # (scaling its RGB) scales L* + 16, a* and b* alike, so shadowed skin keeps the chroma of lit skin
+    # while orange, tan or pink clothing does not (it is more or less saturated, or of another hue).
+    chroma_sq: float = 9.2  # chi-square, 2 dof, 99%: skin must match the chroma model too
+    # Where the old garment is (the torso, not a skin-bearing part) skin needs stronger evidence.
+    torso_sq: float = 7.8  # chi-square, 3 dof, 95%
+    torso_chroma_sq: float = 6.0  # chi-square, 2 dof, 95%
+    # Shadowed skin (an arm's inner side against the body) is much darker and, lit by light bounced off
+    # skin, more saturated than the model: it is found by hue, not by the models. On the limbs and the
+    # neck only, within reach of confident skin and connected to it, smooth; of the skin's hue; at least
+    # as saturated for its lightness; clearly darker than lit skin (a bright orange or tan garment is
+    # not) but not black or grey.
+    shadow_hue_rad: float = np.radians(25.0)  # largest hue difference (Lab hue angle) from the skin model
+    shadow_min_chroma: float = 8.0  # C* (Lab units): greys and blacks have no hue
+    shadow_saturation_share: float = 0.8  # C* / (L* + 16) at least this share of the skin model's
+    shadow_darker_sd: float = 2.0  # at least this many lightness standard deviations below the skin model
+    shadow_min_lightness_share: float = 0.15  # x the skin model's mean lightness
+    shadow_reach_u: float = 0.1  # body units from confident skin
+
+
+SKIN = SkinRules()
+
 SKIN_CHROMA_FLOOR = np.diag([4e-4, 4e-4]).astype(np.float32)  # added to a sampled chroma covariance
-# Where the old garment is (the torso, not a skin-bearing part) skin needs stronger evidence.
-SKIN_TORSO_SQ = 7.8  # chi-square, 3 dof, 95%
-SKIN_TORSO_CHROMA_SQ = 6.0  # chi-square, 2 dof, 95%
-# Shadowed skin (an arm's inner side against the body) is much darker and, lit by light bounced off
-# skin, more saturated than the model: it is found by hue, not by the models. On the limbs and the
-# neck only, within reach of confident skin and connected to it, smooth; of the skin's hue; at least
-# as saturated for its lightness; clearly darker than lit skin (a bright orange or tan garment is
-# not) but not black or grey.
-SKIN_SHADOW_HUE = np.radians(25.0)  # largest hue difference (Lab hue angle) from the skin model
-SKIN_SHADOW_MIN_CHROMA = 8.0  # C* (Lab units): greys and blacks have no hue
-SKIN_SHADOW_SATURATION = 0.8  # C* / (L* + 16) at least this share of the skin model's
-SKIN_SHADOW_DARKER = 2.0  # at least this many lightness standard deviations below the skin model
-SKIN_SHADOW_MIN_LIGHTNESS = 0.15  # x the skin model's mean lightness
-SKIN_SHADOW_REACH = 0.1  # shoulder widths from confident skin
 SHADOW_SKIN_PARTS = (
     "neck", "upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right", "hand_left", "hand_right",
     "thigh_left", "thigh_right", "shin_left", "shin_right", "feet",
 )
 
-# --- hair below the shoulders ----------------------------------------------------------------
-HAIR_MIN_SAMPLES = 80
-HAIR_BAND_HALF_WIDTH = 0.75  # long hair lies within this many shoulder widths of the face centre
-HAIR_MAX_LENGTH = 1.6  # and at most this many shoulder widths below the shoulder line
-# Hair and clothing colour models this close (Mahalanobis, squared) cannot be told apart: no long hair.
-HAIR_MIN_SEPARATION_SQ = 16.0
-HAIR_OPEN_PX = 2  # at work resolution: removes specks before the connectivity test
-# Hair the colour of the clothing (black hair over a black top) is told apart by its texture: fine,
-# directional strands. Only where the clothing is plain (its texture this many times weaker than the
-# hair's on the head) and only pixels as textured as the head's hair (this share of it, median) whose
-# local orientation is coherent (strands run one way), connected to the head.
-HAIR_TEXTURE_CONTRAST = 2.5
-HAIR_TEXTURE_SHARE = 0.5
-HAIR_MIN_COHERENCE = 0.35  # ((l1 - l2) / (l1 + l2))^2 of the structure tensor; 0 for isotropic noise
-HAIR_TENSOR_SIGMA = 2.0  # work px: the window the orientation is averaged over
-HAIR_CLOSE_PX = 2  # work px: strands with dark gaps between them close into one region
-HAIR_LOCK_PX = 3  # work px: what is thinner than this after closing is a seam or an edge, not hair
-HAIR_EDGE_PX = 3  # work px kept clear of the person's outline
+
+@dataclasses.dataclass(frozen=True)
+class HairRules:
+    """Sorting hair from clothing below the shoulders (sizes in body units ``_u`` or work-resolution px)."""
+
+    min_samples: int = 80
+    band_half_width_u: float = 0.75  # long hair lies within this many body units of the face centre
+    max_length_u: float = 1.6  # and at most this many body units below the shoulder line
+    # Hair and clothing colour models this close (Mahalanobis, squared) cannot be told apart: no long hair.
+    min_separation_sq: float = 16.0
+    open_px: int = 2  # at work resolution: removes specks before the connectivity test
+    # Hair the colour of the clothing (black hair over a black top) is told apart by its texture: fine,
+    # directional strands. Only where the clothing is plain (its texture this many times weaker than the
+    # hair's on the head) and only pixels as textured as the head's hair (this share of it, median) whose
+    # local orientation is coherent (strands run one way), connected to the head.
+    texture_contrast: float = 2.5
+    texture_share: float = 0.5
+    min_coherence: float = 0.35  # ((l1 - l2) / (l1 + l2))^2 of the structure tensor; 0 for isotropic noise
+    tensor_sigma_px: float = 2.0  # work px: the window the orientation is averaged over
+    close_px: int = 2  # work px: strands with dark gaps between them close into one region
+    lock_px: int = 3  # work px: what is thinner than this after closing is a seam or an edge, not hair
+    edge_px: int = 3  # work px kept clear of the person's outline
+
+
+HAIR = HairRules()
+
 
 # Region and skin work happens at this long side (px), then label maps are upsampled.
 WORK_SIDE = 512
@@ -321,7 +355,7 @@ class BodyAnalysis:
             image: RGB uint8 ``(H, W, 3)`` (any size).
 
         Returns:
-            float32 ``(H, W)``; below :data:`SKIN_MAHALANOBIS_SQ` looks like this person's skin.
+            float32 ``(H, W)``; below ``SKIN.mahalanobis_sq`` looks like this person's skin.
         """
         return _mahalanobis_sq(_lab(image), self.skin_lab_mean, self.skin_lab_cov)
 
@@ -493,7 +527,7 @@ def _landmarks_px(pose_landmarks: object, size: tuple[int, int]) -> tuple[np.nda
 
 def _in_frame(point: np.ndarray, visibility: float, size: tuple[int, int]) -> bool:
     height, width = size
-    margin_x, margin_y = IN_FRAME_MARGIN * width, IN_FRAME_MARGIN * height
+    margin_x, margin_y = DETECT.in_frame_margin_share * width, DETECT.in_frame_margin_share * height
     inside = margin_x <= point[0] <= width - margin_x and margin_y <= point[1] <= height - margin_y
     return bool(visibility >= VISIBLE_MIN and inside)
 
@@ -507,7 +541,7 @@ def _extends_below_hips(body: BodyAnalysis) -> bool:
     hip_y = float(max(body.point(LEFT_HIP)[1], body.point(RIGHT_HIP)[1]))
     shoulder_y = float(min(body.point(LEFT_SHOULDER)[1], body.point(RIGHT_SHOULDER)[1]))
     rows = np.flatnonzero(body.person_mask.any(axis=1))
-    return bool(rows.size) and rows[-1] >= hip_y + DRESS_BELOW_HIPS * (hip_y - shoulder_y)
+    return bool(rows.size) and rows[-1] >= hip_y + DETECT.dress_below_hips_share * (hip_y - shoulder_y)
 
 
 def _face_boxes(detections: object, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
@@ -515,7 +549,7 @@ def _face_boxes(detections: object, size: tuple[int, int]) -> list[tuple[int, in
     height, width = size
     boxes = []
     for detection in detections or []:  # type: ignore[attr-defined]
-        if detection.score[0] < FACE_SCORE_MIN:
+        if detection.score[0] < DETECT.face_score_min:
             continue
         rel = detection.location_data.relative_bounding_box
         x0, y0 = rel.xmin * width, rel.ymin * height
@@ -524,7 +558,7 @@ def _face_boxes(detections: object, size: tuple[int, int]) -> list[tuple[int, in
     boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
     if boxes:
         main_width = boxes[0][2] - boxes[0][0]
-        boxes = [b for b in boxes if b[2] - b[0] >= OTHER_FACE_MIN_RELATIVE_WIDTH * main_width]
+        boxes = [b for b in boxes if b[2] - b[0] >= DETECT.other_face_min_width_share * main_width]
     return boxes
 
 
@@ -557,8 +591,8 @@ def _face_box(
 
 def _check_size(person_mask: np.ndarray, unit: float) -> None:
     rows = np.flatnonzero(person_mask.any(axis=1))
-    tall = rows.size > 0 and (rows[-1] - rows[0] + 1) >= MIN_PERSON_HEIGHT_FRACTION * person_mask.shape[0]
-    wide = unit >= max(MIN_SHOULDER_WIDTH_PX, MIN_SHOULDER_WIDTH_FRACTION * max(person_mask.shape))
+    tall = rows.size > 0 and (rows[-1] - rows[0] + 1) >= DETECT.min_person_height_share * person_mask.shape[0]
+    wide = unit >= max(DETECT.min_unit_px, DETECT.min_unit_share * max(person_mask.shape))
     if not (tall and wide):
         raise TryOnError(
             "The person is too small in the photo: crop it so the person fills most of the frame, "
@@ -577,7 +611,7 @@ def _person_prob(selfie_prob: np.ndarray, pose_prob: np.ndarray | None) -> np.nd
     """Selfie segmentation, with pose's confident area added (fills white-on-white gaps); a new array."""
     prob = np.array(selfie_prob, np.float32)  # a copy: MediaPipe owns its output buffers
     if pose_prob is not None:
-        np.maximum(prob, cv2.pow(np.asarray(pose_prob, np.float32), POSE_MASK_EXPONENT), out=prob)
+        np.maximum(prob, cv2.pow(np.asarray(pose_prob, np.float32), DETECT.pose_mask_exponent), out=prob)
     return np.clip(prob, 0.0, 1.0, out=prob)
 
 
@@ -596,7 +630,7 @@ def _person_mask(
     prob: np.ndarray, landmarks: np.ndarray, visibility: np.ndarray, unit: float
 ) -> np.ndarray:
     """Threshold, keep the blobs the skeleton touches; raise if another person is in the photo."""
-    mask = (prob > PERSON_PROB_THRESHOLD).astype(np.uint8)
+    mask = (prob > DETECT.person_prob_threshold).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     skeleton = _skeleton_mask(landmarks, visibility, mask.shape, max(3.0, 0.05 * unit))
     keep = np.zeros(count, bool)
@@ -610,12 +644,12 @@ def _person_mask(
         )
     others = ~keep
     others[0] = False
-    big = stats[:, cv2.CC_STAT_AREA] >= OTHER_PERSON_AREA_FRACTION * person_area
-    tall = stats[:, cv2.CC_STAT_HEIGHT] >= OTHER_PERSON_HEIGHT_FRACTION * mask.shape[0]
+    big = stats[:, cv2.CC_STAT_AREA] >= DETECT.other_person_area_share * person_area
+    tall = stats[:, cv2.CC_STAT_HEIGHT] >= DETECT.other_person_height_share * mask.shape[0]
     if np.any(others & big & tall):
         raise TryOnError(MORE_THAN_ONE_PERSON)
     person = keep[labels]
-    if _far_from_skeleton_fraction(person, landmarks, visibility, unit) > FAR_AREA_FRACTION:
+    if _far_from_skeleton_fraction(person, landmarks, visibility, unit) > DETECT.far_area_share:
         # People standing close share one blob: then much of it is far from this skeleton.
         raise TryOnError(MORE_THAN_ONE_PERSON)
     return person
@@ -624,20 +658,18 @@ def _person_mask(
 def _far_from_skeleton_fraction(
     person: np.ndarray, landmarks: np.ndarray, visibility: np.ndarray, unit: float
 ) -> float:
-    """Fraction of ``person`` farther than FAR_FROM_SKELETON shoulder widths from the bones."""
+    """Fraction of ``person`` farther than DETECT.far_from_skeleton_u body units from the bones."""
     # A coarse grid is plenty for distances of a shoulder width (and 16x cheaper).
     height, width = person.shape
-    small_size = (max(1, width // FAR_GRID), max(1, height // FAR_GRID))
+    small_size = (max(1, width // DETECT.far_grid_px), max(1, height // DETECT.far_grid_px))
     small = cv2.resize(person.astype(np.uint8), small_size, interpolation=cv2.INTER_NEAREST) > 0
-    skeleton = _skeleton_mask(landmarks / FAR_GRID, visibility, small.shape, 1.0)
+    skeleton = _skeleton_mask(landmarks / DETECT.far_grid_px, visibility, small.shape, 1.0)
     distance = cv2.distanceTransform((~skeleton).astype(np.uint8), cv2.DIST_L2, 3)
-    far = np.count_nonzero(small & (distance > FAR_FROM_SKELETON * unit / FAR_GRID))
+    far = np.count_nonzero(small & (distance > DETECT.far_from_skeleton_u * unit / DETECT.far_grid_px))
     return far / max(1, np.count_nonzero(small))
 
 
 # --- body parts --------------------------------------------------------------------------------
-
-
 
 
 def _part_shapes(
@@ -659,10 +691,10 @@ def _part_shapes(
         up = -up
     lift = PROPORTIONS.shoulder_rise_u * unit * up
     quad = np.array([
-        pt[LEFT_SHOULDER] + TORSO_SHOULDER_WIDEN * unit * across + lift,
-        pt[RIGHT_SHOULDER] - TORSO_SHOULDER_WIDEN * unit * across + lift,
-        pt[RIGHT_HIP] - TORSO_HIP_WIDEN * unit * hip_across,
-        pt[LEFT_HIP] + TORSO_HIP_WIDEN * unit * hip_across,
+        pt[LEFT_SHOULDER] + PARTS.torso_shoulder_widen_u * unit * across + lift,
+        pt[RIGHT_SHOULDER] - PARTS.torso_shoulder_widen_u * unit * across + lift,
+        pt[RIGHT_HIP] - PARTS.torso_hip_widen_u * unit * hip_across,
+        pt[LEFT_HIP] + PARTS.torso_hip_widen_u * unit * hip_across,
     ])
     cv2.fillPoly(shapes["torso"], [np.round(quad).astype(np.int32)], 1)
 
@@ -680,11 +712,11 @@ def _part_shapes(
         ("left", (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, LEFT_PINKY, LEFT_INDEX, LEFT_THUMB)),
         ("right", (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, RIGHT_PINKY, RIGHT_INDEX, RIGHT_THUMB)),
     ):
-        masks.capsule(shapes[f"upper_arm_{side}"], pt[shoulder], pt[elbow], UPPER_ARM_RADIUS * unit)
-        masks.capsule(shapes[f"lower_arm_{side}"], pt[elbow], pt[wrist], LOWER_ARM_RADIUS * unit)
+        masks.capsule(shapes[f"upper_arm_{side}"], pt[shoulder], pt[elbow], PARTS.upper_arm_radius_u * unit)
+        masks.capsule(shapes[f"lower_arm_{side}"], pt[elbow], pt[wrist], PARTS.lower_arm_radius_u * unit)
         knuckles = 0.5 * (pt[pinky] + pt[index])
-        masks.capsule(shapes[f"hand_{side}"], pt[wrist], pt[wrist] + HAND_REACH * (knuckles - pt[wrist]),
-                 HAND_RADIUS * unit)
+        masks.capsule(shapes[f"hand_{side}"], pt[wrist], pt[wrist] + PARTS.hand_reach_share * (knuckles - pt[wrist]),
+                 PARTS.hand_radius_u * unit)
         hull = cv2.convexHull(np.round(pt[[wrist, pinky, index, thumb]]).astype(np.int32))
         cv2.fillConvexPoly(shapes[f"hand_{side}"], hull, 1)
 
@@ -692,10 +724,10 @@ def _part_shapes(
         ("left", (LEFT_HIP, LEFT_KNEE, LEFT_ANKLE, LEFT_HEEL, LEFT_FOOT)),
         ("right", (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE, RIGHT_HEEL, RIGHT_FOOT)),
     ):
-        masks.capsule(shapes[f"thigh_{side}"], pt[hip], pt[knee], THIGH_RADIUS * unit)
-        masks.capsule(shapes[f"shin_{side}"], pt[knee], pt[ankle], SHIN_RADIUS * unit)
+        masks.capsule(shapes[f"thigh_{side}"], pt[hip], pt[knee], PARTS.thigh_radius_u * unit)
+        masks.capsule(shapes[f"shin_{side}"], pt[knee], pt[ankle], PARTS.shin_radius_u * unit)
         for a, b in ((ankle, heel), (heel, foot), (ankle, foot)):
-            masks.capsule(shapes["feet"], pt[a], pt[b], FOOT_RADIUS * unit)
+            masks.capsule(shapes["feet"], pt[a], pt[b], PARTS.foot_radius_u * unit)
     return shapes
 
 
@@ -718,7 +750,7 @@ def _part_labels(
 
     # Head and hair: person pixels above the (raised) shoulder line that are not neck, arm or hand,
     # in the blobs that touch the face (a raised hand is not hair).
-    line_y = _shoulder_line_y(landmarks, size[1]) - SHOULDER_LINE_RAISE * unit
+    line_y = _shoulder_line_y(landmarks, size[1]) - PARTS.shoulder_line_raise_u * unit
     head = (np.arange(size[0], dtype=np.float32)[:, None] < line_y[None, :]) & person_mask
     for name in ("neck", "upper_arm_left", "upper_arm_right", "hand_left", "hand_right"):
         head &= shapes[name] == 0
@@ -747,10 +779,6 @@ def _point_mask(size: tuple[int, int], point: np.ndarray) -> np.ndarray:
     if 0 <= x < size[1] and 0 <= y < size[0]:
         mask[y, x] = True
     return mask
-
-
-
-
 
 
 def _upsample_labels(labels: np.ndarray, person_mask: np.ndarray) -> np.ndarray:
@@ -783,18 +811,18 @@ def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 def _texture(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Local lightness standard deviation, and the edge-tolerant fine detail, at ``size`` (W, H).
 
-    Both float32 ``(h, w)`` on a 0-255 scale, measured in TEXTURE_WINDOW-px windows at full
+    Both float32 ``(h, w)`` on a 0-255 scale, measured in SKIN.texture_window_px-px windows at full
     resolution (fine weaves vanish when downscaled). The second (*pattern*) is the RMS of the
-    lightness minus its PATTERN_SIGMA blur (shading and soft shadows have none), the least of the
+    lightness minus its SKIN.pattern_sigma_px blur (shading and soft shadows have none), the least of the
     windows around a pixel: near a single edge one of them lies on one side of it (low), while in a
     check or print every window holds the pattern (high).
     """
     lightness = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    window = (TEXTURE_WINDOW, TEXTURE_WINDOW)
+    window = (SKIN.texture_window_px, SKIN.texture_window_px)
     mean = cv2.resize(cv2.boxFilter(lightness, cv2.CV_32F, window), size, interpolation=cv2.INTER_AREA)
     mean_sq = cv2.resize(cv2.sqrBoxFilter(lightness, cv2.CV_32F, window), size, interpolation=cv2.INTER_AREA)
     texture = cv2.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
-    fine = cv2.subtract(lightness, cv2.GaussianBlur(lightness, (0, 0), PATTERN_SIGMA), dtype=cv2.CV_16S)
+    fine = cv2.subtract(lightness, cv2.GaussianBlur(lightness, (0, 0), SKIN.pattern_sigma_px), dtype=cv2.CV_16S)
     # Erode the mean square (same order as its root), take the root at work resolution: cheaper.
     detail = cv2.erode(cv2.sqrBoxFilter(fine, cv2.CV_32F, window), cv2.getStructuringElement(cv2.MORPH_RECT, window))
     return texture, cv2.sqrt(cv2.resize(detail, size, interpolation=cv2.INTER_AREA))
@@ -815,9 +843,9 @@ def _mahalanobis_sq(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.nd
 
 
 def _subsample(samples: np.ndarray) -> np.ndarray:
-    """At most :data:`MAX_COLOUR_SAMPLES` rows of ``(N, C)`` samples, evenly strided: fits the same model, faster."""
-    if len(samples) > MAX_COLOUR_SAMPLES:
-        samples = samples[:: len(samples) // MAX_COLOUR_SAMPLES + 1]
+    """At most ``SKIN.max_colour_samples`` rows of ``(N, C)`` samples, evenly strided (the same fit, faster)."""
+    if len(samples) > SKIN.max_colour_samples:
+        samples = samples[:: len(samples) // SKIN.max_colour_samples + 1]
     return samples
 
 
@@ -835,10 +863,10 @@ def _trimmed_fit(
     cov_floor: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refit (mean, covariance) of ``(N, C)`` samples on those within ``max_distance_sq`` of the
-    current model, up to :data:`SKIN_TRIM_ROUNDS` rounds; returns float32 ``(C,)``, ``(C, C)``."""
-    for _ in range(SKIN_TRIM_ROUNDS):
+    current model, up to ``SKIN.trim_rounds`` rounds; returns float32 ``(C,)``, ``(C, C)``."""
+    for _ in range(SKIN.trim_rounds):
         near = samples[distance_sq(samples, mean, cov) < max_distance_sq]
-        if len(near) < SKIN_MIN_SAMPLES:
+        if len(near) < SKIN.min_samples:
             break
         mean = near.mean(axis=0)
         cov = np.cov(near, rowvar=False) + cov_floor
@@ -847,7 +875,7 @@ def _trimmed_fit(
 
 def _robust_fit(samples: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Refit a Lab mean/covariance on the samples near the current model, a few rounds (float32)."""
-    return _trimmed_fit(_subsample(samples), mean, cov, _mahalanobis_sq, SKIN_TRIM_SQ, SKIN_COV_FLOOR)
+    return _trimmed_fit(_subsample(samples), mean, cov, _mahalanobis_sq, SKIN.trim_sq, SKIN_COV_FLOOR)
 
 
 def _fit_skin_model(
@@ -863,11 +891,11 @@ def _fit_skin_model(
     if face_box is not None:
         x0, y0, x1, y1 = face_box
         bw, bh = x1 - x0, y1 - y0
-        cheeks[int(y0 + CHEEK_BOX[1] * bh): int(y0 + CHEEK_BOX[3] * bh),
-               int(x0 + CHEEK_BOX[0] * bw): int(x0 + CHEEK_BOX[2] * bw)] = True
+        cheeks[int(y0 + SKIN.cheek_box[1] * bh): int(y0 + SKIN.cheek_box[3] * bh),
+               int(x0 + SKIN.cheek_box[0] * bw): int(x0 + SKIN.cheek_box[2] * bw)] = True
         cheeks &= person_mask
     face_samples = lab[cheeks]
-    if len(face_samples) >= SKIN_MIN_SAMPLES:
+    if len(face_samples) >= SKIN.min_samples:
         # Start at the median: robust to hair strands, eyes and lips inside the cheek window.
         mean, cov = _robust_fit(face_samples, _median(face_samples), SKIN_PRIOR_COV / 4)
     else:
@@ -876,11 +904,12 @@ def _fit_skin_model(
     # Forearm cores: bare forearms widen the model to the body's lighting (sleeves fail the test).
     forearms = np.zeros(person_mask.shape, np.uint8)
     for elbow, wrist in ((LEFT_ELBOW, LEFT_WRIST), (RIGHT_ELBOW, RIGHT_WRIST)):
-        masks.capsule(forearms, landmarks[elbow], landmarks[wrist], FOREARM_CORE * LOWER_ARM_RADIUS * unit)
+        radius = SKIN.forearm_core_share * PARTS.lower_arm_radius_u * unit
+        masks.capsule(forearms, landmarks[elbow], landmarks[wrist], radius)
     arm_samples = lab[(forearms > 0) & person_mask]
-    arm_samples = arm_samples[_mahalanobis_sq(arm_samples, mean, 2 * cov) < SKIN_MAHALANOBIS_SQ]
+    arm_samples = arm_samples[_mahalanobis_sq(arm_samples, mean, 2 * cov) < SKIN.mahalanobis_sq]
     samples = np.concatenate([face_samples, arm_samples])
-    if len(samples) >= SKIN_MIN_SAMPLES:
+    if len(samples) >= SKIN.min_samples:
         mean, cov = _robust_fit(samples, mean, 2 * cov)
     return mean.astype(np.float32), cov.astype(np.float32)
 
@@ -905,35 +934,35 @@ def _skin_mask(
     """
     distance = _mahalanobis_sq(lab, mean, cov)
     bearing = _parts_mask(labels, SKIN_BEARING_PARTS)
-    grow = max(1, round(SKIN_GROW * unit))
+    grow = max(1, round(SKIN.grow_u * unit))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    flat = texture < SKIN_MAX_TEXTURE
+    flat = texture < SKIN.max_texture
 
-    colour = (distance < SKIN_MAHALANOBIS_SQ) & person_mask
+    colour = (distance < SKIN.mahalanobis_sq) & person_mask
     # Chroma only where the Lab model leaves a chance (weak or better): the rest is not skin anyway.
-    candidate = (distance < SKIN_WEAK_SQ) & person_mask
+    candidate = (distance < SKIN.weak_sq) & person_mask
     chroma = _chroma(lab[candidate])
     chroma_distance = np.full(distance.shape, np.inf, np.float32)
     samples = chroma[(colour & flat & bearing)[candidate]]
-    if len(samples) >= SKIN_MIN_SAMPLES:
+    if len(samples) >= SKIN.min_samples:
         chroma_distance[candidate] = _chroma_distance_sq(chroma, *_fit_chroma(samples))
     else:  # too little skin to model its chroma: the Lab model alone
         chroma_distance[candidate] = 0.0
-    colour &= chroma_distance < SKIN_CHROMA_SQ
-    colour &= bearing | ((distance < SKIN_TORSO_SQ) & (chroma_distance < SKIN_TORSO_CHROMA_SQ))
+    colour &= chroma_distance < SKIN.chroma_sq
+    colour &= bearing | ((distance < SKIN.torso_sq) & (chroma_distance < SKIN.torso_chroma_sq))
 
     smooth = cv2.dilate((colour & flat).astype(np.uint8), kernel) > 0
-    strong = masks.keep_touching(colour & smooth, colour & smooth & bearing, SKIN_MIN_AREA * unit * unit)
+    strong = masks.keep_touching(colour & smooth, colour & smooth & bearing, SKIN.min_area_u2 * unit * unit)
     # Hysteresis: shaded skin (arm rims, the far side of the face) is further from the model; accept
     # it in skin-bearing parts next to confident skin (a short reach keeps it off sleeves).
-    reach = max(1, round(SKIN_WEAK_REACH * unit))
+    reach = max(1, round(SKIN.weak_reach_u * unit))
     near = cv2.dilate(strong.astype(np.uint8), cv2.getStructuringElement(
         cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))) > 0
-    weak = near & bearing & person_mask & (distance < SKIN_WEAK_SQ) & (chroma_distance < SKIN_CHROMA_SQ)
+    weak = near & bearing & person_mask & (distance < SKIN.weak_sq) & (chroma_distance < SKIN.chroma_sq)
     skin = strong | weak
-    # Shadowed skin on the limbs and neck (see SKIN_SHADOW_HUE).
+    # Shadowed skin on the limbs and neck (see SKIN.shadow_hue_rad).
     limbs = _parts_mask(labels, SHADOW_SKIN_PARTS)
-    reach = max(1, round(SKIN_SHADOW_REACH * unit))
+    reach = max(1, round(SKIN.shadow_reach_u * unit))
     near = cv2.dilate(skin.astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8)) > 0
     shadow = limbs & near & person_mask & flat & ~skin
     shadow[shadow] = _shadowed_skin_colour(lab[shadow], mean, cov)  # only where it may be
@@ -942,15 +971,15 @@ def _skin_mask(
     # Growing and shaded skin stop at patterned cloth (a fine check averages to a skin tone here), and
     # soft-focus or low-contrast print is skin only along smooth skin; not on the face (eyes, lips are
     # textured), and on the hands only the first rule (the gaps between fingers are textured).
-    smooth_reach = max(1, round(SKIN_PATTERN_REACH * unit))
-    near_smooth = cv2.dilate((skin & (pattern < SKIN_SMOOTH_PATTERN)).astype(np.uint8), np.ones(
+    smooth_reach = max(1, round(SKIN.pattern_reach_u * unit))
+    near_smooth = cv2.dilate((skin & (pattern < SKIN.smooth_pattern)).astype(np.uint8), np.ones(
         (2 * smooth_reach + 1,) * 2, np.uint8)) > 0
     hands = _parts_mask(labels, ("hand_left", "hand_right"))
-    smooth_enough = (pattern < SKIN_MAX_TEXTURE) & ((pattern < SKIN_SMOOTH_PATTERN) | near_smooth | hands)
+    smooth_enough = (pattern < SKIN.max_texture) & ((pattern < SKIN.smooth_pattern) | near_smooth | hands)
     skin &= smooth_enough | _parts_mask(labels, ("face_hair",))
     # Pieces this cut off from smooth skin in skin-bearing parts are patches of print.
-    skin = masks.keep_touching(skin, skin & flat & bearing, SKIN_MIN_AREA * unit * unit)
-    return masks.fill_small_holes(skin, SKIN_HOLE_AREA * unit * unit) & person_mask
+    skin = masks.keep_touching(skin, skin & flat & bearing, SKIN.min_area_u2 * unit * unit)
+    return masks.fill_small_holes(skin, SKIN.hole_area_u2 * unit * unit) & person_mask
 
 
 def _parts_mask(labels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
@@ -961,7 +990,7 @@ def _parts_mask(labels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
 
 
 def _shadowed_skin_colour(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """Pixels whose colour could be this skin in shadow (bool), see :data:`SKIN_SHADOW_HUE`."""
+    """Pixels whose colour could be this skin in shadow (bool), see ``SKIN.shadow_hue_rad``."""
     a, b = lab[..., 1] - 128.0, lab[..., 2] - 128.0
     lightness = lab[..., 0] * (100.0 / 255.0) + 16.0
     skin_a, skin_b = float(mean[1]) - 128.0, float(mean[2]) - 128.0
@@ -969,13 +998,13 @@ def _shadowed_skin_colour(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) ->
     chroma = np.hypot(a, b)
     # Hue difference via the angle between (a, b) and the skin's (a, b): cos >= cos(limit).
     cos_hue = (a * skin_a + b * skin_b) / np.maximum(chroma * np.hypot(skin_a, skin_b), 1e-6)
-    darker = float(mean[0]) - SKIN_SHADOW_DARKER * float(np.sqrt(cov[0, 0]))
+    darker = float(mean[0]) - SKIN.shadow_darker_sd * float(np.sqrt(cov[0, 0]))
     return (
-        (cos_hue > np.cos(SKIN_SHADOW_HUE))
-        & (chroma >= SKIN_SHADOW_MIN_CHROMA)
-        & (chroma / lightness >= SKIN_SHADOW_SATURATION * np.hypot(skin_a, skin_b) / skin_lightness)
+        (cos_hue > np.cos(SKIN.shadow_hue_rad))
+        & (chroma >= SKIN.shadow_min_chroma)
+        & (chroma / lightness >= SKIN.shadow_saturation_share * np.hypot(skin_a, skin_b) / skin_lightness)
         & (lab[..., 0] < darker)
-        & (lab[..., 0] > SKIN_SHADOW_MIN_LIGHTNESS * float(mean[0]))
+        & (lab[..., 0] > SKIN.shadow_min_lightness_share * float(mean[0]))
     )
 
 
@@ -997,7 +1026,7 @@ def _fit_chroma(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     samples = _subsample(samples)
     mean = np.median(samples, axis=0)
     cov = np.cov(samples, rowvar=False) + SKIN_CHROMA_FLOOR
-    return _trimmed_fit(samples, mean, cov, _chroma_distance_sq, SKIN_CHROMA_SQ, SKIN_CHROMA_FLOOR)
+    return _trimmed_fit(samples, mean, cov, _chroma_distance_sq, SKIN.chroma_sq, SKIN_CHROMA_FLOOR)
 
 
 def _restrict_hands(
@@ -1025,14 +1054,14 @@ def _restrict_hands(
         rows, cols = np.flatnonzero(hand.any(axis=1)), np.flatnonzero(hand.any(axis=0))
         box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
         # Skin, or shaded skin that is smooth (not a print with skin tones).
-        shaded = (_mahalanobis_sq(lab[box], mean, cov) < SKIN_WEAK_SQ) | _shadowed_skin_colour(lab[box], mean, cov)
-        skin_like = skin[box] | (shaded & (texture[box] < SKIN_MAX_TEXTURE))
+        shaded = (_mahalanobis_sq(lab[box], mean, cov) < SKIN.weak_sq) | _shadowed_skin_colour(lab[box], mean, cov)
+        skin_like = skin[box] | (shaded & (texture[box] < SKIN.max_texture))
         seeds = np.zeros(size, np.uint8)
         for index in indices:
             x, y = (round(float(v)) for v in landmarks[index])
-            cv2.circle(seeds, (x, y), max(1, round(HAND_SEED_RADIUS * unit)), 1, -1)
+            cv2.circle(seeds, (x, y), max(1, round(PARTS.hand_seed_radius_u * unit)), 1, -1)
         kept = masks.keep_touching(hand[box] & skin_like, seeds[box].astype(bool) & hand[box])
-        kept = masks.fill_small_holes(kept, HAND_HOLE_AREA * unit * unit) & hand[box]
+        kept = masks.fill_small_holes(kept, PARTS.hand_hole_area_u2 * unit * unit) & hand[box]
         removed[box] |= hand[box] & ~kept
     if removed.any():
         others = out.copy()
@@ -1041,8 +1070,6 @@ def _restrict_hands(
         filled = masks.fill_nearest(others, removed)
         out[removed] = filled[removed]
     return out
-
-
 
 
 @dataclasses.dataclass
@@ -1069,7 +1096,7 @@ class _HairContext:
         hair_d = _mahalanobis_sq(lab, *self.hair_model)
         nearest_hair = (hair_d < _mahalanobis_sq(lab, *self.cloth_model)) & (
             hair_d < _mahalanobis_sq(lab, *self.skin_model))
-        return nearest_hair & (hair_d < SKIN_MAHALANOBIS_SQ) & ~self.skin[window]
+        return nearest_hair & (hair_d < SKIN.mahalanobis_sq) & ~self.skin[window]
 
 
 def _hair_context(
@@ -1089,10 +1116,10 @@ def _hair_context(
     hair_samples, cloth_samples = lab[face & hair_area & ~skin], lab[torso_core & ~skin]
     hair_model = cloth_model = None
     separable = False
-    if len(hair_samples) >= HAIR_MIN_SAMPLES and len(cloth_samples) >= HAIR_MIN_SAMPLES:
+    if len(hair_samples) >= HAIR.min_samples and len(cloth_samples) >= HAIR.min_samples:
         hair_model = _robust_fit(hair_samples, _median(hair_samples), SKIN_PRIOR_COV / 4)
         cloth_model = _robust_fit(cloth_samples, _median(cloth_samples), SKIN_PRIOR_COV / 4)
-        separable = bool(_mahalanobis_sq(cloth_model[0], *hair_model) >= HAIR_MIN_SEPARATION_SQ)
+        separable = bool(_mahalanobis_sq(cloth_model[0], *hair_model) >= HAIR.min_separation_sq)
     return _HairContext(lab=lab, texture=texture, skin=skin, skin_model=skin_model, face=face, hair_area=hair_area,
                         head_box=head_box, torso_core=torso_core, hair_model=hair_model, cloth_model=cloth_model,
                         separable=separable)
@@ -1119,7 +1146,7 @@ def _refine_hair(
        connected to the head.
     When hair and clothing have the same colour they cannot be told apart by colour: step 1 then
     moves only pixels below the chin, and step 2 uses texture (strands) where the clothing is plain
-    (see :data:`HAIR_TEXTURE_CONTRAST`), or is skipped.
+    (see ``HAIR.texture_contrast``), or is skipped.
     """
     if face_box is None:
         return labels
@@ -1170,13 +1197,13 @@ def _long_hair_band(
     height, width = out.shape
     x0, _, x1, y1 = face_box
     centre_x = 0.5 * (x0 + x1)
-    bx0 = int(max(0, centre_x - HAIR_BAND_HALF_WIDTH * unit))
-    bx1 = int(min(width, centre_x + HAIR_BAND_HALF_WIDTH * unit))
+    bx0 = int(max(0, centre_x - HAIR.band_half_width_u * unit))
+    bx1 = int(min(width, centre_x + HAIR.band_half_width_u * unit))
     if bx1 <= bx0:
         return out
     line_y = _shoulder_line_y(landmarks, width)[bx0:bx1]
-    by0 = int(max(0, min(y1, line_y.min() - SHOULDER_LINE_RAISE * unit)))
-    by1 = int(min(height, line_y.max() + HAIR_MAX_LENGTH * unit))
+    by0 = int(max(0, min(y1, line_y.min() - PARTS.shoulder_line_raise_u * unit)))
+    by1 = int(min(height, line_y.max() + HAIR.max_length_u * unit))
     if by1 <= by0:
         return out
     window = (slice(by0, by1), slice(bx0, bx1))
@@ -1185,7 +1212,7 @@ def _long_hair_band(
     # Not the neck by colour: its shadowed skin is often nearer brown hair than the clothing (skin has
     # no strands, so the texture test may look there).
     hairy = ((band > 0) & ((band != neck_label) | by_texture) & candidates) | (band == face_label)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_OPEN_PX + 1,) * 2)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR.open_px + 1,) * 2)
     hairy = cv2.morphologyEx(hairy.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
     band[masks.keep_touching(hairy, band == face_label) & (band > 0)] = face_label
     return out
@@ -1197,20 +1224,20 @@ def _strand_candidates(ctx: _HairContext, labels: np.ndarray, window: tuple[slic
     hair_texture = float(np.median(ctx.texture[ctx.face & ctx.hair_area & ~ctx.skin]))
     candidates = _strand_like(ctx.lab[window][..., 0], ctx.texture[window], hair_texture) & ~ctx.skin[window]
     if ctx.hair_model is not None:
-        candidates &= _mahalanobis_sq(ctx.lab[window], *ctx.hair_model) < SKIN_WEAK_SQ  # still hair-coloured
-    edge = np.ones((2 * HAIR_EDGE_PX + 1,) * 2, np.uint8)  # an edge against the background is textured too
+        candidates &= _mahalanobis_sq(ctx.lab[window], *ctx.hair_model) < SKIN.weak_sq  # still hair-coloured
+    edge = np.ones((2 * HAIR.edge_px + 1,) * 2, np.uint8)  # an edge against the background is textured too
     candidates &= cv2.erode((labels[window] > 0).astype(np.uint8), edge) > 0
-    close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_CLOSE_PX + 1,) * 2)
+    close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR.close_px + 1,) * 2)
     candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_CLOSE, close) > 0
-    lock = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_LOCK_PX + 1,) * 2)
+    lock = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR.lock_px + 1,) * 2)
     return cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, lock) > 0
 
 
 def _strands_stand_out(texture: np.ndarray, hair: np.ndarray, cloth: np.ndarray) -> bool:
     """Whether the head's hair (bool mask) is much more textured than the plain clothing (bool mask)."""
-    if hair.sum() < HAIR_MIN_SAMPLES or cloth.sum() < HAIR_MIN_SAMPLES:
+    if hair.sum() < HAIR.min_samples or cloth.sum() < HAIR.min_samples:
         return False
-    return float(np.median(texture[hair])) >= HAIR_TEXTURE_CONTRAST * (float(np.median(texture[cloth])) + 1.0)
+    return float(np.median(texture[hair])) >= HAIR.texture_contrast * (float(np.median(texture[cloth])) + 1.0)
 
 
 def _strand_like(lightness: np.ndarray, texture: np.ndarray, hair_texture: float) -> np.ndarray:
@@ -1218,11 +1245,11 @@ def _strand_like(lightness: np.ndarray, texture: np.ndarray, hair_texture: float
     oriented (structure tensor of ``lightness``, float ``(h, w)``)."""
     gx = cv2.Sobel(lightness, cv2.CV_32F, 1, 0)
     gy = cv2.Sobel(lightness, cv2.CV_32F, 0, 1)
-    jxx = cv2.GaussianBlur(gx * gx, (0, 0), HAIR_TENSOR_SIGMA)
-    jyy = cv2.GaussianBlur(gy * gy, (0, 0), HAIR_TENSOR_SIGMA)
-    jxy = cv2.GaussianBlur(gx * gy, (0, 0), HAIR_TENSOR_SIGMA)
+    jxx = cv2.GaussianBlur(gx * gx, (0, 0), HAIR.tensor_sigma_px)
+    jyy = cv2.GaussianBlur(gy * gy, (0, 0), HAIR.tensor_sigma_px)
+    jxy = cv2.GaussianBlur(gx * gy, (0, 0), HAIR.tensor_sigma_px)
     coherence = ((jxx - jyy) ** 2 + 4 * jxy**2) / np.maximum((jxx + jyy) ** 2, 1e-6)
-    return (texture >= HAIR_TEXTURE_SHARE * hair_texture) & (coherence >= HAIR_MIN_COHERENCE)
+    return (texture >= HAIR.texture_share * hair_texture) & (coherence >= HAIR.min_coherence)
 
 
 def _grown_face_box(face_box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -1231,8 +1258,8 @@ def _grown_face_box(face_box: tuple[int, int, int, int], size: tuple[int, int]) 
     x0, y0, x1, y1 = face_box
     box_w, box_h = x1 - x0, y1 - y0
     return (
-        int(max(0, x0 - FACE_GROW_SIDE * box_w)),
-        int(max(0, y0 - FACE_GROW_UP * box_h)),
-        int(min(width, x1 + FACE_GROW_SIDE * box_w)),
-        int(min(height, y1 + FACE_GROW_DOWN * box_h)),
+        int(max(0, x0 - PARTS.face_grow_side_share * box_w)),
+        int(max(0, y0 - PARTS.face_grow_up_share * box_h)),
+        int(min(width, x1 + PARTS.face_grow_side_share * box_w)),
+        int(min(height, y1 + PARTS.face_grow_down_share * box_h)),
     )

@@ -36,61 +36,94 @@ from .person import PROPORTIONS, ray_extent, sample_mask
 if TYPE_CHECKING:
     from .body import BodyAnalysis, PersonModel
 
-# --- maps ----------------------------------------------------------------------------------
-MAP_STEP = 8  # px between the coarse map samples; upsampled bilinearly to every pixel
-# Thin-plate regularisation (SciPy's kernel r^2 log r, on coordinates in body units): stiff but not affine.
-TPS_SMOOTHING = 5e-4
-EDGE_ERODE_PX = 1  # output px of the garment photo's anti-aliased/JPEG halo trimmed off its outline
-MAX_EDGE_ERODE_PX = 8  # ...never more than this many garment px, however much the map shrinks the photo
-KEYPOINT_SEARCH_PX = 12  # a keypoint belongs to the piece whose mask comes this close to it
-BACKGROUND_SAMPLE_STEP = 4  # px between the garment photo's background samples
-# --- garment photo clean-up ----------------------------------------------------------------
-# The mask's outline band (this share of the garment's size, the square root of its area) is
-# checked for the photo's background colour: JPEG halos and background caught in notches
-# (armpits, between a sleeve and the body) would paint white specks along the garment's edges.
-EDGE_BAND = 0.015
-EDGE_BAND_MIN_PX = 2
-BACKGROUND_TOLERANCE = 40.0  # RGB distance: garment colours this close to the background are kept as they are
-NECK_CUT_MIN_DROP = 2.0  # px: a neckline whose centre is not this far below its corners is not cut
 
-# --- fit: how a flat product photo sits on a body (fractions of the shoulder width "unit") -----
-# A garment laid flat spans half its circumference; seen from the front on a body it is narrower.
-FLAT_TO_FRONT = 1.2
-FIT_TOLERANCE = 1.3  # a garment stretches or gathers by at most this factor to follow the body...
-# ...except that below the armpits a top is never narrower than the torso it is worn on (up to
-# this factor of its own width): the wearer buys her size, so a fuller body is covered to its sides.
-BODY_COVER_MAX = 1.8
-STRAP_INSET = 0.08  # a sleeveless top's straps sit this far inside where a seam would
-MIN_TORSO_HALF_WIDTH = 0.3  # a torso is never narrower than this (each side of the centre line)
-NECK_RING_DEPTH = 0.25  # the first this-much of a neckline's drop wraps around the neck...
-NECK_RING_SQUASH = 0.4  # ...and looks this much shallower from the front
-NECKLINE_POINTS = (1 / 3, 2 / 3)  # control points along each chord neck corner -> neckline centre
-STRAP_SPAN = 0.15  # of the shoulder span: a neck corner this close to the shoulder point is a strap's top
-# The shoulder span sets the scale only while it agrees with the torso length within
-# SCALE_TOLERANCE (a body turned sideways shows narrow shoulders, but its torso keeps its length).
-TORSO_PER_SHOULDER = 1.5  # torso length (shoulder line to hip joints) per shoulder-seam span
-SCALE_TOLERANCE = 1.3
-SIDE_LEVELS = 6  # levels between the armpits and the hem where the side seams are placed...
-SIDE_SPACING = 0.15  # ...at least one per this many torso lengths
-ARMHOLE_POINTS = (1 / 3, 2 / 3)  # control points along the armhole seam (shoulder -> armpit)
-HEM_STRETCH = (0.75, 1.35)  # bounds on stretching a top's length to meet a given hem
+@dataclasses.dataclass(frozen=True)
+class MapRules:
+    """How the inverse maps are sampled and applied (px)."""
 
-# --- limbs ---------------------------------------------------------------------------------
-LIMB_STATIONS = 9  # samples along a trouser leg where its widths are measured
-SEAM_FADE = 0.6  # a trouser leg's waistband shear fades out over this share of the thigh
-MAX_SEAM_SHEAR = 2.0
-LEG_SPLIT = 0.3  # above this share of the thigh a trouser leg's inner side reaches the body's midline...
-CROTCH_STATIONS = 4  # ...or above the garment's crotch, held at this many stations
-LEG_OVERLAP = 0.015  # above the crotch the two legs overlap this much at the midline
-LONG_SLEEVE_END = 1.02  # a long sleeve ends just past the wrist (of the shoulder-wrist length)
-FULL_LEG_END = 1.0  # a full-length trouser leg ends at the ankle (of the waist-ankle length)
-SEAM_OVERLAP = 0.04  # a sleeve's seam overlaps the garment's body by this much...
-SEAM_CUT_BELOW = 0.5  # ...and never reaches further into it, down to this share of the seam below the armpit
-SLEEVE_STATIONS = 6  # control points along each sleeve edge
-CUFF_PROBE = 0.93  # the cuff's width is measured this far along the sleeve axis
-JOINT_BLEND = 0.15  # bone directions blend over this length around the elbow / knee
-SLEEVE_MARGIN = 0.12  # a sleeve may reach this far past its outline's control points
-MIN_SLEEVE_SPAN = 0.05  # a sleeve runs at least this far past its seam (of the unit)
+    step_px: int = 8  # px between the coarse map samples; upsampled bilinearly to every pixel
+    # Thin-plate regularisation (SciPy's kernel r^2 log r, on coordinates in body units): stiff but not affine.
+    tps_smoothing: float = 5e-4
+    edge_erode_px: int = 1  # output px of the garment photo's anti-aliased/JPEG halo trimmed off its outline
+    max_edge_erode_px: int = 8  # ...never more than this many garment px, however much the map shrinks the photo
+    keypoint_search_px: int = 12  # a keypoint belongs to the piece whose mask comes this close to it
+    background_sample_step_px: int = 4  # px between the garment photo's background samples
+
+
+MAPS = MapRules()
+
+
+@dataclasses.dataclass(frozen=True)
+class CleanRules:
+    """Cleaning the garment photo's outline before it is warped."""
+
+    # The mask's outline band (this share of the garment's size, the square root of its area) is
+    # checked for the photo's background colour: JPEG halos and background caught in notches
+    # (armpits, between a sleeve and the body) would paint white specks along the garment's edges.
+    edge_band_share: float = 0.015
+    edge_band_min_px: int = 2
+    # RGB distance: garment colours this close to the background are kept as they are.
+    background_tolerance_rgb: float = 40.0
+    neck_cut_min_drop_px: float = 2.0  # px: a neckline whose centre is not this far below its corners is not cut
+
+
+CLEAN = CleanRules()
+
+
+
+@dataclasses.dataclass(frozen=True)
+class FitRules:
+    """How a flat product photo sits on a body (``_u``: body units, ``_tl``: torso lengths, ``_share``: of
+    the garment's own measure)."""
+
+    # A garment laid flat spans half its circumference; seen from the front on a body it is narrower.
+    flat_to_front: float = 1.2
+    fit_tolerance: float = 1.3  # a garment stretches or gathers by at most this factor to follow the body...
+    # ...except that below the armpits a top is never narrower than the torso it is worn on (up to
+    # this factor of its own width): the wearer buys her size, so a fuller body is covered to its sides.
+    body_cover_max: float = 1.8
+    strap_inset_u: float = 0.08  # a sleeveless top's straps sit this far inside where a seam would
+    min_torso_half_width_u: float = 0.3  # a torso is never narrower than this (each side of the centre line)
+    neck_ring_depth_u: float = 0.25  # the first this-much of a neckline's drop wraps around the neck...
+    neck_ring_squash: float = 0.4  # ...and looks this much shallower from the front
+    neckline_points: tuple[float, float] = (1 / 3, 2 / 3)  # control points along each chord neck corner -> centre
+    strap_span_share: float = 0.15  # of the shoulder span: a neck corner this near the shoulder point is a strap top
+    # The shoulder span sets the scale only while it agrees with the torso length within
+    # FIT.scale_tolerance (a body turned sideways shows narrow shoulders, but its torso keeps its length).
+    torso_per_shoulder: float = 1.5  # torso length (shoulder line to hip joints) per shoulder-seam span
+    scale_tolerance: float = 1.3
+    side_levels: int = 6  # levels between the armpits and the hem where the side seams are placed...
+    side_spacing_tl: float = 0.15  # ...at least one per this many torso lengths
+    armhole_points: tuple[float, float] = (1 / 3, 2 / 3)  # control points along the armhole seam (shoulder -> armpit)
+    hem_stretch: tuple[float, float] = (0.75, 1.35)  # bounds on stretching a top's length to meet a given hem
+
+
+FIT = FitRules()
+
+
+
+@dataclasses.dataclass(frozen=True)
+class LimbRules:
+    """Sleeves and trouser legs along the bones (``_u``: body units, ``_share``: of the limb or seam)."""
+
+    leg_stations: int = 9  # samples along a trouser leg where its widths are measured
+    seam_fade_share: float = 0.6  # a trouser leg's waistband shear fades out over this share of the thigh
+    max_seam_shear: float = 2.0
+    leg_split_share: float = 0.3  # above this share of the thigh a trouser leg's inner side reaches the midline...
+    crotch_stations: int = 4  # ...or above the garment's crotch, held at this many stations
+    leg_overlap_u: float = 0.015  # above the crotch the two legs overlap this much at the midline
+    long_sleeve_end_share: float = 1.02  # a long sleeve ends just past the wrist (of the shoulder-wrist length)
+    full_leg_end_share: float = 1.0  # a full-length trouser leg ends at the ankle (of the waist-ankle length)
+    seam_overlap_u: float = 0.04  # a sleeve's seam overlaps the garment's body by this much...
+    seam_cut_below_share: float = 0.5  # ...and is cut off inside it, down to this share of the seam below the armpit
+    sleeve_stations: int = 6  # control points along each sleeve edge
+    cuff_probe_share: float = 0.93  # the cuff's width is measured this far along the sleeve axis
+    joint_blend_u: float = 0.15  # bone directions blend over this length around the elbow / knee
+    sleeve_margin_u: float = 0.12  # a sleeve may reach this far past its outline's control points
+    min_sleeve_span_u: float = 0.05  # a sleeve runs at least this far past its seam (of the unit)
+
+
+LIMBS = LimbRules()
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -144,10 +177,6 @@ def _perp(v: np.ndarray) -> np.ndarray:
     return np.array([v[1], -v[0]])
 
 
-
-
-
-
 def _run_extents(mask: np.ndarray, origin: np.ndarray, normal: np.ndarray, max_px: float) -> tuple[float, float]:
     """Extents (along +normal, along -normal) of the mask run through ``origin`` (or nearest to it)."""
     steps = np.arange(-int(max_px), int(max_px) + 1, dtype=np.float64)
@@ -181,7 +210,7 @@ class _Spline:
         self.scale = max(scale, 1.0)
         points = (src - self.centre) / self.scale
         try:
-            self._map = RBFInterpolator(points, dst, kernel="thin_plate_spline", smoothing=TPS_SMOOTHING)
+            self._map = RBFInterpolator(points, dst, kernel="thin_plate_spline", smoothing=MAPS.tps_smoothing)
         except np.linalg.LinAlgError:  # control points on one line: the best affine map instead
             design = np.hstack([np.ones((len(points), 1)), points])
             coef = np.linalg.lstsq(design, dst, rcond=None)[0]
@@ -229,10 +258,10 @@ def _dense_map(piece: _Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     Returns ``(map_x, map_y, grid)``: float32 ``(bh, bw)`` maps for ``cv2.remap`` and the
     coarse grid of garment positions ``(gh, gw, 2)`` with its sample positions implied by
-    :data:`MAP_STEP` (used to locate keypoints).
+    ``MAPS.step_px`` (used to locate keypoints).
     """
     x0, y0, x1, y1 = piece.box
-    step = MAP_STEP
+    step = MAPS.step_px
     gw, gh = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
     # cv2.resize by an integer factor samples source cell i at (i + 0.5) * step - 0.5.
     xs = x0 + (np.arange(gw) + 0.5) * step - 0.5
@@ -253,18 +282,18 @@ def _locate(grid: np.ndarray, box: tuple[int, int, int, int], target: np.ndarray
     """Person-photo point whose garment position is ``target``: inverse of the coarse grid."""
     d2 = ((grid - target[None, None, :]) ** 2).sum(axis=2)
     gy, gx = np.unravel_index(int(np.argmin(d2)), d2.shape)
-    if d2[gy, gx] > (3 * MAP_STEP) ** 2 * 4:
+    if d2[gy, gx] > (3 * MAPS.step_px) ** 2 * 4:
         return None
     # One Newton step with the local Jacobian of the grid.
     gx1 = min(gx + 1, grid.shape[1] - 1) if gx + 1 < grid.shape[1] else gx - 1
     gy1 = min(gy + 1, grid.shape[0] - 1) if gy + 1 < grid.shape[0] else gy - 1
-    jx = (grid[gy, gx1] - grid[gy, gx]) / ((gx1 - gx) * MAP_STEP or 1)
-    jy = (grid[gy1, gx] - grid[gy, gx]) / ((gy1 - gy) * MAP_STEP or 1)
+    jx = (grid[gy, gx1] - grid[gy, gx]) / ((gx1 - gx) * MAPS.step_px or 1)
+    jy = (grid[gy1, gx] - grid[gy, gx]) / ((gy1 - gy) * MAPS.step_px or 1)
     jac = np.stack([jx, jy], axis=1).astype(np.float64)
-    pos = np.array([box[0] + (gx + 0.5) * MAP_STEP - 0.5, box[1] + (gy + 0.5) * MAP_STEP - 0.5])
+    pos = np.array([box[0] + (gx + 0.5) * MAPS.step_px - 0.5, box[1] + (gy + 0.5) * MAPS.step_px - 0.5])
     if abs(np.linalg.det(jac)) > 1e-6:
         delta = np.linalg.solve(jac, target - grid[gy, gx])
-        if np.linalg.norm(delta) < 2 * MAP_STEP:
+        if np.linalg.norm(delta) < 2 * MAPS.step_px:
             pos = pos + delta
     return pos.astype(np.float32)
 
@@ -298,15 +327,15 @@ def _side_half_width(want: float, body: float, skirt: bool, cover: bool = False)
 
     ``want``: the garment's own half-width seen from the front; ``body``: the silhouette's
     (0 when unmeasured). A top follows the body, stretched or gathered by at most
-    :data:`FIT_TOLERANCE` (with ``cover``, below the armpits, it reaches the body's side up to
-    :data:`BODY_COVER_MAX`); a skirt keeps its own flare and only widens over spread legs.
+    ``FIT.fit_tolerance`` (with ``cover``, below the armpits, it reaches the body's side up to
+    ``FIT.body_cover_max``); a skirt keeps its own flare and only widens over spread legs.
     """
     if body <= 0:
         return want
     if skirt:
-        return max(want, min(body, FIT_TOLERANCE * want))
-    upper = want * (BODY_COVER_MAX if cover else FIT_TOLERANCE)
-    return float(np.clip(body, want / FIT_TOLERANCE, upper))
+        return max(want, min(body, FIT.fit_tolerance * want))
+    upper = want * (FIT.body_cover_max if cover else FIT.fit_tolerance)
+    return float(np.clip(body, want / FIT.fit_tolerance, upper))
 
 
 @dataclasses.dataclass
@@ -358,12 +387,12 @@ def _fit_torso(
     if kp.get("neck_left") is not None and kp.get("neck_right") is not None:
         centre_x = 0.5 * (kp["neck_left"][0] + kp["neck_right"][0])
     shoulder_y = 0.5 * (sh_l[1] + sh_r[1])
-    inset = STRAP_INSET if garment.sleeve == "none" else 0.0
+    inset = FIT.strap_inset_u if garment.sleeve == "none" else 0.0
     body_l, body_r = person.silhouette.shoulder_seam("left", inset), person.silhouette.shoulder_seam("right", inset)
     g_span = max(float(np.linalg.norm(sh_l - sh_r)), 1.0)
-    by_length = person.frame.torso_px / (TORSO_PER_SHOULDER * g_span)
+    by_length = person.frame.torso_px / (FIT.torso_per_shoulder * g_span)
     scale = float(np.clip(float(np.linalg.norm(body_l - body_r)) / g_span,
-                          by_length / SCALE_TOLERANCE, by_length * SCALE_TOLERANCE))
+                          by_length / FIT.scale_tolerance, by_length * FIT.scale_tolerance))
     ap_l, ap_r = kp.get("armpit_left"), kp.get("armpit_right")
     armpit_y = 0.5 * (ap_l[1] + ap_r[1]) if ap_l is not None and ap_r is not None else (
         shoulder_y + 0.25 * (bottom_y - shoulder_y))
@@ -379,7 +408,7 @@ def _fit_torso(
             hem_depth = lowest
     if hem_depth is not None and hem_y > armpit_y + 1:
         wanted = hem_depth - fit.depth(armpit_y)
-        fit.stretch = float(np.clip(wanted / ((hem_y - armpit_y) * scale), *HEM_STRETCH))
+        fit.stretch = float(np.clip(wanted / ((hem_y - armpit_y) * scale), *FIT.hem_stretch))
     return fit
 
 
@@ -391,7 +420,7 @@ def _torso_piece(
 
     ``hem_depth``: put the hem this far (px) below the shoulder midpoint instead of where the
     garment's proportions put it (the length between armpits and hem is stretched, within
-    :data:`HEM_STRETCH`).
+    ``FIT.hem_stretch``).
 
     Returns the piece, the scale (body px per garment px), the hem depth below the shoulder
     midpoint, and the body anchors (shoulder seams and armpits) the sleeves attach to.
@@ -427,7 +456,7 @@ def _neckline_pairs(fit: _TorsoFit, person: PersonModel) -> list[tuple[np.ndarra
         corners.append((corner, point))
         # The shoulder line between the neck and the seam follows the top of the shoulder
         # (a strap has none: its top is both the neck corner and the shoulder point).
-        if abs(point[0] - g_seam[0]) < STRAP_SPAN * fit.seam_span:
+        if abs(point[0] - g_seam[0]) < FIT.strap_span_share * fit.seam_span:
             continue
         g_x = 0.5 * (point[0] + g_seam[0])
         column = np.flatnonzero(fit.part[:, int(np.clip(round(g_x), 0, fit.part.shape[1] - 1))])
@@ -435,12 +464,12 @@ def _neckline_pairs(fit: _TorsoFit, person: PersonModel) -> list[tuple[np.ndarra
             pairs.append((person.silhouette.shoulder_top(0.5 * (corner + seam)), np.array([g_x, float(column[0])])))
     if nc is not None:
         drop = max(nc[1] - corner_y, 0.0) * fit.scale
-        ring = NECK_RING_DEPTH * frame.unit_px
-        centre = frame.centre(corner_depth + NECK_RING_SQUASH * min(drop, ring) + max(drop - ring, 0.0))
+        ring = FIT.neck_ring_depth_u * frame.unit_px
+        centre = frame.centre(corner_depth + FIT.neck_ring_squash * min(drop, ring) + max(drop - ring, 0.0))
         pairs.append((centre, nc))
         # The chords corner -> centre keep their shape: a deep V-neck stays a V, not a keyhole.
         for corner, point in corners:
-            pairs += [(corner + f * (centre - corner), point + f * (nc - point)) for f in NECKLINE_POINTS]
+            pairs += [(corner + f * (centre - corner), point + f * (nc - point)) for f in FIT.neckline_points]
     return pairs
 
 
@@ -448,11 +477,11 @@ def _side_pairs(
     fit: _TorsoFit, person: PersonModel, dress: bool, anchors: dict[str, np.ndarray]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Control points of the side seams from the armpits to the hem: the garment's own widths, at
-    least the body's; levels at most SIDE_SPACING apart on the body (a long dress's bodice is held as
+    least the body's; levels at most FIT.side_spacing_tl apart on the body (a long dress's bodice is held as
     firmly as a top's). Fills ``anchors`` with the armpits the sleeves attach to."""
     frame, pairs = person.frame, []
     span = fit.depth(fit.hem_y) - fit.depth(fit.armpit_y)
-    levels = max(SIDE_LEVELS, int(np.ceil(span / (SIDE_SPACING * frame.torso_px))) + 1)
+    levels = max(FIT.side_levels, int(np.ceil(span / (FIT.side_spacing_tl * frame.torso_px))) + 1)
     for i, y in enumerate(np.linspace(fit.armpit_y, fit.hem_y, levels)):
         row = _row_span(fit.part, y)
         if row is None:
@@ -464,7 +493,7 @@ def _side_pairs(
         if dress and not skirt:  # the hips are there even where a hand or forearm hides their outline
             hips = person.shape.hip_half_width_px(d)
             b_left, b_right = max(b_left, hips), max(b_right, hips)
-        left, right = (_side_half_width(g * fit.scale / FLAT_TO_FRONT, b, skirt, cover=i > 0)
+        left, right = (_side_half_width(g * fit.scale / FIT.flat_to_front, b, skirt, cover=i > 0)
                        for g, b in ((g_left, b_left), (g_right, b_right)))
         c = frame.centre(d)
         pairs += [(c + left * frame.across, np.array([row[1], y])), (c - right * frame.across, np.array([row[0], y])),
@@ -482,7 +511,7 @@ def _armhole_pairs(fit: _TorsoFit, anchors: dict[str, np.ndarray]) -> list[tuple
         g_top, g_pit = fit.kp.get(f"shoulder_{side}"), fit.kp.get(f"armpit_{side}")
         if g_top is not None and g_pit is not None:
             pairs += [(seam + f * (anchors[f"armpit_{side}"] - seam), g_top + f * (g_pit - g_top))
-                      for f in ARMHOLE_POINTS]
+                      for f in FIT.armhole_points]
     return pairs
 
 
@@ -500,21 +529,21 @@ def _skirt_piece(
     centre_x = 0.5 * (wl[0] + wr[0])
     waist_y = 0.5 * (wl[1] + wr[1])
     b_left, b_right = person.silhouette.half_widths(waist_depth)
-    body_waist = max(b_left + b_right, 2 * MIN_TORSO_HALF_WIDTH * person.frame.unit_px)
-    scale = body_waist * FLAT_TO_FRONT / max(abs(wl[0] - wr[0]), 1.0)
+    body_waist = max(b_left + b_right, 2 * FIT.min_torso_half_width_u * person.frame.unit_px)
+    scale = body_waist * FIT.flat_to_front / max(abs(wl[0] - wr[0]), 1.0)
 
     def depth(y: float) -> float:
         return waist_depth + (y - waist_y) * scale
 
     src, dst = [], []
-    for y in np.linspace(waist_y, bottom_y, SIDE_LEVELS + 1):
+    for y in np.linspace(waist_y, bottom_y, FIT.side_levels + 1):
         span = _row_span(part, y)
         if span is None:
             continue
         d = depth(y)
         bl, br = person.silhouette.half_widths(d)
-        left = max((span[1] - centre_x) * scale / FLAT_TO_FRONT, bl if y == waist_y else 0.0)
-        right = max((centre_x - span[0]) * scale / FLAT_TO_FRONT, br if y == waist_y else 0.0)
+        left = max((span[1] - centre_x) * scale / FIT.flat_to_front, bl if y == waist_y else 0.0)
+        right = max((centre_x - span[0]) * scale / FIT.flat_to_front, br if y == waist_y else 0.0)
         c = person.frame.centre(d)
         src += [c + left * person.frame.across, c - right * person.frame.across, c]
         dst += [(span[1], y), (span[0], y), (centre_x, y)]
@@ -588,7 +617,7 @@ def _shear(seam: np.ndarray, axis: np.ndarray, normal: np.ndarray) -> float:
     across = float(np.dot(seam, normal))
     if abs(across) < 1e-6:
         return 0.0
-    return float(np.clip(np.dot(seam, axis) / across, -MAX_SEAM_SHEAR, MAX_SEAM_SHEAR))
+    return float(np.clip(np.dot(seam, axis) / across, -LIMBS.max_seam_shear, LIMBS.max_seam_shear))
 
 
 def _run_widths(
@@ -650,17 +679,17 @@ def _limb_piece(spec: _LimbSpec, person: PersonModel) -> _Piece:
     l1, l2 = float(np.linalg.norm(p1 - p0)), float(np.linalg.norm(p2 - p1))
     length = float(np.clip(spec.length, 0.1 * unit, l1 + l2 * 1.2))
     t_scale = g_len / length
-    fade = SEAM_FADE * l1
+    fade = LIMBS.seam_fade_share * l1
 
     # Widths at stations along the limb: the garment's own (seen from the front), at least the
     # limb's outline (outer side: the inner side may touch the torso or the other leg).
-    stations = np.linspace(0.0, length, LIMB_STATIONS)
-    split = LEG_SPLIT * l1
+    stations = np.linspace(0.0, length, LIMBS.leg_stations)
+    split = LIMBS.leg_split_share * l1
     if spec.midline is not None and spec.g_crotch is not None:
         # Down to the crotch the two legs are one garment: their inner sides meet on the midline,
         # held by stations close enough that no wedge opens between them.
         split = float(np.clip(np.dot(spec.g_crotch - g_root, g_axis) / t_scale, 0.0, l1))
-        stations = np.unique(np.concatenate([stations, np.linspace(0.0, split, CROTCH_STATIONS)]))
+        stations = np.unique(np.concatenate([stations, np.linspace(0.0, split, LIMBS.crotch_stations)]))
     g_out, g_in = _run_widths(spec.part, g_root, g_axis, g_normal, stations * t_scale, 2.0 * unit)
     g_floor = 0.02 * unit / spec.scale
     g_out, g_in = _fill_small(g_out, g_floor), _fill_small(g_in, g_floor)
@@ -670,12 +699,12 @@ def _limb_piece(spec: _LimbSpec, person: PersonModel) -> _Piece:
         c, n = (p0 + u1 * t, n1) if t <= l1 else (p1 + u2 * (t - l1), n2)
         bare = person.shape.limb_radius_px(limb_name, float(np.linalg.norm(c - spec.chain[0])))
         limb = max(person.silhouette.limb_half_width(c, n, limb_name), bare)
-        b_out.append(max(limb, g_out[i] * spec.scale / FLAT_TO_FRONT))
-        inner = max(limb, g_in[i] * spec.scale / FLAT_TO_FRONT)
+        b_out.append(max(limb, g_out[i] * spec.scale / FIT.flat_to_front))
+        inner = max(limb, g_in[i] * spec.scale / FIT.flat_to_front)
         if spec.midline is not None and t <= split:
             midline = person.frame.centre(person.frame.depth_px(c))  # the body's centre line at this station's depth
             # Above the crotch: up to the midline, a little past it so the two legs never part.
-            inner = abs(float(np.dot(midline - c, n))) + LEG_OVERLAP * unit
+            inner = abs(float(np.dot(midline - c, n))) + LIMBS.leg_overlap_u * unit
         b_in.append(inner)
     widths = {"stations": stations, "g_out": g_out, "g_in": g_in, "b_out": np.array(b_out), "b_in": np.array(b_in)}
 
@@ -695,7 +724,7 @@ def _bone_point(chain: list[np.ndarray], t: float, unit: float) -> tuple[np.ndar
     u1, u2 = _unit(p1 - p0), _unit(p2 - p1)
     l1 = float(np.linalg.norm(p1 - p0))
     point = p0 + u1 * t if t <= l1 else p1 + u2 * (t - l1)
-    blend = float(np.clip((t - l1) / (JOINT_BLEND * unit) + 0.5, 0.0, 1.0))
+    blend = float(np.clip((t - l1) / (LIMBS.joint_blend_u * unit) + 0.5, 0.0, 1.0))
     return point, _unit((1 - blend) * u1 + blend * u2)
 
 
@@ -745,7 +774,8 @@ def _sleeve_outline(garment: GarmentAnalysis, side: str, part: np.ndarray, reach
     normal = _perp(axis)
     if np.dot(normal, shoulder - root) < 0:
         normal = -normal
-    out, inner = _run_extents(part, root + CUFF_PROBE * float(np.linalg.norm(end - root)) * axis, normal, reach_px)
+    probe = root + LIMBS.cuff_probe_share * float(np.linalg.norm(end - root)) * axis
+    out, inner = _run_extents(part, probe, normal, reach_px)
     if out + inner < 2:
         out = inner = 0.25 * float(np.linalg.norm(shoulder - armpit))
     return _SleeveOutline(shoulder=shoulder, armpit=armpit, cuff_out=end + out * normal, cuff_in=end - inner * normal)
@@ -755,12 +785,12 @@ def _sleeve_length(garment: GarmentAnalysis, g: _SleeveOutline, t_top: float, t_
                    scale: float, unit: float) -> float:
     """How far down the arm (px from the shoulder joint) the sleeve reaches: its own length, a long
     sleeve at least to the wrist. Bounds that cannot cross: an armhole reaching past the wrist (a
-    garment keypoint gone astray) still leaves a sleeve at least MIN_SLEEVE_SPAN long."""
+    garment keypoint gone astray) still leaves a sleeve at least LIMBS.min_sleeve_span_u long."""
     length = t_top + float(np.linalg.norm(g.cuff_out - g.shoulder)) * scale
-    longest = LONG_SLEEVE_END * arm_len
+    longest = LIMBS.long_sleeve_end_share * arm_len
     if garment.sleeve == "long":
         length = max(length, longest)
-    return float(np.clip(length, min(max(t_top, t_pit) + MIN_SLEEVE_SPAN * unit, longest), longest))
+    return float(np.clip(length, min(max(t_top, t_pit) + LIMBS.min_sleeve_span_u * unit, longest), longest))
 
 
 def _sleeve_piece(
@@ -783,7 +813,7 @@ def _sleeve_piece(
     l1 = float(np.linalg.norm(elbow - joint))
     torso_mid = person.frame.mid_shoulder + person.frame.down * 0.5 * person.frame.torso_px
     # The sleeve's seam sits a little over the garment's body, so the two never part.
-    inward = (-person.frame.across if side == "left" else person.frame.across) * SEAM_OVERLAP * unit
+    inward = (-person.frame.across if side == "left" else person.frame.across) * LIMBS.seam_overlap_u * unit
     b_top, b_pit = anchors[f"shoulder_{side}"] + inward, anchors[f"armpit_{side}"] + inward
     t_top, t_pit = float(np.dot(b_top - joint, u1)), float(np.dot(b_pit - joint, u1))
     length = _sleeve_length(garment, g, t_top, t_pit, l1 + float(np.linalg.norm(chain[2] - elbow)), scale, unit)
@@ -796,15 +826,15 @@ def _sleeve_piece(
         dst = [p for r in selected for p in (r[2], r[3], 0.5 * (r[2] + r[3]))]
         return _Spline(np.array(src), np.array(dst), unit)
 
-    split = SLEEVE_STATIONS // 2
+    split = LIMBS.sleeve_stations // 2
     lower = spline(rows[split:]) if bent else None
     limb_map = _TwoBoneMap(elbow, _unit(u1 + u2), spline(rows[: split + 1] if bent else rows), lower)
     polygon = np.array([r[0] for r in rows] + [r[1] for r in rows[::-1]])
-    box = _box_around(polygon, SLEEVE_MARGIN * unit, person.frame.size)
+    box = _box_around(polygon, LIMBS.sleeve_margin_u * unit, person.frame.size)
     seam_normal = _perp(_unit(b_pit - b_top))
     if np.dot(seam_normal, torso_mid - b_top) < 0:
         seam_normal = -seam_normal
-    return _Piece(f"sleeve_{side}", part, limb_map, box, clip=polygon, clip_margin=SLEEVE_MARGIN * unit,
+    return _Piece(f"sleeve_{side}", part, limb_map, box, clip=polygon, clip_margin=LIMBS.sleeve_margin_u * unit,
                   seam=(b_top, b_pit, seam_normal))
 
 
@@ -821,15 +851,16 @@ def _sleeve_rows(
 
     def stations(start: float) -> np.ndarray:
         if not bent:
-            return np.linspace(start, length, SLEEVE_STATIONS)
-        upper = np.linspace(start, l1, SLEEVE_STATIONS // 2 + 1)
-        return np.concatenate([upper, np.linspace(l1, length, SLEEVE_STATIONS // 2 + 1)[1:]])
+            return np.linspace(start, length, LIMBS.sleeve_stations)
+        upper = np.linspace(start, l1, LIMBS.sleeve_stations // 2 + 1)
+        return np.concatenate([upper, np.linspace(l1, length, LIMBS.sleeve_stations // 2 + 1)[1:]])
 
     rows = []
     for i, (t_out, t_in) in enumerate(zip(stations(t_top), stations(t_pit), strict=True)):
-        g_out = g.shoulder + (t_out - t_top) / max(length - t_top, MIN_SLEEVE_SPAN * unit) * (g.cuff_out - g.shoulder)
-        g_in = g.armpit + (t_in - t_pit) / max(length - t_pit, MIN_SLEEVE_SPAN * unit) * (g.cuff_in - g.armpit)
-        want = 0.5 * float(np.linalg.norm(g_out - g_in)) * scale / FLAT_TO_FRONT
+        shortest = LIMBS.min_sleeve_span_u * unit
+        g_out = g.shoulder + (t_out - t_top) / max(length - t_top, shortest) * (g.cuff_out - g.shoulder)
+        g_in = g.armpit + (t_in - t_pit) / max(length - t_pit, shortest) * (g.cuff_in - g.armpit)
+        want = 0.5 * float(np.linalg.norm(g_out - g_in)) * scale / FIT.flat_to_front
         if i == 0:
             rows.append((b_seam[0], b_seam[1], g_out, g_in))
             continue
@@ -865,8 +896,8 @@ def _trouser_pieces(
         wr, wl = np.array([span[0], top_y]), np.array([span[1], top_y])
     centre = np.array([0.5 * (wl[0] + wr[0]), 0.5 * (wl[1] + wr[1])])
     b_left, b_right = person.silhouette.half_widths(waist_depth)
-    body_waist = max(b_left + b_right, 2 * MIN_TORSO_HALF_WIDTH * person.frame.unit_px)
-    scale = body_waist * FLAT_TO_FRONT / max(abs(wl[0] - wr[0]), 1.0)
+    body_waist = max(b_left + b_right, 2 * FIT.min_torso_half_width_u * person.frame.unit_px)
+    scale = body_waist * FIT.flat_to_front / max(abs(wl[0] - wr[0]), 1.0)
     waist_centre = person.frame.centre(waist_depth)
     cols = np.arange(mask.shape[1])[None, :]
     pieces = []
@@ -882,7 +913,7 @@ def _trouser_pieces(
         body_side = waist_centre + sign * (b_left if sign > 0 else b_right) * person.frame.across
         root = 0.5 * (body_side + waist_centre)
         leg_len = float(np.linalg.norm(chain[1] - root) + np.linalg.norm(chain[2] - chain[1]))
-        length = min(float(np.linalg.norm(end - 0.5 * (waist_pt + centre))) * scale, FULL_LEG_END * leg_len)
+        length = min(float(np.linalg.norm(end - 0.5 * (waist_pt + centre))) * scale, LIMBS.full_leg_end_share * leg_len)
         hem_depth = max(hem_depth, person.frame.depth_px(root) + length - waist_depth)
         pieces.append(_limb_piece(_LimbSpec(
             name=f"leg_{side}", kind="leg", part=half, g_seam=(waist_pt, centre), g_end=end,
@@ -925,8 +956,8 @@ def _render(
         map_y -= gy0
         # Trim the photo's anti-aliased/JPEG halo: about one output pixel, in garment pixels.
         steps = np.linalg.norm(np.diff(grid, axis=1), axis=2) if grid.shape[1] > 1 else np.ones((1, 1))
-        garment_per_px = float(np.median(steps)) / MAP_STEP if steps.size else 1.0
-        r = int(np.clip(np.ceil(EDGE_ERODE_PX * garment_per_px), 1, MAX_EDGE_ERODE_PX))
+        garment_per_px = float(np.median(steps)) / MAPS.step_px if steps.size else 1.0
+        r = int(np.clip(np.ceil(MAPS.edge_erode_px * garment_per_px), 1, MAPS.max_edge_erode_px))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         inside = cv2.erode(piece.mask[gy0:gy1, gx0:gx1].astype(np.uint8), kernel)
         # The mask is binary, so the premultiplied colours are the photo with zeros outside.
@@ -940,7 +971,7 @@ def _render(
             ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
             rx, ry = xs - top[0], ys - top[1]
             t = (rx * along[0] + ry * along[1]) / length
-            inside = (rx * normal[0] + ry * normal[1] > 0) & (t < 1.0 + SEAM_CUT_BELOW)
+            inside = (rx * normal[0] + ry * normal[1] > 0) & (t < 1.0 + LIMBS.seam_cut_below_share)
             a[inside] = 0.0
             c[inside] = 0.0
         if piece.clip is not None:
@@ -969,7 +1000,7 @@ def _keypoints_in_photo(garment: GarmentAnalysis, pieces: list[_Piece], grids: d
     """Where each garment keypoint landed: located in the piece whose mask lies nearest to it
     (keypoints sit on outlines, so "nearest" rather than "inside")."""
     found: dict[str, np.ndarray] = {}
-    r = KEYPOINT_SEARCH_PX
+    r = MAPS.keypoint_search_px
     for name, point in garment.keypoints.items():
         p = np.asarray(point, np.float64)
         x, y = round(p[0]), round(p[1])
@@ -1056,7 +1087,7 @@ def warp_garment(
 
 def _background_rgb(garment: GarmentAnalysis) -> np.ndarray | None:
     """Median colour of the garment photo away from the garment (its white point)."""
-    step = BACKGROUND_SAMPLE_STEP
+    step = MAPS.background_sample_step_px
     mask = garment.mask[::step, ::step]
     around = ~cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     if around.sum() < 50:
@@ -1075,7 +1106,7 @@ def _front_mask(garment: GarmentAnalysis) -> np.ndarray:
     nl, nr, nc = (_kp(garment, k) for k in ("neck_left", "neck_right", "neck_center"))
     if garment.category == "lower" or nl is None or nr is None or nc is None:
         return mask
-    if nc[1] < 0.5 * (nl[1] + nr[1]) + NECK_CUT_MIN_DROP:
+    if nc[1] < 0.5 * (nl[1] + nr[1]) + CLEAN.neck_cut_min_drop_px:
         return mask
     opening = np.array([nl, nc, nr, (nr[0], -1.0), (nl[0], -1.0)])
     cut = np.zeros(mask.shape, np.uint8)
@@ -1092,7 +1123,7 @@ def _decontaminated(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     """
     if background is None or not mask.any():
         return image
-    band = max(EDGE_BAND_MIN_PX, round(EDGE_BAND * float(np.sqrt(mask.sum()))))
+    band = max(CLEAN.edge_band_min_px, round(CLEAN.edge_band_share * float(np.sqrt(mask.sum()))))
     bx, by, bw, bh = cv2.boundingRect(mask.astype(np.uint8))
     y0, y1 = max(0, by - 1), min(mask.shape[0], by + bh + 1)
     x0, x1 = max(0, bx - 1), min(mask.shape[1], bx + bw + 1)
@@ -1117,7 +1148,7 @@ def _decontaminated(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     pixels, ref = image[y0 + ys_e, x0 + xs_e].astype(np.float32), colour[sy, sx]
     d_bg = np.linalg.norm(pixels - bg, axis=1)
     d_in = np.linalg.norm(pixels - ref, axis=1)
-    distinct = np.linalg.norm(ref - bg, axis=1) > BACKGROUND_TOLERANCE
+    distinct = np.linalg.norm(ref - bg, axis=1) > CLEAN.background_tolerance_rgb
     bad = distinct & (d_bg < d_in) & (weight[sy, sx] > 0.05)
     if not bad.any():
         return image
