@@ -25,6 +25,7 @@ constants that hold them end in ``_LAB8``; they are not CIE ΔE.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import TYPE_CHECKING
 
 import cv2
@@ -37,11 +38,14 @@ from .landmarks import (
     LEFT_HIP,
     LEFT_KNEE,
     LEFT_SHOULDER,
+    LEFT_WRIST,
     RIGHT_ANKLE,
     RIGHT_ELBOW,
     RIGHT_HIP,
     RIGHT_KNEE,
     RIGHT_SHOULDER,
+    RIGHT_WRIST,
+    VISIBLE_MIN,
 )
 from .person import PROPORTIONS, BodyFrame, BodyShape
 
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
     from .body import BodyAnalysis
 
 ARM_PARTS = ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right")
+_CHAIN_INDICES = {"left": (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST), "right": (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST)}
 LEG_PARTS = ("thigh_left", "thigh_right", "shin_left", "shin_right")
 BOTTOM_CLUSTERS = 100  # labels of the old bottoms' colour clusters start here (the top's at 0)
 
@@ -96,6 +101,19 @@ class ParseRules:
     hole_max_u: float = 0.35  # ...and fill enclosed pockets up to this size squared (a print)
     strap_width_u: float = 0.06  # clothing linked only through parts this narrow is not one garment
     edge_grow_px: float = 2  # full-resolution px the upsampled masks grow over non-skin neighbours
+    # Sleeves: stations this far apart down each arm; a station is bare when this share of the arm's
+    # core (this share of the bare arm's radius, with at least this many pixels) is skin, and the
+    # sleeve ends where this many bare stations follow each other. It reaches this far from the bone
+    # (of the bare radius: loose sleeves stand off the arm).
+    sleeve_station_u: float = 0.05
+    sleeve_core_share: float = 0.8
+    sleeve_min_pixels: int = 6
+    sleeve_bare_share: float = 0.5
+    sleeve_bare_stations: int = 2
+    sleeve_reach_share: float = 1.6
+    radius_table_size: int = 64  # the bare arm's radius is looked up at this many points down the arm
+    fabric_u: float = 0.015  # a close sleeve's outline lies this far outside the arm...
+    fullest_arm_share: float = 1.35  # ...which is at most this much fuller than the model's bare arm
 
 
 RULES = ParseRules()
@@ -108,9 +126,11 @@ class Clothing:
     Attributes:
         top: the old top (sleeves included) as it shows, without what stays in front of it.
         bottoms: the old trousers, shorts or skirt as they show (without the top).
-        top_rimmed, bottoms_rimmed: the same grown over their anti-aliased rim (never onto bare arms
-            beside them): what a new garment replaces.
+        sleeves: the old top's sleeves (part of ``top``), found along the arms wherever they hang.
+        top_rimmed, bottoms_rimmed, sleeves_rimmed: the same grown over their anti-aliased rim (never
+            onto bare arms beside them): what a new garment replaces.
         one_piece: chest and thighs wear one garment (a dress, or a matching set).
+        bare_midriff: a band of bare skin separates the old top from the bottoms.
         top_hem_tl: depth (torso lengths) where the old top ends down the body's middle, or None.
         clusters: int32 ``(H, W)``: colour cluster of each old-clothing pixel (top: 0.., bottoms:
             :data:`BOTTOM_CLUSTERS`..; -1 elsewhere), for measuring the photo's light.
@@ -122,9 +142,12 @@ class Clothing:
 
     top: np.ndarray
     bottoms: np.ndarray
+    sleeves: np.ndarray
     top_rimmed: np.ndarray
     bottoms_rimmed: np.ndarray
+    sleeves_rimmed: np.ndarray
     one_piece: bool
+    bare_midriff: bool
     top_hem_tl: float | None
     clusters: np.ndarray
     front: np.ndarray
@@ -139,16 +162,23 @@ class Clothing:
         new top replaces the bodice and the skirt below stays; new bottoms replace the skirt and the
         bodice stays over their waistband. Under a new top, the old bottoms stay over it below the
         natural waist (a top worn tucked in stays tucked in: the photo's own outline is the best cue
-        to how this person wears a top).
+        to how this person wears a top), and above it a new top covers whatever was there.
         """
         waist = frame.depth_map_tl() >= frame.waist_depth_px / frame.torso_px
         empty = np.zeros_like(self.top)
         if self.one_piece and category != "dress":
-            replaced = self.top_rimmed | self.bottoms_rimmed
+            # Its sleeves go with the bodice, wherever the arms hang.
+            replaced = (self.top_rimmed | self.bottoms_rimmed) & ~self.sleeves_rimmed
             seen = self.top | self.bottoms
-            return (replaced & ~waist, empty) if category == "upper" else (replaced & waist, seen & ~waist)
+            if category == "upper":
+                return (replaced & ~waist) | self.sleeves_rimmed, empty
+            return replaced & waist, (seen & ~waist) | self.sleeves
         if category == "upper":
-            return self.top_rimmed, self.bottoms & waist
+            if self.bare_midriff:  # the old top ended above bare skin: the bottoms start below it
+                return self.top_rimmed, self.bottoms & waist
+            # Above the natural waist a new top covers whatever was there (bottoms of the top's own
+            # colour included: a navy top and navy jeans split badly by colour).
+            return self.top_rimmed | (self.bottoms_rimmed & ~waist), self.bottoms & waist
         if category == "lower":
             return self.bottoms_rimmed, self.top
         return self.top_rimmed | self.bottoms_rimmed, empty
@@ -222,6 +252,13 @@ def parse_clothing(image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shap
     clothed = (clothed | pal.dressed) & (~half.hands | (np.minimum(pal.d_top, pal.d_bottom) < RULES.hand_cloth_lab8))
     bare = _skin_band(half, skin)
     top, bottoms = _split_top_and_bottoms(half, clothed, skin, pal, bare)
+    # The old top's sleeves run down the arms until the skin begins, wherever the arms hang (beside
+    # the hips a navy sleeve and navy jeans cannot be told apart by colour, only along the arm).
+    sleeves = np.zeros_like(top)
+    for side in ("left", "right"):
+        sleeves |= _sleeve(half, shape, frame, side, clothed & ~skin)
+    top |= sleeves
+    bottoms &= ~sleeves
     one_piece = bare is None and _one_piece(pal)
     top_hem = _hem(half, top & ~half.arms)
     clusters = np.full(top.shape, -1, np.int32)
@@ -229,9 +266,63 @@ def parse_clothing(image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shap
     clusters[bottoms] = pal.bottom_cluster[bottoms] + BOTTOM_CLUSTERS
     hair = _long_hair(half, half.regions["face_hair"] & ~skin, clothed & ~half.hands, pal.d_top)
     top &= ~hair
-    return _at_full_size(body, frame, shape, top=top, bottoms=bottoms, clusters=clusters, hair=hair,
-                         dressed=pal.dressed, hands_clothed=half.hands & clothed, one_piece=one_piece,
-                         top_hem=top_hem)
+    return _at_full_size(body, frame, shape, top=top, bottoms=bottoms, sleeves=sleeves & ~hair, clusters=clusters,
+                         hair=hair, dressed=pal.dressed, hands_clothed=half.hands & clothed, one_piece=one_piece,
+                         bare_midriff=bare is not None, top_hem=top_hem)
+
+
+def _arm_coordinates(half: _Half, frame: BodyFrame, side: str, zone: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For the pixels of ``zone``: ``(ys, xs, along, distance)``: how far down the arm's chain
+    (shoulder -> elbow -> wrist) each lies and how far from it, in px at the parse's resolution."""
+    k = RULES.step
+    joints = [np.asarray(j, np.float64) / k for j in frame.chain(f"arm_{side}")]
+    ys, xs = np.nonzero(zone)
+    p = np.stack([xs, ys], axis=1).astype(np.float64)
+    along, distance = np.zeros(len(p)), np.full(len(p), np.inf)
+    start = 0.0
+    for a, b in itertools.pairwise(joints):
+        d = b - a
+        length = max(float(np.linalg.norm(d)), 1e-6)
+        t = np.clip((p - a) @ d / length**2, 0.0, 1.0)
+        dist = np.linalg.norm(p - (a + t[:, None] * d), axis=1)
+        nearer = dist < distance
+        along[nearer], distance[nearer] = start + t[nearer] * length, dist[nearer]
+        start += length
+    return ys, xs, along, distance
+
+
+def _sleeve(half: _Half, shape: BodyShape, frame: BodyFrame, side: str, clothed: np.ndarray) -> np.ndarray:
+    """The old top's sleeve on arm ``side`` (bool, at the parse's resolution): clothing along the arm
+    from the shoulder down to where its core turns to skin (a run of stations that are mostly skin);
+    none when the arm is not seen or bare from the shoulder."""
+    r, k = half.regions, RULES.step
+    chain = _CHAIN_INDICES[side]
+    out = np.zeros(half.person.shape, bool)
+    if min(frame.visibility[i] for i in chain[:2]) < VISIBLE_MIN:
+        return out
+    zone = (r[f"upper_arm_{side}"] | r[f"lower_arm_{side}"]) & half.person
+    if not zone.any():
+        return out
+    ys, xs, along, distance = _arm_coordinates(half, frame, side, zone)
+    table = np.linspace(0.0, float(along.max()) + 1.0, RULES.radius_table_size)
+    radius = np.interp(along, table, [shape.limb_radius_px(f"arm_{side}", t * k) / k for t in table])
+    step = RULES.sleeve_station_u * half.unit
+    bins = (along // step).astype(np.int64)
+    core = distance <= RULES.sleeve_core_share * radius
+    skin = half.regions["skin"][ys, xs]
+    count = np.bincount(bins[core], minlength=bins.max() + 1)
+    bare = np.bincount(bins[core & skin], minlength=bins.max() + 1) / np.maximum(count, 1)
+    first = int(np.ceil(PROPORTIONS.arm_start_u * half.unit / step))
+    end = len(count)  # the sleeve reaches the wrist unless the arm turns bare
+    run = 0
+    for i in range(first, len(count)):
+        run = run + 1 if count[i] >= RULES.sleeve_min_pixels and bare[i] >= RULES.sleeve_bare_share else 0
+        if run >= RULES.sleeve_bare_stations:
+            end = i - run + 1
+            break
+    keep = (bins < end) & (distance <= RULES.sleeve_reach_share * radius) & clothed[ys, xs]
+    out[ys[keep], xs[keep]] = True
+    return out
 
 
 def _palettes(half: _Half, clothed: np.ndarray, skin_mean: np.ndarray) -> _Palettes:
@@ -330,8 +421,8 @@ def _old_top(
 
 def _at_full_size(
     body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, *, top: np.ndarray, bottoms: np.ndarray,
-    clusters: np.ndarray, hair: np.ndarray, dressed: np.ndarray, hands_clothed: np.ndarray, one_piece: bool,
-    top_hem: float | None,
+    sleeves: np.ndarray, clusters: np.ndarray, hair: np.ndarray, dressed: np.ndarray, hands_clothed: np.ndarray,
+    one_piece: bool, bare_midriff: bool, top_hem: float | None,
 ) -> Clothing:
     """Bring the parse back to the photo's size and cut it to the full-resolution masks."""
     size = body.size
@@ -358,10 +449,17 @@ def _at_full_size(
         return grown & ~(arms & skin & ~dressed_full)
 
     cluster_full = cv2.resize(clusters, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-    bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | shape.limbs_mask() | skin)
+    # Under a sleeve that lay close, the arm has the sleeve's outline (less the fabric), up to a
+    # fuller arm than the model's; under a loose one, the model's arm.
+    sleeves_full = seen(sleeves)
+    fabric = max(1, round(RULES.fabric_u * frame.unit_px))
+    hugged = cv2.erode(sleeves_full.astype(np.uint8), masks.disc(fabric)).astype(bool)
+    arms_under = hugged & shape.limbs_mask(("arm_left", "arm_right"), scale=RULES.fullest_arm_share)
+    bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | shape.limbs_mask() | arms_under | skin)
     return Clothing(
-        top=seen(top), bottoms=seen(bottoms), top_rimmed=rimmed(top), bottoms_rimmed=rimmed(bottoms),
-        one_piece=one_piece, top_hem_tl=top_hem, clusters=cluster_full,
+        top=seen(top), bottoms=seen(bottoms), sleeves=sleeves_full, top_rimmed=rimmed(top),
+        bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
+        one_piece=one_piece, bare_midriff=bare_midriff, top_hem_tl=top_hem, clusters=cluster_full,
         front=front, arms_front=_arms_front(body, frame, shape), bare_body=bare_body,
     )
 

@@ -46,6 +46,12 @@ SHADING_STRENGTH = 0.8  # how much of the photo's light reaches the new garment
 SHADING_RANGE = (0.6, 1.3)  # bounds on the shading factor
 SHADING_OUTLIER = 0.4  # |log(luma / cluster luma)| above this is print, not light: left out
 SKIN_SHADING_STRENGTH = 0.6
+# Bared skin under a garment that lay close takes over the garment's own relief (its light and shade,
+# smoothed over this many body units, at this strength), where at least this much of it lies near.
+RELIEF_SIGMA = 0.03
+RELIEF_STRENGTH = 0.8
+RELIEF_SUPPORT = 0.5
+RELIEF_MIN_PIXELS = 30
 SKIN_FIELD_SIGMA = 0.35  # of the shoulder width: how far visible skin colour spreads into fills
 # A bared limb or torso is round: lit from the front, it darkens towards its outline by this
 # much (Lambert's cosine over a cylinder, with ambient light keeping the rim from going black).
@@ -551,7 +557,11 @@ def _fill_layers(
     zy, zx = np.nonzero(where)
     round_ = _round_shade(scene.shape, where, zc, unit)[zy, zx]
     light = 1.0 + SKIN_SHADING_STRENGTH * (np.clip(shading[zc][zy, zx], *SHADING_RANGE) - 1.0)
-    tone = (light * round_)[:, None] * skin_colour[zc][zy, zx]
+    # Where the old garment lay close on the body its own light and shade show the body's relief: the
+    # bared skin takes it over (elsewhere the large-scale light), on the model's roundness.
+    relief, confidence = _relief(person[zc], scene.clusters[zc], where, unit)
+    relief, confidence = relief[zy, zx], confidence[zy, zx]
+    tone = ((confidence * relief + (1.0 - confidence) * light) * round_)[:, None] * skin_colour[zc][zy, zx]
     # Next to visible skin the fill carries on what the photo shows there (its light, its
     # shading across the limb), fading into the model over SKIN_CONTINUE. Torso skin carries
     # on only the torso's and neck's own skin: a lit arm beside it would wash out its
@@ -577,6 +587,27 @@ def _fill_layers(
     known = ~masks.grow(body.person_mask[box], FILL_GROW_PX)
     background_image[ys, xs] = _push_pull(base, known.astype(np.float32), coarse=True)[sy, sx]
     return skin_image, background_image, _grain_level(person, body)
+
+
+def _relief(
+    person: np.ndarray, clusters: np.ndarray, where: np.ndarray, unit: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The old garment's own light and shade on a crop: luma over its colour cluster's median (a print
+    reads as "no information", not as shadow), smoothed over :data:`RELIEF_SIGMA` body units, scaled by
+    :data:`RELIEF_STRENGTH`; and how much of it there is nearby (float32 ``(h, w)`` each, confidence in
+    [0, 1]; valid on ``where``)."""
+    luma = cv2.cvtColor(person, cv2.COLOR_RGB2GRAY).astype(np.float32) + 1.0
+    ratio = np.ones_like(luma)
+    valid = np.zeros(luma.shape, bool)
+    for k in np.unique(clusters[where & (clusters >= 0)]):
+        sel = clusters == k
+        if sel.sum() > RELIEF_MIN_PIXELS:
+            ratio[sel] = luma[sel] / float(np.median(luma[sel]))
+            valid |= sel
+    valid &= np.abs(np.log(np.maximum(ratio, 1e-3))) < SHADING_OUTLIER
+    field, support = _smooth_field(ratio, valid, max(1.0, RELIEF_SIGMA * unit))
+    relief = np.clip(1.0 + RELIEF_STRENGTH * (field - 1.0), *SHADING_RANGE)
+    return relief.astype(np.float32), np.clip(support / RELIEF_SUPPORT, 0.0, 1.0).astype(np.float32)
 
 
 def _blur_coarse(image: np.ndarray, sigma: float) -> np.ndarray:

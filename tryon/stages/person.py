@@ -310,13 +310,16 @@ class BodyShape:
         cv2.fillPoly(canvas, [np.round(np.array(left + right)).astype(np.int32)], 1)
         return canvas.astype(bool)
 
-    def limbs_mask(self, which: Iterable[str] | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
-        """The bare limbs and neck (bool ``(H, W)``), or only the limbs named in ``which``."""
+    def limbs_mask(
+        self, which: Iterable[str] | None = None, size: tuple[int, int] | None = None, scale: float = 1.0
+    ) -> np.ndarray:
+        """The bare limbs and neck (bool ``(H, W)``), or only the limbs named in ``which``; ``scale``
+        widens every radius (a fuller limb than the model's)."""
         names = None if which is None else set(which)
         canvas = np.zeros(size or self.frame.size, np.uint8)
         for s in self.segments:
             if names is None or s.limb in names:
-                draw_tapered(canvas, s.a, s.b, s.ra, s.rb)
+                draw_tapered(canvas, s.a, s.b, scale * s.ra, scale * s.rb)
         return canvas.astype(bool)
 
     def roundness(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
