@@ -111,6 +111,18 @@ class ParseRules:
     sleeve_bare_share: float = 0.5
     sleeve_bare_stations: int = 2
     sleeve_reach_share: float = 1.6
+    # Open outerwear: the clothing within outer_centre_u of the body's axis and at the flanks (between
+    # outer_flank_u) differ by outer_contrast_lab8 on outer_share of the depth bins (outer_bin_tl
+    # apart, at least outer_min_bins with outer_min_pixels each) down outer_depth_tl.
+    outer_centre_u: float = 0.1
+    outer_flank_u: tuple[float, float] = (0.28, 0.5)
+    outer_depth_tl: tuple[float, float] = (0.05, 0.45)
+    outer_bin_tl: float = 0.05
+    outer_min_pixels: int = 12
+    outer_min_bins: int = 5
+    outer_contrast_lab8: float = 25.0
+    outer_share: float = 0.7
+    outer_min_share: float = 0.4  # a jacket is at least this share of the clothing on the upper body
     radius_table_size: int = 64  # the bare arm's radius is looked up at this many points down the arm
     fabric_u: float = 0.015  # a close sleeve's outline lies this far outside the arm...
     fullest_arm_share: float = 1.35  # ...which is at most this much fuller than the model's bare arm
@@ -127,6 +139,8 @@ class Clothing:
         top: the old top (sleeves included) as it shows, without what stays in front of it.
         bottoms: the old trousers, shorts or skirt as they show (without the top).
         sleeves: the old top's sleeves (part of ``top``), found along the arms wherever they hang.
+        outer: an open outer layer (a jacket, cardigan or open hoodie over a top; part of ``top``, its
+            sleeves included), or None: the inner top shows between its fronts down the chest.
         top_rimmed, bottoms_rimmed, sleeves_rimmed: the same grown over their anti-aliased rim (never
             onto bare arms beside them): what a new garment replaces.
         one_piece: chest and thighs wear one garment (a dress, or a matching set).
@@ -143,6 +157,7 @@ class Clothing:
     top: np.ndarray
     bottoms: np.ndarray
     sleeves: np.ndarray
+    outer: np.ndarray | None
     top_rimmed: np.ndarray
     bottoms_rimmed: np.ndarray
     sleeves_rimmed: np.ndarray
@@ -166,6 +181,11 @@ class Clothing:
         """
         waist = frame.depth_map_tl() >= frame.waist_depth_px / frame.torso_px
         empty = np.zeros_like(self.top)
+        if self.outer is not None and category != "lower":
+            # A new top or dress goes under the open jacket, which stays on (in front of it).
+            keep = self.outer | (self.bottoms & waist if category == "upper" else empty)
+            replaced = (self.top_rimmed | (self.bottoms_rimmed if category == "dress" else empty)) & ~self.outer
+            return replaced, keep
         if self.one_piece and category != "dress":
             # Its sleeves go with the bodice, wherever the arms hang.
             replaced = (self.top_rimmed | self.bottoms_rimmed) & ~self.sleeves_rimmed
@@ -199,6 +219,7 @@ class _Half:
     regions: dict[str, np.ndarray]
     person: np.ndarray
     depth: np.ndarray  # torso lengths
+    across: np.ndarray  # body units from the torso's axis (positive towards the wearer's left)
     landmarks: np.ndarray  # px at this resolution
     unit: float  # px at this resolution
     arms: np.ndarray
@@ -211,9 +232,13 @@ class _Half:
         regions = {name: m[::k, ::k] for name, m in body.regions.items()}
         person = body.person_mask[::k, ::k]
         small = cv2.resize(image, (person.shape[1], person.shape[0]), interpolation=cv2.INTER_AREA)
+        ys, xs = np.mgrid[0 : person.shape[0], 0 : person.shape[1]].astype(np.float32)
+        across = ((xs * k - frame.mid_shoulder[0]) * frame.across[0]
+                  + (ys * k - frame.mid_shoulder[1]) * frame.across[1]) / frame.unit_px
         return cls(
             lab=cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32), regions=regions, person=person,
-            depth=frame.depth_map_tl(k), landmarks=frame.landmarks / k, unit=frame.unit_px / k,
+            depth=frame.depth_map_tl(k), across=across.astype(np.float32), landmarks=frame.landmarks / k,
+            unit=frame.unit_px / k,
             arms=_union(regions, ARM_PARTS), hands=_union(regions, ("hand_left", "hand_right")),
             legs=_union(regions, LEG_PARTS),
         )
@@ -259,6 +284,7 @@ def parse_clothing(image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shap
         sleeves |= _sleeve(half, shape, frame, side, clothed & ~skin)
     top |= sleeves
     bottoms &= ~sleeves
+    outer = _open_outerwear(half, top, sleeves)
     one_piece = bare is None and _one_piece(pal)
     top_hem = _hem(half, top & ~half.arms)
     clusters = np.full(top.shape, -1, np.int32)
@@ -266,9 +292,45 @@ def parse_clothing(image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shap
     clusters[bottoms] = pal.bottom_cluster[bottoms] + BOTTOM_CLUSTERS
     hair = _long_hair(half, half.regions["face_hair"] & ~skin, clothed & ~half.hands, pal.d_top)
     top &= ~hair
-    return _at_full_size(body, frame, shape, top=top, bottoms=bottoms, sleeves=sleeves & ~hair, clusters=clusters,
-                         hair=hair, dressed=pal.dressed, hands_clothed=half.hands & clothed, one_piece=one_piece,
-                         bare_midriff=bare is not None, top_hem=top_hem)
+    return _at_full_size(body, frame, shape, top=top, bottoms=bottoms, sleeves=sleeves & ~hair, outer=outer,
+                         clusters=clusters, hair=hair, dressed=pal.dressed, hands_clothed=half.hands & clothed,
+                         one_piece=one_piece,                         bare_midriff=bare is not None, top_hem=top_hem)
+
+
+def _open_outerwear(half: _Half, top: np.ndarray, sleeves: np.ndarray) -> np.ndarray | None:
+    """The outer layer of an open jacket (or cardigan, open hoodie) over a top, or None (bool, at the
+    parse's resolution).
+
+    Down the upper chest, the clothing along the body's middle has one colour (the inner top, a
+    shirt) and the clothing at its flanks another, which the sleeves share (the jacket): on most of
+    the depth bins, from just below the neckline. A print on a plain top starts lower, a colour-blocked
+    top changes colour across, not down: neither is taken for a jacket.
+    """
+    torso = top & half.regions["torso"] & ~half.arms
+    centre_mask = torso & (np.abs(half.across) < RULES.outer_centre_u)
+    side = np.abs(half.across)
+    flank_mask = torso & (side > RULES.outer_flank_u[0]) & (side < RULES.outer_flank_u[1])
+    edges = np.arange(RULES.outer_depth_tl[0], RULES.outer_depth_tl[1] + 1e-6, RULES.outer_bin_tl)
+    known = differ = 0
+    for lo, hi in itertools.pairwise(edges):
+        rows = (half.depth >= lo) & (half.depth < hi)
+        centre, flank = half.lab[centre_mask & rows], half.lab[flank_mask & rows]
+        if len(centre) < RULES.outer_min_pixels or len(flank) < RULES.outer_min_pixels:
+            continue
+        known += 1
+        differ += np.linalg.norm(np.median(centre, 0) - np.median(flank, 0)) > RULES.outer_contrast_lab8
+    if known < RULES.outer_min_bins or differ < RULES.outer_share * known:
+        return None
+    inner_colour = np.median(half.lab[centre_mask & (half.depth < RULES.outer_depth_tl[1])], 0)
+    outer_colour = np.median(half.lab[flank_mask & (half.depth < RULES.outer_depth_tl[1])], 0)
+    if sleeves.sum() >= RULES.outer_min_pixels:  # the jacket's sleeves have its colour
+        sleeve_colour = np.median(half.lab[sleeves], 0)
+        if np.linalg.norm(sleeve_colour - outer_colour) > np.linalg.norm(sleeve_colour - inner_colour):
+            return None
+    nearer_outer = np.linalg.norm(half.lab - outer_colour, axis=2) < np.linalg.norm(half.lab - inner_colour, axis=2)
+    inner = masks.keep_touching(top & ~sleeves & ~nearer_outer, centre_mask & ~nearer_outer)
+    outer = top & ~inner
+    return outer if outer.sum() >= RULES.outer_min_share * top.sum() else None
 
 
 def _arm_coordinates(half: _Half, frame: BodyFrame, side: str, zone: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -421,7 +483,8 @@ def _old_top(
 
 def _at_full_size(
     body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, *, top: np.ndarray, bottoms: np.ndarray,
-    sleeves: np.ndarray, clusters: np.ndarray, hair: np.ndarray, dressed: np.ndarray, hands_clothed: np.ndarray,
+    sleeves: np.ndarray, outer: np.ndarray | None, clusters: np.ndarray, hair: np.ndarray, dressed: np.ndarray,
+    hands_clothed: np.ndarray,
     one_piece: bool, bare_midriff: bool, top_hem: float | None,
 ) -> Clothing:
     """Bring the parse back to the photo's size and cut it to the full-resolution masks."""
@@ -457,7 +520,8 @@ def _at_full_size(
     arms_under = hugged & shape.limbs_mask(("arm_left", "arm_right"), scale=RULES.fullest_arm_share)
     bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | shape.limbs_mask() | arms_under | skin)
     return Clothing(
-        top=seen(top), bottoms=seen(bottoms), sleeves=sleeves_full, top_rimmed=rimmed(top),
+        top=seen(top), bottoms=seen(bottoms), sleeves=sleeves_full, outer=None if outer is None else seen(outer),
+        top_rimmed=rimmed(top),
         bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
         one_piece=one_piece, bare_midriff=bare_midriff, top_hem_tl=top_hem, clusters=cluster_full,
         front=front, arms_front=_arms_front(body, frame, shape), bare_body=bare_body,
