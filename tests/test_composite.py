@@ -308,7 +308,8 @@ def test_a_bared_torso_is_darker_at_its_flanks() -> None:
     across = np.abs(np.arange(filled.shape[1]) - middle)[None, :] / half
     centre = luma[filled & (across < 0.3)].mean()
     flanks = luma[filled & (across > 0.75)].mean()
-    assert centre - flanks > 27.0  # the flanks turn away from the light; a lit arm beside them does not light them
+    # The flanks turn away from the light (a lit arm beside them does not light them): clearly darker.
+    assert flanks < 0.9 * centre
 
 
 def test_a_dress_strap_does_not_float_over_a_new_top() -> None:

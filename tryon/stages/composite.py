@@ -55,7 +55,7 @@ RELIEF_MIN_PIXELS = 30
 SKIN_FIELD_SIGMA = 0.35  # of the shoulder width: how far visible skin colour spreads into fills
 # A bared limb or torso is round: lit from the front, it darkens towards its outline by this
 # much (Lambert's cosine over a cylinder, with ambient light keeping the rim from going black).
-ROUND_DEPTH = 0.3
+ROUND_DEPTH = 0.4
 # Clothing casts a soft shadow on the skin right next to it (a hem on the midriff, a sleeve on
 # the arm): filled skin darkens by this much at the clothing's edge, fading over this width (unit).
 CONTACT_SHADOW = 0.3
@@ -83,7 +83,20 @@ WHITE_BALANCE_STRENGTH = 0.5
 WHITE_BALANCE_MAX = 0.06  # per-channel gain stays within 1 +- this
 
 # --- geometry (fractions of the shoulder width "unit") --------------------------------------
-FEATHER_PX = 1.0  # sigma of the garment's soft edge
+FEATHER_PX = 1.0  # sigma of the fills' soft edge
+EDGE_SOFT_PX = 0.7
+# The garment is matched to the photo: blurred (by one of these sigmas, px) when it is crisper than the
+# photo by more than SHARPNESS_TOLERANCE, and given the photo's noise (up to NOISE_MAX grey levels).
+MATCH_BLUR_SIGMAS = (0.5, 0.8, 1.2, 1.6)
+SHARPNESS_TOLERANCE = 0.15
+MATCH_SHARPNESS_SHARE = 0.5
+SHARP_EDGE_PERCENTILE = 90
+NOISE_SIGMA = 1.0
+NOISE_MAX = 4.0
+MATCH_MIN_PIXELS = 400
+GARMENT_CORE_ALPHA = 0.9
+FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)  # sigma of the anti-aliased edge where something in front cuts the garment
+SUPPORT_PROB = (0.2, 0.8)  # the soft person mask's probabilities mapped to the garment's edge opacity 0..1
 LEAK_MARGIN_PX = 1  # the garment may extend this far outside the person's silhouette
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
@@ -296,6 +309,9 @@ class PreparedPerson:
         skin_fill, background_fill: float32 ``(H, W, 3)`` in about [0, 255]: bare skin and
             background where the old garment is (see :func:`_fill_layers`).
         grain_level: grey levels of fine grain on the photo's visible skin.
+        noise_level: grey levels of the photo's own noise (on its plain background).
+        sharpness: how crisp the photo's edges are (see :func:`_sharpness`); the garment is softened
+            to match a softer photo.
     """
 
     category: str
@@ -308,6 +324,8 @@ class PreparedPerson:
     skin_fill: np.ndarray
     background_fill: np.ndarray
     grain_level: float
+    noise_level: float
+    sharpness: float
 
 
 def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> PreparedPerson:
@@ -327,6 +345,7 @@ def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> Pre
         category=category, size=size, scene=scene, unit=unit, work=work, shading=shading,
         skirt_support=_skirt_support(body, unit) if category in ("dress", "lower") else None,
         skin_fill=skin_fill, background_fill=background_fill, grain_level=grain_level,
+        noise_level=_noise_level(person, body), sharpness=_sharpness(person, body.person_mask),
     )
     # It is shared by every request on this photo (a cache): no request may write into it.
     for holder in (prepared, scene, work):
@@ -386,11 +405,12 @@ def composite(
     image[crop][inside] = np.clip(out[inside] + 0.5, 0, 255).astype(np.uint8)
     region = edit_mask if edit_mask is not None else _full(touched, crop, size)
     garment_mask = alpha > 0.5
+    shown = uncovered & (alpha < FILL_SHOWN_ALPHA)  # the fills that show, not under the garment
     layers = {
         "old_garment": scene.old.copy(),
         "kept_clothing": scene.keep_below.copy(),
-        "skin_filled": _full(uncovered & scene.bare_body[crop], crop, size),
-        "background_filled": _full(uncovered & ~scene.bare_body[crop], crop, size),
+        "skin_filled": _full(shown & scene.bare_body[crop], crop, size),
+        "background_filled": _full(shown & ~scene.bare_body[crop], crop, size),
         "in_front": scene.front | _full(behind_arms & ~garment_mask, crop, size),
     }
     return Composite(image=image, edit_mask=region, garment_mask=_full(garment_mask, crop, size) & region,
@@ -434,15 +454,20 @@ def _coverage(
             sleeves |= warped.parts[name][crop]
     wrist_area = (PROPORTIONS.arm_radii_u[3] * unit) ** 2  # slivers smaller than a wrist are not an arm
     behind_arms = masks.drop_specks(scene.arms_front[crop] & ~masks.grow(sleeves, SLEEVE_GAP * unit), wrist_area)
-    alpha[behind_arms | scene.front[crop] | scene.keep_below[crop]] = 0.0
-    support = masks.grow(body.person_mask[crop], LEAK_MARGIN_PX)
+    # Cuts like a photo's edges: anti-aliased over a pixel or so, not stair-stepped along the masks.
+    occluders = behind_arms | scene.front[crop] | scene.keep_below[crop]
+    alpha *= 1.0 - np.maximum(occluders, cv2.GaussianBlur(occluders.astype(np.float32), (0, 0), EDGE_SOFT_PX))
+    # The garment stays on the person: the soft person mask's own edge (a skirt, a dress's or a lower
+    # garment's, also spans the legs' gap).
+    support = np.clip((body.person_prob[crop] - SUPPORT_PROB[0]) / (SUPPORT_PROB[1] - SUPPORT_PROB[0]), 0.0, 1.0)
+    support *= masks.grow(body.person_mask[crop], LEAK_MARGIN_PX)
     if prepared.skirt_support is not None and not {"leg_left", "leg_right"} & warped.parts.keys():
-        support |= prepared.skirt_support[crop]  # a skirt (a dress's, or a lower garment's) spans the legs' gap
-    alpha[~support] = 0.0
+        skirt = cv2.GaussianBlur(prepared.skirt_support[crop].astype(np.float32), (0, 0), EDGE_SOFT_PX)
+        support = np.maximum(support, skirt)
+    alpha *= support
     if edit is not None:
         alpha *= edit
-    # Soft edge inward only (outside the garment nothing was drawn to blend with).
-    return cv2.GaussianBlur(alpha, (0, 0), FEATHER_PX) * (alpha > 0), behind_arms
+    return alpha.astype(np.float32), behind_arms
 
 
 def _uncover(
@@ -488,8 +513,68 @@ def _dress(
         light = light / float(np.mean(light[garment_mask]))
     gains = _white_balance(prepared.work, warped.background_rgb)
     garment = warped.rgb[crop].astype(np.float32) * (light[..., None] * gains[None, None, :])
+    garment = _as_photographed(garment, alpha, prepared, crop)
     a = alpha[..., None]
     return garment * a + base * (1.0 - a)
+
+
+def _as_photographed(
+    garment: np.ndarray, alpha: np.ndarray, prepared: PreparedPerson, crop: tuple[slice, slice]
+) -> np.ndarray:
+    """The garment layer (float32 RGB on the crop) with the photo's blur and noise: a product photo is
+    crisper and cleaner than most photos of people, and a pasted-on look comes from that difference."""
+    inside = alpha > GARMENT_CORE_ALPHA
+    if inside.sum() < MATCH_MIN_PIXELS:
+        return garment
+    rgb = np.clip(garment, 0, 255).astype(np.uint8)
+    own = _sharpness(rgb, inside)
+    if own > prepared.sharpness * (1.0 + SHARPNESS_TOLERANCE):
+        weight = alpha[..., None].astype(np.float32)
+        # Half way to the photo's crispness: a print's detail is worth keeping.
+        target = prepared.sharpness + MATCH_SHARPNESS_SHARE * (own - prepared.sharpness)
+        best = min(MATCH_BLUR_SIGMAS, key=lambda sigma: abs(
+            _sharpness(np.clip(cv2.GaussianBlur(garment, (0, 0), sigma), 0, 255).astype(np.uint8), inside) - target))
+        # Normalised blur of the premultiplied layer: the garment's edge does not darken.
+        spread = cv2.GaussianBlur(weight[..., 0], (0, 0), best)[..., None]
+        garment = cv2.GaussianBlur(garment * weight, (0, 0), best) / np.maximum(spread, 1e-3)
+    extra = prepared.noise_level**2 - _noise_in(rgb, inside) ** 2
+    if extra > 0:
+        ys, xs = np.nonzero(alpha > 0)
+        gy, gx = (ys + crop[0].start) % GRAIN_TILE, (xs + crop[1].start) % GRAIN_TILE
+        garment[ys, xs] += (np.sqrt(extra) * _grain_tile()[gy, gx])[:, None]
+    return garment
+
+
+def _sharpness(image: np.ndarray, mask: np.ndarray) -> float:
+    """How crisp an RGB uint8 image's strongest edges in ``mask`` are: mean |Laplacian| over mean
+    gradient magnitude on them (it falls as an image is blurred); 0 when there are too few."""
+    luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    gradient = cv2.magnitude(cv2.Sobel(luma, cv2.CV_32F, 1, 0), cv2.Sobel(luma, cv2.CV_32F, 0, 1))
+    inside = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if inside.sum() < MATCH_MIN_PIXELS:
+        return 0.0
+    strong = inside & (gradient >= np.percentile(gradient[inside], SHARP_EDGE_PERCENTILE))
+    laplacian = np.abs(cv2.Laplacian(luma, cv2.CV_32F))
+    return float(laplacian[strong].mean() / max(float(gradient[strong].mean()), 1e-3))
+
+
+def _noise_in(image: np.ndarray, mask: np.ndarray) -> float:
+    """Grey levels of fine noise in ``mask`` of an RGB uint8 image: the robust spread (MAD) of its
+    high-pass over the flattest half of the pixels (texture and edges left out)."""
+    luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    high = luma - cv2.GaussianBlur(luma, (0, 0), NOISE_SIGMA)
+    local = cv2.GaussianBlur(np.abs(high), (0, 0), 2 * NOISE_SIGMA)
+    values = high[mask]
+    if values.size < MATCH_MIN_PIXELS:
+        return 0.0
+    flat = local[mask] <= np.median(local[mask])
+    return float(1.4826 * np.median(np.abs(values[flat] - np.median(values[flat]))))
+
+
+def _noise_level(person: np.ndarray, body: BodyAnalysis) -> float:
+    """The photo's own noise (grey levels), measured on its background; bounded to what grain looks like."""
+    background = ~masks.grow(body.person_mask, FILL_GROW_PX)
+    return float(np.clip(_noise_in(person, background), 0.0, NOISE_MAX))
 
 
 def _skirt_support(body: BodyAnalysis, unit: float) -> np.ndarray:
