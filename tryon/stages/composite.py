@@ -84,7 +84,7 @@ WHITE_BALANCE_MAX = 0.06  # per-channel gain stays within 1 +- this
 
 # --- geometry (fractions of the shoulder width "unit") --------------------------------------
 FEATHER_PX = 1.0  # sigma of the fills' soft edge
-EDGE_SOFT_PX = 0.7
+EDGE_SOFT_PX = 0.7  # sigma of the anti-aliased edge where something in front cuts the garment
 # The garment is matched to the photo: blurred (by one of these sigmas, px) when it is crisper than the
 # photo by more than SHARPNESS_TOLERANCE, and given the photo's noise (up to NOISE_MAX grey levels).
 MATCH_BLUR_SIGMAS = (0.5, 0.8, 1.2, 1.6)
@@ -95,7 +95,7 @@ NOISE_SIGMA = 1.0
 NOISE_MAX = 4.0
 MATCH_MIN_PIXELS = 400
 GARMENT_CORE_ALPHA = 0.9
-FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)  # sigma of the anti-aliased edge where something in front cuts the garment
+FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)
 SUPPORT_PROB = (0.2, 0.8)  # the soft person mask's probabilities mapped to the garment's edge opacity 0..1
 LEAK_MARGIN_PX = 1  # the garment may extend this far outside the person's silhouette
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs
