@@ -21,7 +21,7 @@ from PIL import Image
 
 from tryon.config import Settings
 
-pytestmark = [pytest.mark.eval, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.eval, pytest.mark.slow]
 
 PERSON = EVAL_DIR / "person/vitonhd_00034_00.jpg"
 GARMENT = EVAL_DIR / "garment/vitonhd_09176_00.jpg"
@@ -137,7 +137,7 @@ def test_shopper_searches_picks_from_the_filtered_gallery_and_tries_it_on(page: 
 
 
 @needs_chromium
-def test_an_example_row_loads_and_runs_with_a_consistency_line(page: Any) -> None:
+def test_an_example_row_loads_and_runs_with_a_self_check_line(page: Any) -> None:
     from tryon.ui.app import EXAMPLES
 
     row = next(i for i, (_, garment, words) in enumerate(EXAMPLES) if garment is None and not words.isascii())
@@ -146,7 +146,7 @@ def test_an_example_row_loads_and_runs_with_a_consistency_line(page: Any) -> Non
     assert page.locator("#garment-input img").count() == 0  # text only: no garment photo
     before, after = _try_on(page)
     assert (np.abs(before.astype(int) - after.astype(int)).max(axis=2) > 40).mean() > 0.05
-    assert "Matches the description" in page.locator("#consistency").inner_text()
+    assert "Self-check" in page.locator("#consistency").inner_text()
 
 
 @needs_chromium

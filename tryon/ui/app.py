@@ -104,7 +104,7 @@ class ShopUI:
     gallery: Any = None
     gallery_paths: Any = None
     slider: Any = None
-    consistency: Any = None
+    check: Any = None
     notes: Any = None
     token: Any = None  # hidden: the shown result's token (flag, panels and re-run send it back)
     flag_panel: FlagPanel | None = None
@@ -146,7 +146,7 @@ def _garment_column(ui: ShopUI, entries: list[tuple[str, str]]) -> None:
 
 def _result_column(ui: ShopUI, settings: Settings, shop: Shop) -> None:
     ui.slider = gr.ImageSlider(label="Before / after", type="filepath", height=520, elem_id="result-slider")
-    ui.consistency = gr.Markdown(elem_id="consistency")
+    ui.check = gr.Markdown(elem_id="consistency")  # the self-check line
     ui.notes = gr.Markdown(elem_id="notes")
     ui.token = gr.Textbox(visible=False, elem_id="result-token")
     ui.flag_panel = build_flag_panel(ui.token, settings, shop.results)
@@ -205,7 +205,7 @@ def _after_result(shop: Shop, ui: ShopUI, event: Any) -> None:
 def _wire_try_on(shop: Shop, ui: ShopUI) -> None:
     # A quick check first, with no outputs: a refused request then leaves the previous result and
     # the painted strokes on screen instead of Gradio's "Error" placeholders.
-    outputs = [ui.slider, ui.timings, ui.notes, ui.consistency, ui.token]
+    outputs = [ui.slider, ui.timings, ui.notes, ui.check, ui.token]
     tried = ui.button.click(user_errors(shop.check_try), ui.try_inputs, None, **PRIVATE).success(
         user_errors(shop.try_on), ui.try_inputs, outputs, api_name="tryon", concurrency_id=RENDER_CONCURRENCY_ID
     )
@@ -213,7 +213,7 @@ def _wire_try_on(shop: Shop, ui: ShopUI) -> None:
 
 
 def _wire_rerun(shop: Shop, ui: ShopUI) -> None:
-    outputs = [ui.slider, ui.timings, ui.notes, ui.consistency, ui.token]
+    outputs = [ui.slider, ui.timings, ui.notes, ui.check, ui.token]
     rerun = ui.rerun.click(
         user_errors(shop.check_rerun), [*ui.try_inputs, ui.editor, ui.token], None, **PRIVATE
     ).success(user_errors(shop.rerun), [*ui.try_inputs, ui.token], outputs, api_name="tryon_with_mask",
@@ -280,7 +280,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     """Build the Blocks app. Nothing heavy happens here: models load on the first request.
 
     API endpoints: ``tryon`` (person, garment, description, category, renderer) -> ((before,
-    after), timings, notes, consistency, result token); ``tryon_with_mask`` (same inputs and
+    after), timings, notes, self-check, result token); ``tryon_with_mask`` (same inputs and
     the token; renders with the edit area painted on that result); ``understand`` (description,
     garment) -> chips HTML; ``search`` (query) -> gallery; ``flag`` (token, reasons, note,
     consent) and the ``review_*`` endpoints of :mod:`tryon.ui.review_tab`.

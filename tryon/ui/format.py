@@ -40,17 +40,13 @@ def notes_markdown(notes: list[str] | tuple[str, ...]) -> str:
     return "\n".join(f"- {note}" for note in notes)
 
 
-def consistency_markdown(consistency: Mapping[str, Any]) -> str:
-    """``**Matches the description (92%)**: colour reads as navy (ΔE 11).`` or empty."""
-    if not consistency:
+def check_markdown(check: Any) -> str:
+    """The self-check (:class:`tryon.stages.check.ResultCheck`) in a line, or empty without one."""
+    if check is None:
         return ""
-    score = consistency.get("score")
-    summary = str(consistency.get("summary", ""))
-    verdict, sep, details = summary.partition(": ")
-    percent = f" ({score:.0%})" if isinstance(score, (int, float)) else ""
-    if not sep:
-        return f"**Description check{percent}**: {summary}"
-    return f"**{verdict}{percent}**: {details}"
+    if check.ok:
+        return "**Self-check passed**: the result looks like the garment on your body."
+    return "**Self-check**: " + " ".join(check.problems)
 
 
 def chips_html(spec: Any | None, *, garment_photo: bool = False, message: str | None = None) -> str:

@@ -151,13 +151,18 @@ def listening_pid(port: int) -> int | None:
                 local, state, inode = fields[1], fields[3], fields[9]
                 if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
                     inodes.add(f"socket:[{inode}]")
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
+    if not inodes:
+        return None
+    pids = [str(os.getpid())] + [proc.name for proc in Path("/proc").iterdir() if proc.name.isdigit()]
+    for pid in pids:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:  # gone, or not ours to read
             continue
-        with contextlib.suppress(OSError):
-            for fd in (proc / "fd").iterdir():
+        for fd in fds:
+            with contextlib.suppress(OSError):  # closed meanwhile
                 if os.readlink(fd) in inodes:
-                    return int(proc.name)
+                    return int(pid)
     return None
 
 

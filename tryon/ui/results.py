@@ -112,7 +112,7 @@ class HeldResult:
     description: str
     params: dict[str, Any]
     spec: Any
-    consistency: dict[str, Any]
+    check: Any
     timings: dict[str, float]
     notes: tuple[str, ...]
     cached_body: bool

@@ -158,7 +158,7 @@ def hold_result(
         params={"category": category, "renderer": result.renderer, "requested_renderer": renderer,
                 "version": __version__},
         spec=result.spec,
-        consistency=dict(result.consistency),
+        check=result.check,
         timings=dict(result.timings),
         notes=tuple(result.notes),
         cached_body=bool(result.cached_body),
@@ -201,7 +201,7 @@ class Shop:
 
     def try_on(self, person: str | None, garment: str | None, description: str, category: str, renderer: str,
                request: gr.Request) -> tuple[Any, ...]:
-        """Render and hold the result: ``((before, after) JPEG paths, timings, notes, consistency, token)``."""
+        """Render and hold the result: ``((before, after) JPEG paths, timings, notes, self-check, token)``."""
         return self._render(person, garment, description, category, renderer, client_of(request).binding, None)
 
     def rerun(self, person: str | None, garment: str | None, description: str, category: str, renderer: str,
@@ -248,7 +248,7 @@ class Shop:
             (str(held.before), str(held.folder / "after.jpg")),
             fmt.timings_markdown(timings, result.cached_body),
             fmt.notes_markdown(notes),
-            fmt.consistency_markdown(result.consistency),
+            fmt.check_markdown(result.check),
             held.token,
         )
 
