@@ -334,6 +334,7 @@ def test_database_from_a_newer_version_is_refused(tmp_path):
 # --------------------------------------------------------------------------- concurrency and crashes
 
 
+@pytest.mark.slow
 def test_8_threads_flagging_50_results_each_lose_and_duplicate_nothing(tmp_path):
     store = AnnotationStore(tmp_path / "data")
     shared_garment = garment_file(tmp_path)
@@ -619,7 +620,7 @@ def test_prepare_data_dir_creates_the_folders_and_leaves_the_environment_alone(t
 
 
 def test_the_ui_start_up_puts_gradios_cache_inside_the_data_dir(tmp_path, monkeypatch):
-    from tryon.ui.app import use_data_dir
+    from tryon.ui.sessions import use_data_dir
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", "restored-after-the-test")
     data = use_data_dir(Settings(data_dir=tmp_path / "data"))

@@ -115,8 +115,7 @@ def test_a_session_keeps_only_small_things_after_a_try_on(app):
 def test_results_are_held_in_a_cache_bounded_by_memory_and_time(tmp_path):
     from test_annotations import make_result
 
-    from tryon.ui.results import ResultCache
-    from tryon.ui.shop import hold_result
+    from tryon.ui.results import ResultCache, hold_result
 
     now = [0.0]
     results = ResultCache(tmp_path, max_mb=0.2, ttl_s=60, clock=lambda: now[0])

@@ -17,20 +17,19 @@ import dataclasses
 import logging
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from ..config import Settings, get_settings
 from ..errors import TryOnError
-from ..store.annotations import DESCRIPTION_MAX_CHARS, gradio_cache_dir, prepare_data_dir
+from ..store.annotations import DESCRIPTION_MAX_CHARS
 from .components import PhotoInput
 from .errors import user_errors
 from .flag_panel import FlagPanel, build_flag_panel
 from .guard import GuardMiddleware, process_guard
 from .review_tab import RENDER_CONCURRENCY_ID, build_review_tab
-from .sessions import serving_lifespan, sweep_interval
+from .sessions import serving_lifespan, sweep_interval, use_data_dir
 from .shop import ADD_COLOUR, ASSETS, REMOVE_COLOUR, Shop, warm_up
 
 LOG = logging.getLogger(__name__)
@@ -62,18 +61,6 @@ CSS = """
 """
 # Checks and small updates: through the queue (Gradio shows no toast for an error outside it), no API.
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
-
-
-def use_data_dir(settings: Settings) -> Path:
-    """Start-up: create the data folders and point Gradio's file cache inside them.
-
-    Gradio reads ``GRADIO_TEMP_DIR`` when components and the server are created, so this
-    runs before the Blocks is built. Uploads and outputs then live in
-    ``<data_dir>/gradio-tmp`` and are deleted on the Blocks' ``delete_cache`` schedule.
-    """
-    data_dir = prepare_data_dir(settings)
-    os.environ["GRADIO_TEMP_DIR"] = str(gradio_cache_dir(settings))
-    return data_dir
 
 
 def _example_rows() -> list[list[Any]]:

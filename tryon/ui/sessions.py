@@ -1,4 +1,5 @@
-"""Sessions and held results expire: a background task of the running server.
+"""The running server's housekeeping: its start-up (:func:`use_data_dir`) and the sweep that makes
+sessions and held results expire.
 
 Gradio keeps every session's state (``gr.State`` values and a copy of the page's component
 config) until ``state_session_capacity`` sessions exist, however long ago they were used; API
@@ -16,9 +17,13 @@ import ctypes
 import datetime as dt
 import functools
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
+from ..config import Settings
+from ..store.annotations import gradio_cache_dir, prepare_data_dir
 from .guard import process_guard
 
 log = logging.getLogger(__name__)
@@ -26,6 +31,18 @@ log = logging.getLogger(__name__)
 SWEEP_MAX_INTERVAL_S = 30.0
 SWEEP_MIN_INTERVAL_S = 0.5
 SWEEPS_PER_TTL = 4  # a session outlives its time to live by at most a quarter of it
+
+
+def use_data_dir(settings: Settings) -> Path:
+    """Start-up: create the data folders and point Gradio's file cache inside them.
+
+    Gradio reads ``GRADIO_TEMP_DIR`` when components and the server are created, so this
+    runs before the Blocks is built. Uploads and outputs then live in
+    ``<data_dir>/gradio-tmp`` and are deleted on the Blocks' ``delete_cache`` schedule.
+    """
+    data_dir = prepare_data_dir(settings)
+    os.environ["GRADIO_TEMP_DIR"] = str(gradio_cache_dir(settings))
+    return data_dir
 
 
 def sweep_interval(ttl_s: float) -> float:

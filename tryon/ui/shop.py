@@ -23,24 +23,13 @@ import cachetools
 import gradio as gr
 import numpy as np
 
-from .. import __version__, pipeline
+from .. import pipeline
 from ..config import Settings
 from ..errors import TryOnError
 from ..store.annotations import DESCRIPTION_MAX_CHARS, gradio_cache_dir
 from . import format as fmt
 from .guard import client_of
-from .results import (
-    FaceInfo,
-    GarmentInfo,
-    HeldResult,
-    ResultCache,
-    file_key,
-    new_token,
-    pack_mask,
-    preview,
-    split_output,
-    write_jpeg,
-)
+from .results import HeldResult, ResultCache, file_key, hold_result, pack_mask, preview, write_jpeg
 
 log = logging.getLogger(__name__)
 
@@ -102,79 +91,6 @@ def check_description(description: str | None) -> None:
             f"The description is longer than {DESCRIPTION_MAX_CHARS} characters: describe the garment "
             "in a sentence or two."
         )
-
-
-def hold_result(
-    results: ResultCache,
-    result: Any,
-    *,
-    person_path: str,
-    person_key: str | None,
-    garment_path: str | None,
-    garment_faces: Any,
-    description: str,
-    category: str,
-    renderer: str,
-    owner: str | None,
-    edit_mask: np.ndarray | None = None,
-) -> HeldResult:
-    """Keep what flagging and the panels need of a :class:`tryon.pipeline.TryOnResult` in ``results``,
-    and write its display JPEGs: ``after.jpg`` in the result's folder, and the person's "before"
-    image once per person photo.
-
-    Args:
-        person_path, person_key: the uploaded person photo and its :func:`tryon.ui.results.file_key`
-            (None when unknown: the "before" image is then the result's own).
-        garment_path, garment_faces: the garment photo as given and the faces found in it (None: none given).
-        description, category, renderer: what the shopper asked for.
-        owner: the binding of the browser that asked (:func:`tryon.ui.guard.client_of`).
-        edit_mask: the painted edit area the result was rendered with, or None.
-    """
-    folder = results.new_folder()
-    before = results.person_display(person_key, result.person) if person_key else folder / "before.jpg"
-    if not person_key:
-        write_jpeg(result.person, before)
-    write_jpeg(result.image, folder / "after.jpg")
-    garment_info = result.garment
-    image, edit_pixels = split_output(result.image, result.person, result.edit_mask)
-    held = HeldResult(
-        token=new_token(),
-        owner=owner,
-        shape=tuple(result.image.shape[:2]),
-        image=image,
-        edit_pixels=edit_pixels,
-        edit_mask_bits=pack_mask(result.edit_mask),
-        person_path=person_path,
-        person_key=person_key,
-        garment_path=garment_path or None,
-        garment_faces=garment_faces,
-        garment_preview=preview(result.garment_image),
-        garment_mask_preview=preview(_garment_mask(result)),
-        body=FaceInfo(result.body.face_box, result.body.landmarks, result.body.visibility),
-        garment=GarmentInfo(getattr(garment_info, "category_scores", None), getattr(garment_info, "sleeve", None)),
-        category=result.category,
-        renderer=result.renderer,
-        description=description or "",
-        params={"category": category, "renderer": result.renderer, "requested_renderer": renderer,
-                "version": __version__},
-        spec=result.spec,
-        check=result.check,
-        timings=dict(result.timings),
-        notes=tuple(result.notes),
-        cached_body=bool(result.cached_body),
-        folder=folder,
-        before=before,
-        mask_used_bits=None if edit_mask is None else pack_mask(edit_mask),
-    )
-    if not results.put(held):
-        log.warning("a result of %.1f MB does not fit the result cache (TRYON_RESULT_CACHE_MB)", held.nbytes / 2**20)
-    return held
-
-
-def _garment_mask(result: Any) -> np.ndarray:
-    """The garment photo's mask, bool at the garment image's size (empty without a garment analysis)."""
-    mask = getattr(result.garment, "mask", None)
-    return np.zeros(result.garment_image.shape[:2], bool) if mask is None else np.asarray(mask, dtype=bool)
 
 
 class Shop:
