@@ -135,6 +135,28 @@ def test_results_are_held_in_a_cache_bounded_by_memory_and_time(tmp_path):
         results.get(newest.token, "me")
 
 
+def test_a_held_result_rebuilds_its_output_pixel_for_pixel(tmp_path):
+    import dataclasses
+
+    from test_annotations import make_result
+
+    from tryon.ui.results import ResultCache, hold_result
+
+    results = ResultCache(tmp_path, max_mb=10, ttl_s=60)
+    kept = make_result(seed=3)  # changes only inside its edit area, as the pipeline promises
+    stray = make_result(seed=4)
+    stray.image[0, 0] = 255 - stray.person[0, 0]  # a renderer that touched a pixel outside it
+    held = {}
+    for name, result in (("kept", kept), ("stray", stray)):
+        held[name] = hold_result(results, result, person_path="p.png", person_key=None, garment_path=None,
+                                 garment_faces=None, description="", category="auto", renderer="warp", owner=None)
+        np.testing.assert_array_equal(held[name].output(result.person), result.image)
+    assert held["kept"].image is None and held["kept"].edit_crop.size < kept.image.size  # only the edit area
+    assert held["stray"].image is not None  # kept whole
+    with pytest.raises(ValueError):
+        dataclasses.replace(held["kept"]).output(kept.person[:10])
+
+
 @pytest.mark.slow
 def test_idle_sessions_and_their_results_expire(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_TEMP_DIR", "restored-after-the-test")

@@ -74,9 +74,9 @@ class HeldResult:
         image: RGB uint8 ``(H, W, 3)``, the output (lossless), held only when it differs from
             the person photo outside the edit area (a renderer that does not keep the
             pixels it was not allowed to change); filled in to store a flag.
-        edit_pixels: otherwise only the output's pixels inside the edit area, ``(N, 3)`` uint8
-            in row-major order: :meth:`output` puts them back into the person photo (about a
-            third of the memory).
+        edit_crop, edit_box: otherwise only the output inside the edit area's bounding box
+            ``(y0, y1, x0, x1)``: :meth:`output` puts its edit-area pixels back into the person
+            photo (about half the memory; a slice copy, unlike a masked gather, costs ~1 ms).
         edit_mask_bits: the edit area, ``np.packbits`` of a bool ``(H, W)`` mask.
         person_path, person_key: the uploaded person photo and the sha256 of its bytes
             (:func:`file_key`; the photo is read again, and checked, when it is needed).
@@ -98,7 +98,8 @@ class HeldResult:
     owner: str | None
     shape: tuple[int, int]
     image: np.ndarray | None
-    edit_pixels: np.ndarray | None
+    edit_crop: np.ndarray | None
+    edit_box: tuple[int, int, int, int]
     edit_mask_bits: np.ndarray
     person_path: str
     person_key: str
@@ -129,8 +130,10 @@ class HeldResult:
             return self.image
         if person.shape[:2] != tuple(self.shape):
             raise ValueError(f"the person photo is {person.shape[:2]}, the result {self.shape}")
+        y0, y1, x0, x1 = self.edit_box
         image = person.copy()
-        image[self.edit_mask] = self.edit_pixels
+        inside = self.edit_mask[y0:y1, x0:x1]
+        image[y0:y1, x0:x1][inside] = self.edit_crop[inside]
         return image
 
     @property
@@ -151,19 +154,30 @@ class HeldResult:
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays (what the cache is bounded by)."""
-        arrays = [self.image, self.edit_pixels, self.edit_mask_bits, self.garment_preview, self.garment_mask_preview,
+        arrays = [self.image, self.edit_crop, self.edit_mask_bits, self.garment_preview, self.garment_mask_preview,
                   self.body.landmarks, self.body.visibility, self.mask_used_bits, self.painted_bits, self.person]
         return sum(array.nbytes for array in arrays if array is not None)
 
 
-def split_output(image: np.ndarray, person: np.ndarray, edit_mask: np.ndarray) -> tuple[np.ndarray | None,
-                                                                                         np.ndarray | None]:
-    """``(image, None)``, or ``(None, edit-area pixels)`` when ``image`` equals ``person`` outside the
-    edit area (as :class:`tryon.pipeline.TryOnResult` promises): what :class:`HeldResult` keeps."""
-    outside = ~edit_mask
-    if image.shape == person.shape and np.array_equal(image[outside], person[outside]):
-        return None, image[edit_mask]
-    return image, None
+def split_output(
+    image: np.ndarray, person: np.ndarray, edit_mask: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None, tuple[int, int, int, int]]:
+    """What :class:`HeldResult` keeps of an output: ``(image, None, box)`` when it differs from
+    ``person`` outside ``edit_mask``, else ``(None, the output inside the mask's bounding box, box)``
+    (:class:`tryon.pipeline.TryOnResult` promises the pixels outside the edit area are the person's)."""
+    rows, cols = np.flatnonzero(edit_mask.any(axis=1)), np.flatnonzero(edit_mask.any(axis=0))
+    box = (0, 0, 0, 0)
+    if rows.size:
+        box = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+    if image.shape != person.shape:
+        return image, None, box
+    differs = image != person
+    # Three strided ORs: ~15x faster than np.any(..., axis=2) over the short channel axis.
+    changed = np.logical_or(np.logical_or(differs[..., 0], differs[..., 1]), differs[..., 2])
+    if np.logical_and(changed, ~edit_mask).any():
+        return image, None, box
+    y0, y1, x0, x1 = box
+    return None, image[y0:y1, x0:x1].copy(), box
 
 
 def pack_mask(mask: np.ndarray) -> np.ndarray:
@@ -202,7 +216,7 @@ def preview(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     if image.dtype == np.bool_:
         return cv2.resize(image.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)  # a thumbnail: ~4x faster than INTER_AREA
 
 
 def write_jpeg(image: np.ndarray, path: Path, quality: int = DISPLAY_QUALITY) -> Path:
@@ -245,13 +259,14 @@ def hold_result(
         write_jpeg(result.person, before)
     write_jpeg(result.image, folder / "after.jpg")
     garment_info = result.garment
-    image, edit_pixels = split_output(result.image, result.person, result.edit_mask)
+    image, edit_crop, edit_box = split_output(result.image, result.person, result.edit_mask)
     held = HeldResult(
         token=new_token(),
         owner=owner,
         shape=tuple(result.image.shape[:2]),
         image=image,
-        edit_pixels=edit_pixels,
+        edit_crop=edit_crop,
+        edit_box=edit_box,
         edit_mask_bits=pack_mask(result.edit_mask),
         person_path=person_path,
         person_key=person_key,
