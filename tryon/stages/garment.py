@@ -54,6 +54,8 @@ LOWER_KEYPOINTS = (
 # Dresses also get a waist estimate (the narrowest row between armpits and hem).
 DRESS_EXTRA_KEYPOINTS = ("waist_left", "waist_right")
 
+SIDES = ("left", "right")  # the wearer's sides
+
 # Part masks in GarmentAnalysis.parts (present ones only).
 PART_NAMES = ("body", "sleeve_left", "sleeve_right", "leg_left", "leg_right")
 
@@ -158,12 +160,14 @@ STRAP_MAX_WIDTH = 0.15  # a neck corner on a run this narrow (x torso) is the to
 STRAP_PROBE = 0.04  # the strap's width is measured this far below its top (x torso)
 
 # --- keypoints ---------------------------------------------------------------------
-TORSO_ROWS = (0.3, 0.55)  # rows (x height) where the torso width is measured
+# Row bands (x height) where the torso width is measured: the narrower band's median wins (the
+# upper one holds wide sleeves on a boxy top, the lower one a dress's skirt).
+TORSO_ROWS = ((0.3, 0.55), (0.6, 0.9))
 CENTRE_ROWS = (0.15, 0.6)  # rows (x height) whose extents give the garment's centre line
 SIDE_SLOPE_ROWS = 4  # rows over which the side seam's slope is measured
 SIDE_MAX_SLOPE = 1.0  # |dx/dy| above which the outline is no longer the side seam
 SIDE_START_ROWS = (0.35, 0.75)  # rows (x body height) where the side seam trace starts...
-SIDE_START_MIN_WIDTH = 0.75  # ... on the lowest row at least this wide (x the median row there)
+SIDE_START_MIN_WIDTH = 0.75  # ... on the lowest row at least this wide (x torso)
 SIDE_MAX_JUMP = 0.03  # the seam ends at a one-row jump of the outline larger than this (x torso)...
 SIDE_MAX_INWARD = 0.04  # ... where, having widened, it comes back inwards by this much (x torso)...
 SIDE_MIN_RUN = 0.3  # ... or where the garment beside it narrows to a strap (x torso)
@@ -172,13 +176,42 @@ ARMPIT_MIN_DROP = 0.2  # armpits are at least this far below the neck corners (x
 SHOULDER_STEEP_SLOPE = 1.6  # dy/dx where the shoulder line turns down into an armhole or sleeve
 SHOULDER_OUTSET = 0.06  # shoulder point may sit this far outside the armpit (x torso width)
 SHOULDER_WINDOW = 0.08  # columns over which the outline's slope is measured (x torso width)
+# A sleeve beside the body: rows where a separate run of the garment lies beside the body's run
+# (under a sleeve sticking out, or between a hanging sleeve and the body). The top of the lowest
+# such stretch of rows is where the sleeve joins the body: the armpit, or, for a sleeve that lies
+# over the body's side further up, the lowest point of their seam.
+NOTCH_GAP_ROWS = 2  # rows without a run beside the body that do not end the stretch
+NOTCH_MIN_HEIGHT = 0.02  # a shorter stretch (x torso) is a jagged edge
+# A sleeve hangs from the shoulder: its notch is at most this far below the garment's top (x torso;
+# an arm is about 1.5 torso widths long), lower ones are between the lobes of a hem.
+NOTCH_MAX_DROP = 2.0
+# ... and it is a sleeve, not a tie or a bow hanging from the side, when the garment reaches this
+# far beyond the body's side (x torso) on most rows above the notch (SLEEVE_ABOVE_SHARE of the rows
+# from SLEEVE_ABOVE_GAP x torso above it up to halfway to the garment's top, at least
+# SLEEVE_ABOVE_MIN x torso): a tie's knot is short, a sleeve runs up towards the shoulder.
+SLEEVE_MIN_REACH = 0.1
+SLEEVE_ABOVE_GAP = 0.05
+SLEEVE_ABOVE_MIN = 0.3
+SLEEVE_ABOVE_SHARE = 0.75
+# A flat garment's armhole (shoulder point to armpit) is about 0.55-0.65 of its shoulder width; a
+# sleeve hanging over the body's side hides its armpit: an armpit found deeper than
+# ARMHOLE_MAX_DEPTH is put at ARMHOLE_DEPTH below the shoulder point, on the body's side line.
+ARMHOLE_DEPTH = 0.6
+ARMHOLE_MAX_DEPTH = 0.85
+# A collar or stand collar rises above the shoulder line: the outline drops steeply from the neck
+# corner (at most COLLAR_MAX_DROP, x torso) and then runs gently (slope below SHOULDER_LINE_SLOPE
+# over COLLAR_WINDOW, x torso) along the shoulder; the shoulder point is searched beyond it.
+COLLAR_MAX_DROP = 0.25
+COLLAR_WINDOW = 0.03
+SHOULDER_LINE_SLOPE = 1.0
 SLEEVE_MIN_AREA = 0.03  # a sleeve is at least this fraction of the body area
-# Sleeve length (shoulder to cuff) against the garment's own size: the geometric mean of the shoulder
-# width and twice the armhole depth (shoulder to armpit), each about 40-45 cm on a worn garment, so
-# a wide cut or a deep armhole alone does not shift the estimate. On a body the elbow is ~0.8 of
-# that from the shoulder, mid-forearm ~1.1 and the wrist ~1.45: thresholds halfway between.
-SLEEVE_SHORT_MAX = 0.8  # up to the elbow
-SLEEVE_THREE_QUARTER_MAX = 1.25  # up to between mid-forearm and wrist
+# Sleeve length (shoulder point to cuff centre, the shorter sleeve where both are found) against the
+# garment's shoulder width (with straps, as on a cold-shoulder top, its body width over
+# TORSO_PER_SHOULDER). On a body the elbow is ~0.85 shoulder widths from the shoulder point,
+# mid-forearm ~1.15 and the wrist ~1.5.
+TORSO_PER_SHOULDER = 0.88  # a flat top's body width (below the armpits) over its shoulder width
+SLEEVE_SHORT_MAX = 0.95  # up to just past the elbow (elbow-length sleeves are short)
+SLEEVE_THREE_QUARTER_MAX = 1.4  # up to most of the way to the wrist
 DRESS_WAIST_SPAN = 0.6  # the waist is in this upper share of the armpit-to-hem span
 HEM_MIN_WIDTH = 0.5  # the hem is the lowest row at least this wide (x torso width)
 HEM_INSET = 0.01  # measure hem corners this far above the hem (x height)
@@ -551,6 +584,13 @@ class _Shape:
         i = first + int(np.searchsorted(self._run_starts[first:last], xi, side="right")) - 1
         return int(self._run_starts[i]), int(self._run_ends[i])
 
+    def runs(self, y: int) -> tuple[np.ndarray, np.ndarray]:
+        """First and last columns of every run of mask pixels in row ``y``, left to right."""
+        if self._run_rows is None:
+            self._find_runs()
+        first, last = self._run_rows[y], self._run_rows[y + 1]
+        return self._run_starts[first:last], self._run_ends[first:last]
+
     def _find_runs(self) -> None:
         """Every row's runs of mask pixels, found in one pass when first needed."""
         height = self.mask.shape[0]
@@ -562,12 +602,18 @@ class _Shape:
         self._run_rows = np.searchsorted(rows[0::2], np.arange(height + 1))
 
     def _torso_width(self) -> float:
-        widths = []
-        for frac in np.linspace(*TORSO_ROWS, 12):
-            run = self.run_at(int(self.top + frac * self.height), self.cx)
-            if run is not None:
-                widths.append(run[1] - run[0] + 1)
-        return float(np.median(widths)) if widths else float(self.width)
+        """The body's width: the narrower of two row bands' median widths (the upper band may
+        take in wide sleeves, the lower a skirt)."""
+        medians = []
+        for band in TORSO_ROWS:
+            widths = []
+            for frac in np.linspace(*band, 12):
+                run = self.run_at(int(self.top + frac * self.height), self.cx)
+                if run is not None:
+                    widths.append(run[1] - run[0] + 1)
+            if widths:
+                medians.append(float(np.median(widths)))
+        return min(medians) if medians else float(self.width)
 
 
 def _ramp(value: float, threshold: float, scale: float) -> float:
@@ -997,25 +1043,43 @@ def _upper_keypoints(
     straps = {} if back_neck.any() else _straps(shape)
     neck = _neck_points(shape, back_neck, straps)
     keypoints.update(neck)
-    armpits = {side: _armpit(shape, side) for side in ("left", "right")}
-    # A seam traced all the way up (an armhole folded flat) still puts the armpit below the neck.
-    lowest = int(max(neck["neck_left"][1], neck["neck_right"][1]) + ARMPIT_MIN_DROP * torso)
+    neck_y = max(neck["neck_left"][1], neck["neck_right"][1])
+    # A seam traced all the way up has climbed a sleeve hanging beside the body (its armpit is at
+    # the notch where they part, or hidden above it) or an armhole folded flat (the armpit is put
+    # below the neck).
+    lowest = int(neck_y + ARMPIT_MIN_DROP * torso)
+    armpits = {side: _armpit(shape, side) for side in SIDES}
+    notches: dict[str, tuple[float, float] | None] = {side: None for side in SIDES}
+    for side in SIDES:
+        if armpits[side][1] < lowest and (notch := _sleeve_notch(shape, side, neck_y)) is not None:
+            armpits[side] = notches[side] = notch
     for side, (_, y) in armpits.items():
         xs = np.flatnonzero(mask[min(lowest, shape.bottom)])
         if y < lowest and xs.size:
             armpits[side] = (float(xs.max() if _side_sign(side) > 0 else xs.min()), float(lowest))
     for side, point in armpits.items():
-        keypoints[f"armpit_{side}"] = point
         if straps:  # the outer edge of the strap's top
             x = straps[side][1] if _side_sign(side) > 0 else straps[side][0]
             keypoints[f"shoulder_{side}"] = (float(x), float(np.flatnonzero(mask[:, x])[0]))
         else:
-            keypoints[f"shoulder_{side}"] = _shoulder(full_shape.mask, torso, side, neck[f"neck_{side}"], point)
+            keypoints[f"shoulder_{side}"] = _shoulder(
+                full_shape.mask, torso, side, neck[f"neck_{side}"], point, hanging=notches[side] is not None
+            )
+    shoulders = {side: keypoints[f"shoulder_{side}"] for side in SIDES}
+    hidden = _hidden_armpits(shape, armpits, shoulders, notches)
+    for side in SIDES:  # the sleeve parts from the body's side line below a hidden armpit
+        if hidden[side] != armpits[side]:
+            notches[side] = armpits[side]
+    armpits = hidden
+    for side, point in armpits.items():
+        keypoints[f"armpit_{side}"] = point
 
     sleeves: dict[str, np.ndarray] = {}
     body = mask.copy()
     for side in ("left", "right"):
-        sleeve = _sleeve_region(shape, keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"], side)
+        sleeve = _sleeve_region(
+            shape, keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"], side, notches[side]
+        )
         sleeves[side] = sleeve
         body &= ~sleeve
     body_area = max(1, int(body.sum()))
@@ -1031,13 +1095,11 @@ def _upper_keypoints(
         keypoints[f"sleeve_end_{side}"] = end
         lengths.append(float(np.hypot(*np.subtract(end, keypoints[f"shoulder_{side}"]))))
 
-    shoulder_width = abs(keypoints["shoulder_left"][0] - keypoints["shoulder_right"][0])
-    armhole = float(np.mean([keypoints[f"armpit_{side}"][1] - keypoints[f"shoulder_{side}"][1]
-                             for side in ("left", "right")]))
-    reference = np.sqrt(max(shoulder_width, 0.5 * torso) * max(2.0 * armhole, 0.5 * torso))
-    sleeve = _sleeve_length_name(max(lengths) if lengths else 0.0, float(reference))
-
     body_shape = _Shape(parts["body"]) if parts["body"].any() else shape
+    shoulder_width = abs(keypoints["shoulder_left"][0] - keypoints["shoulder_right"][0])
+    # Straps (a cold-shoulder top) are closer together than the shoulders: the body's width tells.
+    reference = body_shape.torso_width / TORSO_PER_SHOULDER if straps else shoulder_width
+    sleeve = _sleeve_length_name(min(lengths) if lengths else 0.0, float(reference))
     body_shape.cx, body_shape.torso_width = shape.cx, torso
     hem = _hem_corners(body_shape)
     keypoints.update(hem)
@@ -1077,9 +1139,16 @@ def _neck_points(
     if straps:  # the corners are the straps' outer edges; the neckline starts at their inner edges
         right, left = straps["right"][1], straps["left"][0]
     points = {"neck_left": (float(left), float(top[left])), "neck_right": (float(right), float(top[right]))}
-    between = np.arange(right, left + 1)
+    # The lowest outline point between the corners; a closed collar or high neck that does not dip
+    # between them (a polo's, a mock neck's) has its centre midway, level with the lower corner.
+    between = np.arange(right + 1, left)
+    if between.size == 0:
+        between = np.arange(right, left + 1)
     lowest = int(between[np.argmax(top[between])])
-    points["neck_center"] = (float(lowest), float(top[lowest]))
+    corner_y = max(top[left], top[right])
+    if top[lowest] <= corner_y:
+        lowest = (left + right) // 2
+    points["neck_center"] = (float(lowest), float(max(top[lowest], corner_y)))
     return points
 
 
@@ -1101,42 +1170,113 @@ def _straps(shape: _Shape) -> dict[str, tuple[int, int]]:
     return straps
 
 
-def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
-    """Where the body's side seam ends at the top: under the sleeve, or the bottom of the armhole.
+def _sleeve_notch(shape: _Shape, side: str, neck_y: float) -> tuple[float, float] | None:
+    """Where a sleeve hanging beside the body joins it, seen from below: ``(x, y)`` on the body's
+    side, or None.
 
-    The side seam is traced upwards from a torso row low on the body; it ends where the
-    outline turns outwards (a sleeve's underside), jumps (a hanging sleeve joins the body),
-    comes back inwards after widening (a steep armhole) or where the garment beside it
-    narrows to a strap. Kinks low on the side (a tie, a peplum) do not end it.
+    Called when the side seam's trace climbed all the way up the outline (a sleeve hanging beside
+    the body, or an armhole folded flat): rows are scanned upwards from the hem, and the top of the
+    lowest stretch of rows where a separate run of the garment lies beside the body's run on
+    ``side`` (the gap between a hanging sleeve and the body) is returned; a folded armhole has none.
     """
     sign = _side_sign(side)
     torso = shape.torso_width
-    first, last = (int(shape.top + fraction * shape.body_height) for fraction in SIDE_START_ROWS)
-    rows = np.arange(first, last + 1)
-    runs = [shape.run_at(int(y), shape.cx) for y in rows]
-    widths = np.array([run[1] - run[0] if run else 0 for run in runs], float)
-    if not widths.any():
+    highest = int(neck_y + ARMPIT_MIN_DROP * torso)
+    lowest = min(shape.bottom, int(shape.top + NOTCH_MAX_DROP * torso))
+    stretch: list[tuple[int, int]] = []  # (y, the body's edge) of the current stretch, bottom up
+    misses = 0
+    for y in range(lowest, highest, -1):
+        central = shape.run_at(y, shape.cx)
+        beside = False
+        if central is not None:
+            starts, ends = shape.runs(y)
+            edge = central[1] if sign > 0 else central[0]
+            beside = bool(np.any(starts > edge) if sign > 0 else np.any(ends < edge))
+        if beside:
+            stretch.append((y, edge))
+            misses = 0
+            continue
+        misses += 1
+        if stretch and (misses > NOTCH_GAP_ROWS or central is None):
+            if stretch[0][0] - stretch[-1][0] >= NOTCH_MIN_HEIGHT * torso:
+                y_top, x_edge = stretch[-1]
+                return float(x_edge), float(y_top)
+            stretch = []
+    return None
+
+
+def _sleeve_above(shape: _Shape, side: str, y: int, edge: int) -> bool:
+    """Whether the garment reaches :data:`SLEEVE_MIN_REACH` beyond the body's side ``edge`` on most
+    rows above ``y`` (a sleeve hangs there) on ``side``."""
+    sign = _side_sign(side)
+    torso = shape.torso_width
+    reach_up = max(SLEEVE_ABOVE_MIN * torso, 0.5 * (y - shape.top))
+    rows = np.arange(int(y - reach_up), int(y - SLEEVE_ABOVE_GAP * torso) + 1)
+    rows = rows[(rows >= shape.top) & (rows <= shape.bottom)]
+    if rows.size == 0:
+        return False
+    band = shape.mask[rows]
+    present = band.any(axis=1)
+    outer = np.where(sign > 0, band.shape[1] - 1 - band[:, ::-1].argmax(axis=1), band.argmax(axis=1))
+    reach = np.where(present, sign * (outer - edge), 0)
+    return float(np.mean(reach >= SLEEVE_MIN_REACH * torso)) >= SLEEVE_ABOVE_SHARE
+
+
+def _hidden_armpits(
+    shape: _Shape,
+    armpits: dict[str, tuple[float, float]],
+    shoulders: dict[str, tuple[float, float]],
+    notches: dict[str, tuple[float, float] | None],
+) -> dict[str, tuple[float, float]]:
+    """Armpits under sleeves that lie over the body's side: where a hanging sleeve parts from the
+    body far below the shoulder is not its armpit, which is put at a typical armhole depth
+    (:data:`ARMHOLE_DEPTH`) on the body's side line, no further out than the shoulder point. (A
+    deep armhole without a sleeve beside it is left where it is.)"""
+    span = abs(shoulders["left"][0] - shoulders["right"][0])
+    result = dict(armpits)
+    for side in SIDES:
+        (x, y), (sx, sy) = armpits[side], shoulders[side]
+        if y - sy <= ARMHOLE_MAX_DEPTH * span:
+            continue
+        if notches[side] is not None or _sleeve_above(shape, side, int(y), int(x)):
+            sign = _side_sign(side)
+            x = sx if sign * (x - sx) > 0 else x
+            result[side] = (float(x), float(sy + ARMHOLE_DEPTH * span))
+    return result
+
+
+def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
+    """Where the body's side seam ends at the top: under the sleeve, or the bottom of the armhole.
+
+    The side seam is traced upwards from a torso-wide row low on the body; it ends where the
+    outline turns outwards into a sleeve (its underside, or a jump where a hanging sleeve joins the
+    body), comes back inwards after widening (a steep armhole) or where the garment beside it
+    narrows to a strap. What sticks out from the side without a sleeve above it (a tie, a bow, a
+    pocket) and bulges low on the side (a peplum) do not end it.
+    """
+    sign = _side_sign(side)
+    torso = shape.torso_width
+    y_start = _seam_start(shape)
+    if y_start is None:
         return shape.cx + sign * torso / 2, shape.top + 0.3 * shape.height
-    # The lowest row that is torso-wide (not the point of a V-shaped hem, not between straps).
-    wide = widths >= SIDE_START_MIN_WIDTH * np.median(widths[widths > 0])
-    y_start = int(rows[wide][-1])
     run = shape.run_at(y_start, shape.cx)
     edges = [run[1] if sign > 0 else run[0]]
     max_jump = max(3.0, SIDE_MAX_JUMP * torso)
     inward = max(2, int(0.02 * torso))
-    y_end = y_start
-    best = 0  # index of the outermost edge so far
+    y_end, best = y_start, 0  # best: index of the outermost edge so far
     for y in range(y_start - 1, shape.top - 1, -1):
         run = shape.run_at(y, edges[-1] - sign * inward)
         if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
             break
         x_edge = run[1] if sign > 0 else run[0]
         if abs(x_edge - edges[-1]) > max_jump:
+            outwards = sign * (x_edge - edges[-1]) > 0
+            if outwards and _sleeve_above(shape, side, y, edges[-1]):
+                break  # a sleeve hanging beside the body joins it
             low = y > shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height
-            if not (low and sign * (x_edge - edges[-1]) < 0):
+            if not (low or outwards):
                 break
-            # Stepping in past something that sticks out low on the side (a tie, a pocket).
-            edges, best, y_end = [x_edge], 0, y
+            edges, best, y_end = [x_edge], 0, y  # past something sticking out from the side
             continue
         edges.append(x_edge)
         y_end = y
@@ -1148,69 +1288,114 @@ def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
         ):
             y_best = y_end + len(edges) - 1 - best
             if y_best > shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height:
-                best = len(edges) - 1  # a bulge low on the side (a tie, a peplum), not an armhole
-            else:
-                # An armhole curving in: the armpit is the seam's outermost point.
+                best = len(edges) - 1  # a bulge low on the side (a peplum), not an armhole
+            else:  # an armhole curving in: the armpit is the seam's outermost point
                 y_end, edges = y_best, edges[: best + 1]
                 break
-        # Turning outwards (a sleeve's underside); turning inwards is left to the rule above.
+        # Turning outwards: a sleeve's underside when a sleeve is above, else a kink (a tie, a bow).
         if len(edges) > SIDE_SLOPE_ROWS and sign * (edges[-1] - edges[-1 - SIDE_SLOPE_ROWS]) > (
             SIDE_MAX_SLOPE * SIDE_SLOPE_ROWS
         ):
-            if y > shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height:
-                edges, best = edges[-1:], 0  # a kink low on the side (a tie, a peplum)
-                continue
-            # Back to where the turn began.
             back = SIDE_SLOPE_ROWS // 2
-            edges, y_end = edges[:-back], y_end + back
+            if not _sleeve_above(shape, side, y_end + back, edges[-1 - back]):
+                edges, best = edges[-1:], 0
+                continue
+            edges, y_end = edges[:-back], y_end + back  # back to where the turn began
             break
     return float(edges[-1]), float(y_end)
 
 
+def _seam_start(shape: _Shape) -> int | None:
+    """The row the side seams are traced up from: the lowest torso-wide row (not the point of a
+    V-shaped hem, not between straps, not a row through the sleeves of a boxy top) in
+    :data:`SIDE_START_ROWS`; None when the body has no row there."""
+    first, last = (int(shape.top + fraction * shape.body_height) for fraction in SIDE_START_ROWS)
+    rows = np.arange(first, last + 1)
+    widths = np.array([(run[1] - run[0]) if (run := shape.run_at(int(y), shape.cx)) else 0 for y in rows])
+    if not widths.any():
+        return None
+    wide = widths >= SIDE_START_MIN_WIDTH * shape.torso_width
+    return int(rows[wide][-1] if wide.any() else rows[np.argmax(widths)])
+
+
 def _shoulder(
-    mask: np.ndarray, torso: float, side: str, neck: tuple[float, float], armpit: tuple[float, float]
+    mask: np.ndarray,
+    torso: float,
+    side: str,
+    neck: tuple[float, float],
+    armpit: tuple[float, float],
+    *,
+    hanging: bool = False,
 ) -> tuple[float, float]:
     """Outer end of the shoulder line: where the top outline turns steeply down into the
-    sleeve or armhole, searched from the neck corner out to just beyond the armpit.
+    sleeve or armhole, searched from beyond any collar out to just beyond the armpit (or, for a
+    sleeve that hangs beside the body, as far as the garment reaches: its outer edge turns down
+    at the shoulder).
 
     ``mask`` is the whole garment (with any inner back), whose top outline is the shoulders'.
     """
     sign = _side_sign(side)
-    limit = armpit[0] + sign * SHOULDER_OUTSET * torso
+    width = mask.shape[1]
     window = max(4, int(SHOULDER_WINDOW * torso))
+    columns_any = mask.any(axis=0)
+    outermost = (width - 1 - int(columns_any[::-1].argmax())) if sign > 0 else int(columns_any.argmax())
+    limit = outermost if hanging else armpit[0] + sign * SHOULDER_OUTSET * torso
     xs = np.arange(int(neck[0]) + sign, int(limit) + sign * (window + 1), sign)
-    xs = xs[(xs >= 0) & (xs < mask.shape[1])]
+    xs = xs[(xs >= 0) & (xs < width)]
     if xs.size <= window:
         return armpit[0], neck[1]
     columns = mask[:, xs]
     present = columns.any(axis=0)
     top = np.where(present, columns.argmax(axis=0), mask.shape[0]).astype(np.float32)
     searched = int(np.sum(sign * (xs - limit) <= 0))
-    for i in range(min(searched, xs.size - window)):
+    first = _collar_end(top, torso)
+    for i in range(first, min(searched, xs.size - window)):
         if top[i + window] - top[i] > SHOULDER_STEEP_SLOPE * window:
             return float(xs[i]), float(top[i])
     i = max(0, min(searched, xs.size) - 1)
     return float(xs[i]), float(top[i])
 
 
+def _collar_end(top: np.ndarray, torso: float) -> int:
+    """Index into ``top`` (the outline's top row per column, from the neck corner outwards) where
+    the shoulder line starts: past a collar's or stand collar's steep side (0 when there is none).
+
+    A collar drops steeply from the corner by at most :data:`COLLAR_MAX_DROP` and is followed by
+    the gentle shoulder line; an armhole's drop goes on down (it is left to the shoulder search).
+    """
+    window = max(2, int(COLLAR_WINDOW * torso))
+    if top.size <= window:
+        return 0
+    slopes = (top[window:] - top[:-window]) / window
+    if slopes[0] <= SHOULDER_LINE_SLOPE:
+        return 0
+    gentle = np.flatnonzero(slopes <= SHOULDER_LINE_SLOPE)
+    if gentle.size == 0 or top[gentle[0]] - top[0] > COLLAR_MAX_DROP * torso:
+        return 0
+    return int(gentle[0])
+
+
 def _sleeve_region(
-    shape: _Shape, shoulder: tuple[float, float], armpit: tuple[float, float], side: str
+    shape: _Shape,
+    shoulder: tuple[float, float],
+    armpit: tuple[float, float],
+    side: str,
+    notch: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """The sleeve on ``side``: mask pixels beyond the shoulder-armpit line down to the armpit,
-    plus any part below the armpit that hangs separate from the body (a long sleeve).
-    For a sleeveless garment this is only a sliver of the armhole."""
+    beyond the body's side line from the armpit down to ``notch`` (where a sleeve lying over the
+    body's side parts from it), plus any part below that hangs separate from the body (a long
+    sleeve). For a sleeveless garment this is only a sliver of the armhole."""
     mask = shape.mask
     sign = _side_sign(side)
-    (sx, sy), (ax, ay) = shoulder, armpit
     ys = np.arange(mask.shape[0], dtype=np.float32)[:, None]
     xs = np.arange(mask.shape[1], dtype=np.float32)[None, :]
-    # Normal of the shoulder-armpit line, pointing away from the centre.
-    nx, ny = ay - sy, -(ax - sx)
-    if nx * sign < 0:
-        nx, ny = -nx, -ny
-    outside = (xs - sx) * nx + (ys - sy) * ny > 0
-    upper = mask & outside & (ys <= ay)
-    below = mask & (ys > ay)
+    upper = mask & _beyond_line(xs, ys, shoulder, armpit, sign) & (ys <= armpit[1])
+    low = armpit[1]
+    if notch is not None and notch[1] > armpit[1]:
+        upper |= mask & _beyond_line(xs, ys, armpit, notch, sign) & (ys > armpit[1]) & (ys <= notch[1])
+        low = notch[1]
+    below = mask & (ys > low)
     count, labels, _, centroids = cv2.connectedComponentsWithStats(below.astype(np.uint8), connectivity=8)
     body_labels = set(np.unique(labels[:, round(shape.cx)]).tolist()) | {0}
     near_upper = cv2.dilate(upper.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -1218,6 +1403,16 @@ def _sleeve_region(
     for label in set(np.unique(labels[near_upper]).tolist()) - body_labels:
         hanging[label] = sign * (centroids[label][0] - shape.cx) > 0
     return upper | hanging[labels]
+
+
+def _beyond_line(
+    xs: np.ndarray, ys: np.ndarray, a: tuple[float, float], b: tuple[float, float], sign: int
+) -> np.ndarray:
+    """Pixels on the far side (away from the centre, ``sign`` +1 = image right) of the line a-b."""
+    nx, ny = b[1] - a[1], -(b[0] - a[0])
+    if nx * sign < 0:
+        nx, ny = -nx, -ny
+    return (xs - a[0]) * nx + (ys - a[1]) * ny > 0
 
 
 def _sleeve_end(
