@@ -160,9 +160,10 @@ STRAP_MAX_WIDTH = 0.15  # a neck corner on a run this narrow (x torso) is the to
 STRAP_PROBE = 0.04  # the strap's width is measured this far below its top (x torso)
 
 # --- keypoints ---------------------------------------------------------------------
-# Row bands (x height) where the torso width is measured: the narrower band's median wins (the
-# upper one holds wide sleeves on a boxy top, the lower one a dress's skirt).
+# Row bands (x height) where the torso width is measured: the upper one, unless the lower one is
+# narrower than TORSO_SLEEVE_SHARE of it (wide sleeves on a boxy top reach down into the upper).
 TORSO_ROWS = ((0.3, 0.55), (0.6, 0.9))
+TORSO_SLEEVE_SHARE = 0.85
 CENTRE_ROWS = (0.15, 0.6)  # rows (x height) whose extents give the garment's centre line
 SIDE_SLOPE_ROWS = 4  # rows over which the side seam's slope is measured
 SIDE_MAX_SLOPE = 1.0  # |dx/dy| above which the outline is no longer the side seam
@@ -181,7 +182,7 @@ SHOULDER_WINDOW = 0.08  # columns over which the outline's slope is measured (x 
 # such stretch of rows is where the sleeve joins the body: the armpit, or, for a sleeve that lies
 # over the body's side further up, the lowest point of their seam.
 NOTCH_GAP_ROWS = 2  # rows without a run beside the body that do not end the stretch
-NOTCH_MIN_HEIGHT = 0.02  # a shorter stretch (x torso) is a jagged edge
+NOTCH_MIN_HEIGHT = 0.02  # a shorter stretch (x torso) is a speck of the outline's jaggies
 # A sleeve hangs from the shoulder: its notch is at most this far below the garment's top (x torso;
 # an arm is about 1.5 torso widths long), lower ones are between the lobes of a hem.
 NOTCH_MAX_DROP = 2.0
@@ -195,7 +196,9 @@ SLEEVE_ABOVE_MIN = 0.3
 SLEEVE_ABOVE_SHARE = 0.75
 # A flat garment's armhole (shoulder point to armpit) is about 0.55-0.65 of its shoulder width; a
 # sleeve hanging over the body's side hides its armpit: an armpit found deeper than
-# ARMHOLE_MAX_DEPTH is put at ARMHOLE_DEPTH below the shoulder point, on the body's side line.
+# ARMHOLE_MAX_DEPTH (x the shoulder or body width, the larger: a puff sleeve's underside sits low
+# on a narrow-shouldered dress) is put at ARMHOLE_DEPTH (x shoulder width) below the shoulder
+# point, on the body's side line.
 ARMHOLE_DEPTH = 0.6
 ARMHOLE_MAX_DEPTH = 0.85
 # A collar or stand collar rises above the shoulder line: the outline drops steeply from the neck
@@ -568,7 +571,13 @@ class _Shape:
         band = (rows >= lo) & (rows <= hi) & filled
         middle = (first[band] + last[band]) / 2
         self.cx = float(np.median(middle)) if band.any() else (self.left + self.right) / 2
-        self.torso_width = self._torso_width()
+        # The torso's width in the upper band (the neckline's scale), and the body's width: the
+        # lower band's where that is clearly narrower (the upper went through a boxy top's sleeves).
+        upper, lower = self._band_widths()
+        if not np.isfinite(upper):
+            upper = lower if np.isfinite(lower) else float(self.width)
+        self.torso_width = upper
+        self.body_width = lower if lower < TORSO_SLEEVE_SHARE * upper else upper
         # Height down to the hem: what hangs below it (ties, straps, sleeves) is narrow.
         wide = np.flatnonzero(np.count_nonzero(mask, axis=1) >= HEM_MIN_WIDTH * self.torso_width)
         self.body_height = (int(wide.max()) if wide.size else self.bottom) - self.top + 1
@@ -601,19 +610,18 @@ class _Shape:
         self._run_starts, self._run_ends = columns[0::2], columns[1::2] - 1
         self._run_rows = np.searchsorted(rows[0::2], np.arange(height + 1))
 
-    def _torso_width(self) -> float:
-        """The body's width: the narrower of two row bands' median widths (the upper band may
-        take in wide sleeves, the lower a skirt)."""
+    def _band_widths(self) -> tuple[float, float]:
+        """Median widths of the run through the centre line over the :data:`TORSO_ROWS` bands
+        (inf where the centre line misses the garment)."""
         medians = []
         for band in TORSO_ROWS:
-            widths = []
-            for frac in np.linspace(*band, 12):
-                run = self.run_at(int(self.top + frac * self.height), self.cx)
-                if run is not None:
-                    widths.append(run[1] - run[0] + 1)
-            if widths:
-                medians.append(float(np.median(widths)))
-        return min(medians) if medians else float(self.width)
+            widths = [
+                run[1] - run[0] + 1
+                for frac in np.linspace(*band, 12)
+                if (run := self.run_at(int(self.top + frac * self.height), self.cx)) is not None
+            ]
+            medians.append(float(np.median(widths)) if widths else np.inf)
+        return medians[0], medians[1]
 
 
 def _ramp(value: float, threshold: float, scale: float) -> float:
@@ -1037,7 +1045,8 @@ def _upper_keypoints(
     """
     shape = _Shape(mask)
     shape.cx, shape.torso_width = full_shape.cx, full_shape.torso_width
-    torso = shape.torso_width
+    shape.body_width = full_shape.body_width
+    torso = shape.body_width
     keypoints: dict[str, tuple[float, float]] = {}
 
     straps = {} if back_neck.any() else _straps(shape)
@@ -1051,7 +1060,8 @@ def _upper_keypoints(
     armpits = {side: _armpit(shape, side) for side in SIDES}
     notches: dict[str, tuple[float, float] | None] = {side: None for side in SIDES}
     for side in SIDES:
-        if armpits[side][1] < lowest and (notch := _sleeve_notch(shape, side, neck_y)) is not None:
+        notch = _sleeve_notch(shape, side, neck_y)
+        if notch is not None and (armpits[side][1] < lowest or _climbed_sleeve(shape, side, armpits[side], notch)):
             armpits[side] = notches[side] = notch
     for side, (_, y) in armpits.items():
         xs = np.flatnonzero(mask[min(lowest, shape.bottom)])
@@ -1065,7 +1075,17 @@ def _upper_keypoints(
             keypoints[f"shoulder_{side}"] = _shoulder(
                 full_shape.mask, torso, side, neck[f"neck_{side}"], point, hanging=notches[side] is not None
             )
+            if _side_sign(side) * (keypoints[f"shoulder_{side}"][0] - neck[f"neck_{side}"][0]) <= 0:
+                # The neck corner is the outer end of a narrow shoulder band (a sweetheart or square
+                # neckline, an off-shoulder top's edge): it is the shoulder point; the neckline
+                # starts at the band's inner edge.
+                keypoints[f"shoulder_{side}"] = neck[f"neck_{side}"]
+                keypoints[f"neck_{side}"] = _band_inner_corner(shape, side, neck[f"neck_{side}"])
     shoulders = {side: keypoints[f"shoulder_{side}"] for side in SIDES}
+    for side in SIDES:  # an armpit is below its shoulder point (a halter's seam climbs to the neck)
+        y = min(shape.bottom, int(shoulders[side][1] + ARMPIT_MIN_DROP * torso))
+        if armpits[side][1] < y and (run := shape.run_at(y, shape.cx)) is not None:
+            armpits[side] = (float(run[1] if _side_sign(side) > 0 else run[0]), float(y))
     hidden = _hidden_armpits(shape, armpits, shoulders, notches)
     for side in SIDES:  # the sleeve parts from the body's side line below a hidden armpit
         if hidden[side] != armpits[side]:
@@ -1098,9 +1118,9 @@ def _upper_keypoints(
     body_shape = _Shape(parts["body"]) if parts["body"].any() else shape
     shoulder_width = abs(keypoints["shoulder_left"][0] - keypoints["shoulder_right"][0])
     # Straps (a cold-shoulder top) are closer together than the shoulders: the body's width tells.
-    reference = body_shape.torso_width / TORSO_PER_SHOULDER if straps else shoulder_width
+    reference = body_shape.body_width / TORSO_PER_SHOULDER if straps else shoulder_width
     sleeve = _sleeve_length_name(min(lengths) if lengths else 0.0, float(reference))
-    body_shape.cx, body_shape.torso_width = shape.cx, torso
+    body_shape.cx, body_shape.torso_width = shape.cx, shape.torso_width
     hem = _hem_corners(body_shape)
     keypoints.update(hem)
     if dress:
@@ -1152,6 +1172,21 @@ def _neck_points(
     return points
 
 
+def _band_inner_corner(shape: _Shape, side: str, corner: tuple[float, float]) -> tuple[float, float]:
+    """The inner end of the shoulder band whose outer top corner is ``corner``: the top of the
+    column at the band's inner edge, :data:`STRAP_PROBE` below its top (one pixel inwards of
+    ``corner`` where the band runs across the centre line, as on an off-shoulder top)."""
+    sign = _side_sign(side)
+    x, y = int(corner[0]), int(corner[1])
+    probe = min(shape.bottom, int(y + max(2.0, STRAP_PROBE * shape.torso_width)))
+    run = shape.run_at(probe, x) or shape.run_at(probe, x - sign * 2)
+    inner = x - sign
+    if run is not None and not run[0] <= shape.cx <= run[1]:
+        inner = run[0] if sign > 0 else run[1]
+    column = np.flatnonzero(shape.mask[:, inner])
+    return float(inner), float(column[0] if column.size else y)
+
+
 def _straps(shape: _Shape) -> dict[str, tuple[int, int]]:
     """The runs ``(x0, x1)`` of both shoulder straps just below their tops, by side, or {} when
     the garment at the neck corners is wider than a strap (anything but a strap top)."""
@@ -1180,7 +1215,7 @@ def _sleeve_notch(shape: _Shape, side: str, neck_y: float) -> tuple[float, float
     ``side`` (the gap between a hanging sleeve and the body) is returned; a folded armhole has none.
     """
     sign = _side_sign(side)
-    torso = shape.torso_width
+    torso = shape.body_width
     highest = int(neck_y + ARMPIT_MIN_DROP * torso)
     lowest = min(shape.bottom, int(shape.top + NOTCH_MAX_DROP * torso))
     stretch: list[tuple[int, int]] = []  # (y, the body's edge) of the current stretch, bottom up
@@ -1205,11 +1240,26 @@ def _sleeve_notch(shape: _Shape, side: str, neck_y: float) -> tuple[float, float
     return None
 
 
+def _climbed_sleeve(
+    shape: _Shape, side: str, armpit: tuple[float, float], notch: tuple[float, float]
+) -> bool:
+    """Whether the side seam's trace ended up on a sleeve's outer edge: its end is the garment's
+    outermost point in its row, above ``notch`` and outside it by at least a sleeve's width."""
+    sign = _side_sign(side)
+    (x, y), (notch_x, notch_y) = armpit, notch
+    xs = np.flatnonzero(shape.mask[int(y)])
+    if xs.size == 0 or notch_y <= y:
+        return False
+    outermost = xs.max() if sign > 0 else xs.min()
+    torso = shape.body_width
+    return abs(outermost - x) <= SIDE_MAX_JUMP * torso and sign * (x - notch_x) >= SLEEVE_MIN_REACH * torso
+
+
 def _sleeve_above(shape: _Shape, side: str, y: int, edge: int) -> bool:
     """Whether the garment reaches :data:`SLEEVE_MIN_REACH` beyond the body's side ``edge`` on most
     rows above ``y`` (a sleeve hangs there) on ``side``."""
     sign = _side_sign(side)
-    torso = shape.torso_width
+    torso = shape.body_width
     reach_up = max(SLEEVE_ABOVE_MIN * torso, 0.5 * (y - shape.top))
     rows = np.arange(int(y - reach_up), int(y - SLEEVE_ABOVE_GAP * torso) + 1)
     rows = rows[(rows >= shape.top) & (rows <= shape.bottom)]
@@ -1236,7 +1286,7 @@ def _hidden_armpits(
     result = dict(armpits)
     for side in SIDES:
         (x, y), (sx, sy) = armpits[side], shoulders[side]
-        if y - sy <= ARMHOLE_MAX_DEPTH * span:
+        if y - sy <= ARMHOLE_MAX_DEPTH * max(span, shape.body_width):
             continue
         if notches[side] is not None or _sleeve_above(shape, side, int(y), int(x)):
             sign = _side_sign(side)
@@ -1255,7 +1305,7 @@ def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
     pocket) and bulges low on the side (a peplum) do not end it.
     """
     sign = _side_sign(side)
-    torso = shape.torso_width
+    torso = shape.body_width
     y_start = _seam_start(shape)
     if y_start is None:
         return shape.cx + sign * torso / 2, shape.top + 0.3 * shape.height
@@ -1265,7 +1315,11 @@ def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
     inward = max(2, int(0.02 * torso))
     y_end, best = y_start, 0  # best: index of the outermost edge so far
     for y in range(y_start - 1, shape.top - 1, -1):
+        # The run along the seam; the body's where that is off the garment or a speck beside it
+        # (the outline stepped in); none, or a strap's, where the centre line is off the garment.
         run = shape.run_at(y, edges[-1] - sign * inward)
+        if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
+            run = shape.run_at(y, shape.cx)
         if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
             break
         x_edge = run[1] if sign > 0 else run[0]
@@ -1314,7 +1368,7 @@ def _seam_start(shape: _Shape) -> int | None:
     widths = np.array([(run[1] - run[0]) if (run := shape.run_at(int(y), shape.cx)) else 0 for y in rows])
     if not widths.any():
         return None
-    wide = widths >= SIDE_START_MIN_WIDTH * shape.torso_width
+    wide = widths >= SIDE_START_MIN_WIDTH * shape.body_width
     return int(rows[wide][-1] if wide.any() else rows[np.argmax(widths)])
 
 
@@ -1431,7 +1485,12 @@ def _sleeve_end(
     across = -(xs - origin[0]) * axis[1] + (ys - origin[1]) * axis[0]
     corner_a = int(np.argmax(along + across))
     corner_b = int(np.argmax(along - across))
-    return float(xs[corner_a] + xs[corner_b]) / 2, float(ys[corner_a] + ys[corner_b]) / 2
+    end = np.array([xs[corner_a] + xs[corner_b], ys[corner_a] + ys[corner_b]], np.float64) / 2
+    # A curved cuff (a puff's) can put the midpoint off the sleeve: the nearest sleeve pixel then.
+    if not sleeve[round(end[1]), round(end[0])]:
+        nearest = int(np.argmin((xs - end[0]) ** 2 + (ys - end[1]) ** 2))
+        end = np.array([xs[nearest], ys[nearest]], np.float64)
+    return float(end[0]), float(end[1])
 
 
 def _sleeve_length_name(length: float, reference: float) -> str:
