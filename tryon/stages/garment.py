@@ -28,11 +28,15 @@ photo shown from the front, the garment's ``left`` sleeve is on the image's righ
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import cv2
 import numpy as np
 
 from ..errors import TryOnError
+from ..models import load_model
+
+_log = logging.getLogger(__name__)
 
 CATEGORIES = ("upper", "lower", "dress")
 SLEEVE_LENGTHS = ("none", "short", "three_quarter", "long")
@@ -99,12 +103,26 @@ GRABCUT_SIDE = 256  # long side of the image GrabCut runs on, px
 GRABCUT_BAND = 3  # px at GrabCut size around the flood outline that GrabCut may relabel
 GRABCUT_ITERATIONS = 1
 SMOOTH_KERNEL = 5  # median filter that removes JPEG jaggies from the outline
+# A flood that ran into a light garment leaves textured off-white "background" beside the mask: the
+# salient-object model is asked when more than LEAK_SHARE of a band LEAK_BAND_PX outside the mask
+# (past the outline's blur) is LEAK_MIN_DISTANCE or more from the background colour.
+LEAK_BAND_PX = (4, 16)
+LEAK_MIN_DISTANCE = 3
+LEAK_SHARE = 0.15
+# U²-Netp: 320x320 input, ImageNet mean/std on RGB scaled by its maximum; output in [0, 1].
+SALIENT_SIDE = 320
+SALIENT_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+SALIENT_STD = np.array([0.229, 0.224, 0.225], np.float32)
+SALIENT_THRESHOLD = 0.5
 
 # --- category -------------------------------------------------------------------
 CROTCH_WINDOW_FRAC = 0.06  # columns either side of the centre searched for the crotch (x mask width)
 LEG_GAP_MIN_FRAC = 0.12  # trousers: the gap below the crotch spans at least this share of the height
 LEG_GAP_MAX_WIDTH = 0.45  # ... and is narrow just below the crotch (x hip width)
-DRESS_LENGTH_RATIO = 1.65  # garment length (to the hem) / width above which a top is a dress
+# A dress is longer (to the hem) than DRESS_LENGTH_RATIO x its overall width and DRESS_TORSO_RATIO x
+# its torso width: a top down to the hip is at most ~1.4 and ~2.4 of them, a mini dress ~1.6 and ~2.7.
+DRESS_LENGTH_RATIO = 1.5
+DRESS_TORSO_RATIO = 2.6
 WAISTBAND_ROWS = (0.005, 0.015)  # rows (x height) where a waistband fills the garment's width...
 WAISTBAND_REFERENCE_ROW = 0.1  # ... measured against the outline's extent here
 WAISTBAND_FILL = 0.6
@@ -320,8 +338,15 @@ def garment_mask(image: np.ndarray) -> np.ndarray:
     background, tolerance, spread = _background_colour(image)
     distance = _colour_distance(image, background)
     candidate = distance <= tolerance
-    mask = ~_flood_from_border(candidate)
-    mask = _keep_main_components(mask)
+    mask = _keep_main_components(~_flood_from_border(candidate))
+    if mask.mean() < MIN_MASK_FRAC or _flood_leaked(distance, mask):
+        # A light garment on a light background: where the salient-object model sees the garment,
+        # only flat background lets the flood through (fabric is a little off-white and textured).
+        salient = _salient_garment(image)
+        if salient is not None:
+            strict = max(HOLE_STRICT_TOL, 2.0 * spread)
+            candidate &= ~salient | (distance <= strict)
+            mask = _keep_main_components(~_flood_from_border(candidate))
     if mask.mean() < MIN_MASK_FRAC:
         raise TryOnError(NO_GARMENT_MESSAGE)
 
@@ -335,6 +360,32 @@ def garment_mask(image: np.ndarray) -> np.ndarray:
         raise TryOnError(NO_GARMENT_MESSAGE)
     assert mask.shape == (height, width)
     return mask
+
+
+def _flood_leaked(distance: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the flood fill may have run into a light garment: the background just outside the
+    mask is not flat (more than :data:`LEAK_SHARE` of a band :data:`LEAK_BAND_PX` outside it, past
+    the outline's own blur, differs from the background colour by :data:`LEAK_MIN_DISTANCE`)."""
+    near, far = (cv2.dilate(mask.astype(np.uint8), np.ones((2 * r + 1,) * 2, np.uint8)) for r in LEAK_BAND_PX)
+    band = (far > 0) & (near == 0)
+    return bool(band.any()) and float(np.mean(distance[band] >= LEAK_MIN_DISTANCE)) > LEAK_SHARE
+
+
+def _salient_garment(image: np.ndarray) -> np.ndarray | None:
+    """Where the salient-object model (U²-Netp, ``load_model("u2netp")``) sees the garment: bool
+    ``(H, W)``, or None when the model is not installed (the flood fill then works alone)."""
+    try:
+        session = load_model("u2netp")
+    except TryOnError:
+        _log.warning("U²-Netp is not installed: light garments on light backgrounds may lose parts")
+        return None
+    side = SALIENT_SIDE
+    small = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = (small / max(float(small.max()), 1.0) - SALIENT_MEAN) / SALIENT_STD
+    prob = session.run(None, {session.get_inputs()[0].name: small.transpose(2, 0, 1)[None]})[0][0, 0]
+    prob = (prob - prob.min()) / max(float(prob.max() - prob.min()), 1e-6)
+    height, width = image.shape[:2]
+    return cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR) > SALIENT_THRESHOLD
 
 
 def _border_pixels(image: np.ndarray) -> np.ndarray:
@@ -683,9 +734,11 @@ def category_scores(mask: np.ndarray, shape: _Shape | None = None) -> dict[str, 
     top_rows = mask[first:last + 1]
     top_fill = float(top_rows.sum(axis=1).mean()) / max(extent, 1)
     waistband = _ramp(top_fill, WAISTBAND_FILL, CATEGORY_SOFTNESS * WAISTBAND_FILL)
-    # Length without what hangs below the hem (ties, straps) against the overall width.
-    length = shape.body_height / shape.width
-    long_garment = _ramp(length, DRESS_LENGTH_RATIO, CATEGORY_SOFTNESS * DRESS_LENGTH_RATIO)
+    # Length without what hangs below the hem (ties, straps) against the overall width (a long tank
+    # is narrow) and against the torso (short sleeves make a dress wide): a dress is long on both.
+    long_garment = _ramp(
+        shape.body_height / shape.width, DRESS_LENGTH_RATIO, CATEGORY_SOFTNESS * DRESS_LENGTH_RATIO
+    ) * _ramp(shape.body_height / shape.torso_width, DRESS_TORSO_RATIO, CATEGORY_SOFTNESS * DRESS_TORSO_RATIO)
 
     lower = max(trousers, waistband)
     raw = {"upper": (1 - lower) * (1 - long_garment), "lower": lower, "dress": (1 - lower) * long_garment}
@@ -1053,20 +1106,7 @@ def _upper_keypoints(
     neck = _neck_points(shape, back_neck, straps)
     keypoints.update(neck)
     neck_y = max(neck["neck_left"][1], neck["neck_right"][1])
-    # A seam traced all the way up has climbed a sleeve hanging beside the body (its armpit is at
-    # the notch where they part, or hidden above it) or an armhole folded flat (the armpit is put
-    # below the neck).
-    lowest = int(neck_y + ARMPIT_MIN_DROP * torso)
-    armpits = {side: _armpit(shape, side) for side in SIDES}
-    notches: dict[str, tuple[float, float] | None] = {side: None for side in SIDES}
-    for side in SIDES:
-        notch = _sleeve_notch(shape, side, neck_y)
-        if notch is not None and (armpits[side][1] < lowest or _climbed_sleeve(shape, side, armpits[side], notch)):
-            armpits[side] = notches[side] = notch
-    for side, (_, y) in armpits.items():
-        xs = np.flatnonzero(mask[min(lowest, shape.bottom)])
-        if y < lowest and xs.size:
-            armpits[side] = (float(xs.max() if _side_sign(side) > 0 else xs.min()), float(lowest))
+    armpits, notches = _find_armpits(shape, neck_y)
     for side, point in armpits.items():
         if straps:  # the outer edge of the strap's top
             x = straps[side][1] if _side_sign(side) > 0 else straps[side][0]
@@ -1203,6 +1243,50 @@ def _straps(shape: _Shape) -> dict[str, tuple[int, int]]:
             return {}
         straps[side] = run
     return straps
+
+
+def _find_armpits(
+    shape: _Shape, neck_y: float
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float] | None]]:
+    """Both armpits, and where a sleeve hanging beside the body parts from it (None elsewhere).
+
+    A side seam traced all the way up has climbed a sleeve hanging beside the body (its armpit is
+    at the notch where they part, or hidden above it), or an armhole folded flat. Where one side
+    found its armpit and the other climbed to the top without a notch, the other mirrors it (a
+    garment photographed from the front is symmetric; tiers and ruffles hide one side's notch).
+    Failing that the armpit is put just below the neck.
+    """
+    lowest = int(neck_y + ARMPIT_MIN_DROP * shape.body_width)
+    armpits = {side: _armpit(shape, side) for side in SIDES}
+    notches: dict[str, tuple[float, float] | None] = {side: None for side in SIDES}
+    for side in SIDES:
+        notch = _sleeve_notch(shape, side, neck_y)
+        if notch is not None and (armpits[side][1] < lowest or _climbed_sleeve(shape, side, armpits[side], notch)):
+            armpits[side] = notches[side] = notch
+    climbed = {side: armpits[side][1] < lowest for side in SIDES}
+    for side, other in (SIDES, SIDES[::-1]):
+        if climbed[side] and not climbed[other]:
+            armpits[side] = _mirrored(shape, side, armpits[other])
+            notches[side] = None if notches[other] is None else _mirrored(shape, side, notches[other])
+            climbed[side] = False
+    row = np.flatnonzero(shape.mask[min(lowest, shape.bottom)])
+    for side in SIDES:
+        if climbed[side] and row.size:
+            armpits[side] = (float(row.max() if _side_sign(side) > 0 else row.min()), float(lowest))
+    return armpits, notches
+
+
+def _mirrored(shape: _Shape, side: str, point: tuple[float, float]) -> tuple[float, float]:
+    """``point`` (on the other side) mirrored about the centre line onto the garment's edge on
+    ``side`` in its row (the body's run there, else the outermost garment pixel of the row)."""
+    x, y = 2 * shape.cx - point[0], point[1]
+    run = shape.run_at(int(y), shape.cx)
+    xs = np.flatnonzero(shape.mask[int(y)])
+    if run is not None:
+        x = run[1] if _side_sign(side) > 0 else run[0]
+    elif xs.size:
+        x = xs.max() if _side_sign(side) > 0 else xs.min()
+    return float(np.clip(x, 0, shape.mask.shape[1] - 1)), float(y)
 
 
 def _sleeve_notch(shape: _Shape, side: str, neck_y: float) -> tuple[float, float] | None:
@@ -1519,8 +1603,9 @@ def _hem_corners(shape: _Shape) -> dict[str, tuple[float, float]]:
 def _dress_waist(
     shape: _Shape, keypoints: dict[str, tuple[float, float]]
 ) -> dict[str, tuple[float, float]]:
-    """Waist corners of a dress: the narrowest body row in the upper part between armpits and hem."""
-    top = int(max(keypoints["armpit_left"][1], keypoints["armpit_right"][1])) + 1
+    """Waist corners of a dress: the narrowest body row in the upper part between the armpits (or
+    the front neckline, when deeper) and the hem."""
+    top = int(max(keypoints["armpit_left"][1], keypoints["armpit_right"][1], keypoints["neck_center"][1])) + 1
     bottom = int(keypoints["hem_left"][1])
     rows = np.arange(top, top + int(DRESS_WAIST_SPAN * max(1, bottom - top)))
     best, best_width = None, np.inf
