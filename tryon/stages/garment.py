@@ -1395,52 +1395,57 @@ def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
         return shape.cx + sign * torso / 2, shape.top + 0.3 * shape.height
     run = shape.run_at(y_start, shape.cx)
     edges = [run[1] if sign > 0 else run[0]]
-    max_jump = max(3.0, SIDE_MAX_JUMP * torso)
-    inward = max(2, int(0.02 * torso))
-    y_end, best = y_start, 0  # best: index of the outermost edge so far
+    y_end = y_start
     for y in range(y_start - 1, shape.top - 1, -1):
         # The run along the seam; the body's where that is off the garment or a speck beside it
         # (the outline stepped in); none, or a strap's, where the centre line is off the garment.
-        run = shape.run_at(y, edges[-1] - sign * inward)
+        run = shape.run_at(y, edges[-1] - sign * max(2, int(0.02 * torso)))
         if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
             run = shape.run_at(y, shape.cx)
         if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
             break
-        x_edge = run[1] if sign > 0 else run[0]
-        if abs(x_edge - edges[-1]) > max_jump:
-            outwards = sign * (x_edge - edges[-1]) > 0
-            if outwards and _sleeve_above(shape, side, y, edges[-1]):
-                break  # a sleeve hanging beside the body joins it
-            low = y > shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height
-            if not (low or outwards):
-                break
-            edges, best, y_end = [x_edge], 0, y  # past something sticking out from the side
-            continue
-        edges.append(x_edge)
-        y_end = y
-        if sign * x_edge >= sign * edges[best]:
-            best = len(edges) - 1
-        elif (
-            sign * (edges[best] - edges[0]) > SIDE_MAX_INWARD * torso
-            and sign * (edges[best] - x_edge) > SIDE_MAX_INWARD * torso
-        ):
-            y_best = y_end + len(edges) - 1 - best
-            if y_best > shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height:
-                best = len(edges) - 1  # a bulge low on the side (a peplum), not an armhole
-            else:  # an armhole curving in: the armpit is the seam's outermost point
-                y_end, edges = y_best, edges[: best + 1]
-                break
-        # Turning outwards: a sleeve's underside when a sleeve is above, else a kink (a tie, a bow).
-        if len(edges) > SIDE_SLOPE_ROWS and sign * (edges[-1] - edges[-1 - SIDE_SLOPE_ROWS]) > (
-            SIDE_MAX_SLOPE * SIDE_SLOPE_ROWS
-        ):
-            back = SIDE_SLOPE_ROWS // 2
-            if not _sleeve_above(shape, side, y_end + back, edges[-1 - back]):
-                edges, best = edges[-1:], 0
-                continue
-            edges, y_end = edges[:-back], y_end + back  # back to where the turn began
+        edges, y_end, end = _seam_step(shape, side, y, run[1] if sign > 0 else run[0], edges, y_end)
+        if end:
             break
     return float(edges[-1]), float(y_end)
+
+
+def _seam_step(
+    shape: _Shape, side: str, y: int, x_edge: int, edges: list[int], y_end: int
+) -> tuple[list[int], int, str]:
+    """One row of the side seam's trace (see :func:`_armpit`): the new edges (x per row, bottom
+    up, from the last restart), the row of the last one and why the trace ends there: "" (it goes
+    on up), "armpit" (a sleeve or an armhole) or "top" (a step in, high on the side)."""
+    sign = _side_sign(side)
+    torso = shape.body_width
+    high = shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height  # armpits are above this row
+    if abs(x_edge - edges[-1]) > max(3.0, SIDE_MAX_JUMP * torso):
+        outwards = sign * (x_edge - edges[-1]) > 0
+        if outwards and _sleeve_above(shape, side, y, edges[-1]):
+            return edges, y_end, "armpit"  # a sleeve hanging beside the body joins it
+        if not (y > high or outwards):
+            return edges, y_end, "top"
+        return [x_edge], y, ""  # past something sticking out from the side
+    edges = [*edges, x_edge]
+    outermost = int(np.argmax(sign * np.asarray(edges)))
+    if (
+        outermost < len(edges) - 1
+        and sign * (edges[outermost] - edges[0]) > SIDE_MAX_INWARD * torso
+        and sign * (edges[outermost] - x_edge) > SIDE_MAX_INWARD * torso
+    ):
+        y_best = y + len(edges) - 1 - outermost
+        if y_best <= high:  # an armhole curving in: the armpit is the seam's outermost point
+            return edges[: outermost + 1], y_best, "armpit"
+        return [x_edge], y, ""  # a bulge low on the side (a peplum): restart above it
+    # Turning outwards: a sleeve's underside when a sleeve is above, else a kink (a tie, a bow).
+    if len(edges) > SIDE_SLOPE_ROWS and sign * (edges[-1] - edges[-1 - SIDE_SLOPE_ROWS]) > (
+        SIDE_MAX_SLOPE * SIDE_SLOPE_ROWS
+    ):
+        back = SIDE_SLOPE_ROWS // 2
+        if not _sleeve_above(shape, side, y + back, edges[-1 - back]):
+            return [x_edge], y, ""
+        return edges[:-back], y + back, "armpit"  # back to where the turn began
+    return edges, y, ""
 
 
 def _seam_start(shape: _Shape) -> int | None:
