@@ -199,11 +199,27 @@ def test_stated_sleeve_beats_the_garment_default() -> None:
     assert "sleeve" in text.parse("a t-shirt").implied
 
 
-def test_encoder_reads_garment_words_outside_the_lexicon() -> None:
-    for description, category in (("a kimono", "dress"), ("一件旗袍", "dress"), ("pantalones", "lower")):
-        spec = text.parse(description)
-        assert spec.category == category, description
-        assert "category" in spec.encoded
+# Garment words in neither the word tables nor the encoder's prototype phrases (checked below), with
+# the garment they name: only the encoder's sense of meaning can read them.
+UNSEEN_GARMENT_WORDS = (
+    ("pantaloni", "lower", "trousers"),  # Italian
+    ("chemisier", "upper", "shirt"),  # French
+    ("bermudas", "lower", "shorts"),
+    ("tracksuit bottoms", "lower", "joggers"),
+    ("a caftan", "dress", "dress"),  # the prototypes spell it "kaftan"
+)
+
+
+@pytest.mark.parametrize(("description", "category", "garment_type"), UNSEEN_GARMENT_WORDS)
+def test_encoder_reads_garment_words_outside_the_lexicon_and_prototypes(description, category, garment_type) -> None:
+    from tryon.stages.text.lexicon import lexicon, prototype_phrases
+
+    words = set(description.split()) - {"a"}
+    known = {phrase.lower() for phrase, _ in prototype_phrases()} | set(lexicon().terms)
+    assert not words & known and not lexicon().regex.search(description.split()[-1])
+    spec = text.parse(description)
+    assert (spec.category, spec.garment_type) == (category, garment_type)
+    assert "category" in spec.encoded
 
 
 def test_filler_words_do_not_become_attributes() -> None:
@@ -321,7 +337,7 @@ def test_consistency_without_checkable_attributes_or_pixels() -> None:
 
 def test_warm_up_loads_the_encoder_and_prototypes() -> None:
     text.warm_up()
-    bank, labels = text._prototype_bank()
+    bank, labels = text.prototype_bank()
     assert bank.shape == (len(labels), 384)
     assert np.allclose(np.linalg.norm(bank, axis=1), 1.0, atol=1e-3)
 
@@ -411,3 +427,25 @@ def test_consistency_accepts_a_described_colour_among_a_pattern_s_colours() -> N
     assert striped["colour_delta_e"] < 10 and both["colour_delta_e"] < 10
     assert wrong["colour_delta_e"] > 30 and solid["colour_delta_e"] > 30
     assert striped["score"] > 0.9 > 0.6 > wrong["score"]
+
+
+# --- the word tables (data files) --------------------------------------------------------------
+
+
+def test_word_tables_are_package_data_and_well_formed() -> None:
+    """Editors of tryon/stages/text/data/*.toml get a failing test, not a silently ignored word."""
+    from importlib import resources
+
+    from tryon.stages.text import lexicon
+
+    names = {p.name for p in resources.files("tryon.stages.text.data").iterdir()}
+    assert {"colours.toml", "garments.toml", "attributes.toml", "stopwords.toml", "prototypes.toml"} <= names
+    for name, rgb in text.COLOUR_RGB.items():
+        assert len(rgb) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in rgb), name
+    for gtype, info in text.GARMENT_TYPES.items():
+        assert info["category"] in text.CATEGORIES, gtype
+    for term in lexicon.lexicon().terms:
+        assert term == lexicon.normalise(term), f"{term!r} is not written as the parser reads it"
+    attributes = {attr for _, (attr, _) in lexicon.prototype_phrases()}
+    assert attributes <= {"garment", "sleeve", "pattern", "material", "filler"}
+

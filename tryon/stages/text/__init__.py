@@ -1,0 +1,62 @@
+"""Garment descriptions in English and Chinese: parse, recolour, check the result.
+
+Input: free text such as ``"a red long-sleeve shirt"``, ``"一件蓝色的牛仔裤"``,
+``"make it navy, short sleeves"`` or ``"黑白条纹 crop top"``.
+Output: a :class:`GarmentSpec` (category, garment type, colours as sRGB, sleeve, length, pattern,
+neckline, fit, material), which :mod:`tryon.stages.synth` draws, :func:`edit_garment` applies to
+a garment photo and :func:`consistency` checks against the rendered result.
+
+Modules: :mod:`.parser` (reading a description), :mod:`.lexicon` (the word tables in ``data/*.toml``,
+editable without touching Python), :mod:`.encoder` (multilingual-e5-small for words outside the
+tables), :mod:`.colour` (CIELAB maths, colour names, main colours), :mod:`.edit` (recolouring and
+sleeve edits of a garment photo) and :mod:`.check` (does the result match the description).
+"""
+
+from .check import consistency
+from .colour import (
+    colour_palette,
+    delta_e,
+    dominant_lab,
+    hex_code,
+    lab8_to_cielab,
+    lab_to_rgb,
+    modify_colour,
+    nearest_colour_name,
+    rgb_to_lab,
+)
+from .edit import edit_garment, recolor, recolour_base
+from .encoder import embed_queries, encode, prototype_bank, warm_up
+from .lexicon import colour_rgb, garment_types
+from .parser import MAX_DESCRIPTION_CHARS, parse
+from .spec import ATTRIBUTES, CATEGORIES, SLEEVES, GarmentSpec
+
+COLOUR_RGB = colour_rgb()
+GARMENT_TYPES = garment_types()
+
+__all__ = [
+    "ATTRIBUTES",
+    "CATEGORIES",
+    "COLOUR_RGB",
+    "GARMENT_TYPES",
+    "MAX_DESCRIPTION_CHARS",
+    "SLEEVES",
+    "GarmentSpec",
+    "colour_palette",
+    "consistency",
+    "delta_e",
+    "dominant_lab",
+    "edit_garment",
+    "embed_queries",
+    "encode",
+    "hex_code",
+    "lab8_to_cielab",
+    "lab_to_rgb",
+    "modify_colour",
+    "nearest_colour_name",
+    "parse",
+    "prototype_bank",
+    "recolor",
+    "recolour_base",
+    "rgb_to_lab",
+    "warm_up",
+]
