@@ -9,12 +9,14 @@ Images cross this boundary as RGB ``uint8`` ``(H, W, 3)`` arrays, masks as
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -297,3 +299,113 @@ def _apply_text_edits(garment_info: Any, spec: Any, notes: list[str], timings: d
     if edited.sleeve != garment_info.sleeve:
         notes.append(f"Used the description's sleeve length ({edited.sleeve.replace('_', '-')}).")
     return edited
+
+
+# ---------------------------------------------------------------------------------------------
+# The shop window: catalog, search, find similar, colour advice. The UI calls these (it never
+# imports the stages); each takes plain inputs and returns the stage's result dataclasses.
+# ---------------------------------------------------------------------------------------------
+
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+GARMENTS_DIR = ASSETS_DIR / "garments"
+PEOPLE_DIR = ASSETS_DIR / "people"
+SEARCH_RESULTS = 12
+
+
+def catalog_folders(settings: Settings | None = None) -> list[Path]:
+    """The catalog folders: the shipped ``assets/garments`` and ``settings.catalog`` when set."""
+    settings = settings or get_settings()
+    return [GARMENTS_DIR] + ([Path(settings.catalog)] if settings.catalog else [])
+
+
+def catalog_records(settings: Settings | None = None) -> list[Any]:
+    """Every catalog photo the settings allow (``settings.examples``), unranked, without loading
+    a model: :class:`tryon.stages.search.CatalogRecord` (path, caption, category, licence,
+    commercial). For the gallery before any search."""
+    from .stages.search import read_catalog
+
+    settings = settings or get_settings()
+    return read_catalog(catalog_folders(settings), settings.examples)
+
+
+def example_people(settings: Settings | None = None) -> list[Any]:
+    """The shipped example people the settings allow: :class:`tryon.stages.search.CatalogRecord`
+    with ``caption`` = the person's description (``assets/people/people.csv``)."""
+    from .stages.search import PEOPLE_SIDECAR, read_records
+
+    settings = settings or get_settings()
+    people = read_records(PEOPLE_DIR, sidecar=PEOPLE_SIDECAR, caption_column="description")
+    return [p for p in people if settings.examples == "all" or p.commercial]
+
+
+@functools.lru_cache(maxsize=2)
+def _catalog_index(folders: tuple[Path, ...], examples: str) -> Any:
+    from .stages.search import build_catalog_index
+
+    return build_catalog_index(folders, examples)
+
+
+def catalog_index(settings: Settings | None = None) -> Any:
+    """The :class:`tryon.stages.search.CatalogIndex` of :func:`catalog_folders`, built once per
+    process and setting (~1 s for 50 photos on 2 cores)."""
+    settings = settings or get_settings()
+    return _catalog_index(tuple(catalog_folders(settings)), settings.examples)
+
+
+def search_catalog(
+    query: str, category: str | None = None, *, k: int | None = SEARCH_RESULTS, settings: Settings | None = None
+) -> Any:
+    """Catalog items matching a description (English, Chinese or both), best first.
+
+    Args:
+        query: the shopper's words; blank lists the catalog.
+        category: None (any), "upper", "lower" or "dress".
+        k: results wanted (None: all).
+
+    Returns:
+        :class:`tryon.stages.search.SearchResults`: ``hits`` (item, score), ``close_match`` (False
+        when nothing in the catalog is close: say so, and show the hits as the nearest items) and
+        a ``message`` for the shopper.
+
+    Raises:
+        TryOnError: unknown category.
+    """
+    return catalog_index(settings).query(query, k, category)
+
+
+def find_similar(
+    garment: ImageSource, category: str | None = None, *, k: int | None = SEARCH_RESULTS,
+    settings: Settings | None = None,
+) -> Any:
+    """Catalog items that look like a garment photo (uploaded, or picked from the catalog).
+
+    Compares colour palette, pattern, shape and category (the garment stage's guess) and, for a
+    catalog photo, its caption's meaning and attributes; the photo itself is left out. Where the
+    garment stage cannot separate the garment (a white tee on white), the colours and shape are
+    measured on what differs from the photo's border and the category is not compared.
+
+    Args:
+        garment: a garment product photo (path, bytes, PIL image or RGB uint8 array).
+        category: None (any), "upper", "lower" or "dress".
+        k: results wanted (None: all).
+
+    Returns:
+        :class:`tryon.stages.search.SearchResults`, as :func:`search_catalog`.
+
+    Raises:
+        TryOnError: not an image (the message says what to do), unknown category.
+    """
+    settings = settings or get_settings()
+    index = catalog_index(settings)
+    image = load_image(garment, what="garment photo")
+    try:
+        info = analyze_garment_cached(image, "auto")
+        mask, garment_category = info.mask, info.category
+    except TryOnError:
+        mask, garment_category = None, None
+    known = {item.path.resolve(): item for item in index.items}
+    item = known.get(Path(garment).resolve()) if isinstance(garment, (str, Path)) else None
+    return index.find_similar(
+        image, k, category, mask=mask, garment_category=garment_category,
+        caption=item.caption if item else None, exclude=item.path if item else None,
+    )

@@ -99,3 +99,17 @@ def classify_phrases(phrases: list[str]) -> list[tuple[str, str, str]]:
         if sims[best] - sims[filler].max() >= ENCODER_FILLER_MARGIN and sims[best] - other >= ENCODER_VALUE_MARGIN:
             out.append((float(sims[best]), phrase, attr, value))
     return [(phrase, attr, value) for _, phrase, attr, value in sorted(out, key=lambda t: -t[0])]
+
+
+def unplaced_words(phrases: list[str]) -> list[str]:
+    """Words of ``phrases`` (ones :func:`classify_phrases` did not place) that are nearer to an
+    attribute prototype than to every filler prototype: words that name something, but nothing this
+    lexicon and encoder know ("boots", "a cap", "手套"), as opposed to filler ("for winter").
+    """
+    words = list(dict.fromkeys(w for phrase in phrases for w in phrase.split(" ") if w))
+    if not words:
+        return []
+    bank, labels = prototype_bank()
+    filler = np.array([a == "filler" for a, _ in labels])
+    sims = embed_queries(words) @ bank.T  # (words, prototypes)
+    return [w for w, row in zip(words, sims, strict=True) if row[~filler].max() > row[filler].max()]

@@ -115,10 +115,14 @@ def parse(description: str) -> GarmentSpec:
     corrected, phrases = _correct_spelling(_leftover_phrases(text, hits))
     reading.messages += [f"Read '{word}' as '{term}'." for word, term, _ in corrected]
     guesses = [(word, attr, value) for word, _, attrs in corrected for attr, value in attrs]
-    guesses += classify_phrases(phrases)
+    placed = classify_phrases(phrases)
+    guesses += placed
     _collect_hits(text, hits, reading)
     _merge_guesses(guesses, reading)
     spec = _resolve(raw, reading)
+    unplaced = tuple(p for p in phrases if p not in {phrase for phrase, _, _ in placed})
+    if unplaced:
+        spec = dataclasses.replace(spec, unplaced=unplaced)
     if not spec.understood and not hits and not guesses:
         message = f"Found no garment words in the description: name the garment and its colour, {HELP_EXAMPLE}."
         spec = dataclasses.replace(spec, messages=(*spec.messages, message))

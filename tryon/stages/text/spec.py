@@ -27,6 +27,8 @@ class GarmentSpec:
         neckline, fit, material: a word each, or None when not said.
         colour_part: the garment part the colours apply to ("sleeves", "body"; "make the sleeves
             green", "袖子改成绿色"), or None for the whole garment.
+        unplaced: leftover phrases that neither the lexicon nor the encoder placed ("winter boots");
+            :func:`tryon.stages.text.encoder.unplaced_words` tells which of their words name something.
         implied: attributes filled from the garment type, not stated (a tee's short sleeves).
         encoded: attributes read by the text encoder or spelling correction rather than the lexicon.
         uncertain: attributes the text did not settle (unsaid core ones, or contradictory).
@@ -45,6 +47,7 @@ class GarmentSpec:
     material: str | None = None
     # Left out of repr: the synthesizer seeds its fabric on repr(spec), and draws the whole garment.
     colour_part: str | None = dataclasses.field(default=None, repr=False)
+    unplaced: tuple[str, ...] = dataclasses.field(default=(), repr=False)
     implied: tuple[str, ...] = ()
     encoded: tuple[str, ...] = ()
     uncertain: tuple[str, ...] = ()
