@@ -381,8 +381,8 @@ def find_similar(
 
     Compares colour palette, pattern, shape and category (the garment stage's guess) and, for a
     catalog photo, its caption's meaning and attributes; the photo itself is left out. Where the
-    garment stage cannot separate the garment (a white tee on white), the colours and shape are
-    measured on what differs from the photo's border and the category is not compared.
+    garment stage cannot separate the garment from a plain background (a white tee on white), the
+    colours and shape are measured on what differs from the border, and no category matches.
 
     Args:
         garment: a garment product photo (path, bytes, PIL image or RGB uint8 array).
@@ -393,7 +393,8 @@ def find_similar(
         :class:`tryon.stages.search.SearchResults`, as :func:`search_catalog`.
 
     Raises:
-        TryOnError: not an image (the message says what to do), unknown category.
+        TryOnError: not an image, or not a product photo of a garment (the message says what to
+            do), unknown category.
     """
     settings = settings or get_settings()
     index = catalog_index(settings)
@@ -402,6 +403,10 @@ def find_similar(
         info = analyze_garment_cached(image, "auto")
         mask, garment_category = info.mask, info.category
     except TryOnError:
+        from .stages.search import features
+
+        if not features.plain_background(image):
+            raise
         mask, garment_category = None, None
     known = {item.path.resolve(): item for item in index.items}
     item = known.get(Path(garment).resolve()) if isinstance(garment, (str, Path)) else None

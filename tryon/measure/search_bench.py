@@ -11,6 +11,11 @@ match. It runs every query through :func:`tryon.pipeline.search_catalog` or
 * recall@k (share of a query's expected items among the first ``k`` results, averaged) and MRR
   (mean reciprocal rank of the first expected item), for text (all / English / Chinese) and photos;
 * how often the search says "no close match" where the catalog has none, and wrongly where it has one.
+
+``--calibrate`` instead scores the calibration queries shipped with the search stage
+(``tryon/stages/search/calibration*.csv``, not the bench queries) and prints the "close match"
+thresholds that separate them best (:func:`tryon.stages.search.calibrate_threshold`); they are
+the stage's ``TEXT_MATCH_SCORE`` and ``PHOTO_MATCH_SCORE``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ..config import get_settings
+from ..errors import TryOnError
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_QUERIES = REPO / "assets" / "search_bench" / "queries.csv"
@@ -107,7 +115,7 @@ class Scores:
 
 
 def evaluate(
-    queries: Sequence[Query], answer: Callable[[Query], Answer | None], k: int = RECALL_K
+    queries: Sequence[Query], answer: Callable[[Query], Answer | None], k: int = RECALL_K, verbose: bool = False
 ) -> dict[str, Scores | tuple[int, int]]:
     """Score ``answer`` (None: the query was skipped) over ``queries``.
 
@@ -121,6 +129,8 @@ def evaluate(
         got = answer(query)
         if got is None:
             continue
+        if verbose:
+            print(_query_line(query, got, k))
         if not query.expected:
             negatives[0] += not got.close_match
             negatives[1] += 1
@@ -129,6 +139,16 @@ def evaluate(
         for name in names:
             groups[name].add(got, query.expected, k)
     return {**groups, "no match": (negatives[0], negatives[1])}
+
+
+def _query_line(query: Query, got: Answer, k: int) -> str:
+    if query.expected:
+        verdict = "hit " if set(got.ranked[:k]) & set(query.expected) else "MISS"
+        verdict += "" if got.close_match else " (said no close match)"
+    else:
+        verdict = "no match: said so" if not got.close_match else "no match: MISSED"
+    shown = ", ".join(name.rsplit(".", 1)[0] for name in got.ranked[:k])
+    return f"  {query.id} {verdict:28s} {query.query[:40]!r} [{query.category or ''}] -> {shown}"
 
 
 def pipeline_answer(examples: str, eval_dir: Path) -> Callable[[Query], Answer | None]:
@@ -145,10 +165,47 @@ def pipeline_answer(examples: str, eval_dir: Path) -> Callable[[Query], Answer |
                 REPO / query.query)
             if not path.is_file():
                 return None
-            results = find_similar(path, query.category, k=None, settings=settings)
+            try:
+                results = find_similar(path, query.category, k=None, settings=settings)
+            except TryOnError:  # refused: counts as a miss that said "no close match"
+                return Answer((), False)
         return Answer(tuple(hit.item.path.name for hit in results.hits), results.close_match)
 
     return answer
+
+
+def calibrate(examples: str) -> None:
+    """Print the best score of every calibration query and the thresholds that separate them."""
+    from importlib import resources
+
+    from PIL import Image
+
+    from ..pipeline import find_similar, search_catalog
+    from ..stages import search, synth, text
+
+    settings = dataclasses.replace(get_settings(), examples=examples)
+    data = resources.files(search.__name__)
+    for kind, name in (("text", "calibration.csv"), ("photo", "calibration_photos.csv")):
+        scored: dict[bool, list[float]] = {True: [], False: []}
+        with data.joinpath(name).open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                if kind == "text":
+                    label, results = row["query"], search_catalog(row["query"], k=1, settings=settings)
+                else:
+                    label, source = row["source"], row["source"].split(":", 1)
+                    image = (synth.synthesize_garment(text.parse(source[1])) if source[0] == "draw"
+                             else np.asarray(Image.open(REPO / "assets" / source[1]).convert("RGB")))
+                    try:
+                        results = find_similar(image, k=1, settings=settings)
+                    except TryOnError:  # refused: not a garment photo, scores nothing
+                        results = search.SearchResults((), close_match=False)
+                best = results.hits[0].score if results.hits else 0.0
+                scored[row["has_match"] == "yes"].append(best)
+                print(f"  {kind} {row['has_match']:3s} {best:.3f} {label}")
+        threshold = search.calibrate_threshold(scored[True], scored[False])
+        wrong = sum(s < threshold for s in scored[True]) + sum(s >= threshold for s in scored[False])
+        print(f"{kind} close-match threshold: {threshold:.3f} ({wrong} of {len(scored[True]) + len(scored[False])} "
+              "calibration queries on the wrong side)")
 
 
 def print_report(figures: dict[str, Scores | tuple[int, int]], k: int) -> None:
@@ -163,9 +220,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", default="all", choices=("all", "commercial"),
                         help="catalog to search: every shipped item (default) or the commercial-safe ones")
     parser.add_argument("--k", type=int, default=RECALL_K, help=f"recall cut-off (default {RECALL_K})")
+    parser.add_argument("--verbose", action="store_true", help="print every query's first k results")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="print the 'close match' thresholds from the stage's calibration queries instead")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.calibrate:
+        calibrate(args.examples)
+        return 0
     queries = read_queries(args.queries)
     settings = get_settings()
     print(f"tryon search-bench: {len(queries)} queries from {args.queries}, catalog={args.examples}")
@@ -174,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     answer(Query("warm-up", "text", "shirt", None, ()))
     print(f"  index build + first query: {time.perf_counter() - start:.2f} s")
     start = time.perf_counter()
-    figures = evaluate(queries, answer, args.k)
+    figures = evaluate(queries, answer, args.k, args.verbose)
     print(f"  {len(queries)} queries in {time.perf_counter() - start:.2f} s")
     print_report(figures, args.k)
     return 0

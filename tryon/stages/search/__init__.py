@@ -23,9 +23,17 @@ category, plus the caption's meaning and attributes when the photo is a catalog 
 from collections.abc import Iterable
 from pathlib import Path
 
-from .catalog import EXAMPLE_SETS, CatalogRecord, caption_from_filename, read_catalog, read_folder, read_records
+from .catalog import (
+    EXAMPLE_SETS,
+    PEOPLE_SIDECAR,
+    CatalogRecord,
+    caption_from_filename,
+    read_catalog,
+    read_folder,
+    read_records,
+)
 from .features import PhotoFeatures, measure
-from .index import CatalogIndex, CatalogItem, SearchHit, SearchResults, garment_palette
+from .index import CatalogIndex, CatalogItem, SearchHit, SearchResults, calibrate_threshold, garment_palette
 
 
 def build_catalog_index(folders: Iterable[Path], examples: str = "all") -> CatalogIndex:
@@ -40,6 +48,7 @@ def build_catalog_index(folders: Iterable[Path], examples: str = "all") -> Catal
 
 __all__ = [
     "EXAMPLE_SETS",
+    "PEOPLE_SIDECAR",
     "CatalogIndex",
     "CatalogItem",
     "CatalogRecord",
@@ -47,6 +56,7 @@ __all__ = [
     "SearchHit",
     "SearchResults",
     "build_catalog_index",
+    "calibrate_threshold",
     "caption_from_filename",
     "garment_palette",
     "measure",

@@ -11,11 +11,13 @@ import dataclasses
 import cv2
 import numpy as np
 
+from ...errors import TryOnError
 from ..text import colour_palette, delta_e, rgb_to_lab
 
 MEASURE_SIDE = 192  # photos are measured at this long side (colour and shape need no detail)
 BACKGROUND_DIFF = 24  # max abs RGB difference from the border colour that still counts as background
 MIN_GARMENT_PIXELS = 50
+PLAIN_BORDER_SHARE = 0.9  # a product photo: this share of its border is one colour (within BACKGROUND_DIFF)
 PALETTE_SIZE = 3  # colours kept per photo
 PALETTE_MIN_SHARE = 0.08  # a next colour is kept while this share of the garment is unexplained
 PALETTE_SEPARATION = 12.0  # CIELAB distance within which shades are one colour
@@ -40,8 +42,9 @@ class PhotoFeatures:
     Attributes:
         palette: ``(K, 3)`` float32 CIELAB main colours, most common first.
         shares: ``(K,)`` float32, the share of the garment in each colour.
-        pattern: ``(PATTERN_BINS + 1,)`` float32: gradient-orientation histogram (sums to the
-            squashed detail energy in [0, 1)) and that energy (0 for a flat colour).
+        pattern: ``(PATTERN_BINS + 1,)`` float32: gradient-orientation histogram turned to start
+            at its strongest direction (sums to the squashed detail energy in [0, 1)) and that
+            energy (0 for a flat colour).
         silhouette: ``(SILHOUETTE, SILHOUETTE)`` float32 in [0, 1], the mask in its bounding box.
         aspect: height / width of the garment's bounding box.
     """
@@ -62,6 +65,13 @@ def small_copy(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def plain_background(image: np.ndarray) -> bool:
+    """Whether ``image`` (RGB uint8) has a plain border, as a product photo has (a scene has not)."""
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(np.int16)
+    near = np.abs(border - np.median(border, axis=0)).max(axis=1) <= BACKGROUND_DIFF
+    return float(near.mean()) >= PLAIN_BORDER_SHARE
+
+
 def product_mask(image: np.ndarray) -> np.ndarray:
     """bool ``(H, W)``: pixels that differ from the photo's border colour (the garment), or every
     pixel when too few do (no plain background)."""
@@ -71,16 +81,27 @@ def product_mask(image: np.ndarray) -> np.ndarray:
     return garment if garment.sum() >= MIN_GARMENT_PIXELS else np.ones(image.shape[:2], bool)
 
 
+def garment_or_product_mask(image: np.ndarray) -> np.ndarray:
+    """The garment stage's silhouette (:func:`tryon.stages.garment.garment_mask`), or
+    :func:`product_mask` where that finds no garment (a white tee on a near-white background)."""
+    from ..garment import garment_mask
+
+    try:
+        return garment_mask(image)
+    except TryOnError:
+        return product_mask(image)
+
+
 def measure(image: np.ndarray, mask: np.ndarray | None = None) -> PhotoFeatures:
     """Colours, pattern and shape of the garment in a product photo.
 
     Args:
         image: RGB uint8 ``(H, W, 3)``, any size (measured at :data:`MEASURE_SIDE`).
-        mask: bool ``(H, W)``, the garment; default :func:`product_mask`.
+        mask: bool ``(H, W)``, the garment; default :func:`garment_or_product_mask`.
     """
     small = small_copy(image)
     if mask is None:
-        mask = product_mask(small)
+        mask = garment_or_product_mask(small)
     else:
         mask = cv2.resize(mask.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
     lab = rgb_to_lab(small.astype(np.float32))
@@ -108,6 +129,7 @@ def _pattern(lightness: np.ndarray, mask: np.ndarray) -> np.ndarray:
     magnitude = np.hypot(gx, gy)[inner]
     angle = np.mod(np.arctan2(gy, gx)[inner], np.pi)
     hist = np.bincount((angle / np.pi * PATTERN_BINS).astype(int) % PATTERN_BINS, magnitude, PATTERN_BINS)
+    hist = np.roll(hist, -int(np.argmax(hist)))  # stripes are stripes whichever way they run
     hist = hist / max(float(hist.sum()), 1e-6) * squashed
     return np.append(hist, squashed).astype(np.float32)
 

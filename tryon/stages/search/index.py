@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import itertools
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,15 +16,20 @@ from .. import text
 from . import features as feat
 from .catalog import CatalogRecord
 
-# Text score = weighted mean of the components the query can be compared on.
-WEIGHTS = {"meaning": 0.35, "attributes": 0.3, "colour": 0.35}
+# Text score = weighted mean of the components the query can be compared on. "unread": words of
+# the query that name something the parser does not know ("boots") must appear in the caption.
+WEIGHTS = {"meaning": 0.35, "attributes": 0.3, "colour": 0.35, "unread": 0.35}
+UNREAD_SPELLING = 0.85  # difflib ratio at which an unread word and a caption word are one word
+STEM_ENDINGS = ("ing", "es", "ed", "s")  # stripped before comparing words (at least 3 letters kept)
 MEANING_FLOOR = 0.72  # e5 cosine similarity that maps to 0 (unrelated short texts sit around 0.75)
 MEANING_CEIL = 0.92  # ... and to 1
-# Garment words that name a whole category: they match every item of that category.
+# Garment words that name a whole category: they match every item of that category, and an item
+# captioned only with one may be any garment of it (half a match for "shirt").
 GENERIC_TYPES = {"dress": "dress", "top": "upper"}
+GENERIC_ITEM_MATCH = 0.5
 # Search compares colours by hue and chroma more than lightness ("purple" finds lilac before black).
 SEARCH_LIGHTNESS_WEIGHT = 2.0  # CIEDE2000 kL
-ATTRIBUTES = ("category", "garment_type", "sleeve", "pattern", "length", "neckline", "material")
+ATTRIBUTES = ("category", "garment_type", "sleeve", "pattern", "length", "neckline", "material", "fit")
 # Each attribute's share of the attribute component (the garment itself matters most).
 ATTRIBUTE_WEIGHTS = {
     "category": 1.0,
@@ -31,14 +39,17 @@ ATTRIBUTE_WEIGHTS = {
     "length": 0.5,
     "neckline": 0.4,
     "material": 0.4,
+    "fit": 0.5,
 }
 # Photo score = weighted mean of colour, pattern, shape and category (and the caption's
 # attributes and meaning when the query photo is a catalog item with a caption).
 PHOTO_WEIGHTS = {"colour": 0.35, "pattern": 0.2, "shape": 0.25, "category": 0.2, "caption": 0.2}
-# "No close match": the best score below these (calibrated, see calibration.csv and
-# ``python -m tryon search-bench --calibrate``).
-TEXT_MATCH_SCORE = 0.0
-PHOTO_MATCH_SCORE = 0.0
+# "No close match": the best score below these. Calibrated on the stage's own calibration queries
+# (calibration.csv: 35 descriptions, calibration_photos.csv: 24 photos; never the bench queries)
+# over the shipped catalog by ``python -m tryon search-bench --calibrate``: 2 of 35 and 3 of 24
+# calibration queries fall on the wrong side.
+TEXT_MATCH_SCORE = 0.711
+PHOTO_MATCH_SCORE = 0.787
 CATEGORIES = ("upper", "lower", "dress")
 
 
@@ -181,16 +192,35 @@ class CatalogIndex:
     def scores(self, query: str) -> np.ndarray:
         """Score in [0, 1] of every item for ``query``, ``(N,)`` float64."""
         spec = text.parse(query)
-        query_vector = text.embed_queries([query.strip()[: text.MAX_DESCRIPTION_CHARS]])[0]
-        meaning = np.clip((self.vectors @ query_vector - MEANING_FLOOR) / (MEANING_CEIL - MEANING_FLOOR), 0, 1)
-        parts = {"meaning": meaning.astype(np.float64)}
+        parts = {"meaning": self._meaning_scores(query, spec)}
         attributes = self._attribute_scores(spec)
         if attributes is not None:
             parts["attributes"] = attributes
         if spec.colours:
             parts["colour"] = self._colour_scores(spec)
+        unread = text.unplaced_words(list(spec.unplaced))
+        if unread:
+            parts["unread"] = self._unread_scores(unread)
         total = sum(WEIGHTS[name] for name in parts)
         return sum(WEIGHTS[name] * value for name, value in parts.items()) / total
+
+    def _meaning_scores(self, query: str, spec: text.GarmentSpec) -> np.ndarray:
+        """Caption meaning against the query's words and against the parsed attributes in English
+        (:func:`tryon.stages.text.describe`), the closer of the two."""
+        texts = [query.strip()[: text.MAX_DESCRIPTION_CHARS]]
+        described = text.describe(spec)
+        if described and described != texts[0].lower():
+            texts.append(described)
+        similarity = (self.vectors @ text.embed_queries(texts).T).max(axis=1)
+        return np.clip((similarity - MEANING_FLOOR) / (MEANING_CEIL - MEANING_FLOOR), 0, 1).astype(np.float64)
+
+    def _unread_scores(self, words: list[str]) -> np.ndarray:
+        """Share of ``words`` found in each caption (same stem, or a near spelling)."""
+        out = np.zeros(len(self.items))
+        for i, item in enumerate(self.items):
+            tokens = _words(item.caption)
+            out[i] = np.mean([any(_same_word(word, token) for token in tokens) for word in words])
+        return out
 
     def _attribute_scores(self, spec: text.GarmentSpec) -> np.ndarray | None:
         wanted = {name: getattr(spec, name) for name in ATTRIBUTES if getattr(spec, name) is not None}
@@ -202,9 +232,12 @@ class CatalogIndex:
         for i, item in enumerate(self.items):
             for name, value in wanted.items():
                 have = item.category if name == "category" else getattr(item.spec, name)
-                match = have == value
-                if name == "garment_type" and value in GENERIC_TYPES and item.category == GENERIC_TYPES[value]:
-                    match = True  # "dress" asks for any dress, "top" for any top
+                match = float(have == value)
+                if name == "garment_type" and item.category is not None:
+                    if GENERIC_TYPES.get(value) == item.category:
+                        match = 1.0  # "dress" asks for any dress, "top" for any top
+                    elif GENERIC_TYPES.get(have) == item.category == text.GARMENT_TYPES[value]["category"]:
+                        match = max(match, GENERIC_ITEM_MATCH)  # a "top" may be the shirt asked for
                 out[i] += ATTRIBUTE_WEIGHTS[name] * match
         return out / total
 
@@ -254,8 +287,8 @@ class CatalogIndex:
             "pattern": np.array([feat.pattern_similarity(looks, item.looks) for item in self.items]),
             "shape": np.array([feat.shape_similarity(looks, item.looks) for item in self.items]),
         }
-        if garment_category is not None:
-            parts["category"] = np.array([float(item.category == garment_category) for item in self.items])
+        # An unknown category (the garment stage could not tell) matches nothing.
+        parts["category"] = np.array([float(item.category == garment_category) for item in self.items])
         if caption:
             parts["caption"] = self._caption_scores(caption)
         total = sum(PHOTO_WEIGHTS[name] for name in parts)
@@ -289,6 +322,43 @@ class CatalogIndex:
         order = [i for i in np.argsort(-scores, kind="stable") if allowed[i]][:k]
         hits = tuple(SearchHit(self.items[i], float(scores[i])) for i in order)
         return SearchResults(hits, close_match=bool(hits) and hits[0].score >= threshold)
+
+
+def calibrate_threshold(matching: list[float], not_matching: list[float]) -> float:
+    """The "close match" score threshold that best separates calibration queries: the best scores of
+    queries the catalog can answer (``matching``) from those of queries it cannot. Returns the middle
+    of the gap between neighbouring scores that misclassifies the fewest queries (the widest such gap
+    on a tie)."""
+    scores = sorted({*matching, *not_matching})
+    if not scores:
+        raise ValueError("no calibration scores")
+    cuts = [scores[0] - 1e-3] + [(a + b) / 2 for a, b in itertools.pairwise(scores)] + [scores[-1] + 1e-3]
+    gaps = [0.0] + [b - a for a, b in itertools.pairwise(scores)] + [0.0]
+
+    def errors(cut: float) -> int:
+        return sum(s < cut for s in matching) + sum(s >= cut for s in not_matching)
+
+    best = min(range(len(cuts)), key=lambda i: (errors(cuts[i]), -gaps[i]))
+    return float(cuts[best])
+
+
+def _words(caption: str) -> list[str]:
+    return re.findall(r"[a-z]+|[\u3400-\u9fff]+", text.normalise(caption))
+
+
+def _stem(word: str) -> str:
+    for ending in STEM_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)]
+    return word
+
+
+def _same_word(word: str, token: str) -> bool:
+    """Whether a query word and a caption word are one word (stem, spelling; Chinese: contained)."""
+    if not word.isascii():
+        return word in token
+    a, b = _stem(word), _stem(token)
+    return a == b or difflib.SequenceMatcher(None, a, b).ratio() >= UNREAD_SPELLING
 
 
 def _passage_vectors(captions: list[str]) -> np.ndarray:

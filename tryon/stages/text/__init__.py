@@ -25,10 +25,10 @@ from .colour import (
     rgb_to_lab,
 )
 from .edit import edit_garment, recolor, recolour_base
-from .encoder import embed_queries, encode, prototype_bank, warm_up
-from .lexicon import colour_rgb, garment_types
+from .encoder import embed_queries, encode, prototype_bank, unplaced_words, warm_up
+from .lexicon import colour_rgb, garment_types, normalise
 from .parser import MAX_DESCRIPTION_CHARS, parse
-from .spec import ATTRIBUTES, CATEGORIES, SLEEVES, GarmentSpec
+from .spec import ATTRIBUTES, CATEGORIES, SLEEVES, GarmentSpec, describe
 
 COLOUR_RGB = colour_rgb()
 GARMENT_TYPES = garment_types()
@@ -44,6 +44,7 @@ __all__ = [
     "colour_palette",
     "consistency",
     "delta_e",
+    "describe",
     "dominant_lab",
     "edit_garment",
     "embed_queries",
@@ -53,10 +54,12 @@ __all__ = [
     "lab_to_rgb",
     "modify_colour",
     "nearest_colour_name",
+    "normalise",
     "parse",
     "prototype_bank",
     "recolor",
     "recolour_base",
     "rgb_to_lab",
+    "unplaced_words",
     "warm_up",
 ]

@@ -115,3 +115,30 @@ class GarmentSpec:
             elif name in self.uncertain:
                 rows.append((label, "could not tell"))
         return rows
+
+
+# Words :meth:`GarmentSpec.describe` uses for attribute values.
+_PATTERN_WORDS = {"stripes": "striped", "checks": "checked", "dots": "polka dot", "solid": "plain"}
+_SLEEVE_WORDS = {"none": "sleeveless", "short": "short-sleeve", "three_quarter": "three-quarter-sleeve",
+                 "long": "long-sleeve"}
+_CATEGORY_WORDS = {"upper": "top", "lower": "trousers", "dress": "dress"}
+
+
+def describe(spec: GarmentSpec) -> str:
+    """The spec's stated attributes as a short English caption ("navy striped long-sleeve shirt"),
+    "" when it states none. Catalog search compares it with captions too: a Chinese query then
+    also meets English captions in English."""
+    stated = {name: getattr(spec, name) for name in ("pattern", "material", "sleeve", "length")}
+    stated = {name: value for name, value in stated.items() if value is not None and name not in spec.implied}
+    words = [" and ".join(name for name, _ in spec.colours)] if spec.colours else []
+    if "pattern" in stated:
+        words.append(_PATTERN_WORDS.get(stated["pattern"], stated["pattern"]))
+    if "material" in stated and stated["material"] != stated.get("pattern"):
+        words.append(stated["material"])
+    if "length" in stated:
+        words.append(stated["length"])
+    if "sleeve" in stated:
+        words.append(_SLEEVE_WORDS[stated["sleeve"]])
+    if spec.garment_type or spec.category:
+        words.append(spec.garment_type or _CATEGORY_WORDS[spec.category])  # type: ignore[index]
+    return " ".join(words).replace("_", " ")
