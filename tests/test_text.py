@@ -304,11 +304,104 @@ def test_edit_without_colour_returns_the_same_object() -> None:
     assert text.edit_garment(info, text.parse("a shirt")) is info
 
 
-def test_edit_overrides_stated_sleeve_only() -> None:
+def test_a_stated_sleeve_on_a_garment_without_found_sleeves_is_kept_and_said() -> None:
     image, mask = fabric_photo((200, 40, 40))
-    info = garment_analysis(image, mask, sleeve="long")
-    assert text.edit_garment(info, text.parse("make it navy, short sleeves")).sleeve == "short"
+    info = garment_analysis(image, mask, sleeve="long")  # no parts, no keypoints
+    result = text.apply_edits(info, text.parse("make it navy, short sleeves"))
+    assert result.garment.sleeve == "long"  # the label follows the pixels, which could not be cut
+    assert any("Could not find the sleeves" in note for note in result.notes)
     assert text.edit_garment(info, text.parse("navy t-shirt")).sleeve == "long"  # implied, not stated
+
+
+# --- sleeve edits on real garment analyses --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def long_sleeve_shirt():
+    from tryon.stages import synth
+    from tryon.stages.garment import analyze_garment
+
+    info = analyze_garment(synth.synthesize_garment(text.parse("navy long-sleeve shirt"), size=(512, 384)))
+    assert info.sleeve == "long" and {"sleeve_left", "sleeve_right"} <= set(info.parts)
+    return info
+
+
+@pytest.mark.parametrize(("words", "length"), [("short sleeves", "short"), ("短袖", "short"),
+                                                ("three-quarter sleeves", "three_quarter"), ("无袖", "none")])
+def test_shorter_sleeves_are_cut_and_the_garment_stage_reads_the_new_length(long_sleeve_shirt, words, length):
+    from tryon.stages.garment import analyze_garment
+
+    info = long_sleeve_shirt
+    result = text.apply_edits(info, text.parse(words))
+    edited = result.garment
+    assert edited.sleeve == length and result.notes
+    assert edited.mask.sum() < info.mask.sum() and not (edited.mask & ~info.mask).any()
+    assert analyze_garment(edited.image).sleeve == length  # the pixels say it, not just the label
+    cut = info.mask & ~edited.mask
+    background = np.median(info.image[~info.mask], axis=0)
+    assert np.abs(edited.image[cut].astype(int) - background).max() <= 2  # cut away cleanly
+    assert np.array_equal(edited.image[~info.mask], info.image[~info.mask])
+    near_cut = cv2.dilate(cut.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    kept = edited.parts["body"] & ~near_cut  # the body is untouched, but for a softened new edge
+    assert np.array_equal(edited.image[kept], info.image[kept])
+
+
+def test_longer_sleeves_cannot_be_made_from_a_photo_and_the_note_says_so(long_sleeve_shirt) -> None:
+    short = text.cut_sleeves(long_sleeve_shirt, "short")
+    result = text.apply_edits(short, text.parse("long sleeves"))
+    assert result.garment is short
+    assert any("cannot be lengthened" in note and "stay short" in note for note in result.notes)
+
+
+# --- recolouring every block, or one part ---------------------------------------------------
+
+
+def colour_block_tee() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A FILA-like tee: red yoke, white chest band with navy letters, navy body; the letters' mask."""
+    image, mask = fabric_photo((200, 32, 42), logo=(200, 32, 42))
+    image[90:150][mask[90:150]] = (246, 246, 243)
+    image[150:220][mask[150:220]] = (26, 36, 72)
+    cv2.putText(image, "LOGO", (45, 135), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (26, 36, 72), 5)
+    letters = np.zeros_like(mask)
+    letters[90:150] = (image[90:150].astype(int).sum(axis=2) < 300) & mask[90:150]
+    return image, mask, letters
+
+
+def hue_share(image: np.ndarray, region: np.ndarray, rgb: tuple[int, int, int], limit: float = 25.0) -> float:
+    """Share of ``region`` whose a*b* (hue and chroma, any lightness) is within ``limit`` of ``rgb``'s."""
+    lab = text.rgb_to_lab(image[region].astype(np.float32))
+    want = text.rgb_to_lab(np.array(rgb, np.float32))
+    return float((np.hypot(lab[:, 1] - want[1], lab[:, 2] - want[2]) < limit).mean())
+
+
+def test_make_it_green_recolours_every_block_of_a_colour_block_tee() -> None:
+    image, mask, letters = colour_block_tee()
+    info = garment_analysis(image, mask, sleeve="short")
+    edited = text.edit_garment(info, text.parse("make it green")).image
+    green = text.COLOUR_RGB["green"]
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    around = cv2.dilate(letters.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    for rows in (slice(20, 85), slice(95, 145), slice(155, 215)):  # red yoke, white band, navy body
+        block = np.zeros_like(mask)
+        block[rows] = inner[rows]
+        block &= ~around
+        assert hue_share(edited, block, green) > 0.9, rows
+    core = cv2.erode(letters.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert share_near(edited, core, (26, 36, 72), 8) > 0.9  # the letters keep their colour
+    lum = cv2.cvtColor(edited, cv2.COLOR_RGB2GRAY).astype(float)
+    assert lum[100:140, 60:80].mean() > lum[160:200, 60:80].mean() + 10  # the blocks stay readable as tones
+
+
+def test_make_the_sleeves_green_recolours_only_the_sleeves(long_sleeve_shirt) -> None:
+    spec = text.parse("make the sleeves green")
+    assert spec.colour_part == "sleeves" and text.parse("袖子改成绿色").colour_part == "sleeves"
+    assert text.parse("a white shirt with red sleeves").colour_part is None  # two colours: a description
+    info = long_sleeve_shirt
+    edited = text.edit_garment(info, spec).image
+    sleeves = info.parts["sleeve_left"] | info.parts["sleeve_right"]
+    inner = cv2.erode(sleeves.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert hue_share(edited, inner, text.COLOUR_RGB["green"]) > 0.9
+    assert np.array_equal(edited[info.parts["body"]], info.image[info.parts["body"]])
 
 
 # --- consistency ----------------------------------------------------------------------------
@@ -391,7 +484,7 @@ def test_letters_in_the_main_colour_framed_by_another_colour_keep_their_colour()
     fabric[80:160] = False
     assert share_near(edited, fabric, text.COLOUR_RGB["green"], 15) > 0.8
     core = cv2.erode(letters.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    assert share_near(edited, core, (26, 36, 72), 8) > 0.9  # the logo is still navy on white
+    assert share_near(edited, core, (26, 36, 72), 8) > 0.9  # the logo's letters are still navy
 
 
 def test_the_ground_of_an_all_over_print_changes_everywhere() -> None:

@@ -289,16 +289,14 @@ def try_on(
 
 
 def _apply_text_edits(garment_info: Any, spec: Any, notes: list[str], timings: dict[str, float]) -> Any:
-    """Recolour a garment photo to the described colour (texture and print kept)."""
+    """Apply the description's colour and stated sleeve length to a garment photo (pixels, not
+    labels), adding what was done, or could not be done, to ``notes``."""
     from .stages import text as text_stage
 
     with _timed(timings, "recolor"):
-        edited = text_stage.edit_garment(garment_info, spec)
-    if edited.image is not garment_info.image:
-        notes.append("Recoloured the garment photo to match the description.")
-    if edited.sleeve != garment_info.sleeve:
-        notes.append(f"Used the description's sleeve length ({edited.sleeve.replace('_', '-')}).")
-    return edited
+        edited = text_stage.apply_edits(garment_info, spec)
+    notes.extend(edited.notes)
+    return edited.garment
 
 
 # ---------------------------------------------------------------------------------------------

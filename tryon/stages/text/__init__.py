@@ -24,10 +24,11 @@ from .colour import (
     nearest_colour_name,
     rgb_to_lab,
 )
-from .edit import edit_garment, recolor, recolour_base
+from .edit import EditResult, apply_edits, cut_sleeves, edit_garment
 from .encoder import embed_queries, encode, prototype_bank, unplaced_words, warm_up
 from .lexicon import colour_rgb, garment_types, normalise
 from .parser import MAX_DESCRIPTION_CHARS, parse
+from .recolour import fabric_colours, recolor, recolour_base
 from .spec import ATTRIBUTES, CATEGORIES, SLEEVES, GarmentSpec, describe
 
 COLOUR_RGB = colour_rgb()
@@ -40,15 +41,19 @@ __all__ = [
     "GARMENT_TYPES",
     "MAX_DESCRIPTION_CHARS",
     "SLEEVES",
+    "EditResult",
     "GarmentSpec",
+    "apply_edits",
     "colour_palette",
     "consistency",
+    "cut_sleeves",
     "delta_e",
     "describe",
     "dominant_lab",
     "edit_garment",
     "embed_queries",
     "encode",
+    "fabric_colours",
     "hex_code",
     "lab8_to_cielab",
     "lab_to_rgb",

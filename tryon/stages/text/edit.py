@@ -1,4 +1,12 @@
-"""Edits a description makes to a garment photo: recolouring (texture, shading and prints kept)."""
+"""Edits a description makes to an analysed garment photo: its colour and its sleeve length.
+
+Both change pixels, not labels: "make it green" recolours every fabric colour of the garment (or
+of the named part, "make the sleeves green") with :func:`.recolour.recolor`; "short sleeves" cuts
+the garment's sleeve parts (``GarmentAnalysis.parts``) across at the described length, with a
+clean hem, and updates the mask, parts, keypoints and sleeve label to match. What cannot be done
+from a photo (lengthening a sleeve, a part the garment stage did not find) is left as it is and
+said in a note.
+"""
 
 from __future__ import annotations
 
@@ -8,172 +16,224 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .colour import colour_palette, rgb_to_lab
-from .spec import GarmentSpec
+from .recolour import recolor
+from .spec import SLEEVES, GarmentSpec
 
-# Pixels within this CIELAB distance of the garment's main colour are recoloured fully,
-# beyond RECOLOR_FAR not at all (prints and logos in other colours keep their colour).
-RECOLOR_NEAR = 22.0
-RECOLOR_FAR = 42.0
-RECOLOR_SHADING_L = 20.0  # lightness differences up to this are shading (folds), not a different colour...
-RECOLOR_L_WEIGHT = 1.5  # ... beyond it they count this much (a white logo on a black tee stays white)
-RECOLOR_BLUR_SIGMA = 0.8  # px; the weight is smoothed, but never raised, so thin logo strokes stay out
-RECOLOR_L_RANGE = (4.0, 97.0)  # the recoloured fabric's shading is kept inside this L range
-RECOLOR_SHADING_PERCENTILES = (2, 98)
-RECOLOR_MAX_L_SHIFT = 8.0  # the new base lightness stays this close to the target's
-# Which colour "make it navy" changes: the most common one, except that a pale neutral ground
-# (white, cream) gives way to a pattern colour covering at least this share of it (a navy-and-white
-# breton top is "navy"; a white tee with a small navy logo stays "white").
-RECOLOR_PATTERN_SHARE = 0.5
-PALE_NEUTRAL_L = 78.0
-PALE_NEUTRAL_CHROMA = 14.0
-# Where the main colour is mostly ground (patches reaching the outline hold RECOLOR_GROUND_SHARE of
-# it), patches of it enclosed by other colours and smaller than RECOLOR_ISLAND_SHARE of the largest
-# ground patch are print (a logo's letters, a cartoon's fill) and keep their colour, unless they
-# are specks under RECOLOR_SPECK_SHARE of it or not framed by one colour (the fabric showing
-# through a busy print).
-RECOLOR_GROUND_SHARE = 0.5
-RECOLOR_ISLAND_SHARE = 0.1
-RECOLOR_SPECK_SHARE = 0.003
-RECOLOR_ISLAND_RIM_PX = 2  # their anti-aliased rim is kept too
-RECOLOR_OUTLINE_PX = 4  # a patch this close to the garment's outline is fabric, not print (stripes)
-RECOLOR_RING_PX = (2, 4)  # a patch's frame: the band this many px outside it...
-RECOLOR_RING_UNIFORM = 0.6  # ... is print framing when one colour covers this share of it
+# Where a cut puts the cuff: the shoulder-to-cuff length over the garment's size that the garment
+# stage reads as each length (its bins end at 0.8 and 1.25; see tryon.stages.garment), mid-bin.
+SLEEVE_TARGET_RATIO = {"short": 0.5, "three_quarter": 1.02}
+SLEEVE_SHORT_MAX = 0.8  # tryon.stages.garment.SLEEVE_SHORT_MAX
+SLEEVE_THREE_QUARTER_MAX = 1.25  # tryon.stages.garment.SLEEVE_THREE_QUARTER_MAX
+# The hem: a band this wide (share of the sleeve's width at the cut) inside the new edge is
+# shaded as a folded-over hem, and the edge itself is softened over HEM_FEATHER_PX.
+HEM_WIDTH = 0.06
+HEM_MIN_PX = 2
+HEM_SHADE = 0.86
+HEM_FEATHER_PX = 1.0
+PART_MASKS = {"sleeves": ("sleeve_left", "sleeve_right"), "body": ("body",)}
 
 
-def recolour_base(lab: np.ndarray) -> np.ndarray:
-    """The CIELAB colour of a garment's pixels ``(N, 3)`` that a recolour replaces (see
-    :data:`RECOLOR_PATTERN_SHARE`)."""
-    palette = colour_palette(lab)
-    base, share = palette[0]
-    pale = base[0] > PALE_NEUTRAL_L and float(np.hypot(base[1], base[2])) < PALE_NEUTRAL_CHROMA
-    for colour, other_share in palette[1:]:
-        if pale and other_share >= RECOLOR_PATTERN_SHARE * share and colour[0] < PALE_NEUTRAL_L:
-            return colour
-    return base
+@dataclasses.dataclass(frozen=True)
+class EditResult:
+    """An edited garment and what the shopper should know about the edit.
 
-
-def _print_islands(core: np.ndarray, mask: np.ndarray, lab: np.ndarray) -> np.ndarray:
-    """bool ``(H, W)``: patches of ``core`` (the main colour) that are print, not fabric.
-
-    A print patch is enclosed by the garment (it does not reach the outline, unlike a stripe), is
-    small against the main colour's ground, and is framed by one colour (a letter on a plain band, a
-    cartoon's outline), unlike the ground showing through a busy all-over print.
+    Attributes:
+        garment: the edited :class:`tryon.stages.garment.GarmentAnalysis` (the same object when
+            nothing changed).
+        notes: sentences for the shopper: what changed, and what could not be done and why.
     """
-    none = np.zeros_like(core)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(core.astype(np.uint8), connectivity=8)
-    if count <= 2:
-        return none
-    areas = stats[:, cv2.CC_STAT_AREA]
-    outline_kernel = np.ones((2 * RECOLOR_OUTLINE_PX + 1,) * 2, np.uint8)
-    inner = cv2.erode(mask.astype(np.uint8), outline_kernel).astype(bool)
-    ground = np.unique(labels[core & ~inner])  # patches reaching the outline: the fabric itself
-    ground = ground[ground > 0]
-    total = core.sum()
-    if not ground.size or areas[ground].sum() < RECOLOR_GROUND_SHARE * total:
-        return none
-    candidates = (areas < RECOLOR_ISLAND_SHARE * areas[ground].max()) & (areas >= RECOLOR_SPECK_SHARE * total)
-    candidates[0] = False
-    candidates[ground] = False
-    islands = none.copy()
-    near = np.ones((2 * RECOLOR_RING_PX[0] + 1,) * 2, np.uint8)
-    far = np.ones((2 * RECOLOR_RING_PX[1] + 1,) * 2, np.uint8)
-    for index in np.flatnonzero(candidates):
-        x, y, w, h = stats[index, :4]
-        pad = RECOLOR_RING_PX[1] + 1
-        box = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
-        patch = (labels[box] == index).astype(np.uint8)
-        ring = cv2.dilate(patch, far).astype(bool) & ~cv2.dilate(patch, near).astype(bool)
-        ring &= mask[box] & ~core[box]
-        if ring.sum() < RECOLOR_RING_PX[1]:
-            continue
-        if colour_palette(lab[box][ring], size=1)[0][1] >= RECOLOR_RING_UNIFORM:
-            islands[box] |= patch.astype(bool)
-    if not islands.any():
-        return islands
-    kernel = np.ones((2 * RECOLOR_ISLAND_RIM_PX + 1,) * 2, np.uint8)
-    return cv2.dilate(islands.astype(np.uint8), kernel).astype(bool)
+
+    garment: Any
+    notes: tuple[str, ...] = ()
 
 
-def recolor(image: np.ndarray, mask: np.ndarray, target_rgb: tuple[int, int, int]) -> np.ndarray:
-    """Recolour the garment's main colour to ``target_rgb``, keeping texture, shading and prints.
-
-    In CIELAB, with ``base`` the garment's dominant colour, each pixel near it becomes
-    ``target + (pixel - base)``: its lightness deviation (folds, grain, weave) is kept
-    as is, its chroma deviation scaled by the target's chroma over the base's. Where the
-    target is too light or too dark to hold the garment's shading, the base lightness moves
-    by up to :data:`RECOLOR_MAX_L_SHIFT` inside :data:`RECOLOR_L_RANGE` (a white shirt keeps
-    its grey folds) and the deviations that still do not fit are compressed.
-    Pixels far from the base colour (a print, a logo) keep their colour, and so do small
-    patches of the base colour enclosed by other colours (a logo's letters, see
-    :data:`RECOLOR_ISLAND_SHARE`). The base colour is the garment's most common colour, or the
-    pattern colour on a pale ground (:func:`recolour_base`).
-
-    Args:
-        image: RGB uint8 ``(H, W, 3)``.
-        mask: bool ``(H, W)``, the garment.
-        target_rgb: sRGB of the new colour.
-
-    Returns:
-        RGB uint8 ``(H, W, 3)``; pixels outside ``mask`` are unchanged.
-    """
-    if not mask.any():
-        return image.copy()
-    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    base = recolour_base(lab[mask])
-    target = rgb_to_lab(np.asarray(target_rgb, np.float32)).astype(np.float64)
-    diff = lab - base.astype(np.float32)
-    excess_l = np.maximum(np.abs(diff[..., 0]) - RECOLOR_SHADING_L, 0.0) * RECOLOR_L_WEIGHT
-    dist = np.sqrt(excess_l**2 + diff[..., 1] ** 2 + diff[..., 2] ** 2)
-    weight = np.clip((RECOLOR_FAR - dist) / (RECOLOR_FAR - RECOLOR_NEAR), 0.0, 1.0).astype(np.float32) * mask
-    weight = np.minimum(weight, cv2.GaussianBlur(weight, (0, 0), RECOLOR_BLUR_SIGMA))
-    weight[_print_islands(weight > 0.5, mask, lab)] = 0.0
-    # Lightness: keep the deviations (folds, grain) of the pixels being recoloured.
-    recoloured = mask & (weight > 0.9)
-    dev = diff[..., 0][recoloured] if recoloured.any() else np.zeros(1, np.float32)
-    lo, hi = np.percentile(dev, RECOLOR_SHADING_PERCENTILES)
-    lo, hi = min(float(lo), -1e-3), max(float(hi), 1e-3)
-    # Move the base lightness (at most RECOLOR_MAX_L_SHIFT) so the shading fits, then compress
-    # whatever still does not fit on the dark and light sides separately.
-    new_l = float(np.clip(target[0], RECOLOR_L_RANGE[0] - lo, RECOLOR_L_RANGE[1] - hi))
-    new_l = float(np.clip(new_l, target[0] - RECOLOR_MAX_L_SHIFT, target[0] + RECOLOR_MAX_L_SHIFT))
-    gain_dark = min(1.0, max(new_l - RECOLOR_L_RANGE[0], 0.0) / -lo)
-    gain_light = min(1.0, max(RECOLOR_L_RANGE[1] - new_l, 0.0) / hi)
-    # Chroma: deviations scale with the chroma ratio (red -> black must not keep red noise).
-    base_chroma = float(np.hypot(base[1], base[2]))
-    chroma_gain = min(1.0, (float(np.hypot(target[1], target[2])) + 1.0) / (base_chroma + 1.0))
-    new = np.empty_like(lab)
-    gain = np.where(diff[..., 0] < 0, gain_dark, gain_light).astype(np.float32)
-    new[..., 0] = np.clip(new_l + diff[..., 0] * gain, 0.0, 100.0)
-    new[..., 1] = target[1] + diff[..., 1] * chroma_gain
-    new[..., 2] = target[2] + diff[..., 2] * chroma_gain
-    blended = lab + (new - lab) * weight[..., None]
-    rgb = cv2.cvtColor(blended, cv2.COLOR_LAB2RGB)
-    out = np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
-    out[~mask] = image[~mask]
-    return out
-
-
-def edit_garment(garment_info: Any, spec: GarmentSpec) -> Any:
-    """Apply a description to an analysed garment photo: colour, and stated sleeve length.
+def apply_edits(garment_info: Any, spec: GarmentSpec) -> EditResult:
+    """Apply a description's stated sleeve length and colour to an analysed garment photo.
 
     Args:
         garment_info: a :class:`tryon.stages.garment.GarmentAnalysis`.
-        spec: the parsed description.
+        spec: the parsed description; only stated (not implied) sleeve lengths are applied.
 
     Returns:
-        A ``dataclasses.replace`` copy with the recoloured ``image`` and ``mean_rgb`` (and
-        ``sleeve`` when the text states one for a top or dress), or ``garment_info`` itself
-        when the spec names no colour and no sleeve.
+        The :class:`EditResult`.
     """
-    changes: dict[str, Any] = {}
+    notes: list[str] = []
+    info = garment_info
     stated_sleeve = spec.sleeve is not None and "sleeve" not in spec.implied
-    if stated_sleeve and garment_info.category in ("upper", "dress") and spec.sleeve != garment_info.sleeve:
-        changes["sleeve"] = spec.sleeve
+    if stated_sleeve and info.category in ("upper", "dress") and spec.sleeve != info.sleeve:
+        info = _edit_sleeves(info, spec.sleeve, notes)  # type: ignore[arg-type]
     if spec.colours:
-        image = recolor(garment_info.image, garment_info.mask, spec.colours[0][1])
-        changes["image"] = image
-        changes["mean_rgb"] = image[garment_info.mask].mean(axis=0).round().astype(np.uint8)
-    if not changes:
-        return garment_info
-    return dataclasses.replace(garment_info, **changes)
+        info = _edit_colour(info, spec, notes)
+    return EditResult(info, tuple(notes))
+
+
+def edit_garment(garment_info: Any, spec: GarmentSpec) -> Any:
+    """:func:`apply_edits` without the notes: the edited garment analysis (``garment_info`` itself
+    when the description changes nothing)."""
+    return apply_edits(garment_info, spec).garment
+
+
+def _edit_colour(info: Any, spec: GarmentSpec, notes: list[str]) -> Any:
+    name, rgb = spec.colours[0]
+    region = info.mask
+    if spec.colour_part is not None:
+        parts = [info.parts[p] for p in PART_MASKS[spec.colour_part] if p in info.parts]
+        if not parts:
+            notes.append(f"Could not find the garment's {spec.colour_part} in the photo; its colour was not changed.")
+            return info
+        region = info.mask & np.logical_or.reduce(parts)
+    image = recolor(info.image, region, rgb)
+    where = f"the {spec.colour_part}" if spec.colour_part else "the garment"
+    notes.append(f"Recoloured {where} to {name}, keeping the shading and print.")
+    mean_rgb = np.round(cv2.mean(image, info.mask.astype(np.uint8))[:3]).astype(np.uint8)
+    return dataclasses.replace(info, image=image, mean_rgb=mean_rgb)
+
+
+def _edit_sleeves(info: Any, wanted: str, notes: list[str]) -> Any:
+    have = info.sleeve
+    shown = {s: s.replace("_", "-") for s in SLEEVES}
+    if SLEEVES.index(wanted) > SLEEVES.index(have):
+        notes.append(
+            f"The garment photo has {shown[have]} sleeves; a photo's sleeves cannot be lengthened, so they stay "
+            f"{shown[have]} (not {shown[wanted]})."
+        )
+        return info
+    cut = cut_sleeves(info, wanted)
+    if cut is None:
+        notes.append(
+            f"Could not find the sleeves in the garment photo, so they stay as photographed ({shown[have]})."
+        )
+        return info
+    done = "Removed the sleeves" if cut.sleeve == "none" else f"Cut the sleeves to {shown[cut.sleeve]} with a hem"
+    notes.append(f"{done}, as the description says.")
+    return cut
+
+
+def cut_sleeves(info: Any, wanted: str) -> Any | None:
+    """The garment with its sleeves cut to ``wanted`` ("none", "short" or "three_quarter").
+
+    Each sleeve part is cut across its axis (armhole middle -> cuff) where the shoulder-to-cuff
+    length reads as ``wanted`` for the garment stage; "none" removes the sleeves at the armhole.
+    The removed pixels take the photo's background colour; a narrow band inside the new edge is
+    shaded as a hem.
+
+    Args:
+        info: a :class:`tryon.stages.garment.GarmentAnalysis` with ``sleeve_left``/``sleeve_right``
+            parts and ``shoulder_*``, ``armpit_*`` and ``sleeve_end_*`` keypoints.
+        wanted: the new sleeve length, shorter than ``info.sleeve``.
+
+    Returns:
+        The edited analysis (``image``, ``mask``, ``parts``, ``keypoints``, ``sleeve``,
+        ``mean_rgb``, ``outline`` updated), or None when the sleeves or their keypoints are missing.
+    """
+    sides = ("left", "right")
+    names = [f"{k}_{s}" for s in sides for k in ("shoulder", "armpit", "sleeve_end")]
+    if any(f"sleeve_{s}" not in info.parts for s in sides) or any(n not in info.keypoints for n in names):
+        return None
+    reference = _sleeve_reference(info.keypoints)
+    image, mask = info.image.copy(), info.mask.copy()
+    parts, keypoints = dict(info.parts), dict(info.keypoints)
+    background = _background_colour(info.image, info.mask)
+    lengths = []
+    for side in sides:
+        kp = {k: np.asarray(info.keypoints[f"{k}_{side}"], np.float64) for k in ("shoulder", "armpit", "sleeve_end")}
+        sleeve = info.parts[f"sleeve_{side}"]
+        removed, end = _cut_one(sleeve, kp, wanted, reference)
+        if end is None:
+            keypoints.pop(f"sleeve_end_{side}", None)
+            parts["body"] = parts["body"] | (sleeve & ~removed)
+            parts.pop(f"sleeve_{side}")
+        else:
+            keypoints[f"sleeve_end_{side}"] = end.astype(np.float32)
+            parts[f"sleeve_{side}"] = sleeve & ~removed
+            lengths.append(float(np.linalg.norm(end - kp["shoulder"])))
+            _hem(image, parts[f"sleeve_{side}"], kp, end)
+        mask &= ~removed
+        image[removed] = background
+    image = _feather(image, info.mask, mask, background)
+    sleeve = _sleeve_name(max(lengths) if lengths else 0.0, reference)
+    return dataclasses.replace(
+        info, image=image, mask=mask, parts=parts, keypoints=keypoints, sleeve=sleeve,
+        mean_rgb=np.round(cv2.mean(image, mask.astype(np.uint8))[:3]).astype(np.uint8), outline=_outline(mask),
+    )
+
+
+def _sleeve_reference(keypoints: dict[str, np.ndarray]) -> float:
+    """The garment's size that sleeve lengths are measured against, as the garment stage measures
+    it: sqrt(shoulder span x twice the armhole depth), each at least half the torso width (here the
+    armpit-to-armpit span)."""
+    kp = {k: np.asarray(v, np.float64) for k, v in keypoints.items()}
+    torso = abs(kp["armpit_left"][0] - kp["armpit_right"][0])
+    shoulders = abs(kp["shoulder_left"][0] - kp["shoulder_right"][0])
+    armhole = np.mean([kp[f"armpit_{s}"][1] - kp[f"shoulder_{s}"][1] for s in ("left", "right")])
+    return float(np.sqrt(max(shoulders, 0.5 * torso) * max(2.0 * armhole, 0.5 * torso)))
+
+
+def _sleeve_name(length: float, reference: float) -> str:
+    if length <= 0:
+        return "none"
+    ratio = length / max(reference, 1.0)
+    if ratio <= SLEEVE_SHORT_MAX:
+        return "short"
+    return "three_quarter" if ratio <= SLEEVE_THREE_QUARTER_MAX else "long"
+
+
+def _cut_one(
+    sleeve: np.ndarray, kp: dict[str, np.ndarray], wanted: str, reference: float
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(removed, new cuff centre or None)`` for one sleeve part."""
+    if wanted == "none":
+        return sleeve.copy(), None
+    root = (kp["shoulder"] + kp["armpit"]) / 2
+    axis = kp["sleeve_end"] - root
+    full = float(np.linalg.norm(axis))
+    axis /= max(full, 1e-6)
+    # The cuff centre on the axis whose distance from the shoulder is the target length.
+    target = SLEEVE_TARGET_RATIO[wanted] * reference
+    offset = root - kp["shoulder"]
+    b, c = float(offset @ axis), float(offset @ offset) - target**2
+    t = -b + np.sqrt(max(b * b - c, 0.0))
+    t = float(np.clip(t, 0.0, full))
+    ys, xs = np.mgrid[0 : sleeve.shape[0], 0 : sleeve.shape[1]]
+    beyond = ((xs - root[0]) * axis[0] + (ys - root[1]) * axis[1]) > t
+    removed = sleeve & beyond
+    edge = sleeve & ~beyond & (((xs - root[0]) * axis[0] + (ys - root[1]) * axis[1]) > t - 2)
+    end = np.array([xs[edge].mean(), ys[edge].mean()]) if edge.any() else root + t * axis
+    return removed, end
+
+
+def _hem(image: np.ndarray, sleeve: np.ndarray, kp: dict[str, np.ndarray], end: np.ndarray) -> None:
+    """Shade a band inside the cut edge of ``sleeve`` as a folded hem (in place)."""
+    root = (kp["shoulder"] + kp["armpit"]) / 2
+    axis = (end - root) / max(float(np.linalg.norm(end - root)), 1e-6)
+    ys, xs = np.mgrid[0 : sleeve.shape[0], 0 : sleeve.shape[1]]
+    along = (xs - root[0]) * axis[0] + (ys - root[1]) * axis[1]
+    t_end = float((end - root) @ axis)
+    width = max(HEM_MIN_PX, HEM_WIDTH * float(np.linalg.norm(kp["shoulder"] - kp["armpit"])))
+    band = sleeve & (along > t_end - width)
+    image[band] = np.round(image[band].astype(np.float32) * HEM_SHADE).astype(np.uint8)
+
+
+def _background_colour(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The photo's background: the median colour outside the garment."""
+    outside = image[~mask]
+    return np.median(outside, axis=0).astype(np.uint8) if len(outside) else np.full(3, 255, np.uint8)
+
+
+def _feather(image: np.ndarray, old_mask: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Soften the cut edges (garment next to what was cut away) over :data:`HEM_FEATHER_PX`."""
+    kernel = np.ones((3, 3), np.uint8)
+    removed = (old_mask & ~mask).astype(np.uint8)
+    edge = mask & (cv2.dilate(removed, kernel) > 0)
+    alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), HEM_FEATHER_PX)[edge][:, None]
+    out = image.copy()
+    out[edge] = np.round(image[edge] * alpha + background * (1 - alpha)).astype(np.uint8)
+    return out
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """int32 ``(N, 2)`` pixel ``(x, y)`` points of the largest outer contour of ``mask``."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return np.zeros((0, 2), np.int32)
+    return max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.int32)
