@@ -412,3 +412,37 @@ def find_similar(
         image, k, category, mask=mask, garment_category=garment_category,
         caption=item.caption if item else None, exclude=item.path if item else None,
     )
+
+
+def colour_advice(
+    person: ImageSource, *, k: int | None = SEARCH_RESULTS, settings: Settings | None = None
+) -> Any:
+    """Colour and cut advice for a person photo, with catalog garments in the suited colours.
+
+    A suggestion (say so in the UI): colours from the measured skin tone (CIELAB depth and
+    undertone) and its contrast with the hair, after seasonal colour analysis; cuts and lengths from
+    the shoulder/hip breadth and torso/leg length ratios. See :mod:`tryon.stages.advice`.
+
+    Args:
+        person: photo of one person (a full-body photo also gives length advice).
+        k: catalog suggestions wanted (None: all, ranked).
+
+    Returns:
+        :class:`tryon.stages.advice.Advice`: ``colours`` (season, ``suits``, ``avoid``, ``reason``),
+        ``proportions`` (``shape``, ``legs``, ``tips``), ``suggestions`` ((item, score, reason),
+        best first) and ``label``.
+
+    Raises:
+        TryOnError: not a usable photo of one person (the message says what to do).
+    """
+    from .stages import advice as advice_stage
+
+    image = load_image(person, what="person photo")
+    body, _ = analyze_person(image)
+    advice = advice_stage.advise(image, body)
+    items = catalog_index(settings).items
+    ranked = advice_stage.rank_by_colour(
+        advice.colours, [item.looks.palette for item in items], [item.looks.shares for item in items]
+    )
+    suggestions = tuple(advice_stage.Suggestion(items[i], score, reason) for i, score, reason in ranked[:k])
+    return dataclasses.replace(advice, suggestions=suggestions)
