@@ -208,6 +208,23 @@ def calibrate(examples: str) -> None:
               "calibration queries on the wrong side)")
 
 
+def _answerable(queries: list[Query], examples: str) -> list[Query]:
+    """The queries, keeping only expected items in the searched catalog; a query whose expected items
+    are all left out (non-commercial photos under ``--examples commercial``) is skipped."""
+    from ..pipeline import catalog_records
+
+    shown = {r.path.name for r in catalog_records(dataclasses.replace(get_settings(), examples=examples))}
+    kept = []
+    for query in queries:
+        expected = tuple(name for name in query.expected if name in shown)
+        if query.expected and not expected:
+            continue
+        kept.append(dataclasses.replace(query, expected=expected))
+    if len(kept) < len(queries):
+        print(f"  {len(queries) - len(kept)} queries skipped: their expected items are not in this catalog")
+    return kept
+
+
 def print_report(figures: dict[str, Scores | tuple[int, int]], k: int) -> None:
     for name in ("text", "text en", "text zh", "photo"):
         print(figures[name].line(name, k))  # type: ignore[union-attr]
@@ -232,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
     queries = read_queries(args.queries)
     settings = get_settings()
     print(f"tryon search-bench: {len(queries)} queries from {args.queries}, catalog={args.examples}")
+    queries = _answerable(queries, args.examples)
     answer = pipeline_answer(args.examples, settings.eval_dir)
     start = time.perf_counter()
     answer(Query("warm-up", "text", "shirt", None, ()))
