@@ -13,19 +13,24 @@ import functools
 import hashlib
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import cachetools
 import numpy as np
 
 from .config import Settings, get_settings
 from .errors import TryOnError
+from .stages.check import ResultCheck, check_result
 from .stages.intake import ImageSource, load_image
 
 RENDERERS = ("warp", "diffusion")
+OUTERWEAR_NOTE = (
+    "Kept your open jacket on: the new garment is shown under it. For the whole garment, "
+    "use a photo without the jacket."
+)
 CATEGORY_CHOICES = ("auto", "upper", "lower", "dress")
 
 
@@ -45,7 +50,7 @@ class TryOnResult:
         body: the :class:`tryon.stages.body.BodyAnalysis` of the person.
         garment: the :class:`tryon.stages.garment.GarmentAnalysis` of the garment.
         spec: the parsed description (:class:`tryon.stages.text.GarmentSpec`) or None.
-        consistency: description-vs-result scores (empty without a description).
+        check: the self-check of the picture (:class:`tryon.stages.check.ResultCheck`).
         timings: stage name -> seconds.
         notes: things the user should know (renderer fallback, overridden guesses...).
         cached_body: True when the person analysis came from the cache.
@@ -61,54 +66,46 @@ class TryOnResult:
     body: Any
     garment: Any
     spec: Any = None
-    consistency: dict[str, Any] = dataclasses.field(default_factory=dict)
+    check: ResultCheck | None = None
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
     cached_body: bool = False
 
 
-class _LRU:
-    """A small thread-safe LRU cache keyed by content hash."""
+class _Cache:
+    """A thread-safe LRU cache (``cachetools``) sized from the settings on first use, not at import."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[str, Any] = OrderedDict()
+    def __init__(self, size: Callable[[Settings], int]) -> None:
+        self._size = size
+        self._items: cachetools.LRUCache | None = None
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> Any | None:
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
     def get_or_compute(self, key: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
-        """``(value, hit)``: the cached value for ``key``, or ``compute()`` stored under it."""
-        value = self.get(key)
+        """``(value, hit)``: the cached value for ``key``, or ``compute()`` stored under it (computed
+        outside the lock: two first requests for one key may both compute; either result is kept)."""
+        with self._lock:
+            if self._items is None:
+                self._items = cachetools.LRUCache(maxsize=max(1, self._size(get_settings())))
+            value = self._items.get(key)
         if value is not None:
             return value, True
         value = compute()
-        self.put(key, value)
+        with self._lock:
+            self._items[key] = value
         return value, False
 
+    def clear(self) -> None:
+        """Forget everything; the next use sizes the cache from the settings again."""
+        with self._lock:
+            self._items = None
 
-_BODY_CACHE = _LRU(get_settings().person_cache_size)
+
+_BODY_CACHE = _Cache(lambda settings: settings.person_cache_size)
 # Catalog garments are tried on by many people: their analysis is cached the same way.
-_GARMENT_CACHE = _LRU(get_settings().person_cache_size)
+_GARMENT_CACHE = _Cache(lambda settings: settings.person_cache_size)
 # The composite's person-only preparation (masks and full-size fills, ~30 MB at 768x1024): fewer kept.
 PREPARED_CACHE_SIZE = 4
-_PREPARED_CACHE = _LRU(PREPARED_CACHE_SIZE)
+_PREPARED_CACHE = _Cache(lambda settings: PREPARED_CACHE_SIZE)
 
 
 def image_key(image: np.ndarray) -> str:
@@ -151,6 +148,12 @@ def clear_cache() -> None:
     _BODY_CACHE.clear()
     _GARMENT_CACHE.clear()
     _PREPARED_CACHE.clear()
+
+
+def _load(source: ImageSource, what: str, settings: Settings) -> np.ndarray:
+    """:func:`tryon.stages.intake.load_image` with the caller's size limits."""
+    return load_image(source, what=what, max_side=settings.max_side, min_side=settings.min_side,
+                      max_pixels=settings.max_pixels)
 
 
 @contextmanager
@@ -204,9 +207,6 @@ def try_on(
     Raises:
         TryOnError: any input the user can fix (message says how).
     """
-    from .stages import composite as composite_stage
-    from .stages import text as text_stage
-    from .stages import warp as warp_stage
     from .stages.body import check_visible
 
     settings = settings or get_settings()
@@ -217,27 +217,17 @@ def try_on(
 
     # 1. Intake: decode, orient, convert, bound the size.
     with _timed(timings, "intake"):
-        person_rgb = load_image(person, what="person photo")
-        garment_rgb = None if garment is None else load_image(garment, what="garment photo")
+        person_rgb = _load(person, "person photo", settings)
+        garment_rgb = None if garment is None else _load(garment, "garment photo", settings)
 
-    # 2. Body: pose, masks, regions (cached by content hash).
+    # 2. Body: pose, masks, regions, the person model (cached by content hash).
     with _timed(timings, "body"):
         body, cached = analyze_person(person_rgb)
 
-    # 3. Text: parse the description; it may pick the category and the garment's colour.
-    spec = None
-    if description and description.strip():
-        with _timed(timings, "text"):
-            spec = text_stage.parse(description)
-        if category == "auto" and spec.category is not None:
-            category = spec.category
-        if garment_rgb is None:
-            from .stages import synth
+    # 3. Text: parse the description; it may pick the category, or define the garment alone.
+    spec, category, garment_rgb = _describe(description, category, garment_rgb, timings)
 
-            with _timed(timings, "synthesize"):
-                garment_rgb = synth.synthesize_garment(spec)
-
-    # 4. Garment: mask, category, keypoints; the description's colour recolours it.
+    # 4. Garment: mask, category, keypoints; the description's colour and sleeves edit a photo.
     with _timed(timings, "garment"):
         garment_info = analyze_garment_cached(garment_rgb, category)
     if spec is not None and garment is not None:
@@ -246,29 +236,12 @@ def try_on(
     check_visible(body, category)
 
     # 5. Render.
-    if renderer == "diffusion":
-        from .stages import diffusion
+    renderer, rendered = _render(person_rgb, body, garment_info, spec, renderer, edit_mask, settings, notes, timings)
 
-        reason = diffusion.unavailable_reason(settings)
-        if reason is not None:
-            notes.append(f"Used the warp renderer: {reason}")
-            renderer = "warp"
-    if renderer == "diffusion":
-        with _timed(timings, "diffusion"):
-            rendered = diffusion.render(person_rgb, body, garment_info, spec, settings, edit_mask)
-    else:
-        with _timed(timings, "warp"):
-            warped = warp_stage.warp_garment(garment_info, body)
-        with _timed(timings, "composite"):
-            prepared = prepare_person_cached(person_rgb, body, warped.category)
-            rendered = composite_stage.composite(person_rgb, body, warped, edit_mask=edit_mask, prepared=prepared)
-
-    # 6. Check the result against the description.
-    consistency: dict[str, Any] = {}
-    if spec is not None:
-        with _timed(timings, "consistency"):
-            consistency = text_stage.consistency(spec, rendered.image, rendered.garment_mask, garment_info)
-
+    # 6. Check the picture: what shows where, against the garment and the description.
+    with _timed(timings, "check"):
+        verdict = check_result(person_rgb, rendered.image, rendered.garment_mask, body, garment_info, category, spec)
+    notes.extend(verdict.problems)
     timings["total"] = sum(timings.values())
     return TryOnResult(
         image=rendered.image,
@@ -281,11 +254,59 @@ def try_on(
         body=body,
         garment=garment_info,
         spec=spec,
-        consistency=consistency,
+        check=verdict,
         timings=timings,
         notes=tuple(notes),
         cached_body=cached,
     )
+
+
+def _describe(
+    description: str | None, category: str, garment_rgb: np.ndarray | None, timings: dict[str, float]
+) -> tuple[Any, str, np.ndarray]:
+    """``(spec, category, garment photo)``: the parsed description (None without one), the category it
+    names when the request said "auto", and the garment photo (synthesized from the words alone)."""
+    if not (description and description.strip()):
+        return None, category, garment_rgb
+    from .stages import text as text_stage
+
+    with _timed(timings, "text"):
+        spec = text_stage.parse(description)
+    if category == "auto" and spec.category is not None:
+        category = spec.category
+    if garment_rgb is None:
+        from .stages import synth
+
+        with _timed(timings, "synthesize"):
+            garment_rgb = synth.synthesize_garment(spec)
+    return spec, category, garment_rgb
+
+
+def _render(
+    person_rgb: np.ndarray, body: Any, garment_info: Any, spec: Any, renderer: str, edit_mask: np.ndarray | None,
+    settings: Settings, notes: list[str], timings: dict[str, float],
+) -> tuple[str, Any]:
+    """``(renderer used, Composite)``: the diffusion renderer where it can run (else warp, with a note),
+    or warp + composite."""
+    from .stages import composite as composite_stage
+    from .stages import warp as warp_stage
+
+    if renderer == "diffusion":
+        from .stages import diffusion
+
+        reason = diffusion.unavailable_reason(settings)
+        if reason is None:
+            with _timed(timings, "diffusion"):
+                return renderer, diffusion.render(person_rgb, body, garment_info, spec, settings, edit_mask)
+        notes.append(f"Used the warp renderer: {reason}")
+    with _timed(timings, "warp"):
+        warped = warp_stage.warp_garment(garment_info, body)
+    with _timed(timings, "composite"):
+        prepared = prepare_person_cached(person_rgb, body, warped.category)
+        rendered = composite_stage.composite(person_rgb, body, warped, edit_mask=edit_mask, prepared=prepared)
+    if body.person.clothing.outer is not None and warped.category != "lower":
+        notes.append(OUTERWEAR_NOTE)
+    return "warp", rendered
 
 
 def _apply_text_edits(garment_info: Any, spec: Any, notes: list[str], timings: dict[str, float]) -> Any:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from ..stages.body import (
+from ..stages.landmarks import (
     LEFT_ANKLE,
     LEFT_ELBOW,
     LEFT_HIP,

@@ -27,7 +27,7 @@ from .components import PhotoInput
 from .review_tab import RENDER_CONCURRENCY_ID
 
 LOG = logging.getLogger(__name__)
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the repository's assets/ folder
 PEOPLE_DIR = ASSETS / "people"
 GARMENTS_DIR = ASSETS / "garments"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -220,17 +220,13 @@ def _chips_html(description: str | None, garment: str | None = None) -> str:
     return "<div class='chips'>" + "".join(chips) + "</div>"
 
 
-def _consistency_markdown(consistency: dict[str, Any]) -> str:
-    """``**Matches the description (92%)**: colour reads as navy (ΔE 11).`` or empty."""
-    if not consistency:
+def _check_markdown(check: Any) -> str:
+    """The self-check in a line: ``**Self-check passed** ...`` or what is probably wrong."""
+    if check is None:
         return ""
-    score = consistency.get("score")
-    summary = str(consistency.get("summary", ""))
-    verdict, sep, details = summary.partition(": ")
-    percent = f" ({score:.0%})" if isinstance(score, (int, float)) else ""
-    if not sep:
-        return f"**Description check{percent}**: {summary}"
-    return f"**{verdict}{percent}**: {details}"
+    if check.ok:
+        return "**Self-check passed**: the result looks like the garment on your body."
+    return "**Self-check**: " + " ".join(check.problems)
 
 
 def _editor_value(person: np.ndarray, edit_mask: np.ndarray) -> dict[str, Any]:
@@ -322,7 +318,7 @@ def _render(
         _analysis_images(result),
         _timings_markdown(result.timings, result.cached_body),
         "\n".join(f"- {note}" for note in notes),
-        _consistency_markdown(result.consistency),
+        _check_markdown(result.check),
         state,
         _editor_value(result.person, result.edit_mask),
     )
