@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from tryon.stages import advice, body, text
+from tryon.stages import advice, body, landmarks, text
+
+POSE_LANDMARKS = 33  # MediaPipe pose landmarks
 
 # Constructed skin colours (CIELAB) and how colour analysis reads them.
 SKINS = [
@@ -59,12 +61,12 @@ def constructed_body(shoulder_half: int, hip_half: int, leg: int) -> body.BodyAn
     """A front-facing figure drawn as boxes: shoulders ``2 * shoulder_half`` wide at y=100 (arms to
     y=300), hips ``2 * hip_half`` wide below the hip joints at y=300, legs ``leg`` px long."""
     h, w, cx = 360 + leg, 400, 200
-    landmarks = np.zeros((body.NUM_LANDMARKS, 2), np.float32)
-    landmarks[:] = (cx, 60)
-    landmarks[body.LEFT_SHOULDER], landmarks[body.RIGHT_SHOULDER] = (cx + 60, 100), (cx - 60, 100)
-    landmarks[body.LEFT_HIP], landmarks[body.RIGHT_HIP] = (cx + 40, 300), (cx - 40, 300)
-    landmarks[body.LEFT_ANKLE], landmarks[body.RIGHT_ANKLE] = (cx + 35, 300 + leg), (cx - 35, 300 + leg)
-    landmarks[body.LEFT_EYE], landmarks[body.RIGHT_EYE] = (cx + 10, 40), (cx - 10, 40)
+    points = np.zeros((POSE_LANDMARKS, 2), np.float32)
+    points[:] = (cx, 60)
+    points[landmarks.LEFT_SHOULDER], points[landmarks.RIGHT_SHOULDER] = (cx + 60, 100), (cx - 60, 100)
+    points[landmarks.LEFT_HIP], points[landmarks.RIGHT_HIP] = (cx + 40, 300), (cx - 40, 300)
+    points[landmarks.LEFT_ANKLE], points[landmarks.RIGHT_ANKLE] = (cx + 35, 300 + leg), (cx - 35, 300 + leg)
+    points[landmarks.LEFT_EYE], points[landmarks.RIGHT_EYE] = (cx + 10, 40), (cx - 10, 40)
     person = np.zeros((h, w), bool)
     person[95:300, cx - shoulder_half : cx + shoulder_half] = True
     person[300 : 300 + leg + 10, cx - hip_half : cx + hip_half] = True
@@ -73,7 +75,7 @@ def constructed_body(shoulder_half: int, hip_half: int, leg: int) -> body.BodyAn
     regions = {name: np.zeros_like(person) for name in body.REGION_NAMES}
     regions["torso"] = torso & person
     return body.BodyAnalysis(
-        size=(h, w), landmarks=landmarks, visibility=np.ones(body.NUM_LANDMARKS, np.float32),
+        size=(h, w), landmarks=points, visibility=np.ones(POSE_LANDMARKS, np.float32),
         person_prob=person.astype(np.float32), person_mask=person, face_box=None, regions=regions,
         skin_lab_mean=np.array([160, 140, 150], np.float32), skin_lab_cov=np.eye(3, dtype=np.float32),
         skin_rgb=np.array([200, 160, 140], np.uint8),

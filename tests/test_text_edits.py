@@ -38,5 +38,5 @@ def test_make_it_green_turns_every_block_of_a_colour_block_tee_green() -> None:
     greenish = np.hypot(lab[:, 1] - green[1], lab[:, 2] - green[2]) < 30
     reddish = (lab[:, 1] > 30) & (np.abs(lab[:, 2]) < 40)
     assert greenish.mean() > 0.6 and reddish.mean() < 0.1, (greenish.mean(), reddish.mean())
-    assert result.consistency["colour_delta_e"] < 15
+    assert result.check is not None and result.check.measures["colour_delta_e"] < 15
     assert any("Recoloured the garment to green" in note for note in result.notes)

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .body import (
+from .landmarks import (
     LEFT_ANKLE,
     LEFT_EYE,
     LEFT_HIP,
