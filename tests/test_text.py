@@ -1,4 +1,4 @@
-"""Description parsing (English, Chinese, mixed), recolouring and consistency checks."""
+"""Description parsing (English, Chinese, mixed), the word tables, recolouring and sleeve edits."""
 
 from __future__ import annotations
 
@@ -404,30 +404,6 @@ def test_make_the_sleeves_green_recolours_only_the_sleeves(long_sleeve_shirt) ->
     assert np.array_equal(edited[info.parts["body"]], info.image[info.parts["body"]])
 
 
-# --- consistency ----------------------------------------------------------------------------
-
-
-def test_consistency_scores_a_match_above_a_mismatch() -> None:
-    image, mask = fabric_photo((26, 36, 72))
-    info = garment_analysis(image, mask, sleeve="short")
-    good = text.consistency(text.parse("navy short-sleeve shirt"), image, mask, info)
-    bad = text.consistency(text.parse("yellow long-sleeve dress"), image, mask, info)
-    assert good["score"] > 0.8 > 0.3 > bad["score"]
-    assert good["colour_delta_e"] < 10 < bad["colour_delta_e"]
-    assert good["category_match"] and not bad["category_match"]
-    assert good["sleeve_match"] and not bad["sleeve_match"]
-    assert "yellow" in bad["summary"]
-    assert 0.0 <= bad["score"] <= 1.0
-
-
-def test_consistency_without_checkable_attributes_or_pixels() -> None:
-    image, mask = fabric_photo((26, 36, 72))
-    info = garment_analysis(image, mask)
-    empty = np.zeros_like(mask)
-    result = text.consistency(text.parse("navy"), image, empty, dataclasses.replace(info, category="upper"))
-    assert result["colour_delta_e"] is None and 0.0 <= result["score"] <= 1.0 and result["summary"]
-
-
 def test_warm_up_loads_the_encoder_and_prototypes() -> None:
     text.warm_up()
     bank, labels = text.prototype_bank()
@@ -508,18 +484,6 @@ def test_colour_palette_lists_main_colours_with_shares() -> None:
     assert share1 >= share2 > 0.3 and share1 + share2 <= 1.0
     names = {text.nearest_colour_name(text.lab_to_rgb(c)) for c in (first, second)}
     assert names == {"white", "navy"}
-
-
-def test_consistency_accepts_a_described_colour_among_a_pattern_s_colours() -> None:
-    image, mask = striped_photo((200, 32, 42))
-    info = garment_analysis(image, mask, sleeve="short")
-    striped = text.consistency(text.parse("red striped t-shirt"), image, mask, info)
-    both = text.consistency(text.parse("red and white striped t-shirt"), image, mask, info)
-    wrong = text.consistency(text.parse("blue striped t-shirt"), image, mask, info)
-    solid = text.consistency(text.parse("a plain blue t-shirt"), image, mask, info)
-    assert striped["colour_delta_e"] < 10 and both["colour_delta_e"] < 10
-    assert wrong["colour_delta_e"] > 30 and solid["colour_delta_e"] > 30
-    assert striped["score"] > 0.9 > 0.6 > wrong["score"]
 
 
 # --- the word tables (data files) --------------------------------------------------------------

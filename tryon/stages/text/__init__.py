@@ -3,16 +3,15 @@
 Input: free text such as ``"a red long-sleeve shirt"``, ``"一件蓝色的牛仔裤"``,
 ``"make it navy, short sleeves"`` or ``"黑白条纹 crop top"``.
 Output: a :class:`GarmentSpec` (category, garment type, colours as sRGB, sleeve, length, pattern,
-neckline, fit, material), which :mod:`tryon.stages.synth` draws, :func:`edit_garment` applies to
-a garment photo and :func:`consistency` checks against the rendered result.
+neckline, fit, material), which :mod:`tryon.stages.synth` draws, :func:`apply_edits` applies to
+a garment photo and :mod:`tryon.stages.check` checks against the rendered result.
 
 Modules: :mod:`.parser` (reading a description), :mod:`.lexicon` (the word tables in ``data/*.toml``,
 editable without touching Python), :mod:`.encoder` (multilingual-e5-small for words outside the
-tables), :mod:`.colour` (CIELAB maths, colour names, main colours), :mod:`.edit` (recolouring and
-sleeve edits of a garment photo) and :mod:`.check` (does the result match the description).
+tables), :mod:`.colour` (CIELAB maths, colour names, main colours), :mod:`.recolour` and :mod:`.edit`
+(recolouring and sleeve edits of a garment photo).
 """
 
-from .check import consistency
 from .colour import (
     colour_palette,
     delta_e,
@@ -45,7 +44,6 @@ __all__ = [
     "GarmentSpec",
     "apply_edits",
     "colour_palette",
-    "consistency",
     "cut_sleeves",
     "delta_e",
     "describe",
