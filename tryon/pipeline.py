@@ -9,11 +9,13 @@ Images cross this boundary as RGB ``uint8`` ``(H, W, 3)`` arrays, masks as
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import cachetools
@@ -308,13 +310,160 @@ def _render(
 
 
 def _apply_text_edits(garment_info: Any, spec: Any, notes: list[str], timings: dict[str, float]) -> Any:
-    """Recolour a garment photo to the described colour (texture and print kept)."""
+    """Apply the description's colour and stated sleeve length to a garment photo (pixels, not
+    labels), adding what was done, or could not be done, to ``notes``."""
     from .stages import text as text_stage
 
     with _timed(timings, "recolor"):
-        edited = text_stage.edit_garment(garment_info, spec)
-    if edited.image is not garment_info.image:
-        notes.append("Recoloured the garment photo to match the description.")
-    if edited.sleeve != garment_info.sleeve:
-        notes.append(f"Used the description's sleeve length ({edited.sleeve.replace('_', '-')}).")
-    return edited
+        edited = text_stage.apply_edits(garment_info, spec)
+    notes.extend(edited.notes)
+    return edited.garment
+
+
+# ---------------------------------------------------------------------------------------------
+# The shop window: catalog, search, find similar, colour advice. The UI calls these (it never
+# imports the stages); each takes plain inputs and returns the stage's result dataclasses.
+# ---------------------------------------------------------------------------------------------
+
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+GARMENTS_DIR = ASSETS_DIR / "garments"
+PEOPLE_DIR = ASSETS_DIR / "people"
+SEARCH_RESULTS = 12
+
+
+def catalog_folders(settings: Settings | None = None) -> list[Path]:
+    """The catalog folders: the shipped ``assets/garments`` and ``settings.catalog`` when set."""
+    settings = settings or get_settings()
+    return [GARMENTS_DIR] + ([Path(settings.catalog)] if settings.catalog else [])
+
+
+def catalog_records(settings: Settings | None = None) -> list[Any]:
+    """Every catalog photo the settings allow (``settings.examples``), unranked, without loading
+    a model: :class:`tryon.stages.search.CatalogRecord` (path, caption, category, licence,
+    commercial). For the gallery before any search."""
+    from .stages.search import read_catalog
+
+    settings = settings or get_settings()
+    return read_catalog(catalog_folders(settings), settings.examples)
+
+
+def example_people(settings: Settings | None = None) -> list[Any]:
+    """The shipped example people the settings allow: :class:`tryon.stages.search.CatalogRecord`
+    with ``caption`` = the person's description (``assets/people/people.csv``)."""
+    from .stages.search import PEOPLE_SIDECAR, read_records
+
+    settings = settings or get_settings()
+    people = read_records(PEOPLE_DIR, sidecar=PEOPLE_SIDECAR, caption_column="description")
+    return [p for p in people if settings.examples == "all" or p.commercial]
+
+
+@functools.lru_cache(maxsize=2)
+def _catalog_index(folders: tuple[Path, ...], examples: str) -> Any:
+    from .stages.search import build_catalog_index
+
+    return build_catalog_index(folders, examples)
+
+
+def catalog_index(settings: Settings | None = None) -> Any:
+    """The :class:`tryon.stages.search.CatalogIndex` of :func:`catalog_folders`, built once per
+    process and setting (~1 s for 50 photos on 2 cores)."""
+    settings = settings or get_settings()
+    return _catalog_index(tuple(catalog_folders(settings)), settings.examples)
+
+
+def search_catalog(
+    query: str, category: str | None = None, *, k: int | None = SEARCH_RESULTS, settings: Settings | None = None
+) -> Any:
+    """Catalog items matching a description (English, Chinese or both), best first.
+
+    Args:
+        query: the shopper's words; blank lists the catalog.
+        category: None (any), "upper", "lower" or "dress".
+        k: results wanted (None: all).
+
+    Returns:
+        :class:`tryon.stages.search.SearchResults`: ``hits`` (item, score), ``close_match`` (False
+        when nothing in the catalog is close: say so, and show the hits as the nearest items) and
+        a ``message`` for the shopper.
+
+    Raises:
+        TryOnError: unknown category.
+    """
+    return catalog_index(settings).query(query, k, category)
+
+
+def find_similar(
+    garment: ImageSource, category: str | None = None, *, k: int | None = SEARCH_RESULTS,
+    settings: Settings | None = None,
+) -> Any:
+    """Catalog items that look like a garment photo (uploaded, or picked from the catalog).
+
+    Compares colour palette, pattern, shape and category (the garment stage's guess) and, for a
+    catalog photo, its caption's meaning and attributes; the photo itself is left out. Where the
+    garment stage cannot separate the garment from a plain background (a white tee on white), the
+    colours and shape are measured on what differs from the border, and no category matches.
+
+    Args:
+        garment: a garment product photo (path, bytes, PIL image or RGB uint8 array).
+        category: None (any), "upper", "lower" or "dress".
+        k: results wanted (None: all).
+
+    Returns:
+        :class:`tryon.stages.search.SearchResults`, as :func:`search_catalog`.
+
+    Raises:
+        TryOnError: not an image, or not a product photo of a garment (the message says what to
+            do), unknown category.
+    """
+    settings = settings or get_settings()
+    index = catalog_index(settings)
+    image = load_image(garment, what="garment photo")
+    try:
+        info = analyze_garment_cached(image, "auto")
+        mask, garment_category = info.mask, info.category
+    except TryOnError:
+        from .stages.search import features
+
+        if not features.plain_background(image):
+            raise
+        mask, garment_category = None, None
+    known = {item.path.resolve(): item for item in index.items}
+    item = known.get(Path(garment).resolve()) if isinstance(garment, (str, Path)) else None
+    return index.find_similar(
+        image, k, category, mask=mask, garment_category=garment_category,
+        caption=item.caption if item else None, exclude=item.path if item else None,
+    )
+
+
+def colour_advice(
+    person: ImageSource, *, k: int | None = SEARCH_RESULTS, settings: Settings | None = None
+) -> Any:
+    """Colour and cut advice for a person photo, with catalog garments in the suited colours.
+
+    A suggestion (say so in the UI): colours from the measured skin tone (CIELAB depth and
+    undertone) and its contrast with the hair, after seasonal colour analysis; cuts and lengths from
+    the shoulder/hip breadth and torso/leg length ratios. See :mod:`tryon.stages.advice`.
+
+    Args:
+        person: photo of one person (a full-body photo also gives length advice).
+        k: catalog suggestions wanted (None: all, ranked).
+
+    Returns:
+        :class:`tryon.stages.advice.Advice`: ``colours`` (season, ``suits``, ``avoid``, ``reason``),
+        ``proportions`` (``shape``, ``legs``, ``tips``), ``suggestions`` ((item, score, reason),
+        best first) and ``label``.
+
+    Raises:
+        TryOnError: not a usable photo of one person (the message says what to do).
+    """
+    from .stages import advice as advice_stage
+
+    image = load_image(person, what="person photo")
+    body, _ = analyze_person(image)
+    advice = advice_stage.advise(image, body)
+    items = catalog_index(settings).items
+    ranked = advice_stage.rank_by_colour(
+        advice.colours, [item.looks.palette for item in items], [item.looks.shares for item in items]
+    )
+    suggestions = tuple(advice_stage.Suggestion(items[i], score, reason) for i, score, reason in ranked[:k])
+    return dataclasses.replace(advice, suggestions=suggestions)
