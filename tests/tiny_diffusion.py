@@ -2,7 +2,7 @@
 
 As in diffusers' own pipeline tests, every model is a few-layer random network: the tests that use them check
 the plumbing (loading, masks, conditioning paths, paste-back, progress), not image quality. Nothing is
-downloaded: tokenizers are built from in-memory vocabularies.
+downloaded: tokenizers are built from in-memory vocabularies (tryon.models.random_weights builds them).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from conftest import garment_analysis
 
+from tryon.models.random_weights import clip_tokenizer, xlmr_tokenizer
 from tryon.stages.body import BodyAnalysis
 from tryon.stages.garment import GarmentAnalysis
 
@@ -21,16 +22,6 @@ CROSS_DIM = 32  # text/image token width of the tiny UNets
 CLIP_IMAGE_SIZE = 32
 # Random IP-Adapter projections this large make the garment's effect visible after 2 steps.
 IP_WEIGHT_STD = 0.5
-
-
-def tiny_clip_tokenizer():
-    """A CLIP tokenizer with a byte-level vocabulary (every byte a token, no merges)."""
-    from transformers import CLIPTokenizer
-    from transformers.convert_slow_tokenizer import bytes_to_unicode
-
-    symbols = list(bytes_to_unicode().values())
-    tokens = symbols + [s + "</w>" for s in symbols] + ["<|startoftext|>", "<|endoftext|>"]
-    return CLIPTokenizer(vocab={t: i for i, t in enumerate(tokens)}, merges=[], model_max_length=77)
 
 
 def build_tiny_sd15(root: Path, with_controlnet: bool = False) -> dict[str, str]:
@@ -68,7 +59,7 @@ def build_tiny_sd15(root: Path, with_controlnet: bool = False) -> dict[str, str]
         down_block_types=("DownEncoderBlock2D",) * 2,
         up_block_types=("UpDecoderBlock2D",) * 2,
     )
-    tokenizer = tiny_clip_tokenizer()
+    tokenizer = clip_tokenizer()
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=len(tokenizer),
@@ -236,18 +227,7 @@ def synthetic_garment(rgb: tuple[int, int, int], category: str = "upper", size: 
 # MoVQ, and the prior with its CLIP text and image encoders
 # --------------------------------------------------------------------------------------------------
 
-# Characters the tiny XLM-R vocabulary knows: enough for English and the Chinese test descriptions.
-XLMR_CHARACTERS = "abcdefghijklmnopqrstuvwxyz,-" + "一件黄色的短袖红蓝衬衫连衣裙长条纹牛仔裤T恤"
 TEXT_HIDDEN = 24  # the tiny XLM-R's width (the real one: 1024), != CROSS_DIM to catch a mixed-up projection
-
-
-def tiny_xlmr_tokenizer():
-    """A unigram XLM-RoBERTa tokenizer built in memory: special tokens, one piece per character, word starts."""
-    from transformers import XLMRobertaTokenizer
-
-    specials = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
-    pieces = [(c, -1.0) for c in XLMR_CHARACTERS] + [("\u2581" + c, -1.5) for c in XLMR_CHARACTERS]
-    return XLMRobertaTokenizer(vocab=[*specials, *pieces, ("\u2581", -2.0), ("<mask>", 0.0)])
 
 
 def build_tiny_kandinsky(root: Path) -> dict[str, str]:
@@ -271,7 +251,7 @@ def build_tiny_kandinsky(root: Path) -> dict[str, str]:
     )
 
     torch.manual_seed(0)
-    tokenizer = tiny_xlmr_tokenizer()
+    tokenizer = xlmr_tokenizer()
     text_encoder = MultilingualCLIP(
         MCLIPConfig(
             imageDimSize=CROSS_DIM,  # the projection's output: the UNet's cross-attention width
@@ -323,7 +303,7 @@ def build_tiny_kandinsky(root: Path) -> dict[str, str]:
         text_encoder=text_encoder, movq=movq, tokenizer=tokenizer, unet=unet, scheduler=scheduler
     ).save_pretrained(root / "decoder")
 
-    clip_tokenizer = tiny_clip_tokenizer()
+    tokenizer_for_prior = clip_tokenizer()
     transformer = PriorTransformer(num_attention_heads=2, attention_head_dim=12, embedding_dim=CROSS_DIM, num_layers=1)
     # The prior un-normalises its output with CLIP's embedding statistics, zeros until trained weights load.
     transformer.clip_std = torch.nn.Parameter(torch.ones(1, CROSS_DIM))
@@ -343,18 +323,18 @@ def build_tiny_kandinsky(root: Path) -> dict[str, str]:
         ),
         text_encoder=CLIPTextModelWithProjection(
             CLIPTextConfig(
-                vocab_size=len(clip_tokenizer),
+                vocab_size=len(tokenizer_for_prior),
                 hidden_size=CROSS_DIM,
                 intermediate_size=37,
                 num_hidden_layers=2,
                 num_attention_heads=4,
                 projection_dim=CROSS_DIM,
-                bos_token_id=clip_tokenizer.bos_token_id,
-                eos_token_id=clip_tokenizer.eos_token_id,
-                pad_token_id=clip_tokenizer.pad_token_id,
+                bos_token_id=tokenizer_for_prior.bos_token_id,
+                eos_token_id=tokenizer_for_prior.eos_token_id,
+                pad_token_id=tokenizer_for_prior.pad_token_id,
             )
         ),
-        tokenizer=clip_tokenizer,
+        tokenizer=tokenizer_for_prior,
         scheduler=UnCLIPScheduler(
             variance_type="fixed_small_log", prediction_type="sample", clip_sample=True, clip_sample_range=10.0
         ),
@@ -362,3 +342,34 @@ def build_tiny_kandinsky(root: Path) -> dict[str, str]:
     )
     prior.save_pretrained(root / "prior")
     return {"model": str(root / "decoder"), "prior": str(root / "prior")}
+
+
+def publish_to_hub_cache(weights: dict[str, str], cache: Path, files: dict[str, tuple[str, ...]]) -> None:
+    """Lay the tiny Kandinsky weights out in a Hugging Face cache (``cache`` as ``HF_HUB_CACHE``) under the
+    published repo ids, holding exactly ``files`` (repo -> paths), as a Space's ``preload_from_hub`` leaves it.
+
+    The tokenizers are rewritten in the published repos' formats: XLM-R with tokenizer.json and a special
+    tokens map, CLIP as vocab.json + merges.txt (no tokenizer.json).
+    """
+    import json
+    import shutil
+
+    revision = "0" * 40
+    decoder, prior = (Path(weights[name]) for name in ("model", "prior"))
+    for repo, source in zip(files, (decoder, prior), strict=True):
+        snapshot = cache / f"models--{repo.replace('/', '--')}" / "snapshots" / revision
+        shutil.copytree(source, snapshot)
+        (snapshot.parent.parent / "refs").mkdir()
+        (snapshot.parent.parent / "refs" / "main").write_text(revision)
+        tokenizer = snapshot / "tokenizer"
+        specials = json.loads((tokenizer / "tokenizer_config.json").read_text())
+        special_map = {name: specials[name] for name in ("bos_token", "eos_token", "unk_token", "pad_token")
+                       if name in specials}
+        (tokenizer / "special_tokens_map.json").write_text(json.dumps(special_map))
+        if source == prior:  # CLIP's published tokenizer: vocab + merges
+            vocab = json.loads((tokenizer / "tokenizer.json").read_text())["model"]["vocab"]
+            (tokenizer / "vocab.json").write_text(json.dumps(vocab))
+            (tokenizer / "merges.txt").write_text("#version: 0.2\n")
+            (tokenizer / "tokenizer.json").unlink()
+        laid_out = {str(p.relative_to(snapshot)) for p in snapshot.rglob("*") if p.is_file()}
+        assert laid_out == set(files[repo]), laid_out ^ set(files[repo])

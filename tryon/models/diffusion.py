@@ -58,6 +58,42 @@ DEFAULT_WEIGHTS: dict[str, dict[str, str]] = {
         "ip_adapter": "h94/IP-Adapter/models/ip-adapter_sd15.safetensors",
     },
 }
+# The files each recipe reads from its published weights (safetensors and configs; no .bin duplicates). A
+# Space's README preloads exactly these (`preload_from_hub`), and `make check-space` checks that it does.
+# The Kandinsky 2.1 repositories publish no fp16 files (their fp32 files are cast to fp16 as they load);
+# XLM-R's tokenizer loads from tokenizer.json, so its sentencepiece model stays on the hub.
+PUBLISHED_FILES: dict[str, dict[str, tuple[str, ...]]] = {
+    "kandinsky21": {
+        "kandinsky-community/kandinsky-2-1-inpaint": (
+            "model_index.json",
+            "movq/config.json",
+            "movq/diffusion_pytorch_model.safetensors",
+            "scheduler/scheduler_config.json",
+            "text_encoder/config.json",
+            "text_encoder/model.safetensors",
+            "tokenizer/special_tokens_map.json",
+            "tokenizer/tokenizer.json",
+            "tokenizer/tokenizer_config.json",
+            "unet/config.json",
+            "unet/diffusion_pytorch_model.safetensors",
+        ),
+        "kandinsky-community/kandinsky-2-1-prior": (
+            "model_index.json",
+            "image_encoder/config.json",
+            "image_encoder/model.safetensors",
+            "image_processor/preprocessor_config.json",
+            "prior/config.json",
+            "prior/diffusion_pytorch_model.safetensors",
+            "scheduler/scheduler_config.json",
+            "text_encoder/config.json",
+            "text_encoder/model.safetensors",
+            "tokenizer/merges.txt",
+            "tokenizer/special_tokens_map.json",
+            "tokenizer/tokenizer_config.json",
+            "tokenizer/vocab.json",
+        ),
+    },
+}
 # Weight of the garment image tokens against the text tokens in each cross-attention layer (sd15).
 IP_ADAPTER_SCALE = 0.8
 # The fp16 weight files diffusers writes and reads with variant="fp16".
@@ -231,11 +267,10 @@ def unavailable_reason(settings: Settings) -> str | None:
     key = PipelineKey.from_settings(settings)
     if not folder_ref(key.model).available("model_index.json"):
         return _missing("diffusion weights", key.model, "TRYON_DIFFUSION_MODEL")
-    if key.recipe == "kandinsky21":
-        if not folder_ref(key.prior).available("model_index.json"):
-            return _missing("Kandinsky prior weights", key.prior, "TRYON_DIFFUSION_PRIOR")
-        return None
-    return _sd15_extras_reason(key)
+    if key.recipe == "kandinsky21" and not folder_ref(key.prior).available("model_index.json"):
+        return _missing("Kandinsky prior weights", key.prior, "TRYON_DIFFUSION_PRIOR")
+    reason = _sd15_extras_reason(key) if key.recipe == "sd15" else None
+    return reason or _failures.get(key)
 
 
 def _sd15_extras_reason(key: PipelineKey) -> str | None:
@@ -257,6 +292,8 @@ def _sd15_extras_reason(key: PipelineKey) -> str | None:
 
 _LOAD_LOCK = threading.Lock()
 _loaded: tuple[PipelineKey, Any] | None = None
+# Why weights that are present failed to load (said by unavailable_reason until they load).
+_failures: dict[PipelineKey, str] = {}
 
 
 def load_pipeline(key: PipelineKey) -> Any:
@@ -282,9 +319,14 @@ def load_pipeline(key: PipelineKey) -> Any:
             _loaded = None
             _free_memory()
         builder = _build_kandinsky if key.recipe == "kandinsky21" else _build_sd15
-        pipe = builder(key)
+        try:
+            pipe = builder(key)
+        except TryOnError as exc:
+            _failures[key] = f"the diffusion weights did not load ({exc})"
+            raise
         pipe.set_progress_bar_config(disable=True)
         pipe = pipe.to(key.device)
+        _failures.pop(key, None)
         _loaded = (key, pipe)
         return pipe
 
