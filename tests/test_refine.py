@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
-import gradio as gr
 from conftest import EVAL_DIR
 from gradio_client import Client, handle_file
 from PIL import Image
