@@ -208,6 +208,8 @@ def test_fp16_weight_files_are_read_with_the_fp16_variant(kandinsky_weights, tmp
     key = loader.PipelineKey("kandinsky21", str(folder), prior=kandinsky_weights["prior"], dtype="float16")
     assert loader._load_kwargs(key.model, key)["variant"] == "fp16"
     assert "variant" not in loader._load_kwargs(kandinsky_weights["model"], key)  # no fp16 files: fp32 cast
+    on_cpu = dataclasses.replace(key, dtype="float32")  # fp16 files are all it has: read them, cast up
+    assert loader._load_kwargs(key.model, on_cpu)["variant"] == "fp16"
     loaded = loader.load_pipeline(key)
     assert loaded.unet.dtype == torch.float16 and loaded.text_encoder.dtype == torch.float16
     loader.release_pipeline()
@@ -367,6 +369,7 @@ def test_kandinsky_render_keeps_shape_dtype_and_every_pixel_outside_the_mask(kan
     assert result.garment_mask.dtype == np.bool_ and not (result.garment_mask & ~result.edit_mask).any()
 
 
+@pytest.mark.slow
 def test_kandinsky_description_alone_goes_through_the_prior(kandinsky):
     person, body = synthetic_body()
     garment = synthetic_garment((200, 30, 30))  # stands for a garment synthesized from the words
@@ -422,6 +425,7 @@ def test_kandinsky_garment_photo_and_words_both_reach_the_unet(kandinsky):
     assert _inside_difference(run(red, "a shirt"), run(red, CHINESE), mask) > DIFFERENT
 
 
+@pytest.mark.slow
 def test_kandinsky_refines_the_warp_result_in_fewer_steps_with_progress(kandinsky):
     recipe = _recipe(kandinsky)
     person, body = synthetic_body()
@@ -439,12 +443,14 @@ def test_kandinsky_refines_the_warp_result_in_fewer_steps_with_progress(kandinsk
     assert _inside_difference(refined, from_noise, mask) > DIFFERENT  # the warp result is the start
 
 
+@pytest.mark.slow
 def test_kandinsky_render_steps_reports_progress_then_the_composite(kandinsky):
     person, body = synthetic_body()
     events = list(diffusion.render_steps(person, body, synthetic_garment((200, 30, 30)), None, kandinsky))
     assert [type(e).__name__ for e in events] == ["Progress"] * STEPS + ["Composite"]
 
 
+@pytest.mark.slow
 def test_kandinsky_repaints_only_the_users_mask(kandinsky):
     person, body = synthetic_body()
     user = box_mask(SIZE, SIZE, 0.3, 0.25, 0.7, 0.6)
@@ -490,6 +496,7 @@ def test_sd15_garment_photo_and_prompt_change_the_output(sd15):
     assert _inside_difference(run(red, "a red shirt"), run(red, "a blue denim jacket, white buttons"), mask) > DIFFERENT
 
 
+@pytest.mark.slow
 def test_sd15_refines_the_warp_result_with_step_progress(sd15):
     recipe = _recipe(sd15)
     person, body = synthetic_body()
@@ -504,6 +511,7 @@ def test_sd15_refines_the_warp_result_with_step_progress(sd15):
     assert np.array_equal(refined[~mask], person[~mask])
 
 
+@pytest.mark.slow
 def test_sd15_pose_controlnet_pipeline_renders(sd15, sd15_weights):
     person, body = synthetic_body()
     with_pose = dataclasses.replace(sd15, diffusion_controlnet=sd15_weights["controlnet"])

@@ -53,8 +53,30 @@ def test_bench_prints_cold_load_latency_and_peak_memory(tmp_path) -> None:
     assert "peak memory" in out and "VRAM not measured" in out
 
 
+@pytest.mark.slow
 def test_bench_says_why_the_diffusion_renderer_cannot_run(tmp_path) -> None:
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRYON_DIFFUSION_MODEL": str(tmp_path / "none")}
     done = subprocess.run([sys.executable, "-m", "tryon", "bench", "--renderer", "diffusion", "--device", "cpu"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "cannot run here" in done.stderr and "TRYON_DIFFUSION_MODEL" in done.stderr
+
+
+def test_real_size_kandinsky_takes_the_shapes_its_loop_feeds_at_768x1024() -> None:
+    # On PyTorch's meta device: the real architectures, no memory, no arithmetic; shapes only.
+    import torch
+    from diffusers import UNet2DConditionModel, VQModel
+
+    text_width, pooled_width = random_weights.MCLIP["hidden_size"], random_weights.MCLIP["imageDimSize"]
+    image_width = random_weights.CLIP_L_VISION["projection_dim"]  # the prior's image embedding
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**random_weights.KANDINSKY_UNET)
+        movq = VQModel(**random_weights.KANDINSKY_MOVQ)
+        latents = movq.encode(torch.zeros(1, 3, 1024, 768)).latents
+        model_input = torch.zeros(2, unet.config.in_channels, *latents.shape[-2:])  # with guidance: batch 2
+        noise = unet(model_input, torch.tensor(999), encoder_hidden_states=torch.zeros(2, 77, text_width),
+                     added_cond_kwargs={"text_embeds": torch.zeros(2, pooled_width),
+                                        "image_embeds": torch.zeros(2, image_width)}).sample
+        image = movq.decode(latents, force_not_quantize=True).sample
+    assert latents.shape == (1, 4, 128, 96) and model_input.shape[1] == 2 * latents.shape[1] + 1
+    assert noise.shape == (2, 8, 128, 96)  # noise and learned variance
+    assert image.shape == (1, 3, 1024, 768)

@@ -69,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="benchmark random weights of the published sizes (no download)")
     parser.add_argument("--steps", type=int, default=TARGET_STEPS, help=f"denoising steps (default {TARGET_STEPS})")
     parser.add_argument("--size", default=DEFAULT_SIZE, help=f"photo WIDTHxHEIGHT (default {DEFAULT_SIZE})")
-    parser.add_argument("--images", type=int, default=DEFAULT_IMAGES, help="timed images per scenario")
+    parser.add_argument("--images", type=int, default=DEFAULT_IMAGES,
+                        help="timed images per scenario (0: cold load only, e.g. on a CPU)")
     parser.add_argument("--device", default=None, help="torch device (default: TRYON_DEVICE or auto)")
     parser.add_argument("--workdir", type=Path, default=None, help="where --random-weights are written")
 
@@ -175,6 +176,9 @@ def _report_latency_and_memory(settings: Settings, width: int, height: int, step
     from ..stages import diffusion
 
     cuda = device.startswith("cuda")
+    if images < 1:
+        print("per image: not measured (--images 0)")
+        return
     loader.load_pipeline(loader.PipelineKey.from_settings(settings))
     sync: Callable[[], None] = torch.cuda.synchronize if cuda else lambda: None
     scenarios = (("photo, from noise", False, False), ("photo + words, refining the warp result", True, True))

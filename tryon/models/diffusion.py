@@ -98,8 +98,9 @@ PUBLISHED_FILES: dict[str, dict[str, tuple[str, ...]]] = {
 IP_ADAPTER_SCALE = 0.8
 # The fp16 weight files diffusers writes and reads with variant="fp16".
 FP16_VARIANT = "fp16"
-# A file whose presence says the folder has fp16 weights (every diffusers pipeline has a UNet).
+# Files whose presence says the folder has fp16 / fp32 weights (every diffusers pipeline here has a UNet).
 FP16_PROBE = "unet/diffusion_pytorch_model.fp16.safetensors"
+FP32_PROBE = "unet/diffusion_pytorch_model.safetensors"
 # Environment variables that ZeroGPU Spaces set (read by the `spaces` package and by Gradio).
 ZERO_GPU_ENV = "SPACES_ZERO_GPU"
 SPACE_ENV = "SYSTEM"
@@ -366,9 +367,11 @@ def preload(settings: Settings) -> str | None:
 
 
 def _load_kwargs(root: str, key: PipelineKey) -> dict[str, Any]:
-    """``from_pretrained`` arguments: dtype, fp16 files where the folder has them, offline unless allowed."""
+    """``from_pretrained`` arguments: the dtype; the fp16 files where the folder has them and fp16 is wanted
+    (or they are all it has: cast up on a CPU); offline unless downloads are allowed."""
     kwargs: dict[str, Any] = {"dtype": torch_dtype(key.dtype), "local_files_only": not downloads_allowed()}
-    if key.dtype == "float16" and folder_ref(root).probe(FP16_PROBE):
+    folder = folder_ref(root)
+    if folder.probe(FP16_PROBE) and (key.dtype == "float16" or not folder.probe(FP32_PROBE)):
         kwargs["variant"] = FP16_VARIANT
     return kwargs
 

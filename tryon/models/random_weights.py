@@ -11,7 +11,7 @@ Tokenizers are small in-memory vocabularies: they only turn the prompt into 77 t
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +92,8 @@ def clip_tokenizer() -> Any:
     return CLIPTokenizer(vocab={t: i for i, t in enumerate(tokens)}, merges=[], model_max_length=77)
 
 
-def _kandinsky_parts() -> Iterator[tuple[str, str, Callable[[], Any]]]:
-    """``(pipeline folder, component, build)`` for every Kandinsky 2.1 model."""
+def _kandinsky_parts() -> dict[str, list[tuple[str, Callable[[], Any]]]]:
+    """Pipeline folder -> ``(component, build)`` for every Kandinsky 2.1 model."""
     from diffusers import PriorTransformer, UNet2DConditionModel, VQModel
     from diffusers.pipelines.kandinsky.text_encoder import MCLIPConfig, MultilingualCLIP
     from transformers import (
@@ -103,22 +103,32 @@ def _kandinsky_parts() -> Iterator[tuple[str, str, Callable[[], Any]]]:
         CLIPVisionModelWithProjection,
     )
 
-    yield "decoder", "unet", lambda: UNet2DConditionModel(**KANDINSKY_UNET)
-    yield "decoder", "text_encoder", lambda: MultilingualCLIP(MCLIPConfig(**MCLIP))
-    yield "decoder", "movq", lambda: VQModel(**KANDINSKY_MOVQ)
-    yield "prior", "prior", PriorTransformer
-    yield "prior", "image_encoder", lambda: CLIPVisionModelWithProjection(CLIPVisionConfig(**CLIP_L_VISION))
-    yield "prior", "text_encoder", lambda: CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_L_TEXT))
+    return {
+        "decoder": [
+            ("unet", lambda: UNet2DConditionModel(**KANDINSKY_UNET)),
+            ("text_encoder", lambda: MultilingualCLIP(MCLIPConfig(**MCLIP))),
+            ("movq", lambda: VQModel(**KANDINSKY_MOVQ)),
+        ],
+        "prior": [
+            ("prior", PriorTransformer),
+            ("image_encoder", lambda: CLIPVisionModelWithProjection(CLIPVisionConfig(**CLIP_L_VISION))),
+            ("text_encoder", lambda: CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_L_TEXT))),
+        ],
+    }
 
 
-def _sd15_parts() -> Iterator[tuple[str, str, Callable[[], Any]]]:
+def _sd15_parts() -> dict[str, list[tuple[str, Callable[[], Any]]]]:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    yield "pipeline", "unet", lambda: UNet2DConditionModel(**SD15_UNET)
-    yield "pipeline", "vae", lambda: AutoencoderKL(**SD15_VAE)
-    yield "pipeline", "text_encoder", lambda: CLIPTextModel(CLIPTextConfig(**CLIP_L_TEXT))
-    yield "ip", "image_encoder", lambda: CLIPVisionModelWithProjection(CLIPVisionConfig(**CLIP_H_VISION))
+    return {
+        "pipeline": [
+            ("unet", lambda: UNet2DConditionModel(**SD15_UNET)),
+            ("vae", lambda: AutoencoderKL(**SD15_VAE)),
+            ("text_encoder", lambda: CLIPTextModel(CLIPTextConfig(**CLIP_L_TEXT))),
+        ],
+        "ip": [("image_encoder", lambda: CLIPVisionModelWithProjection(CLIPVisionConfig(**CLIP_H_VISION)))],
+    }
 
 
 PARTS = {"kandinsky21": _kandinsky_parts, "sd15": _sd15_parts}
@@ -130,62 +140,77 @@ def parameter_counts(recipe: str) -> dict[str, int]:
 
     counts = {}
     with torch.device("meta"):
-        for folder, name, build in PARTS[recipe]():
-            counts[f"prior_{name}" if folder == "prior" and name != "prior" else name] = sum(
-                p.numel() for p in build().parameters()
-            )
+        for folder, parts in PARTS[recipe]().items():
+            for name, build in parts:
+                label = f"prior_{name}" if folder == "prior" and name != "prior" else name
+                counts[label] = sum(p.numel() for p in build().parameters())
     return counts
 
 
 def save_random_weights(recipe: str, root: Path, dtype: str = "float16") -> dict[str, str]:
-    """Build the recipe's models one at a time with random weights and save them under ``root`` as diffusers
-    lays pipelines out (fp16 files with ``variant="fp16"``), freeing each before the next: memory peaks at one
-    model in fp32. Returns the paths for Settings: ``model`` and ``prior`` (kandinsky21) or ``model`` and
-    ``ip_adapter`` (sd15)."""
+    """Build the recipe's models with random weights and save them under ``root`` as diffusers lays pipelines
+    out (fp16 files with ``variant="fp16"``), one pipeline folder at a time, each freed once saved. Returns
+    the paths for Settings: ``model`` and ``prior`` (kandinsky21) or ``model`` and ``ip_adapter`` (sd15)."""
     import torch
 
     variant = "fp16" if dtype == "float16" else None
-    models: dict[str, dict[str, Any]] = {}
-    for folder, name, build in PARTS[recipe]():
-        torch.manual_seed(0)
-        model = build().to(getattr(torch, dtype)).eval()
-        if folder == "ip":
-            model.save_pretrained(root / "ip" / "image_encoder", variant=variant)
-            del model
-        else:
-            models.setdefault(folder, {})[name] = model
+    paths: dict[str, str] = {}
+    for folder, parts in PARTS[recipe]().items():
+        models = {}
+        for name, build in parts:
+            torch.manual_seed(0)
+            models[name] = build().to(getattr(torch, dtype)).eval()
+            gc.collect()
+        paths.update(SAVE[(recipe, folder)](models, root, variant))
+        del models
         gc.collect()
-    if recipe == "kandinsky21":
-        return _assemble_kandinsky(models, root, variant)
-    return _assemble_sd15(models, root, variant, getattr(torch, dtype))
+    return paths
 
 
-def _assemble_kandinsky(models: dict[str, dict[str, Any]], root: Path, variant: str | None) -> dict[str, str]:
-    from diffusers import DDIMScheduler, KandinskyInpaintPipeline, KandinskyPriorPipeline, UnCLIPScheduler
+def _save_decoder(models: dict[str, Any], root: Path, variant: str | None) -> dict[str, str]:
+    from diffusers import DDIMScheduler, KandinskyInpaintPipeline
+
+    KandinskyInpaintPipeline(tokenizer=xlmr_tokenizer(), scheduler=DDIMScheduler(**KANDINSKY_SCHEDULER),
+                             **models).save_pretrained(root / "decoder", variant=variant)
+    return {"model": str(root / "decoder")}
+
+
+def _save_prior(models: dict[str, Any], root: Path, variant: str | None) -> dict[str, str]:
+    from diffusers import KandinskyPriorPipeline, UnCLIPScheduler
     from transformers import CLIPImageProcessor
 
-    decoder, prior = models["decoder"], models["prior"]
-    KandinskyInpaintPipeline(tokenizer=xlmr_tokenizer(), scheduler=DDIMScheduler(**KANDINSKY_SCHEDULER),
-                             **decoder).save_pretrained(root / "decoder", variant=variant)
-    KandinskyPriorPipeline(prior=prior["prior"], image_encoder=prior["image_encoder"],
-                           text_encoder=prior["text_encoder"], tokenizer=clip_tokenizer(),
-                           scheduler=UnCLIPScheduler(**PRIOR_SCHEDULER),
-                           image_processor=CLIPImageProcessor()).save_pretrained(root / "prior", variant=variant)
-    return {"model": str(root / "decoder"), "prior": str(root / "prior")}
+    KandinskyPriorPipeline(tokenizer=clip_tokenizer(), scheduler=UnCLIPScheduler(**PRIOR_SCHEDULER),
+                           image_processor=CLIPImageProcessor(), **models).save_pretrained(root / "prior",
+                                                                                          variant=variant)
+    return {"prior": str(root / "prior")}
 
 
-def _assemble_sd15(models: dict[str, dict[str, Any]], root: Path, variant: str | None, dtype: Any) -> dict[str, str]:
+def _save_sd15(models: dict[str, Any], root: Path, variant: str | None) -> dict[str, str]:
     from diffusers import DDIMScheduler, StableDiffusionInpaintPipeline
     from safetensors.torch import save_file
 
-    parts = models["pipeline"]
     pipe = StableDiffusionInpaintPipeline(tokenizer=clip_tokenizer(), scheduler=DDIMScheduler(**SD15_SCHEDULER),
                                           safety_checker=None, feature_extractor=None, image_encoder=None,
-                                          requires_safety_checker=False, **parts)
+                                          requires_safety_checker=False, **models)
     pipe.save_pretrained(root / "pipeline", variant=variant)
-    state = ip_adapter_state(parts["unet"], CLIP_H_VISION["projection_dim"], dtype)
+    (root / "ip").mkdir(parents=True, exist_ok=True)
+    state = ip_adapter_state(models["unet"], CLIP_H_VISION["projection_dim"], models["unet"].dtype)
     save_file(state, str(root / "ip" / "ip.safetensors"))
     return {"model": str(root / "pipeline"), "ip_adapter": str(root / "ip" / "ip.safetensors")}
+
+
+def _save_ip_encoder(models: dict[str, Any], root: Path, variant: str | None) -> dict[str, str]:
+    # diffusers' load_ip_adapter reads the image encoder without a variant: plain file names, in the dtype.
+    models["image_encoder"].save_pretrained(root / "ip" / "image_encoder")
+    return {}
+
+
+SAVE: dict[tuple[str, str], Callable[[dict[str, Any], Path, str | None], dict[str, str]]] = {
+    ("kandinsky21", "decoder"): _save_decoder,
+    ("kandinsky21", "prior"): _save_prior,
+    ("sd15", "pipeline"): _save_sd15,
+    ("sd15", "ip"): _save_ip_encoder,
+}
 
 
 def ip_adapter_state(unet: Any, image_dim: int, dtype: Any) -> dict[str, Any]:
