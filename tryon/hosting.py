@@ -49,7 +49,7 @@ class Startup:
     diffusion_unavailable: str | None
 
 
-def check_data_dir(settings: Settings, on_space: bool | None = None) -> None:
+def check_data_dir(settings: Settings) -> None:
     """On a Space, the data directory must be a mounted, writable storage bucket.
 
     Locally any folder works (it is created on first use).
@@ -57,7 +57,7 @@ def check_data_dir(settings: Settings, on_space: bool | None = None) -> None:
     Raises:
         StartupError: on a Space, an absolute ``TRYON_DATA_DIR`` that does not exist or cannot be written.
     """
-    if not (loader.on_space() if on_space is None else on_space):
+    if not loader.on_space():
         return
     data_dir = Path(settings.data_dir).expanduser()
     if not data_dir.is_absolute():

@@ -68,6 +68,8 @@ IP_ADAPTER_TOKENS = 4
 PUBLISHED_FP32_BYTES = {
     ("kandinsky21", "unet"): 4.91e9, ("kandinsky21", "text_encoder"): 2.24e9, ("kandinsky21", "movq"): 271e6,
     ("kandinsky21", "prior"): 4.09e9, ("kandinsky21", "prior_text_encoder"): 495e6,
+    ("sd15", "unet"): 3.44e9, ("sd15", "vae"): 335e6, ("sd15", "text_encoder"): 492e6,
+    ("sd15", "image_encoder"): 2.53e9,  # IP-Adapter's models/image_encoder (OpenCLIP ViT-H/14)
 }
 # Characters the small tokenizers know: enough for English and Chinese test prompts.
 TOKENIZER_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789,.-'" + "一件黄色的短袖红蓝白黑衬衫连衣裙长条纹牛仔裤T恤"
