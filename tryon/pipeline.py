@@ -467,3 +467,107 @@ def colour_advice(
     )
     suggestions = tuple(advice_stage.Suggestion(items[i], score, reason) for i, score, reason in ranked[:k])
     return dataclasses.replace(advice, suggestions=suggestions)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Instant preview, then refine (the diffusion renderer as a second pass over the warp result)
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RefineProgress:
+    """The diffusion refinement finished denoising step ``step`` of ``total``."""
+
+    step: int
+    total: int
+
+
+def diffusion_unavailable(settings: Settings | None = None) -> str | None:
+    """Why the diffusion renderer cannot run here (one sentence, for the UI), or None. Loads nothing."""
+    from .stages import diffusion
+
+    return diffusion.unavailable_reason(settings or get_settings())
+
+
+def preload_diffusion(settings: Settings | None = None) -> str | None:
+    """Load the diffusion pipeline now, on the calling thread (the app's start-up, on ZeroGPU the main
+    thread): why it cannot run, or None once it is in memory."""
+    from .stages import diffusion
+
+    return diffusion.preload(settings or get_settings())
+
+
+def gpu_entry_point() -> Callable[..., Any]:
+    """The one GPU function (:func:`tryon.stages.diffusion.generate`, wrapped in ``spaces.GPU`` where the
+    ``spaces`` package is installed). Importing it registers it with ZeroGPU: do so before ``launch()``."""
+    from .stages import diffusion
+
+    return diffusion.generate
+
+
+def try_on_progressive(
+    person: ImageSource,
+    garment: ImageSource | None = None,
+    description: str | None = None,
+    *,
+    category: str = "auto",
+    edit_mask: np.ndarray | None = None,
+    settings: Settings | None = None,
+    options: Any = None,
+) -> Iterator[TryOnResult | RefineProgress]:
+    """:func:`try_on` with the warp renderer at once, then the diffusion renderer refining that result.
+
+    Yields, in order: the warp :class:`TryOnResult` (the instant preview); a :class:`RefineProgress` per
+    denoising step; the refined :class:`TryOnResult` (renderer "diffusion"). Where diffusion cannot run, the
+    second result is the preview again with a note saying why.
+
+    Args:
+        person, garment, description, category, edit_mask, settings: as for :func:`try_on`.
+        options: :class:`tryon.stages.diffusion.DiffusionOptions` (steps, guidance, strength, seed), default
+            from ``settings``.
+
+    Raises:
+        TryOnError: any input the user can fix (message says how), before the preview or while refining.
+    """
+    from .stages import diffusion
+    from .stages.composite import Composite
+
+    settings = settings or get_settings()
+    preview = try_on(person, garment, description, category=category, renderer="warp", edit_mask=edit_mask,
+                     settings=settings)
+    yield preview
+    reason = diffusion.unavailable_reason(settings)
+    if reason is not None:
+        yield dataclasses.replace(preview, notes=(*preview.notes, f"Used the warp renderer: {reason}"))
+        return
+    timings = dict(preview.timings)
+    start = time.perf_counter()
+    warped = Composite(preview.image, preview.edit_mask, preview.garment_mask, layers={})
+    rendered = None
+    for event in diffusion.render_steps(preview.person, preview.body, preview.garment, preview.spec, settings,
+                                        edit_mask, init=warped, garment_photo=garment is not None,
+                                        options=options):
+        if isinstance(event, diffusion.Progress):
+            yield RefineProgress(event.step, event.total)
+        else:
+            rendered = event
+    timings["diffusion"] = time.perf_counter() - start
+    # The self-check looks at the refined picture; the preview's findings were about the warp result.
+    with _timed(timings, "check"):
+        verdict = check_result(preview.person, rendered.image, rendered.garment_mask, preview.body, preview.garment,
+                               preview.category, preview.spec)
+    stale = set(preview.check.problems) if preview.check is not None else set()
+    notes = (*(note for note in preview.notes if note not in stale), *verdict.problems)
+    timings["total"] = sum(seconds for stage, seconds in timings.items() if stage != "total")
+    yield dataclasses.replace(preview, image=rendered.image, edit_mask=rendered.edit_mask,
+                              garment_mask=rendered.garment_mask, renderer="diffusion", check=verdict,
+                              notes=notes, timings=timings)
+
+
+def diffusion_options(settings: Settings | None = None, **overrides: Any) -> Any:
+    """:class:`tryon.stages.diffusion.DiffusionOptions` from ``settings``, with the given fields replaced
+    (None keeps the setting): steps, guidance, strength, seed, side, prior_steps."""
+    from .stages.diffusion import DiffusionOptions
+
+    options = DiffusionOptions.from_settings(settings or get_settings())
+    return dataclasses.replace(options, **{name: value for name, value in overrides.items() if value is not None})
