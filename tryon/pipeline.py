@@ -236,7 +236,8 @@ def try_on(
     check_visible(body, category)
 
     # 5. Render.
-    renderer, rendered = _render(person_rgb, body, garment_info, spec, renderer, edit_mask, settings, notes, timings)
+    renderer, rendered = _render(person_rgb, body, garment_info, spec, renderer, edit_mask, settings, notes, timings,
+                                 garment_photo=garment is not None)
 
     # 6. Check the picture: what shows where, against the garment and the description.
     with _timed(timings, "check"):
@@ -284,21 +285,17 @@ def _describe(
 
 def _render(
     person_rgb: np.ndarray, body: Any, garment_info: Any, spec: Any, renderer: str, edit_mask: np.ndarray | None,
-    settings: Settings, notes: list[str], timings: dict[str, float],
+    settings: Settings, notes: list[str], timings: dict[str, float], *, garment_photo: bool = True,
 ) -> tuple[str, Any]:
-    """``(renderer used, Composite)``: the diffusion renderer where it can run (else warp, with a note),
-    or warp + composite."""
+    """``(renderer used, Composite)``: warp + composite, then, where the diffusion renderer can run (else
+    with a note saying why not), the diffusion renderer refining that warp result.
+
+    ``garment_photo``: False when the garment was synthesized from the description alone (the
+    diffusion recipes then condition on the words).
+    """
     from .stages import composite as composite_stage
     from .stages import warp as warp_stage
 
-    if renderer == "diffusion":
-        from .stages import diffusion
-
-        reason = diffusion.unavailable_reason(settings)
-        if reason is None:
-            with _timed(timings, "diffusion"):
-                return renderer, diffusion.render(person_rgb, body, garment_info, spec, settings, edit_mask)
-        notes.append(f"Used the warp renderer: {reason}")
     with _timed(timings, "warp"):
         warped = warp_stage.warp_garment(garment_info, body)
     with _timed(timings, "composite"):
@@ -306,7 +303,18 @@ def _render(
         rendered = composite_stage.composite(person_rgb, body, warped, edit_mask=edit_mask, prepared=prepared)
     if body.person.clothing.outer is not None and warped.category != "lower":
         notes.append(OUTERWEAR_NOTE)
-    return "warp", rendered
+    if renderer != "diffusion":
+        return "warp", rendered
+    from .stages import diffusion
+
+    reason = diffusion.unavailable_reason(settings)
+    if reason is not None:
+        notes.append(f"Used the warp renderer: {reason}")
+        return "warp", rendered
+    with _timed(timings, "diffusion"):
+        refined = diffusion.render(person_rgb, body, garment_info, spec, settings, edit_mask, init=rendered,
+                                   garment_photo=garment_photo)
+    return "diffusion", refined
 
 
 def _apply_text_edits(garment_info: Any, spec: Any, notes: list[str], timings: dict[str, float]) -> Any:
