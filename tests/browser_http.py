@@ -38,6 +38,10 @@ class BrowserSession:
     def component_id(self, elem_id: str) -> int:
         return next(c["id"] for c in self.config["components"] if c.get("props", {}).get("elem_id") == elem_id)
 
+    def dependency(self, api_name: str) -> dict[str, Any]:
+        """The config entry of the event named ``api_name``."""
+        return next(d for d in self.config["dependencies"] if d.get("api_name") == api_name)
+
     def fn(self, api_name: str | None = None, *, inputs: list[int] | None = None,
            outputs: list[int] | None = None) -> int:
         """The function index of the event named ``api_name``, or with exactly these inputs and outputs."""

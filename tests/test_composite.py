@@ -37,6 +37,15 @@ def _render(case_id: str) -> tuple[np.ndarray, object, object, Composite]:
     return person, body, garment, composite(person, body, warp_garment(garment, body))
 
 
+@functools.cache
+def _crop_top_on_v05() -> tuple[np.ndarray, object, object, Composite]:
+    """v05's person (a loose top over jeans) in a cropped tee drawn from words: the midriff is bared
+    whatever the garment stage makes of a product photo's length."""
+    result = try_on(load_eval_image(CASES["v05"]["person"]), description="a red cropped t-shirt")
+    return result.person, result.body, result.garment, composite(
+        result.person, result.body, warp_garment(result.garment, result.body))
+
+
 def _lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float64)
     lab[..., 0] *= 100.0 / 255.0
@@ -276,16 +285,16 @@ def test_a_two_piece_outfit_is_not_taken_for_a_dress() -> None:
         assert body.person.clothing.one_piece == (case_id == "v14")
 
 
-def _bared_midriff(case_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _bared_midriff() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Luma of the render, the filled skin below the torso's middle, the new garment, the unit."""
-    _, body, _, result = _render(case_id)
+    _, body, _, result = _crop_top_on_v05()
     filled = result.layers["skin_filled"] & (_torso_depth(body) > 0.5)
     luma = _luma(result.image)
     return luma, filled, result.garment_mask, float(body.shoulder_width)
 
 
 def test_a_hem_casts_a_soft_shadow_on_the_bared_midriff() -> None:
-    luma, filled, garment, unit = _bared_midriff("v05")
+    luma, filled, garment, unit = _bared_midriff()
     under, further = [], []
     for x in np.flatnonzero(filled.any(axis=0)):
         rows = np.flatnonzero(filled[:, x])
@@ -302,7 +311,7 @@ def test_a_hem_casts_a_soft_shadow_on_the_bared_midriff() -> None:
 
 
 def test_a_bared_torso_is_darker_at_its_flanks() -> None:
-    luma, filled, _, _ = _bared_midriff("v05")
+    luma, filled, _, _ = _bared_midriff()
     cols = np.flatnonzero(filled.any(axis=0))
     middle, half = 0.5 * (cols[0] + cols[-1]), 0.5 * (cols[-1] - cols[0])
     across = np.abs(np.arange(filled.shape[1]) - middle)[None, :] / half
@@ -328,7 +337,7 @@ def test_a_dress_strap_does_not_float_over_a_new_top() -> None:
 def test_fills_leave_the_kept_bottoms_edge_alone() -> None:
     # v05: a crop top over jeans. The skin filled above the jeans stops at their edge: a blend
     # of the two (or the hem's shadow on filled jean pixels) draws a dark line along it.
-    person, _, _, result = _render("v05")
+    person, _, _, result = _crop_top_on_v05()
     jeans = result.layers["kept_clothing"] & ~result.garment_mask & ~result.layers["old_garment"]
     assert jeans.sum() > 1000
     assert np.array_equal(result.image[jeans], person[jeans])
@@ -346,7 +355,7 @@ def _widest_run(row: np.ndarray) -> tuple[int, float]:
 def test_a_bared_midriff_narrows_at_the_waist_under_a_loose_top() -> None:
     # v05: a loose top over the waist, replaced by a cropped tee. The bared skin is the body,
     # not the loose top's outline: narrow at the waist line just below the hem, flaring to the hips.
-    person, body, _, result = _render("v05")
+    person, body, _, result = _crop_top_on_v05()
     depth = _torso_depth(body)
     old = prepare_person(person, body, "upper").scene.old
     filled = result.layers["skin_filled"]

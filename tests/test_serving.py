@@ -72,8 +72,13 @@ def try_on(client: Client, person: Path = PERSON, garment: Path | None = GARMENT
 
 
 def browser_try_on(session: BrowserSession, person: Path = PERSON, garment: Path = GARMENT) -> list[Any]:
+    return session.call(session.fn("tryon"), tryon_data(session, person, garment))
+
+
+def tryon_data(session: BrowserSession, person: Path = PERSON, garment: Path = GARMENT) -> list[Any]:
+    """The /tryon inputs: the photos, no description, auto, warp; the diffusion options left to their defaults."""
     data = [session.upload(person), session.upload(garment), "", "auto", "warp"]
-    return session.call(session.fn("tryon"), data)
+    return data + [None] * (len(session.dependency("tryon")["inputs"]) - len(data))
 
 
 def unlock(client: Client) -> str:
@@ -346,7 +351,7 @@ def test_a_try_on_answers_with_two_jpegs_and_builds_the_panels_only_when_opened(
     session = BrowserSession(app.url)
     cache = Path(app.settings.data_dir).resolve() / GRADIO_TMP_DIRNAME
     before = {p for p in cache.rglob("*") if p.is_file()}
-    slider, timings, _, _, token = browser_try_on(session)
+    slider, timings, _, _, token, _ = browser_try_on(session)
     new = {p for p in cache.rglob("*") if p.is_file()} - before
     # The uploads and the display images, encoded once as JPEG at the processing size (the "before"
     # image once per person photo); no analysis pictures, no editor image.
@@ -379,7 +384,7 @@ def test_a_full_queue_tells_the_browser_to_try_again_in_a_moment(tmp_path, monke
     demo = launch_server(Settings(data_dir=tmp_path / "data", queue_size=1, concurrency=1))
     try:
         sessions = [BrowserSession(demo.local_url) for _ in range(6)]
-        data = [sessions[0].upload(PERSON), sessions[0].upload(GARMENT), "", "auto", "warp"]
+        data = tryon_data(sessions[0])
         fn = sessions[0].fn("tryon")
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
             answers = list(pool.map(lambda s: s.join(fn, data), sessions))

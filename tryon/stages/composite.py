@@ -772,7 +772,10 @@ def _round_shade(shape: BodyShape, where: np.ndarray, crop: tuple[slice, slice],
     gy, gx = (np.mgrid[0:gh, 0:gw] + 0.5) * step - 0.5
     s = shape.roundness((y0 + gy + crop[0].start).ravel(), (x0 + gx + crop[1].start).ravel())
     s = np.minimum(s, 1.0).reshape(gh, gw)
-    shade = (1.0 - ROUND_DEPTH * (1.0 - np.sqrt(1.0 - s * s))).astype(np.float32)
+    # Divided by its mean across a limb (the mean of sqrt(1 - s^2) over [0, 1] is pi / 4): the visible
+    # skin the fill's colour comes from is itself such a mean, so the fill is as light on average.
+    mean_shade = 1.0 - ROUND_DEPTH * (1.0 - np.pi / 4.0)
+    shade = ((1.0 - ROUND_DEPTH * (1.0 - np.sqrt(1.0 - s * s))) / mean_shade).astype(np.float32)
     shade = cv2.GaussianBlur(shade, (0, 0), ROUND_BLUR / ROUND_GRID)
     full = cv2.resize(shade, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)
     h, w = min(where.shape[0] - y0, full.shape[0]), min(where.shape[1] - x0, full.shape[1])

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 from scipy.interpolate import RBFInterpolator
 
+from . import masks
 from .garment import GarmentAnalysis
 from .person import PROPORTIONS, ray_extent, sample_mask
 
@@ -100,6 +101,16 @@ class FitRules:
 
 FIT = FitRules()
 
+
+
+@dataclasses.dataclass(frozen=True)
+class SeamRules:
+    """Where the pieces of a garment meet."""
+
+    close_u: float = 0.04  # gaps narrower than about twice this (body units) between a sleeve and the body close
+
+
+SEAMS = SeamRules()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -986,6 +997,7 @@ def _render(
         alpha[y0:y1, x0:x1] = a + alpha[y0:y1, x0:x1] * keep[..., 0]
         part_mask = parts.setdefault(piece.name, np.zeros((h, w), bool))
         part_mask[y0:y1, x0:x1] |= a > 0.5
+    _close_seams(premult, alpha, parts, person.frame.unit_px)
     rgb = np.zeros((h, w, 3), np.uint8)
     drawn = [p.box for p in pieces if p.name in grids]
     if drawn:
@@ -994,6 +1006,33 @@ def _render(
         region = premult[by0:by1, bx0:bx1] / np.maximum(alpha[by0:by1, bx0:bx1], 1e-3)[..., None]
         rgb[by0:by1, bx0:bx1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
     return rgb, alpha, parts, grids
+
+
+def _close_seams(premult: np.ndarray, alpha: np.ndarray, parts: dict[str, np.ndarray], unit: float) -> None:
+    """Close the gaps where a sleeve meets the garment's body (in place): pixels a closing of the
+    garment adds within reach of both the body and a sleeve take the colours around them (a seam is
+    sewn; two warps that do not quite meet would show the background through an armhole)."""
+    body = parts.get("body")
+    sleeves = [parts[name] for name in ("sleeve_left", "sleeve_right") if name in parts]
+    if body is None or not sleeves or not body.any():
+        return
+    reach = max(1.0, SEAMS.close_u * unit)
+    covered = alpha > 0.5
+    gap = masks.close(covered, reach) & ~covered & masks.grow(body, 2 * reach)
+    gap &= np.logical_or.reduce([masks.grow(sleeve, 2 * reach) for sleeve in sleeves])
+    if not gap.any():
+        return
+    ys, xs = np.nonzero(gap)
+    box = (slice(max(0, ys.min() - 3 * int(reach)), ys.max() + 3 * int(reach) + 1),
+           slice(max(0, xs.min() - 3 * int(reach)), xs.max() + 3 * int(reach) + 1))
+    weight = alpha[box] * covered[box]
+    spread = cv2.GaussianBlur(weight, (0, 0), reach)
+    colour = cv2.GaussianBlur(premult[box] / np.maximum(alpha[box], 1e-3)[..., None] * weight[..., None], (0, 0), reach)
+    colour /= np.maximum(spread, 1e-3)[..., None]
+    inside = gap[box]
+    premult[box][inside] = colour[inside]
+    alpha[box][inside] = 1.0
+    body[gap] = True
 
 
 def _keypoints_in_photo(garment: GarmentAnalysis, pieces: list[_Piece], grids: dict) -> dict[str, np.ndarray]:

@@ -77,8 +77,8 @@ IMAGE_ROLES = ("person", "garment", "output", "edit_mask")
 PRIVATE_ROLES = ("person", "edit_mask")
 NOTE_MAX_CHARS = 2000
 COMMENT_MAX_CHARS = 2000
-# A garment description is a sentence or two; the try-on refuses longer ones too.
-DESCRIPTION_MAX_CHARS = 1000
+# As long as the description parser reads (tryon.stages.text.MAX_DESCRIPTION_CHARS); the try-on refuses longer.
+DESCRIPTION_MAX_CHARS = 2000
 # Settings stored with each flag (besides every diffusion_* field): what shapes a rendering.
 RENDER_SETTINGS = ("renderer", "max_side", "device")
 

@@ -14,6 +14,7 @@ until :func:`launch` starts the warm-up in a background thread. Serve it with :f
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import threading
@@ -24,6 +25,7 @@ import gradio as gr
 from ..config import Settings, get_settings
 from ..errors import TryOnError
 from ..store.annotations import DESCRIPTION_MAX_CHARS
+from . import refine
 from .components import PhotoInput
 from .errors import user_errors
 from .flag_panel import FlagPanel, build_flag_panel
@@ -49,7 +51,6 @@ GALLERY_HEIGHT = 360  # px, three rows; a larger catalog scrolls
 ANALYSIS_HEIGHT = 320  # px
 MAX_UPLOAD = "20mb"
 DESCRIPTION_PLACEHOLDER = "e.g. a red long-sleeve shirt · 一件黄色的短袖T恤 · make it navy, short sleeves"
-RENDERER_INFO = "warp runs on any CPU; diffusion needs a GPU and weights"
 CSS = """
 .chips {display:flex; flex-wrap:wrap; align-items:center; gap:6px; min-height:28px}
 .chips-title {font-size:13px; opacity:.7; margin-right:2px}
@@ -85,12 +86,14 @@ class ShopUI:
     chips: Any = None
     category: Any = None
     renderer: Any = None
+    advanced: Any = None  # tryon.ui.refine.AdvancedControls: the diffusion renderer's steps, guidance, ...
     button: Any = None
     garment: Any = None
     search: Any = None
     gallery: Any = None
     gallery_paths: Any = None
     slider: Any = None
+    refine_progress: Any = None
     check: Any = None
     notes: Any = None
     token: Any = None  # hidden: the shown result's token (flag, panels and re-run send it back)
@@ -108,6 +111,11 @@ class ShopUI:
     def try_inputs(self) -> list[Any]:
         return [self.person, self.garment, self.description, self.category, self.renderer]
 
+    @property
+    def result_outputs(self) -> list[Any]:
+        """What a try-on (and a re-run) answers: slider, timings, notes, self-check, token, refine progress."""
+        return [self.slider, self.timings, self.notes, self.check, self.token, self.refine_progress]
+
 
 def _person_column(ui: ShopUI, settings: Settings) -> None:
     ui.person = PhotoInput(label="You", type="filepath", sources=["upload", "webcam", "clipboard"], height=380,
@@ -117,7 +125,8 @@ def _person_column(ui: ShopUI, settings: Settings) -> None:
     ui.chips = gr.HTML("<div class='chips'></div>", elem_id="chips")
     ui.category = gr.Radio(["auto", "upper", "lower", "dress"], value="auto", label="Category")
     with gr.Accordion("Advanced", open=False):
-        ui.renderer = gr.Radio(["warp", "diffusion"], value=settings.renderer, label="Renderer", info=RENDERER_INFO)
+        ui.renderer = refine.build_renderer_radio(settings)
+        ui.advanced = refine.build_advanced_controls(settings)
     ui.button = gr.Button("Try on", variant="primary")
 
 
@@ -133,6 +142,7 @@ def _garment_column(ui: ShopUI, entries: list[tuple[str, str]]) -> None:
 
 def _result_column(ui: ShopUI, settings: Settings, shop: Shop) -> None:
     ui.slider = gr.ImageSlider(label="Before / after", type="filepath", height=520, elem_id="result-slider")
+    ui.refine_progress = refine.build_progress()
     ui.check = gr.Markdown(elem_id="consistency")  # the self-check line
     ui.notes = gr.Markdown(elem_id="notes")
     ui.token = gr.Textbox(visible=False, elem_id="result-token")
@@ -191,20 +201,20 @@ def _after_result(shop: Shop, ui: ShopUI, event: Any) -> None:
 
 def _wire_try_on(shop: Shop, ui: ShopUI) -> None:
     # A quick check first, with no outputs: a refused request then leaves the previous result and
-    # the painted strokes on screen instead of Gradio's "Error" placeholders.
-    outputs = [ui.slider, ui.timings, ui.notes, ui.check, ui.token]
+    # the painted strokes on screen instead of Gradio's "Error" placeholders. Gradio's spinner shows
+    # over the before/after slider only; the refine's own bar sits under it.
     tried = ui.button.click(user_errors(shop.check_try), ui.try_inputs, None, **PRIVATE).success(
-        user_errors(shop.try_on), ui.try_inputs, outputs, api_name="tryon", concurrency_id=RENDER_CONCURRENCY_ID
+        user_errors(shop.try_on), [*ui.try_inputs, *ui.advanced.inputs], ui.result_outputs, api_name="tryon",
+        concurrency_id=RENDER_CONCURRENCY_ID, show_progress_on=ui.slider,
     )
     _after_result(shop, ui, tried)
 
 
 def _wire_rerun(shop: Shop, ui: ShopUI) -> None:
-    outputs = [ui.slider, ui.timings, ui.notes, ui.check, ui.token]
     rerun = ui.rerun.click(
         user_errors(shop.check_rerun), [*ui.try_inputs, ui.editor, ui.token], None, **PRIVATE
-    ).success(user_errors(shop.rerun), [*ui.try_inputs, ui.token], outputs, api_name="tryon_with_mask",
-              concurrency_id=RENDER_CONCURRENCY_ID)
+    ).success(user_errors(shop.rerun), [*ui.try_inputs, *ui.advanced.inputs, ui.token], ui.result_outputs,
+              api_name="tryon_with_mask", concurrency_id=RENDER_CONCURRENCY_ID, show_progress_on=ui.slider)
     _after_result(shop, ui, rerun)
 
 
@@ -266,9 +276,10 @@ def upload_checker(check: Any) -> Any:
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     """Build the Blocks app. Nothing heavy happens here: models load on the first request.
 
-    API endpoints: ``tryon`` (person, garment, description, category, renderer) -> ((before,
-    after), timings, notes, self-check, result token); ``tryon_with_mask`` (same inputs and
-    the token; renders with the edit area painted on that result); ``understand`` (description,
+    API endpoints: ``tryon`` (person, garment, description, category, renderer, and the diffusion
+    renderer's steps, guidance, strength, seed) -> ((before, after), timings, notes, self-check,
+    result token, refine progress); ``tryon_with_mask`` (same inputs and the token; renders with the
+    edit area painted on that result); ``understand`` (description,
     garment) -> chips HTML; ``search`` (query) -> gallery; ``flag`` (token, reasons, note,
     consent) and the ``review_*`` endpoints of :mod:`tryon.ui.review_tab`.
     """
@@ -284,8 +295,9 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             build_review_tab(settings)
         for wire in (_wire_try_on, _wire_rerun, _wire_panels, _wire_catalog, _wire_inputs):
             wire(shop, ui)
-        # The note about diffusion needs torch (slow to import): fill it in after the page loads.
-        demo.load(lambda: gr.Radio(info=shop.renderer_info()), None, ui.renderer, **PRIVATE)
+        # Whether diffusion can run needs torch (slow to import): the renderer's note comes after the page loads.
+        demo.load(functools.partial(refine.renderer_update, settings), None, [ui.renderer, *ui.advanced.inputs],
+                  **PRIVATE)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
     demo.tryon_shop = shop  # read by the session sweep (tryon.ui.sessions)
     return demo

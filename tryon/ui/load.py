@@ -248,7 +248,9 @@ class BrowserShopper:
         self.http = httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S)
         config = self.http.get("config")  # the guard's cookie comes with it, as with the page
         config.raise_for_status()
-        self.fn_index = next(d["id"] for d in config.json()["dependencies"] if d.get("api_name") == "tryon")
+        tryon = next(d for d in config.json()["dependencies"] if d.get("api_name") == "tryon")
+        self.fn_index = tryon["id"]
+        self.inputs = len(tryon["inputs"])  # beyond the five we send (e.g. diffusion options): None, the defaults
         self.session_hash = uuid.uuid4().hex
         self.uploaded: dict[Path, dict[str, Any]] = {}
         self.fetched: set[str] = set()
@@ -273,6 +275,7 @@ class BrowserShopper:
         """One try-on: upload, join, read the event stream to completion, download the images."""
         data = [self._upload(self.args.person), self._upload(self.args.garment), self.args.description,
                 "auto", "warp"]
+        data += [None] * (self.inputs - len(data))
         body = {"data": data, "fn_index": self.fn_index, "session_hash": self.session_hash, "event_data": None,
                 "trigger_id": None}
         joined = self.http.post("gradio_api/queue/join", json=body)

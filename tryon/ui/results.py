@@ -240,6 +240,7 @@ def hold_result(
     renderer: str,
     owner: str | None,
     edit_mask: np.ndarray | None = None,
+    params: dict[str, Any] | None = None,
 ) -> HeldResult:
     """Keep what flagging and the panels need of a :class:`tryon.pipeline.TryOnResult` in ``results``,
     and write its display JPEGs: ``after.jpg`` in the result's folder, and the person's "before"
@@ -252,6 +253,7 @@ def hold_result(
         description, category, renderer: what the shopper asked for.
         owner: the binding of the browser that asked (:func:`tryon.ui.guard.client_of`).
         edit_mask: the painted edit area the result was rendered with, or None.
+        params: more parameters to record with a flag (e.g. the diffusion options).
     """
     folder = results.new_folder()
     before = results.person_display(person_key, result.person) if person_key else folder / "before.jpg"
@@ -280,7 +282,7 @@ def hold_result(
         renderer=result.renderer,
         description=description or "",
         params={"category": category, "renderer": result.renderer, "requested_renderer": renderer,
-                "version": __version__},
+                "version": __version__, **(params or {})},
         spec=result.spec,
         check=result.check,
         timings=dict(result.timings),

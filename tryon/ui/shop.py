@@ -16,6 +16,7 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from ..config import Settings
 from ..errors import TryOnError
 from ..store.annotations import DESCRIPTION_MAX_CHARS, gradio_cache_dir
 from . import format as fmt
+from . import refine
 from .guard import client_of
 from .results import HeldResult, ResultCache, file_key, hold_result, pack_mask, preview, write_jpeg
 
@@ -99,7 +101,6 @@ class Shop:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.results = ResultCache(gradio_cache_dir(settings), settings.result_cache_mb, settings.result_ttl_s)
-        self.catalog_folders = [GARMENTS_DIR] + ([Path(settings.catalog)] if settings.catalog else [])
         self._garment_checks: cachetools.LRUCache[str, Any] = cachetools.LRUCache(GARMENT_CHECKS_KEPT)
         self._checks_lock = threading.Lock()
 
@@ -116,18 +117,25 @@ class Shop:
         check_inputs(garment or None, description, category, renderer)
 
     def try_on(self, person: str | None, garment: str | None, description: str, category: str, renderer: str,
-               request: gr.Request) -> tuple[Any, ...]:
-        """Render and hold the result: ``((before, after) JPEG paths, timings, notes, self-check, token)``."""
-        return self._render(person, garment, description, category, renderer, client_of(request).binding, None)
+               steps: float | None, guidance: float | None, strength: float | None, seed: float | None,
+               request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        """Render and hold the result: ``((before, after) JPEG paths, timings, notes, self-check, token,
+        refine progress)``. With diffusion: the warp preview at once, progress, then the refined result
+        (each result held under its own token; the Advanced panel's steps, guidance, strength, seed)."""
+        advanced = (steps, guidance, strength, seed)
+        yield from self._render(person, garment, description, category, renderer, advanced,
+                                client_of(request).binding, None)
 
     def rerun(self, person: str | None, garment: str | None, description: str, category: str, renderer: str,
-              token: str, request: gr.Request) -> tuple[Any, ...]:
+              steps: float | None, guidance: float | None, strength: float | None, seed: float | None,
+              token: str, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         """Render again with the edit area painted on the result ``token`` (see :meth:`check_rerun`)."""
         binding = client_of(request).binding
         held = self.results.get(token, binding)
         if held.painted is None:
             raise TryOnError("Paint on the photo first: green adds to the area that may change, red removes.")
-        return self._render(person, garment, description, category, renderer, binding, held.painted)
+        yield from self._render(person, garment, description, category, renderer, (steps, guidance, strength, seed),
+                                binding, held.painted)
 
     def check_rerun(self, person: str | None, garment: str | None, description: str, category: str,
                     renderer: str, editor: dict[str, Any] | None, token: str, request: gr.Request) -> None:
@@ -143,7 +151,10 @@ class Shop:
         self.results.replace(dataclasses.replace(held, painted_bits=pack_mask(mask)))
 
     def _render(self, person: str | None, garment: str | None, description: str, category: str, renderer: str,
-                owner: str | None, edit_mask: np.ndarray | None) -> tuple[Any, ...]:
+                advanced: tuple[Any, ...], owner: str | None,
+                edit_mask: np.ndarray | None) -> Iterator[tuple[Any, ...]]:
+        """Checks, then :func:`tryon.ui.refine.progressive_handler` over :meth:`_present` (the pipeline reads
+        the uploads itself, once each, as it would for any caller)."""
         if not person:
             raise TryOnError(NO_PERSON)
         check_description(description)
@@ -151,13 +162,20 @@ class Shop:
         person_key = file_key(person)
         faces = self.garment_faces(garment) if garment else None
         checked = time.perf_counter() - start
-        # The pipeline reads the uploads itself (once each), as it would for any caller.
-        result = pipeline.try_on(person, garment or None, description or None, category=category,
-                                 renderer=renderer, edit_mask=edit_mask, settings=self.settings)
+        present = functools.partial(self._present, owner=owner, person_key=person_key, faces=faces, checked=checked)
+        handler = refine.progressive_handler(present, self.settings, with_mask=edit_mask is not None)
+        yield from handler(person, garment, description, category, renderer, *advanced,
+                           *([edit_mask] if edit_mask is not None else []))
+
+    def _present(self, result: Any, person: str, garment: str | None, description: str, category: str,
+                 renderer: str, edit_mask: np.ndarray | None, notes: tuple[str, ...] = (),
+                 params: dict[str, Any] | None = None, *, owner: str | None, person_key: str | None,
+                 faces: Any, checked: float) -> tuple[Any, ...]:
+        """Hold one :class:`tryon.pipeline.TryOnResult` and answer with its display files and text."""
         held = hold_result(self.results, result, person_path=person, person_key=person_key, garment_path=garment,
                            garment_faces=faces, description=description, category=category, renderer=renderer,
-                           owner=owner, edit_mask=edit_mask)
-        notes = [*result.notes] + (["Used your corrected edit area."] if edit_mask is not None else [])
+                           owner=owner, edit_mask=edit_mask, params=params)
+        notes = [*result.notes, *notes] + (["Used your corrected edit area."] if edit_mask is not None else [])
         timings = {"checks": checked, **{k: v for k, v in result.timings.items() if k != "total"}}
         timings["total"] = sum(timings.values())
         return (
@@ -253,34 +271,15 @@ class Shop:
         return fmt.chips_html(spec, garment_photo=bool(garment))
 
     def gallery_entries(self) -> list[tuple[str, str]]:
-        """``(path, caption)`` of every catalog photo, unranked (no model needed)."""
-        return pipeline.catalog_photos(self.catalog_folders)
+        """``(path, caption)`` of every catalog photo the settings allow, unranked (no model needed)."""
+        return [(str(record.path), record.caption) for record in pipeline.catalog_records(self.settings)]
 
     def search(self, query: str | None) -> list[tuple[str, str]]:
         """Catalog photos ranked by ``query`` (all of them, unranked, for a blank query)."""
         if not query or not query.strip():
             return self.gallery_entries()
-        hits = _catalog(tuple(str(folder) for folder in self.catalog_folders)).search(query, k=GALLERY_RESULTS)
+        hits = pipeline.catalog_index(self.settings).search(query, k=GALLERY_RESULTS)
         return [(str(item.path), item.caption) for item, _ in hits]
-
-    def renderer_info(self) -> str:
-        """What the renderer radio says: whether diffusion can run here."""
-        reason = diffusion_unavailable(self.settings)
-        if reason is None:
-            return "warp: fast, any CPU · diffusion: slower, photo-realistic (GPU)"
-        return f"diffusion is not available on this server: {reason}. It falls back to warp, with a note."
-
-
-@functools.lru_cache(maxsize=2)
-def _catalog(folders: tuple[str, ...]) -> Any:
-    """The garment gallery's search index, built once per set of folders."""
-    return pipeline.build_catalog([Path(folder) for folder in folders])
-
-
-@functools.lru_cache(maxsize=2)
-def diffusion_unavailable(settings: Settings) -> str | None:
-    """Why diffusion cannot run here (cached: it imports torch to look for a GPU), or None."""
-    return pipeline.diffusion_unavailable(settings)
 
 
 def warm_up(shop: Shop, example_people: list[str]) -> None:
@@ -298,8 +297,8 @@ def warm_up(shop: Shop, example_people: list[str]) -> None:
     steps = [
         ("text encoder", pipeline.warm_up_text),
         ("MediaPipe", people),
-        ("catalog", lambda: _catalog(tuple(str(folder) for folder in shop.catalog_folders))),
-        ("renderer check", lambda: diffusion_unavailable(shop.settings)),
+        ("catalog", lambda: pipeline.catalog_index(shop.settings)),
+        ("renderer check", lambda: pipeline.diffusion_unavailable(shop.settings)),
     ]
     for name, step in steps:
         try:
