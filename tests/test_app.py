@@ -116,7 +116,9 @@ def test_queue_settings_bound_every_rendering_event_together(tmp_path: Path, mon
     demo = build_demo(Settings(data_dir=tmp_path / "data", concurrency=3, queue_size=5, review_token="t"))
     assert (demo._queue.max_size, demo._queue.default_concurrency_limit) == (5, 3)
     rendering = {fn.api_name for fn in demo.fns.values() if fn.concurrency_id == RENDER_CONCURRENCY_ID}
-    assert rendering == {"tryon", "tryon_with_mask", "review_rerun"}  # one queue slot for all renders
+    # One queue slot for all renders: Try on, an example's click (private, named after its function), the
+    # corrected re-render and the reviewers' re-run.
+    assert rendering == {"tryon", "try_on", "tryon_with_mask", "review_rerun"}
 
 
 def test_diffusion_request_falls_back_to_warp_with_a_note_on_this_machine(client: Client) -> None:

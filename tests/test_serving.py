@@ -78,7 +78,9 @@ def browser_try_on(session: BrowserSession, person: Path = PERSON, garment: Path
 def tryon_data(session: BrowserSession, person: Path = PERSON, garment: Path = GARMENT) -> list[Any]:
     """The /tryon inputs: the photos, no description, auto, warp; the diffusion options left to their defaults."""
     data = [session.upload(person), session.upload(garment), "", "auto", "warp"]
-    return data + [None] * (len(session.dependency("tryon")["inputs"]) - len(data))
+    # The rest as the page sends them: the components' values (a slider refuses None).
+    values = {c["id"]: c.get("props", {}).get("value") for c in session.config["components"]}
+    return data + [values.get(i) for i in session.dependency("tryon")["inputs"][len(data):]]
 
 
 def unlock(client: Client) -> str:

@@ -69,7 +69,7 @@ def _quiet_native_logs() -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     from .measure import bench, evaluate, search_bench
     from .store import export
-    from .ui import load
+    from .ui import edit_bench, load
 
     parser = argparse.ArgumentParser(prog="python -m tryon", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         ("export", export, "export flagged results as a dataset"),
         ("search-bench", search_bench, "catalog search quality: recall@3 and MRR over a query file"),
         ("load", load, "shoppers in parallel against a server on this machine: latency, errors, server RSS"),
+        ("edit-bench", edit_bench, "Try on against Correct the edit area, through a server on this machine"),
     ):
         sub = commands.add_parser(name, help=help_text)
         module.add_arguments(sub)

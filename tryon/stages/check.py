@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from .garment import GarmentAnalysis
 
 SLEEVE_ORDER = ("none", "short", "three_quarter", "long")
+# Sleeve lengths as a shopper says them.
+SLEEVE_WORDS = {"none": "sleeveless", "short": "short-sleeved", "three_quarter": "three-quarter-sleeved",
+                "long": "long-sleeved"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,8 +133,7 @@ def check_result(
         expected = spec.sleeve if spec is not None and getattr(spec, "sleeve", None) else garment.sleeve
         measures["sleeve_expected"] = expected
         if measured is not None and expected in SLEEVE_ORDER and _far(measured, expected):
-            problems.append(f"The sleeves look {measured.replace('_', '-')} but the garment's are "
-                            f"{expected.replace('_', '-')}.")
+            problems.append(f"It looks {SLEEVE_WORDS[measured]} on you, but the garment is {SLEEVE_WORDS[expected]}.")
     if category in ("lower", "dress"):
         legs = _leg_residue(body, garment_mask, skin_like)
         measures["leg_skin_share"] = legs

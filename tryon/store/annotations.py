@@ -71,6 +71,11 @@ REASONS: dict[str, str] = {
     "attributes": "Colour or attributes do not match the description",
     "other": "Other",
 }
+# Reasons the app files by itself, never offered to shoppers: a result whose self-check found problems
+# is queued for the annotators (flagged by SYSTEM_FLAGGER).
+SYSTEM_REASONS: dict[str, str] = {"self_check": "Self-check found problems (queued automatically)"}
+ALL_REASONS: dict[str, str] = {**REASONS, **SYSTEM_REASONS}
+SYSTEM_FLAGGER = "system:self-check"
 STATUSES = ("new", "confirmed", "rejected", "fixed")
 # Image roles of a record: person and edit_mask only with consent (both show the shopper).
 IMAGE_ROLES = ("person", "garment", "output", "edit_mask")
@@ -155,7 +160,7 @@ class FlagFields:
     Attributes:
         idempotency_key: one flag per key: a second add with the same key is a no-op.
         flagged_by: Hugging Face user name, or an anonymous session id.
-        reasons: codes from :data:`REASONS` (at least one).
+        reasons: codes from :data:`ALL_REASONS` (at least one).
         note: the user's free text.
         description: the garment description the user typed ("" if none).
         renderer: the renderer that produced the output.
@@ -211,10 +216,10 @@ class FlagRecord(FlagFields):
 
 
 def check_reasons(reasons: Sequence[str]) -> None:
-    """Raise TryOnError unless ``reasons`` is a non-empty list of codes from :data:`REASONS`."""
+    """Raise TryOnError unless ``reasons`` is a non-empty list of codes from :data:`ALL_REASONS`."""
     if not reasons:
         raise TryOnError("Pick at least one reason for the flag (e.g. 'Artifacts or seams').")
-    unknown = [reason for reason in reasons if reason not in REASONS]
+    unknown = [reason for reason in reasons if reason not in ALL_REASONS]
     if unknown:
         raise TryOnError(f"Unknown flag reason {unknown[0]!r}: choose from {', '.join(REASONS)}.")
 
@@ -437,7 +442,7 @@ def record_from_result(
         result: the :class:`tryon.pipeline.TryOnResult` the user flagged, or an object with
             the same attributes (``person`` is read only with consent; ``body`` needs only
             ``face_box``, ``landmarks`` and ``visibility``; ``garment`` may be None).
-        reasons: codes from :data:`REASONS`.
+        reasons: codes from :data:`ALL_REASONS`.
         flagged_by: user name or anonymous session id.
         consent: the user ticked "keep my photo for quality review". Without it the
             person photo and edit mask are dropped, the output's face is blurred and so is
@@ -975,7 +980,7 @@ class AnnotationStore:
         """Flags matching all given filters, newest first.
 
         Args:
-            reason: a code from :data:`REASONS`.
+            reason: a code from :data:`ALL_REASONS`.
             status: one of :data:`STATUSES`.
             renderer: renderer name.
             date_from, date_to: inclusive UTC dates of ``created_at``.

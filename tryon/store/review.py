@@ -41,7 +41,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import TryOnError
-from .annotations import IMAGE_ROLES, REASONS, STATUSES, AnnotationStore, HistoryEntry, StoredRecord
+from .annotations import ALL_REASONS, IMAGE_ROLES, STATUSES, AnnotationStore, HistoryEntry, StoredRecord
 
 log = logging.getLogger(__name__)
 
@@ -487,8 +487,8 @@ class ReviewService:
             TryOnError: an unknown reason or status, a malformed date.
         """
         self.check(caller)
-        if reason and reason not in REASONS:
-            raise TryOnError(f"Unknown reason {reason!r}: choose one of {', '.join(REASONS)}.")
+        if reason and reason not in ALL_REASONS:
+            raise TryOnError(f"Unknown reason {reason!r}: choose one of {', '.join(ALL_REASONS)}.")
         if status and status not in STATUSES:
             raise TryOnError(f"Unknown status {status!r}: choose one of {', '.join(STATUSES)}.")
         filters = {

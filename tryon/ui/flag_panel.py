@@ -21,7 +21,15 @@ import numpy as np
 from .. import pipeline
 from ..config import Settings
 from ..errors import TryOnError
-from ..store.annotations import REASONS, AnnotationStore, FlagRecord, open_store, record_from_result
+from ..store.annotations import (
+    REASONS,
+    SYSTEM_FLAGGER,
+    AnnotationStore,
+    FlagRecord,
+    idempotency_key,
+    open_store,
+    record_from_result,
+)
 from .errors import user_errors
 from .guard import client_of
 from .results import HeldResult, ResultCache, file_key
@@ -29,8 +37,9 @@ from .results import HeldResult, ResultCache, file_key
 log = logging.getLogger(__name__)
 
 CONSENT_LABEL = (
-    "Keep my photo for quality review: my original photo is stored with this flag and seen only "
-    "by the team's reviewers. Without this, only the result is kept, with the face blurred."
+    "Keep my photo for quality review: my original photo is stored with this flag (and with results our "
+    "self-check sends for review) and seen only by the team's reviewers. Without this, only the result "
+    "is kept, with the face blurred."
 )
 ANONYMOUS_PREFIX = "anon-"
 ANONYMOUS_ID_CHARS = 12
@@ -52,13 +61,15 @@ def flagger_id(request: gr.Request | None, profile: gr.OAuthProfile | None) -> s
 
 
 def record_for(held: HeldResult, *, reasons: Sequence[str], note: str, consent: bool, flagged_by: str,
-               settings: Settings) -> FlagRecord:
+               settings: Settings, key: str | None = None) -> FlagRecord:
     """The flag record of a held result: photos read again from their uploads (the output is rebuilt
     on the person photo), privacy rule applied.
 
     Raises:
         TryOnError: no reason, a note or description too long, the person photo needed (consent)
             but gone from the server, or no face to blur (no consent).
+
+    ``key``: the record's idempotency key (default: the result's token, one flag per result).
     """
     image = held.image
     person = None
@@ -83,7 +94,7 @@ def record_for(held: HeldResult, *, reasons: Sequence[str], note: str, consent: 
         garment=garment,
         garment_faces=held.garment_faces,
         garment_source=source,
-        result_id=held.token,
+        result_id=key or held.token,
         settings=settings,
     )
 
@@ -130,6 +141,22 @@ class StoreFlaggingCallback(gr.FlaggingCallback):
                             settings=self.settings)
         return self.store.add(record)
 
+    def flag_self_check(self, held: HeldResult, consent: bool) -> tuple[int, bool] | None:
+        """Queue ``held`` for the annotators when its self-check found problems: a system flag with
+        the problems as its note, the output's face blurred unless the shopper consented (the same
+        privacy rule as a shopper's flag). One record per request (same photos, words, category,
+        renderer and painted area), however often it is rendered again; None when the check passed.
+        """
+        check = held.check
+        if check is None or check.ok:
+            return None
+        garment_key = file_key(held.garment_path) if held.garment_path else None
+        key = idempotency_key("self-check", held.person_key, garment_key, held.description, held.category,
+                              held.renderer, held.mask_used_bits, consent)
+        record = record_for(held, reasons=["self_check"], note=" ".join(check.problems), consent=consent,
+                            flagged_by=SYSTEM_FLAGGER, settings=self.settings, key=key)
+        return self.store.add(record)
+
 
 @dataclasses.dataclass(frozen=True)
 class FlagPanel:
@@ -138,6 +165,8 @@ class FlagPanel:
     reasons: gr.CheckboxGroup
     note: gr.Textbox
     message: gr.Markdown
+    consent: gr.Checkbox
+    callback: StoreFlaggingCallback
 
     @property
     def per_result(self) -> list[Any]:
@@ -188,4 +217,4 @@ def build_flag_panel(result_token: gr.Textbox, settings: Settings, results: Resu
 
     flag_button.click(flag, inputs=[result_token, reasons, note, consent], outputs=message, api_name="flag",
                       trigger_mode="once")
-    return FlagPanel(reasons=reasons, note=note, message=message)
+    return FlagPanel(reasons=reasons, note=note, message=message, consent=consent, callback=callback)

@@ -35,18 +35,25 @@ def timings_markdown(timings: Mapping[str, float], cached: bool) -> str:
     return f"| stage | time |\n|---|--:|\n{rows}\n\n{note}"
 
 
-def notes_markdown(notes: list[str] | tuple[str, ...]) -> str:
-    """The notes as a Markdown list."""
-    return "\n".join(f"- {note}" for note in notes)
+def notes_markdown(notes: list[str] | tuple[str, ...], check: Any = None) -> str:
+    """What the pipeline did (its edit notes: recoloured, sleeves from the words, jacket kept...) as a
+    Markdown list, under a heading; the self-check's problems are left out (:func:`check_markdown`
+    shows them)."""
+    shown = [note for note in notes if check is None or note not in check.problems]
+    if not shown:
+        return ""
+    return "**What we did**\n" + "\n".join(f"- {note}" for note in shown)
 
 
 def check_markdown(check: Any) -> str:
-    """The self-check (:class:`tryon.stages.check.ResultCheck`) in a line, or empty without one."""
+    """The self-check (:class:`tryon.stages.check.ResultCheck`) in shopper words, or empty without one:
+    a line when it passed, else what may be off, one item each."""
     if check is None:
         return ""
     if check.ok:
-        return "**Self-check passed**: the result looks like the garment on your body."
-    return "**Self-check**: " + " ".join(check.problems)
+        return "✓ **Self-check passed**: the garment sits where it should on you."
+    problems = "\n".join(f"- {problem}" for problem in check.problems)
+    return f"**Self-check: something may be off**\n{problems}"
 
 
 def chips_html(spec: Any | None, *, garment_photo: bool = False, message: str | None = None) -> str:

@@ -250,7 +250,10 @@ class BrowserShopper:
         config.raise_for_status()
         tryon = next(d for d in config.json()["dependencies"] if d.get("api_name") == "tryon")
         self.fn_index = tryon["id"]
-        self.inputs = len(tryon["inputs"])  # beyond the five we send (e.g. diffusion options): None, the defaults
+        # Beyond the five we send (e.g. the diffusion options): the components' values, as the page sends them
+        # (a slider refuses None).
+        values = {c["id"]: c.get("props", {}).get("value") for c in config.json()["components"]}
+        self.defaults = [values.get(i) for i in tryon["inputs"]]
         self.session_hash = uuid.uuid4().hex
         self.uploaded: dict[Path, dict[str, Any]] = {}
         self.fetched: set[str] = set()
@@ -275,7 +278,7 @@ class BrowserShopper:
         """One try-on: upload, join, read the event stream to completion, download the images."""
         data = [self._upload(self.args.person), self._upload(self.args.garment), self.args.description,
                 "auto", "warp"]
-        data += [None] * (self.inputs - len(data))
+        data += self.defaults[len(data):]
         body = {"data": data, "fn_index": self.fn_index, "session_hash": self.session_hash, "event_data": None,
                 "trigger_id": None}
         joined = self.http.post("gradio_api/queue/join", json=body)

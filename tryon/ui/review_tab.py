@@ -31,7 +31,7 @@ from PIL import Image
 
 from ..config import Settings
 from ..errors import TryOnError
-from ..store.annotations import REASONS, STATUSES, gradio_cache_dir, open_store
+from ..store.annotations import ALL_REASONS, STATUSES, gradio_cache_dir, open_store
 from ..store.review import (
     PAGE_SIZE,
     TABLE_HEADERS,
@@ -240,7 +240,7 @@ class ReviewHandlers:
 
 def _summary_markdown(record: Any) -> str:
     """The detail view's summary; everything a user typed is escaped."""
-    reasons = ", ".join(REASONS.get(code, code) for code in record.reasons)
+    reasons = ", ".join(ALL_REASONS.get(code, code) for code in record.reasons)
     lines = [
         f"**Flag #{record.id}** — {_when(record.created_at)} UTC by {escape_markdown(record.flagged_by)}",
         f"**Reasons:** {escape_markdown(reasons)}",
@@ -329,7 +329,7 @@ def _unlock_row(settings: Settings) -> UnlockRow:
 def _flag_list() -> FlagList:
     with gr.Row():
         filters = [
-            gr.Dropdown([ANY, *REASONS], value=ANY, label="Reason"),
+            gr.Dropdown([ANY, *ALL_REASONS], value=ANY, label="Reason"),
             gr.Dropdown([ANY, *STATUSES], value=ANY, label="Status"),
             gr.Dropdown([ANY], value=ANY, label="Renderer", allow_custom_value=True),
             gr.Textbox(label="From (YYYY-MM-DD, UTC)", max_length=10),
