@@ -94,5 +94,12 @@ def in_viewport(page: Any, selector: str) -> bool:
         "&& b.left >= 0 && b.right <= window.innerWidth && b.height > 0; }")
 
 
+def wait_in_viewport(page: Any, selector: str, timeout_ms: int = 5000) -> None:
+    """Wait until the element is on screen (a smooth scroll takes a moment)."""
+    page.wait_for_function(
+        "(selector) => { const b = document.querySelector(selector)?.getBoundingClientRect(); "
+        "return b && b.top >= 0 && b.bottom <= window.innerHeight && b.height > 0; }", arg=selector, timeout=timeout_ms)
+
+
 def toasts(page: Any) -> list[str]:
     return page.locator(".toast-body").all_inner_texts()

@@ -32,6 +32,7 @@ from shop_browser import (
     start_server,
     toasts,
     wait_for_new_result,
+    wait_in_viewport,
 )
 
 from tryon.config import Settings
@@ -127,10 +128,7 @@ def test_examples_run_when_clicked_cover_top_trousers_and_dress_and_fill_the_his
         results[kind] = _run_example(page, label)
         page.wait_for_function("() => document.querySelector('#self-check')?.innerText.includes('Self-check')")
         # The page has moved to the result (on a laptop it never left the screen).
-        page.wait_for_function("() => { const b = document.querySelector('#result-slider').getBoundingClientRect();"
-                               " return b.top >= 0 && b.top < window.innerHeight / 3; }", timeout=5000) \
-            if screen == "phone" else None
-        assert in_viewport(page, "#result-slider")
+        wait_in_viewport(page, "#result-slider")
         before, after = _slider(page)
         assert before.shape == after.shape and (np.abs(before - after).max(axis=2) > CHANGED).mean() > 0.02
         shot(page, f"example-{kind}-{screen}")
@@ -185,7 +183,7 @@ def test_find_similar_answers_from_the_catalog_without_the_picked_garment(page: 
     similar = _gallery_files(page, "#garment-gallery")
     assert similar and picked not in similar
     assert all("dress" in name for name in similar)  # the category filter still applies
-    assert in_viewport(page, "#shelf-message")  # the page shows the answer
+    wait_in_viewport(page, "#shelf-message")  # the page shows the answer
     shot(page, f"find-similar-{screen}")
 
 
@@ -199,8 +197,10 @@ def test_colour_advice_is_labelled_a_suggestion_with_colours_reasons_and_catalog
     assert advice.locator(".swatch").count() >= 10
     suggestions = _gallery_files(page, "#advice-gallery")
     assert suggestions
-    page.locator("#advice-gallery").scroll_into_view_if_needed()
+    page.evaluate("() => document.querySelector('#advice').scrollIntoView({block: 'start'})")
     shot(page, f"colour-advice-{screen}")
+    page.locator("#advice-gallery").scroll_into_view_if_needed()
+    shot(page, f"colour-advice-picks-{screen}")
     page.locator("#advice-gallery button.thumbnail-item").first.click()
     page.wait_for_function("(name) => document.querySelector('#garment-input img')?.src.endsWith(name)",
                            arg=suggestions[0])

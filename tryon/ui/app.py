@@ -301,8 +301,12 @@ def _render_chain(shop: Shop, ui: ShopUI, trigger: Any, api_name: str | None) ->
     """Check, then render (the warp result, then the refined one with diffusion), then :func:`_after_result`.
 
     The quick check has no outputs: a refused request leaves the previous result on screen instead of
-    Gradio's "Error" placeholders. Gradio's progress shows over the result and on the button."""
+    Gradio's "Error" placeholders. Gradio's progress shows over the result and on the button; where the
+    result is off screen (a phone), the page moves to it when the request is accepted and again when
+    the result is there."""
     checked = trigger(user_errors(shop.check_try), ui.try_inputs, None, **PRIVATE)
+    # On a phone the page glides to the result as soon as the request is accepted: the progress shows there.
+    checked.success(None, None, None, js=page.SHOW_RESULT_JS, **PRIVATE)
     visibility = {"api_name": api_name} if api_name else {"api_visibility": "private"}
     tried = checked.success(user_errors(shop.try_on), [*ui.try_inputs, *ui.advanced.inputs], ui.result_outputs,
                             concurrency_id=RENDER_CONCURRENCY_ID, show_progress_on=[ui.slider, ui.button],

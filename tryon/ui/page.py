@@ -42,7 +42,8 @@ CSS = f"""
 .advice-reason {{font-size:12px; opacity:.75}}
 .licence-note, .hint {{font-size:12px; opacity:.7}}
 #edit-area button[aria-label="Color"] {{display:none !important}}
-#category label, #catalog-filter label, #brush label {{padding:6px 10px !important}}
+#category label, #catalog-filter label, #brush label {{padding:5px 9px !important}}
+#category .wrap, #catalog-filter .wrap {{gap:6px !important}}
 #shelf-message p {{margin:0}}
 #history .grid-container {{grid-template-columns:repeat({HISTORY_COLUMNS}, minmax(0, 1fr)) !important}}
 #refine-progress:not(:has(progress)), #chips:not(:has(.chip, .chips-note)), #review-note:not(:has(p)) {{display:none}}
@@ -50,7 +51,8 @@ CSS = f"""
   #person-input {{height:360px !important}}
   #try-on {{position:fixed; left:12px; right:12px; bottom:12px; width:auto !important; z-index:100;
            box-shadow:0 4px 16px #0004}}
-  #category label, #catalog-filter label, #brush label {{padding:6px 10px !important}}
+  #category label, #catalog-filter label, #brush label {{padding:5px 9px !important}}
+#category .wrap, #catalog-filter .wrap {{gap:6px !important}}
 #shelf-message p {{margin:0}}
 #history .grid-container {{grid-template-columns:repeat({HISTORY_COLUMNS_PHONE}, minmax(0, 1fr)) !important}}
 }}
