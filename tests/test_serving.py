@@ -78,7 +78,8 @@ def browser_try_on(session: BrowserSession, person: Path = PERSON, garment: Path
 def tryon_data(session: BrowserSession, person: Path = PERSON, garment: Path = GARMENT) -> list[Any]:
     """The /tryon inputs: the photos, no description, auto, warp; the diffusion options left to their defaults."""
     data = [session.upload(person), session.upload(garment), "", "auto", "warp"]
-    return data + [None] * (len(session.dependency("tryon")["inputs"]) - len(data))
+    defaults = {c["id"]: c.get("props", {}).get("value") for c in session.config["components"]}
+    return data + [defaults[component] for component in session.dependency("tryon")["inputs"][len(data):]]
 
 
 def unlock(client: Client) -> str:

@@ -65,6 +65,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_PERSON = EXAMPLES / "people" / "vitonhd_00034_00.jpg"
 DEFAULT_GARMENT = EXAMPLES / "garments" / "vitonhd_09176_00.jpg"
 SERVER_SCRIPT = "from tryon.ui import build_demo, launch; launch(build_demo())"
+SHOPPER_INPUTS = 5  # person, garment, description, category, renderer
 TOTAL_ROW = re.compile(r"\*\*total\*\*\s*\|\s*([\d.]+)\s*ms")
 
 
@@ -250,7 +251,9 @@ class BrowserShopper:
         config.raise_for_status()
         tryon = next(d for d in config.json()["dependencies"] if d.get("api_name") == "tryon")
         self.fn_index = tryon["id"]
-        self.inputs = len(tryon["inputs"])  # beyond the five we send (e.g. diffusion options): None, the defaults
+        # Inputs beyond the five a shopper sets (the diffusion options): the page's default values.
+        values = {c["id"]: c.get("props", {}).get("value") for c in config.json()["components"]}
+        self.defaults = [values.get(component) for component in tryon["inputs"][SHOPPER_INPUTS:]]
         self.session_hash = uuid.uuid4().hex
         self.uploaded: dict[Path, dict[str, Any]] = {}
         self.fetched: set[str] = set()
@@ -275,7 +278,7 @@ class BrowserShopper:
         """One try-on: upload, join, read the event stream to completion, download the images."""
         data = [self._upload(self.args.person), self._upload(self.args.garment), self.args.description,
                 "auto", "warp"]
-        data += [None] * (self.inputs - len(data))
+        data += self.defaults
         body = {"data": data, "fn_index": self.fn_index, "session_hash": self.session_hash, "event_data": None,
                 "trigger_id": None}
         joined = self.http.post("gradio_api/queue/join", json=body)
