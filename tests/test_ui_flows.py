@@ -50,7 +50,8 @@ def needs_chromium(test: Any) -> Any:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from tryon.ui.app import build_demo, launch_kwargs
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), review_token=TOKEN)
+    # All shipped catalog photos: the search flow picks a VITON-HD item (not for commercial use).
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), review_token=TOKEN, examples="all")
     demo = build_demo(settings)
     demo.launch(**(launch_kwargs(settings) | {"server_port": None, "prevent_thread_lock": True, "quiet": True}))
     try:
