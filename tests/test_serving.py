@@ -426,4 +426,4 @@ def test_the_load_tool_prints_throughput_latency_errors_and_server_memory(app, c
     assert "requests: 4 ok, 0 failed" in out and "requests/s" in out
     assert "latency: p50" in out and "p95" in out and "max" in out
     assert "errors: none" in out
-    assert "server RSS: started" in out and "after warm-up" in out and "MB" in out
+    assert "server RSS:" in out and "MB at start" in out and "in the warm-up" in out and "up to 4" in out
