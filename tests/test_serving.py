@@ -399,6 +399,24 @@ def test_a_full_queue_tells_the_browser_to_try_again_in_a_moment(tmp_path, monke
         demo.close()
 
 
+@pytest.mark.slow
+def test_a_plain_demo_launch_still_installs_the_guard(tmp_path, monkeypatch):
+    from tryon.ui.app import build_demo
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", "restored-after-the-test")
+    demo = build_demo(Settings(data_dir=tmp_path / "data", review_token=TOKEN))
+    demo.launch(prevent_thread_lock=True, quiet=True)  # as a hosting platform might call it
+    try:
+        config = httpx.get(f"{demo.local_url}config")
+        assert "tryon_client=" in config.headers.get("set-cookie", "")
+        assert httpx.get(f"{demo.local_url}gradio_api/deep_link?session_hash=x").status_code == 404
+        client = Client(demo.local_url, verbose=False)
+        assert client.predict(TOKEN, "carol", api_name="/review_unlock")[0]  # the review opens (guarded)
+        client.close()
+    finally:
+        demo.close()
+
+
 # --------------------------------------------------------------------------- the load tool
 
 

@@ -56,7 +56,7 @@ REQUEST_TIMEOUT_S = 120
 SERVER_START_TIMEOUT_S = 180
 WARM_UP_REQUESTS = 3  # at least; by default two per client, all clients at once (the peak memory of
 # concurrent renders belongs to the warm server, not to the growth the run measures)
-WARM_UP_PER_CLIENT = 5
+WARM_UP_PER_CLIENT = 10
 PIPELINE_RUNS = 30
 RSS_SAMPLES = 4  # the run's RSS peaks are reported per quarter of its requests
 RSS_POLL_S = 0.2
@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--garment", type=Path, default=DEFAULT_GARMENT)
     parser.add_argument("--description", default="")
     parser.add_argument("--warm-up", type=int, default=None,
-                        help="requests (by all the clients) before measuring (default: five per client, at least 3)")
+                        help="requests (by all the clients) before measuring (default: ten per client, at least 3)")
     parser.add_argument("--client", choices=("http", "gradio"), default="http",
                         help="http: the browser's protocol (default); gradio: gradio_client")
     parser.add_argument("--reupload", action="store_true",
@@ -563,8 +563,9 @@ def run(args: argparse.Namespace) -> int:
         trace = stack.enter_context(contextlib.closing(RssTrace(pid)))
         rss: dict[str, Any] = {"started": rss_mb(pid), "trace": trace}
         warm_start = time.monotonic()
-        warm = Load(url, argparse.Namespace(**{**vars(args), "requests": args.warm_up, "new_sessions": False}),
-                    downloads)
+        # The warm-up sends what the run sends (new sessions too, with --new-sessions): the growth then
+        # measured is what accumulates, not the working set of a request pattern met for the first time.
+        warm = Load(url, argparse.Namespace(**{**vars(args), "requests": args.warm_up}), downloads)
         warm.run()
         settle(trace)
         compared = compare_with_pipeline(url, args) if args.pipeline else None
