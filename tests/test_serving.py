@@ -78,9 +78,8 @@ def browser_try_on(session: BrowserSession, person: Path = PERSON, garment: Path
 def tryon_data(session: BrowserSession, person: Path = PERSON, garment: Path = GARMENT) -> list[Any]:
     """The /tryon inputs: the photos, no description, auto, warp; the diffusion options left to their defaults."""
     data = [session.upload(person), session.upload(garment), "", "auto", "warp"]
-    # The rest as the page sends them: the components' values (a slider refuses None).
-    values = {c["id"]: c.get("props", {}).get("value") for c in session.config["components"]}
-    return data + [values.get(i) for i in session.dependency("tryon")["inputs"][len(data):]]
+    defaults = {c["id"]: c.get("props", {}).get("value") for c in session.config["components"]}
+    return data + [defaults[component] for component in session.dependency("tryon")["inputs"][len(data):]]
 
 
 def unlock(client: Client) -> str:
@@ -400,6 +399,24 @@ def test_a_full_queue_tells_the_browser_to_try_again_in_a_moment(tmp_path, monke
         demo.close()
 
 
+@pytest.mark.slow
+def test_a_plain_demo_launch_still_installs_the_guard(tmp_path, monkeypatch):
+    from tryon.ui.app import build_demo
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", "restored-after-the-test")
+    demo = build_demo(Settings(data_dir=tmp_path / "data", review_token=TOKEN))
+    demo.launch(prevent_thread_lock=True, quiet=True)  # as a hosting platform might call it
+    try:
+        config = httpx.get(f"{demo.local_url}config")
+        assert "tryon_client=" in config.headers.get("set-cookie", "")
+        assert httpx.get(f"{demo.local_url}gradio_api/deep_link?session_hash=x").status_code == 404
+        client = Client(demo.local_url, verbose=False)
+        assert client.predict(TOKEN, "carol", api_name="/review_unlock")[0]  # the review opens (guarded)
+        client.close()
+    finally:
+        demo.close()
+
+
 # --------------------------------------------------------------------------- the load tool
 
 
@@ -427,4 +444,4 @@ def test_the_load_tool_prints_throughput_latency_errors_and_server_memory(app, c
     assert "requests: 4 ok, 0 failed" in out and "requests/s" in out
     assert "latency: p50" in out and "p95" in out and "max" in out
     assert "errors: none" in out
-    assert "server RSS: started" in out and "after warm-up" in out and "MB" in out
+    assert "server RSS:" in out and "MB at start" in out and "in the warm-up" in out and "up to 4" in out

@@ -13,8 +13,8 @@ screen and the page moves to the result when it is ready. Wiring (one function p
 is in the second half. More tabs (the Lookbook) plug in through :data:`TABS`.
 
 ``build_demo()`` is testable without the models: nothing loads until the first request, or
-until :func:`launch` starts the warm-up in a background thread. Serve it with :func:`launch`
-(or ``demo.launch(**launch_kwargs(settings))``), which installs the guard and the sweep.
+until :func:`launch` starts the warm-up in a background thread. The demo is a
+:class:`ServedBlocks`: however it is launched, the guard and the sweep come with it.
 """
 
 from __future__ import annotations
@@ -433,6 +433,7 @@ def upload_checker(check: Any) -> Any:
     Feedback comes as soon as the photo arrives instead of after Try on. Anything else is
     logged and the upload kept: Try on reports it properly.
     """
+
     def on_upload(path: str | None) -> Any:
         if not path:
             return gr.skip()
@@ -474,7 +475,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or get_settings()
     use_data_dir(settings)
     shop = Shop(settings)
-    with gr.Blocks(title="tryon", delete_cache=(settings.cache_ttl_s, settings.cache_ttl_s)) as demo:
+    with ServedBlocks(title="tryon", delete_cache=(settings.cache_ttl_s, settings.cache_ttl_s)) as demo:
         _header(settings)
         with gr.Tab("Try on"):
             ui = _shop_layout(settings, shop)
@@ -491,12 +492,32 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     return demo
 
 
-def launch_kwargs(settings: Settings | None = None) -> dict[str, Any]:
-    """Arguments for ``demo.launch()``: host/port from GRADIO_SERVER_NAME/PORT, CSS and scripts, limits, and
-    the guard middleware and session sweep (``app_kwargs``)."""
-    from starlette.middleware import Middleware
+class ServedBlocks(gr.Blocks):
+    """``gr.Blocks`` whose ``launch()`` always installs tryon's HTTP guard (:mod:`tryon.ui.guard`), the
+    session sweep (:mod:`tryon.ui.sessions`) and the session cap, whoever calls it: ``python app.py``,
+    a hosting platform calling ``demo.launch()``, or a test."""
 
-    settings = settings or get_settings()
+    def launch(self, *args: Any, **kwargs: Any) -> Any:
+        from starlette.middleware import Middleware
+
+        settings = getattr(self, "tryon_shop", None)
+        settings = settings.settings if settings is not None else get_settings()
+        app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+        middleware = list(app_kwargs.get("middleware") or [])
+        if not any(getattr(entry, "cls", None) is GuardMiddleware for entry in middleware):
+            middleware.append(Middleware(GuardMiddleware, guard=process_guard()))
+        app_kwargs["middleware"] = middleware
+        app_kwargs["lifespan"] = serving_lifespan(sweep_interval(settings.result_ttl_s), app_kwargs.get("lifespan"))
+        kwargs.setdefault("state_session_capacity", settings.max_sessions)
+        # The page's look (the phone layout, the history strip, the brushes) whoever launches it.
+        for name, value in (("css", page.CSS), ("head", page.HEAD), ("theme", gr.themes.Soft())):
+            kwargs.setdefault(name, value)
+        return super().launch(*args, app_kwargs=app_kwargs, **kwargs)
+
+
+def launch_kwargs(settings: Settings | None = None) -> dict[str, Any]:
+    """Arguments for ``demo.launch()``: host/port from GRADIO_SERVER_NAME/PORT, CSS and scripts, theme, upload
+    limit. (The guard, the sweep, the session cap and the page's look come with :class:`ServedBlocks` itself.)"""
     return {
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
@@ -504,11 +525,6 @@ def launch_kwargs(settings: Settings | None = None) -> dict[str, Any]:
         "head": page.HEAD,
         "max_file_size": MAX_UPLOAD,
         "theme": gr.themes.Soft(),
-        "state_session_capacity": settings.max_sessions,
-        "app_kwargs": {
-            "middleware": [Middleware(GuardMiddleware, guard=process_guard())],
-            "lifespan": serving_lifespan(sweep_interval(settings.result_ttl_s)),
-        },
     }
 
 

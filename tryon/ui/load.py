@@ -14,9 +14,11 @@ loopback addresses are accepted, and clients, requests and time are bounded: thi
 it does not attack.
 
 Printed: throughput, p50/p95/max latency, the server-side time of the same requests,
-errors by kind (a full queue is "busy"), and the server's RSS when it started, after the
-warm-up requests and at the end (with ``--new-sessions`` every request opens a new session,
-so the growth per session shows). ``--pipeline`` first times :func:`tryon.pipeline.try_on` in
+errors by kind (a full queue is "busy"), and the server's RSS (read from ``/proc`` five times a
+second): at start, its peak during the warm-up, and its peak during each quarter of the run.
+Peaks, because the server hands free memory back every sweep: a single reading depends on when
+the last sweep ran. With ``--new-sessions`` every request opens a new session, so the growth per
+session shows. ``--pipeline`` first times :func:`tryon.pipeline.try_on` in
 this process and the same request through the API, alternately, for the API/pipeline ratio.
 """
 
@@ -54,9 +56,9 @@ REQUEST_TIMEOUT_S = 120
 SERVER_START_TIMEOUT_S = 180
 WARM_UP_REQUESTS = 3  # at least; by default two per client, all clients at once (the peak memory of
 # concurrent renders belongs to the warm server, not to the growth the run measures)
-WARM_UP_PER_CLIENT = 5
+WARM_UP_PER_CLIENT = 10
 PIPELINE_RUNS = 30
-RSS_SAMPLES = 4  # the server's RSS is also read after each quarter of the requests
+RSS_SAMPLES = 4  # the run's RSS peaks are reported per quarter of its requests
 RSS_POLL_S = 0.2
 RSS_SETTLE_S = 60.0
 RSS_STILL_S = 5.0
@@ -65,6 +67,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_PERSON = EXAMPLES / "people" / "vitonhd_00034_00.jpg"
 DEFAULT_GARMENT = EXAMPLES / "garments" / "vitonhd_09176_00.jpg"
 SERVER_SCRIPT = "from tryon.ui import build_demo, launch; launch(build_demo())"
+SHOPPER_INPUTS = 5  # person, garment, description, category, renderer
 TOTAL_ROW = re.compile(r"\*\*total\*\*\s*\|\s*([\d.]+)\s*ms")
 
 
@@ -81,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--garment", type=Path, default=DEFAULT_GARMENT)
     parser.add_argument("--description", default="")
     parser.add_argument("--warm-up", type=int, default=None,
-                        help="requests (by all the clients) before measuring (default: five per client, at least 3)")
+                        help="requests (by all the clients) before measuring (default: ten per client, at least 3)")
     parser.add_argument("--client", choices=("http", "gradio"), default="http",
                         help="http: the browser's protocol (default); gradio: gradio_client")
     parser.add_argument("--reupload", action="store_true",
@@ -143,6 +146,38 @@ def rss_mb(pid: int | None) -> float | None:
     except OSError:
         return None
     return None
+
+
+class RssTrace:
+    """The server's RSS read every :data:`RSS_POLL_S` in a background thread; peaks by time window.
+
+    Peaks, not single readings: the server hands free heap back every sweep (``malloc_trim``), so a
+    single reading depends on when the last sweep ran; the peak of a window is its working set.
+    """
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        if pid is not None:
+            self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            value = rss_mb(self.pid)
+            if value is not None:
+                self.samples.append((time.monotonic(), value))
+            self._stop.wait(RSS_POLL_S)
+
+    def peak(self, start: float, end: float | None = None) -> float | None:
+        """The highest reading between ``start`` and ``end`` (monotonic seconds; None: until now)."""
+        end = time.monotonic() if end is None else end
+        values = [value for when, value in list(self.samples) if start <= when <= end]
+        return max(values) if values else None
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 def listening_pid(port: int) -> int | None:
@@ -250,10 +285,9 @@ class BrowserShopper:
         config.raise_for_status()
         tryon = next(d for d in config.json()["dependencies"] if d.get("api_name") == "tryon")
         self.fn_index = tryon["id"]
-        # Beyond the five we send (e.g. the diffusion options): the components' values, as the page sends them
-        # (a slider refuses None).
+        # Inputs beyond the five a shopper sets (the diffusion options): the page's default values.
         values = {c["id"]: c.get("props", {}).get("value") for c in config.json()["components"]}
-        self.defaults = [values.get(i) for i in tryon["inputs"]]
+        self.defaults = [values.get(component) for component in tryon["inputs"][SHOPPER_INPUTS:]]
         self.session_hash = uuid.uuid4().hex
         self.uploaded: dict[Path, dict[str, Any]] = {}
         self.fetched: set[str] = set()
@@ -278,7 +312,7 @@ class BrowserShopper:
         """One try-on: upload, join, read the event stream to completion, download the images."""
         data = [self._upload(self.args.person), self._upload(self.args.garment), self.args.description,
                 "auto", "warp"]
-        data += self.defaults[len(data):]
+        data += self.defaults
         body = {"data": data, "fn_index": self.fn_index, "session_hash": self.session_hash, "event_data": None,
                 "trigger_id": None}
         joined = self.http.post("gradio_api/queue/join", json=body)
@@ -353,7 +387,8 @@ class Load:
         self._left = args.requests
         self._lock = threading.Lock()
         self.deadline = time.monotonic() + args.time_limit
-        self.rss_samples: list[tuple[int, float | None]] = []
+        self.quarters: list[tuple[int, float]] = []
+        self.started = time.monotonic()
 
     def _shopper(self) -> Any:
         return new_shopper(self.url, self.args, self.downloads)
@@ -397,37 +432,38 @@ class Load:
             if shopper is not None:
                 shopper.close()
 
-    def run(self, pid: int | None = None) -> float:
-        """Run all shoppers; returns the wall time in seconds. With ``pid``, samples the server's RSS
-        each time another quarter of the requests is done (:attr:`rss_samples`)."""
+    def run(self) -> float:
+        """Run all shoppers; returns the wall time in seconds. Notes when each quarter of the requests
+        is done (:attr:`quarters`: ``(requests done, monotonic time)``)."""
         start = time.perf_counter()
         threads = [threading.Thread(target=self.worker, daemon=True) for _ in range(self.args.clients)]
         for thread in threads:
             thread.start()
-        marks = [round(self.args.requests * q / RSS_SAMPLES) for q in range(1, RSS_SAMPLES)]
+        marks = [round(self.args.requests * q / RSS_SAMPLES) for q in range(1, RSS_SAMPLES + 1)]
         while any(thread.is_alive() for thread in threads):
             time.sleep(RSS_POLL_S)
             with self._lock:
                 done = len(self.outcomes)
             while marks and done >= marks[0]:
-                self.rss_samples.append((marks.pop(0), rss_mb(pid)))
+                self.quarters.append((marks.pop(0), time.monotonic()))
             if time.monotonic() > self.deadline + REQUEST_TIMEOUT_S:
                 break
+        if not self.quarters or self.quarters[-1][0] != len(self.outcomes):
+            self.quarters.append((len(self.outcomes), time.monotonic()))
         return time.perf_counter() - start
 
 
-def settled_rss(pid: int | None) -> float | None:
-    """The server's RSS once it has stopped growing for :data:`RSS_STILL_S` (its start-up warm-up
+def settle(trace: RssTrace) -> None:
+    """Wait until the server's RSS has stopped growing for :data:`RSS_STILL_S` (its start-up warm-up
     thread loads the text encoder, the catalog and torch in the background), at most :data:`RSS_SETTLE_S`."""
-    deadline = time.monotonic() + RSS_SETTLE_S
-    highest, since = rss_mb(pid), time.monotonic()
+    deadline, since = time.monotonic() + RSS_SETTLE_S, time.monotonic()
+    highest = rss_mb(trace.pid)
     while highest is not None and time.monotonic() < deadline and time.monotonic() - since < RSS_STILL_S:
         time.sleep(RSS_POLL_S)
-        now = rss_mb(pid) or 0.0
+        now = rss_mb(trace.pid) or 0.0
         if now > highest * (1 + RSS_STILL_FRACTION):
             since = time.monotonic()
         highest = max(highest, now)
-    return highest
 
 
 def compare_with_pipeline(url: str, args: argparse.Namespace) -> tuple[float, float, float]:
@@ -466,7 +502,23 @@ def _mb(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f} MB"
 
 
-def report(load: Load, wall_s: float, rss: dict[str, float | None],
+def _rss_lines(load: Load, rss: dict[str, Any]) -> list[str]:
+    """The server's RSS: at start, the peak of the warm-up, the peak of each quarter of the run."""
+    trace: RssTrace = rss["trace"]
+    bounds = [rss["load_start"], *(when for _, when in load.quarters)]
+    quarters = [(done, trace.peak(a, b)) for (done, _), a, b in zip(load.quarters, bounds, bounds[1:], strict=False)]
+    during = ", ".join(f"{_mb(value)} up to {done}" for done, value in quarters)
+    lines = [f"server RSS: {_mb(rss['started'])} at start; peak {_mb(rss['warm'])} in the warm-up; peak {during}"]
+    last = quarters[-1][1] if quarters else None
+    if rss["warm"] and last:
+        growth = last - rss["warm"]
+        sessions = len(load.outcomes) if load.args.new_sessions else load.args.clients
+        lines.append(f"growth of the peak, warm-up to last quarter: {growth:+.0f} MB ({growth / rss['warm']:+.1%}); "
+                     f"{sessions} sessions: {growth / max(sessions, 1):+.2f} MB per session")
+    return lines
+
+
+def report(load: Load, wall_s: float, rss: dict[str, Any],
            compared: tuple[float, float, float] | None) -> str:
     """The printed figures."""
     ok = [o for o in load.outcomes if o.error is None]
@@ -482,14 +534,7 @@ def report(load: Load, wall_s: float, rss: dict[str, float | None],
             line += f"; server-side try-on p50 {statistics.median(server):.3f} s"
         lines.append(line)
     lines.append("errors: " + (", ".join(f"{kind}: {n}" for kind, n in errors.most_common()) or "none"))
-    during = ", ".join(f"{_mb(value)} after {done}" for done, value in load.rss_samples)
-    lines.append(f"server RSS: started {_mb(rss['started'])}, after warm-up {_mb(rss['warm'])}, "
-                 + (f"{during}, " if during else "") + f"after {_mb(rss['after'])}")
-    if rss["warm"] and rss["after"]:
-        growth = rss["after"] - rss["warm"]
-        sessions = len(load.outcomes) if load.args.new_sessions else load.args.clients
-        lines.append(f"growth over warm-up: {growth:+.0f} MB ({growth / rss['warm']:+.1%}); "
-                     f"{sessions} sessions: {growth / max(sessions, 1):+.2f} MB per session")
+    lines.extend(_rss_lines(load, rss))
     if compared is not None:
         pipeline_s, api_s, ratio = compared
         lines.append(f"same request, one shopper, alternating {PIPELINE_RUNS}x: pipeline in this process p50 "
@@ -515,14 +560,18 @@ def run(args: argparse.Namespace) -> int:
         downloads = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tryon-load-downloads-")))
         print(f"tryon load: {args.clients} clients, {args.requests} requests"
               f"{', a new session each' if args.new_sessions else ''}, against {url} ({origin}, pid {pid})")
-        rss = {"started": rss_mb(pid)}
-        warm = Load(url, argparse.Namespace(**{**vars(args), "requests": args.warm_up, "new_sessions": False}),
-                    downloads)
+        trace = stack.enter_context(contextlib.closing(RssTrace(pid)))
+        rss: dict[str, Any] = {"started": rss_mb(pid), "trace": trace}
+        warm_start = time.monotonic()
+        # The warm-up sends what the run sends (new sessions too, with --new-sessions): the growth then
+        # measured is what accumulates, not the working set of a request pattern met for the first time.
+        warm = Load(url, argparse.Namespace(**{**vars(args), "requests": args.warm_up}), downloads)
         warm.run()
-        rss["warm"] = settled_rss(pid)
+        settle(trace)
         compared = compare_with_pipeline(url, args) if args.pipeline else None
+        rss["warm"] = trace.peak(warm_start)  # the warm-up (and the comparison): the working set
+        rss["load_start"] = time.monotonic()
         load = Load(url, args, downloads)
-        wall = load.run(pid)
-        rss["after"] = rss_mb(pid)
+        wall = load.run()
         print(report(load, wall, rss, compared))
     return 0

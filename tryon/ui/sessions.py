@@ -109,11 +109,15 @@ def release_free_memory() -> None:
         trim(0)
 
 
-def serving_lifespan(interval_s: float) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
-    """A FastAPI lifespan (``launch(app_kwargs={"lifespan": ...})``) that sweeps while the server runs."""
+Lifespan = Callable[[Any], contextlib.AbstractAsyncContextManager[Any]]
+
+
+def serving_lifespan(interval_s: float, inner: Lifespan | None = None) -> Lifespan:
+    """A FastAPI lifespan (``launch(app_kwargs={"lifespan": ...})``) that sweeps while the server runs,
+    around ``inner`` (a lifespan the caller gave) when there is one."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
         async def sweep() -> None:
             while True:
                 await asyncio.sleep(interval_s)
@@ -124,7 +128,11 @@ def serving_lifespan(interval_s: float) -> Callable[[Any], contextlib.AbstractAs
 
         task = asyncio.create_task(sweep())
         try:
-            yield
+            if inner is None:
+                yield
+            else:
+                async with inner(app) as state:
+                    yield state
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
