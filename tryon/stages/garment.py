@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from ..errors import TryOnError
-from ..models import load_model
+from ..models import load_model, model_lock
 
 _log = logging.getLogger(__name__)
 
@@ -67,6 +67,21 @@ NO_GARMENT_MESSAGE = (
     "No garment found in the garment photo: upload a product photo of one garment, "
     "shown flat or on an invisible mannequin, on a plain white, grey or single-colour background."
 )
+
+PERSON_PHOTO_MESSAGE = (
+    "The garment photo shows a person wearing clothes, not a garment on its own: upload a product "
+    "photo of the garment alone (laid flat or on an invisible mannequin) on a plain background."
+)
+
+# --- a person photo in the garment slot --------------------------------------------
+# MediaPipe pose runs (about 35 ms) where a person could be: the silhouette is tall (a standing
+# person, face cropped or not) or a face shows. It is a person photo when most body landmarks lie
+# confidently on the silhouette and reach over most of its height (a printed portrait on a tee
+# covers only part of the garment).
+PERSON_CHECK_MIN_ASPECT = 1.6  # silhouette height / width from which pose always runs
+PERSON_MIN_LANDMARKS = 15  # of MediaPipe's 33, visible (> 0.5) and on the silhouette
+PERSON_MIN_VISIBILITY = 0.5
+PERSON_MIN_EXTENT = 0.7  # their vertical extent over the silhouette's height
 
 # --- background and mask -------------------------------------------------------
 BORDER_PX = 4  # width of the border band the background colour is estimated from
@@ -120,9 +135,10 @@ CROTCH_WINDOW_FRAC = 0.06  # columns either side of the centre searched for the 
 LEG_GAP_MIN_FRAC = 0.12  # trousers: the gap below the crotch spans at least this share of the height
 LEG_GAP_MAX_WIDTH = 0.45  # ... and is narrow just below the crotch (x hip width)
 # A dress is longer (to the hem) than DRESS_LENGTH_RATIO x its overall width and DRESS_TORSO_RATIO x
-# its torso width: a top down to the hip is at most ~1.4 and ~2.4 of them, a mini dress ~1.6 and ~2.7.
+# its torso width (measured at the waist and hips): a top down to the hip is at most ~1.4 and ~2.3
+# of them, a mini dress at least ~1.6 and ~2.5.
 DRESS_LENGTH_RATIO = 1.5
-DRESS_TORSO_RATIO = 2.6
+DRESS_TORSO_RATIO = 2.4
 WAISTBAND_ROWS = (0.005, 0.015)  # rows (x height) where a waistband fills the garment's width...
 WAISTBAND_REFERENCE_ROW = 0.1  # ... measured against the outline's extent here
 WAISTBAND_FILL = 0.6
@@ -290,6 +306,8 @@ def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysi
     image = np.ascontiguousarray(image, dtype=np.uint8)
     full_mask = garment_mask(image)
     shape = _Shape(full_mask)
+    if _person_photo(image, shape):
+        raise TryOnError(PERSON_PHOTO_MESSAGE)
     scores = category_scores(full_mask, shape)
     chosen = max(scores, key=scores.__getitem__) if category == "auto" else category
 
@@ -593,6 +611,26 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     if not contours:
         return np.zeros((0, 2), np.int32)
     return max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.int32)
+
+
+def _person_photo(image: np.ndarray, shape: _Shape) -> bool:
+    """Whether the "garment" is a person wearing clothes (see :data:`PERSON_CHECK_MIN_ASPECT`)."""
+    if shape.height < PERSON_CHECK_MIN_ASPECT * shape.width:
+        with model_lock("faces"):
+            if not load_model("faces").process(image).detections:
+                return False
+    with model_lock("pose"):
+        result = load_model("pose").process(image)
+    if result.pose_landmarks is None:
+        return False
+    height, width = shape.mask.shape
+    points = np.array([(lm.x * width, lm.y * height, lm.visibility) for lm in result.pose_landmarks.landmark])
+    xs, ys = np.round(points[:, 0]).astype(int), np.round(points[:, 1]).astype(int)
+    on = (points[:, 2] > PERSON_MIN_VISIBILITY) & (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+    on[on] = shape.mask[ys[on], xs[on]]
+    if on.sum() < PERSON_MIN_LANDMARKS:
+        return False
+    return float(np.ptp(points[on, 1])) >= PERSON_MIN_EXTENT * shape.height
 
 
 # ---------------------------------------------------------------------------------
