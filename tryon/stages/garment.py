@@ -135,9 +135,10 @@ CROTCH_WINDOW_FRAC = 0.06  # columns either side of the centre searched for the 
 LEG_GAP_MIN_FRAC = 0.12  # trousers: the gap below the crotch spans at least this share of the height
 LEG_GAP_MAX_WIDTH = 0.45  # ... and is narrow just below the crotch (x hip width)
 # A dress is longer (to the hem) than DRESS_LENGTH_RATIO x its overall width and DRESS_TORSO_RATIO x
-# its torso width (measured at the waist and hips): a top down to the hip is at most ~1.4 and ~2.3
-# of them, a mini dress at least ~1.6 and ~2.5.
-DRESS_LENGTH_RATIO = 1.5
+# its torso width (measured at the waist and hips): a long tee reaches ~1.5 and ~2.9 of them, a
+# long narrow tank ~2.0 and ~2.4, a short-sleeved A-line mini dress ~1.6 (its sleeves widen it)
+# and ~3.4. Both soft steps must be passed; the boundary stays soft (the caller may override).
+DRESS_LENGTH_RATIO = 1.55
 DRESS_TORSO_RATIO = 2.4
 WAISTBAND_ROWS = (0.005, 0.015)  # rows (x height) where a waistband fills the garment's width...
 WAISTBAND_REFERENCE_ROW = 0.1  # ... measured against the outline's extent here
@@ -235,10 +236,11 @@ SLEEVE_ABOVE_SHARE = 0.75
 # point, on the body's side line.
 ARMHOLE_DEPTH = 0.6
 ARMHOLE_MAX_DEPTH = 0.85
-# A collar or stand collar rises above the shoulder line: the outline drops steeply from the neck
+# A collar or stand collar rises above the shoulder line: the outline drops steeply near the neck
 # corner (at most COLLAR_MAX_DROP, x torso) and then runs gently (slope below SHOULDER_LINE_SLOPE
 # over COLLAR_WINDOW, x torso) along the shoulder; the shoulder point is searched beyond it.
 COLLAR_MAX_DROP = 0.25
+COLLAR_MAX_WIDTH = 0.15  # the collar's side is this close to the neck corner (x torso)
 COLLAR_WINDOW = 0.03
 SHOULDER_LINE_SLOPE = 1.0
 SLEEVE_MIN_AREA = 0.03  # a sleeve is at least this fraction of the body area
@@ -1132,61 +1134,24 @@ def _upper_keypoints(
 
     ``mask`` is the front (inner back removed); ``full_shape`` measures the whole garment.
     Order: neck, armpits (side seams), shoulders (outline above), sleeves (cut along the
-    shoulder-armpit line), cuff centres and sleeve length, hem, and a dress's waist.
+    shoulder-armpit line and the body's side line), cuff centres and sleeve length, hem, and a
+    dress's waist.
     """
     shape = _Shape(mask)
     shape.cx, shape.torso_width = full_shape.cx, full_shape.torso_width
     shape.body_width = full_shape.body_width
-    torso = shape.body_width
-    keypoints: dict[str, tuple[float, float]] = {}
-
     straps = {} if back_neck.any() else _straps(shape)
-    neck = _neck_points(shape, back_neck, straps)
-    keypoints.update(neck)
-    neck_y = max(neck["neck_left"][1], neck["neck_right"][1])
-    armpits, notches = _find_armpits(shape, neck_y)
-    for side, point in armpits.items():
-        if straps:  # the outer edge of the strap's top
-            x = straps[side][1] if _side_sign(side) > 0 else straps[side][0]
-            keypoints[f"shoulder_{side}"] = (float(x), float(np.flatnonzero(mask[:, x])[0]))
-        else:
-            keypoints[f"shoulder_{side}"] = _shoulder(
-                full_shape.mask, torso, side, neck[f"neck_{side}"], point, hanging=notches[side] is not None
-            )
-            if _side_sign(side) * (keypoints[f"shoulder_{side}"][0] - neck[f"neck_{side}"][0]) <= 0:
-                # The neck corner is the outer end of a narrow shoulder band (a sweetheart or square
-                # neckline, an off-shoulder top's edge): it is the shoulder point; the neckline
-                # starts at the band's inner edge.
-                keypoints[f"shoulder_{side}"] = neck[f"neck_{side}"]
-                keypoints[f"neck_{side}"] = _band_inner_corner(shape, side, neck[f"neck_{side}"])
-    shoulders = {side: keypoints[f"shoulder_{side}"] for side in SIDES}
-    for side in SIDES:  # an armpit is below its shoulder point (a halter's seam climbs to the neck)
-        y = min(shape.bottom, int(shoulders[side][1] + ARMPIT_MIN_DROP * torso))
-        if armpits[side][1] < y and (run := shape.run_at(y, shape.cx)) is not None:
-            armpits[side] = (float(run[1] if _side_sign(side) > 0 else run[0]), float(y))
-    hidden = _hidden_armpits(shape, armpits, shoulders, notches)
-    for side in SIDES:  # the sleeve parts from the body's side line below a hidden armpit
-        if hidden[side] != armpits[side]:
-            notches[side] = armpits[side]
-    armpits = hidden
-    for side, point in armpits.items():
-        keypoints[f"armpit_{side}"] = point
-
-    sleeves: dict[str, np.ndarray] = {}
-    body = mask.copy()
-    for side in ("left", "right"):
-        sleeve = _sleeve_region(
-            shape, keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"], side, notches[side]
-        )
-        sleeves[side] = sleeve
-        body &= ~sleeve
-    body_area = max(1, int(body.sum()))
+    keypoints, notches = _frame_points(shape, full_shape.mask, back_neck, straps)
+    parts = {"body": mask.copy()}
     lengths = []
-    parts = {"body": body}
-    for side in ("left", "right"):
-        sleeve = sleeves[side]
-        if sleeve.sum() < SLEEVE_MIN_AREA * body_area:
-            parts["body"] = parts["body"] | sleeve
+    for side in SIDES:
+        shoulder, armpit = keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"]
+        parts[f"sleeve_{side}"] = _sleeve_region(shape, shoulder, armpit, side, notches[side])
+        parts["body"] &= ~parts[f"sleeve_{side}"]
+    for side in SIDES:
+        sleeve = parts.pop(f"sleeve_{side}")
+        if sleeve.sum() < SLEEVE_MIN_AREA * max(1, int(parts["body"].sum())):
+            parts["body"] |= sleeve  # a sliver of a sleeveless armhole
             continue
         parts[f"sleeve_{side}"] = sleeve
         end = _sleeve_end(sleeve, keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"])
@@ -1199,11 +1164,46 @@ def _upper_keypoints(
     reference = body_shape.body_width / TORSO_PER_SHOULDER if straps else shoulder_width
     sleeve = _sleeve_length_name(min(lengths) if lengths else 0.0, float(reference))
     body_shape.cx, body_shape.torso_width = shape.cx, shape.torso_width
-    hem = _hem_corners(body_shape)
-    keypoints.update(hem)
+    keypoints.update(_hem_corners(body_shape))
     if dress:
         keypoints.update(_dress_waist(body_shape, keypoints))
     return keypoints, parts, sleeve
+
+
+def _frame_points(
+    shape: _Shape, full_mask: np.ndarray, back_neck: np.ndarray, straps: dict[str, tuple[int, int]]
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float] | None]]:
+    """Neck points, shoulders and armpits of a top or dress, and where a sleeve hanging beside the
+    body parts from its side (per side, None where it does not)."""
+    torso = shape.body_width
+    keypoints = dict(_neck_points(shape, back_neck, straps))
+    neck_y = max(keypoints["neck_left"][1], keypoints["neck_right"][1])
+    armpits, notches = _find_armpits(shape, neck_y)
+    for side in SIDES:
+        neck = keypoints[f"neck_{side}"]
+        if straps:  # the outer edge of the strap's top
+            x = straps[side][1] if _side_sign(side) > 0 else straps[side][0]
+            keypoints[f"shoulder_{side}"] = (float(x), float(np.flatnonzero(shape.mask[:, x])[0]))
+            continue
+        hanging = notches[side] is not None
+        keypoints[f"shoulder_{side}"] = _shoulder(full_mask, torso, side, neck, armpits[side], hanging=hanging)
+        if _side_sign(side) * (keypoints[f"shoulder_{side}"][0] - neck[0]) <= 0:
+            # The neck corner is the outer end of a narrow shoulder band (a sweetheart or square
+            # neckline, an off-shoulder top's edge): it is the shoulder point; the neckline starts
+            # at the band's inner edge.
+            keypoints[f"shoulder_{side}"] = neck
+            keypoints[f"neck_{side}"] = _band_inner_corner(shape, side, neck)
+    shoulders = {side: keypoints[f"shoulder_{side}"] for side in SIDES}
+    for side in SIDES:  # an armpit is below its shoulder point (a halter's seam climbs to the neck)
+        y = min(shape.bottom, int(shoulders[side][1] + ARMPIT_MIN_DROP * torso))
+        if armpits[side][1] < y and (run := shape.run_at(y, shape.cx)) is not None:
+            armpits[side] = (float(run[1] if _side_sign(side) > 0 else run[0]), float(y))
+    hidden = _hidden_armpits(shape, armpits, shoulders, notches)
+    for side in SIDES:  # below a hidden armpit the sleeve parts from the body's side line
+        if hidden[side] != armpits[side]:
+            notches[side] = armpits[side]
+        keypoints[f"armpit_{side}"] = hidden[side]
+    return keypoints, notches
 
 
 def _side_sign(side: str) -> int:
@@ -1541,17 +1541,19 @@ def _collar_end(top: np.ndarray, torso: float) -> int:
     """Index into ``top`` (the outline's top row per column, from the neck corner outwards) where
     the shoulder line starts: past a collar's or stand collar's steep side (0 when there is none).
 
-    A collar drops steeply from the corner by at most :data:`COLLAR_MAX_DROP` and is followed by
-    the gentle shoulder line; an armhole's drop goes on down (it is left to the shoulder search).
+    A collar's side drops steeply within :data:`COLLAR_MAX_WIDTH` of the neck corner (which may sit
+    on the collar's top, or at its inner edge), by at most :data:`COLLAR_MAX_DROP`, onto the gentle
+    shoulder line; an armhole's drop goes on down and a sleeve starts further out.
     """
     window = max(2, int(COLLAR_WINDOW * torso))
-    if top.size <= window:
+    if top.size <= 2 * window:
         return 0
     slopes = (top[window:] - top[:-window]) / window
-    if slopes[0] <= SHOULDER_LINE_SLOPE:
+    steep = np.flatnonzero(slopes > SHOULDER_LINE_SLOPE)
+    if steep.size == 0 or steep[0] > COLLAR_MAX_WIDTH * torso:
         return 0
-    gentle = np.flatnonzero(slopes <= SHOULDER_LINE_SLOPE)
-    if gentle.size == 0 or top[gentle[0]] - top[0] > COLLAR_MAX_DROP * torso:
+    gentle = steep[0] + np.flatnonzero(slopes[steep[0]:] <= SHOULDER_LINE_SLOPE)
+    if gentle.size == 0 or top[gentle[0]] - top[steep[0]] > COLLAR_MAX_DROP * torso:
         return 0
     return int(gentle[0])
 
