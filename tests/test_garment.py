@@ -500,6 +500,11 @@ def test_white_tank_on_white_keeps_its_white_straps(eval_dir):
     assert np.median(spans) > 0.9 * np.ptp(logo_xs)
     for side in ("left", "right"):
         assert point(result, f"shoulder_{side}")[1] < logo_ys.min() - 0.5 * np.ptp(logo_xs)
+    # The grey inside of its scooped back shows above the front neckline, down past the armpits.
+    grey = (np.abs(image.astype(int) - 165).max(axis=2) < 25) & whole
+    back = result.back_neck_mask
+    assert (back & grey).sum() > 0.8 * grey.sum()
+    assert (back & ~grey).sum() < 0.2 * back.sum()
 
 
 @pytest.mark.eval

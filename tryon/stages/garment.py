@@ -186,10 +186,12 @@ NECK_BAND = 0.06  # the front fabric under the neckline: a band this deep (x nec
 NECK_MIN_COLOUR_DIFF = 3.0  # Lab distance between the inside (above the neckline) and the front below...
 NECK_MIN_CONTRAST = 0.5  # ... and that distance over the spread within each side (plus a floor)
 NECK_SPREAD_FLOOR = 2.0
-NECK_MAX_AREA = 0.12  # the inner back is a small part of the garment
+# The inside is at most NECK_MAX_AREA x the square of the torso's width (a deep V's lining reaches
+# ~0.27): against the garment's width, not its area, which a crop top's short body makes small.
+NECK_MAX_AREA = 0.4
 # The back neckline is shallow: an outline that dips deeper than this below the corners at the
 # centre (x neck width) is the front neckline itself (a strap top, a scoop seen from the front).
-NECK_MAX_BACK_DIP = 0.25
+NECK_MAX_BACK_DIP = 0.3
 NECK_CENTRE_BAND = 0.1  # the front neckline's lowest point is this close to the centre (x torso)
 STRAP_MAX_WIDTH = 0.15  # a neck corner on a run this narrow (x torso) is the top of a strap
 STRAP_PROBE = 0.04  # the strap's width is measured this far below its top (x torso)
@@ -837,7 +839,7 @@ def find_back_neck(image: np.ndarray, mask: np.ndarray, shape: _Shape | None = N
     if path is None:
         return none
     region = _neck_region(rays, path, mask)
-    if not region.any() or region.sum() > NECK_MAX_AREA * mask.sum():
+    if not region.any() or region.sum() > NECK_MAX_AREA * shape.torso_width**2:
         return none
     return region
 
