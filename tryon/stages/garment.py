@@ -117,6 +117,7 @@ SHADOW_MIN_SHARE = 0.15  # refine when this share of the outline band looks like
 GRABCUT_SIDE = 256  # long side of the image GrabCut runs on, px
 GRABCUT_BAND = 3  # px at GrabCut size around the flood outline that GrabCut may relabel
 GRABCUT_ITERATIONS = 1
+GRABCUT_SEED = 0
 SMOOTH_KERNEL = 5  # median filter that removes JPEG jaggies from the outline
 # A flood that ran into a light garment leaves textured off-white "background" beside the mask: the
 # salient-object model is asked when more than LEAK_SHARE of a band LEAK_BAND_PX outside the mask
@@ -560,6 +561,9 @@ def _grabcut_refine(
     labels[sure_fg & ~small_doubt] = cv2.GC_FGD
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models with k-means on OpenCV's (per-thread) random generator: a
+    # fixed seed gives the same mask for the same photo whatever ran before in the thread.
+    cv2.setRNGSeed(GRABCUT_SEED)
     cv2.grabCut(
         cv2.cvtColor(small_image, cv2.COLOR_RGB2BGR), labels, None, bgd_model, fgd_model,
         GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK,
@@ -1188,7 +1192,9 @@ def _frame_points(
             keypoints[f"shoulder_{side}"] = (float(x), float(np.flatnonzero(shape.mask[:, x])[0]))
             continue
         hanging = notches[side] is not None
-        keypoints[f"shoulder_{side}"] = _shoulder(full_mask, torso, side, neck, armpits[side], hanging=hanging)
+        keypoints[f"shoulder_{side}"] = _shoulder(
+            full_mask, shape.torso_width, side, neck, armpits[side], hanging=hanging
+        )
         if _side_sign(side) * (keypoints[f"shoulder_{side}"][0] - neck[0]) <= 0:
             # The neck corner is the outer end of a narrow shoulder band (a sweetheart or square
             # neckline, an off-shoulder top's edge): it is the shoulder point; the neckline starts
