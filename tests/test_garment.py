@@ -54,6 +54,7 @@ SLEEVES = {
     "garment/dresscode_049949_1.jpg": "short",
     "garment/vitonhd_09163_00.jpg": "short",
     "garment/dresscode_049965_1.jpg": "short",
+    "garment/dresscode_050002_1.jpg": "short",  # cold-shoulder flutter sleeves below the straps
     # Puff sleeves, on and off the shoulder.
     "garment/dresscode_052234_1.jpg": "short",
     "garment/dresscode_053786_1.jpg": "short",

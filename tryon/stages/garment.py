@@ -1206,7 +1206,8 @@ def _frame_points(
         y = min(shape.bottom, int(shoulders[side][1] + ARMPIT_MIN_DROP * torso))
         if armpits[side][1] < y and (run := shape.run_at(y, shape.cx)) is not None:
             armpits[side] = (float(run[1] if _side_sign(side) > 0 else run[0]), float(y))
-    hidden = _hidden_armpits(shape, armpits, shoulders, notches)
+    # A sleeve does not hang from a strap (a cold-shoulder top's sleeves start below the straps).
+    hidden = armpits if straps else _hidden_armpits(shape, armpits, shoulders, notches)
     for side in SIDES:  # below a hidden armpit the sleeve parts from the body's side line
         if hidden[side] != armpits[side]:
             notches[side] = armpits[side]
@@ -1471,7 +1472,7 @@ def _seam_step(
             return edges, y_end, "armpit"  # a sleeve hanging beside the body joins it
         if not (y > high or outwards):
             return edges, y_end, "top"
-        return [x_edge], y, ""  # past something sticking out from the side
+        return [x_edge], y, ""  # past something sticking out from the side (a tie, a ruffle)
     edges = [*edges, x_edge]
     outermost = int(np.argmax(sign * np.asarray(edges)))
     if (
