@@ -8,18 +8,23 @@ Steps (:func:`analyze_garment`):
 
 1. mask: flood the background in from the image border (colour tolerance from the
    border's own spread), keep the garment component(s), decide which enclosed
-   background-coloured regions are real holes; where the outline is doubtful (a
-   white garment on white, a soft drop shadow) GrabCut refines it at reduced
-   resolution.
+   background-coloured regions are real holes; where the flood ran into a light garment
+   (textured off-white beside the mask), the salient-object model U²-Netp
+   (``load_model("u2netp")``) keeps it out of the garment; where the outline is doubtful
+   (a white garment on white, a soft drop shadow) GrabCut refines it at reduced
+   resolution. A person wearing clothes (MediaPipe pose over most of the silhouette) is
+   refused.
 2. category: "upper", "lower" or "dress" from the mask's shape (a crotch gap, a
-   straight waistband, length against torso width).
+   straight waistband, length against the overall and the torso width).
 3. for tops and dresses, the inside that shows above the front neckline (the inner
    back of the neck, its label, a V-neck's lining) is cut out of the mask (it would be
    painted over the wearer's neck): the front neckline is traced from one neck corner to
    the other as a smooth edge below the (shallow) back neckline, and kept only when the
    inside above it differs from the front below it.
-4. keypoints from the outline, the sleeve length, and part masks (body, sleeves or
-   legs) for the warp stage.
+4. keypoints from the outline (shoulder points past any collar; armpits where the side
+   seam meets a sleeve or an armhole, or, under a sleeve hanging over the body's side, at
+   a typical armhole depth), the sleeve length, and part masks (body, sleeves cut along
+   the shoulder-armpit line and the body's side line, or legs) for the warp stage.
 
 Keypoint names use the *wearer's* sides (see :mod:`tryon.stages.body`): on a product
 photo shown from the front, the garment's ``left`` sleeve is on the image's right.
