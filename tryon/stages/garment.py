@@ -1312,6 +1312,8 @@ def _find_armpits(
     armpits = {side: _armpit(shape, side) for side in SIDES}
     notches: dict[str, tuple[float, float] | None] = {side: None for side in SIDES}
     for side in SIDES:
+        if armpits[side][1] >= lowest and not _on_outer_edge(shape, side, armpits[side]):
+            continue  # the trace ended at a sleeve's underside or an armhole
         notch = _sleeve_notch(shape, side, neck_y)
         if notch is not None and (armpits[side][1] < lowest or _climbed_sleeve(shape, side, armpits[side], notch)):
             armpits[side] = notches[side] = notch
@@ -1376,19 +1378,24 @@ def _sleeve_notch(shape: _Shape, side: str, neck_y: float) -> tuple[float, float
     return None
 
 
+def _on_outer_edge(shape: _Shape, side: str, point: tuple[float, float]) -> bool:
+    """Whether ``point`` is (within :data:`SIDE_MAX_JUMP`) the garment's outermost in its row."""
+    xs = np.flatnonzero(shape.mask[int(point[1])])
+    if xs.size == 0:
+        return False
+    outermost = xs.max() if _side_sign(side) > 0 else xs.min()
+    return abs(outermost - point[0]) <= SIDE_MAX_JUMP * shape.body_width
+
+
 def _climbed_sleeve(
     shape: _Shape, side: str, armpit: tuple[float, float], notch: tuple[float, float]
 ) -> bool:
     """Whether the side seam's trace ended up on a sleeve's outer edge: its end is the garment's
     outermost point in its row, above ``notch`` and outside it by at least a sleeve's width."""
-    sign = _side_sign(side)
     (x, y), (notch_x, notch_y) = armpit, notch
-    xs = np.flatnonzero(shape.mask[int(y)])
-    if xs.size == 0 or notch_y <= y:
+    if notch_y <= y or not _on_outer_edge(shape, side, armpit):
         return False
-    outermost = xs.max() if sign > 0 else xs.min()
-    torso = shape.body_width
-    return abs(outermost - x) <= SIDE_MAX_JUMP * torso and sign * (x - notch_x) >= SLEEVE_MIN_REACH * torso
+    return _side_sign(side) * (x - notch_x) >= SLEEVE_MIN_REACH * shape.body_width
 
 
 def _sleeve_above(shape: _Shape, side: str, y: int, edge: int) -> bool:
@@ -1431,6 +1438,19 @@ def _hidden_armpits(
     return result
 
 
+@dataclasses.dataclass
+class _Seam:
+    """A side seam traced upwards: its edge x per row since the last restart (bottom up), the
+    index of the outermost of them and the row of the last."""
+
+    edges: list[int]
+    y_end: int
+    best: int = 0
+
+    def restart(self, x: int, y: int) -> None:
+        self.edges, self.y_end, self.best = [x], y, 0
+
+
 def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
     """Where the body's side seam ends at the top: under the sleeve, or the bottom of the armhole.
 
@@ -1446,58 +1466,63 @@ def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
     if y_start is None:
         return shape.cx + sign * torso / 2, shape.top + 0.3 * shape.height
     run = shape.run_at(y_start, shape.cx)
-    edges = [run[1] if sign > 0 else run[0]]
-    y_end = y_start
+    seam = _Seam([run[1] if sign > 0 else run[0]], y_start)
     for y in range(y_start - 1, shape.top - 1, -1):
         # The run along the seam; the body's where that is off the garment or a speck beside it
         # (the outline stepped in); none, or a strap's, where the centre line is off the garment.
-        run = shape.run_at(y, edges[-1] - sign * max(2, int(0.02 * torso)))
+        run = shape.run_at(y, seam.edges[-1] - sign * max(2, int(0.02 * torso)))
         if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
             run = shape.run_at(y, shape.cx)
         if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
             break
-        edges, y_end, end = _seam_step(shape, side, y, run[1] if sign > 0 else run[0], edges, y_end)
-        if end:
+        if _seam_step(shape, side, y, run[1] if sign > 0 else run[0], seam):
             break
-    return float(edges[-1]), float(y_end)
+    return float(seam.edges[-1]), float(seam.y_end)
 
 
-def _seam_step(
-    shape: _Shape, side: str, y: int, x_edge: int, edges: list[int], y_end: int
-) -> tuple[list[int], int, str]:
-    """One row of the side seam's trace (see :func:`_armpit`): the new edges (x per row, bottom
-    up, from the last restart), the row of the last one and why the trace ends there: "" (it goes
-    on up), "armpit" (a sleeve or an armhole) or "top" (a step in, high on the side)."""
+def _seam_step(shape: _Shape, side: str, y: int, x_edge: int, seam: _Seam) -> str:
+    """One row of the side seam's trace (see :func:`_armpit`), updating ``seam``; why the trace
+    ends there: "" (it goes on up), "armpit" (a sleeve or an armhole) or "top" (a step in, high
+    on the side)."""
     sign = _side_sign(side)
     torso = shape.body_width
     high = shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height  # armpits are above this row
+    edges = seam.edges
     if abs(x_edge - edges[-1]) > max(3.0, SIDE_MAX_JUMP * torso):
         outwards = sign * (x_edge - edges[-1]) > 0
         if outwards and _sleeve_above(shape, side, y, edges[-1]):
-            return edges, y_end, "armpit"  # a sleeve hanging beside the body joins it
+            return "armpit"  # a sleeve hanging beside the body joins it
         if not (y > high or outwards):
-            return edges, y_end, "top"
-        return [x_edge], y, ""  # past something sticking out from the side (a tie, a ruffle)
-    edges = [*edges, x_edge]
-    outermost = int(np.argmax(sign * np.asarray(edges)))
-    if (
-        outermost < len(edges) - 1
-        and sign * (edges[outermost] - edges[0]) > SIDE_MAX_INWARD * torso
-        and sign * (edges[outermost] - x_edge) > SIDE_MAX_INWARD * torso
+            return "top"
+        seam.restart(x_edge, y)  # past something sticking out from the side (a tie, a ruffle)
+        return ""
+    edges.append(x_edge)
+    seam.y_end = y
+    if sign * x_edge >= sign * edges[seam.best]:
+        seam.best = len(edges) - 1
+    elif (
+        sign * (edges[seam.best] - edges[0]) > SIDE_MAX_INWARD * torso
+        and sign * (edges[seam.best] - x_edge) > SIDE_MAX_INWARD * torso
     ):
-        y_best = y + len(edges) - 1 - outermost
-        if y_best <= high:  # an armhole curving in: the armpit is the seam's outermost point
-            return edges[: outermost + 1], y_best, "armpit"
-        return [x_edge], y, ""  # a bulge low on the side (a peplum): restart above it
+        y_best = y + len(edges) - 1 - seam.best
+        if y_best > high:
+            seam.restart(x_edge, y)  # a bulge low on the side (a peplum): restart above it
+            return ""
+        del edges[seam.best + 1:]  # an armhole curving in: the armpit is the seam's outermost point
+        seam.y_end = y_best
+        return "armpit"
     # Turning outwards: a sleeve's underside when a sleeve is above, else a kink (a tie, a bow).
     if len(edges) > SIDE_SLOPE_ROWS and sign * (edges[-1] - edges[-1 - SIDE_SLOPE_ROWS]) > (
         SIDE_MAX_SLOPE * SIDE_SLOPE_ROWS
     ):
         back = SIDE_SLOPE_ROWS // 2
         if not _sleeve_above(shape, side, y + back, edges[-1 - back]):
-            return [x_edge], y, ""
-        return edges[:-back], y + back, "armpit"  # back to where the turn began
-    return edges, y, ""
+            seam.restart(x_edge, y)
+            return ""
+        del edges[-back:]  # back to where the turn began
+        seam.y_end = y + back
+        return "armpit"
+    return ""
 
 
 def _seam_start(shape: _Shape) -> int | None:
