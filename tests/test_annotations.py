@@ -23,6 +23,7 @@ from tryon.config import Settings
 from tryon.errors import TryOnError
 from tryon.pipeline import TryOnResult
 from tryon.stages.body import BodyAnalysis
+from tryon.stages.check import ResultCheck
 from tryon.store.annotations import (
     DB_FILENAME,
     GRADIO_TMP_DIRNAME,
@@ -69,7 +70,7 @@ def make_result(
     seed: int = 0,
     face_box: tuple[int, int, int, int] | None = (20, 8, 44, 32),
     renderer: str = "warp",
-    consistency: dict | None = None,
+    check: ResultCheck | None = None,
 ) -> TryOnResult:
     """A TryOnResult whose output is the person with a recoloured torso (a stand-in rendering)."""
     rng = np.random.default_rng(seed)
@@ -93,7 +94,9 @@ def make_result(
         body=make_body((height, width), face_box),
         garment=None,
         spec=None,
-        consistency=consistency if consistency is not None else {"colour": 0.82, "overall": np.float32(0.7)},
+        check=check if check is not None else ResultCheck(
+            ok=False, problems=("The old sleeves may still show on the arms.",),
+            measures={"arm_skin_share": np.float32(0.4), "coverage": 0.97}),
         timings={"intake": 0.01, "body": 0.04, "warp": 0.2, "total": 0.25},
         notes=("Used the warp renderer: no GPU",),
     )
@@ -162,7 +165,9 @@ def test_record_round_trip_keeps_inputs_output_parameters_and_scores(tmp_path):
     assert record.params["settings"]["diffusion_steps"] == 7
     assert record.params["result"]["notes"] == ["Used the warp renderer: no GPU"]
     assert record.timings == pytest.approx(result.timings)
-    assert record.scores["consistency"] == pytest.approx({"colour": 0.82, "overall": 0.7})
+    assert record.scores["check"]["ok"] is False
+    assert record.scores["check"]["problems"] == ["The old sleeves may still show on the arms."]
+    assert record.scores["check"]["arm_skin_share"] == pytest.approx(0.4)
     assert record.scores["quality"] == {"sharpness": 0.5}
     assert record.created_at.endswith("Z")
     # Images come back pixel for pixel.

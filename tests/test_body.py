@@ -174,7 +174,7 @@ def test_skin_colour_is_the_colour_of_the_skin_mask(relpath: str) -> None:
     assert np.linalg.norm(np.median(skin_pixels, axis=0) - body.skin_rgb) < 40
     assert body.skin_lab_cov.shape == (3, 3) and np.all(np.linalg.eigvalsh(body.skin_lab_cov) > 0)
     distance = body.skin_distance_sq(image)
-    assert np.median(distance[body.regions["skin"]]) < body_stage.SKIN_MAHALANOBIS_SQ
+    assert np.median(distance[body.regions["skin"]]) < body_stage.SKIN.mahalanobis_sq
 
 
 def test_dark_skin_and_light_skin_get_different_skin_colours() -> None:
@@ -347,7 +347,7 @@ def test_hands_are_mostly_skin_coloured(relpath: str) -> None:
         hand = body.regions[f"hand_{side}"]
         if hand.sum() < 0.01 * body.shoulder_width**2:
             continue  # hidden (in a pocket, behind the body)
-        assert (distance[hand] < body_stage.SKIN_WEAK_SQ).mean() > 0.75, side
+        assert (distance[hand] < body_stage.SKIN.weak_sq).mean() > 0.75, side
 
 
 def test_analysis_is_deterministic_and_leaves_the_input_alone() -> None:

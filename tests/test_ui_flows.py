@@ -21,6 +21,8 @@ from PIL import Image
 
 from tryon.config import Settings
 
+pytestmark = pytest.mark.browser
+
 PERSON = EVAL_DIR / "person/vitonhd_00034_00.jpg"
 GARMENT = EVAL_DIR / "garment/vitonhd_09176_00.jpg"
 FULL_BODY = EVAL_DIR / "person/dresscode_049447_0.jpg"  # patterned trousers, knees and ankles in frame

@@ -67,7 +67,7 @@ def _quiet_native_logs() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .measure import bench, evaluate
+    from .measure import bench, evaluate, search_bench
     from .store import export
 
     parser = argparse.ArgumentParser(prog="python -m tryon", description=__doc__.splitlines()[0])
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         ("bench", bench, "latency, cold start and memory over the eval cases"),
         ("eval", evaluate, "quality metrics and a contact sheet over a cases file"),
         ("export", export, "export flagged results as a dataset"),
+        ("search-bench", search_bench, "catalog search quality: recall@3 and MRR over a query file"),
     ):
         sub = commands.add_parser(name, help=help_text)
         module.add_arguments(sub)

@@ -6,8 +6,13 @@ regions come from pose landmarks and the person mask of the *input* photo
 (:func:`garment_region`, :func:`core_region`, :func:`allowed_region`), never from what a
 renderer says it did.
 
+The body geometry here (the frame, limb radii, the waistband height) is this module's own, on
+purpose: a measurement that borrowed the renderer's person model
+(:mod:`tryon.stages.person`) would agree with the renderer's mistakes. Only the landmark indices
+are shared (:mod:`tryon.stages.landmarks`).
+
 Inputs: images are RGB ``uint8`` ``(H, W, 3)``, masks ``bool`` ``(H, W)``, landmarks
-``(33, 2)`` float pixels ``(x, y)`` in MediaPipe order (see :mod:`tryon.stages.body`).
+``(33, 2)`` float pixels ``(x, y)`` in MediaPipe order (see :mod:`tryon.stages.landmarks`).
 Metrics return a float; ``nan`` means "not measurable here" (e.g. an empty region).
 """
 
@@ -19,7 +24,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from ..stages.body import (
+from ..stages.landmarks import (
     LEFT_ANKLE,
     LEFT_ELBOW,
     LEFT_HIP,
@@ -523,8 +528,9 @@ def core_region(landmarks: np.ndarray, person_mask: np.ndarray, category: str) -
     """The part of the body every garment of ``category`` covers (for :func:`coverage`).
 
     ``upper``: the torso between the joints from :data:`CORE_TOP` to :data:`CORE_BOTTOM`
-    of its length; ``lower``: waistband to hips plus the top :data:`CORE_THIGH` of the
-    thighs; ``dress``: both. Forearms and hands are cut out (they may lie on the garment).
+    of its length; ``lower``: the top :data:`CORE_THIGH` of the thighs (the waistband is often
+    under a top that hangs over it, which a try-on of trousers keeps); ``dress``: the torso, the
+    waistband to the hips and the thighs. Forearms and hands are cut out (they may lie on the garment).
     """
     _check_category(category)
     f = _Frame(landmarks, person_mask.shape)
@@ -532,7 +538,9 @@ def core_region(landmarks: np.ndarray, person_mask: np.ndarray, category: str) -
     if category in ("upper", "dress"):
         region |= _torso(f, CORE_TOP, CORE_BOTTOM, overhang=False)
     if category in ("lower", "dress"):
-        region |= _pelvis(f, overhang=False) | _legs(f, CORE_THIGH, shins=False)
+        region |= _legs(f, CORE_THIGH, shins=False)
+    if category == "dress":
+        region |= _pelvis(f, overhang=False)
     return region & person_mask & ~_arms(f, upper=False)
 
 

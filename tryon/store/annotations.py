@@ -417,7 +417,7 @@ def record_from_result(
             exists (Gradio's cache expired) falls back to the garment used.
         result_id: the id the UI gave the result when it was shown; the idempotency key.
             Without one the key is a hash of the output, inputs, parameters and flagger.
-        scores: scores shown to the user beyond ``result.consistency`` (e.g. quality).
+        scores: scores shown to the user beyond the self-check ``result.check`` (e.g. quality).
         settings: the settings that rendered it (default: :func:`get_settings`).
 
     Raises:
@@ -457,7 +457,9 @@ def record_from_result(
         images["output"] = blur_face(result.image, result.body)
     stored_params["face_blurred"] = not consent
 
-    all_scores = {"consistency": to_jsonable(result.consistency)}
+    check = result.check
+    all_scores = {"check": None if check is None else to_jsonable({"ok": check.ok, "problems": list(check.problems),
+                                                                   **check.measures})}
     all_scores.update(to_jsonable(dict(scores or {})))
     key = result_id or idempotency_key(result.image, result.person, description, params, flagged_by)
     return FlagRecord(

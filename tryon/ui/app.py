@@ -7,13 +7,15 @@ starts :func:`warm_up` in a background thread.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
+import inspect
 import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,12 @@ import numpy as np
 from .. import __version__
 from ..config import Settings, get_settings
 from ..errors import TryOnError
+from . import refine
 from .components import PhotoInput
 from .review_tab import RENDER_CONCURRENCY_ID
 
 LOG = logging.getLogger(__name__)
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the repository's assets/ folder
 PEOPLE_DIR = ASSETS / "people"
 GARMENTS_DIR = ASSETS / "garments"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -57,7 +60,6 @@ INTERNAL_ERROR = (
     "Something went wrong on our side while rendering (the error was logged). "
     "Try again, or try another photo."
 )
-RENDERER_INFO = "warp runs on any CPU; diffusion needs a GPU and weights"
 CSS = """
 .chips {display:flex; flex-wrap:wrap; align-items:center; gap:6px; min-height:28px}
 .chips-title {font-size:13px; opacity:.7; margin-right:2px}
@@ -73,13 +75,13 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn TryOnError into gr.Error with its message; anything else into a short apology.
 
     A TryOnError is the user's to fix, not a server fault: it is logged on one line, without
-    Gradio's traceback.
+    Gradio's traceback. Generator handlers (instant preview, then refine) are wrapped as generators.
     """
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    @contextlib.contextmanager
+    def converted() -> Iterator[None]:
         try:
-            return fn(*args, **kwargs)
+            yield
         except gr.Error:
             raise
         except TryOnError as exc:
@@ -88,6 +90,20 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             LOG.exception("unexpected error in %s", fn.__name__)
             raise gr.Error(INTERNAL_ERROR) from exc
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            with converted():
+                yield from fn(*args, **kwargs)
+
+        return generator_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with converted():
+            return fn(*args, **kwargs)
 
     return wrapper
 
@@ -122,21 +138,6 @@ def _catalog(catalog_folder: str) -> Any:
     return build_catalog_index(_catalog_folders(catalog_folder))
 
 
-@functools.lru_cache(maxsize=1)
-def _diffusion_unavailable(settings: Settings) -> str | None:
-    """Why diffusion cannot run here (cached: it imports torch to look for a GPU), or None."""
-    from ..stages.diffusion import unavailable_reason
-
-    return unavailable_reason(settings)
-
-
-def _renderer_info(settings: Settings) -> str:
-    reason = _diffusion_unavailable(settings)
-    if reason is None:
-        return "warp: fast, any CPU · diffusion: slower, photo-realistic (GPU)"
-    return f"diffusion is not available on this server: {reason}. It falls back to warp, with a note."
-
-
 def _example_rows() -> list[list[Any]]:
     rows = []
     for person, garment, description in EXAMPLES:
@@ -154,7 +155,7 @@ def warm_up(settings: Settings) -> None:
     people, which also caches their analyses), the catalog index and the renderer check. Each
     step is independent: a failure is logged and the request that needs it retries.
     """
-    from ..pipeline import analyze_person
+    from ..pipeline import analyze_person, diffusion_unavailable
     from ..stages import text
     from ..stages.intake import load_image
 
@@ -166,7 +167,7 @@ def warm_up(settings: Settings) -> None:
         ("text encoder", text.warm_up),
         ("MediaPipe", people),
         ("catalog", lambda: _catalog(settings.catalog)),
-        ("renderer check", lambda: _diffusion_unavailable(settings)),
+        ("renderer check", lambda: diffusion_unavailable(settings)),
     ]
     for name, step in steps:
         try:
@@ -220,17 +221,13 @@ def _chips_html(description: str | None, garment: str | None = None) -> str:
     return "<div class='chips'>" + "".join(chips) + "</div>"
 
 
-def _consistency_markdown(consistency: dict[str, Any]) -> str:
-    """``**Matches the description (92%)**: colour reads as navy (ΔE 11).`` or empty."""
-    if not consistency:
+def _check_markdown(check: Any) -> str:
+    """The self-check in a line: ``**Self-check passed** ...`` or what is probably wrong."""
+    if check is None:
         return ""
-    score = consistency.get("score")
-    summary = str(consistency.get("summary", ""))
-    verdict, sep, details = summary.partition(": ")
-    percent = f" ({score:.0%})" if isinstance(score, (int, float)) else ""
-    if not sep:
-        return f"**Description check{percent}**: {summary}"
-    return f"**{verdict}{percent}**: {details}"
+    if check.ok:
+        return "**Self-check passed**: the result looks like the garment on your body."
+    return "**Self-check**: " + " ".join(check.problems)
 
 
 def _editor_value(person: np.ndarray, edit_mask: np.ndarray) -> dict[str, Any]:
@@ -291,28 +288,26 @@ def _analysis_images(result: Any) -> list[tuple[np.ndarray, str]]:
     ]
 
 
-def _render(
-    person: str | None,
+def _outputs(
+    result: Any,
+    person: str,
     garment: str | None,
     description: str,
     category: str,
     renderer: str,
     edit_mask: np.ndarray | None,
+    notes: tuple[str, ...] = (),
+    params: dict[str, Any] | None = None,
 ) -> tuple[Any, ...]:
-    from ..pipeline import try_on
-
-    if not person:
-        raise TryOnError("Upload a photo of yourself first (or pick one of the examples below).")
-    result = try_on(person, garment or None, description or None, category=category, renderer=renderer,
-                    edit_mask=edit_mask)
-    notes = list(result.notes)
+    """The Try on outputs for one :class:`tryon.pipeline.TryOnResult` (``notes`` and ``params`` added)."""
+    notes = [*result.notes, *notes]
     if edit_mask is not None:
         notes.append("Used your corrected edit area.")
     state = {
         "result": result,
         "result_id": uuid.uuid4().hex,
         "params": {"category": category, "renderer": result.renderer, "requested_renderer": renderer,
-                   "edit_mask": edit_mask, "version": __version__},
+                   "edit_mask": edit_mask, "version": __version__, **(params or {})},
         "person_path": person,
         "garment_path": garment or None,
         "description": description or "",
@@ -322,7 +317,7 @@ def _render(
         _analysis_images(result),
         _timings_markdown(result.timings, result.cached_body),
         "\n".join(f"- {note}" for note in notes),
-        _consistency_markdown(result.consistency),
+        _check_markdown(result.check),
         state,
         _editor_value(result.person, result.edit_mask),
     )
@@ -392,9 +387,9 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             raise TryOnError("Upload a photo of yourself first (or pick one of the examples below).")
         check_inputs(garment or None, description, category, renderer)
 
-    @_user_errors
-    def on_try(person, garment, description, category, renderer):
-        return _render(person, garment, description, category, renderer, None)
+    # Try on and Re-run: warp at once; with diffusion, the refined image replaces it (tryon/ui/refine.py).
+    on_try = _user_errors(refine.progressive_handler(_outputs, settings))
+    on_rerun = _user_errors(refine.progressive_handler(_outputs, settings, with_mask=True))
 
     @_user_errors
     def check_rerun(person, garment, description, category, renderer, editor, state):
@@ -409,10 +404,6 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         if np.array_equal(mask, auto):
             raise TryOnError("Paint on the photo first: green adds to the area that may change, red removes.")
         return mask
-
-    @_user_errors
-    def on_rerun(person, garment, description, category, renderer, mask):
-        return _render(person, garment, description, category, renderer, mask)
 
     @_user_errors
     def on_search(query):
@@ -446,8 +437,8 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                     chips = gr.HTML("<div class='chips'></div>", elem_id="chips")
                     category = gr.Radio(["auto", "upper", "lower", "dress"], value="auto", label="Category")
                     with gr.Accordion("Advanced", open=False):
-                        renderer = gr.Radio(["warp", "diffusion"], value=settings.renderer, label="Renderer",
-                                            info=RENDERER_INFO)
+                        renderer = refine.build_renderer_radio(settings)
+                        advanced = refine.build_advanced_controls(settings)
                     button = gr.Button("Try on", variant="primary")
                 with gr.Column(scale=1):
                     garment = PhotoInput(label="Garment photo (upload, or pick below)", type="filepath",
@@ -459,6 +450,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Column(scale=1):
                     slider = gr.ImageSlider(label="Before / after", type="numpy", height=520,
                                             elem_id="result-slider")
+                    refine_progress = refine.build_progress()
                     consistency = gr.Markdown(elem_id="consistency")
                     notes = gr.Markdown(elem_id="notes")
                     flag_panel = build_flag_panel(result_state, settings)
@@ -478,18 +470,19 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         with gr.Tab("Review"):
             build_review_tab(settings)
 
-        outputs = [slider, analysis, timings, notes, consistency, result_state, editor]
-        render = {"outputs": outputs, "concurrency_id": RENDER_CONCURRENCY_ID}
+        outputs = [slider, analysis, timings, notes, consistency, result_state, editor, refine_progress]
+        # Gradio's spinner shows over the before/after slider only; the refine's own bar sits under it.
+        render = {"outputs": outputs, "concurrency_id": RENDER_CONCURRENCY_ID, "show_progress_on": slider}
         # Checks go through the queue: Gradio shows no toast for an error outside it.
         private = {"api_visibility": "private", "show_progress": "hidden"}
         clear_flag = {"fn": flag_panel.cleared, "inputs": None, "outputs": flag_panel.per_result, "queue": False,
                       **private}
         try_inputs = [person, garment, description, category, renderer]
         button.click(check_try, try_inputs, None, **private).success(
-            on_try, try_inputs, api_name="tryon", **render
+            on_try, [*try_inputs, *advanced.inputs], api_name="tryon", **render
         ).success(**clear_flag)
         rerun.click(check_rerun, [*try_inputs, editor, result_state], corrected, **private).success(
-            on_rerun, [*try_inputs, corrected], api_name="tryon_with_mask", **render
+            on_rerun, [*try_inputs, *advanced.inputs, corrected], api_name="tryon_with_mask", **render
         ).success(**clear_flag)
         gr.on([description.change, garment.change], _chips_html, [description, garment], chips,
               api_name="understand", show_progress="hidden", trigger_mode="always_last")
@@ -498,9 +491,9 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         gallery.select(on_pick, gallery_paths, garment, api_visibility="private")
         for photo, check in ((person, _person_check), (garment, _garment_check)):
             photo.upload(_upload_checker(check), photo, photo, api_visibility="private", show_progress="minimal")
-        # The note about diffusion needs torch (slow to import): fill it in after the page loads.
-        demo.load(lambda: gr.Radio(info=_renderer_info(settings)), None, renderer, api_visibility="private",
-                  show_progress="hidden")
+        # Whether diffusion can run needs torch (slow to import): the renderer's note comes after the page loads.
+        demo.load(functools.partial(refine.renderer_update, settings), None, [renderer, *advanced.inputs],
+                  api_visibility="private", show_progress="hidden")
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
     return demo
 

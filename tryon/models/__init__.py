@@ -1,20 +1,20 @@
-"""One cached loader for every model the pipeline uses.
+"""One cached loader for every model the pipeline uses (the only code that imports model packages).
 
 Models load lazily on first use (never at import, never per request) and stay
 in memory for the life of the process. Each weight file comes from a pip
 package, so nothing is downloaded at run time.
 
-``load_model(name)`` names: see :data:`AVAILABLE_MODELS`.
+``load_model(name)`` names: see :data:`AVAILABLE_MODELS`. The diffusion pipelines (GPU renderer,
+weights from the Hugging Face cache or a local folder) load through :mod:`tryon.models.diffusion`.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from .errors import TryOnError
+from ..errors import TryOnError
 
 # MediaPipe's bundled pose model: complexity 0 and 2 try to download and fail offline.
 POSE_MODEL_COMPLEXITY = 1
@@ -27,6 +27,11 @@ POSE_MIN_CONFIDENCE = 0.5
 
 # MediaPipe solution graphs are not safe to call from several threads at once.
 _LOCKS: dict[str, threading.Lock] = {}
+# Built models by name, and one lock per name held while it builds: the warm-up thread and a
+# first request asking at once get the same object, built once.
+_LOADED: dict[str, Any] = {}
+_BUILD_LOCKS: dict[str, threading.Lock] = {}
+_REGISTRY_LOCK = threading.Lock()
 
 
 def _pose() -> Any:
@@ -95,9 +100,8 @@ _LOADERS: dict[str, Callable[[], Any]] = {
 AVAILABLE_MODELS = tuple(_LOADERS)
 
 
-@functools.cache
 def load_model(name: str) -> Any:
-    """Load (once) and return the model called ``name``.
+    """Load (once per process, thread-safe) and return the model called ``name``.
 
     Raises:
         TryOnError: ``name`` is not one of :data:`AVAILABLE_MODELS`, or its
@@ -105,15 +109,29 @@ def load_model(name: str) -> Any:
     """
     if name not in _LOADERS:
         raise TryOnError(f"Unknown model {name!r}; available: {', '.join(AVAILABLE_MODELS)}.")
-    try:
-        return _LOADERS[name]()
-    except ImportError as exc:
-        raise TryOnError(
-            f"Model {name!r} needs a package that is not installed ({exc.name}): "
-            "run `make run` or `pip install -r requirements.txt`."
-        ) from exc
+    if name in _LOADED:
+        return _LOADED[name]
+    with _REGISTRY_LOCK:
+        build_lock = _BUILD_LOCKS.setdefault(name, threading.Lock())
+    with build_lock:
+        if name not in _LOADED:  # another thread may have built it while this one waited
+            try:
+                _LOADED[name] = _LOADERS[name]()
+            except ImportError as exc:
+                raise TryOnError(
+                    f"Model {name!r} needs a package that is not installed ({exc.name}): "
+                    "run `make run` or `pip install -r requirements-local.txt`."
+                ) from exc
+        return _LOADED[name]
+
+
+def forget_models() -> None:
+    """Drop every loaded model, so the next :func:`load_model` builds it again (cold-load tests)."""
+    with _REGISTRY_LOCK:
+        _LOADED.clear()
 
 
 def model_lock(name: str) -> threading.Lock:
     """A lock to hold while calling model ``name`` (MediaPipe graphs are not re-entrant)."""
-    return _LOCKS.setdefault(name, threading.Lock())
+    with _REGISTRY_LOCK:
+        return _LOCKS.setdefault(name, threading.Lock())
