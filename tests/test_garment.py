@@ -55,6 +55,7 @@ SLEEVES = {
     "garment/vitonhd_09163_00.jpg": "short",
     "garment/dresscode_049965_1.jpg": "short",
     "garment/dresscode_050002_1.jpg": "short",  # cold-shoulder flutter sleeves below the straps
+    "garment/dresscode_053744_1.jpg": "short",  # tulle cap sleeves on a midi dress
     # Puff sleeves, on and off the shoulder.
     "garment/dresscode_052234_1.jpg": "short",
     "garment/dresscode_053786_1.jpg": "short",
@@ -195,6 +196,22 @@ def mini_dress() -> np.ndarray:
     half = [(384, 190), (345, 160), (335, 110), (315, 118), (312, 210), (290, 260), (300, 430), (215, 900), (384, 905)]
     cv2.fillPoly(image, [symmetric(half)], NAVY)
     return finish(image)
+
+
+def maxi_dress_with_short_sleeves() -> np.ndarray:
+    """A long dress whose short sleeves are a tiny share of its area."""
+    image = canvas()
+    half = [(384, 140), (330, 140), (270, 160), (215, 230), (255, 265), (280, 250), (285, 420), (190, 960),
+            (384, 965)]
+    cv2.fillPoly(image, [symmetric(half)], NAVY)
+    return finish(image)
+
+
+def test_short_sleeves_of_a_long_dress_are_sleeves():
+    result = analyze_garment(maxi_dress_with_short_sleeves())
+    assert result.category == "dress"
+    assert result.sleeve == "short"
+    assert {"sleeve_left", "sleeve_right"} <= set(result.parts)
 
 
 def test_shoulder_points_are_past_a_stand_collar():

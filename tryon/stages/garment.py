@@ -251,7 +251,10 @@ COLLAR_MAX_DROP = 0.25
 COLLAR_MAX_WIDTH = 0.15  # the collar's side is this close to the neck corner (x torso)
 COLLAR_WINDOW = 0.03
 SHOULDER_LINE_SLOPE = 1.0
-SLEEVE_MIN_AREA = 0.03  # a sleeve is at least this fraction of the body area
+# A sleeve, even a cap sleeve, covers at least this much (x the body's width squared); what lies
+# beyond a sleeveless armhole's shoulder-armpit line is a sliver. (Against the body's width, not
+# its area: a maxi dress's short sleeves are a tiny share of its area.)
+SLEEVE_MIN_AREA = 0.03
 # Sleeve length (shoulder point to cuff centre, the shorter sleeve where both are found) against the
 # garment's shoulder width (with straps, as on a cold-shoulder top, its body width over
 # TORSO_PER_SHOULDER). On a body the elbow is ~0.85 shoulder widths from the shoulder point,
@@ -1161,7 +1164,7 @@ def _upper_keypoints(
         parts["body"] &= ~parts[f"sleeve_{side}"]
     for side in SIDES:
         sleeve = parts.pop(f"sleeve_{side}")
-        if sleeve.sum() < SLEEVE_MIN_AREA * max(1, int(parts["body"].sum())):
+        if sleeve.sum() < SLEEVE_MIN_AREA * shape.body_width**2:
             parts["body"] |= sleeve  # a sliver of a sleeveless armhole
             continue
         parts[f"sleeve_{side}"] = sleeve
