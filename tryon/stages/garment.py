@@ -1200,9 +1200,7 @@ def _frame_points(
             keypoints[f"shoulder_{side}"] = (float(x), float(np.flatnonzero(shape.mask[:, x])[0]))
             continue
         hanging = notches[side] is not None
-        keypoints[f"shoulder_{side}"] = _shoulder(
-            full_mask, shape.torso_width, side, neck, armpits[side], hanging=hanging
-        )
+        keypoints[f"shoulder_{side}"] = _shoulder(full_mask, torso, side, neck, armpits[side], hanging=hanging)
         if _side_sign(side) * (keypoints[f"shoulder_{side}"][0] - neck[0]) <= 0:
             # The neck corner is the outer end of a narrow shoulder band (a sweetheart or square
             # neckline, an off-shoulder top's edge): it is the shoulder point; the neckline starts
