@@ -533,7 +533,8 @@ def core_region(landmarks: np.ndarray, person_mask: np.ndarray, category: str) -
     ``upper``: the torso between the joints from :data:`CORE_TOP` to :data:`CORE_BOTTOM`
     of its length; ``lower``: the thighs between the shares :data:`CORE_THIGH` of hip -> knee (the
     waistband and the top of the thighs are often under a top that hangs over them, which a try-on
-    of trousers keeps); ``dress``: the torso, the waistband to the hips and those thighs. Forearms and hands are cut out (they may lie on the garment).
+    of trousers keeps); ``dress``: the torso, the waistband to the hips and those thighs. Forearms
+    and hands are cut out (they may lie on the garment).
     """
     _check_category(category)
     f = _Frame(landmarks, person_mask.shape)
