@@ -51,9 +51,10 @@ if TYPE_CHECKING:
     from .garment import GarmentAnalysis
 
 SLEEVE_ORDER = ("none", "short", "three_quarter", "long")
-# Sleeve lengths as a shopper says them.
-SLEEVE_WORDS = {"none": "sleeveless", "short": "short-sleeved", "three_quarter": "three-quarter-sleeved",
-                "long": "long-sleeved"}
+# Sleeve lengths as a shopper says them: how the sleeves look, and what the garment has.
+SLEEVES_LOOK = {"none": "missing", "short": "short", "three_quarter": "three-quarter length", "long": "long"}
+GARMENT_HAS = {"none": "the garment is sleeveless", "short": "the garment's are short",
+               "three_quarter": "the garment's are three-quarter length", "long": "the garment's are long"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +142,7 @@ def check_result(
         expected = spec.sleeve if spec is not None and getattr(spec, "sleeve", None) else garment.sleeve
         measures["sleeve_expected"] = expected
         if measured is not None and expected in SLEEVE_ORDER and _far(measured, expected):
-            problems.append(f"It looks {SLEEVE_WORDS[measured]} on you, but the garment is {SLEEVE_WORDS[expected]}.")
+            problems.append(f"The sleeves look {SLEEVES_LOOK[measured]} on you, but {GARMENT_HAS[expected]}.")
     if category in ("lower", "dress"):
         legs = _leg_residue(body, garment_mask, skin_like)
         measures["leg_skin_share"] = legs
