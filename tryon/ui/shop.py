@@ -11,7 +11,6 @@ No layout here (:mod:`tryon.ui.app`), and only ``gr.skip`` / ``gr.Gallery`` valu
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import threading
@@ -31,7 +30,7 @@ from ..store.annotations import DESCRIPTION_MAX_CHARS, gradio_cache_dir
 from . import format as fmt
 from . import refine
 from .guard import client_of
-from .results import HeldResult, ResultCache, file_key, hold_result, pack_mask, preview, write_jpeg
+from .results import HELD_DIRNAME, HeldResult, ResultCache, file_key, hold_result, preview, write_jpeg
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,8 @@ class Shop:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.results = ResultCache(gradio_cache_dir(settings), settings.result_cache_mb, settings.result_ttl_s)
+        store = Path(settings.data_dir).expanduser().resolve() / HELD_DIRNAME
+        self.results = ResultCache(gradio_cache_dir(settings), store, settings.result_cache_mb, settings.result_ttl_s)
         self._garment_checks: cachetools.LRUCache[str, Any] = cachetools.LRUCache(GARMENT_CHECKS_KEPT)
         self._checks_lock = threading.Lock()
 
@@ -148,7 +148,7 @@ class Shop:
         mask = mask_from_editor(editor, auto)
         if np.array_equal(mask, auto):
             raise TryOnError("Paint on the photo first: green adds to the area that may change, red removes.")
-        self.results.replace(dataclasses.replace(held, painted_bits=pack_mask(mask)))
+        self.results.paint(held, mask)
 
     def _render(self, person: str | None, garment: str | None, description: str, category: str, renderer: str,
                 advanced: tuple[Any, ...], owner: str | None,
@@ -219,8 +219,7 @@ class Shop:
         held = self.results.get(token, client_of(request).binding)
         person = self.person_of(held)
         body, _ = pipeline.analyze_person(person)
-        views = pipeline.analysis_views(person, body, held.edit_mask, held.garment_preview,
-                                        held.garment_mask_preview, EDIT_OVERLAY_RGB)
+        views = pipeline.analysis_views(person, body, held.edit_mask, *held.garment_previews(), EDIT_OVERLAY_RGB)
         files = []
         for number, (image, caption) in enumerate(views):
             files.append((str(write_jpeg(preview(image), held.folder / f"analysis-{number}.jpg")), caption))
