@@ -124,7 +124,7 @@ def test_results_are_held_in_a_cache_bounded_by_memory_and_time(tmp_path):
     from tryon.ui.results import ResultCache, hold_result
 
     now = [0.0]
-    results = ResultCache(tmp_path, max_mb=0.2, ttl_s=60, clock=lambda: now[0])
+    results = ResultCache(tmp_path / "cache", tmp_path / "held", max_mb=0.2, ttl_s=60, clock=lambda: now[0])
     person = np.random.default_rng(0).integers(0, 256, (192, 128, 3), dtype=np.uint8)
     held = [hold_result(results, make_result(person, seed=n), person_path="p.png", person_key=str(n),
                         garment_path=None, garment_faces=None, description="", category="auto", renderer="warp",
@@ -132,11 +132,12 @@ def test_results_are_held_in_a_cache_bounded_by_memory_and_time(tmp_path):
     assert results.held_mb <= 0.2 and 1 <= len(results) < 12
     dropped = [h for h in held if not h.folder.exists()]
     assert dropped and dropped == held[: len(dropped)]  # oldest first, with their files
+    assert not any(h.arrays_dir.exists() for h in dropped) and held[-1].arrays_dir.is_dir()
     newest = held[-1]
     assert results.get(newest.token, "me") is newest
     now[0] += 61
     results.expire()
-    assert len(results) == 0 and not newest.folder.exists()
+    assert len(results) == 0 and not newest.folder.exists() and not newest.arrays_dir.exists()
     with pytest.raises(Exception, match="no longer on the server"):
         results.get(newest.token, "me")
 
@@ -148,7 +149,7 @@ def test_a_held_result_rebuilds_its_output_pixel_for_pixel(tmp_path):
 
     from tryon.ui.results import ResultCache, hold_result
 
-    results = ResultCache(tmp_path, max_mb=10, ttl_s=60)
+    results = ResultCache(tmp_path / "cache", tmp_path / "held", max_mb=10, ttl_s=60)
     kept = make_result(seed=3)  # changes only inside its edit area, as the pipeline promises
     stray = make_result(seed=4)
     stray.image[0, 0] = 255 - stray.person[0, 0]  # a renderer that touched a pixel outside it
@@ -157,8 +158,8 @@ def test_a_held_result_rebuilds_its_output_pixel_for_pixel(tmp_path):
         held[name] = hold_result(results, result, person_path="p.png", person_key=None, garment_path=None,
                                  garment_faces=None, description="", category="auto", renderer="warp", owner=None)
         np.testing.assert_array_equal(held[name].output(result.person), result.image)
-    assert held["kept"].image is None and held["kept"].edit_crop.size < kept.image.size  # only the edit area
-    assert held["stray"].image is not None  # kept whole
+    assert held["kept"].nbytes < held["stray"].nbytes  # only the edit area's box, not the whole output
+    assert held["kept"].image is None and held["stray"].image is None  # the pixels are on disk, not in memory
     with pytest.raises(ValueError):
         dataclasses.replace(held["kept"]).output(kept.person[:10])
 

@@ -136,7 +136,7 @@ def test_a_failed_self_check_is_queued_once_and_keeps_the_photo_only_with_consen
 
     result = pipeline.try_on(JACKET_PERSON, DRESS, settings=settings)
     assert result.check is not None and not result.check.ok
-    cache = ResultCache(settings.data_dir / "cache", 64, 600)
+    cache = ResultCache(settings.data_dir / "cache", settings.data_dir / "held", 64, 600)
 
     def held(owner: str):
         return hold_result(cache, result, person_path=str(JACKET_PERSON), person_key=file_key(JACKET_PERSON),

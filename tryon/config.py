@@ -31,7 +31,7 @@ class Settings:
     cache_ttl_s: int = 600  # Gradio deletes uploads/outputs older than this
     concurrency: int = 2  # try-ons running at once in the app queue
     queue_size: int = 32  # requests waiting in the app queue
-    result_cache_mb: int = 32  # try-on results held for flagging and the lazy panels, MB in all
+    result_cache_mb: int = 256  # try-on results held for flagging and the lazy panels: MB on disk in all
     result_ttl_s: int = 600  # results, and browser/API sessions idle this long, are forgotten
     max_sessions: int = 1000  # Gradio sessions kept at once (least recently used dropped first)
     review_session_s: int = 3600  # an unlocked review expires after this

@@ -152,7 +152,7 @@ class StoreFlaggingCallback(gr.FlaggingCallback):
             return None
         garment_key = file_key(held.garment_path) if held.garment_path else None
         key = idempotency_key("self-check", held.person_key, garment_key, held.description, held.category,
-                              held.renderer, held.mask_used_bits, consent)
+                              held.renderer, held.mask_used, consent)
         record = record_for(held, reasons=["self_check"], note=" ".join(check.problems), consent=consent,
                             flagged_by=SYSTEM_FLAGGER, settings=self.settings, key=key)
         return self.store.add(record)

@@ -2,10 +2,13 @@
 
 A session (a browser tab, an API client) keeps only the result's *token*, a random string
 that the try-on returns and that flagging, the lazy panels and the re-run send back. The
-result itself (output pixels, edit mask, what the face blur needs, what the flag records)
-lives here: a cache bounded in memory (``Settings.result_cache_mb``, least recently used
-dropped first) with a time to live (``Settings.result_ttl_s``). Each result also owns a
-folder of display files (the JPEGs the response points at), deleted with it.
+result itself is held in a cache bounded by size (``Settings.result_cache_mb``, least recently
+used dropped first) with a time to live (``Settings.result_ttl_s``): its small facts in memory,
+its pixels (the output inside the edit area, packed masks, garment previews) in one
+uncompressed ``.npz`` file under ``<data_dir>/held-results`` (written in ~1 ms, read back only
+when needed; not a folder the server serves), so the server's memory does not grow with the
+number of results held. Each result also owns a folder of display files in Gradio's cache (the
+JPEGs the response points at). Both go when the result goes.
 
 No Gradio here: :mod:`tryon.ui.shop` fills the cache with :func:`hold_result` and reads it.
 """
@@ -35,7 +38,10 @@ from ..errors import TryOnError
 
 log = logging.getLogger(__name__)
 
-RESULTS_DIRNAME = "tryon-results"
+RESULTS_DIRNAME = "tryon-results"  # display files, in Gradio's cache
+HELD_DIRNAME = "held-results"  # pixels, in the data folder (never served)
+ARRAYS_FILE = "arrays.npz"
+PAINTED_FILE = "painted.npy"
 PEOPLE_DIRNAME = "people"  # the "before" images, one per person photo, shared by its results
 TOKEN_BYTES = 18
 # Display images: JPEG is ~30x faster to encode than PNG or WebP at 1024 px and a quarter the size.
@@ -66,47 +72,38 @@ class GarmentInfo:
 class HeldResult:
     """One try-on result, as much of it as flagging, the panels and a re-run need.
 
+    The pixels are on disk (``arrays_dir``): read them through :meth:`output`, :attr:`edit_mask`,
+    :attr:`mask_used`, :attr:`painted` and :meth:`garment_previews`.
+
     Attributes:
         token: the result's id (random; the idempotency key of its flag).
         owner: binding of the browser that made it (see :func:`tryon.ui.guard.client_of`),
             or None when it sent no cookie.
         shape: ``(H, W)`` of the output and the person photo (processing size).
-        image: RGB uint8 ``(H, W, 3)``, the output (lossless), held only when it differs from
-            the person photo outside the edit area (a renderer that does not keep the
-            pixels it was not allowed to change); filled in to store a flag.
-        edit_crop, edit_box: otherwise only the output inside the edit area's bounding box
-            ``(y0, y1, x0, x1)``: :meth:`output` puts its edit-area pixels back into the person
-            photo (about half the memory; a slice copy, unlike a masked gather, costs ~1 ms).
-        edit_mask_bits: the edit area, ``np.packbits`` of a bool ``(H, W)`` mask.
+        edit_box: the edit area's bounding box ``(y0, y1, x0, x1)``. The output is stored whole
+            only when it differs from the person photo outside the edit area (a renderer that
+            does not keep the pixels it was not allowed to change); otherwise only inside this
+            box, and :meth:`output` puts it back into the person photo.
         person_path, person_key: the uploaded person photo and the sha256 of its bytes
             (:func:`file_key`; the photo is read again, and checked, when it is needed).
         garment_path: the garment photo as given (None for a synthesized garment).
         garment_faces: face boxes found in the garment photo (None when not checked).
-        garment_preview, garment_mask_preview: the garment used (recoloured or synthesized)
-            and its mask, at most :data:`PREVIEW_SIDE` px, for the analysis panel.
         body: what hiding the face needs (:class:`FaceInfo`).
         garment: the garment guesses (:class:`GarmentInfo`).
         folder: where the result's own display files are (``after.jpg``, the analysis pictures).
         before: the "before" display image (shared by the results of the same person photo).
-        mask_used_bits: the edit area the shopper painted for *this* rendering (packed like
-            ``edit_mask_bits``), or None for the automatic one.
-        painted_bits: the edit area painted on this result for the next re-run, or None.
-        person: the person photo, filled in (from ``person_path``) only to store a consented flag.
+        arrays_dir: where its pixels are; ``nbytes``: their size on disk.
+        image, person: filled in (output rebuilt, person photo read again) only to store a flag.
     """
 
     token: str
     owner: str | None
     shape: tuple[int, int]
-    image: np.ndarray | None
-    edit_crop: np.ndarray | None
     edit_box: tuple[int, int, int, int]
-    edit_mask_bits: np.ndarray
     person_path: str
-    person_key: str
+    person_key: str | None
     garment_path: str | None
     garment_faces: tuple[tuple[int, int, int, int], ...] | None
-    garment_preview: np.ndarray
-    garment_mask_preview: np.ndarray
     body: FaceInfo
     garment: GarmentInfo
     category: str
@@ -120,43 +117,54 @@ class HeldResult:
     cached_body: bool
     folder: Path
     before: Path
-    mask_used_bits: np.ndarray | None = None
-    painted_bits: np.ndarray | None = None
+    arrays_dir: Path
+    nbytes: int
+    image: np.ndarray | None = None
     person: np.ndarray | None = None
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        try:
+            with np.load(self.arrays_dir / ARRAYS_FILE, allow_pickle=False) as data:
+                return {name: data[name] for name in data.files}
+        except OSError as exc:
+            raise TryOnError("This result is no longer on the server: press Try on again.") from exc
 
     def output(self, person: np.ndarray) -> np.ndarray:
         """The output, RGB uint8 ``(H, W, 3)``, given the person photo it was rendered on."""
         if self.image is not None:
             return self.image
+        arrays = self._arrays()
+        if "image" in arrays:
+            return arrays["image"]
         if person.shape[:2] != tuple(self.shape):
             raise ValueError(f"the person photo is {person.shape[:2]}, the result {self.shape}")
         y0, y1, x0, x1 = self.edit_box
         image = person.copy()
-        inside = self.edit_mask[y0:y1, x0:x1]
-        image[y0:y1, x0:x1][inside] = self.edit_crop[inside]
+        inside = unpack_mask(arrays["edit_mask"], self.shape)[y0:y1, x0:x1]
+        image[y0:y1, x0:x1][inside] = arrays["edit_crop"][inside]
         return image
 
     @property
     def edit_mask(self) -> np.ndarray:
         """The edit area, bool ``(H, W)``."""
-        return unpack_mask(self.edit_mask_bits, self.shape)
+        return unpack_mask(self._arrays()["edit_mask"], self.shape)
 
     @property
     def mask_used(self) -> np.ndarray | None:
         """The painted edit area this result was rendered with, bool ``(H, W)``, or None."""
-        return None if self.mask_used_bits is None else unpack_mask(self.mask_used_bits, self.shape)
+        bits = self._arrays().get("mask_used")
+        return None if bits is None else unpack_mask(bits, self.shape)
 
     @property
     def painted(self) -> np.ndarray | None:
         """The edit area painted on this result for the next re-run, bool ``(H, W)``, or None."""
-        return None if self.painted_bits is None else unpack_mask(self.painted_bits, self.shape)
+        path = self.arrays_dir / PAINTED_FILE
+        return unpack_mask(np.load(path, allow_pickle=False), self.shape) if path.is_file() else None
 
-    @property
-    def nbytes(self) -> int:
-        """Memory held by the arrays (what the cache is bounded by)."""
-        arrays = [self.image, self.edit_crop, self.edit_mask_bits, self.garment_preview, self.garment_mask_preview,
-                  self.body.landmarks, self.body.visibility, self.mask_used_bits, self.painted_bits, self.person]
-        return sum(array.nbytes for array in arrays if array is not None)
+    def garment_previews(self) -> tuple[np.ndarray, np.ndarray]:
+        """The garment used (recoloured or synthesized) and its mask, at most :data:`PREVIEW_SIDE` px."""
+        arrays = self._arrays()
+        return arrays["garment_preview"], arrays["garment_mask_preview"]
 
 
 def split_output(
@@ -260,22 +268,23 @@ def hold_result(
     if not person_key:
         write_jpeg(result.person, before)
     write_jpeg(result.image, folder / "after.jpg")
-    garment_info = result.garment
     image, edit_crop, edit_box = split_output(result.image, result.person, result.edit_mask)
+    arrays = {"edit_mask": pack_mask(result.edit_mask), "garment_preview": preview(result.garment_image),
+              "garment_mask_preview": preview(_garment_mask(result))}
+    arrays |= {"image": image} if image is not None else {"edit_crop": edit_crop}
+    if edit_mask is not None:
+        arrays["mask_used"] = pack_mask(edit_mask)
+    arrays_dir, nbytes = results.write_arrays(arrays)
+    garment_info = result.garment
     held = HeldResult(
         token=new_token(),
         owner=owner,
         shape=tuple(result.image.shape[:2]),
-        image=image,
-        edit_crop=edit_crop,
         edit_box=edit_box,
-        edit_mask_bits=pack_mask(result.edit_mask),
         person_path=person_path,
         person_key=person_key,
         garment_path=garment_path or None,
         garment_faces=garment_faces,
-        garment_preview=preview(result.garment_image),
-        garment_mask_preview=preview(_garment_mask(result)),
         body=FaceInfo(result.body.face_box, result.body.landmarks, result.body.visibility),
         garment=GarmentInfo(getattr(garment_info, "category_scores", None), getattr(garment_info, "sleeve", None)),
         category=result.category,
@@ -290,10 +299,12 @@ def hold_result(
         cached_body=bool(result.cached_body),
         folder=folder,
         before=before,
-        mask_used_bits=None if edit_mask is None else pack_mask(edit_mask),
+        arrays_dir=arrays_dir,
+        nbytes=nbytes,
     )
     if not results.put(held):
-        log.warning("a result of %.1f MB does not fit the result cache (TRYON_RESULT_CACHE_MB)", held.nbytes / 2**20)
+        log.warning("a result of %.1f MB does not fit the result cache (TRYON_RESULT_CACHE_MB): it cannot be "
+                    "flagged", held.nbytes / 2**20)
     return held
 
 
@@ -324,15 +335,16 @@ class _Cache(cachetools.TLRUCache):
 
 
 class ResultCache:
-    """The held results of one server: bounded by memory, forgotten after a time to live.
+    """The held results of one server: bounded by size, forgotten after a time to live.
 
-    Thread-safe. ``cache_dir`` is Gradio's cache folder; each result's display files go in
-    ``<cache_dir>/tryon-results/<random>/``.
+    Thread-safe. ``cache_dir`` is Gradio's cache folder (display files go in
+    ``<cache_dir>/tryon-results/<random>/``); ``store_dir`` holds the pixels (``<store_dir>/<random>/``).
     """
 
-    def __init__(self, cache_dir: Path, max_mb: float, ttl_s: float,
+    def __init__(self, cache_dir: Path, store_dir: Path, max_mb: float, ttl_s: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.root = Path(cache_dir) / RESULTS_DIRNAME
+        self.store = Path(store_dir)
         self.ttl_s = ttl_s
         self._cache = _Cache(max(1, int(max_mb * MB)), ttl_s, clock, self._drop)
         self._lock = threading.Lock()
@@ -355,13 +367,27 @@ class ResultCache:
         folder.mkdir(parents=True)
         return folder
 
+    def write_arrays(self, arrays: dict[str, np.ndarray]) -> tuple[Path, int]:
+        """Write a new result's pixels (uncompressed: ~1 ms); returns their folder and size in bytes."""
+        folder = self.store / secrets.token_urlsafe(12)
+        folder.mkdir(parents=True)
+        path = folder / ARRAYS_FILE
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+        return folder, path.stat().st_size
+
+    def paint(self, held: HeldResult, mask: np.ndarray) -> None:
+        """Keep the edit area painted on ``held`` (bool ``(H, W)``) for its re-run."""
+        np.save(held.arrays_dir / PAINTED_FILE, pack_mask(mask), allow_pickle=False)
+
     def put(self, held: HeldResult) -> bool:
-        """Hold ``held``; False (and its files deleted) when it alone is larger than the cache."""
+        """Hold ``held``; False (its pixels deleted, its display files left for the response) when it
+        alone is larger than the cache."""
         with self._lock:
             try:
                 self._cache[held.token] = held
             except ValueError:  # larger than the whole cache
-                self._drop(held)
+                shutil.rmtree(held.arrays_dir, ignore_errors=True)
                 return False
         return True
 
@@ -387,18 +413,19 @@ class ResultCache:
             raise TryOnError("This result belongs to another browser session: press Try on to make your own.")
         return held
 
-    def replace(self, held: HeldResult) -> None:
-        """Store a changed copy of a held result (e.g. with the painted mask), keeping its files."""
-        with self._lock:
-            if held.token in self._cache:
-                self._cache.pop(held.token)
-                self._cache[held.token] = held
-
     def expire(self) -> None:
-        """Drop results whose time is up (and their files), and "before" images unused as long."""
+        """Drop results whose time is up (and their files); delete "before" images unused as long, and
+        files no held result refers to (left by a crash, or by a result too large to hold)."""
         with self._lock:
             self._cache.expire()
+            live = {path for held in self._cache.values() for path in (held.folder, held.arrays_dir)}
         cutoff = time.time() - self.ttl_s
+        folders = [*(self.root.iterdir() if self.root.is_dir() else ()),
+                   *(self.store.iterdir() if self.store.is_dir() else ())]
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                if folder.name != PEOPLE_DIRNAME and folder not in live and folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
         people = self.root / PEOPLE_DIRNAME
         for path in people.glob("*.jpg") if people.is_dir() else ():
             with contextlib.suppress(OSError):
@@ -415,10 +442,11 @@ class ResultCache:
 
     @property
     def held_mb(self) -> float:
-        """Memory the held results use."""
+        """Disk space the held results use."""
         with self._lock:
             return self._cache.currsize / MB
 
     @staticmethod
     def _drop(held: HeldResult) -> None:
         shutil.rmtree(held.folder, ignore_errors=True)
+        shutil.rmtree(held.arrays_dir, ignore_errors=True)

@@ -13,12 +13,12 @@ No layout here (:mod:`tryon.ui.app`), and only ``gr.skip`` / ``gr.Gallery`` valu
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import cachetools
@@ -34,7 +34,7 @@ from . import refine
 from .catalog import Catalog
 from .flag_panel import StoreFlaggingCallback
 from .guard import client_of
-from .results import HeldResult, ResultCache, file_key, hold_result, pack_mask, preview, write_jpeg
+from .results import HELD_DIRNAME, HeldResult, ResultCache, file_key, hold_result, preview, write_jpeg
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,8 @@ class Shop:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.results = ResultCache(gradio_cache_dir(settings), settings.result_cache_mb, settings.result_ttl_s)
+        store = Path(settings.data_dir).expanduser().resolve() / HELD_DIRNAME
+        self.results = ResultCache(gradio_cache_dir(settings), store, settings.result_cache_mb, settings.result_ttl_s)
         self.catalog = Catalog(settings)
         self.flags = StoreFlaggingCallback(settings)
         self._garment_checks: cachetools.LRUCache[str, Any] = cachetools.LRUCache(GARMENT_CHECKS_KEPT)
@@ -170,7 +171,7 @@ class Shop:
         mask = mask_from_editor(editor, auto)
         if np.array_equal(mask, auto):
             raise TryOnError(PAINT_FIRST)
-        self.results.replace(dataclasses.replace(held, painted_bits=pack_mask(mask)))
+        self.results.paint(held, mask)
 
     def _render(self, person: str | None, garment: str | None, description: str, category: str, renderer: str,
                 advanced: tuple[Any, ...], owner: str | None,
@@ -297,8 +298,7 @@ class Shop:
         held = self.results.get(token, client_of(request).binding)
         person = self.person_of(held)
         body, _ = pipeline.analyze_person(person)
-        views = pipeline.analysis_views(person, body, held.edit_mask, held.garment_preview,
-                                        held.garment_mask_preview, EDIT_OVERLAY_RGB)
+        views = pipeline.analysis_views(person, body, held.edit_mask, *held.garment_previews(), EDIT_OVERLAY_RGB)
         files = []
         for number, (image, caption) in enumerate(views):
             files.append((str(write_jpeg(preview(image), held.folder / f"analysis-{number}.jpg")), caption))
