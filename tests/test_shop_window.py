@@ -11,6 +11,7 @@ in out/screenshots/ (printed at the start).
 from __future__ import annotations
 
 import io
+import re
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -60,6 +61,16 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Setting
     demo = start_server(settings)
     try:
         yield demo, settings
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def plain_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A server where review is not configured."""
+    demo = start_server(Settings(data_dir=tmp_path_factory.mktemp("plain")))
+    try:
+        yield demo
     finally:
         demo.close()
 
@@ -145,6 +156,33 @@ def test_examples_run_when_clicked_cover_top_trousers_and_dress_and_fill_the_his
     page.wait_for_function("(url) => document.querySelectorAll('#result-slider img')[1]?.src === url",
                            arg=results["upper"])
     assert toasts(page) == []
+
+
+def test_without_review_set_up_shoppers_see_no_review_tab_and_no_instructions(plain_app: Any, browser: Any,
+                                                                             screen: str) -> None:
+    page = open_page(browser, plain_app.local_url, screen)
+    try:
+        assert page.get_by_role("tab").all_inner_texts() == ["Try on"]
+        assert "TRYON_REVIEW" not in page.locator("body").inner_text()
+        shot(page, f"no-review-{screen}")
+    finally:
+        page.context.close()
+
+
+def test_api_page_shows_the_garment_and_the_description_as_optional(page: Any, screen: str) -> None:
+    if screen == "phone":
+        assert page.get_by_role("button", name="Use via API").count() == 0
+        pytest.skip("Gradio offers no API page on a phone-wide screen (its footer drops the link)")
+    page.get_by_role("button", name="Use via API").click()
+    page.get_by_text("Accepts 9 parameters").first.wait_for()
+    text = " ".join(page.locator("body").inner_text().split())
+    tryon = text[text.index("/tryon Dress"):]
+    tryon = tryon[: re.search(r"Returns \d+ elements?", tryon).start()]  # the parameters of /tryon
+    for name in ("garment", "description"):
+        assert re.search(rf"\b{name} (filepath|str) \| None Default: ?None", tryon), (name, tryon[:600])
+    assert re.search(r"\bperson filepath Required", tryon), tryon[:600]
+    page.get_by_text("Accepts 9 parameters").first.scroll_into_view_if_needed()
+    shot(page, f"api-page-{screen}")
 
 
 # --------------------------------------------------------------------------------------------------- catalog

@@ -61,6 +61,10 @@ BRUSH_SIZE = 16  # px on the EDIT_SIDE photo
 MAX_UPLOAD = "20mb"
 DESCRIPTION_PLACEHOLDER = "e.g. a red long-sleeve shirt · 一件黄色的短袖T恤 · make it navy, short sleeves"
 BRUSHES = (("Add to the area (green)", "add"), ("Remove from the area (red)", "remove"))
+TRYON_API = ("Dress the person in the photo. Only the person photo is required: give a garment photo, a description "
+             "(English or Chinese), or both (the words then edit the photo's garment). Returns (before, after) image "
+             "files, timings, notes, the self-check, the result's token (for /flag and /tryon_with_mask) and the "
+             "refine progress.")
 # Checks and small updates: through the queue (Gradio shows no toast for an error outside it), no API.
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
 
@@ -307,7 +311,7 @@ def _render_chain(shop: Shop, ui: ShopUI, trigger: Any, api_name: str | None) ->
     checked = trigger(user_errors(shop.check_try), ui.try_inputs, None, **PRIVATE)
     # On a phone the page glides to the result as soon as the request is accepted: the progress shows there.
     checked.success(None, None, None, js=page.SHOW_RESULT_JS, **PRIVATE)
-    visibility = {"api_name": api_name} if api_name else {"api_visibility": "private"}
+    visibility = {"api_name": api_name, "api_description": TRYON_API} if api_name else {"api_visibility": "private"}
     tried = checked.success(user_errors(shop.try_on), [*ui.try_inputs, *ui.advanced.inputs], ui.result_outputs,
                             concurrency_id=RENDER_CONCURRENCY_ID, show_progress_on=[ui.slider, ui.button],
                             **visibility)
