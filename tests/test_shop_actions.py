@@ -165,3 +165,42 @@ def test_a_failed_self_check_is_queued_once_and_keeps_the_photo_only_with_consen
 def _passed(held):
     """``held`` with a self-check that passed."""
     return dataclasses.replace(held, check=dataclasses.replace(held.check, ok=True, problems=()))
+
+
+@pytest.mark.slow
+def test_a_correction_through_the_server_reads_the_cached_analyses_and_keeps_the_painted_band(settings) -> None:
+    import io
+
+    from PIL import Image
+    from shop_browser import start_server
+
+    from tryon.ui.edit_bench import STROKE_COLS, STROKE_ROWS, Page, editor_images
+
+    demo = start_server(settings)
+    page = Page(demo.local_url)
+    try:
+        person, garment = PEOPLE / "openvto_3_posture.jpg", GARMENTS / "tryon_red_long_sleeve_sweater.jpg"
+        photos = [page.upload(path.name, path.read_bytes()) for path in (person, garment)]
+        request = [*photos, "", "auto", "warp"]
+        tried = page.call(page.tryon, request)
+        token = tried[4]
+        editor = page.call(page.open_editor, [token])[0]
+        background = np.asarray(Image.open(io.BytesIO(page.fetch(editor["background"]["url"]))).convert("RGB"))
+        assert max(background.shape[:2]) == 512  # the editor works on a half-size photo
+        files = [page.upload(name, data) for name, data in zip(("b.png", "l.png", "c.png"), editor_images(background),
+                                                                strict=True)]
+        page.call(page.check, [*request, {"background": files[0], "layers": [files[1]], "composite": files[2],
+                                          "id": None}, token])
+        corrected = page.call(page.rerun, [*request, *(page.defaults.get(i) for i in page.rerun["inputs"][5:-1]),
+                                           token])
+        before, first, second = (np.asarray(Image.open(io.BytesIO(page.fetch(item["url"]))).convert("RGB")).astype(int)
+                                 for item in (tried[0][0], tried[0][1], corrected[0][1]))
+    finally:
+        page.close()
+        demo.close()
+    assert "came from the cache" in corrected[1] and "corrected edit area" in corrected[2]
+    height, width = before.shape[:2]
+    band = (slice(int(STROKE_ROWS[0] * height) + 4, int(STROKE_ROWS[1] * height) - 4),
+            slice(int(STROKE_COLS[0] * width) + 4, int(STROKE_COLS[1] * width) - 4))
+    assert np.abs(first[band] - before[band]).max(axis=2).mean() > 40  # the sweater was there
+    assert np.abs(second[band] - before[band]).max(axis=2).mean() < 6  # ... and the band is the photo again
