@@ -81,7 +81,9 @@ ARM_RADIUS = 0.22  # of shoulder width
 FOREARM_RADIUS = 0.16
 HAND_RADIUS = 0.12  # capsules from the wrist to the index and pinky knuckles cover a hand
 CORE_TOP, CORE_BOTTOM = 0.15, 0.75  # torso span every top covers (crop tops score lower)
-CORE_THIGH = 0.3  # share of the thigh every bottom and dress covers
+# Shares of hip -> knee every bottom and dress covers: below where an untucked top's hem hangs, above
+# where the shortest shorts end.
+CORE_THIGH = (0.15, 0.45)
 TUNIC_BELOW_HIPS = 0.35  # a long top may hang this far below the hips (of torso length)
 NECK_ABOVE_SHOULDERS = 0.1  # collars reach this far above the shoulder line (of torso length)
 ZONE_MARGIN = 0.15  # of the body scale: loose garments stand off the body
@@ -476,11 +478,12 @@ def _pelvis(f: _Frame, overhang: bool = True) -> np.ndarray:
     return canvas.astype(bool)
 
 
-def _legs(f: _Frame, thigh_share: float = 1.0, shins: bool = True) -> np.ndarray:
+def _legs(f: _Frame, thigh_share: tuple[float, float] = (0.0, 1.0), shins: bool = True) -> np.ndarray:
     canvas = f.canvas()
     for hip, knee, ankle in ((LEFT_HIP, LEFT_KNEE, LEFT_ANKLE), (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE)):
-        end = f.p[hip] + (f.p[knee] - f.p[hip]) * thigh_share
-        _capsule(canvas, f.p[hip], end, THIGH_RADIUS * f.hip_scale)
+        start = f.p[hip] + (f.p[knee] - f.p[hip]) * thigh_share[0]
+        end = f.p[hip] + (f.p[knee] - f.p[hip]) * thigh_share[1]
+        _capsule(canvas, start, end, THIGH_RADIUS * f.hip_scale)
         if shins:
             _capsule(canvas, f.p[knee], f.p[ankle], SHIN_RADIUS * f.hip_scale)
     return canvas.astype(bool)
@@ -528,9 +531,10 @@ def core_region(landmarks: np.ndarray, person_mask: np.ndarray, category: str) -
     """The part of the body every garment of ``category`` covers (for :func:`coverage`).
 
     ``upper``: the torso between the joints from :data:`CORE_TOP` to :data:`CORE_BOTTOM`
-    of its length; ``lower``: the top :data:`CORE_THIGH` of the thighs (the waistband is often
-    under a top that hangs over it, which a try-on of trousers keeps); ``dress``: the torso, the
-    waistband to the hips and the thighs. Forearms and hands are cut out (they may lie on the garment).
+    of its length; ``lower``: the thighs between the shares :data:`CORE_THIGH` of hip -> knee (the
+    waistband and the top of the thighs are often under a top that hangs over them, which a try-on
+    of trousers keeps); ``dress``: the torso, the waistband to the hips and those thighs. Forearms
+    and hands are cut out (they may lie on the garment).
     """
     _check_category(category)
     f = _Frame(landmarks, person_mask.shape)

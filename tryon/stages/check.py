@@ -14,7 +14,10 @@ What is measured (every figure on the result's pixels):
   thighs for trousers and skirts, both for dresses) is covered by the new garment;
 * **sleeve length**: how far down each arm the new garment reaches, as a share of the arm, against the
   garment photo's sleeve length and the description's;
-* **colour**: the garment's main colours on the result against the described colour (CIEDE2000).
+* **colour**: the garment's main colours on the result against the described colour (CIEDE2000);
+* **painted skin**: how much skin the result shows where the photo showed none (skin the renderer had
+  to make up, its weakest part), and whether the pose (seated, arms crossed) is one the warp handles
+  badly.
 """
 
 from __future__ import annotations
@@ -70,6 +73,11 @@ class CheckRules:
     sleeve_bounds: tuple[float, float, float] = (0.12, 0.55, 0.85)
     sleeve_covered_share: float = 0.5  # a station is covered when this share of its core is garment
     colour_delta_e_max: float = 20.0  # CIEDE2000 from the described colour to the nearest main colour
+    # Skin the renderer made up (where the photo showed none), as a share of the person, above which
+    # the result is flagged: painted skin is the warp renderer's weakest part.
+    painted_skin_max: float = 0.04
+    seated_thigh_sin: float = 0.6  # a thigh this far from the torso's axis (sine of the angle): seated
+    crossed_reach_u: float = 0.1  # each wrist this far past the body's middle (body units): arms crossed
     palette_colours: int = 4
     palette_min_share: float = 0.15
     palette_samples: int = 4000
@@ -141,12 +149,48 @@ def check_result(
     measures["coverage"] = coverage
     if coverage is not None and coverage < RULES.coverage_min:
         problems.append("Parts of the garment may be missing on the body.")
+    painted = _painted_skin_share(body, person, image, skin_like & ~garment_mask)
+    measures["painted_skin_share"] = painted
+    if painted > RULES.painted_skin_max:
+        problems.append("Skin the old clothes covered had to be painted in: it may look flat.")
+    pose = _unusual_pose(body)
+    measures["pose"] = pose
+    if pose is not None:
+        problems.append(f"The pose ({pose}) is hard for this renderer: the garment may not follow the body.")
     if spec is not None and getattr(spec, "colours", None):
         de = _colour_delta_e(image, garment_mask, spec.colours)
         measures["colour_delta_e"] = de
         if de is not None and de > RULES.colour_delta_e_max:
             problems.append("The colour may not match your description.")
     return ResultCheck(ok=not problems, problems=tuple(problems), measures=measures)
+
+
+def _painted_skin_share(body: BodyAnalysis, person: np.ndarray, image: np.ndarray, skin_like: np.ndarray) -> float:
+    """The share of the person that shows skin in the result (``skin_like``: off the new garment) where
+    the photo showed none: skin the renderer had to make up (a bared arm, midriff or leg)."""
+    was_skin = body.skin_distance_sq(person) < RULES.skin_weak_sq
+    changed = np.any(image != person, axis=2)
+    painted = skin_like & changed & ~was_skin & body.person_mask
+    return float(painted.sum() / max(int(body.person_mask.sum()), 1))
+
+
+def _unusual_pose(body: BodyAnalysis) -> str | None:
+    """A pose the warp renderer handles badly, named, or None: seated (thighs far from upright) or
+    arms crossed in front of the body (both wrists past the body's middle)."""
+    frame = body.person.frame
+    lm = frame.landmarks
+    thighs = [lm[knee] - lm[hip] for hip, knee in ((LEFT_HIP, LEFT_KNEE), (RIGHT_HIP, RIGHT_KNEE))
+              if body.visibility[[hip, knee]].min() >= VISIBLE_MIN]
+    if thighs and max(abs(float(np.dot(t, frame.across))) / max(float(np.linalg.norm(t)), 1e-6)
+                      for t in thighs) > RULES.seated_thigh_sin:
+        return "seated"
+    wrists = [(LEFT_WRIST, 1.0), (RIGHT_WRIST, -1.0)]
+    if all(body.visibility[w] >= VISIBLE_MIN for w, _ in wrists) and all(
+        sign * float(np.dot(lm[w] - frame.mid_shoulder, frame.across)) < -RULES.crossed_reach_u * frame.unit_px
+        for w, sign in wrists
+    ):
+        return "arms crossed"
+    return None
 
 
 def _far(measured: str, expected: str) -> bool:
@@ -234,7 +278,7 @@ def _arm_residue(
         if reached is None:
             continue
         start = reached + RULES.below_margin_share
-        profile = _limb_profile(body, f"arm_{side}", (garment_mask, skin_like))
+        profile = _limb_profile(body, f"arm_{side}", (garment_mask, skin_like & ~garment_mask))
         for share, pixels, (covered, skin_count) in profile:
             if share >= start:
                 core += pixels - covered
@@ -243,21 +287,27 @@ def _arm_residue(
 
 
 def _leg_residue(body: BodyAnalysis, garment_mask: np.ndarray, skin_like: np.ndarray) -> float | None:
-    """The share of the legs' cores below the new garment's hem (hip to ankle) that looks like skin,
-    or None when the garment covers the legs to the ankles or they are not seen."""
+    """The share of the legs' uncovered cores below the new garment's hem (down to the socks and shoes)
+    that looks like skin, or None when the garment covers the legs that far or they are not seen. The
+    hem is where the garment last covers a leg's core going down (a top that stays may hang over the
+    garment's waistband above it)."""
+    uncovered_skin = skin_like & ~garment_mask
     core = skin = 0
     legs = (("leg_left", (LEFT_HIP, LEFT_KNEE, LEFT_ANKLE)), ("leg_right", (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE)))
     for limb, joints in legs:
         if body.visibility[list(joints)].min() < VISIBLE_MIN:
             continue
-        below = False
-        for share, pixels, (covered, skin_count) in _limb_profile(body, limb, (garment_mask, skin_like)):
-            if share > RULES.leg_end_share:
-                break  # socks and shoes from here
-            below = below or (pixels and covered < RULES.sleeve_covered_share * pixels)
-            if below:
-                core += pixels - covered
-                skin += min(skin_count, pixels - covered)
+        profile = [row for row in _limb_profile(body, limb, (garment_mask, uncovered_skin))
+                   if row[0] <= RULES.leg_end_share]  # socks and shoes below
+        covered = [i for i, (_, pixels, (on, _)) in enumerate(profile)
+                   if pixels and on >= RULES.sleeve_covered_share * pixels]
+        if not covered:
+            continue
+        hem = profile[covered[-1]][0] + RULES.below_margin_share
+        for share, pixels, (on, skin_count) in profile:
+            if share >= hem:
+                core += pixels - on
+                skin += skin_count
     return None if core < RULES.min_core_pixels else skin / core
 
 

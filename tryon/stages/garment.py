@@ -8,18 +8,23 @@ Steps (:func:`analyze_garment`):
 
 1. mask: flood the background in from the image border (colour tolerance from the
    border's own spread), keep the garment component(s), decide which enclosed
-   background-coloured regions are real holes; where the outline is doubtful (a
-   white garment on white, a soft drop shadow) GrabCut refines it at reduced
-   resolution.
+   background-coloured regions are real holes; where the flood ran into a light garment
+   (textured off-white beside the mask), the salient-object model U²-Netp
+   (``load_model("u2netp")``) keeps it out of the garment; where the outline is doubtful
+   (a white garment on white, a soft drop shadow) GrabCut refines it at reduced
+   resolution. A person wearing clothes (MediaPipe pose over most of the silhouette) is
+   refused.
 2. category: "upper", "lower" or "dress" from the mask's shape (a crotch gap, a
-   straight waistband, length against torso width).
+   straight waistband, length against the overall and the torso width).
 3. for tops and dresses, the inside that shows above the front neckline (the inner
    back of the neck, its label, a V-neck's lining) is cut out of the mask (it would be
    painted over the wearer's neck): the front neckline is traced from one neck corner to
    the other as a smooth edge below the (shallow) back neckline, and kept only when the
    inside above it differs from the front below it.
-4. keypoints from the outline, the sleeve length, and part masks (body, sleeves or
-   legs) for the warp stage.
+4. keypoints from the outline (shoulder points past any collar; armpits where the side
+   seam meets a sleeve or an armhole, or, under a sleeve hanging over the body's side, at
+   a typical armhole depth), the sleeve length, and part masks (body, sleeves cut along
+   the shoulder-armpit line and the body's side line, or legs) for the warp stage.
 
 Keypoint names use the *wearer's* sides (see :mod:`tryon.stages.body`): on a product
 photo shown from the front, the garment's ``left`` sleeve is on the image's right.
@@ -34,7 +39,7 @@ import cv2
 import numpy as np
 
 from ..errors import TryOnError
-from ..models import load_model
+from ..models import load_model, model_lock
 
 _log = logging.getLogger(__name__)
 
@@ -67,6 +72,21 @@ NO_GARMENT_MESSAGE = (
     "No garment found in the garment photo: upload a product photo of one garment, "
     "shown flat or on an invisible mannequin, on a plain white, grey or single-colour background."
 )
+
+PERSON_PHOTO_MESSAGE = (
+    "The garment photo shows a person wearing clothes, not a garment on its own: upload a product "
+    "photo of the garment alone (laid flat or on an invisible mannequin) on a plain background."
+)
+
+# --- a person photo in the garment slot --------------------------------------------
+# MediaPipe pose runs (about 35 ms) where a person could be: the silhouette is tall (a standing
+# person, face cropped or not) or a face shows. It is a person photo when most body landmarks lie
+# confidently on the silhouette and reach over most of its height (a printed portrait on a tee
+# covers only part of the garment).
+PERSON_CHECK_MIN_ASPECT = 1.6  # silhouette height / width from which pose always runs
+PERSON_MIN_LANDMARKS = 15  # of MediaPipe's 33, visible (> 0.5) and on the silhouette
+PERSON_MIN_VISIBILITY = 0.5
+PERSON_MIN_EXTENT = 0.7  # their vertical extent over the silhouette's height
 
 # --- background and mask -------------------------------------------------------
 BORDER_PX = 4  # width of the border band the background colour is estimated from
@@ -102,6 +122,7 @@ SHADOW_MIN_SHARE = 0.15  # refine when this share of the outline band looks like
 GRABCUT_SIDE = 256  # long side of the image GrabCut runs on, px
 GRABCUT_BAND = 3  # px at GrabCut size around the flood outline that GrabCut may relabel
 GRABCUT_ITERATIONS = 1
+GRABCUT_SEED = 0
 SMOOTH_KERNEL = 5  # median filter that removes JPEG jaggies from the outline
 # A flood that ran into a light garment leaves textured off-white "background" beside the mask: the
 # salient-object model is asked when more than LEAK_SHARE of a band LEAK_BAND_PX outside the mask
@@ -120,9 +141,11 @@ CROTCH_WINDOW_FRAC = 0.06  # columns either side of the centre searched for the 
 LEG_GAP_MIN_FRAC = 0.12  # trousers: the gap below the crotch spans at least this share of the height
 LEG_GAP_MAX_WIDTH = 0.45  # ... and is narrow just below the crotch (x hip width)
 # A dress is longer (to the hem) than DRESS_LENGTH_RATIO x its overall width and DRESS_TORSO_RATIO x
-# its torso width: a top down to the hip is at most ~1.4 and ~2.4 of them, a mini dress ~1.6 and ~2.7.
-DRESS_LENGTH_RATIO = 1.5
-DRESS_TORSO_RATIO = 2.6
+# its torso width (measured at the waist and hips): a long tee reaches ~1.5 and ~2.9 of them, a
+# long narrow tank ~2.0 and ~2.4, a short-sleeved A-line mini dress ~1.6 (its sleeves widen it)
+# and ~3.4. Both soft steps must be passed; the boundary stays soft (the caller may override).
+DRESS_LENGTH_RATIO = 1.55
+DRESS_TORSO_RATIO = 2.4
 WAISTBAND_ROWS = (0.005, 0.015)  # rows (x height) where a waistband fills the garment's width...
 WAISTBAND_REFERENCE_ROW = 0.1  # ... measured against the outline's extent here
 WAISTBAND_FILL = 0.6
@@ -169,10 +192,12 @@ NECK_BAND = 0.06  # the front fabric under the neckline: a band this deep (x nec
 NECK_MIN_COLOUR_DIFF = 3.0  # Lab distance between the inside (above the neckline) and the front below...
 NECK_MIN_CONTRAST = 0.5  # ... and that distance over the spread within each side (plus a floor)
 NECK_SPREAD_FLOOR = 2.0
-NECK_MAX_AREA = 0.12  # the inner back is a small part of the garment
+# The inside is at most NECK_MAX_AREA x the square of the torso's width (a deep V's lining reaches
+# ~0.27): against the garment's width, not its area, which a crop top's short body makes small.
+NECK_MAX_AREA = 0.4
 # The back neckline is shallow: an outline that dips deeper than this below the corners at the
 # centre (x neck width) is the front neckline itself (a strap top, a scoop seen from the front).
-NECK_MAX_BACK_DIP = 0.25
+NECK_MAX_BACK_DIP = 0.3
 NECK_CENTRE_BAND = 0.1  # the front neckline's lowest point is this close to the centre (x torso)
 STRAP_MAX_WIDTH = 0.15  # a neck corner on a run this narrow (x torso) is the top of a strap
 STRAP_PROBE = 0.04  # the strap's width is measured this far below its top (x torso)
@@ -219,13 +244,17 @@ SLEEVE_ABOVE_SHARE = 0.75
 # point, on the body's side line.
 ARMHOLE_DEPTH = 0.6
 ARMHOLE_MAX_DEPTH = 0.85
-# A collar or stand collar rises above the shoulder line: the outline drops steeply from the neck
+# A collar or stand collar rises above the shoulder line: the outline drops steeply near the neck
 # corner (at most COLLAR_MAX_DROP, x torso) and then runs gently (slope below SHOULDER_LINE_SLOPE
 # over COLLAR_WINDOW, x torso) along the shoulder; the shoulder point is searched beyond it.
 COLLAR_MAX_DROP = 0.25
+COLLAR_MAX_WIDTH = 0.15  # the collar's side is this close to the neck corner (x torso)
 COLLAR_WINDOW = 0.03
 SHOULDER_LINE_SLOPE = 1.0
-SLEEVE_MIN_AREA = 0.03  # a sleeve is at least this fraction of the body area
+# A sleeve, even a cap sleeve, covers at least this much (x the body's width squared); what lies
+# beyond a sleeveless armhole's shoulder-armpit line is a sliver. (Against the body's width, not
+# its area: a maxi dress's short sleeves are a tiny share of its area.)
+SLEEVE_MIN_AREA = 0.03
 # Sleeve length (shoulder point to cuff centre, the shorter sleeve where both are found) against the
 # garment's shoulder width (with straps, as on a cold-shoulder top, its body width over
 # TORSO_PER_SHOULDER). On a body the elbow is ~0.85 shoulder widths from the shoulder point,
@@ -290,6 +319,8 @@ def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysi
     image = np.ascontiguousarray(image, dtype=np.uint8)
     full_mask = garment_mask(image)
     shape = _Shape(full_mask)
+    if _person_photo(image, shape):
+        raise TryOnError(PERSON_PHOTO_MESSAGE)
     scores = category_scores(full_mask, shape)
     chosen = max(scores, key=scores.__getitem__) if category == "auto" else category
 
@@ -538,6 +569,9 @@ def _grabcut_refine(
     labels[sure_fg & ~small_doubt] = cv2.GC_FGD
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models with k-means on OpenCV's (per-thread) random generator: a
+    # fixed seed gives the same mask for the same photo whatever ran before in the thread.
+    cv2.setRNGSeed(GRABCUT_SEED)
     cv2.grabCut(
         cv2.cvtColor(small_image, cv2.COLOR_RGB2BGR), labels, None, bgd_model, fgd_model,
         GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK,
@@ -593,6 +627,26 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     if not contours:
         return np.zeros((0, 2), np.int32)
     return max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.int32)
+
+
+def _person_photo(image: np.ndarray, shape: _Shape) -> bool:
+    """Whether the "garment" is a person wearing clothes (see :data:`PERSON_CHECK_MIN_ASPECT`)."""
+    if shape.height < PERSON_CHECK_MIN_ASPECT * shape.width:
+        with model_lock("faces"):
+            if not load_model("faces").process(image).detections:
+                return False
+    with model_lock("pose"):
+        result = load_model("pose").process(image)
+    if result.pose_landmarks is None:
+        return False
+    height, width = shape.mask.shape
+    points = np.array([(lm.x * width, lm.y * height, lm.visibility) for lm in result.pose_landmarks.landmark])
+    xs, ys = np.round(points[:, 0]).astype(int), np.round(points[:, 1]).astype(int)
+    on = (points[:, 2] > PERSON_MIN_VISIBILITY) & (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+    on[on] = shape.mask[ys[on], xs[on]]
+    if on.sum() < PERSON_MIN_LANDMARKS:
+        return False
+    return float(np.ptp(points[on, 1])) >= PERSON_MIN_EXTENT * shape.height
 
 
 # ---------------------------------------------------------------------------------
@@ -797,7 +851,7 @@ def find_back_neck(image: np.ndarray, mask: np.ndarray, shape: _Shape | None = N
     if path is None:
         return none
     region = _neck_region(rays, path, mask)
-    if not region.any() or region.sum() > NECK_MAX_AREA * mask.sum():
+    if not region.any() or region.sum() > NECK_MAX_AREA * shape.torso_width**2:
         return none
     return region
 
@@ -1094,61 +1148,24 @@ def _upper_keypoints(
 
     ``mask`` is the front (inner back removed); ``full_shape`` measures the whole garment.
     Order: neck, armpits (side seams), shoulders (outline above), sleeves (cut along the
-    shoulder-armpit line), cuff centres and sleeve length, hem, and a dress's waist.
+    shoulder-armpit line and the body's side line), cuff centres and sleeve length, hem, and a
+    dress's waist.
     """
     shape = _Shape(mask)
     shape.cx, shape.torso_width = full_shape.cx, full_shape.torso_width
     shape.body_width = full_shape.body_width
-    torso = shape.body_width
-    keypoints: dict[str, tuple[float, float]] = {}
-
     straps = {} if back_neck.any() else _straps(shape)
-    neck = _neck_points(shape, back_neck, straps)
-    keypoints.update(neck)
-    neck_y = max(neck["neck_left"][1], neck["neck_right"][1])
-    armpits, notches = _find_armpits(shape, neck_y)
-    for side, point in armpits.items():
-        if straps:  # the outer edge of the strap's top
-            x = straps[side][1] if _side_sign(side) > 0 else straps[side][0]
-            keypoints[f"shoulder_{side}"] = (float(x), float(np.flatnonzero(mask[:, x])[0]))
-        else:
-            keypoints[f"shoulder_{side}"] = _shoulder(
-                full_shape.mask, torso, side, neck[f"neck_{side}"], point, hanging=notches[side] is not None
-            )
-            if _side_sign(side) * (keypoints[f"shoulder_{side}"][0] - neck[f"neck_{side}"][0]) <= 0:
-                # The neck corner is the outer end of a narrow shoulder band (a sweetheart or square
-                # neckline, an off-shoulder top's edge): it is the shoulder point; the neckline
-                # starts at the band's inner edge.
-                keypoints[f"shoulder_{side}"] = neck[f"neck_{side}"]
-                keypoints[f"neck_{side}"] = _band_inner_corner(shape, side, neck[f"neck_{side}"])
-    shoulders = {side: keypoints[f"shoulder_{side}"] for side in SIDES}
-    for side in SIDES:  # an armpit is below its shoulder point (a halter's seam climbs to the neck)
-        y = min(shape.bottom, int(shoulders[side][1] + ARMPIT_MIN_DROP * torso))
-        if armpits[side][1] < y and (run := shape.run_at(y, shape.cx)) is not None:
-            armpits[side] = (float(run[1] if _side_sign(side) > 0 else run[0]), float(y))
-    hidden = _hidden_armpits(shape, armpits, shoulders, notches)
-    for side in SIDES:  # the sleeve parts from the body's side line below a hidden armpit
-        if hidden[side] != armpits[side]:
-            notches[side] = armpits[side]
-    armpits = hidden
-    for side, point in armpits.items():
-        keypoints[f"armpit_{side}"] = point
-
-    sleeves: dict[str, np.ndarray] = {}
-    body = mask.copy()
-    for side in ("left", "right"):
-        sleeve = _sleeve_region(
-            shape, keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"], side, notches[side]
-        )
-        sleeves[side] = sleeve
-        body &= ~sleeve
-    body_area = max(1, int(body.sum()))
+    keypoints, notches = _frame_points(shape, full_shape.mask, back_neck, straps)
+    parts = {"body": mask.copy()}
     lengths = []
-    parts = {"body": body}
-    for side in ("left", "right"):
-        sleeve = sleeves[side]
-        if sleeve.sum() < SLEEVE_MIN_AREA * body_area:
-            parts["body"] = parts["body"] | sleeve
+    for side in SIDES:
+        shoulder, armpit = keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"]
+        parts[f"sleeve_{side}"] = _sleeve_region(shape, shoulder, armpit, side, notches[side])
+        parts["body"] &= ~parts[f"sleeve_{side}"]
+    for side in SIDES:
+        sleeve = parts.pop(f"sleeve_{side}")
+        if sleeve.sum() < SLEEVE_MIN_AREA * shape.body_width**2:
+            parts["body"] |= sleeve  # a sliver of a sleeveless armhole
             continue
         parts[f"sleeve_{side}"] = sleeve
         end = _sleeve_end(sleeve, keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"])
@@ -1161,11 +1178,47 @@ def _upper_keypoints(
     reference = body_shape.body_width / TORSO_PER_SHOULDER if straps else shoulder_width
     sleeve = _sleeve_length_name(min(lengths) if lengths else 0.0, float(reference))
     body_shape.cx, body_shape.torso_width = shape.cx, shape.torso_width
-    hem = _hem_corners(body_shape)
-    keypoints.update(hem)
+    keypoints.update(_hem_corners(body_shape))
     if dress:
         keypoints.update(_dress_waist(body_shape, keypoints))
     return keypoints, parts, sleeve
+
+
+def _frame_points(
+    shape: _Shape, full_mask: np.ndarray, back_neck: np.ndarray, straps: dict[str, tuple[int, int]]
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float] | None]]:
+    """Neck points, shoulders and armpits of a top or dress, and where a sleeve hanging beside the
+    body parts from its side (per side, None where it does not)."""
+    torso = shape.body_width
+    keypoints = dict(_neck_points(shape, back_neck, straps))
+    neck_y = max(keypoints["neck_left"][1], keypoints["neck_right"][1])
+    armpits, notches = _find_armpits(shape, neck_y)
+    for side in SIDES:
+        neck = keypoints[f"neck_{side}"]
+        if straps:  # the outer edge of the strap's top
+            x = straps[side][1] if _side_sign(side) > 0 else straps[side][0]
+            keypoints[f"shoulder_{side}"] = (float(x), float(np.flatnonzero(shape.mask[:, x])[0]))
+            continue
+        hanging = notches[side] is not None
+        keypoints[f"shoulder_{side}"] = _shoulder(full_mask, torso, side, neck, armpits[side], hanging=hanging)
+        if _side_sign(side) * (keypoints[f"shoulder_{side}"][0] - neck[0]) <= 0:
+            # The neck corner is the outer end of a narrow shoulder band (a sweetheart or square
+            # neckline, an off-shoulder top's edge): it is the shoulder point; the neckline starts
+            # at the band's inner edge.
+            keypoints[f"shoulder_{side}"] = neck
+            keypoints[f"neck_{side}"] = _band_inner_corner(shape, side, neck)
+    shoulders = {side: keypoints[f"shoulder_{side}"] for side in SIDES}
+    for side in SIDES:  # an armpit is below its shoulder point (a halter's seam climbs to the neck)
+        y = min(shape.bottom, int(shoulders[side][1] + ARMPIT_MIN_DROP * torso))
+        if armpits[side][1] < y and (run := shape.run_at(y, shape.cx)) is not None:
+            armpits[side] = (float(run[1] if _side_sign(side) > 0 else run[0]), float(y))
+    # A sleeve does not hang from a strap (a cold-shoulder top's sleeves start below the straps).
+    hidden = armpits if straps else _hidden_armpits(shape, armpits, shoulders, notches)
+    for side in SIDES:  # below a hidden armpit the sleeve parts from the body's side line
+        if hidden[side] != armpits[side]:
+            notches[side] = armpits[side]
+        keypoints[f"armpit_{side}"] = hidden[side]
+    return keypoints, notches
 
 
 def _side_sign(side: str) -> int:
@@ -1260,6 +1313,8 @@ def _find_armpits(
     armpits = {side: _armpit(shape, side) for side in SIDES}
     notches: dict[str, tuple[float, float] | None] = {side: None for side in SIDES}
     for side in SIDES:
+        if armpits[side][1] >= lowest and not _on_outer_edge(shape, side, armpits[side]):
+            continue  # the trace ended at a sleeve's underside or an armhole
         notch = _sleeve_notch(shape, side, neck_y)
         if notch is not None and (armpits[side][1] < lowest or _climbed_sleeve(shape, side, armpits[side], notch)):
             armpits[side] = notches[side] = notch
@@ -1324,19 +1379,24 @@ def _sleeve_notch(shape: _Shape, side: str, neck_y: float) -> tuple[float, float
     return None
 
 
+def _on_outer_edge(shape: _Shape, side: str, point: tuple[float, float]) -> bool:
+    """Whether ``point`` is (within :data:`SIDE_MAX_JUMP`) the garment's outermost in its row."""
+    xs = np.flatnonzero(shape.mask[int(point[1])])
+    if xs.size == 0:
+        return False
+    outermost = xs.max() if _side_sign(side) > 0 else xs.min()
+    return abs(outermost - point[0]) <= SIDE_MAX_JUMP * shape.body_width
+
+
 def _climbed_sleeve(
     shape: _Shape, side: str, armpit: tuple[float, float], notch: tuple[float, float]
 ) -> bool:
     """Whether the side seam's trace ended up on a sleeve's outer edge: its end is the garment's
     outermost point in its row, above ``notch`` and outside it by at least a sleeve's width."""
-    sign = _side_sign(side)
     (x, y), (notch_x, notch_y) = armpit, notch
-    xs = np.flatnonzero(shape.mask[int(y)])
-    if xs.size == 0 or notch_y <= y:
+    if notch_y <= y or not _on_outer_edge(shape, side, armpit):
         return False
-    outermost = xs.max() if sign > 0 else xs.min()
-    torso = shape.body_width
-    return abs(outermost - x) <= SIDE_MAX_JUMP * torso and sign * (x - notch_x) >= SLEEVE_MIN_REACH * torso
+    return _side_sign(side) * (x - notch_x) >= SLEEVE_MIN_REACH * shape.body_width
 
 
 def _sleeve_above(shape: _Shape, side: str, y: int, edge: int) -> bool:
@@ -1379,6 +1439,19 @@ def _hidden_armpits(
     return result
 
 
+@dataclasses.dataclass
+class _Seam:
+    """A side seam traced upwards: its edge x per row since the last restart (bottom up), the
+    index of the outermost of them and the row of the last."""
+
+    edges: list[int]
+    y_end: int
+    best: int = 0
+
+    def restart(self, x: int, y: int) -> None:
+        self.edges, self.y_end, self.best = [x], y, 0
+
+
 def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
     """Where the body's side seam ends at the top: under the sleeve, or the bottom of the armhole.
 
@@ -1394,58 +1467,63 @@ def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
     if y_start is None:
         return shape.cx + sign * torso / 2, shape.top + 0.3 * shape.height
     run = shape.run_at(y_start, shape.cx)
-    edges = [run[1] if sign > 0 else run[0]]
-    y_end = y_start
+    seam = _Seam([run[1] if sign > 0 else run[0]], y_start)
     for y in range(y_start - 1, shape.top - 1, -1):
         # The run along the seam; the body's where that is off the garment or a speck beside it
         # (the outline stepped in); none, or a strap's, where the centre line is off the garment.
-        run = shape.run_at(y, edges[-1] - sign * max(2, int(0.02 * torso)))
+        run = shape.run_at(y, seam.edges[-1] - sign * max(2, int(0.02 * torso)))
         if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
             run = shape.run_at(y, shape.cx)
         if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
             break
-        edges, y_end, end = _seam_step(shape, side, y, run[1] if sign > 0 else run[0], edges, y_end)
-        if end:
+        if _seam_step(shape, side, y, run[1] if sign > 0 else run[0], seam):
             break
-    return float(edges[-1]), float(y_end)
+    return float(seam.edges[-1]), float(seam.y_end)
 
 
-def _seam_step(
-    shape: _Shape, side: str, y: int, x_edge: int, edges: list[int], y_end: int
-) -> tuple[list[int], int, str]:
-    """One row of the side seam's trace (see :func:`_armpit`): the new edges (x per row, bottom
-    up, from the last restart), the row of the last one and why the trace ends there: "" (it goes
-    on up), "armpit" (a sleeve or an armhole) or "top" (a step in, high on the side)."""
+def _seam_step(shape: _Shape, side: str, y: int, x_edge: int, seam: _Seam) -> str:
+    """One row of the side seam's trace (see :func:`_armpit`), updating ``seam``; why the trace
+    ends there: "" (it goes on up), "armpit" (a sleeve or an armhole) or "top" (a step in, high
+    on the side)."""
     sign = _side_sign(side)
     torso = shape.body_width
     high = shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height  # armpits are above this row
+    edges = seam.edges
     if abs(x_edge - edges[-1]) > max(3.0, SIDE_MAX_JUMP * torso):
         outwards = sign * (x_edge - edges[-1]) > 0
         if outwards and _sleeve_above(shape, side, y, edges[-1]):
-            return edges, y_end, "armpit"  # a sleeve hanging beside the body joins it
+            return "armpit"  # a sleeve hanging beside the body joins it
         if not (y > high or outwards):
-            return edges, y_end, "top"
-        return [x_edge], y, ""  # past something sticking out from the side
-    edges = [*edges, x_edge]
-    outermost = int(np.argmax(sign * np.asarray(edges)))
-    if (
-        outermost < len(edges) - 1
-        and sign * (edges[outermost] - edges[0]) > SIDE_MAX_INWARD * torso
-        and sign * (edges[outermost] - x_edge) > SIDE_MAX_INWARD * torso
+            return "top"
+        seam.restart(x_edge, y)  # past something sticking out from the side (a tie, a ruffle)
+        return ""
+    edges.append(x_edge)
+    seam.y_end = y
+    if sign * x_edge >= sign * edges[seam.best]:
+        seam.best = len(edges) - 1
+    elif (
+        sign * (edges[seam.best] - edges[0]) > SIDE_MAX_INWARD * torso
+        and sign * (edges[seam.best] - x_edge) > SIDE_MAX_INWARD * torso
     ):
-        y_best = y + len(edges) - 1 - outermost
-        if y_best <= high:  # an armhole curving in: the armpit is the seam's outermost point
-            return edges[: outermost + 1], y_best, "armpit"
-        return [x_edge], y, ""  # a bulge low on the side (a peplum): restart above it
+        y_best = y + len(edges) - 1 - seam.best
+        if y_best > high:
+            seam.restart(x_edge, y)  # a bulge low on the side (a peplum): restart above it
+            return ""
+        del edges[seam.best + 1:]  # an armhole curving in: the armpit is the seam's outermost point
+        seam.y_end = y_best
+        return "armpit"
     # Turning outwards: a sleeve's underside when a sleeve is above, else a kink (a tie, a bow).
     if len(edges) > SIDE_SLOPE_ROWS and sign * (edges[-1] - edges[-1 - SIDE_SLOPE_ROWS]) > (
         SIDE_MAX_SLOPE * SIDE_SLOPE_ROWS
     ):
         back = SIDE_SLOPE_ROWS // 2
         if not _sleeve_above(shape, side, y + back, edges[-1 - back]):
-            return [x_edge], y, ""
-        return edges[:-back], y + back, "armpit"  # back to where the turn began
-    return edges, y, ""
+            seam.restart(x_edge, y)
+            return ""
+        del edges[-back:]  # back to where the turn began
+        seam.y_end = y + back
+        return "armpit"
+    return ""
 
 
 def _seam_start(shape: _Shape) -> int | None:
@@ -1503,17 +1581,19 @@ def _collar_end(top: np.ndarray, torso: float) -> int:
     """Index into ``top`` (the outline's top row per column, from the neck corner outwards) where
     the shoulder line starts: past a collar's or stand collar's steep side (0 when there is none).
 
-    A collar drops steeply from the corner by at most :data:`COLLAR_MAX_DROP` and is followed by
-    the gentle shoulder line; an armhole's drop goes on down (it is left to the shoulder search).
+    A collar's side drops steeply within :data:`COLLAR_MAX_WIDTH` of the neck corner (which may sit
+    on the collar's top, or at its inner edge), by at most :data:`COLLAR_MAX_DROP`, onto the gentle
+    shoulder line; an armhole's drop goes on down and a sleeve starts further out.
     """
     window = max(2, int(COLLAR_WINDOW * torso))
-    if top.size <= window:
+    if top.size <= 2 * window:
         return 0
     slopes = (top[window:] - top[:-window]) / window
-    if slopes[0] <= SHOULDER_LINE_SLOPE:
+    steep = np.flatnonzero(slopes > SHOULDER_LINE_SLOPE)
+    if steep.size == 0 or steep[0] > COLLAR_MAX_WIDTH * torso:
         return 0
-    gentle = np.flatnonzero(slopes <= SHOULDER_LINE_SLOPE)
-    if gentle.size == 0 or top[gentle[0]] - top[0] > COLLAR_MAX_DROP * torso:
+    gentle = steep[0] + np.flatnonzero(slopes[steep[0]:] <= SHOULDER_LINE_SLOPE)
+    if gentle.size == 0 or top[gentle[0]] - top[steep[0]] > COLLAR_MAX_DROP * torso:
         return 0
     return int(gentle[0])
 
