@@ -140,6 +140,12 @@ class DetectionRules:
     # Without knees in view, a dress needs the person seen below the hip joints by this fraction of the
     # shoulder-hip length (the top of the thighs: enough to place a dress's skirt; eval case v16).
     dress_below_hips_share: float = 0.15
+    # A person shorter than this share of the photo's height, or narrower than this share of its width
+    # (a full-length portrait with room at the sides), is posed on a crop around them, with this share
+    # of their size as room on every side.
+    crop_below_height_share: float = 0.85
+    crop_below_width_share: float = 0.6
+    crop_margin_share: float = 0.12
 
 
 DETECT = DetectionRules()
@@ -378,22 +384,15 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
     height, width = image.shape[:2]
 
     # 1. Models (MediaPipe graphs are not re-entrant: one caller at a time per model).
-    with model_lock("pose"):
-        pose_result = load_model("pose").process(image)
-    if pose_result.pose_landmarks is None:
-        raise TryOnError(
-            "No person was found in the photo: upload a photo of one person, standing and "
-            "facing the camera, with the body from the shoulders down in view."
-        )
-    landmarks, visibility = _landmarks_px(pose_result.pose_landmarks, (height, width))
     with model_lock("selfie"):
-        selfie_prob = load_model("selfie").process(image).segmentation_mask
+        selfie_prob = np.array(load_model("selfie").process(image).segmentation_mask, np.float32)
+    landmarks, visibility, pose_prob = _pose(image, selfie_prob)
     with model_lock("faces"):
         faces = _face_boxes(load_model("faces").process(image).detections, (height, width))
 
     # 2. Person mask, people count, size (full resolution).
     unit = BodyFrame.from_landmarks(landmarks, visibility, (height, width)).unit_px
-    person_prob = _person_prob(selfie_prob, pose_result.segmentation_mask)
+    person_prob = _person_prob(selfie_prob, pose_prob)
     person_mask = _person_mask(person_prob, landmarks, visibility, unit)
     if len(faces) > 1:
         raise TryOnError(
@@ -515,6 +514,62 @@ def check_visible(body: BodyAnalysis, category: str) -> None:
 
 
 # --- landmarks, faces, people -------------------------------------------------------------------
+
+
+NO_PERSON = (
+    "No person was found in the photo: upload a photo of one person, standing and "
+    "facing the camera, with the body from the shoulders down in view."
+)
+
+
+def _pose(image: np.ndarray, selfie_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Pose landmarks (px), their visibility and pose's soft person mask (float32 ``(H, W)`` or None).
+
+    MediaPipe's pose model finds a small or narrow person (a full-length photo with much room around
+    them) far less reliably than one who fills the frame (it took a front view for a back view, with
+    the shoulders swapped): then pose runs on a crop around the segmented person and its answer is
+    mapped back.
+    """
+    height, width = image.shape[:2]
+    box = _person_box(selfie_prob)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        crop = _run_pose(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        if crop is not None:
+            landmarks, visibility = _landmarks_px(crop.pose_landmarks, (y1 - y0, x1 - x0))
+            prob = None
+            if crop.segmentation_mask is not None:
+                prob = np.zeros((height, width), np.float32)
+                prob[y0:y1, x0:x1] = crop.segmentation_mask
+            return landmarks + np.array([x0, y0], np.float32), visibility, prob
+    result = _run_pose(image)
+    if result is None:
+        raise TryOnError(NO_PERSON)
+    landmarks, visibility = _landmarks_px(result.pose_landmarks, (height, width))
+    return landmarks, visibility, result.segmentation_mask
+
+
+def _run_pose(image: np.ndarray) -> object | None:
+    with model_lock("pose"):
+        result = load_model("pose").process(image)
+    return None if result.pose_landmarks is None else result
+
+
+def _person_box(selfie_prob: np.ndarray) -> tuple[int, int, int, int] | None:
+    """A box ``(x0, y0, x1, y1)`` around the largest segmented blob, with room around it, when that
+    blob is small or narrow in the photo (pose then runs on the box); None otherwise."""
+    mask = (selfie_prob > DETECT.person_prob_threshold).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return None
+    x, y, w, h, _ = stats[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))]
+    height, width = mask.shape
+    if h >= DETECT.crop_below_height_share * height and w >= DETECT.crop_below_width_share * width:
+        return None
+    margin = DETECT.crop_margin_share * max(w, h)
+    x0, y0 = int(max(0, x - margin)), int(max(0, y - margin))
+    x1, y1 = int(min(width, x + w + margin)), int(min(height, y + h + margin))
+    return (x0, y0, x1, y1) if (x1 - x0) >= 32 and (y1 - y0) >= 32 else None
 
 
 def _landmarks_px(pose_landmarks: object, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
