@@ -11,7 +11,7 @@ export GRADIO_SERVER_NAME GRADIO_SERVER_PORT
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup run test test-fast lint check-space bench eval browser clean
+.PHONY: setup run test test-fast lint check-space bench eval load browser clean
 
 $(STAMP): requirements-local.txt requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench: $(STAMP)
 
 eval: $(STAMP)
 	$(BIN)/python -m tryon eval
+
+# Shoppers in parallel against a server this starts on loopback: throughput, latency, errors, server RSS.
+load: $(STAMP)
+	$(BIN)/python -m tryon load --clients 4 --requests 100 --pipeline
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache out

@@ -128,7 +128,8 @@ def test_app_shows_the_warp_result_then_replaces_it_with_the_refined_one(server)
                         4, 0, 0.5, 0, api_name="/tryon")
     final = job.result(timeout=300)
     preview, *steps, _ = job.outputs()
-    assert "Refining" in preview[3] and "Refining" not in final[3]
+    assert "Refining" in preview[2] and "Refining" not in final[2]  # the notes
+    assert preview[4] != final[4]  # each result is held under its own token (flag the one you see)
     assert [output[-1].count("<progress value=") for output in steps] == [1, 1]  # a bar per denoising step
     assert final[-1] == ""
     assert not np.array_equal(_after(preview), _after(final))

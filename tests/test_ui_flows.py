@@ -21,7 +21,7 @@ from PIL import Image
 
 from tryon.config import Settings
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.eval, pytest.mark.slow]
 
 PERSON = EVAL_DIR / "person/vitonhd_00034_00.jpg"
 GARMENT = EVAL_DIR / "garment/vitonhd_09176_00.jpg"
@@ -37,15 +37,21 @@ RESULT_SHOWN = """() => {
     return s && s.querySelectorAll('img').length >= 2 && !s.querySelector('.eta-bar');
 }"""
 
-needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
-                                    reason="Debian chromium is not installed (make test installs it)")
+_no_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
+                                  reason="Debian chromium is not installed (make test installs it)")
+
+
+def needs_chromium(test: Any) -> Any:
+    """A browser test: marked ``browser`` and skipped where Debian's chromium is missing."""
+    return pytest.mark.browser(_no_chromium(test))
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from tryon.ui.app import build_demo, launch_kwargs
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), review_token=TOKEN)
+    # All shipped catalog photos: the search flow picks a VITON-HD item (not for commercial use).
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), review_token=TOKEN, examples="all")
     demo = build_demo(settings)
     demo.launch(**(launch_kwargs(settings) | {"server_port": None, "prevent_thread_lock": True, "quiet": True}))
     try:
@@ -132,7 +138,7 @@ def test_shopper_searches_picks_from_the_filtered_gallery_and_tries_it_on(page: 
 
 
 @needs_chromium
-def test_an_example_row_loads_and_runs_with_a_consistency_line(page: Any) -> None:
+def test_an_example_row_loads_and_runs_with_a_self_check_line(page: Any) -> None:
     from tryon.ui.app import EXAMPLES
 
     row = next(i for i, (_, garment, words) in enumerate(EXAMPLES) if garment is None and not words.isascii())
@@ -141,7 +147,7 @@ def test_an_example_row_loads_and_runs_with_a_consistency_line(page: Any) -> Non
     assert page.locator("#garment-input img").count() == 0  # text only: no garment photo
     before, after = _try_on(page)
     assert (np.abs(before.astype(int) - after.astype(int)).max(axis=2) > 40).mean() > 0.05
-    assert "Matches the description" in page.locator("#consistency").inner_text()
+    assert "Self-check" in page.locator("#consistency").inner_text()
 
 
 @needs_chromium
@@ -164,6 +170,7 @@ def test_painting_red_over_the_garment_keeps_that_area_as_it_was(page: Any) -> N
     _upload(page, PERSON, GARMENT)
     before, first = _try_on(page)
     page.get_by_text("Correct the edit area").click()
+    page.wait_for_timeout(2500)  # the editor's photo is built when the panel opens
     page.get_by_role("button", name="Brush", exact=True).click()
     page.get_by_role("button", name="Color", exact=True).click()
     page.locator("#edit-area menu.swatch button.color").nth(1).click()  # red: remove from the area
@@ -200,7 +207,10 @@ def test_a_flag_from_the_ui_appears_in_the_review_tab_after_unlocking(app: Any, 
     _try_on(page)
     page.get_by_text("Flag this result").click()
     page.get_by_label("Artifacts or seams").check()
-    page.get_by_label("Note (optional)").fill("seam at the left shoulder")
+    # The note also tries what a note must not do on the reviewer's screen: an image that calls home, a
+    # bare link, formatting.
+    page.get_by_label("Note (optional)").fill(
+        "seam at the left shoulder ![pixel](http://attacker.example/p.png) www.attacker.example **loud**")
     page.get_by_role("button", name="Flag", exact=True).dblclick()
     page.get_by_text("Thank you").wait_for()
     page.wait_for_timeout(1000)  # a second record, if any, would be written by now
@@ -219,6 +229,9 @@ def test_a_flag_from_the_ui_appears_in_the_review_tab_after_unlocking(app: Any, 
     cell.click()  # opens the flag
     page.get_by_text("Output as flagged").wait_for()
     assert page.get_by_text("no — output face blurred").count() == 1
+    summary = page.locator("#review-summary")
+    summary.get_by_text("attacker.example/p.png").first.wait_for()  # the note is there, as text
+    assert summary.locator("a, img, strong:has-text('loud')").count() == 0
 
 
 @pytest.mark.parametrize("description", ["blue jeans", "一件蓝色的牛仔裤"])

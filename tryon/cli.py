@@ -1,4 +1,4 @@
-"""Command line (a face of the app): ``python -m tryon {render,bench,eval,export}``.
+"""Command line (a face of the app): ``python -m tryon {render,bench,eval,export,load}``.
 
 A thin layer over the package: ``render`` calls :func:`tryon.pipeline.try_on`
 like the UI does. Bad input exits with status 2 and a one-line message.
@@ -69,6 +69,7 @@ def _quiet_native_logs() -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     from .measure import bench, evaluate, search_bench
     from .store import export
+    from .ui import load
 
     parser = argparse.ArgumentParser(prog="python -m tryon", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         ("eval", evaluate, "quality metrics and a contact sheet over a cases file"),
         ("export", export, "export flagged results as a dataset"),
         ("search-bench", search_bench, "catalog search quality: recall@3 and MRR over a query file"),
+        ("load", load, "shoppers in parallel against a server on this machine: latency, errors, server RSS"),
     ):
         sub = commands.add_parser(name, help=help_text)
         module.add_arguments(sub)

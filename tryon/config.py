@@ -31,6 +31,12 @@ class Settings:
     cache_ttl_s: int = 600  # Gradio deletes uploads/outputs older than this
     concurrency: int = 2  # try-ons running at once in the app queue
     queue_size: int = 32  # requests waiting in the app queue
+    result_cache_mb: int = 256  # try-on results held for flagging and the lazy panels: MB on disk in all
+    result_ttl_s: int = 600  # results, and browser/API sessions idle this long, are forgotten
+    max_sessions: int = 1000  # Gradio sessions kept at once (least recently used dropped first)
+    review_session_s: int = 3600  # an unlocked review expires after this
+    review_max_failures: int = 5  # wrong review tokens from one address before it is locked out
+    review_lockout_s: int = 900  # how long that lockout lasts (and the window failures count in)
     diffusion_recipe: str = "kandinsky21"  # kandinsky21 (BERT-family text encoder) or sd15 (CLIP text + IP-Adapter)
     diffusion_model: str = ""  # inpainting pipeline: local folder or hub id ("": the recipe's published weights)
     diffusion_prior: str = ""  # kandinsky21's prior: local folder or hub id ("": kandinsky-2-1-prior)

@@ -579,3 +579,174 @@ def diffusion_options(settings: Settings | None = None, **overrides: Any) -> Any
 
     options = DiffusionOptions.from_settings(settings or get_settings())
     return dataclasses.replace(options, **{name: value for name, value in overrides.items() if value is not None})
+
+
+# --------------------------------------------------------------------------- entry points for the faces
+# Small functions the UI (and other faces) call instead of reaching into the stages, so that
+# every stage stays behind this module. Images are RGB uint8 (H, W, 3), masks bool (H, W).
+
+# A face in a garment photo: MediaPipe face detections at least this confident count.
+GARMENT_FACE_MIN_SCORE = 0.6
+# A face whose centre is this many shoulder widths above the shoulders of a detected pose is a
+# person's head (people: 0.4-0.7 on the evaluation photos); a face print on a garment sits on
+# the chest, below the garment's shoulders (about -0.1 on a portrait tee).
+PERSON_HEAD_ABOVE_SHOULDERS = 0.25
+SHOULDER_MIN_VISIBILITY = 0.5
+GARMENT_PHOTO_CACHE_SIZE = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class GarmentPhotoCheck:
+    """What a garment photo shows besides the garment.
+
+    Attributes:
+        faces: pixel boxes ``(x0, y0, x1, y1)`` of the faces in it (a face print, or a person).
+        shows_person: a face sits on a person's shoulders: a photo of someone, not of a garment.
+    """
+
+    faces: tuple[tuple[int, int, int, int], ...] = ()
+    shows_person: bool = False
+
+
+_GARMENT_PHOTO_CHECKS: Any = None
+_GARMENT_PHOTO_LOCK = threading.Lock()
+
+
+def load_photo(source: ImageSource, what: str = "photo") -> np.ndarray:
+    """Decode an upload (path, bytes, array...) as :func:`try_on` does: RGB uint8 at processing size.
+
+    Raises:
+        TryOnError: not an image, damaged, too large or too small (the message says what to do).
+    """
+    return load_image(source, what=what)
+
+
+def inspect_garment_photo(garment: np.ndarray) -> GarmentPhotoCheck:
+    """Faces in a garment photo (RGB uint8), and whether it is a photo of a person; cached by content."""
+    global _GARMENT_PHOTO_CHECKS
+    import cachetools
+
+    key = image_key(garment)
+    with _GARMENT_PHOTO_LOCK:
+        if _GARMENT_PHOTO_CHECKS is None:
+            _GARMENT_PHOTO_CHECKS = cachetools.LRUCache(GARMENT_PHOTO_CACHE_SIZE)
+        found = _GARMENT_PHOTO_CHECKS.get(key)
+    if found is None:
+        found = _inspect_garment_photo(garment)
+        with _GARMENT_PHOTO_LOCK:
+            _GARMENT_PHOTO_CHECKS[key] = found
+    return found
+
+
+def _inspect_garment_photo(garment: np.ndarray) -> GarmentPhotoCheck:
+    from .models import load_model, model_lock
+    from .stages.body import LEFT_SHOULDER, RIGHT_SHOULDER
+
+    image = np.ascontiguousarray(garment)
+    height, width = image.shape[:2]
+    with model_lock("faces"):
+        detections = load_model("faces").process(image).detections or []
+    faces = []
+    for detection in detections:
+        if detection.score[0] < GARMENT_FACE_MIN_SCORE:
+            continue
+        box = detection.location_data.relative_bounding_box
+        x0, y0 = max(0.0, box.xmin * width), max(0.0, box.ymin * height)
+        x1, y1 = min(width, (box.xmin + box.width) * width), min(height, (box.ymin + box.height) * height)
+        faces.append((int(x0), int(y0), int(np.ceil(x1)), int(np.ceil(y1))))
+    if not faces:
+        return GarmentPhotoCheck()
+    with model_lock("pose"):
+        pose = load_model("pose").process(image).pose_landmarks
+    shows_person = False
+    if pose is not None:
+        left, right = pose.landmark[LEFT_SHOULDER], pose.landmark[RIGHT_SHOULDER]
+        if min(left.visibility, right.visibility) >= SHOULDER_MIN_VISIBILITY:
+            shoulder_y = (left.y + right.y) / 2 * height
+            shoulder_width = float(np.hypot((left.x - right.x) * width, (left.y - right.y) * height))
+            shows_person = any(
+                shoulder_y - (y0 + y1) / 2 >= PERSON_HEAD_ABOVE_SHOULDERS * shoulder_width
+                for _, y0, _, y1 in faces
+            )
+    return GarmentPhotoCheck(faces=tuple(faces), shows_person=shows_person)
+
+
+def check_garment_photo(garment: np.ndarray) -> GarmentPhotoCheck:
+    """:func:`inspect_garment_photo`, refusing a photo of a person in the garment slot.
+
+    Raises:
+        TryOnError: the photo shows a person (a face on shoulders), not a garment alone.
+    """
+    return check_garment_photo_result(inspect_garment_photo(garment))
+
+
+def check_garment_photo_result(check: GarmentPhotoCheck) -> GarmentPhotoCheck:
+    """``check`` itself, or TryOnError when it found a person in the garment slot."""
+    if check.shows_person:
+        raise TryOnError(
+            "The garment photo shows a person: use a product photo of the garment alone (flat, on a "
+            "hanger or on a mannequin). Your own photo goes in the 'You' box."
+        )
+    return check
+
+
+def prepare_garment(garment: np.ndarray, category: str = "auto") -> Any:
+    """Check a garment photo (RGB uint8) as :func:`check_garment_photo` does and analyse it, so that
+    a try-on with it finds the analysis in the cache.
+
+    Raises:
+        TryOnError: a photo of a person, or no garment found in it.
+    """
+    check_garment_photo(garment)
+    return analyze_garment_cached(garment, category)
+
+
+def parse_description(description: str) -> Any:
+    """The :class:`tryon.stages.text.GarmentSpec` a description (English or Chinese) reads as.
+
+    Raises:
+        TryOnError: the description cannot be read (the message says why).
+    """
+    from .stages.text import parse
+
+    return parse(description)
+
+
+def warm_up_text() -> None:
+    """Load the description encoder and its prototype phrases now rather than on the first request."""
+    from .stages.text import warm_up
+
+    warm_up()
+
+
+def tint(image: np.ndarray, mask: np.ndarray, rgb: tuple[int, int, int]) -> np.ndarray:
+    """``image`` (RGB uint8) with ``mask`` (bool, same size) tinted in ``rgb``; a new image."""
+    from .stages.visualize import overlay_mask
+
+    return overlay_mask(image, mask, rgb)
+
+
+def analysis_views(
+    person: np.ndarray,
+    body: Any,
+    edit_mask: np.ndarray,
+    garment: np.ndarray,
+    garment_mask: np.ndarray,
+    rgb: tuple[int, int, int],
+) -> list[tuple[np.ndarray, str]]:
+    """What the stages found, as pictures: ``[(image, caption), ...]`` for pose, body regions, the
+    edit area (``edit_mask`` over ``person``, tinted ``rgb``) and the garment mask (over ``garment``).
+
+    Args:
+        person: RGB uint8 ``(H, W, 3)``; ``body``: its BodyAnalysis (:func:`analyze_person`).
+        edit_mask: bool ``(H, W)``.
+        garment: RGB uint8 ``(h, w, 3)``; ``garment_mask``: bool ``(h, w)``.
+    """
+    from .stages.visualize import draw_pose, draw_regions, overlay_mask
+
+    return [
+        (draw_pose(person, body), "pose"),
+        (draw_regions(person, body), "body regions"),
+        (overlay_mask(person, edit_mask, rgb), "edit area"),
+        (overlay_mask(garment, garment_mask, rgb), "garment mask"),
+    ]
