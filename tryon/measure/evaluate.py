@@ -284,7 +284,7 @@ def measure(
         "detail": metrics.detail_retention(image, person, garment.image, garment.mask),
         "ghosting": math.nan if paired else metrics.ghosting(image, person),
         "coverage": metrics.coverage(garment_mask, metrics.core_region(landmarks, person_mask, category)),
-        "leakage": metrics.leakage(garment_mask, person_mask),
+        "leakage": metrics.leakage(garment_mask, person_mask, landmarks, category),
         "colour_de": metrics.colour_fidelity(garment.image, garment.mask, image, garment_mask),
         "length": math.nan,
         "length_points": 0,

@@ -284,15 +284,40 @@ def coverage(garment_mask: np.ndarray, region: np.ndarray) -> float:
     return float((garment_mask & region).sum() / total) if total else math.nan
 
 
-def leakage(garment_mask: np.ndarray, person_mask: np.ndarray) -> float:
+def leakage(
+    garment_mask: np.ndarray, person_mask: np.ndarray, landmarks: np.ndarray | None = None, category: str = "upper"
+) -> float:
     """New-garment pixels outside the person, as a fraction of the person's pixels.
+
+    A dress's skirt hangs across the gap between the legs (below the hip joints, between the
+    outermost leg pixels of each row): that is not leakage, when ``landmarks`` are given.
 
     Args:
         garment_mask: bool ``(H, W)``, where the render shows the new garment.
         person_mask: bool ``(H, W)``, the person in the *input* photo.
+        landmarks: ``(33, 2)`` px, to place the hips for a dress's skirt; category: the garment's.
     """
     total = int(person_mask.sum())
-    return float((garment_mask & ~person_mask).sum() / total) if total else math.nan
+    if not total:
+        return math.nan
+    allowed = person_mask
+    if category == "dress" and landmarks is not None:
+        allowed = person_mask | _leg_span(person_mask, landmarks)
+    return float((garment_mask & ~allowed).sum() / total)
+
+
+def _leg_span(person_mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Below the hip joints, each row of the person filled between its outermost pixels (bool)."""
+    hip_y = int(max(landmarks[LEFT_HIP][1], landmarks[RIGHT_HIP][1]))
+    span = np.zeros_like(person_mask)
+    rows = np.flatnonzero(person_mask[max(0, hip_y):].any(axis=1)) + max(0, hip_y)
+    if not rows.size:
+        return span
+    first = np.argmax(person_mask[rows], axis=1)
+    last = person_mask.shape[1] - 1 - np.argmax(person_mask[rows, ::-1], axis=1)
+    cols = np.arange(person_mask.shape[1])[None, :]
+    span[rows] = (cols >= first[:, None]) & (cols <= last[:, None])
+    return span
 
 
 def _subsample(pixels: np.ndarray) -> np.ndarray:
