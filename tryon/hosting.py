@@ -84,11 +84,14 @@ def start_up(settings: Settings | None = None) -> Startup:
         StartupError: the app cannot start here (the message says what to change).
     """
     from . import pipeline
-    from .store.annotations import prepare_data_dir
+    from .store.annotations import gradio_cache_dir, prepare_data_dir
 
     settings = settings or get_settings()
     check_data_dir(settings)
     prepare_data_dir(settings)
+    # Gradio fixes its cache folder when it is imported (some of its folders are made when the server app is
+    # built), so it is set here, before app.py imports the UI.
+    os.environ["GRADIO_TEMP_DIR"] = str(gradio_cache_dir(settings))
     gpu_function = pipeline.gpu_entry_point()
     reason = None
     wanted = settings.renderer == "diffusion" or loader.on_zero_gpu()
