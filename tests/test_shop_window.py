@@ -11,6 +11,7 @@ in out/screenshots/ (printed at the start).
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
 import urllib.request
@@ -41,7 +42,7 @@ from tryon.config import Settings
 pytestmark = [pytest.mark.browser, pytest.mark.slow, no_chromium]
 
 TOKEN = "sesame"
-KINDS = {"upper": "Top: red sweater", "lower": "Trousers: grey joggers", "dress": "Dress: yellow floral sundress"}
+KINDS = {"upper": "Top: red sweater", "lower": "Trousers: grey joggers", "dress": "Dress: red sleeveless mini dress"}
 NO_MATCH_QUERY = "a spacesuit"
 CHANGED = 40  # a pixel changed when a channel moved more than this
 KEPT = 12  # ... and is the original when every channel is within this
@@ -65,10 +66,13 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Setting
         demo.close()
 
 
-@pytest.fixture(scope="module")
-def plain_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A server where review is not configured."""
-    demo = start_server(Settings(data_dir=tmp_path_factory.mktemp("plain")))
+@pytest.fixture
+def plain_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A server where review is not configured, for one test: Gradio has one upload folder per process
+    (``GRADIO_TEMP_DIR``, read on every upload), which this server points at its own data dir; the module's
+    server gets its folder back afterwards."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", os.environ.get("GRADIO_TEMP_DIR", ""))
+    demo = start_server(Settings(data_dir=tmp_path / "plain"))
     try:
         yield demo
     finally:

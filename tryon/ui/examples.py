@@ -41,7 +41,7 @@ class Example:
 
 
 EXAMPLES = (
-    Example("Dress: yellow floral sundress", "openvto_2_posture.jpg", "tryon_yellow_floral_sundress.jpg"),
+    Example("Dress: red sleeveless mini dress", "openvto_2_posture.jpg", "tryon_red_sleeveless_mini_dress.jpg"),
     Example("Trousers: grey joggers", "openvto_1_posture.jpg", "tryon_grey_joggers.jpg"),
     Example("Top: red sweater", "openvto_3_posture.jpg", "tryon_red_long_sleeve_sweater.jpg"),
     Example("From words: 一条黑色的半身裙", "openvto_2_posture.jpg", None, "一条黑色的半身裙"),
