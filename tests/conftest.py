@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,9 @@ BOMB_SIDE = 7000
 
 
 def read_cases() -> list[dict[str, str]]:
+    """The eval cases; none when ../shared/eval is not there (tests that need them are marked `eval`)."""
+    if not (EVAL_DIR / "cases.csv").is_file():
+        return []
     with open(EVAL_DIR / "cases.csv", newline="") as fh:
         return list(csv.DictReader(fh))
 
@@ -89,3 +93,55 @@ def bad_photo(tmp: Path, kind: str, photo: Path) -> Path:
     elif kind != "missing":
         raise ValueError(f"unknown bad photo {kind!r}; expected one of {BAD_PHOTOS}")
     return path
+
+
+# --- markers applied at collection --------------------------------------------------------------------
+# A test needs the evaluation photos when it, a fixture it uses or a helper of its module refers to
+# them (EVAL_DIR, read_cases, load_eval_image, the eval_dir/cases fixtures, or a module constant that
+# is a path inside ../shared/eval): it gets the `eval` marker, so `make test-fast` runs without them.
+EVAL_NAMES = frozenset({"EVAL_DIR", "read_cases", "load_eval_image", "bad_photo", "eval_dir", "cases"})
+EVAL_FIXTURES = frozenset({"eval_dir", "cases"})
+HELPER_DEPTH = 3  # how deep helper functions of the test module are followed
+
+
+def _code_names(code: object) -> set[str]:
+    names = set(getattr(code, "co_names", ()))
+    for const in getattr(code, "co_consts", ()):
+        if hasattr(const, "co_names"):
+            names |= _code_names(const)
+    return names
+
+
+def _needs_eval(function: object, module_globals: dict, depth: int = 0) -> bool:
+    code = getattr(function, "__code__", None)
+    if code is None or depth > HELPER_DEPTH:
+        return False
+    for name in _code_names(code) | set(code.co_varnames):
+        if name in EVAL_NAMES:
+            return True
+        value = module_globals.get(name)
+        if isinstance(value, Path) and str(value).startswith(str(EVAL_DIR)):
+            return True
+        local = callable(value) and getattr(value, "__module__", None) == module_globals.get("__name__")
+        if local and _needs_eval(getattr(value, "__wrapped__", value), module_globals, depth + 1):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("eval"):
+            continue
+        module_globals = vars(item.module) if getattr(item, "module", None) else {}
+        fixtures = set(getattr(item, "fixturenames", ()))
+        needs = bool(EVAL_FIXTURES & fixtures) or _needs_eval(getattr(item, "function", None), module_globals)
+        info = getattr(item, "_fixtureinfo", None)
+        for name in fixtures if info is not None and not needs else ():
+            for definition in info.name2fixturedefs.get(name, ()):
+                func = getattr(definition, "func", None)
+                if getattr(func, "__module__", "") in (module_globals.get("__name__"), __name__):
+                    needs = needs or _needs_eval(func, vars(sys.modules[func.__module__]))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        needs = needs or any(isinstance(v, str) and (EVAL_DIR / v).exists() for v in params.values())
+        if needs:
+            item.add_marker(pytest.mark.eval)

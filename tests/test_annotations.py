@@ -23,10 +23,13 @@ from tryon.config import Settings
 from tryon.errors import TryOnError
 from tryon.pipeline import TryOnResult
 from tryon.stages.body import BodyAnalysis
+from tryon.stages.check import ResultCheck
 from tryon.store.annotations import (
     DB_FILENAME,
+    DESCRIPTION_MAX_CHARS,
     GRADIO_TMP_DIRNAME,
     IMAGES_DIRNAME,
+    NOTE_MAX_CHARS,
     SCHEMA_VERSION,
     TRASH_PREFIX,
     AnnotationStore,
@@ -34,7 +37,6 @@ from tryon.store.annotations import (
     migrate,
     prepare_data_dir,
     record_from_result,
-    record_from_state,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +71,7 @@ def make_result(
     seed: int = 0,
     face_box: tuple[int, int, int, int] | None = (20, 8, 44, 32),
     renderer: str = "warp",
-    consistency: dict | None = None,
+    check: ResultCheck | None = None,
 ) -> TryOnResult:
     """A TryOnResult whose output is the person with a recoloured torso (a stand-in rendering)."""
     rng = np.random.default_rng(seed)
@@ -93,7 +95,9 @@ def make_result(
         body=make_body((height, width), face_box),
         garment=None,
         spec=None,
-        consistency=consistency if consistency is not None else {"colour": 0.82, "overall": np.float32(0.7)},
+        check=check if check is not None else ResultCheck(
+            ok=False, problems=("The old sleeves may still show on the arms.",),
+            measures={"arm_skin_share": np.float32(0.4), "coverage": 0.97}),
         timings={"intake": 0.01, "body": 0.04, "warp": 0.2, "total": 0.25},
         notes=("Used the warp renderer: no GPU",),
     )
@@ -109,14 +113,28 @@ def garment_file(tmp_path: Path, name: str = "garment.png", colour: tuple[int, i
     return path
 
 
+def decoded(garment: Path | np.ndarray | None) -> np.ndarray | None:
+    """A garment photo as the UI hands it to the store: decoded by intake (paths are read)."""
+    from tryon.pipeline import load_photo
+
+    if garment is None or isinstance(garment, np.ndarray):
+        return garment
+    return load_photo(garment, "garment photo")
+
+
 def flag(store: AnnotationStore, result: TryOnResult, *, consent: bool = True, key: str | None = None,
          **kwargs) -> tuple[int, bool]:
+    """Store a flag of ``result``; ``garment`` may be a path (decoded first), checked for faces
+    unless ``garment_faces`` is given (a drawn garment shows none)."""
+    garment = decoded(kwargs.pop("garment", None))
+    kwargs.setdefault("garment_faces", None if garment is None else [])
     record = record_from_result(
         result,
         reasons=kwargs.pop("reasons", ["artifacts"]),
         flagged_by=kwargs.pop("flagged_by", "anon-test"),
         consent=consent,
         result_id=key or uuid.uuid4().hex,
+        garment=garment,
         **kwargs,
     )
     return store.add(record)
@@ -162,7 +180,9 @@ def test_record_round_trip_keeps_inputs_output_parameters_and_scores(tmp_path):
     assert record.params["settings"]["diffusion_steps"] == 7
     assert record.params["result"]["notes"] == ["Used the warp renderer: no GPU"]
     assert record.timings == pytest.approx(result.timings)
-    assert record.scores["consistency"] == pytest.approx({"colour": 0.82, "overall": 0.7})
+    assert record.scores["check"]["ok"] is False
+    assert record.scores["check"]["problems"] == ["The old sleeves may still show on the arms."]
+    assert record.scores["check"]["arm_skin_share"] == pytest.approx(0.4)
     assert record.scores["quality"] == {"sharpness": 0.5}
     assert record.created_at.endswith("Z")
     # Images come back pixel for pixel.
@@ -176,32 +196,38 @@ def test_record_round_trip_keeps_inputs_output_parameters_and_scores(tmp_path):
         assert hashlib.sha256(store.image_path(sha).read_bytes()).hexdigest() == sha
 
 
-def test_record_from_state_uses_the_ui_result_dict(tmp_path):
+def test_the_person_photo_is_read_only_with_consent(tmp_path):
+    import dataclasses
+
     store = AnnotationStore(tmp_path / "data")
-    result = make_result(seed=2)
-    state = {
-        "result": result,
-        "result_id": "abc123",
-        "params": {"category": "upper", "renderer": "warp"},
-        "person_path": str(tmp_path / "gone.jpg"),  # never read: the person comes from the result
-        "garment_path": None,
-        "description": "a red dress",
-    }
-    record = record_from_state(state, reasons=["other"], note="x", consent=True, flagged_by="alice")
+    result = dataclasses.replace(make_result(seed=2), person=None)  # what the UI holds: no person photo
+    record = record_from_result(result, reasons=["other"], note="x", consent=False, flagged_by="alice",
+                                description="a red dress", result_id="abc123")
     flag_id, _ = store.add(record)
     stored = store.get(flag_id)
     assert stored.idempotency_key == "abc123" and stored.flagged_by == "alice"
     assert stored.description == "a red dress"
-    assert set(stored.images) == {"person", "output"}  # synthesized garment: no garment photo
+    assert set(stored.images) == {"output"}  # no garment photo was given, no person without consent
+    assert stored.params["garment_source"] == "none"
 
 
-def test_expired_garment_upload_falls_back_to_the_garment_used(tmp_path):
+def test_a_garment_photo_no_longer_available_is_recorded_as_not_kept(tmp_path):
     store = AnnotationStore(tmp_path / "data")
-    result = make_result(seed=3)
-    flag_id, _ = flag(store, result, garment=str(tmp_path / "expired.png"))
+    flag_id, _ = flag(store, make_result(seed=3), garment=None, garment_source="upload expired (not kept)")
     record = store.get(flag_id)
-    assert record.params["garment_source"] == "used (upload expired)"
-    np.testing.assert_array_equal(store.load_image(record, "garment"), result.garment_image)
+    assert record.params["garment_source"] == "upload expired (not kept)"
+    assert "garment" not in record.images
+
+
+def test_descriptions_and_notes_are_capped_where_flags_are_stored(tmp_path):
+    store = AnnotationStore(tmp_path / "data")
+    huge = "a red shirt " * (5 * 2**20 // 12)  # ~5 MB, as an attacker sent through the API
+    with pytest.raises(TryOnError, match=f"description is longer than {DESCRIPTION_MAX_CHARS}"):
+        flag(store, make_result(seed=30), description=huge)
+    with pytest.raises(TryOnError, match=f"note is longer than {NOTE_MAX_CHARS}"):
+        flag(store, make_result(seed=31), note="x" * (NOTE_MAX_CHARS + 1))
+    assert store.count() == 0 and stored_files(tmp_path / "data") == []
+    assert flag(store, make_result(seed=32), description="d" * DESCRIPTION_MAX_CHARS)[1]
 
 
 def test_flag_needs_a_known_reason(tmp_path):
@@ -308,6 +334,7 @@ def test_database_from_a_newer_version_is_refused(tmp_path):
 # --------------------------------------------------------------------------- concurrency and crashes
 
 
+@pytest.mark.slow
 def test_8_threads_flagging_50_results_each_lose_and_duplicate_nothing(tmp_path):
     store = AnnotationStore(tmp_path / "data")
     shared_garment = garment_file(tmp_path)
@@ -353,7 +380,7 @@ def test_8_threads_flagging_50_results_each_lose_and_duplicate_nothing(tmp_path)
 KILLED_WRITER = """
 import time
 from pathlib import Path
-from test_annotations import make_result, garment_file
+from test_annotations import decoded, make_result, garment_file
 from tryon.store.annotations import AnnotationStore, record_from_result
 
 class PausingStore(AnnotationStore):
@@ -362,7 +389,7 @@ class PausingStore(AnnotationStore):
         time.sleep(60)
 
 store = PausingStore({data!r})
-garment = garment_file(Path({tmp!r}), "killed.png", (200, 10, 10))
+garment = decoded(garment_file(Path({tmp!r}), "killed.png", (200, 10, 10)))
 record = record_from_result(make_result(seed=99), reasons=["artifacts"], flagged_by="anon-k", consent=True,
                             result_id="killed", garment=garment)
 store.add(record)
@@ -495,6 +522,7 @@ def _faces_found(image: np.ndarray) -> int:
     return len(load_model("faces").process(image).detections or [])
 
 
+@pytest.mark.eval
 def test_without_consent_only_the_output_is_kept_with_its_face_hidden(tmp_path, real_face):
     person, face_box = real_face
     result = make_result(person, face_box=face_box)
@@ -523,6 +551,37 @@ def test_without_consent_only_the_output_is_kept_with_its_face_hidden(tmp_path, 
         assert pixels.shape != person.shape or hashlib.sha256(pixels.tobytes()).hexdigest() != person_sha
 
 
+@pytest.mark.eval
+def test_without_consent_faces_in_the_garment_photo_are_blurred_and_unchecked_photos_not_kept(tmp_path, real_face):
+    from tryon.pipeline import inspect_garment_photo
+
+    person, face_box = real_face  # someone's photo in the garment slot
+    faces = inspect_garment_photo(person).faces
+    assert faces, "the detector should find the face"
+    store = AnnotationStore(tmp_path / "data")
+    result = make_result(seed=40)
+    blurred_id, _ = flag(store, result, consent=False, garment=person, garment_faces=faces)
+    unchecked_id, _ = flag(store, result, consent=False, garment=person, garment_faces=None)
+    consented_id, _ = flag(store, result, consent=True, garment=person, garment_faces=faces)
+
+    blurred = store.get(blurred_id)
+    kept = store.load_image(blurred, "garment")
+    assert kept.shape == person.shape and _faces_found(kept) == 0
+    assert blurred.params["garment_faces_blurred"] == len(faces)
+    x0, y0, x1, y1 = face_box
+    assert np.abs(kept[y0:y1, x0:x1].astype(int) - person[y0:y1, x0:x1]).mean() > 5
+    unchecked = store.get(unchecked_id)
+    assert "garment" not in unchecked.images
+    assert "not checked for faces" in unchecked.params["garment_source"]
+    # With consent the photos are kept as given (the shopper agreed to keep them for review).
+    np.testing.assert_array_equal(store.load_image(store.get(consented_id), "garment"), person)
+    # No stored file holds the face unblurred without consent.
+    for record in (blurred, unchecked):
+        for role, sha in record.images.items():
+            with Image.open(store.image_path(sha)) as image:
+                assert _faces_found(np.asarray(image.convert("RGB"))) == 0, role
+
+
 def test_without_consent_a_result_whose_face_cannot_be_found_is_refused(tmp_path):
     store = AnnotationStore(tmp_path / "data")
     result = make_result(face_box=None)
@@ -532,6 +591,7 @@ def test_without_consent_a_result_whose_face_cannot_be_found_is_refused(tmp_path
     assert flag(store, result, consent=True)[1]  # with consent it can be kept
 
 
+@pytest.mark.eval
 def test_face_falls_back_to_pose_landmarks_when_no_face_box(real_face):
     person, face_box = real_face
     body = make_body(person.shape[:2], None)
@@ -551,12 +611,20 @@ def test_face_falls_back_to_pose_landmarks_when_no_face_box(real_face):
 # --------------------------------------------------------------------------- Gradio's cache
 
 
-def test_prepare_data_dir_puts_gradios_cache_inside_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("GRADIO_TEMP_DIR", "restored-after-the-test")
+def test_prepare_data_dir_creates_the_folders_and_leaves_the_environment_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", "untouched")
     data = prepare_data_dir(Settings(data_dir=tmp_path / "data"))
     assert data == (tmp_path / "data").resolve()
-    assert os.environ["GRADIO_TEMP_DIR"] == str(data / GRADIO_TMP_DIRNAME)
+    assert os.environ["GRADIO_TEMP_DIR"] == "untouched"  # the UI's start-up points Gradio there
     assert (data / GRADIO_TMP_DIRNAME).is_dir() and (data / IMAGES_DIRNAME).is_dir()
+
+
+def test_the_ui_start_up_puts_gradios_cache_inside_the_data_dir(tmp_path, monkeypatch):
+    from tryon.ui.sessions import use_data_dir
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", "restored-after-the-test")
+    data = use_data_dir(Settings(data_dir=tmp_path / "data"))
+    assert os.environ["GRADIO_TEMP_DIR"] == str(data / GRADIO_TMP_DIRNAME)
 
 
 def test_uploads_left_by_a_crashed_server_are_deleted_at_start(tmp_path, monkeypatch):
@@ -573,6 +641,7 @@ def test_uploads_left_by_a_crashed_server_are_deleted_at_start(tmp_path, monkeyp
     assert fresh.exists()  # younger than the cache interval: may belong to a running server
 
 
+@pytest.mark.slow
 def test_uploaded_photo_is_deleted_from_the_data_dir_after_the_cache_interval(tmp_path, monkeypatch):
     import httpx
     from gradio_client import Client
@@ -581,7 +650,7 @@ def test_uploaded_photo_is_deleted_from_the_data_dir_after_the_cache_interval(tm
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", "restored-after-the-test")
     settings = Settings(data_dir=tmp_path / "data", cache_ttl_s=1)
-    demo = build_demo(settings)  # calls prepare_data_dir and sets delete_cache from cache_ttl_s
+    demo = build_demo(settings)  # points Gradio's cache at the data dir and sets delete_cache from cache_ttl_s
     demo.launch(prevent_thread_lock=True, quiet=True)
     try:
         upload = tmp_path / "shopper.png"

@@ -1,4 +1,7 @@
-"""The running app: a real Gradio server called through gradio_client, and a real Chromium."""
+"""The running app: a real Gradio server called through gradio_client, and a real Chromium.
+
+Every test here uses the evaluation photos (``eval``); the server is started as ``launch`` starts it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from tryon.config import Settings
+
+pytestmark = pytest.mark.eval
 
 PERSON = EVAL_DIR / "person/vitonhd_00034_00.jpg"
 GARMENT = EVAL_DIR / "garment/vitonhd_09176_00.jpg"
@@ -50,7 +55,8 @@ def test_tryon_endpoint_returns_before_and_after(client: Client) -> None:
     before_px, after_px = np.asarray(Image.open(before)), np.asarray(Image.open(after))
     assert before_px.shape == after_px.shape
     assert (before_px != after_px).any()
-    assert "total" in out[2]
+    assert "total" in out[1]
+    assert isinstance(out[4], str) and out[4]  # the result's token (flag, panels and re-run send it back)
 
 
 @pytest.mark.parametrize("kind", ["not an image", "truncated", "tiny", "huge", "no person", "two people"])
@@ -72,6 +78,8 @@ def test_blank_garment_photo_shows_a_message(client: Client, tmp_path: Path) -> 
         _try_on(client, PERSON, blank)
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium is not installed (make test installs it)")
 def test_browser_user_uploads_two_photos_and_sees_a_result(server: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
@@ -108,7 +116,9 @@ def test_queue_settings_bound_every_rendering_event_together(tmp_path: Path, mon
     demo = build_demo(Settings(data_dir=tmp_path / "data", concurrency=3, queue_size=5, review_token="t"))
     assert (demo._queue.max_size, demo._queue.default_concurrency_limit) == (5, 3)
     rendering = {fn.api_name for fn in demo.fns.values() if fn.concurrency_id == RENDER_CONCURRENCY_ID}
-    assert rendering == {"tryon", "tryon_with_mask", "review_rerun"}  # one queue slot for all renders
+    # One queue slot for all renders: Try on, an example's click (private, named after its function), the
+    # corrected re-render and the reviewers' re-run.
+    assert rendering == {"tryon", "try_on", "tryon_with_mask", "review_rerun"}
 
 
 def test_diffusion_request_falls_back_to_warp_with_a_note_on_this_machine(client: Client) -> None:
@@ -119,7 +129,7 @@ def test_diffusion_request_falls_back_to_warp_with_a_note_on_this_machine(client
         pytest.skip("this machine can run the diffusion renderer")
     out = client.predict(handle_file(str(PERSON)), handle_file(str(GARMENT)), "", "auto", "diffusion",
                          api_name="/tryon")
-    notes = out[3]
+    notes = out[2]
     assert "Used the warp renderer" in notes and reason in notes
 
 

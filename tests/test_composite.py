@@ -11,7 +11,7 @@ from conftest import load_eval_image, read_cases
 
 from tryon.pipeline import clear_cache, prepare_person_cached, try_on
 from tryon.stages.body import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, analyze_body
-from tryon.stages.composite import Composite, _drop_specks, composite, prepare_person
+from tryon.stages.composite import Composite, composite, prepare_person
 from tryon.stages.garment import analyze_garment
 from tryon.stages.warp import warp_garment
 
@@ -35,6 +35,15 @@ def _render(case_id: str) -> tuple[np.ndarray, object, object, Composite]:
     case = CASES[case_id]
     person, body, garment = _inputs(case["person"], case["garment"], case["category"])
     return person, body, garment, composite(person, body, warp_garment(garment, body))
+
+
+@functools.cache
+def _crop_top_on_v05() -> tuple[np.ndarray, object, object, Composite]:
+    """v05's person (a loose top over jeans) in a cropped tee drawn from words: the midriff is bared
+    whatever the garment stage makes of a product photo's length."""
+    result = try_on(load_eval_image(CASES["v05"]["person"]), description="a red cropped t-shirt")
+    return result.person, result.body, result.garment, composite(
+        result.person, result.body, warp_garment(result.garment, result.body))
 
 
 def _lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -181,7 +190,6 @@ def test_neck_and_shoulders_are_never_filled_with_background(case_id: str) -> No
     # Where an old collar or shoulder is uncovered between the shoulder joints, the body is
     # there: skin, not the backdrop's white.
     from tryon.stages import body as bd
-    from tryon.stages.composite import _depth_map
 
     _, body, _, result = _render(case_id)
     a, b = body.point(bd.LEFT_SHOULDER).astype(np.float64), body.point(bd.RIGHT_SHOULDER).astype(np.float64)
@@ -189,7 +197,7 @@ def test_neck_and_shoulders_are_never_filled_with_background(case_id: str) -> No
     across = (a - b) / (2 * half)
     ys, xs = np.mgrid[0 : body.size[0], 0 : body.size[1]]
     between = np.abs((xs - mid[0]) * across[0] + (ys - mid[1]) * across[1]) < half
-    zone = body.person_mask & (_depth_map(body) < 0.15) & between
+    zone = body.person_mask & (_torso_depth(body) < 0.15) & between
     assert (result.layers["background_filled"] & zone).sum() < 1e-3 * zone.sum()
 
 
@@ -272,21 +280,21 @@ def test_new_bottoms_on_a_dress_replace_its_skirt_and_keep_its_bodice() -> None:
 
 
 def test_a_two_piece_outfit_is_not_taken_for_a_dress() -> None:
-    for case_id, category in (("v01", "upper"), ("v12", "lower"), ("v14", "upper")):
-        person, body, _ = _inputs(CASES[case_id]["person"], CASES[case_id]["garment"], CASES[case_id]["category"])
-        assert prepare_person(person, body, category).scene.one_piece == (case_id == "v14")
+    for case_id in ("v01", "v12", "v14"):
+        _, body, _ = _inputs(CASES[case_id]["person"], CASES[case_id]["garment"], CASES[case_id]["category"])
+        assert body.person.clothing.one_piece == (case_id == "v14")
 
 
-def _bared_midriff(case_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _bared_midriff() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Luma of the render, the filled skin below the torso's middle, the new garment, the unit."""
-    _, body, _, result = _render(case_id)
+    _, body, _, result = _crop_top_on_v05()
     filled = result.layers["skin_filled"] & (_torso_depth(body) > 0.5)
     luma = _luma(result.image)
     return luma, filled, result.garment_mask, float(body.shoulder_width)
 
 
 def test_a_hem_casts_a_soft_shadow_on_the_bared_midriff() -> None:
-    luma, filled, garment, unit = _bared_midriff("v05")
+    luma, filled, garment, unit = _bared_midriff()
     under, further = [], []
     for x in np.flatnonzero(filled.any(axis=0)):
         rows = np.flatnonzero(filled[:, x])
@@ -303,13 +311,14 @@ def test_a_hem_casts_a_soft_shadow_on_the_bared_midriff() -> None:
 
 
 def test_a_bared_torso_is_darker_at_its_flanks() -> None:
-    luma, filled, _, _ = _bared_midriff("v05")
+    luma, filled, _, _ = _bared_midriff()
     cols = np.flatnonzero(filled.any(axis=0))
     middle, half = 0.5 * (cols[0] + cols[-1]), 0.5 * (cols[-1] - cols[0])
     across = np.abs(np.arange(filled.shape[1]) - middle)[None, :] / half
     centre = luma[filled & (across < 0.3)].mean()
     flanks = luma[filled & (across > 0.75)].mean()
-    assert centre - flanks > 27.0  # the flanks turn away from the light; a lit arm beside them does not light them
+    # The flanks turn away from the light (a lit arm beside them does not light them): clearly darker.
+    assert flanks < 0.9 * centre
 
 
 def test_a_dress_strap_does_not_float_over_a_new_top() -> None:
@@ -325,18 +334,10 @@ def test_a_dress_strap_does_not_float_over_a_new_top() -> None:
     kept = np.all(result.image[straps] == result.person[straps], axis=1)
     assert kept.mean() < 0.02
 
-def test_specks_of_arm_are_not_in_front_of_the_garment() -> None:
-    mask = np.zeros((60, 60), bool)
-    mask[5:7, 5:8] = True  # a sliver between a sleeve and a strap
-    mask[20:50, 20:35] = True  # a forearm
-    out = _drop_specks(mask, 40.0)
-    assert not out[5:7, 5:8].any() and out[20:50, 20:35].all()
-
-
 def test_fills_leave_the_kept_bottoms_edge_alone() -> None:
     # v05: a crop top over jeans. The skin filled above the jeans stops at their edge: a blend
     # of the two (or the hem's shadow on filled jean pixels) draws a dark line along it.
-    person, _, _, result = _render("v05")
+    person, _, _, result = _crop_top_on_v05()
     jeans = result.layers["kept_clothing"] & ~result.garment_mask & ~result.layers["old_garment"]
     assert jeans.sum() > 1000
     assert np.array_equal(result.image[jeans], person[jeans])
@@ -354,7 +355,7 @@ def _widest_run(row: np.ndarray) -> tuple[int, float]:
 def test_a_bared_midriff_narrows_at_the_waist_under_a_loose_top() -> None:
     # v05: a loose top over the waist, replaced by a cropped tee. The bared skin is the body,
     # not the loose top's outline: narrow at the waist line just below the hem, flaring to the hips.
-    person, body, _, result = _render("v05")
+    person, body, _, result = _crop_top_on_v05()
     depth = _torso_depth(body)
     old = prepare_person(person, body, "upper").scene.old
     filled = result.layers["skin_filled"]

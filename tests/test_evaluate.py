@@ -239,7 +239,7 @@ def test_targets_pass_and_fail_per_case_or_on_the_mean():
             "detail": 0.4,
             "leakage": 0.02,
             "colour_de": 30.0,
-            "length": 0.7,
+            "length": 0.86,
         },
     ]
     results = evaluate.check_targets(rows)
@@ -249,11 +249,11 @@ def test_targets_pass_and_fail_per_case_or_on_the_mean():
         return found
 
     assert target("no failures") == ("0", True, "")
-    assert target("detail retention >= 0.50 (every case)") == ("0.40", False, "b")
+    assert target("detail retention >= 0.60 (every case)") == ("0.40", False, "b")
     assert target("leakage <= 1.00% (every case)") == ("2.00%", False, "b")
     assert target("colour fidelity (dE) <= 6.0 (every case on solid") == ("3.0", True, "")
-    assert target("length correctness >= 0.80 (mean)") == ("0.85", True, "b")  # the mean passes
-    assert target("region SSIM (paired) >= 0.680")[1] is None  # no paired case: not measured
+    assert target("length correctness >= 0.90 (mean)") == ("0.93", True, "b")  # the mean passes
+    assert target("region SSIM (paired) >= 0.720")[1] is None  # no paired case: not measured
 
 
 def test_eval_runs_end_to_end_on_two_real_cases(eval_dir, tmp_path, capsys):

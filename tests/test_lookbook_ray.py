@@ -211,12 +211,17 @@ def test_cli_renders_on_a_running_cluster_and_leaves_it_running(tmp_path: Path) 
         cluster.shutdown()
 
 
-def test_diffusion_pairs_run_in_gpu_actors_that_load_the_pipeline_once(tmp_path: Path, monkeypatch) -> None:
-    from test_diffusion import STEPS, build_tiny_weights
+TINY_STEPS = 2  # denoising steps of the tiny pipeline
 
-    weights = build_tiny_weights(tmp_path / "weights")
-    for name, value in (("TRYON_DEVICE", "cpu"), ("TRYON_DIFFUSION_MODEL", weights["model"]),
-                        ("TRYON_DIFFUSION_IP_ADAPTER", weights["ip_adapter"]), ("TRYON_DIFFUSION_STEPS", str(STEPS)),
+
+def test_diffusion_pairs_run_in_gpu_actors_that_load_the_pipeline_once(tmp_path: Path, monkeypatch) -> None:
+    from tiny_diffusion import SIZE, build_tiny_sd15
+
+    weights = build_tiny_sd15(tmp_path / "weights")
+    for name, value in (("TRYON_DEVICE", "cpu"), ("TRYON_DIFFUSION_RECIPE", "sd15"),
+                        ("TRYON_DIFFUSION_MODEL", weights["model"]),
+                        ("TRYON_DIFFUSION_IP_ADAPTER", weights["ip_adapter"]),
+                        ("TRYON_DIFFUSION_STEPS", str(TINY_STEPS)), ("TRYON_DIFFUSION_SIDE", str(SIZE)),
                         ("HF_HUB_OFFLINE", "1")):
         monkeypatch.setenv(name, value)  # the Ray started by the run passes its environment to the workers
     people_dir, garments_dir = make_inputs(tmp_path, people=PERSON_FILES[:1])

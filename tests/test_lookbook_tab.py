@@ -30,7 +30,8 @@ GRID_FILLED = """(n) => {
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from tryon.ui.app import build_demo, launch_kwargs
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
+    # The VITON-HD photos these tests pick are research-licensed: offered only with TRYON_EXAMPLES=all.
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), examples="all")
     demo = build_demo(settings)
     demo.launch(**(launch_kwargs(settings) | {"server_port": None, "prevent_thread_lock": True, "quiet": True}))
     try:

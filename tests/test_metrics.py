@@ -273,6 +273,21 @@ def test_garment_drawn_outside_the_body_leaks():
     assert metrics.leakage(garment, body) == pytest.approx(800 / 8000)
 
 
+def test_a_skirt_between_the_legs_is_not_leakage_but_beside_them_it_is():
+    person = np.zeros((200, 200), bool)
+    person[20:100, 70:130] = True  # torso
+    person[100:190, 70:90] = person[100:190, 110:130] = True  # two legs apart
+    landmarks = np.zeros((33, 2))
+    landmarks[[23, 24]] = [(110, 100), (90, 100)]  # hips
+    skirt = np.zeros_like(person)
+    skirt[100:160, 70:130] = True  # spans the gap between the legs
+    gap = 60 * 20
+    assert metrics.leakage(skirt, person) == pytest.approx(gap / person.sum())
+    assert metrics.leakage(skirt, person, landmarks, "dress") == 0.0
+    skirt[100:160, 130:150] = True  # flaring out beside the legs: outside the person
+    assert metrics.leakage(skirt, person, landmarks, "dress") == pytest.approx(60 * 20 / person.sum())
+
+
 def test_coverage_is_the_covered_share_of_the_region():
     region = np.zeros((100, 100), bool)
     region[20:80, 20:80] = True

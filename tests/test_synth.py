@@ -195,15 +195,18 @@ def test_text_only_garment_changes_its_region_and_leaves_the_other_byte_identica
     assert changed_share(result, boxes[changed]) > min_share
 
 
-def test_consistency_of_a_rendered_shirt_is_high_for_its_words_and_low_for_another_colour(text_only) -> None:
+def test_the_self_check_measures_the_rendered_colour_against_the_words(text_only) -> None:
+    from tryon.stages.check import check_result
+
     result = text_only["a red long-sleeve shirt"]
-    assert result.consistency["score"] > 0.9 and result.consistency["colour_delta_e"] < 10
-    other = text.consistency(text.parse("a blue shirt"), result.image, result.garment_mask, result.garment)
-    assert other["score"] < 0.6 and other["colour_delta_e"] > 30
+    assert result.check.measures["colour_delta_e"] < 10
+    other = check_result(result.person, result.image, result.garment_mask, result.body, result.garment,
+                         result.category, text.parse("a blue shirt"))
+    assert other.measures["colour_delta_e"] > 30 and not other.ok
     jeans = text_only["blue jeans"]
-    assert jeans.consistency["score"] > 0.9
-    black = text.consistency(text.parse("black jeans"), jeans.image, jeans.garment_mask, jeans.garment)
-    assert black["score"] < jeans.consistency["score"]
+    black = check_result(jeans.person, jeans.image, jeans.garment_mask, jeans.body, jeans.garment,
+                         jeans.category, text.parse("black jeans"))
+    assert black.measures["colour_delta_e"] > jeans.check.measures["colour_delta_e"]
 
 
 @pytest.mark.parametrize(

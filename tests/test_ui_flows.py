@@ -1,8 +1,8 @@
 """The three users' flows in a real Chromium against a real Gradio server and the real pipeline.
 
-Shopper: search the catalog, pick from the filtered gallery, Try on; the description chips
-(Chinese); correcting the edit area with the brush. Annotator: flag from the UI, then unlock
-the Review tab with the token. Plus the text-only endpoint through gradio_client.
+Shopper: search the catalog, pick from the filtered gallery, Try on; an example that runs when
+clicked; the description chips (Chinese); correcting the edit area with the brush. Annotator: flag
+from the UI, then unlock the Review tab with the token. Plus the text-only endpoint through gradio_client.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from PIL import Image
 
 from tryon.config import Settings
 
+pytestmark = [pytest.mark.browser, pytest.mark.eval, pytest.mark.slow]
+
 PERSON = EVAL_DIR / "person/vitonhd_00034_00.jpg"
 GARMENT = EVAL_DIR / "garment/vitonhd_09176_00.jpg"
 FULL_BODY = EVAL_DIR / "person/dresscode_049447_0.jpg"  # patterned trousers, knees and ankles in frame
 TOKEN = "sesame"
-STRIPED = "vitonhd_00151_00.jpg"  # the catalog's "navy and white striped long-sleeve top"
+SWEATER = "tryon_red_long_sleeve_sweater.jpg"  # the catalog's "red long-sleeve sweater"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 60_000
@@ -35,8 +37,13 @@ RESULT_SHOWN = """() => {
     return s && s.querySelectorAll('img').length >= 2 && !s.querySelector('.eta-bar');
 }"""
 
-needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
-                                    reason="Debian chromium is not installed (make test installs it)")
+_no_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
+                                  reason="Debian chromium is not installed (make test installs it)")
+
+
+def needs_chromium(test: Any) -> Any:
+    """A browser test: marked ``browser`` and skipped where Debian's chromium is missing."""
+    return pytest.mark.browser(_no_chromium(test))
 
 
 @pytest.fixture(scope="module")
@@ -112,15 +119,15 @@ def _toasts(page: Any) -> list[str]:
 @needs_chromium
 def test_shopper_searches_picks_from_the_filtered_gallery_and_tries_it_on(page: Any) -> None:
     _upload(page, PERSON)
-    page.get_by_label("Search the catalog").fill("striped long sleeve")
+    page.get_by_label("Search the catalog").fill("red sweater")
     first_caption = page.locator("#garment-gallery .caption-label").first
     page.wait_for_function(
-        "() => document.querySelector('#garment-gallery .caption-label')?.textContent.includes('striped')"
+        "() => document.querySelector('#garment-gallery .caption-label')?.textContent.includes('sweater')"
     )
-    assert "striped" in first_caption.inner_text()
+    assert "red" in first_caption.inner_text()
     page.locator("#garment-gallery button.thumbnail-item").first.click()
     # The garment box now shows the picked catalog photo (not the one at that index before the search).
-    page.wait_for_function(f"() => document.querySelector('#garment-input img')?.src.endsWith('/{STRIPED}')")
+    page.wait_for_function(f"() => document.querySelector('#garment-input img')?.src.endsWith('/{SWEATER}')")
     before, after = _try_on(page)
     assert before.shape == after.shape
     changed = np.abs(before.astype(int) - after.astype(int)).max(axis=2) > 40
@@ -130,16 +137,19 @@ def test_shopper_searches_picks_from_the_filtered_gallery_and_tries_it_on(page: 
 
 
 @needs_chromium
-def test_an_example_row_loads_and_runs_with_a_consistency_line(page: Any) -> None:
-    from tryon.ui.app import EXAMPLES
+def test_clicking_a_words_only_example_runs_it_and_shows_the_self_check(page: Any) -> None:
+    from tryon.ui.examples import EXAMPLES
 
-    row = next(i for i, (_, garment, words) in enumerate(EXAMPLES) if garment is None and not words.isascii())
-    page.locator(".gallery tbody tr, table tbody tr").nth(row).click()  # the Chinese text-only example
+    example = next(e for e in EXAMPLES if e.garment is None and not e.description.isascii())
+    shown = page.locator("#result-slider img").count()
+    page.locator("#examples").get_by_text(example.label, exact=True).click()  # no Try on: the example runs
     page.wait_for_function("() => document.querySelector('#chips')?.innerText.includes('garment')")
-    assert page.locator("#garment-input img").count() == 0  # text only: no garment photo
-    before, after = _try_on(page)
-    assert (np.abs(before.astype(int) - after.astype(int)).max(axis=2) > 40).mean() > 0.05
-    assert "Matches the description" in page.locator("#consistency").inner_text()
+    assert page.locator("#garment-input img").count() == 0  # words only: no garment photo
+    page.wait_for_function(f"() => document.querySelectorAll('#result-slider img').length > {shown}")
+    page.wait_for_function(RESULT_SHOWN, timeout=TIMEOUT_MS)
+    before, after = _slider_images(page)
+    assert (np.abs(before.astype(int) - after.astype(int)).max(axis=2) > 40).mean() > 0.02
+    assert "Self-check" in page.locator("#self-check").inner_text()
 
 
 @needs_chromium
@@ -162,9 +172,9 @@ def test_painting_red_over_the_garment_keeps_that_area_as_it_was(page: Any) -> N
     _upload(page, PERSON, GARMENT)
     before, first = _try_on(page)
     page.get_by_text("Correct the edit area").click()
-    page.get_by_role("button", name="Brush", exact=True).click()
-    page.get_by_role("button", name="Color", exact=True).click()
-    page.locator("#edit-area menu.swatch button.color").nth(1).click()  # red: remove from the area
+    page.wait_for_timeout(2500)  # the editor's photo is built when the panel opens
+    page.get_by_text("Remove from the area (red)").click()  # the brushes are in plain view
+    page.wait_for_timeout(300)
     canvas = page.locator("#edit-area canvas").last
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
@@ -174,7 +184,7 @@ def test_painting_red_over_the_garment_keeps_that_area_as_it_was(page: Any) -> N
     page.mouse.down()
     page.mouse.move(box["x"] + 0.58 * box["width"], y, steps=3)  # software canvas: ~0.5 s a step
     page.mouse.up()
-    page.get_by_role("button", name="Re-run with my corrections").click()
+    page.get_by_role("button", name="Re-render with my corrections").click()
     page.wait_for_function("() => document.querySelector('#notes')?.innerText.includes('corrected edit area')")
     page.wait_for_function(RESULT_SHOWN)
     _, second = _slider_images(page)
@@ -198,7 +208,10 @@ def test_a_flag_from_the_ui_appears_in_the_review_tab_after_unlocking(app: Any, 
     _try_on(page)
     page.get_by_text("Flag this result").click()
     page.get_by_label("Artifacts or seams").check()
-    page.get_by_label("Note (optional)").fill("seam at the left shoulder")
+    # The note also tries what a note must not do on the reviewer's screen: an image that calls home, a
+    # bare link, formatting.
+    page.get_by_label("Note (optional)").fill(
+        "seam at the left shoulder ![pixel](http://attacker.example/p.png) www.attacker.example **loud**")
     page.get_by_role("button", name="Flag", exact=True).dblclick()
     page.get_by_text("Thank you").wait_for()
     page.wait_for_timeout(1000)  # a second record, if any, would be written by now
@@ -217,6 +230,9 @@ def test_a_flag_from_the_ui_appears_in_the_review_tab_after_unlocking(app: Any, 
     cell.click()  # opens the flag
     page.get_by_text("Output as flagged").wait_for()
     assert page.get_by_text("no — output face blurred").count() == 1
+    summary = page.locator("#review-summary")
+    summary.get_by_text("attacker.example/p.png").first.wait_for()  # the note is there, as text
+    assert summary.locator("a, img, strong:has-text('loud')").count() == 0
 
 
 @pytest.mark.parametrize("description", ["blue jeans", "一件蓝色的牛仔裤"])

@@ -1,4 +1,4 @@
-"""Command line (a face of the app): ``python -m tryon {render,bench,eval,export,lookbook}``.
+"""Command line (a face of the app): ``python -m tryon {render,bench,eval,export,lookbook,load,...}``.
 
 A thin layer over the package: ``render`` calls :func:`tryon.pipeline.try_on`
 like the UI does. Bad input exits with status 2 and a one-line message.
@@ -68,8 +68,9 @@ def _quiet_native_logs() -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> int:
     from .lookbook import command as lookbook
-    from .measure import bench, evaluate, lookbook_bench
+    from .measure import bench, evaluate, lookbook_bench, search_bench
     from .store import export
+    from .ui import edit_bench, load
 
     parser = argparse.ArgumentParser(prog="python -m tryon", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         ("bench", bench, "latency, cold start and memory over the eval cases"),
         ("eval", evaluate, "quality metrics and a contact sheet over a cases file"),
         ("export", export, "export flagged results as a dataset"),
+        ("search-bench", search_bench, "catalog search quality: recall@3 and MRR over a query file"),
+        ("load", load, "shoppers in parallel against a server on this machine: latency, errors, server RSS"),
+        ("edit-bench", edit_bench, "Try on against Correct the edit area, through a server on this machine"),
         ("lookbook", lookbook, "every garment on every person (Ray), with a contact sheet and a table"),
         ("lookbook-bench", lookbook_bench, "lookbook wall time with 1 and 2 workers against a plain try_on loop"),
     ):

@@ -55,7 +55,7 @@ OK, REFUSED, FAILED, PENDING = "ok", "refused", "failed", "pending"
 STATUSES = (OK, REFUSED, FAILED, PENDING)
 # Pipeline stages in the order try_on runs them: the table's timing columns follow it.
 STAGE_ORDER = ("intake", "body", "text", "synthesize", "garment", "recolor", "warp", "composite", "diffusion",
-               "consistency", "total")
+               "check", "total")
 KEY_CHARS = 20  # hex digits of a pair key (80 bits)
 READ_CHUNK = 1 << 20
 

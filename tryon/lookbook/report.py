@@ -61,7 +61,7 @@ WHITE = (255, 255, 255)
 INK = (24, 24, 27)
 MUTED = (113, 113, 122)
 STATUS_FILL = {REFUSED: (244, 244, 245), FAILED: (254, 226, 226), PENDING: (250, 250, 250)}
-VERDICT_INK = {"pass": (21, 128, 61), "warn": (180, 83, 9), "fail": (185, 28, 28), REFUSED: (82, 82, 91),
+VERDICT_INK = {"pass": (21, 128, 61), "fail": (185, 28, 28), REFUSED: (82, 82, 91),
                FAILED: (185, 28, 28), PENDING: MUTED}
 # While a run is going, the contact sheet reloads itself this often (s).
 REFRESH_S = 5

@@ -6,6 +6,9 @@ another garment of the same category on the same photo (person analysis cached).
 The first pass only warms models and caches; the figures come from the later ones. Prints per-stage p50/p95, cold
 start (a fresh interpreter importing the package and loading its models), peak
 RSS, and the text stages (parse, text-only render, catalog index build).
+
+``--renderer diffusion`` prints the GPU renderer's figures instead (cold load, latency at 768x1024, peak
+VRAM; see :mod:`tryon.measure.gpu_bench`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import get_settings
+from . import gpu_bench
 
 # Targets from the issues, printed next to the figures (warp renderer, 768x1024, 2 cores).
 TARGET_E2E_P50_S = 1.0
@@ -51,9 +55,11 @@ print(time.perf_counter() - t0)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cases", type=Path, default=None, help="cases.csv (default: ../shared/eval/cases.csv)")
-    parser.add_argument("--renderer", default="warp", choices=("warp", "diffusion"))
+    parser.add_argument("--renderer", default="warp", choices=("warp", "diffusion"),
+                        help="warp: the pipeline over the cases; diffusion: the GPU renderer's figures")
     parser.add_argument("--repeat", type=int, default=2, help="passes over the cases (default 2)")
     parser.add_argument("--no-text", action="store_true", help="skip the text stages")
+    gpu_bench.add_arguments(parser.add_argument_group("diffusion renderer (--renderer diffusion)"))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -159,6 +165,8 @@ def bench_text(cases_path: Path, renderer: str) -> dict[str, list[float]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.renderer == "diffusion":
+        return gpu_bench.run(args)
     settings = get_settings()
     cases_path = args.cases or settings.eval_dir / "cases.csv"
     if not cases_path.is_file():

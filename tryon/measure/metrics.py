@@ -6,8 +6,13 @@ regions come from pose landmarks and the person mask of the *input* photo
 (:func:`garment_region`, :func:`core_region`, :func:`allowed_region`), never from what a
 renderer says it did.
 
+The body geometry here (the frame, limb radii, the waistband height) is this module's own, on
+purpose: a measurement that borrowed the renderer's person model
+(:mod:`tryon.stages.person`) would agree with the renderer's mistakes. Only the landmark indices
+are shared (:mod:`tryon.stages.landmarks`).
+
 Inputs: images are RGB ``uint8`` ``(H, W, 3)``, masks ``bool`` ``(H, W)``, landmarks
-``(33, 2)`` float pixels ``(x, y)`` in MediaPipe order (see :mod:`tryon.stages.body`).
+``(33, 2)`` float pixels ``(x, y)`` in MediaPipe order (see :mod:`tryon.stages.landmarks`).
 Metrics return a float; ``nan`` means "not measurable here" (e.g. an empty region).
 """
 
@@ -19,7 +24,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from ..stages.body import (
+from ..stages.landmarks import (
     LEFT_ANKLE,
     LEFT_ELBOW,
     LEFT_HIP,
@@ -76,7 +81,9 @@ ARM_RADIUS = 0.22  # of shoulder width
 FOREARM_RADIUS = 0.16
 HAND_RADIUS = 0.12  # capsules from the wrist to the index and pinky knuckles cover a hand
 CORE_TOP, CORE_BOTTOM = 0.15, 0.75  # torso span every top covers (crop tops score lower)
-CORE_THIGH = 0.3  # share of the thigh every bottom and dress covers
+# Shares of hip -> knee every bottom and dress covers: below where an untucked top's hem hangs, above
+# where the shortest shorts end.
+CORE_THIGH = (0.15, 0.45)
 TUNIC_BELOW_HIPS = 0.35  # a long top may hang this far below the hips (of torso length)
 NECK_ABOVE_SHOULDERS = 0.1  # collars reach this far above the shoulder line (of torso length)
 ZONE_MARGIN = 0.15  # of the body scale: loose garments stand off the body
@@ -277,15 +284,40 @@ def coverage(garment_mask: np.ndarray, region: np.ndarray) -> float:
     return float((garment_mask & region).sum() / total) if total else math.nan
 
 
-def leakage(garment_mask: np.ndarray, person_mask: np.ndarray) -> float:
+def leakage(
+    garment_mask: np.ndarray, person_mask: np.ndarray, landmarks: np.ndarray | None = None, category: str = "upper"
+) -> float:
     """New-garment pixels outside the person, as a fraction of the person's pixels.
+
+    A dress's skirt hangs across the gap between the legs (below the hip joints, between the
+    outermost leg pixels of each row): that is not leakage, when ``landmarks`` are given.
 
     Args:
         garment_mask: bool ``(H, W)``, where the render shows the new garment.
         person_mask: bool ``(H, W)``, the person in the *input* photo.
+        landmarks: ``(33, 2)`` px, to place the hips for a dress's skirt; category: the garment's.
     """
     total = int(person_mask.sum())
-    return float((garment_mask & ~person_mask).sum() / total) if total else math.nan
+    if not total:
+        return math.nan
+    allowed = person_mask
+    if category == "dress" and landmarks is not None:
+        allowed = person_mask | _leg_span(person_mask, landmarks)
+    return float((garment_mask & ~allowed).sum() / total)
+
+
+def _leg_span(person_mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Below the hip joints, each row of the person filled between its outermost pixels (bool)."""
+    hip_y = int(max(landmarks[LEFT_HIP][1], landmarks[RIGHT_HIP][1]))
+    span = np.zeros_like(person_mask)
+    rows = np.flatnonzero(person_mask[max(0, hip_y):].any(axis=1)) + max(0, hip_y)
+    if not rows.size:
+        return span
+    first = np.argmax(person_mask[rows], axis=1)
+    last = person_mask.shape[1] - 1 - np.argmax(person_mask[rows, ::-1], axis=1)
+    cols = np.arange(person_mask.shape[1])[None, :]
+    span[rows] = (cols >= first[:, None]) & (cols <= last[:, None])
+    return span
 
 
 def _subsample(pixels: np.ndarray) -> np.ndarray:
@@ -471,11 +503,12 @@ def _pelvis(f: _Frame, overhang: bool = True) -> np.ndarray:
     return canvas.astype(bool)
 
 
-def _legs(f: _Frame, thigh_share: float = 1.0, shins: bool = True) -> np.ndarray:
+def _legs(f: _Frame, thigh_share: tuple[float, float] = (0.0, 1.0), shins: bool = True) -> np.ndarray:
     canvas = f.canvas()
     for hip, knee, ankle in ((LEFT_HIP, LEFT_KNEE, LEFT_ANKLE), (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE)):
-        end = f.p[hip] + (f.p[knee] - f.p[hip]) * thigh_share
-        _capsule(canvas, f.p[hip], end, THIGH_RADIUS * f.hip_scale)
+        start = f.p[hip] + (f.p[knee] - f.p[hip]) * thigh_share[0]
+        end = f.p[hip] + (f.p[knee] - f.p[hip]) * thigh_share[1]
+        _capsule(canvas, start, end, THIGH_RADIUS * f.hip_scale)
         if shins:
             _capsule(canvas, f.p[knee], f.p[ankle], SHIN_RADIUS * f.hip_scale)
     return canvas.astype(bool)
@@ -523,8 +556,10 @@ def core_region(landmarks: np.ndarray, person_mask: np.ndarray, category: str) -
     """The part of the body every garment of ``category`` covers (for :func:`coverage`).
 
     ``upper``: the torso between the joints from :data:`CORE_TOP` to :data:`CORE_BOTTOM`
-    of its length; ``lower``: waistband to hips plus the top :data:`CORE_THIGH` of the
-    thighs; ``dress``: both. Forearms and hands are cut out (they may lie on the garment).
+    of its length; ``lower``: the thighs between the shares :data:`CORE_THIGH` of hip -> knee (the
+    waistband and the top of the thighs are often under a top that hangs over them, which a try-on
+    of trousers keeps); ``dress``: the torso, the waistband to the hips and those thighs. Forearms
+    and hands are cut out (they may lie on the garment).
     """
     _check_category(category)
     f = _Frame(landmarks, person_mask.shape)
@@ -532,7 +567,9 @@ def core_region(landmarks: np.ndarray, person_mask: np.ndarray, category: str) -
     if category in ("upper", "dress"):
         region |= _torso(f, CORE_TOP, CORE_BOTTOM, overhang=False)
     if category in ("lower", "dress"):
-        region |= _pelvis(f, overhang=False) | _legs(f, CORE_THIGH, shins=False)
+        region |= _legs(f, CORE_THIGH, shins=False)
+    if category == "dress":
+        region |= _pelvis(f, overhang=False)
     return region & person_mask & ~_arms(f, upper=False)
 
 

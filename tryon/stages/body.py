@@ -38,40 +38,42 @@ import numpy as np
 
 from ..errors import TryOnError
 from ..models import load_model, model_lock
-
-# MediaPipe Pose landmark indices (33 in all).
-NOSE = 0
-LEFT_EYE, RIGHT_EYE = 2, 5
-LEFT_EAR, RIGHT_EAR = 7, 8
-MOUTH_LEFT, MOUTH_RIGHT = 9, 10
-LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
-LEFT_ELBOW, RIGHT_ELBOW = 13, 14
-LEFT_WRIST, RIGHT_WRIST = 15, 16
-LEFT_PINKY, RIGHT_PINKY = 17, 18
-LEFT_INDEX, RIGHT_INDEX = 19, 20
-LEFT_THUMB, RIGHT_THUMB = 21, 22
-LEFT_HIP, RIGHT_HIP = 23, 24
-LEFT_KNEE, RIGHT_KNEE = 25, 26
-LEFT_ANKLE, RIGHT_ANKLE = 27, 28
-LEFT_HEEL, RIGHT_HEEL = 29, 30
-LEFT_FOOT, RIGHT_FOOT = 31, 32
-NUM_LANDMARKS = 33  # rows of BodyAnalysis.landmarks
-
-# Bones drawn by the visualiser and used to tell which mask blobs belong to the person.
-SKELETON = (
-    (LEFT_SHOULDER, RIGHT_SHOULDER), (LEFT_HIP, RIGHT_HIP),
-    (LEFT_SHOULDER, LEFT_HIP), (RIGHT_SHOULDER, RIGHT_HIP),
-    (LEFT_SHOULDER, LEFT_ELBOW), (LEFT_ELBOW, LEFT_WRIST),
-    (RIGHT_SHOULDER, RIGHT_ELBOW), (RIGHT_ELBOW, RIGHT_WRIST),
-    (LEFT_WRIST, LEFT_INDEX), (LEFT_WRIST, LEFT_PINKY), (LEFT_WRIST, LEFT_THUMB),
-    (RIGHT_WRIST, RIGHT_INDEX), (RIGHT_WRIST, RIGHT_PINKY), (RIGHT_WRIST, RIGHT_THUMB),
-    (LEFT_HIP, LEFT_KNEE), (LEFT_KNEE, LEFT_ANKLE),
-    (RIGHT_HIP, RIGHT_KNEE), (RIGHT_KNEE, RIGHT_ANKLE),
-    (LEFT_ANKLE, LEFT_HEEL), (LEFT_HEEL, LEFT_FOOT), (LEFT_ANKLE, LEFT_FOOT),
-    (RIGHT_ANKLE, RIGHT_HEEL), (RIGHT_HEEL, RIGHT_FOOT), (RIGHT_ANKLE, RIGHT_FOOT),
-    (NOSE, LEFT_EYE), (NOSE, RIGHT_EYE), (LEFT_EYE, LEFT_EAR), (RIGHT_EYE, RIGHT_EAR),
-    (MOUTH_LEFT, MOUTH_RIGHT),
+from . import masks
+from .clothing import Clothing, parse_clothing
+from .landmarks import (
+    LEFT_ANKLE,
+    LEFT_EAR,
+    LEFT_ELBOW,
+    LEFT_EYE,
+    LEFT_FOOT,
+    LEFT_HEEL,
+    LEFT_HIP,
+    LEFT_INDEX,
+    LEFT_KNEE,
+    LEFT_PINKY,
+    LEFT_SHOULDER,
+    LEFT_THUMB,
+    LEFT_WRIST,
+    MOUTH_LEFT,
+    MOUTH_RIGHT,
+    NOSE,
+    RIGHT_ANKLE,
+    RIGHT_EAR,
+    RIGHT_ELBOW,
+    RIGHT_EYE,
+    RIGHT_FOOT,
+    RIGHT_HEEL,
+    RIGHT_HIP,
+    RIGHT_INDEX,
+    RIGHT_KNEE,
+    RIGHT_PINKY,
+    RIGHT_SHOULDER,
+    RIGHT_THUMB,
+    RIGHT_WRIST,
+    SKELETON,
+    VISIBLE_MIN,
 )
+from .person import PROPORTIONS, BodyFrame, BodyShape, Silhouette
 
 # Region names in BodyAnalysis.regions (each a bool (H, W) mask inside the person).
 REGION_NAMES = (
@@ -108,129 +110,166 @@ SKIN_BEARING_PARTS = (
     "thigh_left", "thigh_right", "shin_left", "shin_right", "feet",
 )
 
-# --- detection thresholds -------------------------------------------------------------------
-VISIBLE_MIN = 0.5  # MediaPipe visibility above which a landmark counts as seen
-PERSON_PROB_THRESHOLD = 0.5
-# Pose's own mask is coarse but fills white-on-white gaps; it only adds where it is confident
-# (pose_prob ** 4 > 0.5 means pose_prob > 0.84).
-POSE_MASK_EXPONENT = 4
-# A mask blob the skeleton does not touch, this big (fraction of the person's area) and this tall
-# (fraction of the image height), is another person.
-OTHER_PERSON_AREA_FRACTION = 0.3
-OTHER_PERSON_HEIGHT_FRACTION = 0.3
-# Two people standing close merge into one blob: if this fraction of the person mask lies farther
-# than FAR_FROM_SKELETON shoulder widths from the skeleton, the blob holds someone the pose did not see.
-FAR_FROM_SKELETON = 1.2
-FAR_AREA_FRACTION = 0.2
-FAR_GRID = 4  # px per cell of the grid this is measured on
-MIN_PERSON_HEIGHT_FRACTION = 0.25  # the person must be at least this tall in the frame
-MIN_SHOULDER_WIDTH_PX = 24  # below this the regions are meaningless
-# ...and the shoulders must span this fraction of the image's long side (a person ~40% of a
-# full-length photo's height): smaller people come out as a few blurry pixels.
-MIN_SHOULDER_WIDTH_FRACTION = 0.07
-FACE_SCORE_MIN = 0.6  # face detections counted as people
-# A second face must be at least this fraction of the main face's width (not a logo or a print).
-OTHER_FACE_MIN_RELATIVE_WIDTH = 0.4
-IN_FRAME_MARGIN = 0.01  # landmarks this close (fraction of the side) to the border count as outside
-# Without knees in view, a dress needs the person seen below the hip joints by this fraction of the
-# shoulder-hip length (the top of the thighs: enough to place a dress's skirt; eval case v16).
-DRESS_BELOW_HIPS = 0.15
 
-# --- region shapes, in units of the shoulder width (distance between the shoulder joints) --------
-TORSO_SHOULDER_WIDEN = 0.12
-TORSO_HIP_WIDEN = 0.18
-TORSO_TOP_RAISE = 0.08  # the shoulder joints sit a little below the top of the shoulders
-NECK_RADIUS = 0.15
-NECK_REACH = 0.8  # the neck capsule runs this fraction of the way from the shoulders to the mouth
-UPPER_ARM_RADIUS = 0.15
-LOWER_ARM_RADIUS = 0.12
-HAND_RADIUS = 0.11
-HAND_REACH = 2.2  # fingertips are ~2.2x the wrist-to-knuckle (MediaPipe index/pinky) distance away
-# The hand parts keep only skin-coloured pixels (skin, shaded skin) connected to the hand landmarks;
-# the clothing the hand shapes also cover (a pocket, a sleeve's cuff, a hip) goes to the nearest part.
-HAND_SEED_RADIUS = 0.03  # shoulder widths around the wrist, knuckles and thumb landmarks
-HAND_HOLE_AREA = 0.002  # holes smaller than this (shoulder widths squared) are filled (not a gap to a pocket)
-THIGH_RADIUS = 0.26
-SHIN_RADIUS = 0.17
-FOOT_RADIUS = 0.13
-FACE_GROW_SIDE = 0.25  # face box grown sideways (fraction of its width) for ears and hair
-FACE_GROW_UP = 0.6  # and upwards for the top of the head
-FACE_GROW_DOWN = 0.1
-SHOULDER_LINE_RAISE = 0.1  # person pixels above the raised shoulder line, not neck or arm, are head/hair
+@dataclasses.dataclass(frozen=True)
+class DetectionRules:
+    """When a photo holds one usable person (``_share``: of the image or of the person; ``_u``: body units)."""
 
-# --- skin colour model (OpenCV 8-bit Lab) ---------------------------------------------------
+    person_prob_threshold: float = 0.5
+    # Pose's own mask is coarse but fills white-on-white gaps; it only adds where it is confident
+    # (pose_prob ** 4 > 0.5 means pose_prob > 0.84).
+    pose_mask_exponent: int = 4
+    # A mask blob the skeleton does not touch, this big (fraction of the person's area) and this tall
+    # (fraction of the image height), is another person.
+    other_person_area_share: float = 0.3
+    other_person_height_share: float = 0.3
+    # Two people standing close merge into one blob: if this fraction of the person mask lies farther
+    # than DETECT.far_from_skeleton_u body units from the skeleton, the blob holds someone the pose did not see.
+    far_from_skeleton_u: float = 1.2
+    far_area_share: float = 0.2
+    far_grid_px: int = 4  # px per cell of the grid this is measured on
+    min_person_height_share: float = 0.25  # the person must be at least this tall in the frame
+    min_unit_px: int = 24  # below this the regions are meaningless
+    # ...and the shoulders must span this fraction of the image's long side (a person ~40% of a
+    # full-length photo's height): smaller people come out as a few blurry pixels.
+    min_unit_share: float = 0.07
+    face_score_min: float = 0.6  # face detections counted as people
+    # A second face must be at least this fraction of the main face's width (not a logo or a print).
+    other_face_min_width_share: float = 0.4
+    in_frame_margin_share: float = 0.01  # landmarks this close (fraction of the side) to the border count as outside
+    # Without knees in view, a dress needs the person seen below the hip joints by this fraction of the
+    # shoulder-hip length (the top of the thighs: enough to place a dress's skirt; eval case v16).
+    dress_below_hips_share: float = 0.15
+    # A person shorter than this share of the photo's height, or narrower than this share of its width
+    # (a full-length portrait with room at the sides), is posed on a crop around them, with this share
+    # of their size as room on every side.
+    crop_below_height_share: float = 0.85
+    crop_below_width_share: float = 0.6
+    crop_margin_share: float = 0.12
+
+
+DETECT = DetectionRules()
+
+
+
+@dataclasses.dataclass(frozen=True)
+class PartTerritories:
+    """Where each body part's pixels may lie, in body units ``_u``: its territory, wider than the bare
+    limb of :class:`~tryon.stages.person.BodyShape` (clothing on the limb belongs to it)."""
+
+    torso_shoulder_widen_u: float = 0.12
+    torso_hip_widen_u: float = 0.18
+    upper_arm_radius_u: float = 0.15
+    lower_arm_radius_u: float = 0.12
+    hand_radius_u: float = 0.11
+    hand_reach_share: float = 2.2  # fingertips are ~2.2x the wrist-to-knuckle (MediaPipe index/pinky) distance away
+    # The hand parts keep only skin-coloured pixels (skin, shaded skin) connected to the hand landmarks;
+    # the clothing the hand shapes also cover (a pocket, a sleeve's cuff, a hip) goes to the nearest part.
+    hand_seed_radius_u: float = 0.03  # body units around the wrist, knuckles and thumb landmarks
+    hand_hole_area_u2: float = 0.002  # holes smaller than this (body units squared) are filled (not a gap to a pocket)
+    thigh_radius_u: float = 0.26
+    shin_radius_u: float = 0.17
+    foot_radius_u: float = 0.13
+    face_grow_side_share: float = 0.25  # face box grown sideways (fraction of its width) for ears and hair
+    face_grow_up_share: float = 0.6  # and upwards for the top of the head
+    face_grow_down_share: float = 0.1
+    shoulder_line_raise_u: float = 0.1  # person pixels above the raised shoulder line, not neck or arm, are head/hair
+
+
+PARTS = PartTerritories()
+
+
 # Generic skin prior (covers light to dark skin), used when neither face nor forearms are visible.
 SKIN_PRIOR_MEAN = np.array([150.0, 145.0, 150.0], np.float32)
 SKIN_PRIOR_COV = np.diag([1600.0, 60.0, 80.0]).astype(np.float32)
 # Added to a sampled covariance: shading varies lightness far more than hue.
 SKIN_COV_FLOOR = np.diag([120.0, 6.0, 6.0]).astype(np.float32)
-SKIN_MAHALANOBIS_SQ = 11.3  # chi-square, 3 dof, 99%
-SKIN_WEAK_SQ = 22.0  # shaded skin connected to confident skin may be this far
-SKIN_WEAK_REACH = 0.03  # ...within this many shoulder widths of it
-SKIN_TRIM_SQ = 7.8  # samples beyond this (chi-square 95%) are dropped when refitting a colour model
-SKIN_MIN_SAMPLES = 60
-SKIN_TRIM_ROUNDS = 3
-MAX_COLOUR_SAMPLES = 3000  # colour models are fitted on at most this many pixels
-# Cheek window inside the face box, as fractions (x0, y0, x1, y1): below the eyes, above the mouth corners.
-CHEEK_BOX = (0.2, 0.45, 0.8, 0.75)
-FOREARM_CORE = 0.5  # fraction of the forearm capsule radius sampled for skin colour
-# Skin is smooth: the lightness standard deviation in a TEXTURE_WINDOW-px window (full resolution)
-# is ~3-10 on skin and ~30 or more on gingham, prints and denim. Skin must be near smooth skin.
-TEXTURE_WINDOW = 7
-SKIN_MAX_TEXTURE = 16.0
-SKIN_GROW = 0.03  # smooth skin grows this far (shoulder widths) into skin-coloured edges
-SKIN_MIN_AREA = 0.003  # skin blobs smaller than this (shoulder widths squared) are noise
-SKIN_HOLE_AREA = 0.04  # holes in skin smaller than this (eyes, highlights, freckles) are filled
-# Skin's edge-tolerant texture (see _texture) is ~1-4; fabric's 10 or more even where a fine check is
-# soft-focus. Between SKIN_SMOOTH_PATTERN and SKIN_MAX_TEXTURE, skin only this close to smooth skin.
-SKIN_SMOOTH_PATTERN = 6.0
-PATTERN_SIGMA = 1.5  # full-resolution px: detail finer than this is weave, print or pores
-SKIN_PATTERN_REACH = 0.02  # shoulder widths
-# Shading-invariant skin colour: chroma over lightness, (a*, b*) / (L* + 16). Darkening a colour
-# (scaling its RGB) scales L* + 16, a* and b* alike, so shadowed skin keeps the chroma of lit skin
-# while orange, tan or pink clothing does not (it is more or less saturated, or of another hue).
-SKIN_CHROMA_SQ = 9.2  # chi-square, 2 dof, 99%: skin must match the chroma model too
+
+@dataclasses.dataclass(frozen=True)
+class SkinRules:
+    """The skin test: colour distances are squared Mahalanobis distances in OpenCV 8-bit Lab (``_sq``);
+    sizes in body units (``_u``, areas ``_u2``) or px."""
+
+    mahalanobis_sq: float = 11.3  # chi-square, 3 dof, 99%
+    weak_sq: float = 22.0  # shaded skin connected to confident skin may be this far
+    weak_reach_u: float = 0.03  # ...within this many body units of it
+    trim_sq: float = 7.8  # samples beyond this (chi-square 95%) are dropped when refitting a colour model
+    min_samples: int = 60
+    trim_rounds: int = 3
+    max_colour_samples: int = 3000  # colour models are fitted on at most this many pixels
+    # Cheek window inside the face box, as fractions (x0, y0, x1, y1): below the eyes, above the mouth corners.
+    cheek_box: tuple[float, float, float, float] = (0.2, 0.45, 0.8, 0.75)
+    forearm_core_share: float = 0.5  # fraction of the forearm capsule radius sampled for skin colour
+    # Skin is smooth: the lightness standard deviation in a SKIN.texture_window_px-px window (full resolution)
+    # is ~3-10 on skin and ~30 or more on gingham, prints and denim. Skin must be near smooth skin.
+    texture_window_px: int = 7
+    max_texture: float = 16.0
+    grow_u: float = 0.03  # smooth skin grows this far (body units) into skin-coloured edges
+    min_area_u2: float = 0.003  # skin blobs smaller than this (body units squared) are noise
+    hole_area_u2: float = 0.04  # holes in skin smaller than this (eyes, highlights, freckles) are filled
+    # Skin's edge-tolerant texture (see _texture) is ~1-4; fabric's 10 or more even where a fine check is
+    # soft-focus. Between SKIN.smooth_pattern and SKIN.max_texture, skin only this close to smooth skin.
+    smooth_pattern: float = 6.0
+    pattern_sigma_px: float = 1.5  # full-resolution px: detail finer than this is weave, print or pores
+    pattern_reach_u: float = 0.02  # body units
+    # Shading-invariant skin colour: chroma over lightness, (a*, b*) / (L* + 16). Darkening a colour
+    # (scaling its RGB) scales L* + 16, a* and b* alike, so shadowed skin keeps the chroma of lit skin
+    # while orange, tan or pink clothing does not (it is more or less saturated, or of another hue).
+    chroma_sq: float = 9.2  # chi-square, 2 dof, 99%: skin must match the chroma model too
+    # Where the old garment is (the torso, not a skin-bearing part) skin needs stronger evidence.
+    torso_sq: float = 7.8  # chi-square, 3 dof, 95%
+    torso_chroma_sq: float = 6.0  # chi-square, 2 dof, 95%
+    # Shadowed skin (an arm's inner side against the body) is much darker and, lit by light bounced off
+    # skin, more saturated than the model: it is found by hue, not by the models. On the limbs and the
+    # neck only, within reach of confident skin and connected to it, smooth; of the skin's hue; at least
+    # as saturated for its lightness; clearly darker than lit skin (a bright orange or tan garment is
+    # not) but not black or grey.
+    shadow_hue_rad: float = np.radians(25.0)  # largest hue difference (Lab hue angle) from the skin model
+    shadow_min_chroma: float = 8.0  # C* (Lab units): greys and blacks have no hue
+    shadow_saturation_share: float = 0.8  # C* / (L* + 16) at least this share of the skin model's
+    shadow_darker_sd: float = 2.0  # at least this many lightness standard deviations below the skin model
+    shadow_min_lightness_share: float = 0.15  # x the skin model's mean lightness
+    shadow_reach_u: float = 0.1  # body units from confident skin
+
+
+SKIN = SkinRules()
+
 SKIN_CHROMA_FLOOR = np.diag([4e-4, 4e-4]).astype(np.float32)  # added to a sampled chroma covariance
-# Where the old garment is (the torso, not a skin-bearing part) skin needs stronger evidence.
-SKIN_TORSO_SQ = 7.8  # chi-square, 3 dof, 95%
-SKIN_TORSO_CHROMA_SQ = 6.0  # chi-square, 2 dof, 95%
-# Shadowed skin (an arm's inner side against the body) is much darker and, lit by light bounced off
-# skin, more saturated than the model: it is found by hue, not by the models. On the limbs and the
-# neck only, within reach of confident skin and connected to it, smooth; of the skin's hue; at least
-# as saturated for its lightness; clearly darker than lit skin (a bright orange or tan garment is
-# not) but not black or grey.
-SKIN_SHADOW_HUE = np.radians(25.0)  # largest hue difference (Lab hue angle) from the skin model
-SKIN_SHADOW_MIN_CHROMA = 8.0  # C* (Lab units): greys and blacks have no hue
-SKIN_SHADOW_SATURATION = 0.8  # C* / (L* + 16) at least this share of the skin model's
-SKIN_SHADOW_DARKER = 2.0  # at least this many lightness standard deviations below the skin model
-SKIN_SHADOW_MIN_LIGHTNESS = 0.15  # x the skin model's mean lightness
-SKIN_SHADOW_REACH = 0.1  # shoulder widths from confident skin
 SHADOW_SKIN_PARTS = (
     "neck", "upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right", "hand_left", "hand_right",
     "thigh_left", "thigh_right", "shin_left", "shin_right", "feet",
 )
 
-# --- hair below the shoulders ----------------------------------------------------------------
-HAIR_MIN_SAMPLES = 80
-HAIR_BAND_HALF_WIDTH = 0.75  # long hair lies within this many shoulder widths of the face centre
-HAIR_MAX_LENGTH = 1.6  # and at most this many shoulder widths below the shoulder line
-# Hair and clothing colour models this close (Mahalanobis, squared) cannot be told apart: no long hair.
-HAIR_MIN_SEPARATION_SQ = 16.0
-HAIR_OPEN_PX = 2  # at work resolution: removes specks before the connectivity test
-# Hair the colour of the clothing (black hair over a black top) is told apart by its texture: fine,
-# directional strands. Only where the clothing is plain (its texture this many times weaker than the
-# hair's on the head) and only pixels as textured as the head's hair (this share of it, median) whose
-# local orientation is coherent (strands run one way), connected to the head.
-HAIR_TEXTURE_CONTRAST = 2.5
-HAIR_TEXTURE_SHARE = 0.5
-HAIR_MIN_COHERENCE = 0.35  # ((l1 - l2) / (l1 + l2))^2 of the structure tensor; 0 for isotropic noise
-HAIR_TENSOR_SIGMA = 2.0  # work px: the window the orientation is averaged over
-HAIR_CLOSE_PX = 2  # work px: strands with dark gaps between them close into one region
-HAIR_LOCK_PX = 3  # work px: what is thinner than this after closing is a seam or an edge, not hair
-HAIR_EDGE_PX = 3  # work px kept clear of the person's outline
+
+@dataclasses.dataclass(frozen=True)
+class HairRules:
+    """Sorting hair from clothing below the shoulders (sizes in body units ``_u`` or work-resolution px)."""
+
+    min_samples: int = 80
+    band_half_width_u: float = 0.75  # long hair lies within this many body units of the face centre
+    max_length_u: float = 1.6  # and at most this many body units below the shoulder line
+    # Hair and clothing colour models this close (Mahalanobis, squared) cannot be told apart: no long hair.
+    min_separation_sq: float = 16.0
+    open_px: int = 2  # at work resolution: removes specks before the connectivity test
+    # Hair the colour of the clothing (black hair over a black top) is told apart by its texture: fine,
+    # directional strands. Only where the clothing is plain (its texture this many times weaker than the
+    # hair's on the head) and only pixels as textured as the head's hair (this share of it, median) whose
+    # local orientation is coherent (strands run one way), connected to the head.
+    texture_contrast: float = 2.5
+    texture_share: float = 0.5
+    min_coherence: float = 0.35  # ((l1 - l2) / (l1 + l2))^2 of the structure tensor; 0 for isotropic noise
+    tensor_sigma_px: float = 2.0  # work px: the window the orientation is averaged over
+    close_px: int = 2  # work px: strands with dark gaps between them close into one region
+    lock_px: int = 3  # work px: what is thinner than this after closing is a seam or an edge, not hair
+    edge_px: int = 3  # work px kept clear of the person's outline
+
+
+HAIR = HairRules()
+
 
 # Region and skin work happens at this long side (px), then label maps are upsampled.
 WORK_SIDE = 512
+ARM_SKIN_GROW_PX = 2  # the arms' skin grown over its anti-aliased rim (a 5x5 square in the first version)
 
 
 class RegionMasks(Mapping):
@@ -277,6 +316,8 @@ class BodyAnalysis:
         face_count: faces the face detector found (0 when the photo crops the face off).
         part_labels: ``(H, W)`` uint8, 0 outside the person, else ``1 + PART_NAMES.index(part)``;
             None when built by hand (then ``regions`` is the source).
+        person: the :class:`PersonModel` every later stage reads its body rules from (None only
+            when built by hand without one: see :func:`model_person`).
     """
 
     size: tuple[int, int]
@@ -291,6 +332,7 @@ class BodyAnalysis:
     skin_rgb: np.ndarray
     face_count: int = 0
     part_labels: np.ndarray | None = None
+    person: PersonModel | None = None
 
     def point(self, index: int) -> np.ndarray:
         """Landmark ``index`` as a float32 ``(2,)`` pixel position ``(x, y)``."""
@@ -298,8 +340,15 @@ class BodyAnalysis:
 
     @property
     def shoulder_width(self) -> float:
-        """Distance between the shoulder joints in pixels: the unit of every body-relative size."""
+        """Distance between the shoulder joints in pixels (the body unit is :attr:`BodyFrame.unit_px`)."""
         return _shoulder_width(self.landmarks)
+
+    @property
+    def frame(self) -> BodyFrame:
+        """The torso's frame (from the person model, or from the landmarks when there is none)."""
+        if self.person is not None:
+            return self.person.frame
+        return BodyFrame.from_landmarks(self.landmarks, self.visibility, self.size)
 
     def in_frame(self, index: int) -> bool:
         """Whether landmark ``index`` is seen (visibility) and inside the image."""
@@ -312,7 +361,7 @@ class BodyAnalysis:
             image: RGB uint8 ``(H, W, 3)`` (any size).
 
         Returns:
-            float32 ``(H, W)``; below :data:`SKIN_MAHALANOBIS_SQ` looks like this person's skin.
+            float32 ``(H, W)``; below ``SKIN.mahalanobis_sq`` looks like this person's skin.
         """
         return _mahalanobis_sq(_lab(image), self.skin_lab_mean, self.skin_lab_cov)
 
@@ -335,22 +384,15 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
     height, width = image.shape[:2]
 
     # 1. Models (MediaPipe graphs are not re-entrant: one caller at a time per model).
-    with model_lock("pose"):
-        pose_result = load_model("pose").process(image)
-    if pose_result.pose_landmarks is None:
-        raise TryOnError(
-            "No person was found in the photo: upload a photo of one person, standing and "
-            "facing the camera, with the body from the shoulders down in view."
-        )
-    landmarks, visibility = _landmarks_px(pose_result.pose_landmarks, (height, width))
     with model_lock("selfie"):
-        selfie_prob = load_model("selfie").process(image).segmentation_mask
+        selfie_prob = np.array(load_model("selfie").process(image).segmentation_mask, np.float32)
+    landmarks, visibility, pose_prob = _pose(image, selfie_prob)
     with model_lock("faces"):
         faces = _face_boxes(load_model("faces").process(image).detections, (height, width))
 
     # 2. Person mask, people count, size (full resolution).
-    unit = _shoulder_width(landmarks)
-    person_prob = _person_prob(selfie_prob, pose_result.segmentation_mask)
+    unit = BodyFrame.from_landmarks(landmarks, visibility, (height, width)).unit_px
+    person_prob = _person_prob(selfie_prob, pose_prob)
     person_mask = _person_mask(person_prob, landmarks, visibility, unit)
     if len(faces) > 1:
         raise TryOnError(
@@ -378,7 +420,7 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
     part_labels = _upsample_labels(labels, person_mask)
     skin_full = cv2.resize(skin.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
     skin_full &= person_mask
-    return BodyAnalysis(
+    analysis = BodyAnalysis(
         size=(height, width),
         landmarks=landmarks,
         visibility=visibility,
@@ -392,6 +434,46 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
         face_count=len(faces),
         part_labels=part_labels,
     )
+    # 5. The person model: frame, bare body, silhouette and what the person wears.
+    return dataclasses.replace(analysis, person=model_person(image, analysis))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PersonModel:
+    """One description of the person that every stage reads its body rules from.
+
+    Attributes:
+        frame: the torso's axis, unit and centre line (:class:`~tryon.stages.person.BodyFrame`).
+        shape: the bare body under the clothes (:class:`~tryon.stages.person.BodyShape`).
+        silhouette: outline measurements (:class:`~tryon.stages.person.Silhouette`).
+        clothing: what the person wears (:class:`~tryon.stages.clothing.Clothing`).
+    """
+
+    frame: BodyFrame
+    shape: BodyShape
+    silhouette: Silhouette
+    clothing: Clothing
+
+
+def model_person(image: np.ndarray, body: BodyAnalysis) -> PersonModel:
+    """The :class:`PersonModel` of ``image`` (RGB uint8 ``(H, W, 3)``) from its body analysis."""
+    frame = BodyFrame.from_landmarks(body.landmarks, body.visibility, body.size)
+    shape = BodyShape.of(frame)
+    return PersonModel(frame=frame, shape=shape, silhouette=_silhouette(body, frame),
+                       clothing=parse_clothing(image, body, frame, shape))
+
+
+def _silhouette(body: BodyAnalysis, frame: BodyFrame) -> Silhouette:
+    regions = body.regions
+    arms = np.zeros(body.size, bool)
+    for name in ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right"):
+        arms |= regions[name]
+    # Bare arms are not torso; clothed arms cannot be told from the torso beside them, so they stay.
+    arm_skin = arms & masks.dilate(regions["skin"], ARM_SKIN_GROW_PX)
+    face = regions["face_hair"]
+    trunk = body.person_mask & ~arm_skin & ~face & ~regions["hand_left"] & ~regions["hand_right"]
+    return Silhouette(frame=frame, person=body.person_mask, trunk=trunk, arm_skin=arm_skin,
+                      no_head=body.person_mask & ~face)
 
 
 def check_visible(body: BodyAnalysis, category: str) -> None:
@@ -434,6 +516,62 @@ def check_visible(body: BodyAnalysis, category: str) -> None:
 # --- landmarks, faces, people -------------------------------------------------------------------
 
 
+NO_PERSON = (
+    "No person was found in the photo: upload a photo of one person, standing and "
+    "facing the camera, with the body from the shoulders down in view."
+)
+
+
+def _pose(image: np.ndarray, selfie_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Pose landmarks (px), their visibility and pose's soft person mask (float32 ``(H, W)`` or None).
+
+    MediaPipe's pose model finds a small or narrow person (a full-length photo with much room around
+    them) far less reliably than one who fills the frame (it took a front view for a back view, with
+    the shoulders swapped): then pose runs on a crop around the segmented person and its answer is
+    mapped back.
+    """
+    height, width = image.shape[:2]
+    box = _person_box(selfie_prob)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        crop = _run_pose(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        if crop is not None:
+            landmarks, visibility = _landmarks_px(crop.pose_landmarks, (y1 - y0, x1 - x0))
+            prob = None
+            if crop.segmentation_mask is not None:
+                prob = np.zeros((height, width), np.float32)
+                prob[y0:y1, x0:x1] = crop.segmentation_mask
+            return landmarks + np.array([x0, y0], np.float32), visibility, prob
+    result = _run_pose(image)
+    if result is None:
+        raise TryOnError(NO_PERSON)
+    landmarks, visibility = _landmarks_px(result.pose_landmarks, (height, width))
+    return landmarks, visibility, result.segmentation_mask
+
+
+def _run_pose(image: np.ndarray) -> object | None:
+    with model_lock("pose"):
+        result = load_model("pose").process(image)
+    return None if result.pose_landmarks is None else result
+
+
+def _person_box(selfie_prob: np.ndarray) -> tuple[int, int, int, int] | None:
+    """A box ``(x0, y0, x1, y1)`` around the largest segmented blob, with room around it, when that
+    blob is small or narrow in the photo (pose then runs on the box); None otherwise."""
+    mask = (selfie_prob > DETECT.person_prob_threshold).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return None
+    x, y, w, h, _ = stats[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))]
+    height, width = mask.shape
+    if h >= DETECT.crop_below_height_share * height and w >= DETECT.crop_below_width_share * width:
+        return None
+    margin = DETECT.crop_margin_share * max(w, h)
+    x0, y0 = int(max(0, x - margin)), int(max(0, y - margin))
+    x1, y1 = int(min(width, x + w + margin)), int(min(height, y + h + margin))
+    return (x0, y0, x1, y1) if (x1 - x0) >= 32 and (y1 - y0) >= 32 else None
+
+
 def _landmarks_px(pose_landmarks: object, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     height, width = size
     points = pose_landmarks.landmark  # type: ignore[attr-defined]
@@ -444,7 +582,7 @@ def _landmarks_px(pose_landmarks: object, size: tuple[int, int]) -> tuple[np.nda
 
 def _in_frame(point: np.ndarray, visibility: float, size: tuple[int, int]) -> bool:
     height, width = size
-    margin_x, margin_y = IN_FRAME_MARGIN * width, IN_FRAME_MARGIN * height
+    margin_x, margin_y = DETECT.in_frame_margin_share * width, DETECT.in_frame_margin_share * height
     inside = margin_x <= point[0] <= width - margin_x and margin_y <= point[1] <= height - margin_y
     return bool(visibility >= VISIBLE_MIN and inside)
 
@@ -458,7 +596,7 @@ def _extends_below_hips(body: BodyAnalysis) -> bool:
     hip_y = float(max(body.point(LEFT_HIP)[1], body.point(RIGHT_HIP)[1]))
     shoulder_y = float(min(body.point(LEFT_SHOULDER)[1], body.point(RIGHT_SHOULDER)[1]))
     rows = np.flatnonzero(body.person_mask.any(axis=1))
-    return bool(rows.size) and rows[-1] >= hip_y + DRESS_BELOW_HIPS * (hip_y - shoulder_y)
+    return bool(rows.size) and rows[-1] >= hip_y + DETECT.dress_below_hips_share * (hip_y - shoulder_y)
 
 
 def _face_boxes(detections: object, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
@@ -466,7 +604,7 @@ def _face_boxes(detections: object, size: tuple[int, int]) -> list[tuple[int, in
     height, width = size
     boxes = []
     for detection in detections or []:  # type: ignore[attr-defined]
-        if detection.score[0] < FACE_SCORE_MIN:
+        if detection.score[0] < DETECT.face_score_min:
             continue
         rel = detection.location_data.relative_bounding_box
         x0, y0 = rel.xmin * width, rel.ymin * height
@@ -475,7 +613,7 @@ def _face_boxes(detections: object, size: tuple[int, int]) -> list[tuple[int, in
     boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
     if boxes:
         main_width = boxes[0][2] - boxes[0][0]
-        boxes = [b for b in boxes if b[2] - b[0] >= OTHER_FACE_MIN_RELATIVE_WIDTH * main_width]
+        boxes = [b for b in boxes if b[2] - b[0] >= DETECT.other_face_min_width_share * main_width]
     return boxes
 
 
@@ -508,8 +646,8 @@ def _face_box(
 
 def _check_size(person_mask: np.ndarray, unit: float) -> None:
     rows = np.flatnonzero(person_mask.any(axis=1))
-    tall = rows.size > 0 and (rows[-1] - rows[0] + 1) >= MIN_PERSON_HEIGHT_FRACTION * person_mask.shape[0]
-    wide = unit >= max(MIN_SHOULDER_WIDTH_PX, MIN_SHOULDER_WIDTH_FRACTION * max(person_mask.shape))
+    tall = rows.size > 0 and (rows[-1] - rows[0] + 1) >= DETECT.min_person_height_share * person_mask.shape[0]
+    wide = unit >= max(DETECT.min_unit_px, DETECT.min_unit_share * max(person_mask.shape))
     if not (tall and wide):
         raise TryOnError(
             "The person is too small in the photo: crop it so the person fills most of the frame, "
@@ -528,7 +666,7 @@ def _person_prob(selfie_prob: np.ndarray, pose_prob: np.ndarray | None) -> np.nd
     """Selfie segmentation, with pose's confident area added (fills white-on-white gaps); a new array."""
     prob = np.array(selfie_prob, np.float32)  # a copy: MediaPipe owns its output buffers
     if pose_prob is not None:
-        np.maximum(prob, cv2.pow(np.asarray(pose_prob, np.float32), POSE_MASK_EXPONENT), out=prob)
+        np.maximum(prob, cv2.pow(np.asarray(pose_prob, np.float32), DETECT.pose_mask_exponent), out=prob)
     return np.clip(prob, 0.0, 1.0, out=prob)
 
 
@@ -539,7 +677,7 @@ def _skeleton_mask(
     canvas = np.zeros(size, np.uint8)
     for a, b in SKELETON:
         if visibility[a] >= VISIBLE_MIN and visibility[b] >= VISIBLE_MIN:
-            _capsule(canvas, landmarks[a], landmarks[b], thickness / 2)
+            masks.capsule(canvas, landmarks[a], landmarks[b], thickness / 2)
     return canvas.astype(bool)
 
 
@@ -547,7 +685,7 @@ def _person_mask(
     prob: np.ndarray, landmarks: np.ndarray, visibility: np.ndarray, unit: float
 ) -> np.ndarray:
     """Threshold, keep the blobs the skeleton touches; raise if another person is in the photo."""
-    mask = (prob > PERSON_PROB_THRESHOLD).astype(np.uint8)
+    mask = (prob > DETECT.person_prob_threshold).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     skeleton = _skeleton_mask(landmarks, visibility, mask.shape, max(3.0, 0.05 * unit))
     keep = np.zeros(count, bool)
@@ -561,12 +699,12 @@ def _person_mask(
         )
     others = ~keep
     others[0] = False
-    big = stats[:, cv2.CC_STAT_AREA] >= OTHER_PERSON_AREA_FRACTION * person_area
-    tall = stats[:, cv2.CC_STAT_HEIGHT] >= OTHER_PERSON_HEIGHT_FRACTION * mask.shape[0]
+    big = stats[:, cv2.CC_STAT_AREA] >= DETECT.other_person_area_share * person_area
+    tall = stats[:, cv2.CC_STAT_HEIGHT] >= DETECT.other_person_height_share * mask.shape[0]
     if np.any(others & big & tall):
         raise TryOnError(MORE_THAN_ONE_PERSON)
     person = keep[labels]
-    if _far_from_skeleton_fraction(person, landmarks, visibility, unit) > FAR_AREA_FRACTION:
+    if _far_from_skeleton_fraction(person, landmarks, visibility, unit) > DETECT.far_area_share:
         # People standing close share one blob: then much of it is far from this skeleton.
         raise TryOnError(MORE_THAN_ONE_PERSON)
     return person
@@ -575,26 +713,18 @@ def _person_mask(
 def _far_from_skeleton_fraction(
     person: np.ndarray, landmarks: np.ndarray, visibility: np.ndarray, unit: float
 ) -> float:
-    """Fraction of ``person`` farther than FAR_FROM_SKELETON shoulder widths from the bones."""
+    """Fraction of ``person`` farther than DETECT.far_from_skeleton_u body units from the bones."""
     # A coarse grid is plenty for distances of a shoulder width (and 16x cheaper).
     height, width = person.shape
-    small_size = (max(1, width // FAR_GRID), max(1, height // FAR_GRID))
+    small_size = (max(1, width // DETECT.far_grid_px), max(1, height // DETECT.far_grid_px))
     small = cv2.resize(person.astype(np.uint8), small_size, interpolation=cv2.INTER_NEAREST) > 0
-    skeleton = _skeleton_mask(landmarks / FAR_GRID, visibility, small.shape, 1.0)
+    skeleton = _skeleton_mask(landmarks / DETECT.far_grid_px, visibility, small.shape, 1.0)
     distance = cv2.distanceTransform((~skeleton).astype(np.uint8), cv2.DIST_L2, 3)
-    far = np.count_nonzero(small & (distance > FAR_FROM_SKELETON * unit / FAR_GRID))
+    far = np.count_nonzero(small & (distance > DETECT.far_from_skeleton_u * unit / DETECT.far_grid_px))
     return far / max(1, np.count_nonzero(small))
 
 
 # --- body parts --------------------------------------------------------------------------------
-
-
-def _capsule(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float) -> None:
-    """Draw a filled capsule (a thick line with round ends) of ``radius`` px from ``a`` to ``b``."""
-    thickness = max(1, round(2 * radius))
-    pa = (round(float(a[0])), round(float(a[1])))
-    pb = (round(float(b[0])), round(float(b[1])))
-    cv2.line(canvas, pa, pb, 1, thickness=thickness, lineType=cv2.LINE_8)
 
 
 def _part_shapes(
@@ -614,19 +744,19 @@ def _part_shapes(
     up = np.array([across[1], -across[0]], np.float32)  # perpendicular to the shoulder line...
     if np.dot(up, mid_shoulder - mid_hip) < 0:  # ...pointing from the hips to the shoulders
         up = -up
-    lift = TORSO_TOP_RAISE * unit * up
+    lift = PROPORTIONS.shoulder_rise_u * unit * up
     quad = np.array([
-        pt[LEFT_SHOULDER] + TORSO_SHOULDER_WIDEN * unit * across + lift,
-        pt[RIGHT_SHOULDER] - TORSO_SHOULDER_WIDEN * unit * across + lift,
-        pt[RIGHT_HIP] - TORSO_HIP_WIDEN * unit * hip_across,
-        pt[LEFT_HIP] + TORSO_HIP_WIDEN * unit * hip_across,
+        pt[LEFT_SHOULDER] + PARTS.torso_shoulder_widen_u * unit * across + lift,
+        pt[RIGHT_SHOULDER] - PARTS.torso_shoulder_widen_u * unit * across + lift,
+        pt[RIGHT_HIP] - PARTS.torso_hip_widen_u * unit * hip_across,
+        pt[LEFT_HIP] + PARTS.torso_hip_widen_u * unit * hip_across,
     ])
     cv2.fillPoly(shapes["torso"], [np.round(quad).astype(np.int32)], 1)
 
     # Neck: from the shoulder midpoint up towards the mouth.
     mouth = 0.5 * (pt[MOUTH_LEFT] + pt[MOUTH_RIGHT])
-    neck_top = mid_shoulder + NECK_REACH * (mouth - mid_shoulder)
-    _capsule(shapes["neck"], mid_shoulder, neck_top, NECK_RADIUS * unit)
+    neck_top = mid_shoulder + PROPORTIONS.neck_reach_share * (mouth - mid_shoulder)
+    masks.capsule(shapes["neck"], mid_shoulder, neck_top, PROPORTIONS.neck_radius_u * unit)
 
     # Head: the face box grown for ears and hair.
     if face_box is not None:
@@ -637,11 +767,11 @@ def _part_shapes(
         ("left", (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, LEFT_PINKY, LEFT_INDEX, LEFT_THUMB)),
         ("right", (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, RIGHT_PINKY, RIGHT_INDEX, RIGHT_THUMB)),
     ):
-        _capsule(shapes[f"upper_arm_{side}"], pt[shoulder], pt[elbow], UPPER_ARM_RADIUS * unit)
-        _capsule(shapes[f"lower_arm_{side}"], pt[elbow], pt[wrist], LOWER_ARM_RADIUS * unit)
+        masks.capsule(shapes[f"upper_arm_{side}"], pt[shoulder], pt[elbow], PARTS.upper_arm_radius_u * unit)
+        masks.capsule(shapes[f"lower_arm_{side}"], pt[elbow], pt[wrist], PARTS.lower_arm_radius_u * unit)
         knuckles = 0.5 * (pt[pinky] + pt[index])
-        _capsule(shapes[f"hand_{side}"], pt[wrist], pt[wrist] + HAND_REACH * (knuckles - pt[wrist]),
-                 HAND_RADIUS * unit)
+        masks.capsule(shapes[f"hand_{side}"], pt[wrist], pt[wrist] + PARTS.hand_reach_share * (knuckles - pt[wrist]),
+                 PARTS.hand_radius_u * unit)
         hull = cv2.convexHull(np.round(pt[[wrist, pinky, index, thumb]]).astype(np.int32))
         cv2.fillConvexPoly(shapes[f"hand_{side}"], hull, 1)
 
@@ -649,10 +779,10 @@ def _part_shapes(
         ("left", (LEFT_HIP, LEFT_KNEE, LEFT_ANKLE, LEFT_HEEL, LEFT_FOOT)),
         ("right", (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE, RIGHT_HEEL, RIGHT_FOOT)),
     ):
-        _capsule(shapes[f"thigh_{side}"], pt[hip], pt[knee], THIGH_RADIUS * unit)
-        _capsule(shapes[f"shin_{side}"], pt[knee], pt[ankle], SHIN_RADIUS * unit)
+        masks.capsule(shapes[f"thigh_{side}"], pt[hip], pt[knee], PARTS.thigh_radius_u * unit)
+        masks.capsule(shapes[f"shin_{side}"], pt[knee], pt[ankle], PARTS.shin_radius_u * unit)
         for a, b in ((ankle, heel), (heel, foot), (ankle, foot)):
-            _capsule(shapes["feet"], pt[a], pt[b], FOOT_RADIUS * unit)
+            masks.capsule(shapes["feet"], pt[a], pt[b], PARTS.foot_radius_u * unit)
     return shapes
 
 
@@ -675,12 +805,12 @@ def _part_labels(
 
     # Head and hair: person pixels above the (raised) shoulder line that are not neck, arm or hand,
     # in the blobs that touch the face (a raised hand is not hair).
-    line_y = _shoulder_line_y(landmarks, size[1]) - SHOULDER_LINE_RAISE * unit
+    line_y = _shoulder_line_y(landmarks, size[1]) - PARTS.shoulder_line_raise_u * unit
     head = (np.arange(size[0], dtype=np.float32)[:, None] < line_y[None, :]) & person_mask
     for name in ("neck", "upper_arm_left", "upper_arm_right", "hand_left", "hand_right"):
         head &= shapes[name] == 0
     face_seed = shapes["face_hair"].astype(bool) | _point_mask(size, landmarks[NOSE])
-    shapes["face_hair"] |= _keep_touching(head, face_seed).astype(np.uint8)
+    shapes["face_hair"] |= masks.keep_touching(head, face_seed).astype(np.uint8)
 
     # Each pixel goes to the first part in PART_PRIORITY whose shape covers it...
     labels = np.zeros(size, np.uint8)
@@ -688,7 +818,7 @@ def _part_labels(
         labels[shapes[name] > 0] = PART_NAMES.index(name) + 1
     labels[~person_mask] = 0
     # ...and person pixels no shape covers (loose clothes, big hair) to the nearest part.
-    return _fill_nearest(labels, person_mask)
+    return masks.fill_nearest(labels, person_mask)
 
 
 def _shoulder_line_y(landmarks: np.ndarray, width: int) -> np.ndarray:
@@ -706,34 +836,6 @@ def _point_mask(size: tuple[int, int], point: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _keep_touching(mask: np.ndarray, seeds: np.ndarray, min_area: float = 0) -> np.ndarray:
-    """The connected components of ``mask`` that overlap ``seeds`` and have ``min_area`` px (bool masks)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return mask.astype(bool)
-    keep = np.zeros(count, bool)
-    keep[np.unique(labels[seeds & mask])] = True
-    keep &= stats[:, cv2.CC_STAT_AREA] >= min_area
-    keep[0] = False
-    return keep[labels]
-
-
-def _fill_nearest(labels: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Give unlabelled pixels of ``inside`` the label of the nearest labelled pixel."""
-    missing = inside & (labels == 0)
-    if not missing.any() or not (labels > 0).any():
-        return labels
-    # distanceTransformWithLabels measures to the zero pixels: make the labelled ones zero.
-    _, nearest = cv2.distanceTransformWithLabels(
-        (labels == 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    lookup = np.zeros(int(nearest.max()) + 1, np.uint8)
-    lookup[nearest[labels > 0]] = labels[labels > 0]
-    filled = labels.copy()
-    filled[missing] = lookup[nearest[missing]]
-    return filled
-
-
 def _upsample_labels(labels: np.ndarray, person_mask: np.ndarray) -> np.ndarray:
     """Work-resolution label map to the full-resolution person mask (edge pixels from their neighbours)."""
     height, width = person_mask.shape
@@ -744,7 +846,7 @@ def _upsample_labels(labels: np.ndarray, person_mask: np.ndarray) -> np.ndarray:
         # Mask edges differ by a pixel or two between resolutions: borrow the neighbouring label.
         grown = cv2.dilate(full, np.ones((3, 3), np.uint8), iterations=3)
         full[missing] = grown[missing]
-        full = _fill_nearest(full, person_mask)
+        full = masks.fill_nearest(full, person_mask)
     return full
 
 
@@ -764,18 +866,18 @@ def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 def _texture(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Local lightness standard deviation, and the edge-tolerant fine detail, at ``size`` (W, H).
 
-    Both float32 ``(h, w)`` on a 0-255 scale, measured in TEXTURE_WINDOW-px windows at full
+    Both float32 ``(h, w)`` on a 0-255 scale, measured in SKIN.texture_window_px-px windows at full
     resolution (fine weaves vanish when downscaled). The second (*pattern*) is the RMS of the
-    lightness minus its PATTERN_SIGMA blur (shading and soft shadows have none), the least of the
+    lightness minus its SKIN.pattern_sigma_px blur (shading and soft shadows have none), the least of the
     windows around a pixel: near a single edge one of them lies on one side of it (low), while in a
     check or print every window holds the pattern (high).
     """
     lightness = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    window = (TEXTURE_WINDOW, TEXTURE_WINDOW)
+    window = (SKIN.texture_window_px, SKIN.texture_window_px)
     mean = cv2.resize(cv2.boxFilter(lightness, cv2.CV_32F, window), size, interpolation=cv2.INTER_AREA)
     mean_sq = cv2.resize(cv2.sqrBoxFilter(lightness, cv2.CV_32F, window), size, interpolation=cv2.INTER_AREA)
     texture = cv2.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
-    fine = cv2.subtract(lightness, cv2.GaussianBlur(lightness, (0, 0), PATTERN_SIGMA), dtype=cv2.CV_16S)
+    fine = cv2.subtract(lightness, cv2.GaussianBlur(lightness, (0, 0), SKIN.pattern_sigma_px), dtype=cv2.CV_16S)
     # Erode the mean square (same order as its root), take the root at work resolution: cheaper.
     detail = cv2.erode(cv2.sqrBoxFilter(fine, cv2.CV_32F, window), cv2.getStructuringElement(cv2.MORPH_RECT, window))
     return texture, cv2.sqrt(cv2.resize(detail, size, interpolation=cv2.INTER_AREA))
@@ -796,9 +898,9 @@ def _mahalanobis_sq(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.nd
 
 
 def _subsample(samples: np.ndarray) -> np.ndarray:
-    """At most :data:`MAX_COLOUR_SAMPLES` rows of ``(N, C)`` samples, evenly strided: fits the same model, faster."""
-    if len(samples) > MAX_COLOUR_SAMPLES:
-        samples = samples[:: len(samples) // MAX_COLOUR_SAMPLES + 1]
+    """At most ``SKIN.max_colour_samples`` rows of ``(N, C)`` samples, evenly strided (the same fit, faster)."""
+    if len(samples) > SKIN.max_colour_samples:
+        samples = samples[:: len(samples) // SKIN.max_colour_samples + 1]
     return samples
 
 
@@ -816,10 +918,10 @@ def _trimmed_fit(
     cov_floor: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refit (mean, covariance) of ``(N, C)`` samples on those within ``max_distance_sq`` of the
-    current model, up to :data:`SKIN_TRIM_ROUNDS` rounds; returns float32 ``(C,)``, ``(C, C)``."""
-    for _ in range(SKIN_TRIM_ROUNDS):
+    current model, up to ``SKIN.trim_rounds`` rounds; returns float32 ``(C,)``, ``(C, C)``."""
+    for _ in range(SKIN.trim_rounds):
         near = samples[distance_sq(samples, mean, cov) < max_distance_sq]
-        if len(near) < SKIN_MIN_SAMPLES:
+        if len(near) < SKIN.min_samples:
             break
         mean = near.mean(axis=0)
         cov = np.cov(near, rowvar=False) + cov_floor
@@ -828,7 +930,7 @@ def _trimmed_fit(
 
 def _robust_fit(samples: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Refit a Lab mean/covariance on the samples near the current model, a few rounds (float32)."""
-    return _trimmed_fit(_subsample(samples), mean, cov, _mahalanobis_sq, SKIN_TRIM_SQ, SKIN_COV_FLOOR)
+    return _trimmed_fit(_subsample(samples), mean, cov, _mahalanobis_sq, SKIN.trim_sq, SKIN_COV_FLOOR)
 
 
 def _fit_skin_model(
@@ -844,11 +946,11 @@ def _fit_skin_model(
     if face_box is not None:
         x0, y0, x1, y1 = face_box
         bw, bh = x1 - x0, y1 - y0
-        cheeks[int(y0 + CHEEK_BOX[1] * bh): int(y0 + CHEEK_BOX[3] * bh),
-               int(x0 + CHEEK_BOX[0] * bw): int(x0 + CHEEK_BOX[2] * bw)] = True
+        cheeks[int(y0 + SKIN.cheek_box[1] * bh): int(y0 + SKIN.cheek_box[3] * bh),
+               int(x0 + SKIN.cheek_box[0] * bw): int(x0 + SKIN.cheek_box[2] * bw)] = True
         cheeks &= person_mask
     face_samples = lab[cheeks]
-    if len(face_samples) >= SKIN_MIN_SAMPLES:
+    if len(face_samples) >= SKIN.min_samples:
         # Start at the median: robust to hair strands, eyes and lips inside the cheek window.
         mean, cov = _robust_fit(face_samples, _median(face_samples), SKIN_PRIOR_COV / 4)
     else:
@@ -857,11 +959,12 @@ def _fit_skin_model(
     # Forearm cores: bare forearms widen the model to the body's lighting (sleeves fail the test).
     forearms = np.zeros(person_mask.shape, np.uint8)
     for elbow, wrist in ((LEFT_ELBOW, LEFT_WRIST), (RIGHT_ELBOW, RIGHT_WRIST)):
-        _capsule(forearms, landmarks[elbow], landmarks[wrist], FOREARM_CORE * LOWER_ARM_RADIUS * unit)
+        radius = SKIN.forearm_core_share * PARTS.lower_arm_radius_u * unit
+        masks.capsule(forearms, landmarks[elbow], landmarks[wrist], radius)
     arm_samples = lab[(forearms > 0) & person_mask]
-    arm_samples = arm_samples[_mahalanobis_sq(arm_samples, mean, 2 * cov) < SKIN_MAHALANOBIS_SQ]
+    arm_samples = arm_samples[_mahalanobis_sq(arm_samples, mean, 2 * cov) < SKIN.mahalanobis_sq]
     samples = np.concatenate([face_samples, arm_samples])
-    if len(samples) >= SKIN_MIN_SAMPLES:
+    if len(samples) >= SKIN.min_samples:
         mean, cov = _robust_fit(samples, mean, 2 * cov)
     return mean.astype(np.float32), cov.astype(np.float32)
 
@@ -886,52 +989,52 @@ def _skin_mask(
     """
     distance = _mahalanobis_sq(lab, mean, cov)
     bearing = _parts_mask(labels, SKIN_BEARING_PARTS)
-    grow = max(1, round(SKIN_GROW * unit))
+    grow = max(1, round(SKIN.grow_u * unit))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    flat = texture < SKIN_MAX_TEXTURE
+    flat = texture < SKIN.max_texture
 
-    colour = (distance < SKIN_MAHALANOBIS_SQ) & person_mask
+    colour = (distance < SKIN.mahalanobis_sq) & person_mask
     # Chroma only where the Lab model leaves a chance (weak or better): the rest is not skin anyway.
-    candidate = (distance < SKIN_WEAK_SQ) & person_mask
+    candidate = (distance < SKIN.weak_sq) & person_mask
     chroma = _chroma(lab[candidate])
     chroma_distance = np.full(distance.shape, np.inf, np.float32)
     samples = chroma[(colour & flat & bearing)[candidate]]
-    if len(samples) >= SKIN_MIN_SAMPLES:
+    if len(samples) >= SKIN.min_samples:
         chroma_distance[candidate] = _chroma_distance_sq(chroma, *_fit_chroma(samples))
     else:  # too little skin to model its chroma: the Lab model alone
         chroma_distance[candidate] = 0.0
-    colour &= chroma_distance < SKIN_CHROMA_SQ
-    colour &= bearing | ((distance < SKIN_TORSO_SQ) & (chroma_distance < SKIN_TORSO_CHROMA_SQ))
+    colour &= chroma_distance < SKIN.chroma_sq
+    colour &= bearing | ((distance < SKIN.torso_sq) & (chroma_distance < SKIN.torso_chroma_sq))
 
     smooth = cv2.dilate((colour & flat).astype(np.uint8), kernel) > 0
-    strong = _keep_touching(colour & smooth, colour & smooth & bearing, SKIN_MIN_AREA * unit * unit)
+    strong = masks.keep_touching(colour & smooth, colour & smooth & bearing, SKIN.min_area_u2 * unit * unit)
     # Hysteresis: shaded skin (arm rims, the far side of the face) is further from the model; accept
     # it in skin-bearing parts next to confident skin (a short reach keeps it off sleeves).
-    reach = max(1, round(SKIN_WEAK_REACH * unit))
+    reach = max(1, round(SKIN.weak_reach_u * unit))
     near = cv2.dilate(strong.astype(np.uint8), cv2.getStructuringElement(
         cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))) > 0
-    weak = near & bearing & person_mask & (distance < SKIN_WEAK_SQ) & (chroma_distance < SKIN_CHROMA_SQ)
+    weak = near & bearing & person_mask & (distance < SKIN.weak_sq) & (chroma_distance < SKIN.chroma_sq)
     skin = strong | weak
-    # Shadowed skin on the limbs and neck (see SKIN_SHADOW_HUE).
+    # Shadowed skin on the limbs and neck (see SKIN.shadow_hue_rad).
     limbs = _parts_mask(labels, SHADOW_SKIN_PARTS)
-    reach = max(1, round(SKIN_SHADOW_REACH * unit))
+    reach = max(1, round(SKIN.shadow_reach_u * unit))
     near = cv2.dilate(skin.astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8)) > 0
     shadow = limbs & near & person_mask & flat & ~skin
     shadow[shadow] = _shadowed_skin_colour(lab[shadow], mean, cov)  # only where it may be
     if shadow.any():
-        skin |= _keep_touching(skin | shadow, skin)
+        skin |= masks.keep_touching(skin | shadow, skin)
     # Growing and shaded skin stop at patterned cloth (a fine check averages to a skin tone here), and
     # soft-focus or low-contrast print is skin only along smooth skin; not on the face (eyes, lips are
     # textured), and on the hands only the first rule (the gaps between fingers are textured).
-    smooth_reach = max(1, round(SKIN_PATTERN_REACH * unit))
-    near_smooth = cv2.dilate((skin & (pattern < SKIN_SMOOTH_PATTERN)).astype(np.uint8), np.ones(
+    smooth_reach = max(1, round(SKIN.pattern_reach_u * unit))
+    near_smooth = cv2.dilate((skin & (pattern < SKIN.smooth_pattern)).astype(np.uint8), np.ones(
         (2 * smooth_reach + 1,) * 2, np.uint8)) > 0
     hands = _parts_mask(labels, ("hand_left", "hand_right"))
-    smooth_enough = (pattern < SKIN_MAX_TEXTURE) & ((pattern < SKIN_SMOOTH_PATTERN) | near_smooth | hands)
+    smooth_enough = (pattern < SKIN.max_texture) & ((pattern < SKIN.smooth_pattern) | near_smooth | hands)
     skin &= smooth_enough | _parts_mask(labels, ("face_hair",))
     # Pieces this cut off from smooth skin in skin-bearing parts are patches of print.
-    skin = _keep_touching(skin, skin & flat & bearing, SKIN_MIN_AREA * unit * unit)
-    return _fill_holes(skin, SKIN_HOLE_AREA * unit * unit) & person_mask
+    skin = masks.keep_touching(skin, skin & flat & bearing, SKIN.min_area_u2 * unit * unit)
+    return masks.fill_small_holes(skin, SKIN.hole_area_u2 * unit * unit) & person_mask
 
 
 def _parts_mask(labels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
@@ -942,7 +1045,7 @@ def _parts_mask(labels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
 
 
 def _shadowed_skin_colour(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """Pixels whose colour could be this skin in shadow (bool), see :data:`SKIN_SHADOW_HUE`."""
+    """Pixels whose colour could be this skin in shadow (bool), see ``SKIN.shadow_hue_rad``."""
     a, b = lab[..., 1] - 128.0, lab[..., 2] - 128.0
     lightness = lab[..., 0] * (100.0 / 255.0) + 16.0
     skin_a, skin_b = float(mean[1]) - 128.0, float(mean[2]) - 128.0
@@ -950,13 +1053,13 @@ def _shadowed_skin_colour(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) ->
     chroma = np.hypot(a, b)
     # Hue difference via the angle between (a, b) and the skin's (a, b): cos >= cos(limit).
     cos_hue = (a * skin_a + b * skin_b) / np.maximum(chroma * np.hypot(skin_a, skin_b), 1e-6)
-    darker = float(mean[0]) - SKIN_SHADOW_DARKER * float(np.sqrt(cov[0, 0]))
+    darker = float(mean[0]) - SKIN.shadow_darker_sd * float(np.sqrt(cov[0, 0]))
     return (
-        (cos_hue > np.cos(SKIN_SHADOW_HUE))
-        & (chroma >= SKIN_SHADOW_MIN_CHROMA)
-        & (chroma / lightness >= SKIN_SHADOW_SATURATION * np.hypot(skin_a, skin_b) / skin_lightness)
+        (cos_hue > np.cos(SKIN.shadow_hue_rad))
+        & (chroma >= SKIN.shadow_min_chroma)
+        & (chroma / lightness >= SKIN.shadow_saturation_share * np.hypot(skin_a, skin_b) / skin_lightness)
         & (lab[..., 0] < darker)
-        & (lab[..., 0] > SKIN_SHADOW_MIN_LIGHTNESS * float(mean[0]))
+        & (lab[..., 0] > SKIN.shadow_min_lightness_share * float(mean[0]))
     )
 
 
@@ -978,7 +1081,7 @@ def _fit_chroma(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     samples = _subsample(samples)
     mean = np.median(samples, axis=0)
     cov = np.cov(samples, rowvar=False) + SKIN_CHROMA_FLOOR
-    return _trimmed_fit(samples, mean, cov, _chroma_distance_sq, SKIN_CHROMA_SQ, SKIN_CHROMA_FLOOR)
+    return _trimmed_fit(samples, mean, cov, _chroma_distance_sq, SKIN.chroma_sq, SKIN_CHROMA_FLOOR)
 
 
 def _restrict_hands(
@@ -1006,34 +1109,75 @@ def _restrict_hands(
         rows, cols = np.flatnonzero(hand.any(axis=1)), np.flatnonzero(hand.any(axis=0))
         box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
         # Skin, or shaded skin that is smooth (not a print with skin tones).
-        shaded = (_mahalanobis_sq(lab[box], mean, cov) < SKIN_WEAK_SQ) | _shadowed_skin_colour(lab[box], mean, cov)
-        skin_like = skin[box] | (shaded & (texture[box] < SKIN_MAX_TEXTURE))
+        shaded = (_mahalanobis_sq(lab[box], mean, cov) < SKIN.weak_sq) | _shadowed_skin_colour(lab[box], mean, cov)
+        skin_like = skin[box] | (shaded & (texture[box] < SKIN.max_texture))
         seeds = np.zeros(size, np.uint8)
         for index in indices:
             x, y = (round(float(v)) for v in landmarks[index])
-            cv2.circle(seeds, (x, y), max(1, round(HAND_SEED_RADIUS * unit)), 1, -1)
-        kept = _keep_touching(hand[box] & skin_like, seeds[box].astype(bool) & hand[box])
-        kept = _fill_holes(kept, HAND_HOLE_AREA * unit * unit) & hand[box]
+            cv2.circle(seeds, (x, y), max(1, round(PARTS.hand_seed_radius_u * unit)), 1, -1)
+        kept = masks.keep_touching(hand[box] & skin_like, seeds[box].astype(bool) & hand[box])
+        kept = masks.fill_small_holes(kept, PARTS.hand_hole_area_u2 * unit * unit) & hand[box]
         removed[box] |= hand[box] & ~kept
     if removed.any():
         others = out.copy()
         hands = _parts_mask(out, ("hand_left", "hand_right"))
         others[removed | hands] = 0
-        filled = _fill_nearest(others, removed)
+        filled = masks.fill_nearest(others, removed)
         out[removed] = filled[removed]
     return out
 
 
-def _fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
-    """``mask`` with its enclosed holes smaller than ``max_area`` px filled (bool)."""
-    _, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
-    height, width = mask.shape
-    left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    right, bottom = left + stats[:, cv2.CC_STAT_WIDTH], top + stats[:, cv2.CC_STAT_HEIGHT]
-    enclosed = (left > 0) & (top > 0) & (right < width) & (bottom < height)
-    small = enclosed & (stats[:, cv2.CC_STAT_AREA] < max_area)
-    small[0] = False  # label 0 is the mask itself
-    return mask | small[labels]
+@dataclasses.dataclass
+class _HairContext:
+    """What sorting hair from clothing needs (work resolution)."""
+
+    lab: np.ndarray
+    texture: np.ndarray
+    skin: np.ndarray
+    skin_model: tuple[np.ndarray, np.ndarray]
+    face: np.ndarray  # pixels labelled face_hair
+    hair_area: np.ndarray  # the grown head box less the face box
+    head_box: np.ndarray
+    torso_core: np.ndarray
+    hair_model: tuple[np.ndarray, np.ndarray] | None  # None: too few hair or clothing pixels
+    cloth_model: tuple[np.ndarray, np.ndarray] | None
+    separable: bool  # hair and clothing colours can be told apart
+
+    def hair_like(self, window: tuple[slice, slice]) -> np.ndarray:
+        """Pixels in ``window`` nearer the hair's colour than the clothing's and the skin's (bool)."""
+        if not self.separable:
+            return np.zeros(self.face[window].shape, bool)
+        lab = self.lab[window]
+        hair_d = _mahalanobis_sq(lab, *self.hair_model)
+        nearest_hair = (hair_d < _mahalanobis_sq(lab, *self.cloth_model)) & (
+            hair_d < _mahalanobis_sq(lab, *self.skin_model))
+        return nearest_hair & (hair_d < SKIN.mahalanobis_sq) & ~self.skin[window]
+
+
+def _hair_context(
+    lab: np.ndarray, texture: np.ndarray, labels: np.ndarray, skin: np.ndarray,
+    skin_model: tuple[np.ndarray, np.ndarray], face_box: tuple[int, int, int, int],
+) -> _HairContext:
+    """Colour models of hair (the head box outside the face) and clothing (the torso's core)."""
+    size = labels.shape
+    x0, y0, x1, y1 = face_box
+    gx0, gy0, gx1, gy1 = _grown_face_box(face_box, size)
+    head_box = np.zeros(size, bool)
+    head_box[gy0:gy1, gx0:gx1] = True
+    hair_area = head_box.copy()
+    hair_area[y0:y1, x0:x1] = False  # the face itself is skin, eyes and lips, not hair
+    face = labels == PART_NAMES.index("face_hair") + 1
+    torso_core = cv2.erode((labels == PART_NAMES.index("torso") + 1).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    hair_samples, cloth_samples = lab[face & hair_area & ~skin], lab[torso_core & ~skin]
+    hair_model = cloth_model = None
+    separable = False
+    if len(hair_samples) >= HAIR.min_samples and len(cloth_samples) >= HAIR.min_samples:
+        hair_model = _robust_fit(hair_samples, _median(hair_samples), SKIN_PRIOR_COV / 4)
+        cloth_model = _robust_fit(cloth_samples, _median(cloth_samples), SKIN_PRIOR_COV / 4)
+        separable = bool(_mahalanobis_sq(cloth_model[0], *hair_model) >= HAIR.min_separation_sq)
+    return _HairContext(lab=lab, texture=texture, skin=skin, skin_model=skin_model, face=face, hair_area=hair_area,
+                        head_box=head_box, torso_core=torso_core, hair_model=hair_model, cloth_model=cloth_model,
+                        separable=separable)
 
 
 def _refine_hair(
@@ -1057,107 +1201,98 @@ def _refine_hair(
        connected to the head.
     When hair and clothing have the same colour they cannot be told apart by colour: step 1 then
     moves only pixels below the chin, and step 2 uses texture (strands) where the clothing is plain
-    (see :data:`HAIR_TEXTURE_CONTRAST`), or is skipped.
+    (see ``HAIR.texture_contrast``), or is skipped.
     """
     if face_box is None:
         return labels
-    face_label = PART_NAMES.index("face_hair") + 1
-    torso_label = PART_NAMES.index("torso") + 1
-    neck_label = PART_NAMES.index("neck") + 1
-    height, width = labels.shape
-    x0, y0, x1, y1 = face_box
-    gx0, gy0, gx1, gy1 = _grown_face_box(face_box, (height, width))
-    head_box = np.zeros((height, width), bool)
-    head_box[gy0:gy1, gx0:gx1] = True
-    hair_area = head_box.copy()
-    hair_area[y0:y1, x0:x1] = False  # the face itself is skin, eyes and lips, not hair
+    ctx = _hair_context(lab, texture, labels, skin, skin_model, face_box)
+    out = _head_to_body(ctx, labels, face_box)
+    separable = ctx.separable
+    by_texture = not separable and _strands_stand_out(texture, ctx.face & ctx.hair_area & ~skin, ctx.torso_core & ~skin)
+    if not separable and not by_texture:
+        return out
+    return _long_hair_band(ctx, out, landmarks, face_box, unit, by_texture)
 
-    # Colour models: hair from the head box, clothing from the torso's core.
-    face = labels == face_label
-    hair_samples = lab[face & hair_area & ~skin]
-    torso_core = cv2.erode((labels == torso_label).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    cloth_samples = lab[torso_core & ~skin]
-    separable = len(hair_samples) >= HAIR_MIN_SAMPLES and len(cloth_samples) >= HAIR_MIN_SAMPLES
-    if separable:
-        hair_model = _robust_fit(hair_samples, _median(hair_samples), SKIN_PRIOR_COV / 4)
-        cloth_model = _robust_fit(cloth_samples, _median(cloth_samples), SKIN_PRIOR_COV / 4)
-        separable = _mahalanobis_sq(cloth_model[0], *hair_model) >= HAIR_MIN_SEPARATION_SQ
 
-    def hair_like(window: tuple[slice, slice]) -> np.ndarray:
-        if not separable:
-            return np.zeros(labels[window].shape, bool)
-        hair_d = _mahalanobis_sq(lab[window], *hair_model)
-        nearest_hair = (hair_d < _mahalanobis_sq(lab[window], *cloth_model)) & (
-            hair_d < _mahalanobis_sq(lab[window], *skin_model))
-        return nearest_hair & (hair_d < SKIN_MAHALANOBIS_SQ) & ~skin[window]
-
-    # 1. Head pixels that are body: skin below the chin (neck, bare shoulders), and outside the head
-    #    box whatever is not hair-coloured (a garment's shoulder can rise above the shoulder line).
-    #    If hair and clothing cannot be told apart, only below the chin, where hair rarely is.
+def _head_to_body(ctx: _HairContext, labels: np.ndarray, face_box: tuple[int, int, int, int]) -> np.ndarray:
+    """Head pixels that are body go to the nearest body part: skin below the chin (neck, bare
+    shoulders), and outside the head box whatever is not hair-coloured (a garment's shoulder can rise
+    above the shoulder line); only below the chin when hair and clothing cannot be told apart. Hair out
+    there is a lock connected to the head's hair: hair-coloured tape, piping or trim on the shoulders,
+    cut off from the hair by skin or cloth, is clothing."""
+    gx0, gy0, gx1, gy1 = _grown_face_box(face_box, labels.shape)
     out = labels.copy()
-    to_body = face & skin
+    to_body = ctx.face & ctx.skin
     to_body[:gy1] = False
-    outside = face & ~head_box
-    if not separable:
+    outside = ctx.face & ~ctx.head_box
+    if not ctx.separable:
         outside[:gy1] = False
     rows, cols = np.nonzero(outside)
     if rows.size:
-        # Hair out there is a lock connected to the head's hair: hair-coloured tape, piping or trim on
-        # the shoulders, cut off from the hair by skin or cloth, is clothing.
         box = (slice(min(rows.min(), gy0), max(rows.max() + 1, gy1)),
                slice(min(cols.min(), gx0), max(cols.max() + 1, gx1)))
-        hair = face[box] & hair_like(box)
-        outside[box] &= ~_keep_touching(hair, hair & hair_area[box])
+        hair = ctx.face[box] & ctx.hair_like(box)
+        outside[box] &= ~masks.keep_touching(hair, hair & ctx.hair_area[box])
     to_body |= outside
     if to_body.any():
         others = labels.copy()
-        others[face] = 0
-        out[to_body] = _fill_nearest(others, to_body)[to_body]
-    by_texture = not separable and _strands_stand_out(texture, face & hair_area & ~skin, torso_core & ~skin)
-    if not separable and not by_texture:
-        return out
+        others[ctx.face] = 0
+        out[to_body] = masks.fill_nearest(others, to_body)[to_body]
+    return out
 
-    # 2. Long hair: a band under the face, from the shoulder line down.
+
+def _long_hair_band(
+    ctx: _HairContext, out: np.ndarray, landmarks: np.ndarray, face_box: tuple[int, int, int, int], unit: float,
+    by_texture: bool,
+) -> np.ndarray:
+    """Long hair: in a band under the face, from the shoulder line down, pixels that look like the
+    head's hair (by colour, or by strands' texture over a plain top of the same colour), not neck,
+    connected to the head, join ``face_hair``. Returns ``out`` (changed in place)."""
+    face_label, neck_label = PART_NAMES.index("face_hair") + 1, PART_NAMES.index("neck") + 1
+    height, width = out.shape
+    x0, _, x1, y1 = face_box
     centre_x = 0.5 * (x0 + x1)
-    bx0 = int(max(0, centre_x - HAIR_BAND_HALF_WIDTH * unit))
-    bx1 = int(min(width, centre_x + HAIR_BAND_HALF_WIDTH * unit))
+    bx0 = int(max(0, centre_x - HAIR.band_half_width_u * unit))
+    bx1 = int(min(width, centre_x + HAIR.band_half_width_u * unit))
     if bx1 <= bx0:
         return out
     line_y = _shoulder_line_y(landmarks, width)[bx0:bx1]
-    by0 = int(max(0, min(y1, line_y.min() - SHOULDER_LINE_RAISE * unit)))
-    by1 = int(min(height, line_y.max() + HAIR_MAX_LENGTH * unit))
+    by0 = int(max(0, min(y1, line_y.min() - PARTS.shoulder_line_raise_u * unit)))
+    by1 = int(min(height, line_y.max() + HAIR.max_length_u * unit))
     if by1 <= by0:
         return out
     window = (slice(by0, by1), slice(bx0, bx1))
     band = out[window]
-    if by_texture:
-        hair_texture = float(np.median(texture[face & hair_area & ~skin]))
-        candidates = _strand_like(lab[window][..., 0], texture[window], hair_texture) & ~skin[window]
-        candidates &= _mahalanobis_sq(lab[window], *hair_model) < SKIN_WEAK_SQ  # still hair-coloured
-        # Off the person's outline (an edge against the background is textured and coherent too).
-        candidates &= cv2.erode((out[window] > 0).astype(np.uint8), np.ones((2 * HAIR_EDGE_PX + 1,) * 2, np.uint8)) > 0
-        close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_CLOSE_PX + 1,) * 2)
-        candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_CLOSE, close) > 0
-        # Locks of hair are broad; the seams and straps that pass the test are thin lines.
-        lock = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_LOCK_PX + 1,) * 2)
-        candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, lock) > 0
-    else:
-        candidates = hair_like(window)
+    candidates = _strand_candidates(ctx, out, window) if by_texture else ctx.hair_like(window)
     # Not the neck by colour: its shadowed skin is often nearer brown hair than the clothing (skin has
     # no strands, so the texture test may look there).
     hairy = ((band > 0) & ((band != neck_label) | by_texture) & candidates) | (band == face_label)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR_OPEN_PX + 1,) * 2)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR.open_px + 1,) * 2)
     hairy = cv2.morphologyEx(hairy.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
-    hair = _keep_touching(hairy, band == face_label) & (band > 0)
-    band[hair] = face_label
+    band[masks.keep_touching(hairy, band == face_label) & (band > 0)] = face_label
     return out
+
+
+def _strand_candidates(ctx: _HairContext, labels: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
+    """Pixels in ``window`` textured like the head's hair strands, hair-coloured, off the person's
+    outline; locks are broad, the seams and straps that pass the test are thin lines (bool)."""
+    hair_texture = float(np.median(ctx.texture[ctx.face & ctx.hair_area & ~ctx.skin]))
+    candidates = _strand_like(ctx.lab[window][..., 0], ctx.texture[window], hair_texture) & ~ctx.skin[window]
+    if ctx.hair_model is not None:
+        candidates &= _mahalanobis_sq(ctx.lab[window], *ctx.hair_model) < SKIN.weak_sq  # still hair-coloured
+    edge = np.ones((2 * HAIR.edge_px + 1,) * 2, np.uint8)  # an edge against the background is textured too
+    candidates &= cv2.erode((labels[window] > 0).astype(np.uint8), edge) > 0
+    close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR.close_px + 1,) * 2)
+    candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_CLOSE, close) > 0
+    lock = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * HAIR.lock_px + 1,) * 2)
+    return cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, lock) > 0
 
 
 def _strands_stand_out(texture: np.ndarray, hair: np.ndarray, cloth: np.ndarray) -> bool:
     """Whether the head's hair (bool mask) is much more textured than the plain clothing (bool mask)."""
-    if hair.sum() < HAIR_MIN_SAMPLES or cloth.sum() < HAIR_MIN_SAMPLES:
+    if hair.sum() < HAIR.min_samples or cloth.sum() < HAIR.min_samples:
         return False
-    return float(np.median(texture[hair])) >= HAIR_TEXTURE_CONTRAST * (float(np.median(texture[cloth])) + 1.0)
+    return float(np.median(texture[hair])) >= HAIR.texture_contrast * (float(np.median(texture[cloth])) + 1.0)
 
 
 def _strand_like(lightness: np.ndarray, texture: np.ndarray, hair_texture: float) -> np.ndarray:
@@ -1165,11 +1300,11 @@ def _strand_like(lightness: np.ndarray, texture: np.ndarray, hair_texture: float
     oriented (structure tensor of ``lightness``, float ``(h, w)``)."""
     gx = cv2.Sobel(lightness, cv2.CV_32F, 1, 0)
     gy = cv2.Sobel(lightness, cv2.CV_32F, 0, 1)
-    jxx = cv2.GaussianBlur(gx * gx, (0, 0), HAIR_TENSOR_SIGMA)
-    jyy = cv2.GaussianBlur(gy * gy, (0, 0), HAIR_TENSOR_SIGMA)
-    jxy = cv2.GaussianBlur(gx * gy, (0, 0), HAIR_TENSOR_SIGMA)
+    jxx = cv2.GaussianBlur(gx * gx, (0, 0), HAIR.tensor_sigma_px)
+    jyy = cv2.GaussianBlur(gy * gy, (0, 0), HAIR.tensor_sigma_px)
+    jxy = cv2.GaussianBlur(gx * gy, (0, 0), HAIR.tensor_sigma_px)
     coherence = ((jxx - jyy) ** 2 + 4 * jxy**2) / np.maximum((jxx + jyy) ** 2, 1e-6)
-    return (texture >= HAIR_TEXTURE_SHARE * hair_texture) & (coherence >= HAIR_MIN_COHERENCE)
+    return (texture >= HAIR.texture_share * hair_texture) & (coherence >= HAIR.min_coherence)
 
 
 def _grown_face_box(face_box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -1178,8 +1313,8 @@ def _grown_face_box(face_box: tuple[int, int, int, int], size: tuple[int, int]) 
     x0, y0, x1, y1 = face_box
     box_w, box_h = x1 - x0, y1 - y0
     return (
-        int(max(0, x0 - FACE_GROW_SIDE * box_w)),
-        int(max(0, y0 - FACE_GROW_UP * box_h)),
-        int(min(width, x1 + FACE_GROW_SIDE * box_w)),
-        int(min(height, y1 + FACE_GROW_DOWN * box_h)),
+        int(max(0, x0 - PARTS.face_grow_side_share * box_w)),
+        int(max(0, y0 - PARTS.face_grow_up_share * box_h)),
+        int(min(width, x1 + PARTS.face_grow_side_share * box_w)),
+        int(min(height, y1 + PARTS.face_grow_down_share * box_h)),
     )

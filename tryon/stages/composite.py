@@ -26,15 +26,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from . import body as bd
+from . import masks
+from .person import PROPORTIONS, BodyShape
 from .warp import WarpedGarment, warp_garment
 
-SCENE_STEP = 2  # the old clothing is found at 1/SCENE_STEP resolution
+if TYPE_CHECKING:
+    from .body import BodyAnalysis, PersonModel
+
 SMOOTH_SIGMA_MAX = 4.0  # px: larger blurs run on a coarser copy
 # --- resolution of the low-frequency work (shading, fills) -----------------------------------
 WORK_SIDE = 256  # long side of the image the smooth fields are computed on, px
@@ -43,10 +46,16 @@ SHADING_STRENGTH = 0.8  # how much of the photo's light reaches the new garment
 SHADING_RANGE = (0.6, 1.3)  # bounds on the shading factor
 SHADING_OUTLIER = 0.4  # |log(luma / cluster luma)| above this is print, not light: left out
 SKIN_SHADING_STRENGTH = 0.6
+# Bared skin under a garment that lay close takes over the garment's own relief (its light and shade,
+# smoothed over this many body units, at this strength), where at least this much of it lies near.
+RELIEF_SIGMA = 0.03
+RELIEF_STRENGTH = 0.8
+RELIEF_SUPPORT = 0.5
+RELIEF_MIN_PIXELS = 30
 SKIN_FIELD_SIGMA = 0.35  # of the shoulder width: how far visible skin colour spreads into fills
 # A bared limb or torso is round: lit from the front, it darkens towards its outline by this
 # much (Lambert's cosine over a cylinder, with ambient light keeping the rim from going black).
-ROUND_DEPTH = 0.3
+ROUND_DEPTH = 0.4
 # Clothing casts a soft shadow on the skin right next to it (a hem on the midriff, a sleeve on
 # the arm): filled skin darkens by this much at the clothing's edge, fading over this width (unit).
 CONTACT_SHADOW = 0.3
@@ -69,65 +78,30 @@ FILL_CONTEXT = 0.5  # of the unit: how far around a fill the photo is looked at 
 PUSH_PULL_MIN_SIDE = 4  # px: the coarsest level of the background's push-pull fill
 
 # --- colour --------------------------------------------------------------------------------
-PALETTE_SIZE = 4  # k-means colours of the old top / old bottoms
-BOTTOM_CLUSTERS = 100  # labels of the old bottoms' colour clusters start here (the top's at 0)...
-SKIN_CLUSTER = 200  # ...and skin's label is this (clusters normalise the shading)
-PALETTE_SAMPLES = 4000
-PALETTE_MIN_SHARE = 0.08  # smaller clusters (edges of a logo) are not the garment's colours
+SKIN_CLUSTER = 200  # skin's colour-cluster label (the old clothing's are below it): clusters normalise the shading
 WHITE_BALANCE_STRENGTH = 0.5
 WHITE_BALANCE_MAX = 0.06  # per-channel gain stays within 1 +- this
 
 # --- geometry (fractions of the shoulder width "unit") --------------------------------------
-FEATHER_PX = 1.0  # sigma of the garment's soft edge
+FEATHER_PX = 1.0  # sigma of the fills' soft edge
+EDGE_SOFT_PX = 0.7  # sigma of the anti-aliased edge where something in front cuts the garment
+# The garment is matched to the photo: blurred (by one of these sigmas, px) when it is crisper than the
+# photo by more than SHARPNESS_TOLERANCE, and given the photo's noise (up to NOISE_MAX grey levels).
+MATCH_BLUR_SIGMAS = (0.5, 0.8, 1.2, 1.6)
+SHARPNESS_TOLERANCE = 0.15
+MATCH_SHARPNESS_SHARE = 0.5
+SHARP_EDGE_PERCENTILE = 90
+NOISE_SIGMA = 1.0
+NOISE_MAX = 4.0
+MATCH_MIN_PIXELS = 400
+GARMENT_CORE_ALPHA = 0.9
+FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)
+SUPPORT_PROB = (0.2, 0.8)  # the soft person mask's probabilities mapped to the garment's edge opacity 0..1
 LEAK_MARGIN_PX = 1  # the garment may extend this far outside the person's silhouette
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
-EDGE_GROW_PX = 2  # full-resolution px the half-resolution clothing masks grow over non-skin neighbours
 FILL_GROW_PX = 4  # fills reach this far past the old garment (its anti-aliased outline)...
 RIM_PX = 1.5  # ...and fully replace this much of it
-HOLE_CLOSE = 0.05  # old-garment mask: close gaps (letters of a logo) up to this size...
-HOLE_MAX = 0.35  # ...and fill enclosed pockets up to this size squared (a print)
-STRAP_WIDTH = 0.06  # clothing linked only through parts this narrow is not one garment
-SLEEVE_MAX_DE = 40.0  # arm pixels farther (Lab) from every colour of the top are not its sleeve...
-SLEEVE_L_WEIGHT = 0.4  # ...lightness differences weighted down (a top's fold in shadow is still the top)
-SKIN_UNLIKE_DE = 25.0  # a clothing colour this far (Lab) from the skin model's mean is unlike skin...
-SKIN_LOOKALIKE_DE = 12.0  # ...and "skin" pixels this close to such a colour are that clothing
-LONG_HAIR_FROM = -0.1  # hair on the head reaching below this depth (torso lengths) is long...
-HAIR_DEPTH = 0.6  # ...and is looked for above this depth (of the torso length)...
-HAIR_DE = 15.0  # ...in the colours of the hair on the head (Lab distance)...
-HAIR_MARGIN = 1.5  # ...when this many times nearer to them than to the top's colours
-ANKLE_MARGIN = 0.04  # of the unit: a trouser hem over the ankle reaches this far below the joint
-HAND_GROW = 0.03  # of the unit: a hand reaches this far past its visible skin
-HAND_CLOTH_DE = 25.0  # pixels in a hand's region this close (Lab) to the clothes' colours are clothing
-# Radii of the bare limbs under removed clothing (skin is filled inside them).
-ARM_RADII = (0.11, 0.085, 0.085, 0.065)  # upper arm at shoulder, at elbow; forearm at elbow, at wrist
-LEG_RADII = (0.22, 0.12, 0.125, 0.075)  # thigh at hip, at knee; shin at knee, at ankle
-CALF = (0.3, 0.14)  # the calf: widest this far down the shin, with this radius
-HIP_FLESH = 0.45  # of the hip-joint distance: the flesh reaches this far past each hip joint
-WAIST_SHARE = 0.75  # the waist's width, of the shoulders' (a loose top hides it: it is never measured)
-WAIST_DEPTH = 0.75  # depth (torso lengths) of the waist, narrowest, from where the torso flares...
-HIP_TAPER_STEPS = 6  # ...smoothly (an eased curve, sampled this many times) to the hips at the hip joints
-BARE_UPPER_ARM = 0.5  # an upper arm this much skin is bare: the old top had no sleeve there
-ARM_START = 0.12  # bare upper arms start this far down the bone (the shoulder is torso)
-NECK_RADIUS = 0.15  # the neck: a capsule from the shoulders' midpoint...
-NECK_REACH = 0.6  # ...this share of the way to the mouth
-SHOULDER_TOP = -0.5  # the bare torso reaches up to this depth (torso lengths): the tops of the shoulders
-CHEST_ZONE = (0.12, 0.5)  # depth range (of the torso length) where the old top is sampled
-THIGH_ZONE = (0.25, 0.7)  # share of hip -> knee where the old bottoms are sampled
-SPLIT_RANGE = (0.35, 1.6)  # depths (of the torso length) searched for the top/bottoms boundary
-SPLIT_BAND = 0.05  # within this of the boundary, colour decides...
-SPLIT_BAND_MARGIN = 0.7  # ...when it is clearly nearer the top's colours than the bottoms'
-SPLIT_SNAP_BINS = 8  # the boundary snaps to the sharpest colour step within this many 0.02 bins
-SPLIT_MIN_STEP = 10.0  # Lab distance of a step worth snapping to
-SPLIT_STRIP = 0.35  # half-width (of the unit) of the body's middle strip the boundary is found in
-SKIN_BAND_SHARE = 0.5  # a depth bin is bare when this share of the middle strip is skin...
-SKIN_BAND_BINS = 3  # ...and this many bare bins in a row, below a clothed stretch, are a bare midriff
-SKIN_BAND_FROM = 0.1  # depth (torso lengths) where the search for it starts
-TUCK_DEPTH = 0.75  # the natural waist (torso lengths below the shoulders): a top tucks in below it
-ONE_PIECE_DE = 12.0  # clothing this near (Lab) the other zone's colours is the same garment's...
-ONE_PIECE_SHARE = 0.7  # ...and when this share of the chest and of the thighs is, it is one garment
-ONE_PIECE_COVER = 0.5  # (the thighs' zone at least this much clothed): a dress, or a matching set
-HEM_PERCENTILE = 97  # the old top's hem: this percentile of its depths down the middle strip
 # A new top whose hem lands this close (torso lengths) above / below the old top's hem is
 # re-placed to meet it: nearly matching cuts should not leave a sliver of skin or old shirt.
 HEM_SNAP = (0.2, 0.1)
@@ -157,152 +131,43 @@ class Composite:
 
 
 # =================================================================================================
-# Small helpers
+# The layers of one category: what a garment replaces and what stays over it
 # =================================================================================================
 
 
-def _disc(radius: float) -> np.ndarray:
-    r = max(1, round(radius))
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+@dataclasses.dataclass
+class _Scene:
+    """The person model's clothing, seen for one garment category (bool ``(H, W)`` masks)."""
+
+    old: np.ndarray  # the old garment(s) this try-on replaces
+    keep_below: np.ndarray  # old clothing that stays and sits over the new garment (tucked-in top)
+    bare_body: np.ndarray  # where skin would show if clothing were removed
+    front: np.ndarray  # always in front of the new garment: face, hair, hands
+    arms_front: np.ndarray  # arms, in front of the garment's body (not of its sleeves)
+    clusters: np.ndarray  # int32 (H, W): colour cluster of each old-garment pixel (-1 elsewhere)
+    top_hem: float | None  # depth (torso lengths) where the old clothing over the new garment ends
+    shape: BodyShape  # the body under the clothes
+
+    @classmethod
+    def of(cls, model: PersonModel, category: str) -> _Scene:
+        clothing, frame = model.clothing, model.frame
+        old, keep = clothing.layers_for(category, frame)
+        clusters = clothing.clusters.copy()
+        clusters[~old & ~keep] = -1
+        return cls(old=old, keep_below=keep, bare_body=clothing.bare_body, front=clothing.front,
+                   arms_front=clothing.arms_front, clusters=clusters, top_hem=clothing.hem_tl_for(category, frame),
+                   shape=model.shape)
 
 
-def _dilate(mask: np.ndarray, radius: float) -> np.ndarray:
-    if radius <= 0:
-        return mask.copy()
-    return cv2.dilate(mask.astype(np.uint8), _disc(radius)).astype(bool)
+def _person_model(body: BodyAnalysis) -> PersonModel:
+    if body.person is None:
+        raise ValueError("compositing needs the person model: analyse the photo with tryon.stages.body.analyze_body")
+    return body.person
 
 
-def _close(mask: np.ndarray, radius: float) -> np.ndarray:
-    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, _disc(radius)).astype(bool)
-
-
-def _fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
-    """Fill the pockets the mask encloses completely, up to ``max_area`` px each (logo letters,
-    not the trousers framed by two hanging sleeves)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
-    if count <= 1:
-        return mask
-    h, w = mask.shape
-    x, y, bw, bh, area = (stats[:, i] for i in range(5))
-    enclosed = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h) & (area <= max_area)
-    enclosed[0] = False
-    return mask | enclosed[labels]
-
-
-def _connected_to(mask: np.ndarray, seeds: np.ndarray, strap: float) -> np.ndarray:
-    """The parts of ``mask`` connected to ``seeds`` through more than thin straps.
-
-    An opening cuts links narrower than ``strap`` px (a strap of the top hanging down to the
-    trousers) and splits the mask into solid parts; every pixel of the mask then goes with the
-    solid part nearest to it, and the parts touching ``seeds`` are kept.
-    """
-    whole = _keep_touching(mask, seeds)
-    if not whole.any():
-        return whole
-    opened = cv2.morphologyEx(whole.astype(np.uint8), cv2.MORPH_OPEN, _disc(strap / 2))
-    count, parts = cv2.connectedComponents(opened, connectivity=8)
-    if count <= 2:  # one solid part (or none): nothing was cut
-        return whole
-    keep = np.zeros(count, bool)
-    keep[np.unique(parts[seeds & (parts > 0)])] = True
-    keep[0] = False
-    if not keep.any():
-        return whole
-    # Nearest solid pixel of every pixel, then the part it belongs to.
-    _, nearest = cv2.distanceTransformWithLabels(
-        (opened == 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    solid = opened > 0
-    lookup = np.zeros(int(nearest.max()) + 1, np.int32)
-    lookup[nearest[solid]] = parts[solid]
-    return whole & keep[lookup[nearest]]
-
-
-def _solid(mask: np.ndarray, close: float, hole: float, skin: np.ndarray, limb_skin: np.ndarray) -> np.ndarray:
-    """A garment's mask with small gaps closed and enclosed pockets (a print) filled, but not
-    over the body's own skin: skin that the filling took in on the limbs or neck, or that joins
-    skin outside the garment (an arm between a tank top's front and back), stays out."""
-    solid = _fill_holes(_close(mask, close), hole)
-    taken = solid & ~mask & skin
-    if taken.any():
-        solid &= ~(taken & limb_skin)
-        solid &= ~_keep_touching(skin & (taken | ~solid), skin & ~solid)
-    return solid
-
-
-def _drop_specks(mask: np.ndarray, min_area: float) -> np.ndarray:
-    """``mask`` without its connected parts smaller than ``min_area`` px (slivers of an arm
-    left between a sleeve and a strap are not an arm in front of the garment)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
-    if count <= 1:
-        return mask
-    big = stats[:, cv2.CC_STAT_AREA] >= min_area
-    big[0] = False
-    return big[labels]
-
-
-def _keep_touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return mask
-    keep = np.zeros(count, bool)
-    keep[np.unique(labels[seeds & mask])] = True
-    keep[0] = False
-    return keep[labels]
-
-
-def _capsules(size: tuple[int, int], segments: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
-    canvas = np.zeros(size, np.uint8)
-    for a, b, radius in segments:
-        thickness = max(1, round(2 * radius))
-        pa = tuple(round(float(v)) for v in a)
-        pb = tuple(round(float(v)) for v in b)
-        cv2.line(canvas, pa, pb, 1, thickness=thickness)
-    return canvas.astype(bool)
-
-
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
-
-
-def _palette(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """k-means Lab colours (float32 ``(k, 3)``) of the pixels in ``mask``; empty when none."""
-    pixels = lab[mask]
-    if len(pixels) < PALETTE_SIZE * 4:
-        return np.zeros((0, 3), np.float32)
-    step = max(1, len(pixels) // PALETTE_SAMPLES)
-    sample = np.ascontiguousarray(pixels[::step], np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
-    cv2.setRNGSeed(0)  # deterministic clusters
-    _, labels, centres = cv2.kmeans(sample, PALETTE_SIZE, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
-    share = np.bincount(labels.ravel(), minlength=PALETTE_SIZE) / len(sample)
-    return centres[share >= PALETTE_MIN_SHARE].astype(np.float32)
-
-
-def _unlike_skin(palette: np.ndarray, skin_lab: np.ndarray) -> np.ndarray:
-    """The palette colours farther than :data:`SKIN_UNLIKE_DE` from every skin colour
-    (``skin_lab``: Lab ``(3,)`` or ``(k, 3)``, the skin model's mean and the visible skin's colours)."""
-    if not len(palette):
-        return palette
-    skin = np.asarray(skin_lab, np.float32).reshape(-1, 3)
-    distance = np.linalg.norm(palette[:, None, :] - skin[None, :, :], axis=2).min(axis=1)
-    return palette[distance > SKIN_UNLIKE_DE]
-
-
-def _palette_distance(lab: np.ndarray, mask: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distance of each pixel in ``mask`` to its nearest palette colour, and that colour's index.
-
-    Pixels outside ``mask`` get distance inf and index 0.
-    """
-    dist = np.full(mask.shape, np.inf, np.float32)
-    index = np.zeros(mask.shape, np.int32)
-    if not len(palette) or not mask.any():
-        return dist, index
-    pixels = lab[mask]
-    d2 = (pixels * pixels).sum(axis=1)[:, None] - 2.0 * pixels @ palette.T + (palette * palette).sum(axis=1)[None, :]
-    dist[mask] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
-    index[mask] = d2.argmin(axis=1)
-    return dist, index
+# =================================================================================================
+# Low-frequency fields: light, skin colour, background
+# =================================================================================================
 
 
 def _smooth_field(values: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -328,481 +193,6 @@ def _smooth_field(values: np.ndarray, weights: np.ndarray, sigma: float) -> tupl
     safe = np.maximum(den, 1e-6)
     field = num / (safe[..., None] if values.ndim == 3 else safe)
     return field, den
-
-
-# =================================================================================================
-# The scene: what is where in the person photo
-# =================================================================================================
-
-
-@dataclasses.dataclass
-class _Scene:
-    """Masks of the person photo the layers need (all bool ``(H, W)``)."""
-
-    old: np.ndarray  # the old garment(s) this try-on replaces
-    keep_below: np.ndarray  # old clothing that stays and sits over the new garment (tucked-in top)
-    bare_body: np.ndarray  # where skin would show if clothing were removed
-    front: np.ndarray  # always in front of the new garment: face, hair, hands
-    arms_front: np.ndarray  # arms, in front of the garment's body (not of its sleeves)
-    clusters: np.ndarray  # int32 (H, W): colour cluster of each old-garment pixel (-1 elsewhere)
-    top_hem: float | None  # depth (torso lengths) where the old top ends down the body's middle
-    shape: _BareBody  # the body under the clothes
-    one_piece: bool = False  # the old clothing is one garment from chest to thighs (a dress), cut at the waist
-
-
-def _unit(body: bd.BodyAnalysis) -> float:
-    lm = body.landmarks
-    torso = float(np.linalg.norm(0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP])
-                                 - 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])))
-    return max(body.shoulder_width, 0.5 * torso, 8.0)
-
-
-def _depth_map(body: bd.BodyAnalysis, step: int = 1) -> np.ndarray:
-    """Depth of every pixel along the torso axis: 0 at the shoulders, 1 at the hips.
-
-    ``step``: sample every ``step``-th pixel (the map is ``(H // step, W // step)``-ish, as slicing gives).
-    """
-    lm = body.landmarks.astype(np.float64)
-    top = 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])
-    axis = 0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP]) - top
-    length_sq = max(float(axis @ axis), 1.0)
-    h, w = body.size
-    xs = (np.arange(0, w, step, dtype=np.float32) - top[0]) * (axis[0] / length_sq)
-    ys = (np.arange(0, h, step, dtype=np.float32) - top[1]) * (axis[1] / length_sq)
-    return (ys[:, None] + xs[None, :]).astype(np.float32)
-
-
-def _scene(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> _Scene:
-    """Find the old clothing, the bare body under it and what stays in front.
-
-    Worked out at half resolution (colour classes and connectivity do not need every
-    pixel), then brought back to full size and cut to the full-resolution masks.
-    """
-    k = SCENE_STEP
-    full = body.regions
-    r = {name: m[::k, ::k] for name, m in full.items()}
-    person_mask = body.person_mask[::k, ::k]
-    size = person_mask.shape
-    small = cv2.resize(person, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-    lab = _lab(small)
-    lm = body.landmarks.astype(np.float64) / k
-    unit = _unit(body) / k
-    depth = _depth_map(body, k)
-    arms = r["upper_arm_left"] | r["upper_arm_right"] | r["lower_arm_left"] | r["lower_arm_right"]
-    hands = r["hand_left"] | r["hand_right"]
-    legs = r["thigh_left"] | r["thigh_right"] | r["shin_left"] | r["shin_right"]
-    skin = r["skin"]
-    clothed = person_mask & ~skin & ~r["face_hair"]
-
-    # Colour palettes of the old top (chest) and old bottoms (thighs).
-    chest_zone = r["torso"] & (depth > CHEST_ZONE[0]) & (depth < CHEST_ZONE[1]) & ~hands
-    chest = clothed & chest_zone
-    thigh_zone = np.zeros(size, bool)
-    for hip, knee in ((bd.LEFT_HIP, bd.LEFT_KNEE), (bd.RIGHT_HIP, bd.RIGHT_KNEE)):
-        a = lm[hip] + THIGH_ZONE[0] * (lm[knee] - lm[hip])
-        b = lm[hip] + THIGH_ZONE[1] * (lm[knee] - lm[hip])
-        thigh_zone |= _capsules(size, [(a, b, 0.12 * unit)])
-    thigh_zone &= ~arms & ~hands
-    thighs = clothed & thigh_zone
-    # Clothing in skin-like colours (orange, tan) can pass the skin test: the colours of the
-    # whole chest and thighs that are clearly unlike the person's skin are clothing colours too.
-    everything = person_mask & ~r["face_hair"] & ~hands
-    # Skin as it shows on the limbs, neck and face (lit and shaded) besides the model's mean: the
-    # person's own skin is never taken for a clothing colour.
-    limb_zone = (arms | hands | legs | r["neck"] | r["face_hair"]) & ~chest_zone & ~thigh_zone
-    skin_colours = np.concatenate([np.asarray(body.skin_lab_mean, np.float32)[None, :],
-                                   _palette(lab, skin & person_mask & limb_zone)])
-    unlike_top = _unlike_skin(_palette(lab, everything & chest_zone), skin_colours)
-    unlike_bottom = _unlike_skin(_palette(lab, everything & thigh_zone), skin_colours)
-    top_palette = np.concatenate([_palette(lab, chest), unlike_top])
-    bottom_palette = np.concatenate([_palette(lab, thighs), unlike_bottom])
-    suspect = skin & person_mask & ~r["face_hair"] & ~hands & ~r["neck"]
-    dressed = np.zeros(size, bool)
-    for palette in (unlike_top, unlike_bottom):
-        if len(palette):
-            dressed |= _palette_distance(lab, suspect, palette)[0] < SKIN_LOOKALIKE_DE
-    skin = skin & ~dressed
-    clothed |= dressed
-    d_top, top_cluster = _palette_distance(lab, clothed, top_palette)
-    d_bottom, bottom_cluster = _palette_distance(lab, clothed, bottom_palette)
-    # In the hands' region only what has the clothes' colours is clothing (the rest is hand).
-    clothed &= ~hands | (np.minimum(d_top, d_bottom) < HAND_CLOTH_DE)
-
-    # Where the top ends and the bottoms begin: the depth that best splits top-coloured from
-    # bottom-coloured clothing down the body's middle (a hem, or a waistband for a tucked top).
-    top_like = d_top < d_bottom
-    middle = person_mask & (r["torso"] | legs) & ~arms
-    bare = _skin_band(depth, middle & skin, middle, lm, unit)
-    if bare is not None:  # a bare midriff: the top ends above it, the bottoms start below it
-        split, bottoms_from = bare
-    else:
-        split = _split_depth(depth, clothed & (r["torso"] | legs) & ~arms, top_like, lab, lm, unit)
-        bottoms_from = split
-    band = np.abs(depth - split) < SPLIT_BAND
-    top_like = d_top < SPLIT_BAND_MARGIN * d_bottom  # near the boundary: clearly top-coloured only
-    upper_zone = (r["torso"] | r["neck"] | arms | hands | legs) & ((depth < split) | (band & top_like))
-    upper_zone |= arms & top_like & (depth < bottoms_from)  # sleeves hanging below the split
-    old_top = clothed & upper_zone & ~(legs & ~top_like & (depth > split))
-    # On the arms only what looks like the top is its sleeve (shadowed skin is not clothing).
-    if len(top_palette):
-        shade_free = np.array([SLEEVE_L_WEIGHT, 1.0, 1.0], np.float32)
-        d_sleeve, _ = _palette_distance(lab * shade_free, clothed & arms, top_palette * shade_free)
-        old_top &= ~arms | (d_sleeve < SLEEVE_MAX_DE)
-    top_pieces = old_top
-    old_top = _connected_to(old_top, chest, STRAP_WIDTH * unit)
-    # Pieces cut off at the shoulders are the top's own straps (nothing else hangs from there):
-    # left behind, they would float above the new top's neckline.
-    cut = (top_pieces & ~old_top).astype(np.uint8)
-    if cut.any():
-        count, pieces = cv2.connectedComponents(cut, connectivity=8)
-        strap = np.zeros(count, bool)
-        strap[np.unique(pieces[_dilate(old_top, STRAP_WIDTH * unit)])] = True
-        strap[np.unique(pieces[depth >= CHEST_ZONE[0]])] = False  # hangs down the body: not a strap
-        strap[0] = False
-        old_top |= strap[pieces]
-    # Old bottoms: clothing on legs and lower torso, not the top, connected to the thighs; shoes stay.
-    lower_zone = (legs | r["torso"] | arms | hands) & ((depth >= bottoms_from) | (band & ~top_like))
-    old_bottom = clothed & lower_zone & ~old_top & ~r["feet"] & ~(arms & top_like)
-    # Full-length trousers end over the ankles, inside the feet's region: what has the bottoms'
-    # colours above the ankle joints is trousers (the shoes below stay).
-    cuffs = r["feet"] & clothed & (d_bottom < HAND_CLOTH_DE)
-    if cuffs.any():
-        old_bottom |= cuffs & _above_ankles(size, lm, unit)
-    old_bottom = _connected_to(old_bottom, thighs, STRAP_WIDTH * unit)
-
-    close = HOLE_CLOSE * unit
-    hole = (HOLE_MAX * unit) ** 2
-    limb_skin = skin & (arms | hands | legs | r["neck"])
-    old_top = _solid(old_top, close, hole, skin, limb_skin) & person_mask
-    old_bottom = _solid(old_bottom, close, hole, skin, limb_skin) & person_mask & ~old_top
-    one_piece = bare is None and _one_piece(chest, thighs, thigh_zone, d_top, d_bottom)
-    top_hem = _hem(depth, old_top & ~arms, lm, unit)
-    if one_piece and category != "dress":
-        # A dress (or a matching set) under a new top or new bottoms is cut at the natural waist:
-        # a new top replaces the bodice and the skirt below stays; new bottoms replace the skirt
-        # and the bodice stays over their waistband.
-        dress = old_top | old_bottom
-        above = depth < TUCK_DEPTH
-        old, keep_below = (dress & above, np.zeros(size, bool)) if category == "upper" else \
-            (dress & ~above, dress & above)
-        top_hem = TUCK_DEPTH
-    elif category == "upper":
-        # The old bottoms stay over the new top below the natural waist: a top worn tucked in
-        # stays tucked in (the photo's own outline is the best cue to how this person wears a
-        # top), but high-waisted bottoms do not hide the top above the waist.
-        old, keep_below = old_top, old_bottom & (depth >= TUCK_DEPTH)
-    elif category == "lower":
-        old, keep_below = old_bottom, old_top
-    else:
-        old, keep_below = old_top | old_bottom, np.zeros(size, bool)
-    clusters = np.full(size, -1, np.int32)
-    clusters[old_top] = top_cluster[old_top]
-    clusters[old_bottom] = bottom_cluster[old_bottom] + BOTTOM_CLUSTERS
-
-    # Long hair over the shoulders and chest stays in front of the new garment.
-    hair = _long_hair(lab, r["face_hair"] & ~skin, clothed & ~hands, d_top, depth, lm, unit)
-    old_top &= ~hair
-
-    # Back to full size, cut to the full-resolution masks.
-    h, w = body.size
-
-    def up(mask: np.ndarray) -> np.ndarray:  # smooth outlines, not the half-resolution stairs
-        return cv2.resize(mask.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_LINEAR) > 127
-
-    # Full-resolution regions, each looked up once (every lookup builds a mask).
-    skin_full, face_full = full["skin"], full["face_hair"]
-    upper_full = {side: full[f"upper_arm_{side}"] for side in ("left", "right")}
-    lower_full = {side: full[f"lower_arm_{side}"] for side in ("left", "right")}
-    arms_full = upper_full["left"] | upper_full["right"] | lower_full["left"] | lower_full["right"]
-
-    # Hands stay in front, except for what around them is plainly the old clothing.
-    # Upsampled masks are blocky: their edges grow over the non-skin pixels next to them.
-    not_skin = body.person_mask & ~skin_full & ~face_full
-    # A hand is its skin and what lies just around it (nails, shaded knuckles); the rest of its
-    # region is the clothing or background it rests on.
-    hands_full = full["hand_left"] | full["hand_right"]
-    hand = hands_full & _grow(hands_full & skin_full, HAND_GROW * _unit(body))
-    hand_cloth = _grow(up(hands & clothed), EDGE_GROW_PX) & not_skin
-    front = face_full | (hand & ~hand_cloth) | (up(hair) & ~skin_full)
-
-    old = up(old)
-    old = (old | (_grow(old, EDGE_GROW_PX) & not_skin)) & body.person_mask & ~front
-    # Upsampled outlines stray a pixel or two onto the bare arms beside the old garment.
-    old &= ~(arms_full & skin_full & ~up(dressed))
-    keep_below = up(keep_below) & body.person_mask & ~front
-    clusters = cv2.resize(clusters, (w, h), interpolation=cv2.INTER_NEAREST)
-    clusters[~old & ~keep_below] = -1
-
-    # The body under the clothes: torso and neck, and limbs of plausible thickness.
-    shape = _BareBody(body.landmarks.astype(np.float64), _unit(body))
-    bare_limbs = shape.limbs_mask(body.size)
-    bare_body = body.person_mask & (shape.torso_mask(body.size) | full["neck"] | bare_limbs | skin_full)
-    # Arms stay in front of the garment's body: bare skin, and where the old top had a sleeve,
-    # the arm's own thickness (a sleeve over a forearm across the torso). Beside a sleeveless
-    # top's arm, clothing in the arm's region is the top's side, not the arm.
-    arms_front = arms_full & skin_full
-    for k, side in enumerate(("left", "right")):
-        upper = upper_full[side]
-        if (upper & skin_full).sum() < BARE_UPPER_ARM * upper.sum():
-            arm = upper | lower_full[side]
-            arms_front |= arm & shape.limbs_mask(body.size, range(2 * k, 2 * k + 2))
-    # The top of the shoulder is torso, never an arm in front of the garment: a strap's skin
-    # there would cut a notch in the new top.
-    ys, xs = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
-    for shoulder, elbow, side in ((bd.LEFT_SHOULDER, bd.LEFT_ELBOW, "left"),
-                                  (bd.RIGHT_SHOULDER, bd.RIGHT_ELBOW, "right")):
-        a, b = body.landmarks[shoulder].astype(np.float64), body.landmarks[elbow].astype(np.float64)
-        bone = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
-        cap = (xs - a[0]) * bone[0] + (ys - a[1]) * bone[1] < ARM_START * _unit(body)
-        arms_front &= ~(upper_full[side] & cap)
-    return _Scene(old=old, keep_below=keep_below, bare_body=bare_body, front=front,
-                  arms_front=arms_front, clusters=clusters, top_hem=top_hem, shape=shape, one_piece=one_piece)
-
-
-def _one_piece(
-    chest: np.ndarray, thighs: np.ndarray, thigh_zone: np.ndarray, d_top: np.ndarray, d_bottom: np.ndarray
-) -> bool:
-    """Whether the clothing on the chest and on the thighs is one garment: the thighs are
-    clothed and each zone's clothing has the other zone's colours."""
-    if thighs.sum() < ONE_PIECE_COVER * max(int(thigh_zone.sum()), 1) or not chest.any():
-        return False
-    return bool(np.mean(d_top[thighs] < ONE_PIECE_DE) >= ONE_PIECE_SHARE
-                and np.mean(d_bottom[chest] < ONE_PIECE_DE) >= ONE_PIECE_SHARE)
-
-
-def _above_ankles(size: tuple[int, int], lm: np.ndarray, unit: float) -> np.ndarray:
-    """Pixels above the line through each ankle joint across its shin (plus :data:`ANKLE_MARGIN`)."""
-    h, w = size
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    above = np.zeros(size, bool)
-    for knee, ankle in ((bd.LEFT_KNEE, bd.LEFT_ANKLE), (bd.RIGHT_KNEE, bd.RIGHT_ANKLE)):
-        shin = lm[ankle] - lm[knee]
-        shin = shin / max(float(np.linalg.norm(shin)), 1e-6)
-        along = (xs - lm[ankle][0]) * shin[0] + (ys - lm[ankle][1]) * shin[1]
-        side = np.abs((xs - lm[ankle][0]) * shin[1] - (ys - lm[ankle][1]) * shin[0]) < 0.5 * unit
-        above |= side & (along < ANKLE_MARGIN * unit)
-    return above
-
-
-def _long_hair(
-    lab: np.ndarray, head_hair: np.ndarray, clothed: np.ndarray, d_top: np.ndarray,
-    depth: np.ndarray, lm: np.ndarray, unit: float,
-) -> np.ndarray:
-    """Hair falling below the shoulders: bool mask at the scene's resolution.
-
-    Clothing-classified pixels in the upper chest that have the colours of the hair on the
-    head (and clearly not the top's), connected to the head. Black hair on a black top cannot
-    be told apart and stays under the new garment. Hair that ends above the shoulders (short
-    hair) hangs over nothing: a light print there is not hair.
-    """
-    palette = _palette(lab, head_hair)
-    if not len(palette) or not (head_hair & (depth > LONG_HAIR_FROM)).any():
-        return np.zeros_like(clothed)
-    zone = clothed & (depth < HAIR_DEPTH)
-    d_hair, _ = _palette_distance(lab, zone, palette)
-    candidate = zone & (d_hair < HAIR_DE) & (d_hair * HAIR_MARGIN < d_top)
-    if not candidate.any():
-        return candidate
-    return _keep_touching(candidate, _dilate(head_hair, 2) & candidate)
-
-
-def _middle_strip(mask: np.ndarray, lm: np.ndarray, unit: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels ``(ys, xs)`` of ``mask`` within :data:`SPLIT_STRIP` of the torso's axis."""
-    top = 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])
-    down = 0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP]) - top
-    across = np.array([down[1], -down[0]]) / max(float(np.linalg.norm(down)), 1e-6)
-    ys, xs = np.nonzero(mask)
-    keep = np.abs((xs - top[0]) * across[0] + (ys - top[1]) * across[1]) < SPLIT_STRIP * unit
-    return ys[keep], xs[keep]
-
-
-def _hem(depth: np.ndarray, top: np.ndarray, lm: np.ndarray, unit: float) -> float | None:
-    """Depth (torso lengths) where the old top ends down the middle of the body, or None."""
-    ys, xs = _middle_strip(top, lm, unit)
-    if len(ys) < 50:
-        return None
-    return float(np.percentile(depth[ys, xs], HEM_PERCENTILE))
-
-
-class _BareBody:
-    """The body under the clothes, from the landmarks: a torso with a waist, a neck, tapered limbs.
-
-    Narrower than any loose garment. The torso is a profile of half-widths down its axis
-    (flesh reaches :data:`HIP_FLESH` hip widths past the hip joints; the waist, :data:`WAIST_SHARE`
-    of the shoulders' width at :data:`WAIST_DEPTH`, flares smoothly to the hips); arms, legs and the neck
-    are segments whose radius tapers from one end to the other (shins swell at the calf).
-    """
-
-    def __init__(self, lm: np.ndarray, unit: float) -> None:
-        self.top = 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])
-        self.down = 0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP]) - self.top
-        self.across = np.array([self.down[1], -self.down[0]]) / max(float(np.linalg.norm(self.down)), 1e-6)
-        shoulder_half = 0.5 * float(np.linalg.norm(lm[bd.LEFT_SHOULDER] - lm[bd.RIGHT_SHOULDER]))
-        hip_width = float(np.linalg.norm(lm[bd.LEFT_HIP] - lm[bd.RIGHT_HIP]))
-        hip_half = 0.5 * hip_width + HIP_FLESH * hip_width
-        chest_half = shoulder_half - 0.02 * unit
-        waist_half = min(WAIST_SHARE * shoulder_half, chest_half, hip_half)
-        shoulder = shoulder_half + 0.02 * unit
-        # A bared midriff shows the waist: it stays narrow below the waist line and flares to
-        # the hips along a smooth curve (no corner where the flare starts or ends).
-        flare = [(WAIST_DEPTH + t * (1.0 - WAIST_DEPTH),
-                  waist_half + (0.5 - 0.5 * np.cos(np.pi * t)) * (hip_half - waist_half))
-                 for t in np.linspace(0.0, 1.0, HIP_TAPER_STEPS + 1)]
-        self.profile = np.array([(SHOULDER_TOP, shoulder), (-0.05, shoulder), (0.3, chest_half),
-                                 *flare, (1.2, hip_half)])
-        self.segments: list[tuple[np.ndarray, np.ndarray, float, float]] = []
-        self.arm_segments = 4  # the first segments are the arms'; legs and neck follow
-        chains = (
-            (bd.LEFT_SHOULDER, bd.LEFT_ELBOW, bd.LEFT_WRIST, ARM_RADII),
-            (bd.RIGHT_SHOULDER, bd.RIGHT_ELBOW, bd.RIGHT_WRIST, ARM_RADII),
-            (bd.LEFT_HIP, bd.LEFT_KNEE, bd.LEFT_ANKLE, LEG_RADII),
-            (bd.RIGHT_HIP, bd.RIGHT_KNEE, bd.RIGHT_ANKLE, LEG_RADII),
-        )
-        for first, middle, end, radii in chains:
-            a, b, c = lm[first], lm[middle], lm[end]
-            if radii is ARM_RADII:  # the shoulder itself is torso
-                a = a + ARM_START * unit * (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
-                r = [v * unit for v in radii]
-                self.segments += [(a, b, r[0], r[1]), (b, c, r[2], r[3])]
-            else:  # a shin is not a cone: it swells at the calf
-                calf = b + CALF[0] * (c - b)
-                r = [v * unit for v in radii]
-                swell = CALF[1] * unit
-                self.segments += [(a, b, r[0], r[1]), (b, calf, r[2], swell), (calf, c, swell, r[3])]
-        mouth = 0.5 * (lm[bd.MOUTH_LEFT] + lm[bd.MOUTH_RIGHT])
-        neck = NECK_RADIUS * unit
-        self.segments.append((self.top, self.top + NECK_REACH * (mouth - self.top), neck, neck))
-
-    def torso_mask(self, size: tuple[int, int]) -> np.ndarray:
-        left = [self.top + d * self.down + half * self.across for d, half in self.profile]
-        right = [self.top + d * self.down - half * self.across for d, half in self.profile[::-1]]
-        canvas = np.zeros(size, np.uint8)
-        cv2.fillPoly(canvas, [np.round(np.array(left + right)).astype(np.int32)], 1)
-        return canvas.astype(bool)
-
-    def limbs_mask(self, size: tuple[int, int], which: Iterable[int] | None = None) -> np.ndarray:
-        """Arms, legs and neck (bool ``(H, W)``), or only the segments numbered in ``which``
-        (0-1: the wearer's left arm, 2-3: the right arm)."""
-        canvas = np.zeros(size, np.uint8)
-        for k, (a, b, ra, rb) in enumerate(self.segments):
-            if which is None or k in which:
-                _tapered(canvas, a, b, ra, rb)
-        return canvas.astype(bool)
-
-    def roundness(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        """Where across its part each pixel lies: 0 on the part's axis, 1 on its outline (float32 ``(N,)``;
-        above 1 outside every part). The part is the one the pixel lies deepest in, except that
-        an arm hanging beside the torso does not claim the torso's flanks."""
-        p = np.stack([xs, ys], axis=1).astype(np.float64)
-        rel = p - self.top
-        depth = rel @ self.down / max(float(self.down @ self.down), 1e-6)
-        half = np.interp(depth, self.profile[:, 0], self.profile[:, 1])
-        best = np.abs(rel @ self.across) / np.maximum(half, 1e-3)
-        best[(depth < self.profile[0, 0]) | (depth > self.profile[-1, 0])] = np.inf
-        in_torso = best <= 1.0
-        for k, (a, b, ra, rb) in enumerate(self.segments):
-            d = b - a
-            t = np.clip((p - a) @ d / max(float(d @ d), 1e-6), 0.0, 1.0)
-            s = np.linalg.norm(p - (a + t[:, None] * d), axis=1) / np.maximum(ra + t * (rb - ra), 1e-3)
-            if k < self.arm_segments:
-                s[in_torso] = np.inf
-            best = np.minimum(best, s)
-        return best.astype(np.float32)
-
-
-def _tapered(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float) -> None:
-    """Fill a segment whose radius goes from ``ra`` at ``a`` to ``rb`` at ``b``, round ends."""
-    d = b - a
-    n = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-6)
-    quad = np.array([a + n * ra, b + n * rb, b - n * rb, a - n * ra])
-    cv2.fillConvexPoly(canvas, np.round(quad).astype(np.int32), 1)
-    for p, r in ((a, ra), (b, rb)):
-        cv2.circle(canvas, (round(float(p[0])), round(float(p[1]))), max(1, round(r)), 1, -1)
-
-
-def _skin_band(
-    depth: np.ndarray, skin: np.ndarray, body: np.ndarray, lm: np.ndarray, unit: float
-) -> tuple[float, float] | None:
-    """A bare band across the middle of the body (a midriff): ``(start, end)`` depths, or None.
-
-    Bins of 0.02 torso lengths down the middle strip where most of the body is skin; the
-    first run of :data:`SKIN_BAND_BINS` or more such bins in :data:`SPLIT_RANGE`, between
-    clothing above (the top) and clothing below (the bottoms).
-    """
-    ys, xs = _middle_strip(body, lm, unit)
-    if not len(ys):
-        return None
-    edges = np.arange(SKIN_BAND_FROM, SPLIT_RANGE[1] + 1e-6, 0.02)
-    idx = np.searchsorted(edges, depth[ys, xs])
-    total = np.bincount(idx, minlength=len(edges) + 1)
-    bare = np.bincount(idx[skin[ys, xs]], minlength=len(edges) + 1)
-    share = bare / np.maximum(total, 1)
-    is_bare = (share >= SKIN_BAND_SHARE) & (total > 0)
-    is_clothed = (share < 1 - SKIN_BAND_SHARE) & (total > 0)
-    clothed_run = bare_run = 0
-    covered = False  # a clothed stretch (the top) came first: a V-neck above the top is not a midriff
-    for i in range(1, len(edges)):
-        clothed_run = clothed_run + 1 if is_clothed[i] else 0
-        covered |= clothed_run >= SKIN_BAND_BINS + 1
-        bare_run = bare_run + 1 if is_bare[i] else 0
-        if covered and bare_run >= SKIN_BAND_BINS:
-            start = i - bare_run + 1
-            end = start
-            while end + 1 < len(edges) and is_bare[end + 1]:
-                end += 1
-            # Clothing again below it (the bottoms): bare legs below shorts are not a midriff.
-            after = is_clothed[end + 1 : end + 1 + SKIN_BAND_BINS]
-            if len(after) == SKIN_BAND_BINS and after.all():
-                return float(edges[start - 1]), float(edges[end])
-            return None
-    return None
-
-
-def _split_depth(
-    depth: np.ndarray, clothed: np.ndarray, top_like: np.ndarray, lab_strip: np.ndarray,
-    lm: np.ndarray, unit: float,
-) -> float:
-    """Depth (torso lengths) of the boundary between the top and the bottoms.
-
-    Counts, in depth bins down the middle strip of the body, clothing pixels nearer the top's
-    colours and nearer the bottoms'; the boundary maximises top-like above plus bottom-like
-    below. With no bottoms in view it is the end of the search range.
-    """
-    ys, xs = _middle_strip(clothed, lm, unit)
-    lab = lab_strip[ys, xs]
-    d = depth[ys, xs]
-    t = top_like[ys, xs]
-    edges = np.arange(SPLIT_RANGE[0], SPLIT_RANGE[1] + 1e-6, 0.02)
-    if not len(d):
-        return float(SPLIT_RANGE[1])
-    idx = np.clip(np.searchsorted(edges, d), 0, len(edges))
-    tops = np.bincount(idx[t], minlength=len(edges) + 1).astype(np.float64)
-    bottoms = np.bincount(idx[~t], minlength=len(edges) + 1).astype(np.float64)
-    # score(k) = top-like in bins < k + bottom-like in bins >= k
-    tops_above = np.concatenate([[0.0], np.cumsum(tops)])[:-1]
-    bottoms_below = bottoms.sum() - np.concatenate([[0.0], np.cumsum(bottoms)])[:-1]
-    score = tops_above + bottoms_below
-    k = int(np.clip(np.argmax(score) - 1, 0, len(edges) - 1))
-    # Snap to the sharpest colour step nearby (the hem itself), if there is a clear one.
-    medians = np.full((len(edges) + 1, 3), np.nan, np.float32)
-    for i in range(max(0, k - SPLIT_SNAP_BINS), min(len(edges), k + SPLIT_SNAP_BINS + 1) + 1):
-        sel = idx == i
-        if sel.sum() >= 10:
-            medians[i] = np.median(lab[sel], axis=0)
-    best, best_step = k, SPLIT_MIN_STEP
-    for i in range(max(2, k - SPLIT_SNAP_BINS), min(len(edges) - 1, k + SPLIT_SNAP_BINS) + 1):
-        above, below = medians[i - 1 : i + 1], medians[i + 1 : i + 3]
-        if np.isnan(above).any() or np.isnan(below).any():
-            continue
-        step = float(np.linalg.norm(above.mean(axis=0) - below.mean(axis=0)))
-        if step > best_step:
-            best, best_step = i, step
-    return float(edges[best])
-
-
-# =================================================================================================
-# Low-frequency fields: light, skin colour, background
-# =================================================================================================
 
 
 def _work_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -832,7 +222,7 @@ class _Work:
     body_height: float  # in work pixels
 
     @classmethod
-    def of(cls, person: np.ndarray, body: bd.BodyAnalysis) -> _Work:
+    def of(cls, person: np.ndarray, body: BodyAnalysis) -> _Work:
         wsize = _work_size(body.size)
         skin = body.regions["skin"] & body.person_mask
         without_face = skin & ~body.regions["face_hair"]
@@ -842,7 +232,7 @@ class _Work:
         rows = np.flatnonzero(body.person_mask.any(axis=1))
         height = (rows[-1] - rows[0] + 1) if rows.size else body.size[0]
         return cls(size=wsize, rgb=_down(person, wsize), person=_down(body.person_mask, wsize),
-                   skin=_down(skin, wsize), unit=_unit(body) * scale, body_height=height * scale)
+                   skin=_down(skin, wsize), unit=_person_model(body).frame.unit_px * scale, body_height=height * scale)
 
 
 def _shading(work: _Work, clusters: np.ndarray) -> np.ndarray:
@@ -868,7 +258,7 @@ def _shading(work: _Work, clusters: np.ndarray) -> np.ndarray:
     return (1.0 + confidence * (field - 1.0)).astype(np.float32)
 
 
-def _skin_colour(work: _Work, body: bd.BodyAnalysis) -> np.ndarray:
+def _skin_colour(work: _Work, body: BodyAnalysis) -> np.ndarray:
     """Local skin colour (float32 RGB at work size): visible skin spread out; far from any, the
     median of the photo's visible skin (face excluded where other skin shows), else the model's."""
     field, support = _smooth_field(work.rgb, work.skin, max(1.0, SKIN_FIELD_SIGMA * work.unit))
@@ -893,19 +283,6 @@ def _white_balance(work: _Work, garment_background: np.ndarray | None) -> np.nda
     return np.clip(gains, 1 - WHITE_BALANCE_MAX, 1 + WHITE_BALANCE_MAX).astype(np.float32)
 
 
-def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
-    """Dilate by a disc of ``radius`` px, only around the mask's bounding box (a distance
-    transform there: fast for any radius)."""
-    if radius <= 0 or not mask.any():
-        return mask.copy()
-    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
-    r = int(np.ceil(radius)) + 1
-    y0, y1 = max(0, y - r), min(mask.shape[0], y + h + r)
-    x0, x1 = max(0, x - r), min(mask.shape[1], x + w + r)
-    out = np.zeros_like(mask)
-    dist = cv2.distanceTransform((~mask[y0:y1, x0:x1]).astype(np.uint8), cv2.DIST_L2, 3)
-    out[y0:y1, x0:x1] = dist <= radius
-    return out
 
 
 # =================================================================================================
@@ -932,6 +309,9 @@ class PreparedPerson:
         skin_fill, background_fill: float32 ``(H, W, 3)`` in about [0, 255]: bare skin and
             background where the old garment is (see :func:`_fill_layers`).
         grain_level: grey levels of fine grain on the photo's visible skin.
+        noise_level: grey levels of the photo's own noise (on its plain background).
+        sharpness: how crisp the photo's edges are (see :func:`_sharpness`); the garment is softened
+            to match a softer photo.
     """
 
     category: str
@@ -944,17 +324,20 @@ class PreparedPerson:
     skin_fill: np.ndarray
     background_fill: np.ndarray
     grain_level: float
+    noise_level: float
+    sharpness: float
 
 
-def prepare_person(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> PreparedPerson:
+def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> PreparedPerson:
     """The garment-independent part of :func:`composite` for ``person`` (RGB uint8 ``(H, W, 3)``),
     its ``body`` and ``category`` ("upper", "lower" or "dress")."""
     person = np.ascontiguousarray(person, np.uint8)
     size = person.shape[:2]
     everywhere = (slice(None), slice(None))
-    scene = _scene(person, body, category)
+    model = _person_model(body)
+    scene = _Scene.of(model, category)
     work = _Work.of(person, body)
-    unit = _unit(body)
+    unit = model.frame.unit_px
     shading = _up(_shading(work, scene.clusters), size, everywhere)
     skin_colour = _up(_skin_colour(work, body), size, everywhere)
     skin_fill, background_fill, grain_level = _fill_layers(person, body, scene, skin_colour, shading)
@@ -962,6 +345,7 @@ def prepare_person(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> 
         category=category, size=size, scene=scene, unit=unit, work=work, shading=shading,
         skirt_support=_skirt_support(body, unit) if category in ("dress", "lower") else None,
         skin_fill=skin_fill, background_fill=background_fill, grain_level=grain_level,
+        noise_level=_noise_level(person, body), sharpness=_sharpness(person, body.person_mask),
     )
     # It is shared by every request on this photo (a cache): no request may write into it.
     for holder in (prepared, scene, work):
@@ -972,7 +356,7 @@ def prepare_person(person: np.ndarray, body: bd.BodyAnalysis, category: str) -> 
 
 
 def composite(
-    person: np.ndarray, body: bd.BodyAnalysis, warped: WarpedGarment, edit_mask: np.ndarray | None = None,
+    person: np.ndarray, body: BodyAnalysis, warped: WarpedGarment, edit_mask: np.ndarray | None = None,
     prepared: PreparedPerson | None = None,
 ) -> Composite:
     """Render the warped garment into the person photo.
@@ -992,120 +376,211 @@ def composite(
     """
     person = np.ascontiguousarray(person, np.uint8)
     size = person.shape[:2]
-    if edit_mask is not None:
-        edit_mask = np.asarray(edit_mask, bool)
-        if edit_mask.shape != size:
-            raise ValueError(f"edit_mask has shape {edit_mask.shape}, expected {size}")
+    edit_mask = None if edit_mask is None else np.asarray(edit_mask, bool)
+    if edit_mask is not None and edit_mask.shape != size:
+        raise ValueError(f"edit_mask has shape {edit_mask.shape}, expected {size}")
     if prepared is None:
         prepared = prepare_person(person, body, warped.category)
     elif prepared.category != warped.category or prepared.size != size:
         raise ValueError(f"prepared for category {prepared.category!r} at size {prepared.size}, "
                          f"not {warped.category!r} at {size}")
-    scene, unit, work = prepared.scene, prepared.unit, prepared.work
+    scene = prepared.scene
     warped = _meet_old_hem(warped, body, scene)
+    crop = _work_box(warped, scene, edit_mask, prepared.unit)
+    if crop is None:  # nothing to draw and nothing to remove
+        empty = np.zeros(size, bool)
+        return Composite(image=person.copy(), edit_mask=empty if edit_mask is None else edit_mask,
+                         garment_mask=empty, layers={"old_garment": scene.old.copy()})
+    edit = None if edit_mask is None else edit_mask[crop]
+    # 1. The new garment's coverage, cut by what is in front of it.
+    alpha, behind_arms = _coverage(warped, body, prepared, crop, edit)
+    # 2. What the old garment leaves uncovered: skin where the body is, background elsewhere.
+    base, uncovered, near = _uncover(person, body, prepared, crop, edit, alpha)
+    # 3. The garment, shaded and white-balanced, over that.
+    out = _dress(warped, prepared, crop, alpha, base)
+    # 4. Only the edit region changes: what the render touched, or the user's area.
+    touched = (alpha > 0) | near
+    inside = touched if edit is None else edit & ~scene.front[crop]  # face, hair and hands never change
+    image = person.copy()
+    image[crop][inside] = np.clip(out[inside] + 0.5, 0, 255).astype(np.uint8)
+    region = edit_mask if edit_mask is not None else _full(touched, crop, size)
+    garment_mask = alpha > 0.5
+    shown = uncovered & (alpha < FILL_SHOWN_ALPHA)  # the fills that show, not under the garment
+    layers = {
+        "old_garment": scene.old.copy(),
+        "kept_clothing": scene.keep_below.copy(),
+        "skin_filled": _full(shown & scene.bare_body[crop], crop, size),
+        "background_filled": _full(shown & ~scene.bare_body[crop], crop, size),
+        "in_front": scene.front | _full(behind_arms & ~garment_mask, crop, size),
+    }
+    return Composite(image=image, edit_mask=region, garment_mask=_full(garment_mask, crop, size) & region,
+                     layers=layers)
 
-    # Everything happens inside the box around the new garment and the old one.
+
+def _full(mask: np.ndarray, crop: tuple[slice, slice], size: tuple[int, int]) -> np.ndarray:
+    """A crop's bool mask placed in a full-size one."""
+    out = np.zeros(size, bool)
+    out[crop] = mask
+    return out
+
+
+def _work_box(
+    warped: WarpedGarment, scene: _Scene, edit_mask: np.ndarray | None, unit: float
+) -> tuple[slice, slice] | None:
+    """The box around the new garment and the old one (everything happens inside it), or None."""
     active = (warped.alpha > 0) | scene.old
     if edit_mask is not None:
         active &= edit_mask
     bx, by, bw, bh = cv2.boundingRect(active.view(np.uint8))
     if bw == 0:
-        empty = np.zeros(size, bool)
-        return Composite(image=person.copy(), edit_mask=empty if edit_mask is None else edit_mask,
-                         garment_mask=empty, layers={"old_garment": scene.old.copy()})
+        return None
+    h, w = active.shape
     margin = int(np.ceil(SLEEVE_GAP * unit)) + 4
-    y0, y1 = max(0, by - margin), min(size[0], by + bh + margin)
-    x0, x1 = max(0, bx - margin), min(size[1], bx + bw + margin)
-    crop = (slice(y0, y1), slice(x0, x1))
-    edit = None if edit_mask is None else edit_mask[crop]
+    return (slice(max(0, by - margin), min(h, by + bh + margin)), slice(max(0, bx - margin), min(w, bx + bw + margin)))
 
-    # 1. The new garment's coverage, cut by what is in front of it.
+
+def _coverage(
+    warped: WarpedGarment, body: BodyAnalysis, prepared: PreparedPerson, crop: tuple[slice, slice],
+    edit: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The new garment's alpha on the crop (float32, soft edge inward) and the arms it goes behind:
+    its body goes behind the arms, its sleeves over them (closing the armpit); face, hair, hands and
+    clothing that stays are in front; it never leaves the person (a skirt spans the legs' gap)."""
+    scene, unit = prepared.scene, prepared.unit
     alpha = warped.alpha[crop].astype(np.float32)
     sleeves = np.zeros(alpha.shape, bool)
     for name in ("sleeve_left", "sleeve_right"):
         if name in warped.parts:
             sleeves |= warped.parts[name][crop]
-    # The garment's body goes behind the arms; its sleeves go over them (and close the armpit).
-    behind_arms = _drop_specks(scene.arms_front[crop] & ~_grow(sleeves, SLEEVE_GAP * unit), (ARM_RADII[3] * unit) ** 2)
-    alpha[behind_arms | scene.front[crop] | scene.keep_below[crop]] = 0.0
-    support = _grow(body.person_mask[crop], LEAK_MARGIN_PX)
+    wrist_area = (PROPORTIONS.arm_radii_u[3] * unit) ** 2  # slivers smaller than a wrist are not an arm
+    behind_arms = masks.drop_specks(scene.arms_front[crop] & ~masks.grow(sleeves, SLEEVE_GAP * unit), wrist_area)
+    # Cuts like a photo's edges: anti-aliased over a pixel or so, not stair-stepped along the masks.
+    occluders = behind_arms | scene.front[crop] | scene.keep_below[crop]
+    alpha *= 1.0 - np.maximum(occluders, cv2.GaussianBlur(occluders.astype(np.float32), (0, 0), EDGE_SOFT_PX))
+    # The garment stays on the person: the soft person mask's own edge (a skirt, a dress's or a lower
+    # garment's, also spans the legs' gap).
+    support = np.clip((body.person_prob[crop] - SUPPORT_PROB[0]) / (SUPPORT_PROB[1] - SUPPORT_PROB[0]), 0.0, 1.0)
+    support *= masks.grow(body.person_mask[crop], LEAK_MARGIN_PX)
     if prepared.skirt_support is not None and not {"leg_left", "leg_right"} & warped.parts.keys():
-        support |= prepared.skirt_support[crop]  # a skirt (a dress's, or a lower garment's) spans the legs' gap
-    alpha[~support] = 0.0
+        skirt = cv2.GaussianBlur(prepared.skirt_support[crop].astype(np.float32), (0, 0), EDGE_SOFT_PX)
+        support = np.maximum(support, skirt)
+    alpha *= support
     if edit is not None:
         alpha *= edit
-    # Soft edge inward only (outside the garment nothing was drawn to blend with).
-    alpha = cv2.GaussianBlur(alpha, (0, 0), FEATHER_PX) * (alpha > 0)
-    garment_mask = alpha > 0.5
+    return alpha.astype(np.float32), behind_arms
 
-    # 2. What the old garment leaves uncovered: skin where the body is, background elsewhere.
+
+def _uncover(
+    person: np.ndarray, body: BodyAnalysis, prepared: PreparedPerson, crop: tuple[slice, slice],
+    edit: np.ndarray | None, alpha: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The photo on the crop (float32) with the old garment replaced where the new one does not
+    cover it; returns it, the uncovered pixels and the pixels a fill may reach (bool)."""
+    scene = prepared.scene
     uncovered = scene.old[crop] & (alpha < 0.99)
     if edit is not None:
         uncovered &= edit
-    front = scene.front[crop]
-    near = _grow(uncovered, FILL_GROW_PX) & ~front
+    near = masks.grow(uncovered, FILL_GROW_PX) & ~scene.front[crop]
     base = person[crop].astype(np.float32)
-    shading = prepared.shading[crop]
-    if uncovered.any():
-        clothing = (alpha > 0.5) | scene.keep_below[crop]
-        fill = _fills(prepared, near, clothing, crop)
-        # Fills blend into their surroundings over a pixel or two.
-        # The old garment's anti-aliased rim (a pixel or so the masks miss) is replaced too.
-        core = _grow(uncovered, RIM_PX) & near
-        # Between the removed garment and clothing that stays (trousers under a top's hem) lies
-        # a sliver the half-resolution masks give to neither: replaced whole, and the kept
-        # clothing keeps its own edge (no blend of fill and clothing, no fill in the
-        # clothing's contact shadow, draws a dark line along it).
-        kept = scene.keep_below[crop]
-        core |= near & ~kept & _grow(kept, FILL_GROW_PX)
-        weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), FEATHER_PX)
-        weight = np.maximum(weight, core | (near & ~body.person_mask[crop])) * near
-        # A bare arm in front of the old garment keeps its own outline (its rim is replaced, so a
-        # dark line of the old sleeve's hem does not stay, but nothing blends further into it).
-        weight[scene.arms_front[crop] & body.regions["skin"][crop] & ~core] = 0.0
-        weight[kept] = 0.0
-        base += (fill - base) * weight[..., None]
+    if not uncovered.any():
+        return base, uncovered, near
+    kept = scene.keep_below[crop]
+    fill = _fills(prepared, near, (alpha > 0.5) | kept, crop)
+    # Fills blend into their surroundings over a pixel or two; the old garment's anti-aliased rim
+    # (a pixel or so the masks miss) is replaced too. Between the removed garment and clothing that
+    # stays (trousers under a top's hem) lies a sliver the half-resolution masks give to neither:
+    # replaced whole, and the kept clothing keeps its own edge (no blend of fill and clothing, no
+    # fill in the clothing's contact shadow, draws a dark line along it).
+    core = (masks.grow(uncovered, RIM_PX) & near) | (near & ~kept & masks.grow(kept, FILL_GROW_PX))
+    weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), FEATHER_PX)
+    weight = np.maximum(weight, core | (near & ~body.person_mask[crop])) * near
+    # A bare arm in front of the old garment keeps its own outline (its rim is replaced, so a
+    # dark line of the old sleeve's hem does not stay, but nothing blends further into it).
+    weight[scene.arms_front[crop] & body.regions["skin"][crop] & ~core] = 0.0
+    weight[kept] = 0.0
+    return base + (fill - base) * weight[..., None], uncovered, near
 
-    # 3. The garment, shaded and white-balanced.
-    light = np.clip(1.0 + SHADING_STRENGTH * (shading - 1.0), *SHADING_RANGE)
+
+def _dress(
+    warped: WarpedGarment, prepared: PreparedPerson, crop: tuple[slice, slice], alpha: np.ndarray,
+    base: np.ndarray,
+) -> np.ndarray:
+    """The garment over ``base`` (float32 RGB on the crop): shaded by the photo's light (its mean kept:
+    light moves, the garment's colour stays) and white-balanced to the photo."""
+    light = np.clip(1.0 + SHADING_STRENGTH * (prepared.shading[crop] - 1.0), *SHADING_RANGE)
+    garment_mask = alpha > 0.5
     if garment_mask.any():
-        light = light / float(np.mean(light[garment_mask]))  # light moves, the garment's colour stays
-    gains = _white_balance(work, warped.background_rgb)
+        light = light / float(np.mean(light[garment_mask]))
+    gains = _white_balance(prepared.work, warped.background_rgb)
     garment = warped.rgb[crop].astype(np.float32) * (light[..., None] * gains[None, None, :])
+    garment = _as_photographed(garment, alpha, prepared, crop)
     a = alpha[..., None]
-    out = garment * a + base * (1.0 - a)
-
-    # 4. Only the edit region changes: what the render touched, or the user's area.
-    touched = (alpha > 0) | near
-    inside = touched if edit is None else edit & ~front  # face, hair and hands never change
-    image = person.copy()
-    patch = image[crop]
-    patch[inside] = np.clip(out[inside] + 0.5, 0, 255).astype(np.uint8)
-    if edit_mask is not None:
-        region = edit_mask
-    else:
-        region = np.zeros(size, bool)
-        region[crop] = touched
-
-    def full(mask: np.ndarray) -> np.ndarray:
-        out_mask = np.zeros(size, bool)
-        out_mask[crop] = mask
-        return out_mask
-
-    layers = {
-        "old_garment": scene.old.copy(),
-        "kept_clothing": scene.keep_below.copy(),
-        "skin_filled": full(uncovered & scene.bare_body[crop]),
-        "background_filled": full(uncovered & ~scene.bare_body[crop]),
-        "in_front": scene.front | full(behind_arms & ~garment_mask),
-    }
-    return Composite(image=image, edit_mask=region, garment_mask=full(garment_mask) & region, layers=layers)
+    return garment * a + base * (1.0 - a)
 
 
-def _skirt_support(body: bd.BodyAnalysis, unit: float) -> np.ndarray:
+def _as_photographed(
+    garment: np.ndarray, alpha: np.ndarray, prepared: PreparedPerson, crop: tuple[slice, slice]
+) -> np.ndarray:
+    """The garment layer (float32 RGB on the crop) with the photo's blur and noise: a product photo is
+    crisper and cleaner than most photos of people, and a pasted-on look comes from that difference."""
+    inside = alpha > GARMENT_CORE_ALPHA
+    if inside.sum() < MATCH_MIN_PIXELS:
+        return garment
+    rgb = np.clip(garment, 0, 255).astype(np.uint8)
+    own = _sharpness(rgb, inside)
+    if own > prepared.sharpness * (1.0 + SHARPNESS_TOLERANCE):
+        weight = alpha[..., None].astype(np.float32)
+        # Half way to the photo's crispness: a print's detail is worth keeping.
+        target = prepared.sharpness + MATCH_SHARPNESS_SHARE * (own - prepared.sharpness)
+        best = min(MATCH_BLUR_SIGMAS, key=lambda sigma: abs(
+            _sharpness(np.clip(cv2.GaussianBlur(garment, (0, 0), sigma), 0, 255).astype(np.uint8), inside) - target))
+        # Normalised blur of the premultiplied layer: the garment's edge does not darken.
+        spread = cv2.GaussianBlur(weight[..., 0], (0, 0), best)[..., None]
+        garment = cv2.GaussianBlur(garment * weight, (0, 0), best) / np.maximum(spread, 1e-3)
+    extra = prepared.noise_level**2 - _noise_in(rgb, inside) ** 2
+    if extra > 0:
+        ys, xs = np.nonzero(alpha > 0)
+        gy, gx = (ys + crop[0].start) % GRAIN_TILE, (xs + crop[1].start) % GRAIN_TILE
+        garment[ys, xs] += (np.sqrt(extra) * _grain_tile()[gy, gx])[:, None]
+    return garment
+
+
+def _sharpness(image: np.ndarray, mask: np.ndarray) -> float:
+    """How crisp an RGB uint8 image's strongest edges in ``mask`` are: mean |Laplacian| over mean
+    gradient magnitude on them (it falls as an image is blurred); 0 when there are too few."""
+    luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    gradient = cv2.magnitude(cv2.Sobel(luma, cv2.CV_32F, 1, 0), cv2.Sobel(luma, cv2.CV_32F, 0, 1))
+    inside = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if inside.sum() < MATCH_MIN_PIXELS:
+        return 0.0
+    strong = inside & (gradient >= np.percentile(gradient[inside], SHARP_EDGE_PERCENTILE))
+    laplacian = np.abs(cv2.Laplacian(luma, cv2.CV_32F))
+    return float(laplacian[strong].mean() / max(float(gradient[strong].mean()), 1e-3))
+
+
+def _noise_in(image: np.ndarray, mask: np.ndarray) -> float:
+    """Grey levels of fine noise in ``mask`` of an RGB uint8 image: the robust spread (MAD) of its
+    high-pass over the flattest half of the pixels (texture and edges left out)."""
+    luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    high = luma - cv2.GaussianBlur(luma, (0, 0), NOISE_SIGMA)
+    local = cv2.GaussianBlur(np.abs(high), (0, 0), 2 * NOISE_SIGMA)
+    values = high[mask]
+    if values.size < MATCH_MIN_PIXELS:
+        return 0.0
+    flat = local[mask] <= np.median(local[mask])
+    return float(1.4826 * np.median(np.abs(values[flat] - np.median(values[flat]))))
+
+
+def _noise_level(person: np.ndarray, body: BodyAnalysis) -> float:
+    """The photo's own noise (grey levels), measured on its background; bounded to what grain looks like."""
+    background = ~masks.grow(body.person_mask, FILL_GROW_PX)
+    return float(np.clip(_noise_in(person, background), 0.0, NOISE_MAX))
+
+
+def _skirt_support(body: BodyAnalysis, unit: float) -> np.ndarray:
     """Below the hips, each row of the person filled from its leftmost to its rightmost leg pixel
     (a skirt hangs across the gap between the legs), widened by :data:`SKIRT_FLARE`."""
-    legs = body.person_mask & (_depth_map(body) > 1.0)
+    legs = body.person_mask & (_person_model(body).frame.depth_map_tl() > 1.0)
     for name in ("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"):
         legs &= ~body.regions[name]
     rows = np.flatnonzero(legs.any(axis=1))
@@ -1116,25 +591,24 @@ def _skirt_support(body: bd.BodyAnalysis, unit: float) -> np.ndarray:
     last = legs.shape[1] - 1 - np.argmax(legs[rows, ::-1], axis=1)
     cols = np.arange(legs.shape[1])[None, :]
     span[rows] = (cols >= first[:, None]) & (cols <= last[:, None])
-    return _dilate(span, SKIRT_FLARE * unit)
+    return masks.dilate(span, SKIRT_FLARE * unit)
 
 
-def _meet_old_hem(warped: WarpedGarment, body: bd.BodyAnalysis, scene: _Scene) -> WarpedGarment:
+def _meet_old_hem(warped: WarpedGarment, body: BodyAnalysis, scene: _Scene) -> WarpedGarment:
     """Warp a top again with its hem on the old top's hem when the two nearly match; warp
     trousers or a skirt again with the waistband up under the hem of the top that stays, when
     a sliver of the old bottoms would show between them."""
     if scene.top_hem is None or warped.garment is None:
         return warped
-    torso = float(np.linalg.norm(0.5 * (body.landmarks[bd.LEFT_HIP] + body.landmarks[bd.RIGHT_HIP])
-                                 - 0.5 * (body.landmarks[bd.LEFT_SHOULDER] + body.landmarks[bd.RIGHT_SHOULDER])))
+    torso = _person_model(body).frame.torso_px
     if warped.category == "lower" and warped.waist_depth is not None:
-        gap = warped.waist_depth / max(torso, 1.0) - scene.top_hem  # > 0: the waistband is below the hem
+        gap = warped.waist_depth / torso - scene.top_hem  # > 0: the waistband is below the hem
         if 0.0 < gap <= WAIST_SNAP:
             return warp_garment(warped.garment, body, waist_depth=(scene.top_hem - WAIST_TUCK) * torso, clean=False)
         return warped
     if warped.category != "upper":
         return warped
-    gap = scene.top_hem - warped.hem_depth / max(torso, 1.0)  # > 0: the old hem is lower
+    gap = scene.top_hem - warped.hem_depth / torso  # > 0: the old hem is lower
     # A sleeveless top's own length is less certain (its shoulder points are strap tops).
     above = HEM_SNAP[1] if warped.sleeve != "none" else HEM_SNAP[0]
     if -above <= gap <= HEM_SNAP[0] and abs(gap) > 0.01:
@@ -1143,7 +617,7 @@ def _meet_old_hem(warped: WarpedGarment, body: bd.BodyAnalysis, scene: _Scene) -
 
 
 def _fill_layers(
-    person: np.ndarray, body: bd.BodyAnalysis, scene: _Scene, skin_colour: np.ndarray, shading: np.ndarray,
+    person: np.ndarray, body: BodyAnalysis, scene: _Scene, skin_colour: np.ndarray, shading: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """What may go where the old garment is removed, before any garment is known: float32 RGB
     ``(H, W, 3)`` images of the bare skin and of the background, valid within
@@ -1156,10 +630,10 @@ def _fill_layers(
     contact shadow and the grain, and blends the two.
     """
     h, w = body.size
-    unit = _unit(body)
+    unit = _person_model(body).frame.unit_px
     skin_image = np.zeros((h, w, 3), np.float32)
     background_image = np.zeros((h, w, 3), np.float32)
-    zone = _grow(scene.old, FILL_GROW_PX)  # every pixel a fill can reach (see composite's `near`)
+    zone = masks.grow(scene.old, FILL_GROW_PX)  # every pixel a fill can reach (see composite's `near`)
     if not zone.any():
         return skin_image, background_image, GRAIN_LEVEL
     ys, xs = np.nonzero(zone)
@@ -1168,7 +642,11 @@ def _fill_layers(
     zy, zx = np.nonzero(where)
     round_ = _round_shade(scene.shape, where, zc, unit)[zy, zx]
     light = 1.0 + SKIN_SHADING_STRENGTH * (np.clip(shading[zc][zy, zx], *SHADING_RANGE) - 1.0)
-    tone = (light * round_)[:, None] * skin_colour[zc][zy, zx]
+    # Where the old garment lay close on the body its own light and shade show the body's relief: the
+    # bared skin takes it over (elsewhere the large-scale light), on the model's roundness.
+    relief, confidence = _relief(person[zc], scene.clusters[zc], where, unit)
+    relief, confidence = relief[zy, zx], confidence[zy, zx]
+    tone = ((confidence * relief + (1.0 - confidence) * light) * round_)[:, None] * skin_colour[zc][zy, zx]
     # Next to visible skin the fill carries on what the photo shows there (its light, its
     # shading across the limb), fading into the model over SKIN_CONTINUE. Torso skin carries
     # on only the torso's and neck's own skin: a lit arm beside it would wash out its
@@ -1191,9 +669,30 @@ def _fill_layers(
         weight = (limb_share * np.exp(-dist / reach) + (1.0 - limb_share) * np.exp(-torso_dist / reach))[:, None]
         tone = weight * carried + (1.0 - weight) * tone
     skin_image[ys, xs] = tone
-    known = ~_grow(body.person_mask[box], FILL_GROW_PX)
+    known = ~masks.grow(body.person_mask[box], FILL_GROW_PX)
     background_image[ys, xs] = _push_pull(base, known.astype(np.float32), coarse=True)[sy, sx]
     return skin_image, background_image, _grain_level(person, body)
+
+
+def _relief(
+    person: np.ndarray, clusters: np.ndarray, where: np.ndarray, unit: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The old garment's own light and shade on a crop: luma over its colour cluster's median (a print
+    reads as "no information", not as shadow), smoothed over :data:`RELIEF_SIGMA` body units, scaled by
+    :data:`RELIEF_STRENGTH`; and how much of it there is nearby (float32 ``(h, w)`` each, confidence in
+    [0, 1]; valid on ``where``)."""
+    luma = cv2.cvtColor(person, cv2.COLOR_RGB2GRAY).astype(np.float32) + 1.0
+    ratio = np.ones_like(luma)
+    valid = np.zeros(luma.shape, bool)
+    for k in np.unique(clusters[where & (clusters >= 0)]):
+        sel = clusters == k
+        if sel.sum() > RELIEF_MIN_PIXELS:
+            ratio[sel] = luma[sel] / float(np.median(luma[sel]))
+            valid |= sel
+    valid &= np.abs(np.log(np.maximum(ratio, 1e-3))) < SHADING_OUTLIER
+    field, support = _smooth_field(ratio, valid, max(1.0, RELIEF_SIGMA * unit))
+    relief = np.clip(1.0 + RELIEF_STRENGTH * (field - 1.0), *SHADING_RANGE)
+    return relief.astype(np.float32), np.clip(support / RELIEF_SUPPORT, 0.0, 1.0).astype(np.float32)
 
 
 def _blur_coarse(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -1257,11 +756,11 @@ def _box(ys: np.ndarray, xs: np.ndarray, margin: float, shape: tuple[int, int]) 
             slice(max(0, xs.min() - m), min(shape[1], xs.max() + m + 1)))
 
 
-def _round_shade(shape: _BareBody, where: np.ndarray, crop: tuple[slice, slice], unit: float) -> np.ndarray:
+def _round_shade(shape: BodyShape, where: np.ndarray, crop: tuple[slice, slice], unit: float) -> np.ndarray:
     """Brightness of a round body part lit from the front (float32 on the crop, valid on ``where``).
 
     Lambert's cosine across the part, ``1 - ROUND_DEPTH * (1 - sqrt(1 - s^2))`` for the position
-    ``s`` across it (:meth:`_BareBody.roundness`), worked out on a coarse grid and smoothed, so
+    ``s`` across it (:meth:`~tryon.stages.person.BodyShape.roundness`), worked out on a coarse grid and smoothed, so
     where an arm meets the torso the two blend instead of meeting at a seam.
     """
     out = np.ones(where.shape, np.float32)
@@ -1273,7 +772,10 @@ def _round_shade(shape: _BareBody, where: np.ndarray, crop: tuple[slice, slice],
     gy, gx = (np.mgrid[0:gh, 0:gw] + 0.5) * step - 0.5
     s = shape.roundness((y0 + gy + crop[0].start).ravel(), (x0 + gx + crop[1].start).ravel())
     s = np.minimum(s, 1.0).reshape(gh, gw)
-    shade = (1.0 - ROUND_DEPTH * (1.0 - np.sqrt(1.0 - s * s))).astype(np.float32)
+    # Divided by its mean across a limb (the mean of sqrt(1 - s^2) over [0, 1] is pi / 4): the visible
+    # skin the fill's colour comes from is itself such a mean, so the fill is as light on average.
+    mean_shade = 1.0 - ROUND_DEPTH * (1.0 - np.pi / 4.0)
+    shade = ((1.0 - ROUND_DEPTH * (1.0 - np.sqrt(1.0 - s * s))) / mean_shade).astype(np.float32)
     shade = cv2.GaussianBlur(shade, (0, 0), ROUND_BLUR / ROUND_GRID)
     full = cv2.resize(shade, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)
     h, w = min(where.shape[0] - y0, full.shape[0]), min(where.shape[1] - x0, full.shape[1])
@@ -1310,7 +812,7 @@ def _push_pull(values: np.ndarray, weights: np.ndarray, coarse: bool = False) ->
     return out
 
 
-def _grain_level(person: np.ndarray, body: bd.BodyAnalysis) -> float:
+def _grain_level(person: np.ndarray, body: BodyAnalysis) -> float:
     """Grey levels of fine grain on the photo's visible skin (robust std of its high-pass)."""
     skin = body.regions["skin"] & ~body.regions["face_hair"]
     skin = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)

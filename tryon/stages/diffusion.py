@@ -1,40 +1,39 @@
-"""Diffusion renderer: repaint the garment region of the person photo with Stable Diffusion inpainting.
+"""Diffusion renderer: repaint the garment region of the person photo with an inpainting diffusion model.
 
-    person photo ─ edit mask (body regions) ─> masked photo ─┐
-    description / caption ─> CLIP text encoder ──────────────┤ text cross-attention
-    garment photo ─> CLIP image encoder ─> IP-Adapter ───────┤ decoupled (extra) cross-attention
-    pose landmarks ─> OpenPose-style skeleton ─> ControlNet ─┤ optional residuals
-                                                             └─> 9-channel inpainting UNet ─> paste back
+Two recipes (``TRYON_DIFFUSION_RECIPE``) share the edit mask, the crop, the paste-back, the request and the
+one GPU entry point (:func:`generate`); their weights load through :mod:`tryon.models.diffusion`.
+
+``kandinsky21`` (default): BERT-family text and garment image features meeting in cross-attention::
+
+    description (any language, as is) ─> MultilingualCLIP (XLM-RoBERTa-Large + linear) ─> text tokens ─┐
+    garment photo cut-out ─> prior's CLIP image encoder ─┐                                             │
+    English caption (parsed description) ─> prior ───────┴─> image embedding ─> image tokens ──────────┤
+                                                              (photo + words: the prior's interpolation)│
+    warp result (init) + edit mask ─> MoVQ latents ─> 9-channel UNet, cross-attention over both ───────┘
+                                                      ─> MoVQ decode ─> pasted inside the mask
+
+``sd15``: Stable Diffusion 1.5 inpainting; the English caption in CLIP text cross-attention, the garment photo's
+CLIP image features in IP-Adapter's decoupled cross-attention, optionally a pose ControlNet.
+
+With a warp result (:func:`render_steps`, the app's instant preview) the model starts from it, noised to
+``strength``: it refines the preview instead of painting from scratch. Without one it starts from noise.
 
 Input: the person photo (RGB ``uint8`` ``(H, W, 3)``), its BodyAnalysis, the GarmentAnalysis, the parsed
 description (or None), Settings and an optional user edit mask (``bool`` ``(H, W)``).
 Output: :class:`tryon.stages.composite.Composite`; every pixel outside ``edit_mask`` equals the input.
 
 Needs a CUDA GPU and weights in practice (:func:`unavailable_reason` says what is missing, and
-:func:`tryon.pipeline.try_on` then falls back to the warp renderer). Weights are three settings:
-
-- ``TRYON_DIFFUSION_MODEL``: a Stable Diffusion 1.x/2.x *inpainting* pipeline (UNet with 9 input channels),
-  a local folder or a hub id, e.g. ``stable-diffusion-v1-5/stable-diffusion-inpainting``;
-- ``TRYON_DIFFUSION_IP_ADAPTER``: the IP-Adapter weight file, a local ``.safetensors``/``.bin`` path or a
-  hub path ``owner/repo/subfolder/file``, e.g. ``h94/IP-Adapter/models/ip-adapter_sd15.safetensors``; its
-  CLIP image encoder is read from the ``image_encoder`` folder beside the file unless the pipeline has one;
-- ``TRYON_DIFFUSION_CONTROLNET`` (optional): an OpenPose ControlNet, local folder or hub id.
-
-Nothing is downloaded unless the user asks for it: downloads happen only when ``TRYON_DIFFUSION_MODEL`` is set
-in the environment and ``HF_HUB_OFFLINE`` is not; otherwise weights must be a local folder or already in the
-Hugging Face cache. On ZeroGPU Spaces, :func:`generate` is the one ``spaces.GPU`` function and :func:`preload`
-loads the models at start-up.
+:func:`tryon.pipeline.try_on` then falls back to the warp renderer). On ZeroGPU Spaces :func:`generate` is
+the one ``spaces.GPU`` function (a generator: step progress and the image come back from the GPU worker).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import importlib.util
-import os
+import math
+import queue
 import threading
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -43,6 +42,7 @@ from PIL import Image
 
 from ..config import Settings
 from ..errors import TryOnError
+from ..models import diffusion as loader
 from . import body as body_stage
 from .composite import Composite
 
@@ -78,11 +78,21 @@ FEATHER_FRACTION = 0.008
 # --- Conditioning ----------------------------------------------------------------------------------
 PROMPT_TEMPLATE = "a photo of a person wearing {garment}, high quality, detailed fabric, natural light"
 NEGATIVE_PROMPT = "deformed, blurry, low quality, extra arms, extra hands, bad anatomy, text, watermark"
-# Weight of the garment image tokens against the text tokens in each cross-attention layer.
-IP_ADAPTER_SCALE = 0.8
-# Strength of the pose ControlNet's residuals.
+# Classifier-free guidance each recipe was tuned with by its authors (TRYON_DIFFUSION_GUIDANCE=0 picks it).
+RECIPE_GUIDANCE = {"kandinsky21": 4.0, "sd15": 2.5}
+# The long side each recipe's checkpoint was trained at (TRYON_DIFFUSION_SIDE=0 picks it).
+RECIPE_NATIVE_SIDE = {"kandinsky21": 768, "sd15": 512}
+# Strength of the pose ControlNet's residuals (sd15).
 CONTROLNET_SCALE = 0.7
-DEFAULT_SEED = 0
+# Kandinsky's prior: guidance (the pipeline's default), and how a garment photo and a description mix into
+# one image embedding (the prior's interpolation weights; the photo leads).
+PRIOR_GUIDANCE = 4.0
+PHOTO_WEIGHT = 0.7
+TEXT_WEIGHT = 0.3
+# More denoising steps than this only cost time.
+MAX_STEPS = 200
+# Kandinsky's text encoder reads this many tokens (its pipeline's own limit).
+KANDINSKY_MAX_TOKENS = 77
 # diffusers' inpainting pipelines refuse sides that are not multiples of 8.
 PIPELINE_SIZE_MULTIPLE = 8
 # The garment photo is cropped to its mask and padded to a square by this fraction before CLIP sees it.
@@ -157,381 +167,442 @@ SKIN_MAHALANOBIS = 3.0
 BACKGROUND_TOLERANCE = 12.0
 GARMENT_MASK_OPEN_PX = 3
 
-# --- Runtime ---------------------------------------------------------------------------------------
-# Seconds of ZeroGPU time asked for per try-on (30 steps at 512 px take a few seconds on an A100/H200).
-GPU_DURATION_S = 60
-# The wrapped pipeline's scheduler keeps per-call state: one generation at a time per process.
+# --- GPU time asked of ZeroGPU per request (spaces.GPU duration) ------------------------------------
+# Not measured (no GPU on this project's machines): generous guesses for one ZeroGPU slice (a MIG part of an
+# H200, slower than a whole H100, whose target is 25 steps in 3 s). A call running past its duration is cut
+# off; a shorter one queues ahead of longer ones.
+# The call's fixed part: process hand-off, text and image encoders, Kandinsky's prior, VAE/MoVQ encode+decode.
+GPU_SECONDS_FIXED = 6.0
+# One UNet step with guidance (a batch of 2) at GPU_REFERENCE_PIXELS:
+GPU_SECONDS_PER_STEP = 0.25
+GPU_REFERENCE_PIXELS = 768 * 1024
+GPU_SECONDS_MIN = 10.0
+GPU_SECONDS_MAX = 120.0
+# The wrapped pipelines keep per-call state (schedulers, IP-Adapter scale): one generation at a time.
 _GENERATE_LOCK = threading.Lock()
 
-try:  # ZeroGPU: `spaces.GPU` schedules the decorated function on a GPU; elsewhere it does nothing.
-    import spaces
-
-    _gpu: Callable[[Callable[..., Any]], Callable[..., Any]] = spaces.GPU(duration=GPU_DURATION_S)
-except ImportError:
-
-    def _gpu(fn: Callable[..., Any]) -> Callable[..., Any]:
-        return fn
-
 
 # ---------------------------------------------------------------------------------------------------
-# Availability and loading
+# Options, progress and the request (all picklable: ZeroGPU runs generate() in another process)
 # ---------------------------------------------------------------------------------------------------
-
-
-def resolve_device(settings: Settings) -> str:
-    """The torch device for ``settings.device``: "auto" is "cuda" where a GPU is visible, else "cpu"."""
-    if settings.device != "auto":
-        return settings.device
-    return "cuda" if _gpu_present() else "cpu"
-
-
-def _gpu_present() -> bool:
-    if os.environ.get("SPACES_ZERO_GPU") == "true":  # the GPU is attached only inside spaces.GPU calls
-        return True
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def torch_dtype(device: str) -> torch.dtype:
-    """float16 on a GPU (half the memory, tensor cores), float32 on the CPU (no fast fp16 kernels there)."""
-    import torch
-
-    return torch.float16 if device.startswith("cuda") else torch.float32
-
-
-def downloads_allowed() -> bool:
-    """True only when the user set ``TRYON_DIFFUSION_MODEL`` in the environment and not ``HF_HUB_OFFLINE``."""
-    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-    return bool(os.environ.get("TRYON_DIFFUSION_MODEL", "").strip()) and not offline
 
 
 @dataclasses.dataclass(frozen=True)
-class _WeightRef:
-    """Where one weight lives: a local folder, or a hub repo (+ subfolder) that may be in the cache."""
+class DiffusionOptions:
+    """How one image is sampled (the app's Advanced panel; defaults from Settings).
 
-    root: str  # local folder or hub repo id
-    subfolder: str = ""
-    filename: str = ""  # a single weight file inside root/subfolder (IP-Adapter), else ""
-    local: bool = True
+    Attributes:
+        steps: denoising steps of the schedule (``ceil(steps * strength)`` run when refining a warp result).
+        guidance: classifier-free guidance scale; 0 picks the recipe's own (:data:`RECIPE_GUIDANCE`).
+        strength: in (0, 1], how much noise is put on the warp result before denoising (1: from noise).
+        seed: fixes the initial noise (same inputs + seed -> same image).
+        side: the long side the model works at, px (0: the recipe's native side, :data:`RECIPE_NATIVE_SIDE`).
+        prior_steps: denoising steps of Kandinsky's prior (words -> image embedding).
+    """
 
-    def probe(self, name: str) -> bool:
-        """Whether file ``name`` (relative to root/subfolder) is on this machine."""
-        relative = "/".join(part for part in (self.subfolder, name) if part)
-        if self.local:
-            return (Path(self.root) / relative).is_file()
-        from huggingface_hub import try_to_load_from_cache
+    steps: int = 25
+    guidance: float = 0.0
+    strength: float = 0.7
+    seed: int = 0
+    side: int = 0
+    prior_steps: int = 25
 
-        try:
-            return isinstance(try_to_load_from_cache(self.root, relative), str)
-        except ValueError:  # not a valid repo id either (e.g. a local path that does not exist)
-            return False
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DiffusionOptions:
+        return cls(settings.diffusion_steps, settings.diffusion_guidance, settings.diffusion_strength,
+                   settings.diffusion_seed, settings.diffusion_side, settings.diffusion_prior_steps)
+
+    def check(self) -> None:
+        """Raise TryOnError for values no pipeline accepts (the message names the field)."""
+        for name, steps in (("Steps", self.steps), ("Prior steps", self.prior_steps)):
+            if not 1 <= steps <= MAX_STEPS:
+                raise TryOnError(f"{name} must be between 1 and {MAX_STEPS}, not {steps}.")
+        if not 0.0 < self.strength <= 1.0:
+            raise TryOnError(f"Strength must be above 0 and at most 1, not {self.strength}.")
+        if self.guidance < 0:
+            raise TryOnError(f"Guidance must be 0 (the model's default) or more, not {self.guidance}.")
+        if self.side < 0 or self.seed < 0:
+            raise TryOnError("The working side and the seed must not be negative.")
+
+    def guidance_for(self, recipe: str) -> float:
+        return self.guidance or RECIPE_GUIDANCE[recipe]
 
 
-def _model_ref(spec: str) -> _WeightRef:
-    """A pipeline or ControlNet: a local folder, else a hub id."""
-    return _WeightRef(spec, local=Path(spec).expanduser().exists())
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """A denoising step finished: ``step`` of ``total`` (1-based)."""
+
+    step: int
+    total: int
 
 
-def _ip_adapter_ref(spec: str) -> _WeightRef:
-    """An IP-Adapter file: a local path, else ``owner/repo[/subfolder...]/file``."""
-    path = Path(spec).expanduser()
-    if path.exists():
-        return _WeightRef(str(path.parent), "", path.name, local=True)
-    parts = spec.strip("/").split("/")
-    if len(parts) < 3:
-        return _WeightRef(spec, "", "", local=True)  # neither a file here nor a hub path: reported as missing
-    return _WeightRef("/".join(parts[:2]), "/".join(parts[2:-1]), parts[-1], local=False)
+@dataclasses.dataclass(frozen=True, eq=False)
+class GenerateRequest:
+    """Everything one generation needs. Arrays as in the recipes' ``__call__``; crops of the photo.
+
+    Attributes:
+        key: which pipeline (recipe, weights, device, dtype).
+        person: RGB uint8 ``(H, W, 3)`` crop of the photo; mask: bool ``(H, W)``, the pixels to repaint.
+        init: RGB uint8 ``(H, W, 3)`` warp result to refine, or None to paint from noise.
+        garment: RGB uint8 product photo and garment_mask its bool garment pixels, or None (words only).
+        prompt: the text for the recipe's text encoder (kandinsky21: the description as given; sd15: English).
+        caption: an English caption of the garment (kandinsky21's prior reads it), or "" (no description).
+        pose: RGB uint8 ``(H, W, 3)`` OpenPose skeleton for an sd15 ControlNet, or None.
+        options: steps, guidance, strength, seed, working side.
+    """
+
+    key: loader.PipelineKey
+    person: np.ndarray
+    mask: np.ndarray
+    init: np.ndarray | None
+    garment: np.ndarray | None
+    garment_mask: np.ndarray | None
+    prompt: str
+    caption: str = ""
+    pose: np.ndarray | None = None
+    options: DiffusionOptions = DiffusionOptions()
+
+    @property
+    def strength(self) -> float:
+        """The strength that applies: 1 (from noise) without a warp result to start from."""
+        return self.options.strength if self.init is not None else 1.0
+
+    @property
+    def steps_run(self) -> int:
+        return max(1, math.ceil(self.options.steps * self.strength))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The one GPU entry point
+# ---------------------------------------------------------------------------------------------------
+
+
+def gpu_seconds(request: GenerateRequest) -> float:
+    """ZeroGPU time to ask for ``request``: a fixed part plus the UNet steps scaled by the working area."""
+    height, width = request.person.shape[:2]
+    side = request.options.side or RECIPE_NATIVE_SIDE[request.key.recipe]
+    pixels = height * width * (side / max(height, width)) ** 2
+    seconds = GPU_SECONDS_FIXED + GPU_SECONDS_PER_STEP * request.steps_run * pixels / GPU_REFERENCE_PIXELS
+    return float(min(GPU_SECONDS_MAX, max(GPU_SECONDS_MIN, seconds)))
+
+
+@loader.gpu_function(duration=gpu_seconds)
+def generate(request: GenerateRequest) -> Iterator[Progress | np.ndarray]:
+    """The one GPU function: run the request's recipe; yields :class:`Progress` per denoising step, then the
+    image (RGB uint8 like ``request.person``, equal to it outside ``request.mask``).
+
+    A generator, so that step progress comes back from ZeroGPU's worker process as it happens.
+    """
+    with _GENERATE_LOCK:
+        pipe = loader.load_pipeline(request.key)
+        recipe = RECIPE_CLASSES[request.key.recipe](pipe)
+        yield from recipe(
+            request.person,
+            request.mask,
+            request.garment,
+            request.garment_mask,
+            request.prompt,
+            caption=request.caption,
+            init=request.init,
+            pose=request.pose,
+            options=request.options,
+        )
+
+
+def generate_image(request: GenerateRequest, on_step: Callable[[Progress], None] | None = None) -> np.ndarray:
+    """Run :func:`generate` to the end: the image; ``on_step`` sees each :class:`Progress`."""
+    for event in generate(request):
+        if isinstance(event, Progress):
+            if on_step is not None:
+                on_step(event)
+        else:
+            return event
+    raise RuntimeError("the diffusion recipe finished without an image")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Availability, start-up, and the renderer
+# ---------------------------------------------------------------------------------------------------
 
 
 def unavailable_reason(settings: Settings) -> str | None:
-    """Why the diffusion renderer cannot run with ``settings``, as one sentence; None when it can.
-
-    It can run when diffusers is installed, a CUDA GPU is visible (or ``settings.device`` is set to
-    "cpu" explicitly: slow, for tests) and the pipeline and IP-Adapter weights (and the ControlNet, if set)
-    are on this machine, or may be downloaded (see :func:`downloads_allowed`). Nothing is loaded.
-    """
-    if importlib.util.find_spec("diffusers") is None or importlib.util.find_spec("torch") is None:
-        return "diffusers is not installed (pip install -r requirements.txt)"
-    if settings.device != "cpu" and not _gpu_present():
-        return "no GPU found (the diffusion renderer needs CUDA)"
-    may_download = downloads_allowed()
-    if not settings.diffusion_model:
-        return (
-            "no diffusion weights: set TRYON_DIFFUSION_MODEL to a local folder or hub id "
-            "that is already downloaded"
-        )
-    model = _model_ref(settings.diffusion_model)
-    has_own_encoder = model.probe("image_encoder/config.json")
-    if not model.probe("model_index.json") and not (may_download and not model.local):
-        return (
-            f"no diffusion weights at {settings.diffusion_model!r}: set TRYON_DIFFUSION_MODEL to a local "
-            "folder or hub id that is already downloaded"
-        )
-    if not settings.diffusion_ip_adapter:
-        return (
-            "no IP-Adapter weights for the garment photo: set TRYON_DIFFUSION_IP_ADAPTER to a local file or "
-            "hub path such as h94/IP-Adapter/models/ip-adapter_sd15.safetensors"
-        )
-    ip_adapter = _ip_adapter_ref(settings.diffusion_ip_adapter)
-    if not ip_adapter.filename or not (
-        ip_adapter.probe(ip_adapter.filename) or (may_download and not ip_adapter.local)
-    ):
-        return (
-            f"no IP-Adapter weights at {settings.diffusion_ip_adapter!r}: "
-            "set TRYON_DIFFUSION_IP_ADAPTER to a "
-            "local .safetensors/.bin file or a downloaded hub path"
-        )
-    if not (
-        has_own_encoder
-        or ip_adapter.probe("image_encoder/config.json")
-        or (may_download and not ip_adapter.local)
-    ):
-        return (
-            f"no CLIP image encoder for the IP-Adapter: put its 'image_encoder' folder next to "
-            f"{ip_adapter.filename!r} or in the diffusion model folder"
-        )
-    if settings.diffusion_controlnet:
-        controlnet = _model_ref(settings.diffusion_controlnet)
-        if not controlnet.probe("config.json") and not (may_download and not controlnet.local):
-            return (
-                f"no ControlNet weights at {settings.diffusion_controlnet!r}: set TRYON_DIFFUSION_CONTROLNET "
-                "to a local folder or downloaded hub id, or leave it empty"
-            )
-    return None
-
-
-@functools.lru_cache(maxsize=2)
-def load_pipeline(
-    model: str, device: str, dtype: torch.dtype, ip_adapter: str = "", controlnet: str = ""
-) -> Any:
-    """Load (once per argument set) a diffusers inpainting pipeline with the IP-Adapter and ControlNet in it.
-
-    Args:
-        model: local folder or hub id of a Stable Diffusion inpainting pipeline (9-channel UNet).
-        device: torch device, "cuda" or "cpu".
-        dtype: torch dtype of the weights (:func:`torch_dtype`).
-        ip_adapter: IP-Adapter weight file, local path or ``owner/repo/subfolder/file``; "" for none
-            (then the garment photo is not seen and only the prompt guides the garment).
-        controlnet: local folder or hub id of a pose ControlNet, or "".
-
-    Weights load with ``local_files_only=True`` (a local folder, or a hub id already in the cache) unless
-    :func:`downloads_allowed`: ``TRYON_DIFFUSION_MODEL`` set in the environment, ``HF_HUB_OFFLINE`` not set.
-
-    Returns:
-        ``StableDiffusionInpaintPipeline`` or ``StableDiffusionControlNetInpaintPipeline`` on ``device``.
-
-    Raises:
-        TryOnError: weights missing or not an inpainting model (the message says which setting to fix).
-    """
-    from diffusers import (
-        ControlNetModel,
-        StableDiffusionControlNetInpaintPipeline,
-        StableDiffusionInpaintPipeline,
-    )
-
-    local_only = not downloads_allowed()
-    try:
-        if controlnet:
-            control = ControlNetModel.from_pretrained(controlnet, dtype=dtype, local_files_only=local_only)
-            pipe = StableDiffusionControlNetInpaintPipeline.from_pretrained(
-                model, controlnet=control, dtype=dtype, local_files_only=local_only
-            )
-        else:
-            pipe = StableDiffusionInpaintPipeline.from_pretrained(
-                model, dtype=dtype, local_files_only=local_only
-            )
-    except (OSError, ValueError) as exc:
-        raise TryOnError(
-            f"Could not load the diffusion weights {model!r}"
-            f"{f' / {controlnet!r}' if controlnet else ''} ({exc}): "
-            "set TRYON_DIFFUSION_MODEL (and TRYON_DIFFUSION_CONTROLNET) to downloaded weights."
-        ) from exc
-    if pipe.unet.config.in_channels != 9:
-        raise TryOnError(
-            f"{model!r} is not an inpainting model (its UNet reads {pipe.unet.config.in_channels} channels, "
-            "not 9): set TRYON_DIFFUSION_MODEL to an inpainting checkpoint."
-        )
-    if ip_adapter:
-        ref = _ip_adapter_ref(ip_adapter)
-        try:
-            pipe.load_ip_adapter(
-                ref.root,
-                subfolder=ref.subfolder,
-                weight_name=ref.filename,
-                image_encoder_folder="image_encoder",
-                local_files_only=local_only or ref.local,
-            )
-        except (OSError, ValueError) as exc:
-            raise TryOnError(
-                f"Could not load the IP-Adapter {ip_adapter!r} ({exc}): set TRYON_DIFFUSION_IP_ADAPTER to a "
-                "downloaded weight file with its 'image_encoder' folder beside it."
-            ) from exc
-        pipe.set_ip_adapter_scale(IP_ADAPTER_SCALE)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
+    """Why the diffusion renderer cannot run with ``settings`` (one sentence), or None: see
+    :func:`tryon.models.diffusion.unavailable_reason`. Nothing is loaded."""
+    return loader.unavailable_reason(settings)
 
 
 def preload(settings: Settings) -> str | None:
-    """Load the pipeline now (app start-up; needed on ZeroGPU Spaces): why not, or None once loaded."""
-    reason = unavailable_reason(settings)
-    if reason is None:
-        device = resolve_device(settings)
-        load_pipeline(
-            settings.diffusion_model,
-            device,
-            torch_dtype(device),
-            settings.diffusion_ip_adapter,
-            settings.diffusion_controlnet,
-        )
-    return reason
+    """Load the configured pipeline now (app start-up, main thread): why not, or None once loaded."""
+    return loader.preload(settings)
 
 
-# ---------------------------------------------------------------------------------------------------
-# The try-on pipeline
-# ---------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Job:
+    """A request and where its result goes back: the crop box ``(x0, y0, x1, y1)`` and the full-size mask."""
+
+    request: GenerateRequest
+    box: tuple[int, int, int, int]
+    mask: np.ndarray
 
 
-class TryOnDiffusion:
-    """Virtual try-on by masked inpainting, conditioned on a garment photo, a prompt and optionally the pose.
+def render(
+    person_rgb: np.ndarray,
+    body: BodyAnalysis,
+    garment_info: GarmentAnalysis,
+    spec: GarmentSpec | None,
+    settings: Settings,
+    edit_mask: np.ndarray | None = None,
+    *,
+    init: Composite | None = None,
+    garment_photo: bool = True,
+    options: DiffusionOptions | None = None,
+) -> Composite:
+    """Dress the person by inpainting (call only when :func:`unavailable_reason` is None).
 
-    Wraps a loaded diffusers inpainting pipeline (:func:`load_pipeline`). Components:
+    Args:
+        person_rgb: RGB uint8 ``(H, W, 3)``; body: its BodyAnalysis; garment_info: the GarmentAnalysis.
+        spec: the parsed description (:class:`tryon.stages.text.GarmentSpec`) or None.
+        settings: recipe, weights, device and the default sampling options.
+        edit_mask: bool ``(H, W)``, a user-drawn area to repaint (replaces the automatic one).
+        init: the warp renderer's result to refine (its edit area joins the repainted one), or None.
+        garment_photo: False when ``garment_info`` was synthesized from the description (no photo given):
+            kandinsky21 then conditions on the words alone, through its prior.
+        options: sampling options (default: from ``settings``).
 
-    - ``vae`` (``AutoencoderKL``): encodes the photo with the edit region blanked, decodes the result.
-    - ``text_encoder`` (``CLIPTextModel``) and ``tokenizer`` (``CLIPTokenizer``): the prompt, which the UNet
-      reads through its cross-attention layers.
-    - ``unet`` (``UNet2DConditionModel``, ``in_channels=9``: noisy latents + mask + masked-photo latents):
-      the denoiser; with an IP-Adapter loaded, each cross-attention layer also attends to 4 garment tokens
-      through its own key/value projections (decoupled cross-attention).
-    - ``image_encoder`` (``CLIPVisionModelWithProjection``) and ``feature_extractor``
-      (``CLIPImageProcessor``):
-      the garment photo -> one CLIP image embedding, which the IP-Adapter projects into those tokens.
-    - ``scheduler``: the sampler (the checkpoint's own).
-    - ``controlnet`` (``ControlNetModel``, optional): adds residuals from an OpenPose skeleton of the person.
+    Returns:
+        :class:`Composite` with pixels outside ``edit_mask`` identical to ``person_rgb``; layers
+        ``edit_region``, ``skin`` and ``background_kept`` (bool ``(H, W)``).
 
-    Arrays in and out are numpy (RGB ``uint8``, masks ``bool``); tensors stay inside.
+    Raises:
+        TryOnError: empty or mis-sized edit mask, body region not found, options out of range, weights that
+            do not load.
     """
+    events = render_steps(person_rgb, body, garment_info, spec, settings, edit_mask, init=init,
+                          garment_photo=garment_photo, options=options)
+    for event in events:
+        if isinstance(event, Composite):
+            return event
+    raise RuntimeError("the diffusion renderer finished without an image")
+
+
+def render_steps(
+    person_rgb: np.ndarray,
+    body: BodyAnalysis,
+    garment_info: GarmentAnalysis,
+    spec: GarmentSpec | None,
+    settings: Settings,
+    edit_mask: np.ndarray | None = None,
+    *,
+    init: Composite | None = None,
+    garment_photo: bool = True,
+    options: DiffusionOptions | None = None,
+) -> Iterator[Progress | Composite]:
+    """:func:`render` as a generator: a :class:`Progress` per denoising step, then the :class:`Composite`."""
+    job = _prepare(person_rgb, body, garment_info, spec, settings, edit_mask, init, garment_photo, options)
+    crop = None
+    for event in generate(job.request):
+        if isinstance(event, Progress):
+            yield event
+        else:
+            crop = event
+    if crop is None:
+        raise RuntimeError("the diffusion recipe finished without an image")
+    yield _finish(person_rgb, body, crop, job)
+
+
+def _prepare(
+    person_rgb: np.ndarray,
+    body: BodyAnalysis,
+    garment_info: GarmentAnalysis,
+    spec: GarmentSpec | None,
+    settings: Settings,
+    edit_mask: np.ndarray | None,
+    init: Composite | None,
+    garment_photo: bool,
+    options: DiffusionOptions | None,
+) -> _Job:
+    """Steps 1-2 of rendering: where to paint (mask, crop) and what to paint (prompts, garment, options)."""
+    options = options or DiffusionOptions.from_settings(settings)
+    options.check()
+    # 1. Where: body regions of the category (or the user's mask), plus whatever the warp preview changed, so
+    #    that the refined image replaces all of it; then a crop around that, shaped like the model's input.
+    mask = prepare_mask(body, garment_info.category, edit_mask)
+    if init is not None and edit_mask is None:
+        mask = mask | init.edit_mask
+    key = loader.PipelineKey.from_settings(settings)
+    pose = draw_pose(body) if key.controlnet else None
+    x0, y0, x1, y1 = crop_box(mask, aspect=_work_aspect(mask, key, options.side))
+
+    # 2. What: the words for the recipe's text encoder, an English caption for Kandinsky's prior, the photo.
+    kandinsky = key.recipe == "kandinsky21"
+    prompt = kandinsky_prompt(garment_info, spec) if kandinsky else build_prompt(garment_info, spec)
+    # Kandinsky reads words alone when no photo was given; sd15 needs an image: the synthesized garment.
+    with_photo = garment_photo or not kandinsky
+    crop = np.s_[y0:y1, x0:x1]
+    request = GenerateRequest(
+        key=key,
+        person=np.ascontiguousarray(person_rgb[crop]),
+        mask=np.ascontiguousarray(mask[crop]),
+        init=None if init is None else np.ascontiguousarray(init.image[crop]),
+        garment=garment_info.image if with_photo else None,
+        garment_mask=garment_info.mask if with_photo else None,
+        prompt=prompt,
+        caption=build_caption(garment_info, spec) if spec is not None else "",
+        pose=None if pose is None else np.ascontiguousarray(pose[crop]),
+        options=options,
+    )
+    return _Job(request, (x0, y0, x1, y1), mask)
+
+
+def _finish(person_rgb: np.ndarray, body: BodyAnalysis, crop: np.ndarray, job: _Job) -> Composite:
+    """Steps 4-5: the generated crop back into the photo; which new pixels show the garment."""
+    x0, y0, x1, y1 = job.box
+    image = person_rgb.copy()
+    image[y0:y1, x0:x1] = crop
+    layers = estimate_garment_mask(image, person_rgb, job.mask, body)
+    return Composite(
+        image=image,
+        edit_mask=job.mask,
+        garment_mask=layers.pop("garment"),
+        layers={"edit_region": job.mask, **layers},
+    )
+
+
+def _work_aspect(mask: np.ndarray, key: loader.PipelineKey, side: int) -> float:
+    """Width / height of the model's working size for the crop, so the crop needs no stretching."""
+    x0, y0, x1, y1 = crop_box(mask)
+    recipe = RECIPE_CLASSES[key.recipe](loader.load_pipeline(key))
+    work_h, work_w = recipe.work_size(y1 - y0, x1 - x0, side)
+    return work_w / work_h
+
+
+# ---------------------------------------------------------------------------------------------------
+# The recipes (numpy in and out, torch inside)
+# ---------------------------------------------------------------------------------------------------
+
+
+class Recipe:
+    """What both recipes share: the working size, input checks, numpy <-> PIL at the boundary.
+
+    ``__call__(person, mask, garment, garment_mask, prompt, *, caption, init, pose, options)`` yields a
+    :class:`Progress` per denoising step, then RGB uint8 ``(H, W, 3)``: ``person`` outside ``mask``, the
+    generated image inside it (faded in over :data:`FEATHER_FRACTION` from the mask's edge).
+    """
+
+    name = ""
 
     def __init__(self, pipe: Any) -> None:
         self.pipe = pipe
 
     @property
+    def latent_factor(self) -> int:
+        """Pixels per latent pixel (the VAE's or MoVQ's down-sampling)."""
+        raise NotImplementedError
+
+    @property
+    def unet(self) -> Any:
+        return self.pipe.unet
+
+    @property
     def device(self) -> torch.device:
-        return self.pipe.unet.device
-
-    @property
-    def has_ip_adapter(self) -> bool:
-        return getattr(self.pipe.unet, "encoder_hid_proj", None) is not None
-
-    @property
-    def has_controlnet(self) -> bool:
-        return getattr(self.pipe, "controlnet", None) is not None
+        return self.unet.device
 
     @property
     def size_multiple(self) -> int:
-        """Sides must be multiples of this: the VAE's factor times the UNet's down-sampling (and of 8)."""
-        unet_factor = 2 ** (len(self.pipe.unet.config.block_out_channels) - 1)
-        return max(PIPELINE_SIZE_MULTIPLE, self.pipe.vae_scale_factor * unet_factor)
+        """Sides must be multiples of this: the latent factor times the UNet's down-sampling (and of 8)."""
+        unet_factor = 2 ** (len(self.unet.config.block_out_channels) - 1)
+        return max(PIPELINE_SIZE_MULTIPLE, self.latent_factor * unet_factor)
 
-    @property
-    def native_side(self) -> int:
-        """The long side, in pixels, that the checkpoint was trained at (512 for SD 1.5)."""
-        return self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor
+    def work_size(self, height: int, width: int, side: int = 0) -> tuple[int, int]:
+        """Model-side ``(h, w)`` for a ``height x width`` crop: long side ``side`` (0: the recipe's native one)."""
+        side = side or RECIPE_NATIVE_SIDE[self.name]
+        multiple = self.size_multiple
+        scale = side / max(height, width)
+        return (
+            max(multiple, round(height * scale / multiple) * multiple),
+            max(multiple, round(width * scale / multiple) * multiple),
+        )
 
     def check_inputs(
         self,
         person: np.ndarray,
         mask: np.ndarray,
-        garment: np.ndarray,
-        garment_mask: np.ndarray,
+        garment: np.ndarray | None,
+        garment_mask: np.ndarray | None,
         prompt: str,
-        pose: np.ndarray | None,
+        init: np.ndarray | None,
     ) -> None:
         """Raise TryOnError (user inputs) or ValueError (programming errors) on inputs that cannot run."""
-        if person.ndim != 3 or person.shape[2] != 3 or person.dtype != np.uint8:
-            raise ValueError(f"person must be RGB uint8 (H, W, 3), got {person.dtype} {person.shape}")
-        if garment.ndim != 3 or garment.shape[2] != 3 or garment.dtype != np.uint8:
-            raise ValueError(f"garment must be RGB uint8 (H, W, 3), got {garment.dtype} {garment.shape}")
+        _check_rgb("person", person)
         if mask.shape != person.shape[:2] or mask.dtype != np.bool_:
             raise ValueError(f"mask must be bool {person.shape[:2]}, got {mask.dtype} {mask.shape}")
-        if garment_mask.shape != garment.shape[:2]:
-            raise ValueError(f"garment_mask must be {garment.shape[:2]}, got {garment_mask.shape}")
-        if pose is not None and pose.shape != person.shape:
-            raise ValueError(f"pose must be {person.shape}, got {pose.shape}")
+        if init is not None and (init.shape != person.shape or init.dtype != np.uint8):
+            raise ValueError(f"init must be uint8 {person.shape}, got {init.dtype} {init.shape}")
+        if garment is not None:
+            _check_rgb("garment", garment)
+            if garment_mask is None or garment_mask.shape != garment.shape[:2]:
+                raise ValueError(f"garment_mask must be {garment.shape[:2]}")
         if not mask.any():
             raise TryOnError("The area to repaint is empty: draw over the clothing you want to replace.")
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("prompt must be a non-empty string")
-        if not self.has_ip_adapter:
-            raise TryOnError(
-                "The diffusion model has no IP-Adapter, so it cannot see the garment photo: "
-                "set TRYON_DIFFUSION_IP_ADAPTER."
-            )
 
-    def encode_prompt(
-        self, prompt: str, negative_prompt: str, guidance: bool
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """CLIP text embeddings ``(1, 77, D)`` of the prompt and negative prompt (the pipeline's encoder)."""
-        positive, negative = self.pipe.encode_prompt(
-            prompt,
-            self.device,
-            num_images_per_prompt=1,
-            do_classifier_free_guidance=guidance,
-            negative_prompt=negative_prompt,
-        )
-        return positive, negative
+    def _generator(self, seed: int) -> torch.Generator:
+        import torch
+
+        return torch.Generator(device=self.device).manual_seed(seed)
 
     @staticmethod
-    def prepare_mask(body: BodyAnalysis, category: str, edit_mask: np.ndarray | None = None) -> np.ndarray:
-        """The region the model may repaint, bool ``(H, W)``.
+    def _paste(person: np.ndarray, mask: np.ndarray, result: np.ndarray) -> np.ndarray:
+        """A float image in [0, 1] at the working size -> uint8 at the crop's size, inside ``mask`` only."""
+        height, width = person.shape[:2]
+        generated = Image.fromarray(np.clip(result * 255 + 0.5, 0, 255).astype(np.uint8))
+        generated = np.asarray(generated.resize((width, height), Image.Resampling.LANCZOS))
+        return paste_inside(person, generated, mask, feather_px=FEATHER_FRACTION * max(height, width))
 
-        The user's ``edit_mask`` when given; else the body regions ``category`` covers (torso and arms for
-        "upper", legs and the hips below the waist for "lower", both for "dress"), grown by
-        :data:`MASK_DILATE_FRACTION`, minus face, hair, hands and feet.
 
-        Raises:
-            TryOnError: an ``edit_mask`` of the wrong size or empty; no body region found.
-        """
-        height, width = body.size
-        if edit_mask is not None:
-            edit_mask = np.asarray(edit_mask)
-            if edit_mask.shape != (height, width):
-                raise TryOnError(
-                    f"The edited mask is {edit_mask.shape[1]}x{edit_mask.shape[0]} but the photo is "
-                    f"{width}x{height}: draw the mask on the photo shown."
-                )
-            if not edit_mask.any():
-                raise TryOnError("The edited mask is empty: draw over the clothing you want to replace.")
-            return edit_mask.astype(bool)
-        if category not in REGIONS_BY_CATEGORY:
-            raise ValueError(f"unknown category {category!r}")
-        mask = np.zeros((height, width), bool)
-        for name in REGIONS_BY_CATEGORY[category]:
-            mask |= body.regions.get(name, False)
-        if category == "lower":
-            mask |= _below_waist(body) & body.regions.get("torso", np.zeros_like(mask))
-        if not mask.any():
-            raise TryOnError(
-                f"Could not find the body parts a {category} garment covers: use a photo that shows "
-                "you from the shoulders to the knees, facing the camera."
-            )
-        radius = max(1, round(MASK_DILATE_FRACTION * max(height, width)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        mask = cv2.dilate(mask.astype(np.uint8), kernel) > 0
-        for name in KEEP_REGIONS:
-            if name in body.regions:
-                mask &= ~body.regions[name]
-        return mask
+class SD15Recipe(Recipe):
+    """Stable Diffusion 1.5 inpainting, conditioned on a garment photo (IP-Adapter), a prompt and a pose.
 
-    def prepare_garment_embeds(
-        self, garment: np.ndarray, garment_mask: np.ndarray, guidance: bool
-    ) -> list[Any]:
-        """IP-Adapter input: the garment cut out on white, cropped square -> CLIP image embeddings.
+    Wraps a loaded diffusers pipeline (:func:`tryon.models.diffusion.load_pipeline`). Components:
 
-        Returns:
-            the pipeline's ``ip_adapter_image_embeds``: one tensor ``(2 if guidance else 1, 1, D)``
-            (unconditional first).
-        """
+    - ``vae`` (``AutoencoderKL``): encodes the photo with the edit region blanked, decodes the result.
+    - ``text_encoder`` (``CLIPTextModel``) and ``tokenizer``: the English prompt, read through the UNet's
+      cross-attention layers.
+    - ``unet`` (``UNet2DConditionModel``, 9 input channels: noisy latents + mask + masked-photo latents); with
+      the IP-Adapter loaded, each cross-attention layer also attends to 4 garment tokens through its own
+      key/value projections (decoupled cross-attention).
+    - ``image_encoder`` (``CLIPVisionModelWithProjection``) and ``feature_extractor``: the garment photo ->
+      one CLIP image embedding, which the IP-Adapter projects into those tokens.
+    - ``scheduler``: the sampler (the checkpoint's own).
+    - ``controlnet`` (``ControlNetModel``, optional): adds residuals from an OpenPose skeleton of the person.
+    """
+
+    name = "sd15"
+
+    @property
+    def latent_factor(self) -> int:
+        return self.pipe.vae_scale_factor
+
+    @property
+    def has_ip_adapter(self) -> bool:
+        return getattr(self.unet, "encoder_hid_proj", None) is not None
+
+    @property
+    def has_controlnet(self) -> bool:
+        return getattr(self.pipe, "controlnet", None) is not None
+
+    def encode_prompt(self, prompt: str, guidance: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """CLIP text embeddings ``(1, 77, D)`` of the prompt and the negative prompt (None without guidance)."""
+        positive, negative = self.pipe.encode_prompt(
+            prompt, self.device, num_images_per_prompt=1, do_classifier_free_guidance=guidance,
+            negative_prompt=NEGATIVE_PROMPT,
+        )
+        return positive, negative if guidance else None
+
+    def prepare_garment_embeds(self, garment: np.ndarray, garment_mask: np.ndarray, guidance: bool) -> list[Any]:
+        """IP-Adapter input: the garment cut out on white, cropped square -> CLIP image embeddings, one tensor
+        ``(2 if guidance else 1, 1, D)`` (unconditional first)."""
         return self.pipe.prepare_ip_adapter_image_embeds(
             ip_adapter_image=Image.fromarray(garment_cutout(garment, garment_mask)),
             ip_adapter_image_embeds=None,
@@ -540,102 +611,321 @@ class TryOnDiffusion:
             do_classifier_free_guidance=guidance,
         )
 
-    def work_size(self, height: int, width: int, side: int = 0) -> tuple[int, int]:
-        """Model-side ``(h, w)`` for a ``height x width`` crop: long side ``side`` (0: native size)."""
-        side = side or self.native_side
-        multiple = self.size_multiple
-        scale = side / max(height, width)
-        return (
-            max(multiple, round(height * scale / multiple) * multiple),
-            max(multiple, round(width * scale / multiple) * multiple),
-        )
+    def __call__(
+        self,
+        person: np.ndarray,
+        mask: np.ndarray,
+        garment: np.ndarray | None,
+        garment_mask: np.ndarray | None,
+        prompt: str,
+        *,
+        caption: str = "",
+        init: np.ndarray | None = None,
+        pose: np.ndarray | None = None,
+        options: DiffusionOptions = DiffusionOptions(),
+    ) -> Iterator[Progress | np.ndarray]:
+        import torch
+
+        # 1. Check inputs (this recipe sees the garment only through the IP-Adapter).
+        self.check_inputs(person, mask, garment, garment_mask, prompt, init)
+        if garment is None or not self.has_ip_adapter:
+            raise TryOnError("The sd15 recipe needs a garment photo and an IP-Adapter (TRYON_DIFFUSION_IP_ADAPTER): "
+                             "upload a garment photo, or use the kandinsky21 recipe for descriptions alone.")
+        work_h, work_w = self.work_size(*person.shape[:2], options.side)
+        guidance_scale = options.guidance_for(self.name)
+        guidance = guidance_scale > 1.0
+        strength = options.strength if init is not None else 1.0
+
+        def run(on_step: Callable[[int], None]) -> np.ndarray:
+            with torch.inference_mode():
+                # 2. Encode the prompt (text cross-attention) and the garment photo (IP-Adapter tokens).
+                prompt_embeds, negative_embeds = self.encode_prompt(prompt, guidance)
+                garment_embeds = self.prepare_garment_embeds(garment, garment_mask, guidance)
+                # 3. The start image (the warp result, or the photo when painting from noise), mask and pose.
+                start = Image.fromarray(init if init is not None else person).resize((work_w, work_h),
+                                                                                   Image.Resampling.LANCZOS)
+                mask_image = Image.fromarray(mask.astype(np.uint8) * 255).resize((work_w, work_h),
+                                                                                 Image.Resampling.NEAREST)
+                extra = self._control_kwargs(pose, work_w, work_h)
+                # 4. Denoise from the seeded, noised start; the pipeline blanks the mask in the start image.
+                return self.pipe(
+                    prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_embeds, image=start,
+                    mask_image=mask_image, height=work_h, width=work_w, strength=strength,
+                    num_inference_steps=options.steps, guidance_scale=guidance_scale,
+                    generator=self._generator(options.seed), ip_adapter_image_embeds=garment_embeds,
+                    output_type="np", callback_on_step_end=_step_callback(on_step), **extra,
+                ).images[0]
+
+        # 5. Back to the crop's size, pasted inside the mask only.
+        result = yield from _stream(run, total=max(1, math.ceil(options.steps * strength)))
+        yield self._paste(person, mask, result)
+
+    def _control_kwargs(self, pose: np.ndarray | None, work_w: int, work_h: int) -> dict[str, Any]:
+        if not self.has_controlnet:
+            return {}
+        if pose is None:
+            raise ValueError("this pipeline has a ControlNet: pass pose")
+        return {
+            "control_image": Image.fromarray(pose).resize((work_w, work_h), Image.Resampling.NEAREST),
+            "controlnet_conditioning_scale": CONTROLNET_SCALE,
+        }
+
+
+class Kandinsky21Recipe(Recipe):
+    """Kandinsky 2.1 inpainting: BERT-family text features and garment image features in one cross-attention.
+
+    Wraps a loaded ``KandinskyInpaintCombinedPipeline`` (:func:`tryon.models.diffusion.load_pipeline`).
+    Components:
+
+    - ``text_encoder`` (``MultilingualCLIP``: XLM-RoBERTa-Large, a BERT-family encoder, and a linear
+      projection) and ``tokenizer`` (``XLMRobertaTokenizer``): the description in any language -> token
+      states (the UNet's cross-attention context) and a pooled embedding (added to the time embedding).
+    - ``prior_pipe`` (``KandinskyPriorPipeline``): its CLIP image encoder turns the garment cut-out into a CLIP
+      image embedding; its prior transformer turns an English caption into one; its interpolation mixes both.
+    - ``unet`` (``UNet2DConditionModel``, 9 input channels: noisy latents + masked-photo latents + keep-mask;
+      ``encoder_hid_dim_type="text_image_proj"``): projects the image embedding into extra tokens next to
+      the projected text tokens, so every cross-attention layer reads text and garment together.
+    - ``movq`` (``VQModel``): encodes the photo and the warp result to latents, decodes the result.
+    - ``scheduler``: the decoder's sampler; a fresh copy per call (schedulers keep per-call state).
+    """
+
+    name = "kandinsky21"
+
+    @property
+    def latent_factor(self) -> int:
+        return self.pipe.decoder_pipe.movq_scale_factor
+
+    def encode_prompt(self, prompt: str, guidance: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """MultilingualCLIP: pooled embeddings ``(B, D)`` and token states ``(B, 77, T)``; with guidance B = 2,
+        the negative prompt first."""
+        texts = [NEGATIVE_PROMPT, prompt] if guidance else [prompt]
+        tokens = self.pipe.tokenizer(texts, padding="max_length", max_length=KANDINSKY_MAX_TOKENS,
+                                     truncation=True, return_attention_mask=True, return_tensors="pt")
+        pooled, states = self.pipe.text_encoder(input_ids=tokens.input_ids.to(self.device),
+                                                attention_mask=tokens.attention_mask.to(self.device))
+        return pooled.to(self.unet.dtype), states.to(self.unet.dtype)
+
+    def image_embeds(
+        self, garment: np.ndarray | None, garment_mask: np.ndarray | None, caption: str, seed: int,
+        prior_steps: int = DiffusionOptions.prior_steps,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The CLIP image embedding ``(1, D)`` and its negative: from the garment photo (the prior's image
+        encoder), from the caption (the prior), or both mixed by the prior's interpolation."""
+        prior = self.pipe.prior_pipe
+        generator = self._generator(seed)
+        cutout = None if garment is None else Image.fromarray(garment_cutout(garment, garment_mask))
+        if cutout is not None and caption:
+            out = prior.interpolate([cutout, caption], [PHOTO_WEIGHT, TEXT_WEIGHT], num_inference_steps=prior_steps,
+                                    generator=generator, guidance_scale=PRIOR_GUIDANCE, device=self.device)
+            return out.image_embeds, out.negative_image_embeds
+        if cutout is not None:
+            pixels = prior.image_processor(cutout, return_tensors="pt").pixel_values
+            embeds = prior.image_encoder(pixels.to(self.device, prior.image_encoder.dtype)).image_embeds
+            return embeds, prior.get_zero_embed(device=self.device)
+        out = prior(caption, num_inference_steps=prior_steps, generator=generator, guidance_scale=PRIOR_GUIDANCE)
+        return out.image_embeds, out.negative_image_embeds
+
+    def prepare_mask_latents(
+        self, person: torch.Tensor, mask: np.ndarray, latent_hw: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masked-photo latents and the keep-mask ``(1, 1, h, w)`` at latent size (1 = keep).
+
+        The repainted region grows by one latent pixel, as in the pipeline Kandinsky was trained with, so that
+        no latent pixel straddling the mask's edge keeps the old garment.
+        """
+        import torch
+        import torch.nn.functional as F  # noqa: N812 (torch's own convention)
+
+        repaint = torch.from_numpy(mask.astype(np.float32))[None, None].to(self.device)
+        repaint = F.interpolate(repaint, latent_hw, mode="nearest")
+        repaint = F.max_pool2d(repaint, kernel_size=3, stride=1, padding=1)
+        keep = (1.0 - repaint).to(self.unet.dtype)
+        latents = self.pipe.movq.encode(person).latents
+        return latents * keep, keep
+
+    def prepare_latents(
+        self, init: torch.Tensor | None, timesteps: torch.Tensor, scheduler: Any, shape: tuple[int, ...],
+        generator: torch.Generator,
+    ) -> torch.Tensor:
+        """Seeded noise; with a warp result, its latents noised to the first timestep of the shortened schedule."""
+        import torch
+
+        noise = torch.randn(shape, generator=generator, device=self.device, dtype=torch.float32).to(self.unet.dtype)
+        if init is None:
+            return noise * scheduler.init_noise_sigma
+        return scheduler.add_noise(self.pipe.movq.encode(init).latents, noise, timesteps[:1])
+
+    def _to_tensor(self, image: np.ndarray, work_w: int, work_h: int) -> torch.Tensor:
+        """RGB uint8 -> ``(1, 3, h, w)`` in [-1, 1] at the working size, on the device."""
+        import torch
+
+        resized = np.asarray(Image.fromarray(image).resize((work_w, work_h), Image.Resampling.BICUBIC))
+        tensor = torch.from_numpy(resized.astype(np.float32) / 127.5 - 1.0).permute(2, 0, 1)[None]
+        return tensor.to(self.device, self.unet.dtype)
 
     def __call__(
         self,
         person: np.ndarray,
         mask: np.ndarray,
-        garment: np.ndarray,
-        garment_mask: np.ndarray,
+        garment: np.ndarray | None,
+        garment_mask: np.ndarray | None,
         prompt: str,
         *,
+        caption: str = "",
+        init: np.ndarray | None = None,
         pose: np.ndarray | None = None,
-        negative_prompt: str = NEGATIVE_PROMPT,
-        num_inference_steps: int = 30,
-        guidance_scale: float = 2.5,
-        side: int = 0,
-        seed: int = DEFAULT_SEED,
-    ) -> np.ndarray:
-        """Repaint ``mask`` of ``person`` so it shows the garment.
-
-        Args:
-            person: RGB uint8 ``(H, W, 3)`` (a crop around the mask is best: more pixels on the garment).
-            mask: bool ``(H, W)``, the pixels that may change.
-            garment: RGB uint8 ``(h, w, 3)`` product photo; garment_mask: bool ``(h, w)`` its garment pixels.
-            prompt: English text for the CLIP text encoder.
-            pose: RGB uint8 ``(H, W, 3)`` OpenPose skeleton (:func:`draw_pose`), read by a ControlNet.
-            side: the long side the model works at (0: the checkpoint's native size); sides round to
-                :attr:`size_multiple`.
-            seed: fixes the initial noise (same inputs + seed -> same output).
-
-        Returns:
-            RGB uint8 ``(H, W, 3)``: equal to ``person`` outside ``mask``, the generated image inside it
-            (faded in over :data:`FEATHER_FRACTION` from the mask's edge).
-        """
+        options: DiffusionOptions = DiffusionOptions(),
+    ) -> Iterator[Progress | np.ndarray]:
         import torch
 
-        # 1. Check inputs.
-        self.check_inputs(person, mask, garment, garment_mask, prompt, pose)
-        height, width = person.shape[:2]
-        work_h, work_w = self.work_size(height, width, side)
+        # 1. Check inputs: the garment comes from a photo, from words, or both.
+        self.check_inputs(person, mask, garment, garment_mask, prompt, init)
+        if garment is None and not caption.strip():
+            raise ValueError("kandinsky21 needs a garment photo or a caption")
+        work_h, work_w = self.work_size(*person.shape[:2], options.side)
+        guidance_scale = options.guidance_for(self.name)
         guidance = guidance_scale > 1.0
-
+        strength = options.strength if init is not None else 1.0
+        generator = self._generator(options.seed)
         with torch.inference_mode():
-            # 2. Encode the prompt (text cross-attention) and the garment photo (IP-Adapter tokens).
-            prompt_embeds, negative_embeds = self.encode_prompt(prompt, negative_prompt, guidance)
-            garment_embeds = self.prepare_garment_embeds(garment, garment_mask, guidance)
+            # 2. The garment as a CLIP image embedding; the description as MultilingualCLIP token states.
+            image_embeds, negative_image_embeds = self.image_embeds(garment, garment_mask, caption, options.seed,
+                                                                    options.prior_steps)
+            text_embeds, text_states = self.encode_prompt(prompt, guidance)
+            if guidance:
+                image_embeds = torch.cat([negative_image_embeds, image_embeds])
+            image_embeds = image_embeds.to(self.unet.dtype)
+            # 3. The photo with the region blanked, and the keep-mask, at latent size.
+            latent_hw = (work_h // self.latent_factor, work_w // self.latent_factor)
+            masked, keep = self.prepare_mask_latents(self._to_tensor(person, work_w, work_h), mask, latent_hw)
+            # 4. The schedule (shortened to `strength` when refining) and the start latents.
+            scheduler = type(self.pipe.scheduler).from_config(self.pipe.scheduler.config)
+            scheduler.set_timesteps(options.steps, device=self.device)
+            timesteps = scheduler.timesteps[options.steps - max(1, math.ceil(options.steps * strength)):]
+            start = None if init is None or strength >= 1.0 else self._to_tensor(init, work_w, work_h)
+            latents = self.prepare_latents(start, timesteps, scheduler, (1, masked.shape[1], *latent_hw),
+                                           generator)
+            # 5. Denoise: each step reads the text and image tokens through cross-attention.
+            for index, timestep in enumerate(timesteps):
+                latents = self._step(scheduler, latents, masked, keep, timestep, text_embeds, text_states,
+                                     image_embeds, guidance_scale if guidance else None, generator)
+                yield Progress(index + 1, len(timesteps))
+            # 6. Decode, back to the crop's size, pasted inside the mask only.
+            image = self.pipe.movq.decode(latents, force_not_quantize=True).sample
+            result = (image[0].float().permute(1, 2, 0).cpu().numpy() + 1.0) / 2.0
+        yield self._paste(person, mask, result)
 
-            # 3. Resize photo, mask and pose to the model's size; the pipeline blanks the mask in the photo.
-            image = Image.fromarray(person).resize((work_w, work_h), Image.Resampling.LANCZOS)
-            mask_image = Image.fromarray(mask.astype(np.uint8) * 255).resize(
-                (work_w, work_h), Image.Resampling.NEAREST
-            )
-            extra: dict[str, Any] = {}
-            if self.has_controlnet:
-                if pose is None:
-                    raise ValueError("this pipeline has a ControlNet: pass pose")
-                extra = {
-                    "control_image": Image.fromarray(pose).resize((work_w, work_h), Image.Resampling.NEAREST),
-                    "controlnet_conditioning_scale": CONTROLNET_SCALE,
-                }
+    def _step(
+        self, scheduler: Any, latents: torch.Tensor, masked: torch.Tensor, keep: torch.Tensor,
+        timestep: torch.Tensor, text_embeds: torch.Tensor, text_states: torch.Tensor, image_embeds: torch.Tensor,
+        guidance_scale: float | None, generator: torch.Generator,
+    ) -> torch.Tensor:
+        """One denoising step: the UNet on (latents, masked photo, keep-mask), guidance, the scheduler."""
+        import torch
 
-            # 4. Denoise from seeded noise.
-            generator = torch.Generator(device=self.device).manual_seed(seed)
-            with _GENERATE_LOCK:
-                result = self.pipe(
-                    prompt_embeds=prompt_embeds,
-                    negative_prompt_embeds=negative_embeds if guidance else None,
-                    image=image,
-                    mask_image=mask_image,
-                    height=work_h,
-                    width=work_w,
-                    strength=1.0,
-                    num_inference_steps=num_inference_steps,
-                    guidance_scale=guidance_scale,
-                    generator=generator,
-                    ip_adapter_image_embeds=garment_embeds,
-                    output_type="np",
-                    **extra,
-                ).images[0]
+        batch = 2 if guidance_scale is not None else 1
+        model_input = torch.cat([latents.repeat(batch, 1, 1, 1), masked.repeat(batch, 1, 1, 1),
+                                 keep.repeat(batch, 1, 1, 1)], dim=1)
+        prediction = self.unet(model_input, timestep, encoder_hidden_states=text_states,
+                               added_cond_kwargs={"text_embeds": text_embeds, "image_embeds": image_embeds}).sample
+        channels = latents.shape[1]
+        noise, variance = prediction[:, :channels], prediction[:, channels:]
+        if guidance_scale is not None:
+            uncond, cond = noise.chunk(2)
+            noise, variance = uncond + guidance_scale * (cond - uncond), variance.chunk(2)[1]
+        if getattr(scheduler.config, "variance_type", None) in ("learned", "learned_range"):
+            noise = torch.cat([noise, variance], dim=1)
+        return scheduler.step(noise, timestep, latents, generator=generator).prev_sample
 
-        # 5. Back to the input size, pasted inside the mask only.
-        generated = Image.fromarray(np.clip(result * 255 + 0.5, 0, 255).astype(np.uint8))
-        generated = np.asarray(generated.resize((width, height), Image.Resampling.LANCZOS))
-        return paste_inside(person, generated, mask, feather_px=FEATHER_FRACTION * max(height, width))
+
+RECIPE_CLASSES: dict[str, type[Recipe]] = {"kandinsky21": Kandinsky21Recipe, "sd15": SD15Recipe}
+
+
+def _check_rgb(name: str, image: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"{name} must be RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
+
+
+def _step_callback(on_step: Callable[[int], None]) -> Callable[..., dict[str, Any]]:
+    """A diffusers ``callback_on_step_end`` that reports the 1-based step number."""
+
+    def callback(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        on_step(step + 1)
+        return tensors
+
+    return callback
+
+
+def _stream(run: Callable[[Callable[[int], None]], Any], total: int) -> Generator[Progress, None, Any]:
+    """Run ``run(on_step)`` in a worker thread, yielding a :class:`Progress` per step as it happens; the
+    generator's return value is ``run``'s result (``result = yield from _stream(...)``). Errors re-raise here.
+
+    diffusers pipelines report steps through a callback, not by yielding: the thread turns one into the other.
+    """
+    events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+
+    def work() -> None:
+        try:
+            events.put(("done", run(lambda step: events.put(("step", step)))))
+        except BaseException as exc:  # handed to the caller's thread
+            events.put(("error", exc))
+
+    threading.Thread(target=work, name="tryon-diffusion", daemon=True).start()
+    while True:
+        kind, value = events.get()
+        if kind == "step":
+            yield Progress(min(value, total), total)
+        elif kind == "error":
+            raise value
+        else:
+            return value
 
 
 # ---------------------------------------------------------------------------------------------------
 # Pure helpers (numpy in, numpy out)
 # ---------------------------------------------------------------------------------------------------
+
+
+def prepare_mask(body: BodyAnalysis, category: str, edit_mask: np.ndarray | None = None) -> np.ndarray:
+    """The region the model may repaint, bool ``(H, W)``.
+
+    The user's ``edit_mask`` when given; else the body regions ``category`` covers (torso and arms for
+    "upper", legs and the hips below the waist for "lower", both for "dress"), grown by
+    :data:`MASK_DILATE_FRACTION`, minus face, hair, hands and feet.
+
+    Raises:
+        TryOnError: an ``edit_mask`` of the wrong size or empty; no body region found.
+    """
+    height, width = body.size
+    if edit_mask is not None:
+        edit_mask = np.asarray(edit_mask)
+        if edit_mask.shape != (height, width):
+            raise TryOnError(
+                f"The edited mask is {edit_mask.shape[1]}x{edit_mask.shape[0]} but the photo is "
+                f"{width}x{height}: draw the mask on the photo shown."
+            )
+        if not edit_mask.any():
+            raise TryOnError("The edited mask is empty: draw over the clothing you want to replace.")
+        return edit_mask.astype(bool)
+    if category not in REGIONS_BY_CATEGORY:
+        raise ValueError(f"unknown category {category!r}")
+    mask = np.zeros((height, width), bool)
+    for name in REGIONS_BY_CATEGORY[category]:
+        mask |= body.regions.get(name, False)
+    if category == "lower":
+        mask |= _below_waist(body) & body.regions.get("torso", np.zeros_like(mask))
+    if not mask.any():
+        raise TryOnError(
+            f"Could not find the body parts a {category} garment covers: use a photo that shows "
+            "you from the shoulders to the knees, facing the camera."
+        )
+    radius = max(1, round(MASK_DILATE_FRACTION * max(height, width)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    mask = cv2.dilate(mask.astype(np.uint8), kernel) > 0
+    for name in KEEP_REGIONS:
+        if name in body.regions:
+            mask &= ~body.regions[name]
+    return mask
 
 
 def _below_waist(body: BodyAnalysis) -> np.ndarray:
@@ -747,13 +1037,12 @@ def colour_name(rgb: np.ndarray) -> str:
     return names[int(np.argmin(np.linalg.norm(lab[:-1] - lab[-1], axis=1)))]
 
 
-def build_prompt(garment: GarmentAnalysis, spec: GarmentSpec | None = None) -> str:
-    """The text prompt: an English caption of the garment, e.g. "a photo of a person wearing a red striped
-    linen long-sleeve shirt with a collar, ...".
+def build_caption(garment: GarmentAnalysis, spec: GarmentSpec | None = None) -> str:
+    """An English caption of the garment, e.g. "a red striped linen long-sleeve shirt with a collar".
 
     Words come from the parsed description (English or Chinese, negations already resolved by the parser),
     and, where it says nothing, from the garment photo (its mean colour's name, its sleeve length, its
-    category). The raw description is not used: CLIP reads "not blue" as blue.
+    category). CLIP reads "not blue" as blue, so the raw description never goes into a CLIP text encoder.
     """
     said = spec is not None and spec.category in (None, garment.category)
     colours = " and ".join(name for name, _ in spec.colours) if spec is not None and spec.colours else ""
@@ -777,7 +1066,18 @@ def build_prompt(garment: GarmentAnalysis, spec: GarmentSpec | None = None) -> s
     words = [article, fit, length, colour, pattern, material, sleeve, noun]
     if spec is not None and spec.neckline:
         words += ["with a", spec.neckline.replace("_", "-")]
-    return PROMPT_TEMPLATE.format(garment=" ".join(w for w in words if w))
+    return " ".join(w for w in words if w)
+
+
+def build_prompt(garment: GarmentAnalysis, spec: GarmentSpec | None = None) -> str:
+    """The English prompt for a CLIP text encoder (sd15): :func:`build_caption` in :data:`PROMPT_TEMPLATE`."""
+    return PROMPT_TEMPLATE.format(garment=build_caption(garment, spec))
+
+
+def kandinsky_prompt(garment: GarmentAnalysis, spec: GarmentSpec | None = None) -> str:
+    """The prompt for Kandinsky's multilingual text encoder: the description as given (any language, untranslated)
+    in :data:`PROMPT_TEMPLATE`, or the English caption of the photo when there is no description."""
+    return PROMPT_TEMPLATE.format(garment=spec.text if spec is not None else build_caption(garment))
 
 
 def estimate_garment_mask(
@@ -802,124 +1102,3 @@ def estimate_garment_mask(
     return {"garment": garment, "skin": skin, "background_kept": background_kept}
 
 
-# ---------------------------------------------------------------------------------------------------
-# GPU entry point and renderer
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class GenerateRequest:
-    """Everything one generation needs, picklable (ZeroGPU runs :func:`generate` in another process).
-
-    Arrays as in :meth:`TryOnDiffusion.__call__`; the rest names the weights and sampling options.
-    """
-
-    person: np.ndarray
-    mask: np.ndarray
-    garment: np.ndarray
-    garment_mask: np.ndarray
-    prompt: str
-    pose: np.ndarray | None
-    model: str
-    ip_adapter: str
-    controlnet: str
-    device: str
-    steps: int
-    guidance: float
-    side: int = 0
-    seed: int = DEFAULT_SEED
-
-
-@_gpu
-def generate(request: GenerateRequest) -> np.ndarray:
-    """The one GPU function: run :class:`TryOnDiffusion` on a request; RGB uint8 like ``request.person``."""
-    pipe = load_pipeline(
-        request.model, request.device, torch_dtype(request.device), request.ip_adapter, request.controlnet
-    )
-    return TryOnDiffusion(pipe)(
-        request.person,
-        request.mask,
-        request.garment,
-        request.garment_mask,
-        request.prompt,
-        pose=request.pose,
-        num_inference_steps=request.steps,
-        guidance_scale=request.guidance,
-        side=request.side,
-        seed=request.seed,
-    )
-
-
-def render(
-    person_rgb: np.ndarray,
-    body: BodyAnalysis,
-    garment_info: GarmentAnalysis,
-    spec: GarmentSpec | None,
-    settings: Settings,
-    edit_mask: np.ndarray | None = None,
-) -> Composite:
-    """Dress the person by inpainting (call only when :func:`unavailable_reason` is None).
-
-    Args:
-        person_rgb: RGB uint8 ``(H, W, 3)``; body: its BodyAnalysis; garment_info: the GarmentAnalysis.
-        spec: the parsed description (:class:`tryon.stages.text.GarmentSpec`) or None; its words become the prompt.
-        settings: weights, device, steps, guidance and working size.
-        edit_mask: bool ``(H, W)``, a user-drawn area to repaint (replaces the automatic one).
-
-    Returns:
-        :class:`Composite` with pixels outside ``edit_mask`` identical to ``person_rgb``; layers
-        ``edit_region``, ``skin`` and ``background_kept`` (bool ``(H, W)``).
-
-    Raises:
-        TryOnError: empty or mis-sized edit mask, body region not found, weights that do not load.
-    """
-    # 1. Where to paint: body regions of the category (or the user's mask), and a crop around them.
-    mask = TryOnDiffusion.prepare_mask(body, garment_info.category, edit_mask)
-    device = resolve_device(settings)
-    pose = draw_pose(body) if settings.diffusion_controlnet else None
-    x0, y0, x1, y1 = crop_box(mask, aspect=_work_aspect(mask, settings, device))
-
-    # 2. What to paint: the prompt from the description or a caption of the garment photo.
-    prompt = build_prompt(garment_info, spec)
-
-    # 3. Generate on the GPU (ZeroGPU: in its own process) on the crop, pasted inside the mask.
-    request = GenerateRequest(
-        person=np.ascontiguousarray(person_rgb[y0:y1, x0:x1]),
-        mask=np.ascontiguousarray(mask[y0:y1, x0:x1]),
-        garment=garment_info.image,
-        garment_mask=garment_info.mask,
-        prompt=prompt,
-        pose=None if pose is None else np.ascontiguousarray(pose[y0:y1, x0:x1]),
-        model=settings.diffusion_model,
-        ip_adapter=settings.diffusion_ip_adapter,
-        controlnet=settings.diffusion_controlnet,
-        device=device,
-        steps=settings.diffusion_steps,
-        guidance=settings.diffusion_guidance,
-        side=settings.diffusion_side,
-    )
-    image = person_rgb.copy()
-    image[y0:y1, x0:x1] = generate(request)
-
-    # 4. Which new pixels show the garment (for the consistency check and the UI overlay).
-    layers = estimate_garment_mask(image, person_rgb, mask, body)
-    return Composite(
-        image=image,
-        edit_mask=mask,
-        garment_mask=layers.pop("garment"),
-        layers={"edit_region": mask, **layers},
-    )
-
-
-def _work_aspect(mask: np.ndarray, settings: Settings, device: str) -> float:
-    """Width / height of the model's working size for the crop, so the crop needs no stretching."""
-    x0, y0, x1, y1 = crop_box(mask)
-    pipe = load_pipeline(
-        settings.diffusion_model,
-        device,
-        torch_dtype(device),
-        settings.diffusion_ip_adapter,
-        settings.diffusion_controlnet,
-    )
-    work_h, work_w = TryOnDiffusion(pipe).work_size(y1 - y0, x1 - x0, settings.diffusion_side)
-    return work_w / work_h

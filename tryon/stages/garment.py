@@ -8,18 +8,23 @@ Steps (:func:`analyze_garment`):
 
 1. mask: flood the background in from the image border (colour tolerance from the
    border's own spread), keep the garment component(s), decide which enclosed
-   background-coloured regions are real holes; where the outline is doubtful (a
-   white garment on white, a soft drop shadow) GrabCut refines it at reduced
-   resolution.
+   background-coloured regions are real holes; where the flood ran into a light garment
+   (textured off-white beside the mask), the salient-object model U²-Netp
+   (``load_model("u2netp")``) keeps it out of the garment; where the outline is doubtful
+   (a white garment on white, a soft drop shadow) GrabCut refines it at reduced
+   resolution. A person wearing clothes (MediaPipe pose over most of the silhouette) is
+   refused.
 2. category: "upper", "lower" or "dress" from the mask's shape (a crotch gap, a
-   straight waistband, length against torso width).
+   straight waistband, length against the overall and the torso width).
 3. for tops and dresses, the inside that shows above the front neckline (the inner
    back of the neck, its label, a V-neck's lining) is cut out of the mask (it would be
    painted over the wearer's neck): the front neckline is traced from one neck corner to
    the other as a smooth edge below the (shallow) back neckline, and kept only when the
    inside above it differs from the front below it.
-4. keypoints from the outline, the sleeve length, and part masks (body, sleeves or
-   legs) for the warp stage.
+4. keypoints from the outline (shoulder points past any collar; armpits where the side
+   seam meets a sleeve or an armhole, or, under a sleeve hanging over the body's side, at
+   a typical armhole depth), the sleeve length, and part masks (body, sleeves cut along
+   the shoulder-armpit line and the body's side line, or legs) for the warp stage.
 
 Keypoint names use the *wearer's* sides (see :mod:`tryon.stages.body`): on a product
 photo shown from the front, the garment's ``left`` sleeve is on the image's right.
@@ -28,11 +33,15 @@ photo shown from the front, the garment's ``left`` sleeve is on the image's righ
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import cv2
 import numpy as np
 
 from ..errors import TryOnError
+from ..models import load_model, model_lock
+
+_log = logging.getLogger(__name__)
 
 CATEGORIES = ("upper", "lower", "dress")
 SLEEVE_LENGTHS = ("none", "short", "three_quarter", "long")
@@ -54,6 +63,8 @@ LOWER_KEYPOINTS = (
 # Dresses also get a waist estimate (the narrowest row between armpits and hem).
 DRESS_EXTRA_KEYPOINTS = ("waist_left", "waist_right")
 
+SIDES = ("left", "right")  # the wearer's sides
+
 # Part masks in GarmentAnalysis.parts (present ones only).
 PART_NAMES = ("body", "sleeve_left", "sleeve_right", "leg_left", "leg_right")
 
@@ -61,6 +72,21 @@ NO_GARMENT_MESSAGE = (
     "No garment found in the garment photo: upload a product photo of one garment, "
     "shown flat or on an invisible mannequin, on a plain white, grey or single-colour background."
 )
+
+PERSON_PHOTO_MESSAGE = (
+    "The garment photo shows a person wearing clothes, not a garment on its own: upload a product "
+    "photo of the garment alone (laid flat or on an invisible mannequin) on a plain background."
+)
+
+# --- a person photo in the garment slot --------------------------------------------
+# MediaPipe pose runs (about 35 ms) where a person could be: the silhouette is tall (a standing
+# person, face cropped or not) or a face shows. It is a person photo when most body landmarks lie
+# confidently on the silhouette and reach over most of its height (a printed portrait on a tee
+# covers only part of the garment).
+PERSON_CHECK_MIN_ASPECT = 1.6  # silhouette height / width from which pose always runs
+PERSON_MIN_LANDMARKS = 15  # of MediaPipe's 33, visible (> 0.5) and on the silhouette
+PERSON_MIN_VISIBILITY = 0.5
+PERSON_MIN_EXTENT = 0.7  # their vertical extent over the silhouette's height
 
 # --- background and mask -------------------------------------------------------
 BORDER_PX = 4  # width of the border band the background colour is estimated from
@@ -96,13 +122,30 @@ SHADOW_MIN_SHARE = 0.15  # refine when this share of the outline band looks like
 GRABCUT_SIDE = 256  # long side of the image GrabCut runs on, px
 GRABCUT_BAND = 3  # px at GrabCut size around the flood outline that GrabCut may relabel
 GRABCUT_ITERATIONS = 1
+GRABCUT_SEED = 0
 SMOOTH_KERNEL = 5  # median filter that removes JPEG jaggies from the outline
+# A flood that ran into a light garment leaves textured off-white "background" beside the mask: the
+# salient-object model is asked when more than LEAK_SHARE of a band LEAK_BAND_PX outside the mask
+# (past the outline's blur) is LEAK_MIN_DISTANCE or more from the background colour.
+LEAK_BAND_PX = (4, 16)
+LEAK_MIN_DISTANCE = 3
+LEAK_SHARE = 0.15
+# U²-Netp: 320x320 input, ImageNet mean/std on RGB scaled by its maximum; output in [0, 1].
+SALIENT_SIDE = 320
+SALIENT_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+SALIENT_STD = np.array([0.229, 0.224, 0.225], np.float32)
+SALIENT_THRESHOLD = 0.5
 
 # --- category -------------------------------------------------------------------
 CROTCH_WINDOW_FRAC = 0.06  # columns either side of the centre searched for the crotch (x mask width)
 LEG_GAP_MIN_FRAC = 0.12  # trousers: the gap below the crotch spans at least this share of the height
 LEG_GAP_MAX_WIDTH = 0.45  # ... and is narrow just below the crotch (x hip width)
-DRESS_LENGTH_RATIO = 1.65  # garment length (to the hem) / width above which a top is a dress
+# A dress is longer (to the hem) than DRESS_LENGTH_RATIO x its overall width and DRESS_TORSO_RATIO x
+# its torso width (measured at the waist and hips): a long tee reaches ~1.5 and ~2.9 of them, a
+# long narrow tank ~2.0 and ~2.4, a short-sleeved A-line mini dress ~1.6 (its sleeves widen it)
+# and ~3.4. Both soft steps must be passed; the boundary stays soft (the caller may override).
+DRESS_LENGTH_RATIO = 1.55
+DRESS_TORSO_RATIO = 2.4
 WAISTBAND_ROWS = (0.005, 0.015)  # rows (x height) where a waistband fills the garment's width...
 WAISTBAND_REFERENCE_ROW = 0.1  # ... measured against the outline's extent here
 WAISTBAND_FILL = 0.6
@@ -149,21 +192,26 @@ NECK_BAND = 0.06  # the front fabric under the neckline: a band this deep (x nec
 NECK_MIN_COLOUR_DIFF = 3.0  # Lab distance between the inside (above the neckline) and the front below...
 NECK_MIN_CONTRAST = 0.5  # ... and that distance over the spread within each side (plus a floor)
 NECK_SPREAD_FLOOR = 2.0
-NECK_MAX_AREA = 0.12  # the inner back is a small part of the garment
+# The inside is at most NECK_MAX_AREA x the square of the torso's width (a deep V's lining reaches
+# ~0.27): against the garment's width, not its area, which a crop top's short body makes small.
+NECK_MAX_AREA = 0.4
 # The back neckline is shallow: an outline that dips deeper than this below the corners at the
 # centre (x neck width) is the front neckline itself (a strap top, a scoop seen from the front).
-NECK_MAX_BACK_DIP = 0.25
+NECK_MAX_BACK_DIP = 0.3
 NECK_CENTRE_BAND = 0.1  # the front neckline's lowest point is this close to the centre (x torso)
 STRAP_MAX_WIDTH = 0.15  # a neck corner on a run this narrow (x torso) is the top of a strap
 STRAP_PROBE = 0.04  # the strap's width is measured this far below its top (x torso)
 
 # --- keypoints ---------------------------------------------------------------------
-TORSO_ROWS = (0.3, 0.55)  # rows (x height) where the torso width is measured
+# Row bands (x height) where the torso width is measured: the upper one, unless the lower one is
+# narrower than TORSO_SLEEVE_SHARE of it (wide sleeves on a boxy top reach down into the upper).
+TORSO_ROWS = ((0.3, 0.55), (0.6, 0.9))
+TORSO_SLEEVE_SHARE = 0.85
 CENTRE_ROWS = (0.15, 0.6)  # rows (x height) whose extents give the garment's centre line
 SIDE_SLOPE_ROWS = 4  # rows over which the side seam's slope is measured
 SIDE_MAX_SLOPE = 1.0  # |dx/dy| above which the outline is no longer the side seam
 SIDE_START_ROWS = (0.35, 0.75)  # rows (x body height) where the side seam trace starts...
-SIDE_START_MIN_WIDTH = 0.75  # ... on the lowest row at least this wide (x the median row there)
+SIDE_START_MIN_WIDTH = 0.75  # ... on the lowest row at least this wide (x torso)
 SIDE_MAX_JUMP = 0.03  # the seam ends at a one-row jump of the outline larger than this (x torso)...
 SIDE_MAX_INWARD = 0.04  # ... where, having widened, it comes back inwards by this much (x torso)...
 SIDE_MIN_RUN = 0.3  # ... or where the garment beside it narrows to a strap (x torso)
@@ -172,13 +220,48 @@ ARMPIT_MIN_DROP = 0.2  # armpits are at least this far below the neck corners (x
 SHOULDER_STEEP_SLOPE = 1.6  # dy/dx where the shoulder line turns down into an armhole or sleeve
 SHOULDER_OUTSET = 0.06  # shoulder point may sit this far outside the armpit (x torso width)
 SHOULDER_WINDOW = 0.08  # columns over which the outline's slope is measured (x torso width)
-SLEEVE_MIN_AREA = 0.03  # a sleeve is at least this fraction of the body area
-# Sleeve length (shoulder to cuff) against the garment's own size: the geometric mean of the shoulder
-# width and twice the armhole depth (shoulder to armpit), each about 40-45 cm on a worn garment, so
-# a wide cut or a deep armhole alone does not shift the estimate. On a body the elbow is ~0.8 of
-# that from the shoulder, mid-forearm ~1.1 and the wrist ~1.45: thresholds halfway between.
-SLEEVE_SHORT_MAX = 0.8  # up to the elbow
-SLEEVE_THREE_QUARTER_MAX = 1.25  # up to between mid-forearm and wrist
+# A sleeve beside the body: rows where a separate run of the garment lies beside the body's run
+# (under a sleeve sticking out, or between a hanging sleeve and the body). The top of the lowest
+# such stretch of rows is where the sleeve joins the body: the armpit, or, for a sleeve that lies
+# over the body's side further up, the lowest point of their seam.
+NOTCH_GAP_ROWS = 2  # rows without a run beside the body that do not end the stretch
+NOTCH_MIN_HEIGHT = 0.02  # a shorter stretch (x torso) is a speck of the outline's jaggies
+# A sleeve hangs from the shoulder: its notch is at most this far below the garment's top (x torso;
+# an arm is about 1.5 torso widths long), lower ones are between the lobes of a hem.
+NOTCH_MAX_DROP = 2.0
+# ... and it is a sleeve, not a tie or a bow hanging from the side, when the garment reaches this
+# far beyond the body's side (x torso) on most rows above the notch (SLEEVE_ABOVE_SHARE of the rows
+# from SLEEVE_ABOVE_GAP x torso above it up to halfway to the garment's top, at least
+# SLEEVE_ABOVE_MIN x torso): a tie's knot is short, a sleeve runs up towards the shoulder.
+SLEEVE_MIN_REACH = 0.1
+SLEEVE_ABOVE_GAP = 0.05
+SLEEVE_ABOVE_MIN = 0.3
+SLEEVE_ABOVE_SHARE = 0.75
+# A flat garment's armhole (shoulder point to armpit) is about 0.55-0.65 of its shoulder width; a
+# sleeve hanging over the body's side hides its armpit: an armpit found deeper than
+# ARMHOLE_MAX_DEPTH (x the shoulder or body width, the larger: a puff sleeve's underside sits low
+# on a narrow-shouldered dress) is put at ARMHOLE_DEPTH (x shoulder width) below the shoulder
+# point, on the body's side line.
+ARMHOLE_DEPTH = 0.6
+ARMHOLE_MAX_DEPTH = 0.85
+# A collar or stand collar rises above the shoulder line: the outline drops steeply near the neck
+# corner (at most COLLAR_MAX_DROP, x torso) and then runs gently (slope below SHOULDER_LINE_SLOPE
+# over COLLAR_WINDOW, x torso) along the shoulder; the shoulder point is searched beyond it.
+COLLAR_MAX_DROP = 0.25
+COLLAR_MAX_WIDTH = 0.15  # the collar's side is this close to the neck corner (x torso)
+COLLAR_WINDOW = 0.03
+SHOULDER_LINE_SLOPE = 1.0
+# A sleeve, even a cap sleeve, covers at least this much (x the body's width squared); what lies
+# beyond a sleeveless armhole's shoulder-armpit line is a sliver. (Against the body's width, not
+# its area: a maxi dress's short sleeves are a tiny share of its area.)
+SLEEVE_MIN_AREA = 0.03
+# Sleeve length (shoulder point to cuff centre, the shorter sleeve where both are found) against the
+# garment's shoulder width (with straps, as on a cold-shoulder top, its body width over
+# TORSO_PER_SHOULDER). On a body the elbow is ~0.85 shoulder widths from the shoulder point,
+# mid-forearm ~1.15 and the wrist ~1.5.
+TORSO_PER_SHOULDER = 0.88  # a flat top's body width (below the armpits) over its shoulder width
+SLEEVE_SHORT_MAX = 0.95  # up to just past the elbow (elbow-length sleeves are short)
+SLEEVE_THREE_QUARTER_MAX = 1.4  # up to most of the way to the wrist
 DRESS_WAIST_SPAN = 0.6  # the waist is in this upper share of the armpit-to-hem span
 HEM_MIN_WIDTH = 0.5  # the hem is the lowest row at least this wide (x torso width)
 HEM_INSET = 0.01  # measure hem corners this far above the hem (x height)
@@ -236,6 +319,8 @@ def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysi
     image = np.ascontiguousarray(image, dtype=np.uint8)
     full_mask = garment_mask(image)
     shape = _Shape(full_mask)
+    if _person_photo(image, shape):
+        raise TryOnError(PERSON_PHOTO_MESSAGE)
     scores = category_scores(full_mask, shape)
     chosen = max(scores, key=scores.__getitem__) if category == "auto" else category
 
@@ -284,8 +369,15 @@ def garment_mask(image: np.ndarray) -> np.ndarray:
     background, tolerance, spread = _background_colour(image)
     distance = _colour_distance(image, background)
     candidate = distance <= tolerance
-    mask = ~_flood_from_border(candidate)
-    mask = _keep_main_components(mask)
+    mask = _keep_main_components(~_flood_from_border(candidate))
+    if mask.mean() < MIN_MASK_FRAC or _flood_leaked(distance, mask):
+        # A light garment on a light background: where the salient-object model sees the garment,
+        # only flat background lets the flood through (fabric is a little off-white and textured).
+        salient = _salient_garment(image)
+        if salient is not None:
+            strict = max(HOLE_STRICT_TOL, 2.0 * spread)
+            candidate &= ~salient | (distance <= strict)
+            mask = _keep_main_components(~_flood_from_border(candidate))
     if mask.mean() < MIN_MASK_FRAC:
         raise TryOnError(NO_GARMENT_MESSAGE)
 
@@ -299,6 +391,32 @@ def garment_mask(image: np.ndarray) -> np.ndarray:
         raise TryOnError(NO_GARMENT_MESSAGE)
     assert mask.shape == (height, width)
     return mask
+
+
+def _flood_leaked(distance: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the flood fill may have run into a light garment: the background just outside the
+    mask is not flat (more than :data:`LEAK_SHARE` of a band :data:`LEAK_BAND_PX` outside it, past
+    the outline's own blur, differs from the background colour by :data:`LEAK_MIN_DISTANCE`)."""
+    near, far = (cv2.dilate(mask.astype(np.uint8), np.ones((2 * r + 1,) * 2, np.uint8)) for r in LEAK_BAND_PX)
+    band = (far > 0) & (near == 0)
+    return bool(band.any()) and float(np.mean(distance[band] >= LEAK_MIN_DISTANCE)) > LEAK_SHARE
+
+
+def _salient_garment(image: np.ndarray) -> np.ndarray | None:
+    """Where the salient-object model (U²-Netp, ``load_model("u2netp")``) sees the garment: bool
+    ``(H, W)``, or None when the model is not installed (the flood fill then works alone)."""
+    try:
+        session = load_model("u2netp")
+    except TryOnError:
+        _log.warning("U²-Netp is not installed: light garments on light backgrounds may lose parts")
+        return None
+    side = SALIENT_SIDE
+    small = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = (small / max(float(small.max()), 1.0) - SALIENT_MEAN) / SALIENT_STD
+    prob = session.run(None, {session.get_inputs()[0].name: small.transpose(2, 0, 1)[None]})[0][0, 0]
+    prob = (prob - prob.min()) / max(float(prob.max() - prob.min()), 1e-6)
+    height, width = image.shape[:2]
+    return cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR) > SALIENT_THRESHOLD
 
 
 def _border_pixels(image: np.ndarray) -> np.ndarray:
@@ -451,6 +569,9 @@ def _grabcut_refine(
     labels[sure_fg & ~small_doubt] = cv2.GC_FGD
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models with k-means on OpenCV's (per-thread) random generator: a
+    # fixed seed gives the same mask for the same photo whatever ran before in the thread.
+    cv2.setRNGSeed(GRABCUT_SEED)
     cv2.grabCut(
         cv2.cvtColor(small_image, cv2.COLOR_RGB2BGR), labels, None, bgd_model, fgd_model,
         GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK,
@@ -508,6 +629,26 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     return max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.int32)
 
 
+def _person_photo(image: np.ndarray, shape: _Shape) -> bool:
+    """Whether the "garment" is a person wearing clothes (see :data:`PERSON_CHECK_MIN_ASPECT`)."""
+    if shape.height < PERSON_CHECK_MIN_ASPECT * shape.width:
+        with model_lock("faces"):
+            if not load_model("faces").process(image).detections:
+                return False
+    with model_lock("pose"):
+        result = load_model("pose").process(image)
+    if result.pose_landmarks is None:
+        return False
+    height, width = shape.mask.shape
+    points = np.array([(lm.x * width, lm.y * height, lm.visibility) for lm in result.pose_landmarks.landmark])
+    xs, ys = np.round(points[:, 0]).astype(int), np.round(points[:, 1]).astype(int)
+    on = (points[:, 2] > PERSON_MIN_VISIBILITY) & (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+    on[on] = shape.mask[ys[on], xs[on]]
+    if on.sum() < PERSON_MIN_LANDMARKS:
+        return False
+    return float(np.ptp(points[on, 1])) >= PERSON_MIN_EXTENT * shape.height
+
+
 # ---------------------------------------------------------------------------------
 # 2. Shape measurements and category
 # ---------------------------------------------------------------------------------
@@ -535,7 +676,13 @@ class _Shape:
         band = (rows >= lo) & (rows <= hi) & filled
         middle = (first[band] + last[band]) / 2
         self.cx = float(np.median(middle)) if band.any() else (self.left + self.right) / 2
-        self.torso_width = self._torso_width()
+        # The torso's width in the upper band (the neckline's scale), and the body's width: the
+        # lower band's where that is clearly narrower (the upper went through a boxy top's sleeves).
+        upper, lower = self._band_widths()
+        if not np.isfinite(upper):
+            upper = lower if np.isfinite(lower) else float(self.width)
+        self.torso_width = upper
+        self.body_width = lower if lower < TORSO_SLEEVE_SHARE * upper else upper
         # Height down to the hem: what hangs below it (ties, straps, sleeves) is narrow.
         wide = np.flatnonzero(np.count_nonzero(mask, axis=1) >= HEM_MIN_WIDTH * self.torso_width)
         self.body_height = (int(wide.max()) if wide.size else self.bottom) - self.top + 1
@@ -551,6 +698,13 @@ class _Shape:
         i = first + int(np.searchsorted(self._run_starts[first:last], xi, side="right")) - 1
         return int(self._run_starts[i]), int(self._run_ends[i])
 
+    def runs(self, y: int) -> tuple[np.ndarray, np.ndarray]:
+        """First and last columns of every run of mask pixels in row ``y``, left to right."""
+        if self._run_rows is None:
+            self._find_runs()
+        first, last = self._run_rows[y], self._run_rows[y + 1]
+        return self._run_starts[first:last], self._run_ends[first:last]
+
     def _find_runs(self) -> None:
         """Every row's runs of mask pixels, found in one pass when first needed."""
         height = self.mask.shape[0]
@@ -561,13 +715,18 @@ class _Shape:
         self._run_starts, self._run_ends = columns[0::2], columns[1::2] - 1
         self._run_rows = np.searchsorted(rows[0::2], np.arange(height + 1))
 
-    def _torso_width(self) -> float:
-        widths = []
-        for frac in np.linspace(*TORSO_ROWS, 12):
-            run = self.run_at(int(self.top + frac * self.height), self.cx)
-            if run is not None:
-                widths.append(run[1] - run[0] + 1)
-        return float(np.median(widths)) if widths else float(self.width)
+    def _band_widths(self) -> tuple[float, float]:
+        """Median widths of the run through the centre line over the :data:`TORSO_ROWS` bands
+        (inf where the centre line misses the garment)."""
+        medians = []
+        for band in TORSO_ROWS:
+            widths = [
+                run[1] - run[0] + 1
+                for frac in np.linspace(*band, 12)
+                if (run := self.run_at(int(self.top + frac * self.height), self.cx)) is not None
+            ]
+            medians.append(float(np.median(widths)) if widths else np.inf)
+        return medians[0], medians[1]
 
 
 def _ramp(value: float, threshold: float, scale: float) -> float:
@@ -629,9 +788,11 @@ def category_scores(mask: np.ndarray, shape: _Shape | None = None) -> dict[str, 
     top_rows = mask[first:last + 1]
     top_fill = float(top_rows.sum(axis=1).mean()) / max(extent, 1)
     waistband = _ramp(top_fill, WAISTBAND_FILL, CATEGORY_SOFTNESS * WAISTBAND_FILL)
-    # Length without what hangs below the hem (ties, straps) against the overall width.
-    length = shape.body_height / shape.width
-    long_garment = _ramp(length, DRESS_LENGTH_RATIO, CATEGORY_SOFTNESS * DRESS_LENGTH_RATIO)
+    # Length without what hangs below the hem (ties, straps) against the overall width (a long tank
+    # is narrow) and against the torso (short sleeves make a dress wide): a dress is long on both.
+    long_garment = _ramp(
+        shape.body_height / shape.width, DRESS_LENGTH_RATIO, CATEGORY_SOFTNESS * DRESS_LENGTH_RATIO
+    ) * _ramp(shape.body_height / shape.torso_width, DRESS_TORSO_RATIO, CATEGORY_SOFTNESS * DRESS_TORSO_RATIO)
 
     lower = max(trousers, waistband)
     raw = {"upper": (1 - lower) * (1 - long_garment), "lower": lower, "dress": (1 - lower) * long_garment}
@@ -690,7 +851,7 @@ def find_back_neck(image: np.ndarray, mask: np.ndarray, shape: _Shape | None = N
     if path is None:
         return none
     region = _neck_region(rays, path, mask)
-    if not region.any() or region.sum() > NECK_MAX_AREA * mask.sum():
+    if not region.any() or region.sum() > NECK_MAX_AREA * shape.torso_width**2:
         return none
     return region
 
@@ -987,63 +1148,77 @@ def _upper_keypoints(
 
     ``mask`` is the front (inner back removed); ``full_shape`` measures the whole garment.
     Order: neck, armpits (side seams), shoulders (outline above), sleeves (cut along the
-    shoulder-armpit line), cuff centres and sleeve length, hem, and a dress's waist.
+    shoulder-armpit line and the body's side line), cuff centres and sleeve length, hem, and a
+    dress's waist.
     """
     shape = _Shape(mask)
     shape.cx, shape.torso_width = full_shape.cx, full_shape.torso_width
-    torso = shape.torso_width
-    keypoints: dict[str, tuple[float, float]] = {}
-
+    shape.body_width = full_shape.body_width
     straps = {} if back_neck.any() else _straps(shape)
-    neck = _neck_points(shape, back_neck, straps)
-    keypoints.update(neck)
-    armpits = {side: _armpit(shape, side) for side in ("left", "right")}
-    # A seam traced all the way up (an armhole folded flat) still puts the armpit below the neck.
-    lowest = int(max(neck["neck_left"][1], neck["neck_right"][1]) + ARMPIT_MIN_DROP * torso)
-    for side, (_, y) in armpits.items():
-        xs = np.flatnonzero(mask[min(lowest, shape.bottom)])
-        if y < lowest and xs.size:
-            armpits[side] = (float(xs.max() if _side_sign(side) > 0 else xs.min()), float(lowest))
-    for side, point in armpits.items():
-        keypoints[f"armpit_{side}"] = point
-        if straps:  # the outer edge of the strap's top
-            x = straps[side][1] if _side_sign(side) > 0 else straps[side][0]
-            keypoints[f"shoulder_{side}"] = (float(x), float(np.flatnonzero(mask[:, x])[0]))
-        else:
-            keypoints[f"shoulder_{side}"] = _shoulder(full_shape.mask, torso, side, neck[f"neck_{side}"], point)
-
-    sleeves: dict[str, np.ndarray] = {}
-    body = mask.copy()
-    for side in ("left", "right"):
-        sleeve = _sleeve_region(shape, keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"], side)
-        sleeves[side] = sleeve
-        body &= ~sleeve
-    body_area = max(1, int(body.sum()))
+    keypoints, notches = _frame_points(shape, full_shape.mask, back_neck, straps)
+    parts = {"body": mask.copy()}
     lengths = []
-    parts = {"body": body}
-    for side in ("left", "right"):
-        sleeve = sleeves[side]
-        if sleeve.sum() < SLEEVE_MIN_AREA * body_area:
-            parts["body"] = parts["body"] | sleeve
+    for side in SIDES:
+        shoulder, armpit = keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"]
+        parts[f"sleeve_{side}"] = _sleeve_region(shape, shoulder, armpit, side, notches[side])
+        parts["body"] &= ~parts[f"sleeve_{side}"]
+    for side in SIDES:
+        sleeve = parts.pop(f"sleeve_{side}")
+        if sleeve.sum() < SLEEVE_MIN_AREA * shape.body_width**2:
+            parts["body"] |= sleeve  # a sliver of a sleeveless armhole
             continue
         parts[f"sleeve_{side}"] = sleeve
         end = _sleeve_end(sleeve, keypoints[f"shoulder_{side}"], keypoints[f"armpit_{side}"])
         keypoints[f"sleeve_end_{side}"] = end
         lengths.append(float(np.hypot(*np.subtract(end, keypoints[f"shoulder_{side}"]))))
 
-    shoulder_width = abs(keypoints["shoulder_left"][0] - keypoints["shoulder_right"][0])
-    armhole = float(np.mean([keypoints[f"armpit_{side}"][1] - keypoints[f"shoulder_{side}"][1]
-                             for side in ("left", "right")]))
-    reference = np.sqrt(max(shoulder_width, 0.5 * torso) * max(2.0 * armhole, 0.5 * torso))
-    sleeve = _sleeve_length_name(max(lengths) if lengths else 0.0, float(reference))
-
     body_shape = _Shape(parts["body"]) if parts["body"].any() else shape
-    body_shape.cx, body_shape.torso_width = shape.cx, torso
-    hem = _hem_corners(body_shape)
-    keypoints.update(hem)
+    shoulder_width = abs(keypoints["shoulder_left"][0] - keypoints["shoulder_right"][0])
+    # Straps (a cold-shoulder top) are closer together than the shoulders: the body's width tells.
+    reference = body_shape.body_width / TORSO_PER_SHOULDER if straps else shoulder_width
+    sleeve = _sleeve_length_name(min(lengths) if lengths else 0.0, float(reference))
+    body_shape.cx, body_shape.torso_width = shape.cx, shape.torso_width
+    keypoints.update(_hem_corners(body_shape))
     if dress:
         keypoints.update(_dress_waist(body_shape, keypoints))
     return keypoints, parts, sleeve
+
+
+def _frame_points(
+    shape: _Shape, full_mask: np.ndarray, back_neck: np.ndarray, straps: dict[str, tuple[int, int]]
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float] | None]]:
+    """Neck points, shoulders and armpits of a top or dress, and where a sleeve hanging beside the
+    body parts from its side (per side, None where it does not)."""
+    torso = shape.body_width
+    keypoints = dict(_neck_points(shape, back_neck, straps))
+    neck_y = max(keypoints["neck_left"][1], keypoints["neck_right"][1])
+    armpits, notches = _find_armpits(shape, neck_y)
+    for side in SIDES:
+        neck = keypoints[f"neck_{side}"]
+        if straps:  # the outer edge of the strap's top
+            x = straps[side][1] if _side_sign(side) > 0 else straps[side][0]
+            keypoints[f"shoulder_{side}"] = (float(x), float(np.flatnonzero(shape.mask[:, x])[0]))
+            continue
+        hanging = notches[side] is not None
+        keypoints[f"shoulder_{side}"] = _shoulder(full_mask, torso, side, neck, armpits[side], hanging=hanging)
+        if _side_sign(side) * (keypoints[f"shoulder_{side}"][0] - neck[0]) <= 0:
+            # The neck corner is the outer end of a narrow shoulder band (a sweetheart or square
+            # neckline, an off-shoulder top's edge): it is the shoulder point; the neckline starts
+            # at the band's inner edge.
+            keypoints[f"shoulder_{side}"] = neck
+            keypoints[f"neck_{side}"] = _band_inner_corner(shape, side, neck)
+    shoulders = {side: keypoints[f"shoulder_{side}"] for side in SIDES}
+    for side in SIDES:  # an armpit is below its shoulder point (a halter's seam climbs to the neck)
+        y = min(shape.bottom, int(shoulders[side][1] + ARMPIT_MIN_DROP * torso))
+        if armpits[side][1] < y and (run := shape.run_at(y, shape.cx)) is not None:
+            armpits[side] = (float(run[1] if _side_sign(side) > 0 else run[0]), float(y))
+    # A sleeve does not hang from a strap (a cold-shoulder top's sleeves start below the straps).
+    hidden = armpits if straps else _hidden_armpits(shape, armpits, shoulders, notches)
+    for side in SIDES:  # below a hidden armpit the sleeve parts from the body's side line
+        if hidden[side] != armpits[side]:
+            notches[side] = armpits[side]
+        keypoints[f"armpit_{side}"] = hidden[side]
+    return keypoints, notches
 
 
 def _side_sign(side: str) -> int:
@@ -1077,10 +1252,32 @@ def _neck_points(
     if straps:  # the corners are the straps' outer edges; the neckline starts at their inner edges
         right, left = straps["right"][1], straps["left"][0]
     points = {"neck_left": (float(left), float(top[left])), "neck_right": (float(right), float(top[right]))}
-    between = np.arange(right, left + 1)
+    # The lowest outline point between the corners; a closed collar or high neck that does not dip
+    # between them (a polo's, a mock neck's) has its centre midway, level with the lower corner.
+    between = np.arange(right + 1, left)
+    if between.size == 0:
+        between = np.arange(right, left + 1)
     lowest = int(between[np.argmax(top[between])])
-    points["neck_center"] = (float(lowest), float(top[lowest]))
+    corner_y = max(top[left], top[right])
+    if top[lowest] <= corner_y:
+        lowest = (left + right) // 2
+    points["neck_center"] = (float(lowest), float(max(top[lowest], corner_y)))
     return points
+
+
+def _band_inner_corner(shape: _Shape, side: str, corner: tuple[float, float]) -> tuple[float, float]:
+    """The inner end of the shoulder band whose outer top corner is ``corner``: the top of the
+    column at the band's inner edge, :data:`STRAP_PROBE` below its top (one pixel inwards of
+    ``corner`` where the band runs across the centre line, as on an off-shoulder top)."""
+    sign = _side_sign(side)
+    x, y = int(corner[0]), int(corner[1])
+    probe = min(shape.bottom, int(y + max(2.0, STRAP_PROBE * shape.torso_width)))
+    run = shape.run_at(probe, x) or shape.run_at(probe, x - sign * 2)
+    inner = x - sign
+    if run is not None and not run[0] <= shape.cx <= run[1]:
+        inner = run[0] if sign > 0 else run[1]
+    column = np.flatnonzero(shape.mask[:, inner])
+    return float(inner), float(column[0] if column.size else y)
 
 
 def _straps(shape: _Shape) -> dict[str, tuple[int, int]]:
@@ -1101,116 +1298,327 @@ def _straps(shape: _Shape) -> dict[str, tuple[int, int]]:
     return straps
 
 
+def _find_armpits(
+    shape: _Shape, neck_y: float
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float] | None]]:
+    """Both armpits, and where a sleeve hanging beside the body parts from it (None elsewhere).
+
+    A side seam traced all the way up has climbed a sleeve hanging beside the body (its armpit is
+    at the notch where they part, or hidden above it), or an armhole folded flat. Where one side
+    found its armpit and the other climbed to the top without a notch, the other mirrors it (a
+    garment photographed from the front is symmetric; tiers and ruffles hide one side's notch).
+    Failing that the armpit is put just below the neck.
+    """
+    lowest = int(neck_y + ARMPIT_MIN_DROP * shape.body_width)
+    armpits = {side: _armpit(shape, side) for side in SIDES}
+    notches: dict[str, tuple[float, float] | None] = {side: None for side in SIDES}
+    for side in SIDES:
+        if armpits[side][1] >= lowest and not _on_outer_edge(shape, side, armpits[side]):
+            continue  # the trace ended at a sleeve's underside or an armhole
+        notch = _sleeve_notch(shape, side, neck_y)
+        if notch is not None and (armpits[side][1] < lowest or _climbed_sleeve(shape, side, armpits[side], notch)):
+            armpits[side] = notches[side] = notch
+    climbed = {side: armpits[side][1] < lowest for side in SIDES}
+    for side, other in (SIDES, SIDES[::-1]):
+        if climbed[side] and not climbed[other]:
+            armpits[side] = _mirrored(shape, side, armpits[other])
+            notches[side] = None if notches[other] is None else _mirrored(shape, side, notches[other])
+            climbed[side] = False
+    row = np.flatnonzero(shape.mask[min(lowest, shape.bottom)])
+    for side in SIDES:
+        if climbed[side] and row.size:
+            armpits[side] = (float(row.max() if _side_sign(side) > 0 else row.min()), float(lowest))
+    return armpits, notches
+
+
+def _mirrored(shape: _Shape, side: str, point: tuple[float, float]) -> tuple[float, float]:
+    """``point`` (on the other side) mirrored about the centre line onto the garment's edge on
+    ``side`` in its row (the body's run there, else the outermost garment pixel of the row)."""
+    x, y = 2 * shape.cx - point[0], point[1]
+    run = shape.run_at(int(y), shape.cx)
+    xs = np.flatnonzero(shape.mask[int(y)])
+    if run is not None:
+        x = run[1] if _side_sign(side) > 0 else run[0]
+    elif xs.size:
+        x = xs.max() if _side_sign(side) > 0 else xs.min()
+    return float(np.clip(x, 0, shape.mask.shape[1] - 1)), float(y)
+
+
+def _sleeve_notch(shape: _Shape, side: str, neck_y: float) -> tuple[float, float] | None:
+    """Where a sleeve hanging beside the body joins it, seen from below: ``(x, y)`` on the body's
+    side, or None.
+
+    Called when the side seam's trace climbed all the way up the outline (a sleeve hanging beside
+    the body, or an armhole folded flat): rows are scanned upwards from the hem, and the top of the
+    lowest stretch of rows where a separate run of the garment lies beside the body's run on
+    ``side`` (the gap between a hanging sleeve and the body) is returned; a folded armhole has none.
+    """
+    sign = _side_sign(side)
+    torso = shape.body_width
+    highest = int(neck_y + ARMPIT_MIN_DROP * torso)
+    lowest = min(shape.bottom, int(shape.top + NOTCH_MAX_DROP * torso))
+    stretch: list[tuple[int, int]] = []  # (y, the body's edge) of the current stretch, bottom up
+    misses = 0
+    for y in range(lowest, highest, -1):
+        central = shape.run_at(y, shape.cx)
+        beside = False
+        if central is not None:
+            starts, ends = shape.runs(y)
+            edge = central[1] if sign > 0 else central[0]
+            beside = bool(np.any(starts > edge) if sign > 0 else np.any(ends < edge))
+        if beside:
+            stretch.append((y, edge))
+            misses = 0
+            continue
+        misses += 1
+        if stretch and (misses > NOTCH_GAP_ROWS or central is None):
+            if stretch[0][0] - stretch[-1][0] >= NOTCH_MIN_HEIGHT * torso:
+                y_top, x_edge = stretch[-1]
+                return float(x_edge), float(y_top)
+            stretch = []
+    return None
+
+
+def _on_outer_edge(shape: _Shape, side: str, point: tuple[float, float]) -> bool:
+    """Whether ``point`` is (within :data:`SIDE_MAX_JUMP`) the garment's outermost in its row."""
+    xs = np.flatnonzero(shape.mask[int(point[1])])
+    if xs.size == 0:
+        return False
+    outermost = xs.max() if _side_sign(side) > 0 else xs.min()
+    return abs(outermost - point[0]) <= SIDE_MAX_JUMP * shape.body_width
+
+
+def _climbed_sleeve(
+    shape: _Shape, side: str, armpit: tuple[float, float], notch: tuple[float, float]
+) -> bool:
+    """Whether the side seam's trace ended up on a sleeve's outer edge: its end is the garment's
+    outermost point in its row, above ``notch`` and outside it by at least a sleeve's width."""
+    (x, y), (notch_x, notch_y) = armpit, notch
+    if notch_y <= y or not _on_outer_edge(shape, side, armpit):
+        return False
+    return _side_sign(side) * (x - notch_x) >= SLEEVE_MIN_REACH * shape.body_width
+
+
+def _sleeve_above(shape: _Shape, side: str, y: int, edge: int) -> bool:
+    """Whether the garment reaches :data:`SLEEVE_MIN_REACH` beyond the body's side ``edge`` on most
+    rows above ``y`` (a sleeve hangs there) on ``side``."""
+    sign = _side_sign(side)
+    torso = shape.body_width
+    reach_up = max(SLEEVE_ABOVE_MIN * torso, 0.5 * (y - shape.top))
+    rows = np.arange(int(y - reach_up), int(y - SLEEVE_ABOVE_GAP * torso) + 1)
+    rows = rows[(rows >= shape.top) & (rows <= shape.bottom)]
+    if rows.size == 0:
+        return False
+    band = shape.mask[rows]
+    present = band.any(axis=1)
+    outer = np.where(sign > 0, band.shape[1] - 1 - band[:, ::-1].argmax(axis=1), band.argmax(axis=1))
+    reach = np.where(present, sign * (outer - edge), 0)
+    return float(np.mean(reach >= SLEEVE_MIN_REACH * torso)) >= SLEEVE_ABOVE_SHARE
+
+
+def _hidden_armpits(
+    shape: _Shape,
+    armpits: dict[str, tuple[float, float]],
+    shoulders: dict[str, tuple[float, float]],
+    notches: dict[str, tuple[float, float] | None],
+) -> dict[str, tuple[float, float]]:
+    """Armpits under sleeves that lie over the body's side: where a hanging sleeve parts from the
+    body far below the shoulder is not its armpit, which is put at a typical armhole depth
+    (:data:`ARMHOLE_DEPTH`) on the body's side line, no further out than the shoulder point. (A
+    deep armhole without a sleeve beside it is left where it is.)"""
+    span = abs(shoulders["left"][0] - shoulders["right"][0])
+    result = dict(armpits)
+    for side in SIDES:
+        (x, y), (sx, sy) = armpits[side], shoulders[side]
+        if y - sy <= ARMHOLE_MAX_DEPTH * max(span, shape.body_width):
+            continue
+        if notches[side] is not None or _sleeve_above(shape, side, int(y), int(x)):
+            sign = _side_sign(side)
+            x = sx if sign * (x - sx) > 0 else x
+            result[side] = (float(x), float(sy + ARMHOLE_DEPTH * span))
+    return result
+
+
+@dataclasses.dataclass
+class _Seam:
+    """A side seam traced upwards: its edge x per row since the last restart (bottom up), the
+    index of the outermost of them and the row of the last."""
+
+    edges: list[int]
+    y_end: int
+    best: int = 0
+
+    def restart(self, x: int, y: int) -> None:
+        self.edges, self.y_end, self.best = [x], y, 0
+
+
 def _armpit(shape: _Shape, side: str) -> tuple[float, float]:
     """Where the body's side seam ends at the top: under the sleeve, or the bottom of the armhole.
 
-    The side seam is traced upwards from a torso row low on the body; it ends where the
-    outline turns outwards (a sleeve's underside), jumps (a hanging sleeve joins the body),
-    comes back inwards after widening (a steep armhole) or where the garment beside it
-    narrows to a strap. Kinks low on the side (a tie, a peplum) do not end it.
+    The side seam is traced upwards from a torso-wide row low on the body; it ends where the
+    outline turns outwards into a sleeve (its underside, or a jump where a hanging sleeve joins the
+    body), comes back inwards after widening (a steep armhole) or where the garment beside it
+    narrows to a strap. What sticks out from the side without a sleeve above it (a tie, a bow, a
+    pocket) and bulges low on the side (a peplum) do not end it.
     """
     sign = _side_sign(side)
-    torso = shape.torso_width
-    first, last = (int(shape.top + fraction * shape.body_height) for fraction in SIDE_START_ROWS)
-    rows = np.arange(first, last + 1)
-    runs = [shape.run_at(int(y), shape.cx) for y in rows]
-    widths = np.array([run[1] - run[0] if run else 0 for run in runs], float)
-    if not widths.any():
+    torso = shape.body_width
+    y_start = _seam_start(shape)
+    if y_start is None:
         return shape.cx + sign * torso / 2, shape.top + 0.3 * shape.height
-    # The lowest row that is torso-wide (not the point of a V-shaped hem, not between straps).
-    wide = widths >= SIDE_START_MIN_WIDTH * np.median(widths[widths > 0])
-    y_start = int(rows[wide][-1])
     run = shape.run_at(y_start, shape.cx)
-    edges = [run[1] if sign > 0 else run[0]]
-    max_jump = max(3.0, SIDE_MAX_JUMP * torso)
-    inward = max(2, int(0.02 * torso))
-    y_end = y_start
-    best = 0  # index of the outermost edge so far
+    seam = _Seam([run[1] if sign > 0 else run[0]], y_start)
     for y in range(y_start - 1, shape.top - 1, -1):
-        run = shape.run_at(y, edges[-1] - sign * inward)
+        # The run along the seam; the body's where that is off the garment or a speck beside it
+        # (the outline stepped in); none, or a strap's, where the centre line is off the garment.
+        run = shape.run_at(y, seam.edges[-1] - sign * max(2, int(0.02 * torso)))
+        if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
+            run = shape.run_at(y, shape.cx)
         if run is None or run[1] - run[0] < SIDE_MIN_RUN * torso:
             break
-        x_edge = run[1] if sign > 0 else run[0]
-        if abs(x_edge - edges[-1]) > max_jump:
-            low = y > shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height
-            if not (low and sign * (x_edge - edges[-1]) < 0):
-                break
-            # Stepping in past something that sticks out low on the side (a tie, a pocket).
-            edges, best, y_end = [x_edge], 0, y
-            continue
-        edges.append(x_edge)
-        y_end = y
-        if sign * x_edge >= sign * edges[best]:
-            best = len(edges) - 1
-        elif (
-            sign * (edges[best] - edges[0]) > SIDE_MAX_INWARD * torso
-            and sign * (edges[best] - x_edge) > SIDE_MAX_INWARD * torso
-        ):
-            y_best = y_end + len(edges) - 1 - best
-            if y_best > shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height:
-                best = len(edges) - 1  # a bulge low on the side (a tie, a peplum), not an armhole
-            else:
-                # An armhole curving in: the armpit is the seam's outermost point.
-                y_end, edges = y_best, edges[: best + 1]
-                break
-        # Turning outwards (a sleeve's underside); turning inwards is left to the rule above.
-        if len(edges) > SIDE_SLOPE_ROWS and sign * (edges[-1] - edges[-1 - SIDE_SLOPE_ROWS]) > (
-            SIDE_MAX_SLOPE * SIDE_SLOPE_ROWS
-        ):
-            if y > shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height:
-                edges, best = edges[-1:], 0  # a kink low on the side (a tie, a peplum)
-                continue
-            # Back to where the turn began.
-            back = SIDE_SLOPE_ROWS // 2
-            edges, y_end = edges[:-back], y_end + back
+        if _seam_step(shape, side, y, run[1] if sign > 0 else run[0], seam):
             break
-    return float(edges[-1]), float(y_end)
+    return float(seam.edges[-1]), float(seam.y_end)
+
+
+def _seam_step(shape: _Shape, side: str, y: int, x_edge: int, seam: _Seam) -> str:
+    """One row of the side seam's trace (see :func:`_armpit`), updating ``seam``; why the trace
+    ends there: "" (it goes on up), "armpit" (a sleeve or an armhole) or "top" (a step in, high
+    on the side)."""
+    sign = _side_sign(side)
+    torso = shape.body_width
+    high = shape.top + SIDE_ARMPIT_MAX_DEPTH * shape.body_height  # armpits are above this row
+    edges = seam.edges
+    if abs(x_edge - edges[-1]) > max(3.0, SIDE_MAX_JUMP * torso):
+        outwards = sign * (x_edge - edges[-1]) > 0
+        if outwards and _sleeve_above(shape, side, y, edges[-1]):
+            return "armpit"  # a sleeve hanging beside the body joins it
+        if not (y > high or outwards):
+            return "top"
+        seam.restart(x_edge, y)  # past something sticking out from the side (a tie, a ruffle)
+        return ""
+    edges.append(x_edge)
+    seam.y_end = y
+    if sign * x_edge >= sign * edges[seam.best]:
+        seam.best = len(edges) - 1
+    elif (
+        sign * (edges[seam.best] - edges[0]) > SIDE_MAX_INWARD * torso
+        and sign * (edges[seam.best] - x_edge) > SIDE_MAX_INWARD * torso
+    ):
+        y_best = y + len(edges) - 1 - seam.best
+        if y_best > high:
+            seam.restart(x_edge, y)  # a bulge low on the side (a peplum): restart above it
+            return ""
+        del edges[seam.best + 1:]  # an armhole curving in: the armpit is the seam's outermost point
+        seam.y_end = y_best
+        return "armpit"
+    # Turning outwards: a sleeve's underside when a sleeve is above, else a kink (a tie, a bow).
+    if len(edges) > SIDE_SLOPE_ROWS and sign * (edges[-1] - edges[-1 - SIDE_SLOPE_ROWS]) > (
+        SIDE_MAX_SLOPE * SIDE_SLOPE_ROWS
+    ):
+        back = SIDE_SLOPE_ROWS // 2
+        if not _sleeve_above(shape, side, y + back, edges[-1 - back]):
+            seam.restart(x_edge, y)
+            return ""
+        del edges[-back:]  # back to where the turn began
+        seam.y_end = y + back
+        return "armpit"
+    return ""
+
+
+def _seam_start(shape: _Shape) -> int | None:
+    """The row the side seams are traced up from: the lowest torso-wide row (not the point of a
+    V-shaped hem, not between straps, not a row through the sleeves of a boxy top) in
+    :data:`SIDE_START_ROWS`; None when the body has no row there."""
+    first, last = (int(shape.top + fraction * shape.body_height) for fraction in SIDE_START_ROWS)
+    rows = np.arange(first, last + 1)
+    widths = np.array([(run[1] - run[0]) if (run := shape.run_at(int(y), shape.cx)) else 0 for y in rows])
+    if not widths.any():
+        return None
+    wide = widths >= SIDE_START_MIN_WIDTH * shape.body_width
+    return int(rows[wide][-1] if wide.any() else rows[np.argmax(widths)])
 
 
 def _shoulder(
-    mask: np.ndarray, torso: float, side: str, neck: tuple[float, float], armpit: tuple[float, float]
+    mask: np.ndarray,
+    torso: float,
+    side: str,
+    neck: tuple[float, float],
+    armpit: tuple[float, float],
+    *,
+    hanging: bool = False,
 ) -> tuple[float, float]:
     """Outer end of the shoulder line: where the top outline turns steeply down into the
-    sleeve or armhole, searched from the neck corner out to just beyond the armpit.
+    sleeve or armhole, searched from beyond any collar out to just beyond the armpit (or, for a
+    sleeve that hangs beside the body, as far as the garment reaches: its outer edge turns down
+    at the shoulder).
 
     ``mask`` is the whole garment (with any inner back), whose top outline is the shoulders'.
     """
     sign = _side_sign(side)
-    limit = armpit[0] + sign * SHOULDER_OUTSET * torso
+    width = mask.shape[1]
     window = max(4, int(SHOULDER_WINDOW * torso))
+    columns_any = mask.any(axis=0)
+    outermost = (width - 1 - int(columns_any[::-1].argmax())) if sign > 0 else int(columns_any.argmax())
+    limit = outermost if hanging else armpit[0] + sign * SHOULDER_OUTSET * torso
     xs = np.arange(int(neck[0]) + sign, int(limit) + sign * (window + 1), sign)
-    xs = xs[(xs >= 0) & (xs < mask.shape[1])]
+    xs = xs[(xs >= 0) & (xs < width)]
     if xs.size <= window:
         return armpit[0], neck[1]
     columns = mask[:, xs]
     present = columns.any(axis=0)
     top = np.where(present, columns.argmax(axis=0), mask.shape[0]).astype(np.float32)
     searched = int(np.sum(sign * (xs - limit) <= 0))
-    for i in range(min(searched, xs.size - window)):
+    first = _collar_end(top, torso)
+    for i in range(first, min(searched, xs.size - window)):
         if top[i + window] - top[i] > SHOULDER_STEEP_SLOPE * window:
             return float(xs[i]), float(top[i])
     i = max(0, min(searched, xs.size) - 1)
     return float(xs[i]), float(top[i])
 
 
+def _collar_end(top: np.ndarray, torso: float) -> int:
+    """Index into ``top`` (the outline's top row per column, from the neck corner outwards) where
+    the shoulder line starts: past a collar's or stand collar's steep side (0 when there is none).
+
+    A collar's side drops steeply within :data:`COLLAR_MAX_WIDTH` of the neck corner (which may sit
+    on the collar's top, or at its inner edge), by at most :data:`COLLAR_MAX_DROP`, onto the gentle
+    shoulder line; an armhole's drop goes on down and a sleeve starts further out.
+    """
+    window = max(2, int(COLLAR_WINDOW * torso))
+    if top.size <= 2 * window:
+        return 0
+    slopes = (top[window:] - top[:-window]) / window
+    steep = np.flatnonzero(slopes > SHOULDER_LINE_SLOPE)
+    if steep.size == 0 or steep[0] > COLLAR_MAX_WIDTH * torso:
+        return 0
+    gentle = steep[0] + np.flatnonzero(slopes[steep[0]:] <= SHOULDER_LINE_SLOPE)
+    if gentle.size == 0 or top[gentle[0]] - top[steep[0]] > COLLAR_MAX_DROP * torso:
+        return 0
+    return int(gentle[0])
+
+
 def _sleeve_region(
-    shape: _Shape, shoulder: tuple[float, float], armpit: tuple[float, float], side: str
+    shape: _Shape,
+    shoulder: tuple[float, float],
+    armpit: tuple[float, float],
+    side: str,
+    notch: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """The sleeve on ``side``: mask pixels beyond the shoulder-armpit line down to the armpit,
-    plus any part below the armpit that hangs separate from the body (a long sleeve).
-    For a sleeveless garment this is only a sliver of the armhole."""
+    beyond the body's side line from the armpit down to ``notch`` (where a sleeve lying over the
+    body's side parts from it), plus any part below that hangs separate from the body (a long
+    sleeve). For a sleeveless garment this is only a sliver of the armhole."""
     mask = shape.mask
     sign = _side_sign(side)
-    (sx, sy), (ax, ay) = shoulder, armpit
     ys = np.arange(mask.shape[0], dtype=np.float32)[:, None]
     xs = np.arange(mask.shape[1], dtype=np.float32)[None, :]
-    # Normal of the shoulder-armpit line, pointing away from the centre.
-    nx, ny = ay - sy, -(ax - sx)
-    if nx * sign < 0:
-        nx, ny = -nx, -ny
-    outside = (xs - sx) * nx + (ys - sy) * ny > 0
-    upper = mask & outside & (ys <= ay)
-    below = mask & (ys > ay)
+    upper = mask & _beyond_line(xs, ys, shoulder, armpit, sign) & (ys <= armpit[1])
+    low = armpit[1]
+    if notch is not None and notch[1] > armpit[1]:
+        upper |= mask & _beyond_line(xs, ys, armpit, notch, sign) & (ys > armpit[1]) & (ys <= notch[1])
+        low = notch[1]
+    below = mask & (ys > low)
     count, labels, _, centroids = cv2.connectedComponentsWithStats(below.astype(np.uint8), connectivity=8)
     body_labels = set(np.unique(labels[:, round(shape.cx)]).tolist()) | {0}
     near_upper = cv2.dilate(upper.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -1218,6 +1626,16 @@ def _sleeve_region(
     for label in set(np.unique(labels[near_upper]).tolist()) - body_labels:
         hanging[label] = sign * (centroids[label][0] - shape.cx) > 0
     return upper | hanging[labels]
+
+
+def _beyond_line(
+    xs: np.ndarray, ys: np.ndarray, a: tuple[float, float], b: tuple[float, float], sign: int
+) -> np.ndarray:
+    """Pixels on the far side (away from the centre, ``sign`` +1 = image right) of the line a-b."""
+    nx, ny = b[1] - a[1], -(b[0] - a[0])
+    if nx * sign < 0:
+        nx, ny = -nx, -ny
+    return (xs - a[0]) * nx + (ys - a[1]) * ny > 0
 
 
 def _sleeve_end(
@@ -1236,7 +1654,12 @@ def _sleeve_end(
     across = -(xs - origin[0]) * axis[1] + (ys - origin[1]) * axis[0]
     corner_a = int(np.argmax(along + across))
     corner_b = int(np.argmax(along - across))
-    return float(xs[corner_a] + xs[corner_b]) / 2, float(ys[corner_a] + ys[corner_b]) / 2
+    end = np.array([xs[corner_a] + xs[corner_b], ys[corner_a] + ys[corner_b]], np.float64) / 2
+    # A curved cuff (a puff's) can put the midpoint off the sleeve: the nearest sleeve pixel then.
+    if not sleeve[round(end[1]), round(end[0])]:
+        nearest = int(np.argmin((xs - end[0]) ** 2 + (ys - end[1]) ** 2))
+        end = np.array([xs[nearest], ys[nearest]], np.float64)
+    return float(end[0]), float(end[1])
 
 
 def _sleeve_length_name(length: float, reference: float) -> str:
@@ -1265,8 +1688,9 @@ def _hem_corners(shape: _Shape) -> dict[str, tuple[float, float]]:
 def _dress_waist(
     shape: _Shape, keypoints: dict[str, tuple[float, float]]
 ) -> dict[str, tuple[float, float]]:
-    """Waist corners of a dress: the narrowest body row in the upper part between armpits and hem."""
-    top = int(max(keypoints["armpit_left"][1], keypoints["armpit_right"][1])) + 1
+    """Waist corners of a dress: the narrowest body row in the upper part between the armpits (or
+    the front neckline, when deeper) and the hem."""
+    top = int(max(keypoints["armpit_left"][1], keypoints["armpit_right"][1], keypoints["neck_center"][1])) + 1
     bottom = int(keypoints["hem_left"][1])
     rows = np.arange(top, top + int(DRESS_WAIST_SPAN * max(1, bottom - top)))
     best, best_width = None, np.inf

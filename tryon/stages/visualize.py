@@ -9,7 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .body import PART_NAMES, SKELETON, VISIBLE_MIN, BodyAnalysis
+from .body import PART_NAMES, BodyAnalysis
+from .landmarks import SKELETON, VISIBLE_MIN
 
 # Opacity of mask colours laid over the photo.
 OVERLAY_ALPHA = 0.5

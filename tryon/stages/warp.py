@@ -24,82 +24,117 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+from scipy.interpolate import RBFInterpolator
 
-from . import body as bd
+from . import masks
 from .garment import GarmentAnalysis
+from .person import PROPORTIONS, ray_extent, sample_mask
 
-# --- maps ----------------------------------------------------------------------------------
-MAP_STEP = 8  # px between the coarse map samples; upsampled bilinearly to every pixel
-TPS_SMOOTHING = 1e-3  # thin-plate regularisation, in (shoulder widths)^2: stiff but not affine
-EDGE_ERODE_PX = 1  # output px of the garment photo's anti-aliased/JPEG halo trimmed off its outline
-MAX_EDGE_ERODE_PX = 8  # ...never more than this many garment px, however much the map shrinks the photo
-KEYPOINT_SEARCH_PX = 12  # a keypoint belongs to the piece whose mask comes this close to it
-BACKGROUND_SAMPLE_STEP = 4  # px between the garment photo's background samples
-# --- garment photo clean-up ----------------------------------------------------------------
-# The mask's outline band (this share of the garment's size, the square root of its area) is
-# checked for the photo's background colour: JPEG halos and background caught in notches
-# (armpits, between a sleeve and the body) would paint white specks along the garment's edges.
-EDGE_BAND = 0.015
-EDGE_BAND_MIN_PX = 2
-BACKGROUND_TOLERANCE = 40.0  # RGB distance: garment colours this close to the background are kept as they are
-NECK_CUT_MIN_DROP = 2.0  # px: a neckline whose centre is not this far below its corners is not cut
+if TYPE_CHECKING:
+    from .body import BodyAnalysis, PersonModel
 
-# --- fit: how a flat product photo sits on a body (fractions of the shoulder width "unit") -----
-# A garment laid flat spans half its circumference; seen from the front on a body it is narrower.
-FLAT_TO_FRONT = 1.2
-FIT_TOLERANCE = 1.3  # a garment stretches or gathers by at most this factor to follow the body...
-# ...except that below the armpits a top is never narrower than the torso it is worn on (up to
-# this factor of its own width): the wearer buys her size, so a fuller body is covered to its sides.
-BODY_COVER_MAX = 1.8
-SEAM_OUTSET = 0.03  # a shoulder seam sits this far outside the shoulder landmark...
-SHOULDER_TOP = 0.1  # ...on top of the shoulder, this far above the joint when the outline is unclear
-SHOULDER_TOP_MAX = 0.25  # the top of the shoulder is searched up to this far above the joint
-STRAP_INSET = 0.08  # a sleeveless top's straps sit this far inside where a seam would
-SHOULDER_LINE_BAND = (0.15, 0.12)  # the shoulder line is searched this far below / above a straight line
-SHOULDER_LINE_INSET = 2.0  # px: the garment's shoulder line sits just inside the silhouette
-OUTLINE_GAP = 0.06  # gaps in the silhouette narrower than this do not end the body's outline
-MAX_HALF_WIDTH = 1.2  # the outline is searched this far either side of the centre line
-MIN_TORSO_HALF_WIDTH = 0.3  # a torso is never narrower than this (each side of the centre line)
-HIP_FLESH = 0.45  # of the hip-joint distance: the hips' flesh reaches this far past each hip joint
-NECK_MIN_HALF_WIDTH = 0.16  # the neckline opening is never narrower than a neck
-NECK_BASE_RAISE = 0.2  # the base of the neck lies this far above the shoulder joints' midpoint
-NECK_RING_DEPTH = 0.25  # the first this-much of a neckline's drop wraps around the neck...
-NECK_RING_SQUASH = 0.4  # ...and looks this much shallower from the front
-NECKLINE_POINTS = (1 / 3, 2 / 3)  # control points along each chord neck corner -> neckline centre
-STRAP_SPAN = 0.15  # of the shoulder span: a neck corner this close to the shoulder point is a strap's top
-# The shoulder span sets the scale only while it agrees with the torso length within
-# SCALE_TOLERANCE (a body turned sideways shows narrow shoulders, but its torso keeps its length).
-TORSO_PER_SHOULDER = 1.5  # torso length (shoulder line to hip joints) per shoulder-seam span
-SCALE_TOLERANCE = 1.3
-WAIST_ABOVE_HIPS = 0.25  # waistband height above the hip joints (fraction of the torso length)
-SIDE_LEVELS = 6  # levels between the armpits and the hem where the side seams are placed...
-SIDE_SPACING = 0.15  # ...at least one per this many torso lengths
-ARMHOLE_POINTS = (1 / 3, 2 / 3)  # control points along the armhole seam (shoulder -> armpit)
-HEM_STRETCH = (0.75, 1.35)  # bounds on stretching a top's length to meet a given hem
-DRESS_HEM_CLEARANCE = 0.1  # a dress ends at least this share of the shin above the ankle joints
 
-# --- limbs ---------------------------------------------------------------------------------
-ARM_PARTS = ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right")
-LIMB_STATIONS = 9  # samples along a trouser leg where its widths are measured
-LIMB_MIN_HALF_WIDTH = {"arm": 0.07, "leg": 0.12}  # bare limbs are at least this wide (each side)
-LIMB_MAX_HALF_WIDTH = {"arm": 0.2, "leg": 0.45}  # outline searched this far from the bone
-SEAM_FADE = 0.6  # a trouser leg's waistband shear fades out over this share of the thigh
-MAX_SEAM_SHEAR = 2.0
-LEG_SPLIT = 0.3  # above this share of the thigh a trouser leg's inner side reaches the body's midline...
-CROTCH_STATIONS = 4  # ...or above the garment's crotch, held at this many stations
-LEG_OVERLAP = 0.015  # above the crotch the two legs overlap this much at the midline
-LONG_SLEEVE_END = 1.02  # a long sleeve ends just past the wrist (of the shoulder-wrist length)
-FULL_LEG_END = 1.0  # a full-length trouser leg ends at the ankle (of the waist-ankle length)
-SEAM_OVERLAP = 0.04  # a sleeve's seam overlaps the garment's body by this much...
-SEAM_CUT_BELOW = 0.5  # ...and never reaches further into it, down to this share of the seam below the armpit
-SLEEVE_STATIONS = 6  # control points along each sleeve edge
-CUFF_PROBE = 0.93  # the cuff's width is measured this far along the sleeve axis
-JOINT_BLEND = 0.15  # bone directions blend over this length around the elbow / knee
-SLEEVE_MARGIN = 0.12  # a sleeve may reach this far past its outline's control points
-MIN_SLEEVE_SPAN = 0.05  # a sleeve runs at least this far past its seam (of the unit)
+@dataclasses.dataclass(frozen=True)
+class MapRules:
+    """How the inverse maps are sampled and applied (px)."""
+
+    step_px: int = 8  # px between the coarse map samples; upsampled bilinearly to every pixel
+    # Thin-plate regularisation (SciPy's kernel r^2 log r, on coordinates in body units): stiff but not affine.
+    tps_smoothing: float = 5e-4
+    edge_erode_px: int = 1  # output px of the garment photo's anti-aliased/JPEG halo trimmed off its outline
+    max_edge_erode_px: int = 8  # ...never more than this many garment px, however much the map shrinks the photo
+    keypoint_search_px: int = 12  # a keypoint belongs to the piece whose mask comes this close to it
+    background_sample_step_px: int = 4  # px between the garment photo's background samples
+
+
+MAPS = MapRules()
+
+
+@dataclasses.dataclass(frozen=True)
+class CleanRules:
+    """Cleaning the garment photo's outline before it is warped."""
+
+    # The mask's outline band (this share of the garment's size, the square root of its area) is
+    # checked for the photo's background colour: JPEG halos and background caught in notches
+    # (armpits, between a sleeve and the body) would paint white specks along the garment's edges.
+    edge_band_share: float = 0.015
+    edge_band_min_px: int = 2
+    # RGB distance: garment colours this close to the background are kept as they are.
+    background_tolerance_rgb: float = 40.0
+    neck_cut_min_drop_px: float = 2.0  # px: a neckline whose centre is not this far below its corners is not cut
+
+
+CLEAN = CleanRules()
+
+
+
+@dataclasses.dataclass(frozen=True)
+class FitRules:
+    """How a flat product photo sits on a body (``_u``: body units, ``_tl``: torso lengths, ``_share``: of
+    the garment's own measure)."""
+
+    # A garment laid flat spans half its circumference; seen from the front on a body it is narrower.
+    flat_to_front: float = 1.2
+    fit_tolerance: float = 1.3  # a garment stretches or gathers by at most this factor to follow the body...
+    # ...except that below the armpits a top is never narrower than the torso it is worn on (up to
+    # this factor of its own width): the wearer buys her size, so a fuller body is covered to its sides.
+    body_cover_max: float = 1.8
+    strap_inset_u: float = 0.08  # a sleeveless top's straps sit this far inside where a seam would
+    min_torso_half_width_u: float = 0.3  # a torso is never narrower than this (each side of the centre line)
+    neck_ring_depth_u: float = 0.25  # the first this-much of a neckline's drop wraps around the neck...
+    neck_ring_squash: float = 0.4  # ...and looks this much shallower from the front
+    neckline_points: tuple[float, float] = (1 / 3, 2 / 3)  # control points along each chord neck corner -> centre
+    strap_span_share: float = 0.15  # of the shoulder span: a neck corner this near the shoulder point is a strap top
+    # The shoulder span sets the scale only while it agrees with the torso length within
+    # FIT.scale_tolerance (a body turned sideways shows narrow shoulders, but its torso keeps its length).
+    torso_per_shoulder: float = 1.5  # torso length (shoulder line to hip joints) per shoulder-seam span
+    scale_tolerance: float = 1.3
+    side_levels: int = 6  # levels between the armpits and the hem where the side seams are placed...
+    side_spacing_tl: float = 0.15  # ...at least one per this many torso lengths
+    armhole_points: tuple[float, float] = (1 / 3, 2 / 3)  # control points along the armhole seam (shoulder -> armpit)
+    hem_stretch: tuple[float, float] = (0.75, 1.35)  # bounds on stretching a top's length to meet a given hem
+
+
+FIT = FitRules()
+
+
+
+@dataclasses.dataclass(frozen=True)
+class SeamRules:
+    """Where the pieces of a garment meet."""
+
+    close_u: float = 0.04  # gaps narrower than about twice this (body units) between a sleeve and the body close
+
+
+SEAMS = SeamRules()
+
+
+@dataclasses.dataclass(frozen=True)
+class LimbRules:
+    """Sleeves and trouser legs along the bones (``_u``: body units, ``_share``: of the limb or seam)."""
+
+    leg_stations: int = 9  # samples along a trouser leg where its widths are measured
+    seam_fade_share: float = 0.6  # a trouser leg's waistband shear fades out over this share of the thigh
+    max_seam_shear: float = 2.0
+    leg_split_share: float = 0.3  # above this share of the thigh a trouser leg's inner side reaches the midline...
+    crotch_stations: int = 4  # ...or above the garment's crotch, held at this many stations
+    leg_overlap_u: float = 0.015  # above the crotch the two legs overlap this much at the midline
+    long_sleeve_end_share: float = 1.02  # a long sleeve ends just past the wrist (of the shoulder-wrist length)
+    full_leg_end_share: float = 1.0  # a full-length trouser leg ends at the ankle (of the waist-ankle length)
+    seam_overlap_u: float = 0.04  # a sleeve's seam overlaps the garment's body by this much...
+    seam_cut_below_share: float = 0.5  # ...and is cut off inside it, down to this share of the seam below the armpit
+    sleeve_stations: int = 6  # control points along each sleeve edge
+    cuff_probe_share: float = 0.93  # the cuff's width is measured this far along the sleeve axis
+    joint_blend_u: float = 0.15  # bone directions blend over this length around the elbow / knee
+    sleeve_margin_u: float = 0.12  # a sleeve may reach this far past its outline's control points
+    min_sleeve_span_u: float = 0.05  # a sleeve runs at least this far past its seam (of the unit)
+
+
+LIMBS = LimbRules()
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -153,45 +188,10 @@ def _perp(v: np.ndarray) -> np.ndarray:
     return np.array([v[1], -v[0]])
 
 
-def _sample(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Nearest-pixel lookup of a bool mask at float ``(..., 2)`` points; outside the image is False."""
-    h, w = mask.shape
-    xi = np.round(points[..., 0]).astype(np.int64)
-    yi = np.round(points[..., 1]).astype(np.int64)
-    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-    out = np.zeros(points.shape[:-1], bool)
-    out[inside] = mask[yi[inside], xi[inside]]
-    return out
-
-
-def _extent(
-    mask: np.ndarray, origin: np.ndarray, direction: np.ndarray, max_px: float, gap_px: float,
-    bridge: np.ndarray | None = None,
-) -> float:
-    """How far the mask reaches from ``origin`` along ``direction`` (px), bridging small gaps.
-
-    A start outside the mask (between the legs) is allowed: the reach is measured from the
-    origin to the far end of the first stretch of mask whose gaps are narrower than ``gap_px``.
-    Pixels of ``bridge`` (a forearm across the torso) never end a stretch, but the reach ends
-    on the mask. Returns 0 when there is no mask within ``max_px``.
-    """
-    steps = np.arange(0, int(max_px) + 1, dtype=np.float64)
-    points = origin[None, :] + steps[:, None] * direction[None, :]
-    hits = _sample(mask, points)
-    joined = hits if bridge is None else hits | _sample(bridge, points)
-    idx = np.flatnonzero(joined)
-    if not idx.size:
-        return 0.0
-    jumps = np.flatnonzero(np.diff(idx) > gap_px)
-    last = idx[jumps[0]] if jumps.size else idx[-1]
-    on_mask = np.flatnonzero(hits[: last + 1])
-    return float(on_mask[-1]) if on_mask.size else 0.0
-
-
 def _run_extents(mask: np.ndarray, origin: np.ndarray, normal: np.ndarray, max_px: float) -> tuple[float, float]:
     """Extents (along +normal, along -normal) of the mask run through ``origin`` (or nearest to it)."""
     steps = np.arange(-int(max_px), int(max_px) + 1, dtype=np.float64)
-    hits = _sample(mask, origin[None, :] + steps[:, None] * normal[None, :])
+    hits = sample_mask(mask, origin[None, :] + steps[:, None] * normal[None, :])
     if not hits.any():
         return 0.0, 0.0
     centre = len(steps) // 2
@@ -212,166 +212,29 @@ def _run_extents(mask: np.ndarray, origin: np.ndarray, normal: np.ndarray, max_p
 
 
 class _Spline:
-    """Regularised thin-plate spline from ``src`` points (N, 2) to ``dst`` values (N, 2)."""
+    """Regularised thin-plate spline from ``src`` points (N, 2) to ``dst`` values (N, 2) (SciPy's
+    ``RBFInterpolator``), on coordinates centred and divided by ``scale`` (the body unit) so the
+    smoothing is in body units whatever the photo's size."""
 
-    def __init__(self, src: np.ndarray, dst: np.ndarray, scale: float, smoothing: float = TPS_SMOOTHING) -> None:
+    def __init__(self, src: np.ndarray, dst: np.ndarray, scale: float) -> None:
         self.centre = src.mean(axis=0)
         self.scale = max(scale, 1.0)
-        self.src = (src - self.centre) / self.scale
-        n = len(src)
-        kernel = self._kernel(self.src, self.src) + smoothing * np.eye(n)
-        ones = np.hstack([np.ones((n, 1)), self.src])
-        system = np.zeros((n + 3, n + 3))
-        system[:n, :n] = kernel
-        system[:n, n:] = ones
-        system[n:, :n] = ones.T
-        rhs = np.zeros((n + 3, 2))
-        rhs[:n] = dst
-        self.coef = np.linalg.solve(system, rhs)
-
-    @staticmethod
-    def _kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
-        return np.where(d2 > 0, d2 * np.log(np.maximum(d2, 1e-12)), 0.0)
+        points = (src - self.centre) / self.scale
+        try:
+            self._map = RBFInterpolator(points, dst, kernel="thin_plate_spline", smoothing=MAPS.tps_smoothing)
+        except np.linalg.LinAlgError:  # control points on one line: the best affine map instead
+            design = np.hstack([np.ones((len(points), 1)), points])
+            coef = np.linalg.lstsq(design, dst, rcond=None)[0]
+            self._map = lambda p: np.hstack([np.ones((len(p), 1)), p]) @ coef
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         p = (points.reshape(-1, 2) - self.centre) / self.scale
-        n = len(self.src)
-        out = self._kernel(p, self.src) @ self.coef[:n] + self.coef[n] + p @ self.coef[n + 1 :]
-        return out.reshape(points.shape)
+        return np.asarray(self._map(p)).reshape(points.shape)
 
 
 # =================================================================================================
 # The body: centre line, outline widths, shoulders, limbs
 # =================================================================================================
-
-
-class _BodyFrame:
-    """Measurements of one person photo in the units the warp needs."""
-
-    def __init__(self, body: bd.BodyAnalysis) -> None:
-        lm = body.landmarks.astype(np.float64)
-        self.body = body
-        self.lm = lm
-        self.size = body.size
-        self.mid_shoulder = 0.5 * (lm[bd.LEFT_SHOULDER] + lm[bd.RIGHT_SHOULDER])
-        self.mid_hip = 0.5 * (lm[bd.LEFT_HIP] + lm[bd.RIGHT_HIP])
-        self.torso_len = max(float(np.linalg.norm(self.mid_hip - self.mid_shoulder)), 1.0)
-        self.down = _unit(self.mid_hip - self.mid_shoulder)
-        # "across" points to the wearer's left, perpendicular to the torso axis.
-        across = _perp(self.down)
-        if np.dot(across, lm[bd.LEFT_SHOULDER] - lm[bd.RIGHT_SHOULDER]) < 0:
-            across = -across
-        self.across = across
-        # A turned body has close shoulder joints: the torso length keeps the unit sensible.
-        self.unit = max(body.shoulder_width, 0.5 * self.torso_len, 8.0)
-        regions = body.regions
-        arms = np.zeros(self.size, bool)
-        for name in ARM_PARTS:
-            arms |= regions[name]
-        # Bare arms are not torso; clothed arms cannot be told from the torso beside them, so
-        # they stay (the garment's own width caps what they add).
-        skin = cv2.dilate(regions["skin"].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-        self.arm_skin = arms & skin
-        self.trunk = body.person_mask & ~self.arm_skin & ~regions["face_hair"] & ~regions["hand_left"]
-        self.trunk &= ~regions["hand_right"]
-        self.person = body.person_mask
-        self._centre_line = self._build_centre_line()
-
-    # -- centre line -------------------------------------------------------------------------
-    def _build_centre_line(self) -> np.ndarray:
-        """Polyline shoulders -> hips -> knees -> ankles (extended along the torso where unseen)."""
-        lm, b = self.lm, self.body
-        pts = [self.mid_shoulder, self.mid_hip]
-        for left, right in ((bd.LEFT_KNEE, bd.RIGHT_KNEE), (bd.LEFT_ANKLE, bd.RIGHT_ANKLE)):
-            if b.visibility[left] >= bd.VISIBLE_MIN and b.visibility[right] >= bd.VISIBLE_MIN:
-                pts.append(0.5 * (lm[left] + lm[right]))
-            else:
-                break
-        # Always long enough for the longest dress: extend the last direction.
-        last_dir = _unit(pts[-1] - pts[-2])
-        pts.append(pts[-1] + last_dir * 4.0 * self.torso_len)
-        return np.array(pts)
-
-    def centre(self, depth: float) -> np.ndarray:
-        """Point on the centre line ``depth`` px below the shoulder midpoint (negative: above)."""
-        line = self._centre_line
-        if depth <= 0:
-            return line[0] + self.down * depth
-        seg = np.diff(line, axis=0)
-        lengths = np.linalg.norm(seg, axis=1)
-        cum = np.concatenate([[0.0], np.cumsum(lengths)])
-        i = int(np.clip(np.searchsorted(cum, depth) - 1, 0, len(seg) - 1))
-        return line[i] + seg[i] / max(lengths[i], 1e-6) * (depth - cum[i])
-
-    def hip_flesh(self, depth: float) -> float:
-        """Half-width (px) the hips reach at ``depth`` whatever hides their outline: growing from
-        the waist (:data:`WAIST_ABOVE_HIPS` above the hip joints) to :data:`HIP_FLESH` hip-joint
-        distances past each joint at the hip line, and staying so below it."""
-        lm = self.lm
-        hips = float(np.linalg.norm(lm[bd.LEFT_HIP] - lm[bd.RIGHT_HIP]))
-        hip_depth = self.depth_of(self.mid_hip)
-        share = (depth - (hip_depth - WAIST_ABOVE_HIPS * self.torso_len)) / (WAIST_ABOVE_HIPS * self.torso_len)
-        return float(np.clip(share, 0.0, 1.0)) * (0.5 + HIP_FLESH) * hips
-
-    def lowest_hem(self) -> float | None:
-        """Depth (along the centre line) a dress's hem may reach: just above the ankles, or None
-        when the ankles are not seen."""
-        line = self._centre_line
-        if len(line) < 5:  # shoulders, hips, knees, ankles and the extension
-            return None
-        lengths = np.linalg.norm(np.diff(line[:4], axis=0), axis=1)
-        return float(lengths.sum() - DRESS_HEM_CLEARANCE * lengths[2])
-
-    def depth_of(self, point: np.ndarray) -> float:
-        """Depth (px along the torso axis) of a point below the shoulder midpoint."""
-        return float(np.dot(point - self.mid_shoulder, self.down))
-
-    def half_widths(self, depth: float, mask: np.ndarray | None = None) -> tuple[float, float]:
-        """Outline reach (wearer's left, right) in px at ``depth``, from the centre line."""
-        bridge = self.arm_skin if mask is None else None
-        mask = self.trunk if mask is None else mask
-        c = self.centre(depth)
-        reach, gap = MAX_HALF_WIDTH * self.unit, OUTLINE_GAP * self.unit
-        return (_extent(mask, c, self.across, reach, gap, bridge),
-                _extent(mask, c, -self.across, reach, gap, bridge))
-
-    # -- shoulders ----------------------------------------------------------------------------
-    def shoulder_seam(self, side: str, inset: float = 0.0) -> np.ndarray:
-        """Where a shoulder seam sits: outside the joint (less ``inset`` units), on top of the shoulder."""
-        joint = self.lm[bd.LEFT_SHOULDER if side == "left" else bd.RIGHT_SHOULDER]
-        out = self.across if side == "left" else -self.across
-        base = joint + out * (SEAM_OUTSET - inset) * self.unit
-        allowed = self.person & ~self.body.regions["face_hair"]
-        steps = np.arange(0, int(SHOULDER_TOP_MAX * self.unit) + 1, dtype=np.float64)
-        hits = _sample(allowed, base[None, :] - steps[:, None] * self.down[None, :])
-        found = hits[0] and not hits.all()
-        top = float(steps[np.argmin(hits)]) - 1.0 if found else SHOULDER_TOP * self.unit
-        return base - self.down * top
-
-    def shoulder_top(self, guess: np.ndarray) -> np.ndarray:
-        """The silhouette's top above (or below) ``guess``, within a band around it."""
-        allowed = self.person & ~self.body.regions["face_hair"]
-        below, above = SHOULDER_LINE_BAND
-        start = guess + self.down * below * self.unit
-        steps = np.arange(0, int((below + above) * self.unit) + 1, dtype=np.float64)
-        hits = _sample(allowed, start[None, :] - steps[:, None] * self.down[None, :])
-        if not hits[0]:
-            return guess
-        rise = float(steps[np.argmin(hits)] - 1) if not hits.all() else float(steps[-1])
-        return start - self.down * (rise - SHOULDER_LINE_INSET)
-
-    # -- limbs --------------------------------------------------------------------------------
-    def limb_chain(self, kind: str, side: str) -> list[np.ndarray]:
-        """Joints along an arm (shoulder, elbow, wrist) or leg (hip, knee, ankle)."""
-        lm = self.lm
-        if kind == "arm":
-            ids = (bd.LEFT_SHOULDER, bd.LEFT_ELBOW, bd.LEFT_WRIST) if side == "left" else (
-                bd.RIGHT_SHOULDER, bd.RIGHT_ELBOW, bd.RIGHT_WRIST)
-        else:
-            ids = (bd.LEFT_HIP, bd.LEFT_KNEE, bd.LEFT_ANKLE) if side == "left" else (
-                bd.RIGHT_HIP, bd.RIGHT_KNEE, bd.RIGHT_ANKLE)
-        return [lm[i].copy() for i in ids]
 
 
 # =================================================================================================
@@ -406,10 +269,10 @@ def _dense_map(piece: _Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     Returns ``(map_x, map_y, grid)``: float32 ``(bh, bw)`` maps for ``cv2.remap`` and the
     coarse grid of garment positions ``(gh, gw, 2)`` with its sample positions implied by
-    :data:`MAP_STEP` (used to locate keypoints).
+    ``MAPS.step_px`` (used to locate keypoints).
     """
     x0, y0, x1, y1 = piece.box
-    step = MAP_STEP
+    step = MAPS.step_px
     gw, gh = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
     # cv2.resize by an integer factor samples source cell i at (i + 0.5) * step - 0.5.
     xs = x0 + (np.arange(gw) + 0.5) * step - 0.5
@@ -430,18 +293,18 @@ def _locate(grid: np.ndarray, box: tuple[int, int, int, int], target: np.ndarray
     """Person-photo point whose garment position is ``target``: inverse of the coarse grid."""
     d2 = ((grid - target[None, None, :]) ** 2).sum(axis=2)
     gy, gx = np.unravel_index(int(np.argmin(d2)), d2.shape)
-    if d2[gy, gx] > (3 * MAP_STEP) ** 2 * 4:
+    if d2[gy, gx] > (3 * MAPS.step_px) ** 2 * 4:
         return None
     # One Newton step with the local Jacobian of the grid.
     gx1 = min(gx + 1, grid.shape[1] - 1) if gx + 1 < grid.shape[1] else gx - 1
     gy1 = min(gy + 1, grid.shape[0] - 1) if gy + 1 < grid.shape[0] else gy - 1
-    jx = (grid[gy, gx1] - grid[gy, gx]) / ((gx1 - gx) * MAP_STEP or 1)
-    jy = (grid[gy1, gx] - grid[gy, gx]) / ((gy1 - gy) * MAP_STEP or 1)
+    jx = (grid[gy, gx1] - grid[gy, gx]) / ((gx1 - gx) * MAPS.step_px or 1)
+    jy = (grid[gy1, gx] - grid[gy, gx]) / ((gy1 - gy) * MAPS.step_px or 1)
     jac = np.stack([jx, jy], axis=1).astype(np.float64)
-    pos = np.array([box[0] + (gx + 0.5) * MAP_STEP - 0.5, box[1] + (gy + 0.5) * MAP_STEP - 0.5])
+    pos = np.array([box[0] + (gx + 0.5) * MAPS.step_px - 0.5, box[1] + (gy + 0.5) * MAPS.step_px - 0.5])
     if abs(np.linalg.det(jac)) > 1e-6:
         delta = np.linalg.solve(jac, target - grid[gy, gx])
-        if np.linalg.norm(delta) < 2 * MAP_STEP:
+        if np.linalg.norm(delta) < 2 * MAPS.step_px:
             pos = pos + delta
     return pos.astype(np.float32)
 
@@ -475,29 +338,54 @@ def _side_half_width(want: float, body: float, skirt: bool, cover: bool = False)
 
     ``want``: the garment's own half-width seen from the front; ``body``: the silhouette's
     (0 when unmeasured). A top follows the body, stretched or gathered by at most
-    :data:`FIT_TOLERANCE` (with ``cover``, below the armpits, it reaches the body's side up to
-    :data:`BODY_COVER_MAX`); a skirt keeps its own flare and only widens over spread legs.
+    ``FIT.fit_tolerance`` (with ``cover``, below the armpits, it reaches the body's side up to
+    ``FIT.body_cover_max``); a skirt keeps its own flare and only widens over spread legs.
     """
     if body <= 0:
         return want
     if skirt:
-        return max(want, min(body, FIT_TOLERANCE * want))
-    upper = want * (BODY_COVER_MAX if cover else FIT_TOLERANCE)
-    return float(np.clip(body, want / FIT_TOLERANCE, upper))
+        return max(want, min(body, FIT.fit_tolerance * want))
+    upper = want * (FIT.body_cover_max if cover else FIT.fit_tolerance)
+    return float(np.clip(body, want / FIT.fit_tolerance, upper))
 
 
-def _torso_piece(
-    garment: GarmentAnalysis, frame: _BodyFrame, part: np.ndarray, dress: bool, hem_depth: float | None = None
-) -> tuple[_Piece, float, float, dict[str, np.ndarray]]:
-    """Body of a top or dress.
+@dataclasses.dataclass
+class _TorsoFit:
+    """How a top's or dress's body sits on the person: garment rows -> depths, and the seams.
 
-    ``hem_depth``: put the hem this far (px) below the shoulder midpoint instead of where the
-    garment's proportions put it (the length between armpits and hem is stretched, within
-    :data:`HEM_STRETCH`).
-
-    Returns the piece, the scale (body px per garment px), the hem depth below the shoulder
-    midpoint, and the body anchors (shoulder seams and armpits) the sleeves attach to.
+    Garment rows (y, px in the garment photo) map to depths (px below the shoulder midpoint) at
+    ``scale`` body px per garment px from the shoulder seams down to the armpits, and ``stretch``
+    times that below them (to meet a given hem).
     """
+
+    garment: GarmentAnalysis
+    part: np.ndarray  # bool, the body part's mask in the garment photo
+    kp: dict[str, np.ndarray]
+    seams: tuple[np.ndarray, np.ndarray]  # garment shoulder points (wearer's left, right)
+    body_seams: tuple[np.ndarray, np.ndarray]  # where they go on the person
+    centre_x: float
+    shoulder_y: float
+    armpit_y: float
+    hem_y: float
+    scale: float
+    base_depth: float  # the shoulder seams' depth
+    stretch: float = 1.0
+
+    def depth(self, y: float) -> float:
+        if y <= self.armpit_y:
+            return self.base_depth + (y - self.shoulder_y) * self.scale
+        return self.base_depth + ((self.armpit_y - self.shoulder_y) + (y - self.armpit_y) * self.stretch) * self.scale
+
+    @property
+    def seam_span(self) -> float:
+        return max(float(np.linalg.norm(self.seams[0] - self.seams[1])), 1.0)
+
+
+def _fit_torso(
+    garment: GarmentAnalysis, person: PersonModel, part: np.ndarray, dress: bool, hem_depth: float | None
+) -> _TorsoFit:
+    """The garment's levels and the scale: shoulder seams on shoulder seams, bounded by the torso
+    length (turned bodies); a sleeveless top's shoulder points are strap tops, a little inside."""
     kp = {name: _kp(garment, name) for name in garment.keypoints}
     ys, xs = np.nonzero(part)
     top_y, bottom_y = float(ys.min()), float(ys.max())
@@ -510,131 +398,136 @@ def _torso_piece(
     if kp.get("neck_left") is not None and kp.get("neck_right") is not None:
         centre_x = 0.5 * (kp["neck_left"][0] + kp["neck_right"][0])
     shoulder_y = 0.5 * (sh_l[1] + sh_r[1])
-
-    # Scale: shoulder seams on shoulder seams, bounded by the torso length (turned bodies).
-    # A sleeveless top's shoulder points are strap tops, which sit a little inside the seams.
-    inset = STRAP_INSET if garment.sleeve == "none" else 0.0
-    body_l, body_r = frame.shoulder_seam("left", inset), frame.shoulder_seam("right", inset)
+    inset = FIT.strap_inset_u if garment.sleeve == "none" else 0.0
+    body_l, body_r = person.silhouette.shoulder_seam("left", inset), person.silhouette.shoulder_seam("right", inset)
     g_span = max(float(np.linalg.norm(sh_l - sh_r)), 1.0)
-    scale = float(np.linalg.norm(body_l - body_r)) / g_span
-    by_length = frame.torso_len / (TORSO_PER_SHOULDER * g_span)
-    scale = float(np.clip(scale, by_length / SCALE_TOLERANCE, by_length * SCALE_TOLERANCE))
+    by_length = person.frame.torso_px / (FIT.torso_per_shoulder * g_span)
+    scale = float(np.clip(float(np.linalg.norm(body_l - body_r)) / g_span,
+                          by_length / FIT.scale_tolerance, by_length * FIT.scale_tolerance))
     ap_l, ap_r = kp.get("armpit_left"), kp.get("armpit_right")
-
-    body_shoulder_mid = 0.5 * (body_l + body_r)
-    base_depth = frame.depth_of(body_shoulder_mid)  # shoulder seams' depth on the centre line
-
     armpit_y = 0.5 * (ap_l[1] + ap_r[1]) if ap_l is not None and ap_r is not None else (
         shoulder_y + 0.25 * (bottom_y - shoulder_y))
-    hem_y = bottom_y
     hl, hr = kp.get("hem_left"), kp.get("hem_right")
-    if hl is not None and hr is not None:
-        hem_y = min(bottom_y, 0.5 * (hl[1] + hr[1]))
-    stretch = 1.0
+    hem_y = min(bottom_y, 0.5 * (hl[1] + hr[1])) if hl is not None and hr is not None else bottom_y
+    fit = _TorsoFit(garment=garment, part=part, kp=kp, seams=(sh_l, sh_r), body_seams=(body_l, body_r),
+                    centre_x=centre_x, shoulder_y=shoulder_y, armpit_y=armpit_y, hem_y=hem_y, scale=scale,
+                    base_depth=person.frame.depth_px(0.5 * (body_l + body_r)))
     if dress and hem_depth is None:
         # A dress hangs from the shoulders at its own length, but never over the feet.
-        natural = base_depth + (hem_y - shoulder_y) * scale - frame.depth_of(frame.mid_shoulder)
-        lowest = frame.lowest_hem()
-        if lowest is not None and natural > lowest:
+        lowest = person.frame.lowest_hem_px()
+        if lowest is not None and fit.depth(hem_y) > lowest:
             hem_depth = lowest
     if hem_depth is not None and hem_y > armpit_y + 1:
-        armpit_depth = base_depth + (armpit_y - shoulder_y) * scale
-        wanted = hem_depth + frame.depth_of(frame.mid_shoulder) - armpit_depth
-        stretch = float(np.clip(wanted / ((hem_y - armpit_y) * scale), *HEM_STRETCH))
+        wanted = hem_depth - fit.depth(armpit_y)
+        fit.stretch = float(np.clip(wanted / ((hem_y - armpit_y) * scale), *FIT.hem_stretch))
+    return fit
 
-    def depth(y: float) -> float:
-        if y <= armpit_y:
-            return base_depth + (y - shoulder_y) * scale
-        return base_depth + ((armpit_y - shoulder_y) + (y - armpit_y) * stretch) * scale
 
-    src: list[np.ndarray] = []  # person points
-    dst: list[np.ndarray] = []  # garment points
+def _torso_piece(
+    garment: GarmentAnalysis, person: PersonModel, part: np.ndarray, dress: bool, hem_depth: float | None = None
+) -> tuple[_Piece, float, float, dict[str, np.ndarray]]:
+    """Body of a top or dress: a thin-plate spline through the shoulder seams, the neckline and the
+    side seams down to the hem.
 
-    def add(person_pt: np.ndarray, garment_pt: np.ndarray) -> None:
-        src.append(np.asarray(person_pt, np.float64))
-        dst.append(np.asarray(garment_pt, np.float64))
+    ``hem_depth``: put the hem this far (px) below the shoulder midpoint instead of where the
+    garment's proportions put it (the length between armpits and hem is stretched, within
+    ``FIT.hem_stretch``).
 
-    add(body_l, sh_l)
-    add(body_r, sh_r)
+    Returns the piece, the scale (body px per garment px), the hem depth below the shoulder
+    midpoint, and the body anchors (shoulder seams and armpits) the sleeves attach to.
+    """
+    fit = _fit_torso(garment, person, part, dress, hem_depth)
+    pairs = [(fit.body_seams[0], fit.seams[0]), (fit.body_seams[1], fit.seams[1])]  # (person point, garment point)
+    pairs += _neckline_pairs(fit, person)
+    anchors = {"shoulder_left": fit.body_seams[0], "shoulder_right": fit.body_seams[1]}
+    pairs += _side_pairs(fit, person, dress, anchors)
+    src = np.array([np.asarray(p, np.float64) for p, _ in pairs])
+    dst = np.array([np.asarray(g, np.float64) for _, g in pairs])
+    spline = _Spline(src, dst, person.frame.unit_px)
+    box = _box_around(src, 0.35 * person.frame.unit_px, person.frame.size)
+    return _Piece("body", part, spline, box), fit.scale, fit.depth(fit.hem_y), anchors
 
-    # Neckline: the opening keeps the garment's width (at least a neck's), its corners no higher
-    # than the base of the neck. A neckline is a ring around the neck seen edge-on: its first
-    # stretch below the corners looks much shallower on a body than laid flat.
+
+def _neckline_pairs(fit: _TorsoFit, person: PersonModel) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Control points of the neckline: the opening keeps the garment's width (at least a neck's), its
+    corners no higher than the base of the neck. A neckline is a ring around the neck seen edge-on:
+    its first stretch below the corners looks much shallower on a body than laid flat."""
+    frame, kp, pairs = person.frame, fit.kp, []
     nl, nr, nc = kp.get("neck_left"), kp.get("neck_right"), kp.get("neck_center")
-    neck_base = frame.depth_of(frame.mid_shoulder) - NECK_BASE_RAISE * frame.unit
-    if nl is not None and nr is not None:
-        corner_y = 0.5 * (nl[1] + nr[1])
-        corner_depth = max(depth(corner_y), neck_base)
-        half = max(0.5 * abs(nl[0] - nr[0]) * scale, NECK_MIN_HALF_WIDTH * frame.unit)
-        corners = []
-        for point, sign, seam, g_seam in ((nl, 1.0, body_l, sh_l), (nr, -1.0, body_r, sh_r)):
-            corner = frame.centre(corner_depth) + sign * half * frame.across
-            add(corner, point)
-            corners.append((corner, point))
-            # The shoulder line between the neck and the seam follows the top of the shoulder
-            # (a strap has none: its top is both the neck corner and the shoulder point).
-            if abs(point[0] - g_seam[0]) < STRAP_SPAN * g_span:
-                continue
-            g_x = 0.5 * (point[0] + g_seam[0])
-            column = np.flatnonzero(part[:, int(np.clip(round(g_x), 0, part.shape[1] - 1))])
-            if column.size:
-                add(frame.shoulder_top(0.5 * (corner + seam)), (g_x, float(column[0])))
-        if nc is not None:
-            drop = max(nc[1] - corner_y, 0.0) * scale
-            ring = NECK_RING_DEPTH * frame.unit
-            centre = frame.centre(corner_depth + NECK_RING_SQUASH * min(drop, ring) + max(drop - ring, 0.0))
-            add(centre, nc)
-            # The chords corner -> centre keep their shape: a deep V-neck stays a V, not a keyhole.
-            for corner, point in corners:
-                for f in NECKLINE_POINTS:
-                    add(corner + f * (centre - corner), point + f * (nc - point))
-    elif nc is not None:
-        add(frame.centre(depth(nc[1])), nc)
-
-    # Side seams from the armpits to the hem: the garment's own widths, at least the body's.
-    hip_depth = frame.depth_of(frame.mid_hip)
-    anchors: dict[str, np.ndarray] = {"shoulder_left": body_l, "shoulder_right": body_r}
-    # Levels at most SIDE_SPACING apart on the body, so a long dress's bodice is held as firmly as a top's.
-    span = depth(hem_y) - depth(armpit_y)
-    levels = max(SIDE_LEVELS, int(np.ceil(span / (SIDE_SPACING * frame.torso_len))) + 1)
-    for i, y in enumerate(np.linspace(armpit_y, hem_y, levels)):
-        span = _row_span(part, y)
-        if span is None:
+    if nl is None or nr is None:
+        return [(frame.centre(fit.depth(nc[1])), nc)] if nc is not None else []
+    corner_y = 0.5 * (nl[1] + nr[1])
+    corner_depth = max(fit.depth(corner_y), frame.neck_base_depth_px)
+    half = max(0.5 * abs(nl[0] - nr[0]) * fit.scale, PROPORTIONS.neck_radius_u * frame.unit_px)
+    corners = []
+    for point, sign, seam, g_seam in ((nl, 1.0, fit.body_seams[0], fit.seams[0]),
+                                      (nr, -1.0, fit.body_seams[1], fit.seams[1])):
+        corner = frame.centre(corner_depth) + sign * half * frame.across
+        pairs.append((corner, point))
+        corners.append((corner, point))
+        # The shoulder line between the neck and the seam follows the top of the shoulder
+        # (a strap has none: its top is both the neck corner and the shoulder point).
+        if abs(point[0] - g_seam[0]) < FIT.strap_span_share * fit.seam_span:
             continue
-        g_left, g_right = span[1] - centre_x, centre_x - span[0]  # wearer's left is image right
-        d = depth(y)
-        b_left, b_right = frame.half_widths(d)
-        skirt = dress and d > hip_depth
-        if dress and not skirt:  # the hips are there even where a hand or forearm hides their outline
-            b_left, b_right = max(b_left, frame.hip_flesh(d)), max(b_right, frame.hip_flesh(d))
-        halves = [
-            _side_half_width(g * scale / FLAT_TO_FRONT, b, skirt, cover=i > 0)
-            for g, b in ((g_left, b_left), (g_right, b_right))
-        ]
-        c = frame.centre(d)
-        add(c + halves[0] * frame.across, (span[1], y))
-        add(c - halves[1] * frame.across, (span[0], y))
-        add(c, (centre_x, y))
-        if i == 0:
-            anchors["armpit_left"] = c + halves[0] * frame.across
-            anchors["armpit_right"] = c - halves[1] * frame.across
-            # The armhole seam runs straight from shoulder to armpit, as the sleeve's does.
-            for side, seam in (("left", body_l), ("right", body_r)):
-                g_top, g_pit = kp.get(f"shoulder_{side}"), kp.get(f"armpit_{side}")
-                if g_top is None or g_pit is None:
-                    continue
-                for f in ARMHOLE_POINTS:
-                    add(seam + f * (anchors[f"armpit_{side}"] - seam), g_top + f * (g_pit - g_top))
+        g_x = 0.5 * (point[0] + g_seam[0])
+        column = np.flatnonzero(fit.part[:, int(np.clip(round(g_x), 0, fit.part.shape[1] - 1))])
+        if column.size:
+            pairs.append((person.silhouette.shoulder_top(0.5 * (corner + seam)), np.array([g_x, float(column[0])])))
+    if nc is not None:
+        drop = max(nc[1] - corner_y, 0.0) * fit.scale
+        ring = FIT.neck_ring_depth_u * frame.unit_px
+        centre = frame.centre(corner_depth + FIT.neck_ring_squash * min(drop, ring) + max(drop - ring, 0.0))
+        pairs.append((centre, nc))
+        # The chords corner -> centre keep their shape: a deep V-neck stays a V, not a keyhole.
+        for corner, point in corners:
+            pairs += [(corner + f * (centre - corner), point + f * (nc - point)) for f in FIT.neckline_points]
+    return pairs
 
-    src_a, dst_a = np.array(src), np.array(dst)
-    spline = _Spline(src_a, dst_a, frame.unit)
-    box = _box_around(src_a, 0.35 * frame.unit, frame.size)
-    placed_hem = depth(hem_y) - frame.depth_of(frame.mid_shoulder)
-    return _Piece("body", part, spline, box), scale, placed_hem, anchors
+
+def _side_pairs(
+    fit: _TorsoFit, person: PersonModel, dress: bool, anchors: dict[str, np.ndarray]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Control points of the side seams from the armpits to the hem: the garment's own widths, at
+    least the body's; levels at most FIT.side_spacing_tl apart on the body (a long dress's bodice is held as
+    firmly as a top's). Fills ``anchors`` with the armpits the sleeves attach to."""
+    frame, pairs = person.frame, []
+    span = fit.depth(fit.hem_y) - fit.depth(fit.armpit_y)
+    levels = max(FIT.side_levels, int(np.ceil(span / (FIT.side_spacing_tl * frame.torso_px))) + 1)
+    for i, y in enumerate(np.linspace(fit.armpit_y, fit.hem_y, levels)):
+        row = _row_span(fit.part, y)
+        if row is None:
+            continue
+        g_left, g_right = row[1] - fit.centre_x, fit.centre_x - row[0]  # wearer's left is image right
+        d = fit.depth(y)
+        b_left, b_right = person.silhouette.half_widths(d)
+        skirt = dress and d > frame.hip_depth_px
+        if dress and not skirt:  # the hips are there even where a hand or forearm hides their outline
+            hips = person.shape.hip_half_width_px(d)
+            b_left, b_right = max(b_left, hips), max(b_right, hips)
+        left, right = (_side_half_width(g * fit.scale / FIT.flat_to_front, b, skirt, cover=i > 0)
+                       for g, b in ((g_left, b_left), (g_right, b_right)))
+        c = frame.centre(d)
+        pairs += [(c + left * frame.across, np.array([row[1], y])), (c - right * frame.across, np.array([row[0], y])),
+                  (c, np.array([fit.centre_x, y]))]
+        if i == 0:
+            anchors["armpit_left"], anchors["armpit_right"] = c + left * frame.across, c - right * frame.across
+            pairs += _armhole_pairs(fit, anchors)
+    return pairs
+
+
+def _armhole_pairs(fit: _TorsoFit, anchors: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The armhole seam runs straight from shoulder to armpit, as the sleeve's does."""
+    pairs = []
+    for side, seam in (("left", fit.body_seams[0]), ("right", fit.body_seams[1])):
+        g_top, g_pit = fit.kp.get(f"shoulder_{side}"), fit.kp.get(f"armpit_{side}")
+        if g_top is not None and g_pit is not None:
+            pairs += [(seam + f * (anchors[f"armpit_{side}"] - seam), g_top + f * (g_pit - g_top))
+                      for f in FIT.armhole_points]
+    return pairs
 
 
 def _skirt_piece(
-    garment: GarmentAnalysis, frame: _BodyFrame, part: np.ndarray, waist_depth: float
+    garment: GarmentAnalysis, person: PersonModel, part: np.ndarray, waist_depth: float
 ) -> tuple[_Piece, float, float]:
     """A skirt (or any lower garment without legs): waist on the waist, flaring to its hem."""
     kp = {name: _kp(garment, name) for name in garment.keypoints}
@@ -646,28 +539,28 @@ def _skirt_piece(
         wr, wl = np.array([span[0], top_y]), np.array([span[1], top_y])
     centre_x = 0.5 * (wl[0] + wr[0])
     waist_y = 0.5 * (wl[1] + wr[1])
-    b_left, b_right = frame.half_widths(waist_depth)
-    body_waist = max(b_left + b_right, 2 * MIN_TORSO_HALF_WIDTH * frame.unit)
-    scale = body_waist * FLAT_TO_FRONT / max(abs(wl[0] - wr[0]), 1.0)
+    b_left, b_right = person.silhouette.half_widths(waist_depth)
+    body_waist = max(b_left + b_right, 2 * FIT.min_torso_half_width_u * person.frame.unit_px)
+    scale = body_waist * FIT.flat_to_front / max(abs(wl[0] - wr[0]), 1.0)
 
     def depth(y: float) -> float:
         return waist_depth + (y - waist_y) * scale
 
     src, dst = [], []
-    for y in np.linspace(waist_y, bottom_y, SIDE_LEVELS + 1):
+    for y in np.linspace(waist_y, bottom_y, FIT.side_levels + 1):
         span = _row_span(part, y)
         if span is None:
             continue
         d = depth(y)
-        bl, br = frame.half_widths(d)
-        left = max((span[1] - centre_x) * scale / FLAT_TO_FRONT, bl if y == waist_y else 0.0)
-        right = max((centre_x - span[0]) * scale / FLAT_TO_FRONT, br if y == waist_y else 0.0)
-        c = frame.centre(d)
-        src += [c + left * frame.across, c - right * frame.across, c]
+        bl, br = person.silhouette.half_widths(d)
+        left = max((span[1] - centre_x) * scale / FIT.flat_to_front, bl if y == waist_y else 0.0)
+        right = max((centre_x - span[0]) * scale / FIT.flat_to_front, br if y == waist_y else 0.0)
+        c = person.frame.centre(d)
+        src += [c + left * person.frame.across, c - right * person.frame.across, c]
         dst += [(span[1], y), (span[0], y), (centre_x, y)]
     src_a, dst_a = np.array(src, np.float64), np.array(dst, np.float64)
-    spline = _Spline(src_a, dst_a, frame.unit)
-    box = _box_around(src_a, 0.3 * frame.unit, frame.size)
+    spline = _Spline(src_a, dst_a, person.frame.unit_px)
+    box = _box_around(src_a, 0.3 * person.frame.unit_px, person.frame.size)
     return _Piece("body", part, spline, box), scale, depth(bottom_y) - waist_depth
 
 
@@ -735,7 +628,7 @@ def _shear(seam: np.ndarray, axis: np.ndarray, normal: np.ndarray) -> float:
     across = float(np.dot(seam, normal))
     if abs(across) < 1e-6:
         return 0.0
-    return float(np.clip(np.dot(seam, axis) / across, -MAX_SEAM_SHEAR, MAX_SEAM_SHEAR))
+    return float(np.clip(np.dot(seam, axis) / across, -LIMBS.max_seam_shear, LIMBS.max_seam_shear))
 
 
 def _run_widths(
@@ -777,9 +670,9 @@ class _LimbSpec:
     g_crotch: np.ndarray | None = None  # legs: the garment's crotch (above it the legs meet at the midline)
 
 
-def _limb_piece(spec: _LimbSpec, frame: _BodyFrame) -> _Piece:
+def _limb_piece(spec: _LimbSpec, person: PersonModel) -> _Piece:
     """A sleeve or trouser leg warped along its bones."""
-    unit = frame.unit
+    unit = person.frame.unit_px
     g_outer, g_inner = spec.g_seam
     g_root = 0.5 * (g_outer + g_inner)
     g_axis = _unit(spec.g_end - g_root)
@@ -797,31 +690,32 @@ def _limb_piece(spec: _LimbSpec, frame: _BodyFrame) -> _Piece:
     l1, l2 = float(np.linalg.norm(p1 - p0)), float(np.linalg.norm(p2 - p1))
     length = float(np.clip(spec.length, 0.1 * unit, l1 + l2 * 1.2))
     t_scale = g_len / length
-    fade = SEAM_FADE * l1
+    fade = LIMBS.seam_fade_share * l1
 
     # Widths at stations along the limb: the garment's own (seen from the front), at least the
     # limb's outline (outer side: the inner side may touch the torso or the other leg).
-    stations = np.linspace(0.0, length, LIMB_STATIONS)
-    split = LEG_SPLIT * l1
+    stations = np.linspace(0.0, length, LIMBS.leg_stations)
+    split = LIMBS.leg_split_share * l1
     if spec.midline is not None and spec.g_crotch is not None:
         # Down to the crotch the two legs are one garment: their inner sides meet on the midline,
         # held by stations close enough that no wedge opens between them.
         split = float(np.clip(np.dot(spec.g_crotch - g_root, g_axis) / t_scale, 0.0, l1))
-        stations = np.unique(np.concatenate([stations, np.linspace(0.0, split, CROTCH_STATIONS)]))
+        stations = np.unique(np.concatenate([stations, np.linspace(0.0, split, LIMBS.crotch_stations)]))
     g_out, g_in = _run_widths(spec.part, g_root, g_axis, g_normal, stations * t_scale, 2.0 * unit)
     g_floor = 0.02 * unit / spec.scale
     g_out, g_in = _fill_small(g_out, g_floor), _fill_small(g_in, g_floor)
-    lo, hi = LIMB_MIN_HALF_WIDTH[spec.kind] * unit, LIMB_MAX_HALF_WIDTH[spec.kind] * unit
+    limb_name = spec.name  # "leg_left", ...: the person model's limb names
     b_out, b_in = [], []
     for i, t in enumerate(stations):
         c, n = (p0 + u1 * t, n1) if t <= l1 else (p1 + u2 * (t - l1), n2)
-        limb = float(np.clip(_extent(frame.person, c, n, hi, 2.0), lo, hi))
-        b_out.append(max(limb, g_out[i] * spec.scale / FLAT_TO_FRONT))
-        inner = max(limb, g_in[i] * spec.scale / FLAT_TO_FRONT)
+        bare = person.shape.limb_radius_px(limb_name, float(np.linalg.norm(c - spec.chain[0])))
+        limb = max(person.silhouette.limb_half_width(c, n, limb_name), bare)
+        b_out.append(max(limb, g_out[i] * spec.scale / FIT.flat_to_front))
+        inner = max(limb, g_in[i] * spec.scale / FIT.flat_to_front)
         if spec.midline is not None and t <= split:
-            midline = frame.centre(frame.depth_of(c))  # the body's centre line at this station's depth
+            midline = person.frame.centre(person.frame.depth_px(c))  # the body's centre line at this station's depth
             # Above the crotch: up to the midline, a little past it so the two legs never part.
-            inner = abs(float(np.dot(midline - c, n))) + LEG_OVERLAP * unit
+            inner = abs(float(np.dot(midline - c, n))) + LIMBS.leg_overlap_u * unit
         b_in.append(inner)
     widths = {"stations": stations, "g_out": g_out, "g_in": g_in, "b_out": np.array(b_out), "b_in": np.array(b_in)}
 
@@ -830,7 +724,7 @@ def _limb_piece(spec: _LimbSpec, frame: _BodyFrame) -> _Piece:
     garment = {"root": g_root, "axis": g_axis, "normal": g_normal, "t_scale": t_scale,
                "shear": _shear(g_outer - g_inner, g_axis, g_normal)}
     ends = [b_outer, b_inner, p0] + ([p1, p1 + u2 * (length - l1)] if length > l1 else [p0 + u1 * length])
-    box = _box_around(np.array(ends), max(max(b_out), max(b_in)) + 0.2 * unit, frame.size)
+    box = _box_around(np.array(ends), max(max(b_out), max(b_in)) + 0.2 * unit, person.frame.size)
     return _Piece(spec.name, spec.part, _LimbMap(body, garment, widths), box)
 
 
@@ -841,7 +735,7 @@ def _bone_point(chain: list[np.ndarray], t: float, unit: float) -> tuple[np.ndar
     u1, u2 = _unit(p1 - p0), _unit(p2 - p1)
     l1 = float(np.linalg.norm(p1 - p0))
     point = p0 + u1 * t if t <= l1 else p1 + u2 * (t - l1)
-    blend = float(np.clip((t - l1) / (JOINT_BLEND * unit) + 0.5, 0.0, 1.0))
+    blend = float(np.clip((t - l1) / (LIMBS.joint_blend_u * unit) + 0.5, 0.0, 1.0))
     return point, _unit((1 - blend) * u1 + blend * u2)
 
 
@@ -866,7 +760,53 @@ class _TwoBoneMap:
         return out.reshape(points.shape)
 
 
-def _sleeve_piece(garment: GarmentAnalysis, side: str, frame: _BodyFrame, scale: float, anchors: dict) -> _Piece | None:
+@dataclasses.dataclass(frozen=True)
+class _SleeveOutline:
+    """A sleeve in the garment photo: its seam (shoulder point, armpit) and cuff corners (px)."""
+
+    shoulder: np.ndarray
+    armpit: np.ndarray
+    cuff_out: np.ndarray  # the cuff's corner on the shoulder's side
+    cuff_in: np.ndarray  # the cuff's corner on the armpit's side
+
+
+def _sleeve_outline(garment: GarmentAnalysis, side: str, part: np.ndarray, reach_px: float) -> _SleeveOutline | None:
+    """The outline of sleeve ``side`` (None without its seam keypoints); the cuff's width is measured
+    across the sleeve axis near its end, within ``reach_px`` garment px."""
+    shoulder, armpit, end = (_kp(garment, f"{k}_{side}") for k in ("shoulder", "armpit", "sleeve_end"))
+    if shoulder is None or armpit is None:
+        return None
+    if end is None:  # cuff not found: the farthest sleeve pixel from the seam
+        ys, xs = np.nonzero(part)
+        far = np.argmax((xs - shoulder[0]) ** 2 + (ys - shoulder[1]) ** 2)
+        end = np.array([xs[far], ys[far]], np.float64)
+    root = 0.5 * (shoulder + armpit)
+    axis = _unit(end - root)
+    normal = _perp(axis)
+    if np.dot(normal, shoulder - root) < 0:
+        normal = -normal
+    probe = root + LIMBS.cuff_probe_share * float(np.linalg.norm(end - root)) * axis
+    out, inner = _run_extents(part, probe, normal, reach_px)
+    if out + inner < 2:
+        out = inner = 0.25 * float(np.linalg.norm(shoulder - armpit))
+    return _SleeveOutline(shoulder=shoulder, armpit=armpit, cuff_out=end + out * normal, cuff_in=end - inner * normal)
+
+
+def _sleeve_length(garment: GarmentAnalysis, g: _SleeveOutline, t_top: float, t_pit: float, arm_len: float,
+                   scale: float, unit: float) -> float:
+    """How far down the arm (px from the shoulder joint) the sleeve reaches: its own length, a long
+    sleeve at least to the wrist. Bounds that cannot cross: an armhole reaching past the wrist (a
+    garment keypoint gone astray) still leaves a sleeve at least LIMBS.min_sleeve_span_u long."""
+    length = t_top + float(np.linalg.norm(g.cuff_out - g.shoulder)) * scale
+    longest = LIMBS.long_sleeve_end_share * arm_len
+    if garment.sleeve == "long":
+        length = max(length, longest)
+    return float(np.clip(length, min(max(t_top, t_pit) + LIMBS.min_sleeve_span_u * unit, longest), longest))
+
+
+def _sleeve_piece(
+    garment: GarmentAnalysis, side: str, person: PersonModel, scale: float, anchors: dict
+) -> _Piece | None:
     """A sleeve as splines between its outline and the arm's.
 
     The sleeve's top edge (shoulder seam -> outer cuff corner) runs down the outside of the
@@ -874,104 +814,87 @@ def _sleeve_piece(garment: GarmentAnalysis, side: str, frame: _BodyFrame, scale:
     the bones: a sleeve that hangs at 45 degrees in the photo follows the arm, bent or not.
     """
     part = garment.parts.get(f"sleeve_{side}")
-    shoulder, armpit, end = (_kp(garment, f"{k}_{side}") for k in ("shoulder", "armpit", "sleeve_end"))
-    if part is None or not part.any() or shoulder is None or armpit is None:
+    unit = person.frame.unit_px
+    g = None if part is None or not part.any() else _sleeve_outline(garment, side, part, unit / scale)
+    if g is None:
         return None
-    if end is None:  # cuff not found: the farthest sleeve pixel from the seam
-        ys, xs = np.nonzero(part)
-        far = np.argmax((xs - shoulder[0]) ** 2 + (ys - shoulder[1]) ** 2)
-        end = np.array([xs[far], ys[far]], np.float64)
-    unit = frame.unit
-    g_root = 0.5 * (shoulder + armpit)
-    g_axis = _unit(end - g_root)
-    g_normal = _perp(g_axis)
-    if np.dot(g_normal, shoulder - g_root) < 0:
-        g_normal = -g_normal
-    g_len = float(np.linalg.norm(end - g_root))
-    cuff_out, cuff_in = _run_extents(part, g_root + CUFF_PROBE * g_len * g_axis, g_normal, unit / scale)
-    if cuff_out + cuff_in < 2:
-        cuff_out = cuff_in = 0.25 * float(np.linalg.norm(shoulder - armpit))
-    g_cuff_out, g_cuff_in = end + cuff_out * g_normal, end - cuff_in * g_normal
-
-    chain = frame.limb_chain("arm", side)
+    chain = list(person.frame.chain(f"arm_{side}"))
     joint, elbow = chain[0], chain[1]
     u1, u2 = _unit(elbow - joint), _unit(chain[2] - elbow)
     l1 = float(np.linalg.norm(elbow - joint))
-    torso_mid = frame.mid_shoulder + frame.down * 0.5 * frame.torso_len
-    sign = 1.0 if np.dot(_perp(u1), joint - torso_mid) >= 0 else -1.0
+    torso_mid = person.frame.mid_shoulder + person.frame.down * 0.5 * person.frame.torso_px
     # The sleeve's seam sits a little over the garment's body, so the two never part.
-    inward = (-frame.across if side == "left" else frame.across) * SEAM_OVERLAP * unit
+    inward = (-person.frame.across if side == "left" else person.frame.across) * LIMBS.seam_overlap_u * unit
     b_top, b_pit = anchors[f"shoulder_{side}"] + inward, anchors[f"armpit_{side}"] + inward
     t_top, t_pit = float(np.dot(b_top - joint, u1)), float(np.dot(b_pit - joint, u1))
-    arm_len = l1 + float(np.linalg.norm(chain[2] - elbow))
-    length = t_top + float(np.linalg.norm(g_cuff_out - shoulder)) * scale
-    if garment.sleeve == "long":
-        length = max(length, LONG_SLEEVE_END * arm_len)
-    # Bounds that cannot cross: an armhole reaching past the wrist (a garment keypoint gone astray)
-    # still leaves a sleeve at least MIN_SLEEVE_SPAN long, never one of negative length.
-    longest = LONG_SLEEVE_END * arm_len
-    length = float(np.clip(length, min(max(t_top, t_pit) + MIN_SLEEVE_SPAN * unit, longest), longest))
+    length = _sleeve_length(garment, g, t_top, t_pit, l1 + float(np.linalg.norm(chain[2] - elbow)), scale, unit)
     bent = length > l1 + 0.05 * unit and t_pit < l1 - 0.05 * unit
-
-    def stations(start: float) -> np.ndarray:
-        if not bent:
-            return np.linspace(start, length, SLEEVE_STATIONS)
-        upper = np.linspace(start, l1, SLEEVE_STATIONS // 2 + 1)
-        return np.concatenate([upper, np.linspace(l1, length, SLEEVE_STATIONS // 2 + 1)[1:]])
-
-    hi = LIMB_MAX_HALF_WIDTH["arm"] * unit
-    rows = []  # (t_out, body out, body in, garment out, garment in)
-    for i, (t_out, t_in) in enumerate(zip(stations(t_top), stations(t_pit), strict=True)):
-        f_out = (t_out - t_top) / max(length - t_top, MIN_SLEEVE_SPAN * unit)
-        f_in = (t_in - t_pit) / max(length - t_pit, MIN_SLEEVE_SPAN * unit)
-        g_out = shoulder + f_out * (g_cuff_out - shoulder)
-        g_in = armpit + f_in * (g_cuff_in - armpit)
-        want = 0.5 * float(np.linalg.norm(g_out - g_in)) * scale / FLAT_TO_FRONT
-        if i == 0:
-            b_out, b_in = b_top, b_pit
-        else:
-            p_out, dir_out = _bone_point(chain, t_out, unit)
-            p_in, dir_in = _bone_point(chain, t_in, unit)
-            n_out, n_in = sign * _perp(dir_out), sign * _perp(dir_in)
-            limb = float(np.clip(_extent(frame.person, p_out, n_out, hi, 2.0), *_limb_range("arm", unit)))
-            # Inside, the arm may touch the torso: only bare skin tells where it ends.
-            limb_in = max(limb, min(_extent(frame.arm_skin, p_in, -n_in, hi, 2.0), hi))
-            b_out = p_out + max(limb, want) * n_out
-            b_in = p_in - max(limb_in, want) * n_in
-        rows.append((t_out, b_out, b_in, g_out, g_in))
+    sign = 1.0 if np.dot(_perp(u1), joint - torso_mid) >= 0 else -1.0
+    rows = _sleeve_rows(g, person, side, chain, (b_top, b_pit), (t_top, t_pit), length, bent, sign, scale)
 
     def spline(selected: list) -> _Spline:
-        src = [p for r in selected for p in (r[1], r[2], 0.5 * (r[1] + r[2]))]
-        dst = [p for r in selected for p in (r[3], r[4], 0.5 * (r[3] + r[4]))]
+        src = [p for r in selected for p in (r[0], r[1], 0.5 * (r[0] + r[1]))]
+        dst = [p for r in selected for p in (r[2], r[3], 0.5 * (r[2] + r[3]))]
         return _Spline(np.array(src), np.array(dst), unit)
 
-    if bent:
-        split = SLEEVE_STATIONS // 2
-        limb_map = _TwoBoneMap(elbow, _unit(u1 + u2), spline(rows[: split + 1]), spline(rows[split:]))
-    else:
-        limb_map = _TwoBoneMap(elbow, _unit(u1 + u2), spline(rows), None)
-    polygon = np.array([r[1] for r in rows] + [r[2] for r in rows[::-1]])
-    box = _box_around(polygon, SLEEVE_MARGIN * unit, frame.size)
+    split = LIMBS.sleeve_stations // 2
+    lower = spline(rows[split:]) if bent else None
+    limb_map = _TwoBoneMap(elbow, _unit(u1 + u2), spline(rows[: split + 1] if bent else rows), lower)
+    polygon = np.array([r[0] for r in rows] + [r[1] for r in rows[::-1]])
+    box = _box_around(polygon, LIMBS.sleeve_margin_u * unit, person.frame.size)
     seam_normal = _perp(_unit(b_pit - b_top))
     if np.dot(seam_normal, torso_mid - b_top) < 0:
         seam_normal = -seam_normal
-    return _Piece(f"sleeve_{side}", part, limb_map, box, clip=polygon, clip_margin=SLEEVE_MARGIN * unit,
+    return _Piece(f"sleeve_{side}", part, limb_map, box, clip=polygon, clip_margin=LIMBS.sleeve_margin_u * unit,
                   seam=(b_top, b_pit, seam_normal))
 
 
-def _limb_range(kind: str, unit: float) -> tuple[float, float]:
-    return LIMB_MIN_HALF_WIDTH[kind] * unit, LIMB_MAX_HALF_WIDTH[kind] * unit
+def _sleeve_rows(
+    g: _SleeveOutline, person: PersonModel, side: str, chain: list[np.ndarray],
+    b_seam: tuple[np.ndarray, np.ndarray], t_seam: tuple[float, float], length: float, bent: bool, sign: float,
+    scale: float,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Matched stations down the sleeve: (body out, body in, garment out, garment in) per station,
+    the body's sides at least the bare arm's (or the silhouette's) half-width, the garment's seen
+    from the front; a bent arm gets half the stations on each bone."""
+    unit, l1 = person.frame.unit_px, float(np.linalg.norm(chain[1] - chain[0]))
+    (t_top, t_pit), limb = t_seam, f"arm_{side}"
+
+    def stations(start: float) -> np.ndarray:
+        if not bent:
+            return np.linspace(start, length, LIMBS.sleeve_stations)
+        upper = np.linspace(start, l1, LIMBS.sleeve_stations // 2 + 1)
+        return np.concatenate([upper, np.linspace(l1, length, LIMBS.sleeve_stations // 2 + 1)[1:]])
+
+    rows = []
+    for i, (t_out, t_in) in enumerate(zip(stations(t_top), stations(t_pit), strict=True)):
+        shortest = LIMBS.min_sleeve_span_u * unit
+        g_out = g.shoulder + (t_out - t_top) / max(length - t_top, shortest) * (g.cuff_out - g.shoulder)
+        g_in = g.armpit + (t_in - t_pit) / max(length - t_pit, shortest) * (g.cuff_in - g.armpit)
+        want = 0.5 * float(np.linalg.norm(g_out - g_in)) * scale / FIT.flat_to_front
+        if i == 0:
+            rows.append((b_seam[0], b_seam[1], g_out, g_in))
+            continue
+        p_out, dir_out = _bone_point(chain, t_out, unit)
+        p_in, dir_in = _bone_point(chain, t_in, unit)
+        n_out, n_in = sign * _perp(dir_out), sign * _perp(dir_in)
+        half = max(person.silhouette.limb_half_width(p_out, n_out, limb), person.shape.limb_radius_px(limb, t_out))
+        # Inside, the arm may touch the torso: only bare skin tells where it ends.
+        reach = PROPORTIONS.arm_reach_u * unit
+        half_in = max(half, ray_extent(person.silhouette.arm_skin, p_in, -n_in, reach, 2.0))
+        rows.append((p_out + max(half, want) * n_out, p_in - max(half_in, want) * n_in, g_out, g_in))
+    return rows
 
 
 def _sleeve_pieces(
-    garment: GarmentAnalysis, frame: _BodyFrame, scale: float, anchors: dict[str, np.ndarray]
+    garment: GarmentAnalysis, person: PersonModel, scale: float, anchors: dict[str, np.ndarray]
 ) -> list[_Piece]:
-    pieces = [_sleeve_piece(garment, side, frame, scale, anchors) for side in ("left", "right")]
+    pieces = [_sleeve_piece(garment, side, person, scale, anchors) for side in ("left", "right")]
     return [piece for piece in pieces if piece is not None]
 
 
 def _trouser_pieces(
-    garment: GarmentAnalysis, frame: _BodyFrame, waist_depth: float
+    garment: GarmentAnalysis, person: PersonModel, waist_depth: float
 ) -> tuple[list[_Piece], float, float]:
     """Each trouser leg from the waistband to its opening, split along the garment's centre line."""
     kp = {name: _kp(garment, name) for name in garment.keypoints}
@@ -983,10 +906,10 @@ def _trouser_pieces(
         span = _row_span(mask, top_y + 2) or (xs.min(), xs.max())
         wr, wl = np.array([span[0], top_y]), np.array([span[1], top_y])
     centre = np.array([0.5 * (wl[0] + wr[0]), 0.5 * (wl[1] + wr[1])])
-    b_left, b_right = frame.half_widths(waist_depth)
-    body_waist = max(b_left + b_right, 2 * MIN_TORSO_HALF_WIDTH * frame.unit)
-    scale = body_waist * FLAT_TO_FRONT / max(abs(wl[0] - wr[0]), 1.0)
-    waist_centre = frame.centre(waist_depth)
+    b_left, b_right = person.silhouette.half_widths(waist_depth)
+    body_waist = max(b_left + b_right, 2 * FIT.min_torso_half_width_u * person.frame.unit_px)
+    scale = body_waist * FIT.flat_to_front / max(abs(wl[0] - wr[0]), 1.0)
+    waist_centre = person.frame.centre(waist_depth)
     cols = np.arange(mask.shape[1])[None, :]
     pieces = []
     hem_depth = 0.0
@@ -997,17 +920,17 @@ def _trouser_pieces(
             hy, hx = np.nonzero(half)
             low = hy >= hy.max() - 3
             end = np.array([hx[low].mean(), hy.max()], np.float64)
-        chain = frame.limb_chain("leg", side)
-        body_side = waist_centre + sign * (b_left if sign > 0 else b_right) * frame.across
+        chain = list(person.frame.chain(f"leg_{side}"))
+        body_side = waist_centre + sign * (b_left if sign > 0 else b_right) * person.frame.across
         root = 0.5 * (body_side + waist_centre)
         leg_len = float(np.linalg.norm(chain[1] - root) + np.linalg.norm(chain[2] - chain[1]))
-        length = min(float(np.linalg.norm(end - 0.5 * (waist_pt + centre))) * scale, FULL_LEG_END * leg_len)
-        hem_depth = max(hem_depth, frame.depth_of(root) + length - waist_depth)
+        length = min(float(np.linalg.norm(end - 0.5 * (waist_pt + centre))) * scale, LIMBS.full_leg_end_share * leg_len)
+        hem_depth = max(hem_depth, person.frame.depth_px(root) + length - waist_depth)
         pieces.append(_limb_piece(_LimbSpec(
             name=f"leg_{side}", kind="leg", part=half, g_seam=(waist_pt, centre), g_end=end,
             b_seam=(body_side, waist_centre), chain=chain, length=length, scale=scale, midline=waist_centre,
             g_crotch=kp.get("crotch"),
-        ), frame))
+        ), person))
     return pieces, scale, hem_depth
 
 
@@ -1017,14 +940,14 @@ def _trouser_pieces(
 
 
 def _render(
-    pieces: list[_Piece], garment: GarmentAnalysis, frame: _BodyFrame
+    pieces: list[_Piece], garment: GarmentAnalysis, person: PersonModel
 ) -> tuple[np.ndarray, np.ndarray, dict, dict]:
     """Remap every piece into the person frame; later pieces are drawn over earlier ones.
 
     Colours are resampled premultiplied by the piece's mask, so the garment photo's
     background never bleeds into the garment's edge.
     """
-    h, w = frame.size
+    h, w = person.frame.size
     premult = np.zeros((h, w, 3), np.float32)
     alpha = np.zeros((h, w), np.float32)
     parts: dict[str, np.ndarray] = {}
@@ -1044,8 +967,8 @@ def _render(
         map_y -= gy0
         # Trim the photo's anti-aliased/JPEG halo: about one output pixel, in garment pixels.
         steps = np.linalg.norm(np.diff(grid, axis=1), axis=2) if grid.shape[1] > 1 else np.ones((1, 1))
-        garment_per_px = float(np.median(steps)) / MAP_STEP if steps.size else 1.0
-        r = int(np.clip(np.ceil(EDGE_ERODE_PX * garment_per_px), 1, MAX_EDGE_ERODE_PX))
+        garment_per_px = float(np.median(steps)) / MAPS.step_px if steps.size else 1.0
+        r = int(np.clip(np.ceil(MAPS.edge_erode_px * garment_per_px), 1, MAPS.max_edge_erode_px))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         inside = cv2.erode(piece.mask[gy0:gy1, gx0:gx1].astype(np.uint8), kernel)
         # The mask is binary, so the premultiplied colours are the photo with zeros outside.
@@ -1059,7 +982,7 @@ def _render(
             ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
             rx, ry = xs - top[0], ys - top[1]
             t = (rx * along[0] + ry * along[1]) / length
-            inside = (rx * normal[0] + ry * normal[1] > 0) & (t < 1.0 + SEAM_CUT_BELOW)
+            inside = (rx * normal[0] + ry * normal[1] > 0) & (t < 1.0 + LIMBS.seam_cut_below_share)
             a[inside] = 0.0
             c[inside] = 0.0
         if piece.clip is not None:
@@ -1074,6 +997,7 @@ def _render(
         alpha[y0:y1, x0:x1] = a + alpha[y0:y1, x0:x1] * keep[..., 0]
         part_mask = parts.setdefault(piece.name, np.zeros((h, w), bool))
         part_mask[y0:y1, x0:x1] |= a > 0.5
+    _close_seams(premult, alpha, parts, person.frame.unit_px)
     rgb = np.zeros((h, w, 3), np.uint8)
     drawn = [p.box for p in pieces if p.name in grids]
     if drawn:
@@ -1084,11 +1008,38 @@ def _render(
     return rgb, alpha, parts, grids
 
 
+def _close_seams(premult: np.ndarray, alpha: np.ndarray, parts: dict[str, np.ndarray], unit: float) -> None:
+    """Close the gaps where a sleeve meets the garment's body (in place): pixels a closing of the
+    garment adds within reach of both the body and a sleeve take the colours around them (a seam is
+    sewn; two warps that do not quite meet would show the background through an armhole)."""
+    body = parts.get("body")
+    sleeves = [parts[name] for name in ("sleeve_left", "sleeve_right") if name in parts]
+    if body is None or not sleeves or not body.any():
+        return
+    reach = max(1.0, SEAMS.close_u * unit)
+    covered = alpha > 0.5
+    gap = masks.close(covered, reach) & ~covered & masks.grow(body, 2 * reach)
+    gap &= np.logical_or.reduce([masks.grow(sleeve, 2 * reach) for sleeve in sleeves])
+    if not gap.any():
+        return
+    ys, xs = np.nonzero(gap)
+    box = (slice(max(0, ys.min() - 3 * int(reach)), ys.max() + 3 * int(reach) + 1),
+           slice(max(0, xs.min() - 3 * int(reach)), xs.max() + 3 * int(reach) + 1))
+    weight = alpha[box] * covered[box]
+    spread = cv2.GaussianBlur(weight, (0, 0), reach)
+    colour = cv2.GaussianBlur(premult[box] / np.maximum(alpha[box], 1e-3)[..., None] * weight[..., None], (0, 0), reach)
+    colour /= np.maximum(spread, 1e-3)[..., None]
+    inside = gap[box]
+    premult[box][inside] = colour[inside]
+    alpha[box][inside] = 1.0
+    body[gap] = True
+
+
 def _keypoints_in_photo(garment: GarmentAnalysis, pieces: list[_Piece], grids: dict) -> dict[str, np.ndarray]:
     """Where each garment keypoint landed: located in the piece whose mask lies nearest to it
     (keypoints sit on outlines, so "nearest" rather than "inside")."""
     found: dict[str, np.ndarray] = {}
-    r = KEYPOINT_SEARCH_PX
+    r = MAPS.keypoint_search_px
     for name, point in garment.keypoints.items():
         p = np.asarray(point, np.float64)
         x, y = round(p[0]), round(p[1])
@@ -1115,7 +1066,7 @@ def _keypoints_in_photo(garment: GarmentAnalysis, pieces: list[_Piece], grids: d
 
 
 def warp_garment(
-    garment: GarmentAnalysis, body: bd.BodyAnalysis, *, hem_depth: float | None = None,
+    garment: GarmentAnalysis, body: BodyAnalysis, *, hem_depth: float | None = None,
     waist_depth: float | None = None, clean: bool = True,
 ) -> WarpedGarment:
     """Place a garment on a body.
@@ -1127,36 +1078,38 @@ def warp_garment(
             midpoint (along the torso) instead of where the garment's proportions put it; the
             composite uses it to meet the old garment's hem when the cuts nearly match.
         waist_depth: trousers and skirts only: put the waistband this many px below the
-            shoulder joints' midpoint instead of :data:`WAIST_ABOVE_HIPS` above the hips (the
-            composite uses it to meet the hem of the top that stays).
+            shoulder joints' midpoint instead of at the natural waist (the composite uses it to meet
+            the hem of the top that stays).
         clean: cut the neck opening out and repaint background-coloured edge pixels first; False
             when ``garment`` is a warp's own :attr:`WarpedGarment.garment` (already clean).
 
     Returns:
         :class:`WarpedGarment` in the person photo's frame.
     """
-    frame = _BodyFrame(body)
+    person = body.person
+    if person is None:
+        raise ValueError("warp_garment needs the person model: analyse the photo with tryon.stages.body.analyze_body")
     garment = _cleaned(garment) if clean else garment
     parts = garment.parts or {"body": garment.mask}
     category = garment.category
     pieces: list[_Piece] = []
     if category == "lower":
         if waist_depth is None:
-            waist_depth = frame.depth_of(frame.mid_hip) - WAIST_ABOVE_HIPS * frame.torso_len
+            waist_depth = person.frame.waist_depth_px
         legs = "crotch" in garment.keypoints and ("leg_left" in parts or "leg_right" in parts)
         if legs:
-            pieces, _, hem_depth = _trouser_pieces(garment, frame, waist_depth)
+            pieces, _, hem_depth = _trouser_pieces(garment, person, waist_depth)
         else:
-            piece, _, hem_depth = _skirt_piece(garment, frame, garment.mask, waist_depth)
+            piece, _, hem_depth = _skirt_piece(garment, person, garment.mask, waist_depth)
             pieces = [piece]
         hem_depth += waist_depth
     else:
         body_part = parts.get("body", garment.mask)
         piece, scale, hem_depth, anchors = _torso_piece(
-            garment, frame, body_part, dress=category == "dress", hem_depth=hem_depth
+            garment, person, body_part, dress=category == "dress", hem_depth=hem_depth
         )
-        pieces = [piece, *_sleeve_pieces(garment, frame, scale, anchors)]
-    rgb, alpha, warped_parts, grids = _render(pieces, garment, frame)
+        pieces = [piece, *_sleeve_pieces(garment, person, scale, anchors)]
+    rgb, alpha, warped_parts, grids = _render(pieces, garment, person)
     return WarpedGarment(
         rgb=rgb,
         alpha=alpha,
@@ -1173,7 +1126,7 @@ def warp_garment(
 
 def _background_rgb(garment: GarmentAnalysis) -> np.ndarray | None:
     """Median colour of the garment photo away from the garment (its white point)."""
-    step = BACKGROUND_SAMPLE_STEP
+    step = MAPS.background_sample_step_px
     mask = garment.mask[::step, ::step]
     around = ~cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     if around.sum() < 50:
@@ -1192,7 +1145,7 @@ def _front_mask(garment: GarmentAnalysis) -> np.ndarray:
     nl, nr, nc = (_kp(garment, k) for k in ("neck_left", "neck_right", "neck_center"))
     if garment.category == "lower" or nl is None or nr is None or nc is None:
         return mask
-    if nc[1] < 0.5 * (nl[1] + nr[1]) + NECK_CUT_MIN_DROP:
+    if nc[1] < 0.5 * (nl[1] + nr[1]) + CLEAN.neck_cut_min_drop_px:
         return mask
     opening = np.array([nl, nc, nr, (nr[0], -1.0), (nl[0], -1.0)])
     cut = np.zeros(mask.shape, np.uint8)
@@ -1209,7 +1162,7 @@ def _decontaminated(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     """
     if background is None or not mask.any():
         return image
-    band = max(EDGE_BAND_MIN_PX, round(EDGE_BAND * float(np.sqrt(mask.sum()))))
+    band = max(CLEAN.edge_band_min_px, round(CLEAN.edge_band_share * float(np.sqrt(mask.sum()))))
     bx, by, bw, bh = cv2.boundingRect(mask.astype(np.uint8))
     y0, y1 = max(0, by - 1), min(mask.shape[0], by + bh + 1)
     x0, x1 = max(0, bx - 1), min(mask.shape[1], bx + bw + 1)
@@ -1234,7 +1187,7 @@ def _decontaminated(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     pixels, ref = image[y0 + ys_e, x0 + xs_e].astype(np.float32), colour[sy, sx]
     d_bg = np.linalg.norm(pixels - bg, axis=1)
     d_in = np.linalg.norm(pixels - ref, axis=1)
-    distinct = np.linalg.norm(ref - bg, axis=1) > BACKGROUND_TOLERANCE
+    distinct = np.linalg.norm(ref - bg, axis=1) > CLEAN.background_tolerance_rgb
     bad = distinct & (d_bg < d_in) & (weight[sy, sx] > 0.05)
     if not bad.any():
         return image

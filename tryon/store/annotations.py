@@ -8,10 +8,12 @@ Layout inside ``Settings.data_dir`` (created by :func:`prepare_data_dir`)::
 
 Privacy: a shopper's photo is stored only when they flag a result *and* consent
 to keep it for quality review. Without consent a record keeps the output with
-the face region strongly blurred (and the garment photo, which is a product
-photo); if the face cannot be located the flag is refused, because an
-unblurred face would be kept. Images are re-encoded to PNG from pixels, so no
-EXIF (GPS, camera, date) survives.
+the face region strongly blurred, and the garment photo only with every face
+found in it blurred (a face print, or someone's photo in the garment slot; a
+garment photo nobody checked for faces is not kept); if the output's face
+cannot be located the flag is refused, because an unblurred face would be
+kept. Images are re-encoded to PNG from pixels, so no EXIF (GPS, camera,
+date) survives.
 
 Crash safety: a write takes SQLite's write lock (``BEGIN IMMEDIATE``), writes
 the image files (temp name, fsync, rename), inserts the rows and commits. A
@@ -46,7 +48,6 @@ from PIL import Image
 from .. import __version__
 from ..config import Settings, get_settings
 from ..errors import TryOnError
-from ..stages.intake import ImageSource, load_image
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,19 @@ REASONS: dict[str, str] = {
     "attributes": "Colour or attributes do not match the description",
     "other": "Other",
 }
+# Reasons the app files by itself, never offered to shoppers: a result whose self-check found problems
+# is queued for the annotators (flagged by SYSTEM_FLAGGER).
+SYSTEM_REASONS: dict[str, str] = {"self_check": "Self-check found problems (queued automatically)"}
+ALL_REASONS: dict[str, str] = {**REASONS, **SYSTEM_REASONS}
+SYSTEM_FLAGGER = "system:self-check"
 STATUSES = ("new", "confirmed", "rejected", "fixed")
 # Image roles of a record: person and edit_mask only with consent (both show the shopper).
 IMAGE_ROLES = ("person", "garment", "output", "edit_mask")
 PRIVATE_ROLES = ("person", "edit_mask")
 NOTE_MAX_CHARS = 2000
 COMMENT_MAX_CHARS = 2000
+# As long as the description parser reads (tryon.stages.text.MAX_DESCRIPTION_CHARS); the try-on refuses longer.
+DESCRIPTION_MAX_CHARS = 2000
 # Settings stored with each flag (besides every diffusion_* field): what shapes a rendering.
 RENDER_SETTINGS = ("renderer", "max_side", "device")
 
@@ -97,15 +105,13 @@ HEAD_BOX_SCALE = 1.6  # the face landmarks span less than the face: scale their 
 
 
 def prepare_data_dir(settings: Settings | None = None) -> Path:
-    """Create ``settings.data_dir`` and point Gradio's file cache inside it.
+    """Create ``settings.data_dir`` with its image folder and Gradio cache folder.
 
-    Call once at start-up, before building ``gr.Blocks``: Gradio reads
-    ``GRADIO_TEMP_DIR`` when a Blocks and its server are created. Uploads and
-    outputs then live in ``<data_dir>/gradio-tmp`` and are deleted by the
-    Blocks' ``delete_cache`` schedule, so shopper photos never pile up
-    elsewhere on disk. Gradio only deletes files its running server created,
-    so files older than ``settings.cache_ttl_s`` left by a crashed or killed
-    server are deleted here.
+    Gradio's file cache (uploads and outputs) belongs in :func:`gradio_cache_dir`, so
+    shopper photos never pile up elsewhere on disk: the UI's start-up points
+    ``GRADIO_TEMP_DIR`` there (this function changes no environment). Gradio only
+    deletes files its running server created, so files older than
+    ``settings.cache_ttl_s`` left by a crashed or killed server are deleted here.
 
     Returns:
         The data directory, resolved.
@@ -113,11 +119,16 @@ def prepare_data_dir(settings: Settings | None = None) -> Path:
     settings = settings or get_settings()
     data_dir = Path(settings.data_dir).expanduser().resolve()
     (data_dir / IMAGES_DIRNAME).mkdir(parents=True, exist_ok=True)
-    gradio_tmp = data_dir / GRADIO_TMP_DIRNAME
+    gradio_tmp = gradio_cache_dir(settings)
     gradio_tmp.mkdir(exist_ok=True)
     purge_stale_files(gradio_tmp, settings.cache_ttl_s)
-    os.environ["GRADIO_TEMP_DIR"] = str(gradio_tmp)
     return data_dir
+
+
+def gradio_cache_dir(settings: Settings | None = None) -> Path:
+    """``<data_dir>/gradio-tmp``: where the UI keeps Gradio's upload and output cache."""
+    settings = settings or get_settings()
+    return Path(settings.data_dir).expanduser().resolve() / GRADIO_TMP_DIRNAME
 
 
 def purge_stale_files(folder: Path, max_age_s: float) -> int:
@@ -149,7 +160,7 @@ class FlagFields:
     Attributes:
         idempotency_key: one flag per key: a second add with the same key is a no-op.
         flagged_by: Hugging Face user name, or an anonymous session id.
-        reasons: codes from :data:`REASONS` (at least one).
+        reasons: codes from :data:`ALL_REASONS` (at least one).
         note: the user's free text.
         description: the garment description the user typed ("" if none).
         renderer: the renderer that produced the output.
@@ -157,7 +168,7 @@ class FlagFields:
         params: JSON-able parameters of the try-on (what the UI asked for, settings, notes).
         version: ``tryon.__version__`` of the code that rendered it.
         timings: stage -> seconds.
-        scores: JSON-able scores shown to the user (consistency, quality).
+        scores: JSON-able scores shown to the user (self-check, quality).
         consent: the user agreed to keep their photo for quality review.
     """
 
@@ -194,6 +205,8 @@ class FlagRecord(FlagFields):
         check_reasons(self.reasons)
         if len(self.note) > NOTE_MAX_CHARS:
             raise TryOnError(f"The note is longer than {NOTE_MAX_CHARS} characters: shorten it.")
+        if len(self.description) > DESCRIPTION_MAX_CHARS:
+            raise TryOnError(f"The description is longer than {DESCRIPTION_MAX_CHARS} characters: shorten it.")
         bad_roles = set(self.images) - set(IMAGE_ROLES)
         if bad_roles:
             raise ValueError(f"unknown image roles {sorted(bad_roles)}; expected {IMAGE_ROLES}")
@@ -203,10 +216,10 @@ class FlagRecord(FlagFields):
 
 
 def check_reasons(reasons: Sequence[str]) -> None:
-    """Raise TryOnError unless ``reasons`` is a non-empty list of codes from :data:`REASONS`."""
+    """Raise TryOnError unless ``reasons`` is a non-empty list of codes from :data:`ALL_REASONS`."""
     if not reasons:
         raise TryOnError("Pick at least one reason for the flag (e.g. 'Artifacts or seams').")
-    unknown = [reason for reason in reasons if reason not in REASONS]
+    unknown = [reason for reason in reasons if reason not in ALL_REASONS]
     if unknown:
         raise TryOnError(f"Unknown flag reason {unknown[0]!r}: choose from {', '.join(REASONS)}.")
 
@@ -288,8 +301,8 @@ def face_region(body: Any) -> tuple[float, float, float, float] | None:
     """The box of the ellipse to hide: the face box grown to cover hair, ears and chin.
 
     Args:
-        body: a :class:`tryon.stages.body.BodyAnalysis` (``face_box``; ``landmarks`` and
-            ``visibility`` when no face box was found).
+        body: a :class:`tryon.stages.body.BodyAnalysis`, or anything with its ``face_box``
+            (and ``landmarks`` and ``visibility``, used when no face box was found).
 
     Returns:
         ``(x0, y0, x1, y1)`` float pixels (may extend past the image), or None when
@@ -298,8 +311,10 @@ def face_region(body: Any) -> tuple[float, float, float, float] | None:
     box = getattr(body, "face_box", None)
     if box is None:
         box = _head_box_from_landmarks(body)
-    if box is None:
-        return None
+    return None if box is None else _grow_face_box(box)
+
+
+def _grow_face_box(box: Sequence[float]) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = (float(v) for v in box)
     box_w, box_h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
     return (
@@ -330,7 +345,8 @@ def blur_face(image: np.ndarray, body: Any) -> np.ndarray:
 
     Args:
         image: RGB uint8 ``(H, W, 3)`` (the try-on output, same size as the body analysis).
-        body: the :class:`tryon.stages.body.BodyAnalysis` of the person in ``image``.
+        body: the :class:`tryon.stages.body.BodyAnalysis` of the person in ``image`` (or
+            anything with its ``face_box``, ``landmarks`` and ``visibility``).
 
     Returns:
         A new RGB uint8 ``(H, W, 3)``: inside the ellipse of :func:`face_region` only the
@@ -339,14 +355,31 @@ def blur_face(image: np.ndarray, body: Any) -> np.ndarray:
     Raises:
         TryOnError: the face cannot be located (so it cannot be hidden).
     """
-    import cv2
-
     region = face_region(body)
     if region is None:
         raise TryOnError(
             "This result cannot be kept without your photo: the face could not be located to "
             "blur it. Tick 'Keep my photo for quality review' to flag it, or leave it unflagged."
         )
+    return hide_region(image, region)
+
+
+def blur_faces(image: np.ndarray, boxes: Sequence[Sequence[float]]) -> np.ndarray:
+    """Hide every face box in ``boxes`` (pixel ``(x0, y0, x1, y1)``) as :func:`blur_face` hides one.
+
+    Returns:
+        A new RGB uint8 ``(H, W, 3)``.
+    """
+    out = image.copy()
+    for box in boxes:
+        out = hide_region(out, _grow_face_box(box))
+    return out
+
+
+def hide_region(image: np.ndarray, region: tuple[float, float, float, float]) -> np.ndarray:
+    """Pixelate the ellipse inscribed in ``region`` (float pixels ``(x0, y0, x1, y1)``); a new image."""
+    import cv2
+
     height, width = image.shape[:2]
     ex0, ey0, ex1, ey1 = region
     feather = FACE_FEATHER_FRACTION * (ex1 - ex0)
@@ -396,28 +429,36 @@ def record_from_result(
     note: str = "",
     description: str = "",
     params: Mapping[str, Any] | None = None,
-    garment: ImageSource | None = None,
+    garment: np.ndarray | None = None,
+    garment_faces: Sequence[Sequence[float]] | None = None,
+    garment_source: str | None = None,
     result_id: str | None = None,
     scores: Mapping[str, Any] | None = None,
     settings: Settings | None = None,
 ) -> FlagRecord:
-    """Build the record of a flagged :class:`tryon.pipeline.TryOnResult`, applying the privacy rule.
+    """Build the record of a flagged try-on result, applying the privacy rule.
 
     Args:
-        result: the try-on result the user flagged.
-        reasons: codes from :data:`REASONS`.
+        result: the :class:`tryon.pipeline.TryOnResult` the user flagged, or an object with
+            the same attributes (``person`` is read only with consent; ``body`` needs only
+            ``face_box``, ``landmarks`` and ``visibility``; ``garment`` may be None).
+        reasons: codes from :data:`ALL_REASONS`.
         flagged_by: user name or anonymous session id.
         consent: the user ticked "keep my photo for quality review". Without it the
-            person photo and edit mask are dropped and the output's face is blurred.
+            person photo and edit mask are dropped, the output's face is blurred and so is
+            every face in the garment photo.
         note: free text.
         description: the description the user typed.
         params: what the UI passed to ``try_on`` (category, renderer, ``edit_mask``...).
-        garment: the garment photo as uploaded (path, array...), or None when the
-            garment was synthesized from the description. A path that no longer
-            exists (Gradio's cache expired) falls back to the garment used.
+        garment: the garment photo as given, RGB uint8 ``(H, W, 3)`` at processing size, or
+            None (synthesized from the description, or no longer available).
+        garment_faces: pixel boxes ``(x0, y0, x1, y1)`` of the faces found in ``garment``,
+            or None when nobody looked (then, without consent, the garment is not kept).
+        garment_source: where the garment came from, recorded in the parameters
+            (default: "upload", or "synthesized"/"none" without a garment photo).
         result_id: the id the UI gave the result when it was shown; the idempotency key.
             Without one the key is a hash of the output, inputs, parameters and flagger.
-        scores: scores shown to the user beyond ``result.consistency`` (e.g. quality).
+        scores: scores shown to the user beyond the self-check ``result.check`` (e.g. quality).
         settings: the settings that rendered it (default: :func:`get_settings`).
 
     Raises:
@@ -434,18 +475,10 @@ def record_from_result(
         for field in dataclasses.fields(settings)
         if field.name in RENDER_SETTINGS or field.name.startswith("diffusion_")
     }
-    garment_info = getattr(result, "garment", None)
-    stored_params["result"] = {
-        "category": result.category,
-        "notes": list(result.notes),
-        "cached_body": bool(result.cached_body),
-        "garment_category_scores": to_jsonable(getattr(garment_info, "category_scores", None)),
-        "garment_sleeve": to_jsonable(getattr(garment_info, "sleeve", None)),
-        "spec": to_jsonable(result.spec),
-    }
+    stored_params["result"] = _result_params(result)
 
     images: dict[str, np.ndarray] = {}
-    garment_rgb = _garment_input(garment, result, stored_params)
+    garment_rgb = _garment_to_keep(garment, garment_faces, garment_source, consent, result, stored_params)
     if garment_rgb is not None:
         images["garment"] = garment_rgb
     if consent:
@@ -457,9 +490,11 @@ def record_from_result(
         images["output"] = blur_face(result.image, result.body)
     stored_params["face_blurred"] = not consent
 
-    all_scores = {"consistency": to_jsonable(result.consistency)}
+    check = result.check
+    all_scores = {"check": None if check is None else to_jsonable({"ok": check.ok, "problems": list(check.problems),
+                                                                   **check.measures})}
     all_scores.update(to_jsonable(dict(scores or {})))
-    key = result_id or idempotency_key(result.image, result.person, description, params, flagged_by)
+    key = result_id or idempotency_key(result.image, description, params, flagged_by)
     return FlagRecord(
         idempotency_key=key,
         flagged_by=flagged_by,
@@ -477,48 +512,46 @@ def record_from_result(
     )
 
 
-def _garment_input(garment: ImageSource | None, result: Any, params: dict[str, Any]) -> np.ndarray | None:
-    """The garment photo the user gave, at processing size (None when synthesized)."""
-    if garment is None:
-        params["garment_source"] = "synthesized" if result.spec is not None else "none"
-        return None
-    if isinstance(garment, (str, os.PathLike)) and not Path(garment).is_file():
-        params["garment_source"] = "used (upload expired)"
-        return np.asarray(result.garment_image, dtype=np.uint8)
-    params["garment_source"] = "upload"
-    return load_image(garment, what="garment photo")
+def _result_params(result: Any) -> dict[str, Any]:
+    """How the result was rendered: category, notes, cache use, garment guesses, parsed description."""
+    garment_info = getattr(result, "garment", None)
+    return {
+        "category": result.category,
+        "notes": list(result.notes),
+        "cached_body": bool(result.cached_body),
+        "garment_category_scores": to_jsonable(getattr(garment_info, "category_scores", None)),
+        "garment_sleeve": to_jsonable(getattr(garment_info, "sleeve", None)),
+        "spec": to_jsonable(result.spec),
+    }
 
 
-def record_from_state(
-    state: Mapping[str, Any],
-    *,
-    reasons: Sequence[str],
-    note: str,
+def _garment_to_keep(
+    garment: np.ndarray | None,
+    faces: Sequence[Sequence[float]] | None,
+    source: str | None,
     consent: bool,
-    flagged_by: str,
-    settings: Settings | None = None,
-) -> FlagRecord:
-    """:func:`record_from_result` from the UI's result state.
+    result: Any,
+    params: dict[str, Any],
+) -> np.ndarray | None:
+    """The garment photo to store, under the consent rule for faces; notes what happened in ``params``.
 
-    ``state`` holds ``{"result": TryOnResult, "result_id": str, "params": dict,
-    "person_path": str | None, "garment_path": str | None, "description": str}``
-    and optionally ``"scores"`` (quality scores shown to the user). The person
-    photo is taken from ``result.person`` (already oriented and at processing
-    size), never from ``person_path``.
+    A face in the garment slot is someone's photo (or a face print): without consent it is
+    blurred like the output's face, and a photo nobody checked for faces is not kept at all.
     """
-    return record_from_result(
-        state["result"],
-        reasons=reasons,
-        note=note,
-        consent=consent,
-        flagged_by=flagged_by,
-        description=state.get("description") or "",
-        params=state.get("params"),
-        garment=state.get("garment_path"),
-        result_id=state.get("result_id"),
-        scores=state.get("scores"),
-        settings=settings,
-    )
+    if garment is None:
+        params["garment_source"] = source or ("synthesized" if getattr(result, "spec", None) is not None else "none")
+        return None
+    params["garment_source"] = source or "upload"
+    garment = np.asarray(garment, dtype=np.uint8)
+    if consent:
+        return garment
+    if faces is None:
+        params["garment_source"] += " (not kept: not checked for faces)"
+        return None
+    if faces:
+        params["garment_faces_blurred"] = len(faces)
+        return blur_faces(garment, faces)
+    return garment
 
 
 # --------------------------------------------------------------------------- images
@@ -811,7 +844,8 @@ class AnnotationStore:
                 (flag_id, now, changed_by, status, comment),
             )
         record = self.get(flag_id)
-        assert record is not None
+        if record is None:  # deleted by another annotator right after the update
+            raise TryOnError(f"Flag #{flag_id} was deleted meanwhile: refresh the list.")
         return record
 
     def delete(self, flag_id: int) -> bool:
@@ -946,7 +980,7 @@ class AnnotationStore:
         """Flags matching all given filters, newest first.
 
         Args:
-            reason: a code from :data:`REASONS`.
+            reason: a code from :data:`ALL_REASONS`.
             status: one of :data:`STATUSES`.
             renderer: renderer name.
             date_from, date_to: inclusive UTC dates of ``created_at``.

@@ -30,3 +30,36 @@ class PhotoInput(gr.Image):
     if TYPE_CHECKING:
         from gradio.components import Timer
         from gradio.components.base import Component
+class StrokeEditor(gr.ImageEditor):
+    """``gr.ImageEditor`` that decodes only the painted layers.
+
+    The page sends the background, the layers and their composite; correcting the edit area needs
+    only the strokes, so the two full images are not decoded. The value is
+    ``{"background": None, "layers": [RGBA uint8 (H, W, 4), ...], "composite": None}`` (layers as
+    numpy arrays whatever ``type`` says).
+    """
+
+    is_template = True  # render with the frontend's image editor
+
+    def preprocess(self, payload: Any) -> Any:
+        if payload is None:
+            return None
+        layers = payload.layers
+        if payload.id is not None:  # sent as blobs beforehand
+            cached = self.blob_storage.pop(payload.id, None)
+            layers = cached.layers if cached is not None else []
+        decoded = []
+        for layer in layers or []:
+            if layer is None:
+                continue
+            source = layer.path if hasattr(layer, "path") else io.BytesIO(layer)
+            with Image.open(source) as image:
+                decoded.append(np.asarray(image.convert("RGBA")))
+        return {"background": None, "layers": decoded, "composite": None}
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    

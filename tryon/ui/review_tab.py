@@ -1,66 +1,61 @@
-"""The Gradio pieces of flagging and review.
+"""The annotators' Review tab: unlock, flag table with filters and paging, detail view, export.
 
-- :func:`build_flag_panel`: the Flag button, reasons, note and consent box, placed under a result.
-- :func:`build_review_tab`: the annotators' tab (call it inside ``gr.Tab``): flag table with
-  filters and paging, detail view, status and comment, re-run, delete, export.
+Every review endpoint checks, server-side, the *ticket* the unlock returned (a signed,
+expiring pass bound to the browser's private cookie, :mod:`tryon.store.review`): the ticket
+travels in the request body (a hidden field in the browser, a parameter through the API),
+never in a URL, so a copied Gradio session id opens nothing. Reviewer images, re-runs and
+export archives are private files (:mod:`tryon.ui.guard`): served only to the reviewer's
+browser and deleted after their first download. User text is escaped before it is shown.
 
-Both use the store of ``settings.data_dir`` (:func:`tryon.store.annotations.open_store`). Every
-review endpoint authorizes its caller server-side (:mod:`tryon.store.review`), so the API refuses
-what the hidden UI would: the token lives in server-side session state (``gr.State``), which
-an API caller cannot set except through ``review_unlock`` with the right token.
+Layout: one function per panel (:func:`_unlock_row`, :func:`_flag_list`, :func:`_detail_view`,
+:func:`_export_row`); the actions are the methods of :class:`ReviewHandlers`; the ``_wire_*``
+functions connect the two.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import functools
-import hashlib
+import io
 import logging
 import shutil
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from ..config import Settings
 from ..errors import TryOnError
-from ..store.annotations import (
-    REASONS,
-    STATUSES,
-    AnnotationStore,
-    open_store,
-    record_from_state,
-)
+from ..store.annotations import ALL_REASONS, STATUSES, gradio_cache_dir, open_store
 from ..store.review import (
     PAGE_SIZE,
     TABLE_HEADERS,
+    Caller,
     Credentials,
     Detail,
+    ReviewAccessError,
     ReviewService,
     review_enabled,
     table_rows,
 )
+from .format import escape_markdown
+from .guard import PrivateFiles, client_of, guarded, process_guard
 
 log = logging.getLogger(__name__)
 
-CONSENT_LABEL = (
-    "Keep my photo for quality review: my original photo is stored with this flag and seen only "
-    "by the team's reviewers. Without this, only the result is kept, with the face blurred."
-)
-ANONYMOUS_PREFIX = "anon-"
-ANONYMOUS_ID_CHARS = 12
 HISTORY_HEADERS = ("when (UTC)", "who", "status", "comment")
-EXPORT_DIRNAME = "tryon-exports"
 IMAGE_HEIGHT = 420  # px, the detail view's images side by side
 PARAMETERS_HEIGHT = 320  # px, the stored-parameters JSON scrolls beyond this
 ANY = "(any)"
 # Every event that renders a try-on shares this queue slot, so TRYON_CONCURRENCY bounds them together.
 RENDER_CONCURRENCY_ID = "render"
+UNGUARDED = ("This server was started without tryon's guard, so the review stays closed: start it with "
+             "`python app.py` (tryon.ui.launch).")
 
 
 @contextlib.contextmanager
@@ -72,147 +67,322 @@ def _as_gradio_errors() -> Iterator[None]:
     try:
         yield
     except TryOnError as exc:
-        log.info("refused: %s", exc)
+        log.info("review refused: %s", exc)
         raise gr.Error(str(exc), print_exception=False) from exc
 
 
-def flagger_id(request: gr.Request | None, profile: gr.OAuthProfile | None) -> str:
-    """Who flags: the Hugging Face user name when signed in, else an anonymous id of the session.
+def _refusals(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a review handler with TryOnError shown as its message (signature kept for Gradio)."""
 
-    The anonymous id is a hash of Gradio's session hash, so the stored value cannot be
-    used to join that session.
-    """
-    if profile is not None and getattr(profile, "username", None):
-        return str(profile.username)
-    username = getattr(request, "username", None)
-    if username:
-        return str(username)
-    session = getattr(request, "session_hash", None) or "no-session"
-    return ANONYMOUS_PREFIX + hashlib.sha256(session.encode()).hexdigest()[:ANONYMOUS_ID_CHARS]
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _as_gradio_errors():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
-class StoreFlaggingCallback(gr.FlaggingCallback):
-    """Gradio's flagging interface, backed by the SQLite flag store instead of a CSV log.
+def _when(timestamp: str) -> str:
+    """``2026-03-01T12:34:56.789Z`` -> ``2026-03-01 12:34:56`` (UTC)."""
+    return timestamp[:19].replace("T", " ")
 
-    ``flag_data`` is ``[result_state, reasons, note, consent]`` (the flag panel's inputs);
-    ``flag_option`` adds one reason code. :meth:`flag_state` is what the panel calls:
-    it also says which record was written and whether it is new.
-    """
 
-    def __init__(self, settings: Settings) -> None:
+def _filter(value: str | None) -> str | None:
+    return None if value in (None, "", ANY) else value
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class ReviewHandlers:
+    """The review tab's actions. Each reads the caller's ticket and browser, then asks the service."""
+
+    def __init__(self, service: ReviewService, settings: Settings) -> None:
+        self.service = service
         self.settings = settings
-        self.store: AnnotationStore | None = None
+        self.guard = process_guard()
+        self.cache_dir = gradio_cache_dir(settings)
 
-    def setup(self, components: Sequence[Any], flagging_dir: str | Path) -> None:
-        """Open the store in ``flagging_dir`` (the data directory)."""
-        self.store = open_store(flagging_dir)
+    def caller(self, ticket: str | None, request: gr.Request) -> Caller:
+        """Who asks: their ticket and browser. Refused when the guard did not see the request."""
+        if not guarded(request):
+            raise ReviewAccessError(UNGUARDED)
+        return Caller(ticket=ticket or None, client=client_of(request))
 
-    def flag(self, flag_data: list[Any], flag_option: str | None = None, username: str | None = None) -> int:
-        """Store one flag; returns the number of flags stored."""
-        state, reasons, note, consent = flag_data
-        reasons = [*reasons, flag_option] if flag_option else list(reasons)
-        self.flag_state(state, reasons, note, bool(consent), username or ANONYMOUS_PREFIX + "unknown")
-        assert self.store is not None
-        return self.store.count()
-
-    def flag_state(
-        self, state: dict[str, Any], reasons: Sequence[str], note: str, consent: bool, flagged_by: str
-    ) -> tuple[int, bool]:
-        """Store the flag of the result in ``state``; returns ``(record id, created)``."""
-        if self.store is None:
-            self.setup([], self.settings.data_dir)
-        assert self.store is not None
-        record = record_from_state(
-            state, reasons=reasons, note=note, consent=consent, flagged_by=flagged_by, settings=self.settings
+    def unlock(self, token: str, name: str, request: gr.Request, profile: gr.OAuthProfile | None,
+               oauth_token: gr.OAuthToken | None) -> tuple[Any, ...]:
+        """Check the token (or organisation) and open the review: a new ticket and the first page."""
+        if not guarded(request):
+            raise ReviewAccessError(UNGUARDED)
+        credentials = Credentials(
+            token=(token or "").strip() or None,
+            name=(name or "").strip(),
+            profile=dict(profile) if profile is not None else None,
+            oauth_token=oauth_token.token if oauth_token is not None else None,
         )
-        return self.store.add(record)
+        client = client_of(request)
+        reviewer, ticket = self.service.unlock(credentials, client)
+        until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.settings.review_session_s)
+        rows, page, info = self.list_flags(None, None, None, "", "", 1, ticket, request)
+        return (
+            ticket,
+            "",  # the token box: the ticket replaces the token in this page
+            f"Review open for **{escape_markdown(reviewer.name)}** until {until:%H:%M} UTC.",
+            gr.Column(visible=True),
+            gr.Dropdown(choices=[ANY, *self.service.store.renderers()], value=ANY),
+            rows,
+            page,
+            info,
+        )
+
+    def list_flags(self, reason: str | None, status: str | None, renderer: str | None, start: str, end: str,
+                   page: float | None, ticket: str, request: gr.Request) -> tuple[list[list[Any]], int, str]:
+        """One page of the flag table."""
+        result = self.service.list(self.caller(ticket, request), reason=_filter(reason), status=_filter(status),
+                                   renderer=_filter(renderer), date_from=start, date_to=end, page=int(page or 1))
+        info = f"{result.total} flags; page {result.page} of {result.pages} ({PAGE_SIZE} per page)."
+        return table_rows(result.records), result.page, info
+
+    def pager(self, step: int | None) -> Callable[..., Any]:
+        """A list handler for the page buttons (step -1/+1) and filter changes (None: page 1)."""
+
+        @_refusals
+        def handler(reason: str | None, status: str | None, renderer: str | None, start: str, end: str,
+                    page: float | None, ticket: str, request: gr.Request) -> tuple[list[list[Any]], int, str]:
+            target = 1 if step is None else max(1, int(page or 1) + step)
+            return self.list_flags(reason, status, renderer, start, end, target, ticket, request)
+
+        return handler
+
+    def open_flag(self, number: float | None, ticket: str, request: gr.Request) -> tuple[Any, ...]:
+        """The detail view of flag ``number``."""
+        caller = self.caller(ticket, request)
+        return self._detail_outputs(self.service.detail(caller, number), caller)
+
+    def select_row(self, rows: Any, ticket: str, event: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
+        """Open the flag of the clicked table row."""
+        row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
+        values = rows.values.tolist() if hasattr(rows, "values") else rows
+        return self.open_flag(values[row][0], ticket, request)
+
+    def update(self, number: float | None, status: str | None, comment: str, ticket: str,
+               request: gr.Request) -> tuple[Any, ...]:
+        """Save a status and comment (recorded in the history)."""
+        if not status:
+            raise TryOnError("Pick a status (new, confirmed, rejected or fixed) before saving.")
+        caller = self.caller(ticket, request)
+        detail = self.service.update(caller, number, status, comment or "")
+        gr.Info(f"Flag #{detail.record.id} is now {detail.record.status}.")
+        return self._detail_outputs(detail, caller)
+
+    def rerun(self, number: float | None, ticket: str, request: gr.Request) -> tuple[Any, str]:
+        """Render the flagged case again with the current code: old and new side by side."""
+        caller = self.caller(ticket, request)
+        rerun = self.service.rerun(caller, number)
+        old, new = (self._private(caller, name, data=_png(image))
+                    for name, image in (("as-flagged.png", rerun.old), ("re-run.png", rerun.new)))
+        notes = "".join(f"\n- {escape_markdown(note)}" for note in rerun.notes)
+        message = f"Re-rendered flag #{rerun.record.id} in {rerun.seconds:.1f} s (left: as flagged)." + notes
+        return gr.ImageSlider(value=(old, new), visible=True), message
+
+    def delete(self, number: float | None, ticket: str, request: gr.Request) -> tuple[str, Any]:
+        """Delete a flag and its images that no other flag uses."""
+        deleted = self.service.delete(self.caller(ticket, request), number)
+        message = f"Deleted flag #{int(number)}." if deleted else f"There is no flag #{number}."
+        return message, gr.Column(visible=False)
+
+    def export(self, status: str | None, fmt: str, ticket: str, request: gr.Request) -> str:
+        """A zip of the flags with ``status``, served once to this browser, then deleted."""
+        caller = self.caller(ticket, request)
+        self.service.check(caller)  # before touching the disk
+        work = PrivateFiles.private_dir(self.cache_dir)
+        try:
+            result = self.service.export(caller, work / "dataset", status=_filter(status), fmt=fmt)
+            base = work / f"tryon-flags-{_filter(status) or 'all'}-{fmt}"
+            archive = Path(shutil.make_archive(str(base), "zip", root_dir=result.out_dir))
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        shutil.rmtree(result.out_dir, ignore_errors=True)
+        gr.Info(f"Exported {result.rows} flags.")
+        return str(self.guard.private.adopt(archive, caller.client.binding or ""))
+
+    def _private(self, caller: Caller, name: str, *, data: bytes | None = None, source: Path | None = None) -> str:
+        """A file only this reviewer's browser may download, once."""
+        return str(self.guard.private.publish(self.cache_dir, name, caller.client.binding or "", data=data,
+                                              source=source))
+
+    def _detail_outputs(self, detail: Detail, caller: Caller) -> tuple[Any, ...]:
+        record = detail.record
+        files = {role: None if path is None else self._private(caller, f"{role}.png", source=path)
+                 for role, path in detail.image_files.items()}
+        history = [[_when(h.changed_at), h.changed_by, h.status, h.comment] for h in detail.history]
+        person_kept = files["person"] is not None
+        return (
+            record.id,
+            files["person"],
+            files["garment"],
+            files["output"],
+            _summary_markdown(record),
+            {"params": record.params, "timings": record.timings, "scores": record.scores},
+            record.status,
+            record.comment,
+            history,
+            gr.Column(visible=True),
+            # A re-run needs the shopper's photo, which is kept with consent only.
+            gr.Button(interactive=person_kept,
+                      value="Re-run with current code" if person_kept else "Re-run (photo not kept)"),
+        )
+
+
+def _summary_markdown(record: Any) -> str:
+    """The detail view's summary; everything a user typed is escaped."""
+    reasons = ", ".join(ALL_REASONS.get(code, code) for code in record.reasons)
+    lines = [
+        f"**Flag #{record.id}** — {_when(record.created_at)} UTC by {escape_markdown(record.flagged_by)}",
+        f"**Reasons:** {escape_markdown(reasons)}",
+        f"**Note:** {escape_markdown(record.note) if record.note else '—'}",
+        f"**Description:** {escape_markdown(record.description) if record.description else '—'}",
+        f"**Renderer:** {escape_markdown(record.renderer)} · **category:** {escape_markdown(record.category)}"
+        f" · **tryon** {escape_markdown(record.version)}",
+        "**Photo kept:** " + ("yes (consent)" if record.consent else "no — output face blurred"),
+    ]
+    if record.updated_by:
+        lines.append(f"**Last review:** {record.status} by {escape_markdown(record.updated_by)}, "
+                     f"{_when(record.updated_at)}")
+    return "\n\n".join(lines)
+
+
+# --------------------------------------------------------------------------- layout: one function per panel
 
 
 @dataclasses.dataclass(frozen=True)
-class FlagPanel:
-    """The flag panel's inputs that belong to one result: clear them when a new result arrives."""
-
-    reasons: gr.CheckboxGroup
-    note: gr.Textbox
+class UnlockRow:
+    token: gr.Textbox
+    name: gr.Textbox
+    button: gr.Button
     message: gr.Markdown
+    ticket: gr.Textbox  # hidden: the pass every review request presents
+
+
+@dataclasses.dataclass(frozen=True)
+class FlagList:
+    filters: list[Any]  # reason, status, renderer, from, to
+    previous: gr.Button
+    page: gr.Number
+    next: gr.Button
+    refresh: gr.Button
+    info: gr.Markdown
+    table: gr.Dataframe
+    flag_id: gr.Number
+    open: gr.Button
 
     @property
-    def per_result(self) -> list[Any]:
-        """Components to clear for a new result (outputs of :meth:`cleared`)."""
-        return [self.reasons, self.note, self.message]
-
-    @staticmethod
-    def cleared() -> tuple[list[str], str, str]:
-        """Values of :attr:`per_result` for a fresh result (the consent box keeps the shopper's choice)."""
-        return [], "", ""
+    def outputs(self) -> list[Any]:
+        return [self.table, self.page, self.info]
 
 
-def build_flag_panel(result_state: gr.State, settings: Settings) -> FlagPanel:
-    """The Flag panel; call it inside the Blocks, under the result.
-
-    Args:
-        result_state: holds the UI's result dict (``{"result": TryOnResult, "result_id",
-            "params", "person_path", "garment_path", "description"}``), or None before any result.
-        settings: app settings (``data_dir``).
-
-    Endpoint: ``flag`` (reasons, note, consent) -> message. One record per result: a
-    double click or a retry returns the record already stored.
-
-    Returns:
-        the panel's per-result components (clear them when a new result is shown).
-    """
-    callback = StoreFlaggingCallback(settings)
-    callback.setup([], settings.data_dir)
-
-    with gr.Accordion("Flag this result", open=False):
-        reasons = gr.CheckboxGroup(
-            choices=[(label, code) for code, label in REASONS.items()],
-            label="What is wrong?",
-        )
-        note = gr.Textbox(label="Note (optional)", placeholder="What should it look like?", lines=2)
-        consent = gr.Checkbox(label=CONSENT_LABEL, value=False)
-        flag_button = gr.Button("Flag", variant="secondary")
-        message = gr.Markdown()
-
-    def flag(
-        reason_codes: list[str],
-        note_text: str,
-        keep_photo: bool,
-        state: dict[str, Any] | None,
-        request: gr.Request,
-        profile: gr.OAuthProfile | None,
-    ) -> str:
-        if not state or state.get("result") is None:
-            raise gr.Error("Nothing to flag yet: run a try-on first, then flag its result.", print_exception=False)
-        with _as_gradio_errors():
-            flag_id, created = callback.flag_state(
-                state, reason_codes or [], note_text or "", bool(keep_photo), flagger_id(request, profile)
-            )
-        if not created:
-            return f"This result is already flagged (#{flag_id}). Thank you."
-        kept = "your photo is kept for review" if keep_photo else "only the result is kept, face blurred"
-        return f"Thank you: flagged as #{flag_id} ({kept})."
-
-    flag_button.click(
-        flag,
-        inputs=[reasons, note, consent, result_state],
-        outputs=message,
-        api_name="flag",
-        trigger_mode="once",
-    )
-    return FlagPanel(reasons=reasons, note=note, message=message)
+@dataclasses.dataclass(frozen=True)
+class DetailView:
+    panel: gr.Column
+    person: gr.Image
+    garment: gr.Image
+    output: gr.Image
+    summary: gr.Markdown
+    parameters: gr.JSON
+    status: gr.Radio
+    comment: gr.Textbox
+    save: gr.Button
+    rerun: gr.Button
+    delete: gr.Button
+    history: gr.Dataframe
+    rerun_slider: gr.ImageSlider
+    message: gr.Markdown
 
 
-def _credentials(
-    session: dict[str, Any] | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None
-) -> Credentials:
-    session = session or {}
-    return Credentials(
-        token=session.get("token"),
-        name=session.get("name", ""),
-        profile=dict(profile) if profile is not None else None,
-        oauth_token=oauth_token.token if oauth_token is not None else None,
-    )
+@dataclasses.dataclass(frozen=True)
+class ExportRow:
+    status: gr.Dropdown
+    format: gr.Radio
+    button: gr.Button
+    file: gr.File
+
+
+def _unlock_row(settings: Settings) -> UnlockRow:
+    gr.Markdown("Flagged results are for annotators only. Open the review with your token"
+                + (f" or sign in as a member of **{settings.review_org}**." if settings.review_org else "."))
+    with gr.Row():
+        if settings.review_org and _on_spaces():
+            # Locally Gradio mocks the login and needs a Hub token; the review token works everywhere.
+            gr.LoginButton()
+        token = gr.Textbox(label="Review token", type="password", visible=bool(settings.review_token))
+        name = gr.Textbox(label="Your name (kept in the review history)", max_length=64)
+        button = gr.Button("Open review", variant="primary")
+    message = gr.Markdown()
+    ticket = gr.Textbox(visible=False, elem_id="review-ticket")
+    return UnlockRow(token=token, name=name, button=button, message=message, ticket=ticket)
+
+
+def _flag_list() -> FlagList:
+    with gr.Row():
+        filters = [
+            gr.Dropdown([ANY, *ALL_REASONS], value=ANY, label="Reason"),
+            gr.Dropdown([ANY, *STATUSES], value=ANY, label="Status"),
+            gr.Dropdown([ANY], value=ANY, label="Renderer", allow_custom_value=True),
+            gr.Textbox(label="From (YYYY-MM-DD, UTC)", max_length=10),
+            gr.Textbox(label="To (YYYY-MM-DD, UTC)", max_length=10),
+        ]
+    with gr.Row():
+        previous = gr.Button("◀ Previous", size="sm")
+        page = gr.Number(value=1, precision=0, minimum=1, label="Page")
+        next_page = gr.Button("Next ▶", size="sm")
+        refresh = gr.Button("Refresh", size="sm")
+    info = gr.Markdown()
+    table = gr.Dataframe(headers=list(TABLE_HEADERS), interactive=False, wrap=True, label="Flags")
+    with gr.Row():
+        flag_id = gr.Number(label="Flag id (or click a row)", value=None, precision=0, minimum=1,
+                            placeholder="e.g. 12")
+        open_button = gr.Button("Open")
+    return FlagList(filters=filters, previous=previous, page=page, next=next_page, refresh=refresh, info=info,
+                    table=table, flag_id=flag_id, open=open_button)
+
+
+def _detail_view() -> DetailView:
+    # Hidden until a flag is opened: empty image boxes and a blank form say nothing.
+    with gr.Column(visible=False) as panel:
+        with gr.Row():
+            shown = {"type": "filepath", "interactive": False, "height": IMAGE_HEIGHT}
+            person = gr.Image(label="Person (kept with consent only)", **shown)
+            garment = gr.Image(label="Garment", **shown)
+            output = gr.Image(label="Output as flagged", **shown)
+        summary = gr.Markdown(latex_delimiters=[], elem_id="review-summary")  # user text: no LaTeX either
+        parameters = gr.JSON(label="Stored parameters, timings and scores", max_height=PARAMETERS_HEIGHT)
+        with gr.Row():
+            status = gr.Radio(list(STATUSES), label="Status")
+            comment = gr.Textbox(label="Annotator comment", lines=2)
+        with gr.Row():
+            save = gr.Button("Save status and comment", variant="primary")
+            rerun = gr.Button("Re-run with current code")
+            delete = gr.Button("Delete flag", variant="stop")
+        history = gr.Dataframe(headers=list(HISTORY_HEADERS), interactive=False, label="History")
+        rerun_slider = gr.ImageSlider(label="Old output ◀ ▶ re-run", visible=False, type="filepath",
+                                      height=IMAGE_HEIGHT)
+    message = gr.Markdown()
+    return DetailView(panel=panel, person=person, garment=garment, output=output, summary=summary,
+                      parameters=parameters, status=status, comment=comment, save=save, rerun=rerun,
+                      delete=delete, history=history, rerun_slider=rerun_slider, message=message)
+
+
+def _export_row() -> ExportRow:
+    with gr.Accordion("Export a dataset", open=False), gr.Row():
+        status = gr.Dropdown([ANY, *STATUSES], value="confirmed", label="Flags with status")
+        fmt = gr.Radio(["jsonl", "parquet"], value="jsonl", label="Format")
+        button = gr.Button("Export")
+        file = gr.File(label="Dataset (zip, downloads once)", interactive=False)
+    return ExportRow(status=status, format=fmt, button=button, file=file)
 
 
 def _on_spaces() -> bool:
@@ -221,46 +391,69 @@ def _on_spaces() -> bool:
     return get_space() is not None
 
 
-def _export_root(settings: Settings) -> Path:
-    """Where export zips wait to be served; inside Gradio's cache, which the server may serve."""
-    from gradio.utils import get_upload_folder
-
-    return Path(get_upload_folder()) / EXPORT_DIRNAME
+# --------------------------------------------------------------------------- wiring
 
 
-def _prune_exports(root: Path, max_age_s: float) -> None:
-    """Delete export folders older than ``max_age_s`` (Gradio has served or dropped them by then)."""
-    if not root.is_dir():
-        return
-    now = time.time()
-    for path in root.iterdir():
-        with contextlib.suppress(OSError):
-            if now - path.stat().st_mtime > max_age_s:
-                shutil.rmtree(path, ignore_errors=True)
+def _wire_unlock(handlers: ReviewHandlers, unlock: UnlockRow, panel: gr.Column, flags: FlagList) -> None:
+    unlock.button.click(
+        _refusals(handlers.unlock),
+        inputs=[unlock.token, unlock.name],
+        outputs=[unlock.ticket, unlock.token, unlock.message, panel, flags.filters[2], *flags.outputs],
+        api_name="review_unlock",
+    )
 
 
-def _when(timestamp: str) -> str:
-    """``2026-03-01T12:34:56.789Z`` -> ``2026-03-01 12:34:56`` (UTC)."""
-    return timestamp[:19].replace("T", " ")
+def _wire_list(handlers: ReviewHandlers, ticket: gr.Textbox, flags: FlagList) -> None:
+    inputs = [*flags.filters, flags.page, ticket]
+    flags.refresh.click(_refusals(handlers.list_flags), inputs, flags.outputs, api_name="review_list")
+    # User edits only (``.input``, not ``.change``): unlocking sets the renderer choices without a second
+    # listing, and the dates are read once typed (Enter or leaving the box), not at every keystroke.
+    reason, status, renderer, start, end = flags.filters
+    triggers = [reason.input, status.input, renderer.input, start.submit, start.blur, end.submit, end.blur]
+    gr.on(triggers, handlers.pager(None), inputs, flags.outputs, api_visibility="private",
+          trigger_mode="always_last")
+    flags.previous.click(handlers.pager(-1), inputs, flags.outputs, api_visibility="private")
+    flags.next.click(handlers.pager(+1), inputs, flags.outputs, api_visibility="private")
 
 
-def _display(image: np.ndarray | None) -> np.ndarray | None:
-    if image is None:
-        return None
-    if image.dtype == np.bool_:
-        return image.astype(np.uint8) * 255
-    return image
+def _wire_detail(handlers: ReviewHandlers, ticket: gr.Textbox, flags: FlagList, detail: DetailView) -> None:
+    # The API sees the first nine (values); the panel and button updates come last.
+    outputs = [flags.flag_id, detail.person, detail.garment, detail.output, detail.summary, detail.parameters,
+               detail.status, detail.comment, detail.history, detail.panel, detail.rerun]
+    list_inputs = [*flags.filters, flags.page, ticket]
+    flags.open.click(_refusals(handlers.open_flag), [flags.flag_id, ticket], outputs, api_name="review_detail")
+    flags.table.select(_refusals(handlers.select_row), [flags.table, ticket], outputs, api_visibility="private")
+    # Opening another flag hides the previous flag's re-run.
+    hide_rerun = {"fn": lambda: (gr.ImageSlider(value=None, visible=False), ""), "inputs": None,
+                  "outputs": [detail.rerun_slider, detail.message], "api_visibility": "private", "queue": False}
+    flags.open.click(**hide_rerun)
+    flags.table.select(**hide_rerun)
+    detail.save.click(
+        _refusals(handlers.update), [flags.flag_id, detail.status, detail.comment, ticket], outputs,
+        api_name="review_update",
+    ).success(_refusals(handlers.list_flags), list_inputs, flags.outputs, api_visibility="private")
+    detail.rerun.click(_refusals(handlers.rerun), [flags.flag_id, ticket], [detail.rerun_slider, detail.message],
+                       api_name="review_rerun", concurrency_id=RENDER_CONCURRENCY_ID)
+    detail.delete.click(
+        _refusals(handlers.delete), [flags.flag_id, ticket], [detail.message, detail.panel], api_name="review_delete"
+    ).then(_refusals(handlers.list_flags), list_inputs, flags.outputs, api_visibility="private")
 
 
-def build_review_tab(settings: Settings, *, try_on: Any = None) -> None:
+def _wire_export(handlers: ReviewHandlers, ticket: gr.Textbox, export: ExportRow) -> None:
+    export.button.click(_refusals(handlers.export), [export.status, export.format, ticket], export.file,
+                        api_name="review_export")
+
+
+def build_review_tab(settings: Settings, *, try_on: Callable[..., Any] | None = None) -> None:
     """The annotators' review tab; call it inside ``gr.Tab("Review")``.
 
-    Endpoints (all refuse callers without the review token or organisation membership):
-    ``review_unlock``, ``review_list``, ``review_detail``, ``review_update``, ``review_rerun``,
-    ``review_delete``, ``review_export``.
+    Endpoints (all refuse callers without a valid ticket from ``review_unlock``):
+    ``review_unlock`` (token, name) -> (ticket, ...), ``review_list``, ``review_detail``,
+    ``review_update``, ``review_rerun``, ``review_delete``, ``review_export``; each takes the
+    ticket as its last parameter.
 
     Args:
-        settings: app settings (``review_token``, ``review_org``, ``data_dir``, ``cache_ttl_s``).
+        settings: app settings (``review_*``, ``data_dir``).
         try_on: renderer for re-runs (default :func:`tryon.pipeline.try_on`).
     """
     if not review_enabled(settings):
@@ -269,284 +462,15 @@ def build_review_tab(settings: Settings, *, try_on: Any = None) -> None:
             "`hf_oauth: true` on Spaces) to let annotators see and review flags."
         )
         return
-    service = ReviewService(open_store(settings.data_dir), settings, try_on=try_on)
-
-    session = gr.State(None)  # {"token", "name"}: server-side, one per browser session
-    gr.Markdown("Flagged results are for annotators only. Open the review with your token"
-                + (f" or sign in as a member of **{settings.review_org}**." if settings.review_org else "."))
-    with gr.Row():
-        if settings.review_org and _on_spaces():
-            # Locally Gradio mocks the login and needs a Hub token; the review token works everywhere.
-            gr.LoginButton()
-        token_box = gr.Textbox(label="Review token", type="password", visible=bool(settings.review_token))
-        name_box = gr.Textbox(label="Your name (kept in the review history)", max_length=64)
-        unlock_button = gr.Button("Open review", variant="primary")
-    unlock_message = gr.Markdown()
-
+    if try_on is None:
+        from ..pipeline import try_on
+    handlers = ReviewHandlers(ReviewService(open_store(settings.data_dir), settings, rerun=try_on), settings)
+    unlock = _unlock_row(settings)
     with gr.Column(visible=False) as panel:
-        with gr.Row():
-            reason_filter = gr.Dropdown([ANY, *REASONS], value=ANY, label="Reason")
-            status_filter = gr.Dropdown([ANY, *STATUSES], value=ANY, label="Status")
-            renderer_filter = gr.Dropdown([ANY], value=ANY, label="Renderer", allow_custom_value=True)
-            date_from = gr.Textbox(label="From (YYYY-MM-DD, UTC)", max_length=10)
-            date_to = gr.Textbox(label="To (YYYY-MM-DD, UTC)", max_length=10)
-        with gr.Row():
-            previous_button = gr.Button("◀ Previous", size="sm")
-            page_number = gr.Number(value=1, precision=0, minimum=1, label="Page")
-            next_button = gr.Button("Next ▶", size="sm")
-            refresh_button = gr.Button("Refresh", size="sm")
-        page_info = gr.Markdown()
-        table = gr.Dataframe(headers=list(TABLE_HEADERS), interactive=False, wrap=True, label="Flags")
-
-        with gr.Row():
-            flag_id = gr.Number(label="Flag id (or click a row)", value=None, precision=0, minimum=1,
-                                placeholder="e.g. 12")
-            open_button = gr.Button("Open")
-        # Hidden until a flag is opened: empty image boxes and a blank form say nothing.
-        with gr.Column(visible=False) as detail_panel:
-            with gr.Row():
-                # PNG: reviewers judge seams and artifacts, which lossy WebP (Gradio's default) would blur.
-                shown = {"type": "numpy", "interactive": False, "format": "png", "height": IMAGE_HEIGHT}
-                person_image = gr.Image(label="Person (kept with consent only)", **shown)
-                garment_image = gr.Image(label="Garment", **shown)
-                output_image = gr.Image(label="Output as flagged", **shown)
-            summary = gr.Markdown()
-            parameters = gr.JSON(label="Stored parameters, timings and scores", max_height=PARAMETERS_HEIGHT)
-            with gr.Row():
-                status_radio = gr.Radio(list(STATUSES), label="Status")
-                comment_box = gr.Textbox(label="Annotator comment", lines=2)
-            with gr.Row():
-                save_button = gr.Button("Save status and comment", variant="primary")
-                rerun_button = gr.Button("Re-run with current code")
-                delete_button = gr.Button("Delete flag", variant="stop")
-            history_table = gr.Dataframe(headers=list(HISTORY_HEADERS), interactive=False, label="History")
-            rerun_slider = gr.ImageSlider(label="Old output ◀ ▶ re-run", visible=False, **shown)
-        rerun_message = gr.Markdown()
-
-        with gr.Accordion("Export a dataset", open=False), gr.Row():
-            export_status = gr.Dropdown([ANY, *STATUSES], value="confirmed", label="Flags with status")
-            export_format = gr.Radio(["jsonl", "parquet"], value="jsonl", label="Format")
-            export_button = gr.Button("Export")
-            export_file = gr.File(label="Dataset (zip)", interactive=False)
-
-    def _filter(value: str | None) -> str | None:
-        return None if value in (None, "", ANY) else value
-
-    def list_flags(
-        reason: str | None,
-        status: str | None,
-        renderer: str | None,
-        start: str,
-        end: str,
-        page: float | None,
-        state: dict[str, Any] | None,
-        profile: gr.OAuthProfile | None,
-        oauth_token: gr.OAuthToken | None,
-    ) -> tuple[list[list[Any]], int, str]:
-        with _as_gradio_errors():
-            result = service.list(
-                _credentials(state, profile, oauth_token),
-                reason=_filter(reason),
-                status=_filter(status),
-                renderer=_filter(renderer),
-                date_from=start,
-                date_to=end,
-                page=int(page or 1),
-            )
-        info = f"{result.total} flags; page {result.page} of {result.pages} ({PAGE_SIZE} per page)."
-        return table_rows(result.records), result.page, info
-
-    def detail_outputs(detail: Detail) -> tuple[Any, ...]:
-        record = detail.record
-        lines = [
-            f"**Flag #{record.id}** — {_when(record.created_at)} UTC by `{record.flagged_by}`",
-            f"**Reasons:** {', '.join(REASONS.get(code, code) for code in record.reasons)}",
-            f"**Note:** {record.note or '—'}",
-            f"**Description:** {record.description or '—'}",
-            f"**Renderer:** {record.renderer} · **category:** {record.category} · **tryon** {record.version}",
-            "**Photo kept:** " + ("yes (consent)" if record.consent else "no — output face blurred"),
-        ]
-        if record.updated_by:
-            when = _when(record.updated_at)
-            lines.append(f"**Last review:** {record.status} by {record.updated_by}, {when}")
-        history = [[_when(h.changed_at), h.changed_by, h.status, h.comment] for h in detail.history]
-        person = _display(detail.images.get("person"))
-        return (
-            record.id,
-            person,
-            _display(detail.images.get("garment")),
-            _display(detail.images.get("output")),
-            "\n\n".join(lines),
-            {"params": record.params, "timings": record.timings, "scores": record.scores},
-            record.status,
-            record.comment,
-            history,
-            gr.Column(visible=True),
-            # A re-run needs the shopper's photo, which is kept with consent only.
-            gr.Button(interactive=person is not None,
-                      value="Re-run with current code" if person is not None else "Re-run (photo not kept)"),
-        )
-
-    # The API sees the first nine (values); the panel and button updates come last.
-    detail_components = [
-        flag_id, person_image, garment_image, output_image, summary, parameters, status_radio, comment_box,
-        history_table, detail_panel, rerun_button,
-    ]
-
-    def open_flag(
-        number: float | None,
-        state: dict[str, Any] | None,
-        profile: gr.OAuthProfile | None,
-        oauth_token: gr.OAuthToken | None,
-    ) -> tuple[Any, ...]:
-        with _as_gradio_errors():
-            return detail_outputs(service.detail(_credentials(state, profile, oauth_token), number))
-
-    def select_row(
-        rows: Any,
-        state: dict[str, Any] | None,
-        event: gr.SelectData,
-        profile: gr.OAuthProfile | None,
-        oauth_token: gr.OAuthToken | None,
-    ) -> tuple[Any, ...]:
-        row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
-        values = rows.values.tolist() if hasattr(rows, "values") else rows
-        return open_flag(values[row][0], state, profile, oauth_token)
-
-    def update_flag(
-        number: float | None,
-        status: str | None,
-        comment: str,
-        state: dict[str, Any] | None,
-        profile: gr.OAuthProfile | None,
-        oauth_token: gr.OAuthToken | None,
-    ) -> tuple[Any, ...]:
-        if not status:
-            raise gr.Error("Pick a status (new, confirmed, rejected or fixed) before saving.", print_exception=False)
-        with _as_gradio_errors():
-            detail = service.update(_credentials(state, profile, oauth_token), number, status, comment or "")
-        gr.Info(f"Flag #{detail.record.id} is now {detail.record.status}.")
-        return detail_outputs(detail)
-
-    def rerun_flag(
-        number: float | None,
-        state: dict[str, Any] | None,
-        profile: gr.OAuthProfile | None,
-        oauth_token: gr.OAuthToken | None,
-    ) -> tuple[Any, str]:
-        with _as_gradio_errors():
-            rerun = service.rerun(_credentials(state, profile, oauth_token), number)
-        notes = "".join(f"\n- {note}" for note in rerun.notes)
-        message = f"Re-rendered flag #{rerun.record.id} in {rerun.seconds:.1f} s (left: as flagged)." + notes
-        return gr.ImageSlider(value=(rerun.old, rerun.new), visible=True), message
-
-    def delete_flag(
-        number: float | None,
-        state: dict[str, Any] | None,
-        profile: gr.OAuthProfile | None,
-        oauth_token: gr.OAuthToken | None,
-    ) -> tuple[str, Any]:
-        with _as_gradio_errors():
-            deleted = service.delete(_credentials(state, profile, oauth_token), number)
-        message = f"Deleted flag #{int(number)}." if deleted else f"There is no flag #{number}."
-        return message, gr.Column(visible=False)
-
-    def export_flags(
-        status: str | None,
-        fmt: str,
-        state: dict[str, Any] | None,
-        profile: gr.OAuthProfile | None,
-        oauth_token: gr.OAuthToken | None,
-    ) -> str:
-        credentials = _credentials(state, profile, oauth_token)
-        with _as_gradio_errors():
-            service.unlock(credentials)  # before touching the disk
-        root = _export_root(settings)
-        _prune_exports(root, settings.cache_ttl_s)
-        root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="export-", dir=root))
-        try:
-            with _as_gradio_errors():
-                result = service.export(credentials, work / "dataset", status=_filter(status), fmt=fmt)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-        label = _filter(status) or "all"
-        base = work / f"tryon-flags-{label}-{fmt}"
-        archive = shutil.make_archive(str(base), "zip", root_dir=result.out_dir)
-        shutil.rmtree(result.out_dir, ignore_errors=True)
-        gr.Info(f"Exported {result.rows} flags.")
-        return archive
-
-    def unlock(
-        token: str,
-        name: str,
-        profile: gr.OAuthProfile | None,
-        oauth_token: gr.OAuthToken | None,
-    ) -> tuple[Any, ...]:
-        new_state = {"token": (token or "").strip() or None, "name": (name or "").strip()}
-        with _as_gradio_errors():
-            reviewer = service.unlock(_credentials(new_state, profile, oauth_token))
-        renderers = [ANY, *service.store.renderers()]
-        rows, page, info = list_flags(None, None, None, "", "", 1, new_state, profile, oauth_token)
-        return (
-            new_state,
-            f"Review open for **{reviewer.name}**.",
-            gr.Column(visible=True),
-            gr.Dropdown(choices=renderers, value=ANY),
-            rows,
-            page,
-            info,
-        )
-
-    filters = [reason_filter, status_filter, renderer_filter, date_from, date_to]
-    auth = [session]
-    list_outputs = [table, page_number, page_info]
-
-    unlock_button.click(
-        unlock,
-        inputs=[token_box, name_box],
-        outputs=[session, unlock_message, panel, renderer_filter, *list_outputs],
-        api_name="review_unlock",
-    )
-    refresh_button.click(list_flags, [*filters, page_number, *auth], list_outputs, api_name="review_list")
-
-    def pager(step: int | None) -> Any:
-        """A list handler for the page buttons (step -1/+1) and filter changes (None: page 1)."""
-
-        # ``wraps`` gives the handler list_flags' signature, which Gradio reads to pass the OAuth profile
-        # and token in the last two places.
-        @functools.wraps(list_flags)
-        def handler(*args: Any) -> tuple[list[list[Any]], int, str]:
-            *filter_values, page, state, profile, oauth_token = args
-            target = 1 if step is None else max(1, int(page or 1) + step)
-            return list_flags(*filter_values, target, state, profile, oauth_token)
-
-        return handler
-
-    list_inputs = [*filters, page_number, *auth]
-    # User edits only (``.input``, not ``.change``): unlocking sets the renderer choices without a second
-    # listing, and the dates are read once typed (Enter or leaving the box), not at every keystroke.
-    triggers = [reason_filter.input, status_filter.input, renderer_filter.input, date_from.submit,
-                date_from.blur, date_to.submit, date_to.blur]
-    gr.on(triggers, pager(None), list_inputs, list_outputs, api_visibility="private", trigger_mode="always_last")
-    previous_button.click(pager(-1), list_inputs, list_outputs, api_visibility="private")
-    next_button.click(pager(+1), list_inputs, list_outputs, api_visibility="private")
-    open_button.click(open_flag, [flag_id, *auth], detail_components, api_name="review_detail")
-    table.select(select_row, [table, *auth], detail_components, api_visibility="private")
-    # Opening another flag hides the previous flag's re-run.
-    hide_rerun = {"fn": lambda: (gr.ImageSlider(value=None, visible=False), ""), "inputs": None,
-                  "outputs": [rerun_slider, rerun_message], "api_visibility": "private", "queue": False}
-    open_button.click(**hide_rerun)
-    table.select(**hide_rerun)
-    save_button.click(
-        update_flag, [flag_id, status_radio, comment_box, *auth], detail_components, api_name="review_update"
-    ).success(list_flags, list_inputs, list_outputs, api_visibility="private")  # the table shows the new status
-    rerun_button.click(rerun_flag, [flag_id, *auth], [rerun_slider, rerun_message], api_name="review_rerun",
-                       concurrency_id=RENDER_CONCURRENCY_ID)
-    delete_button.click(
-        delete_flag, [flag_id, *auth], [rerun_message, detail_panel], api_name="review_delete"
-    ).then(list_flags, list_inputs, list_outputs, api_visibility="private")
-    export_button.click(
-        export_flags, [export_status, export_format, *auth], export_file, api_name="review_export"
-    )
+        flags = _flag_list()
+        detail = _detail_view()
+        export = _export_row()
+    _wire_unlock(handlers, unlock, panel, flags)
+    _wire_list(handlers, unlock.ticket, flags)
+    _wire_detail(handlers, unlock.ticket, flags, detail)
+    _wire_export(handlers, unlock.ticket, export)

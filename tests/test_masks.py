@@ -1,0 +1,67 @@
+"""Shared mask operations (tryon.stages.masks) on drawn masks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tryon.stages import masks
+
+
+def test_specks_smaller_than_the_area_go_and_larger_parts_stay() -> None:
+    mask = np.zeros((60, 60), bool)
+    mask[5:7, 5:8] = True  # a sliver between a sleeve and a strap (6 px)
+    mask[20:50, 20:35] = True  # a forearm
+    out = masks.drop_specks(mask, 40.0)
+    assert not out[5:7, 5:8].any() and out[20:50, 20:35].all()
+
+
+def test_small_enclosed_holes_fill_but_large_ones_and_open_notches_do_not() -> None:
+    mask = np.zeros((80, 80), bool)
+    mask[10:70, 10:70] = True
+    mask[20:23, 20:23] = False  # an eye: 9 px, enclosed
+    mask[30:60, 30:60] = False  # the gap framed by two arms: 900 px, enclosed
+    mask[10:15, 40:45] = False  # a notch open to the outside
+    mask[10:70, 0:2] = False
+    out = masks.fill_small_holes(mask, 50)
+    assert out[20:23, 20:23].all()
+    assert not out[30:60, 30:60].any()
+    assert not out[10:15, 40:45].any()
+
+
+def test_keep_touching_keeps_only_the_seeded_components_of_enough_area() -> None:
+    mask = np.zeros((40, 40), bool)
+    mask[2:10, 2:10] = True  # seeded, 64 px
+    mask[20:22, 20:22] = True  # seeded, 4 px
+    mask[30:38, 30:38] = True  # not seeded
+    seeds = np.zeros_like(mask)
+    seeds[5, 5] = seeds[21, 21] = True
+    out = masks.keep_touching(mask, seeds, min_area=10)
+    assert out[2:10, 2:10].all() and not out[20:22, 20:22].any() and not out[30:38, 30:38].any()
+
+
+def test_grow_reaches_the_radius_and_no_further() -> None:
+    mask = np.zeros((50, 50), bool)
+    mask[25, 25] = True
+    out = masks.grow(mask, 5.0)
+    assert out[25, 30] and out[20, 25] and not out[25, 32] and not out[18, 25]
+    assert masks.grow(np.zeros_like(mask), 5.0).sum() == 0
+
+
+def test_fill_nearest_gives_every_inside_pixel_the_nearest_label() -> None:
+    labels = np.zeros((10, 20), np.uint8)
+    labels[:, 0] = 1
+    labels[:, 19] = 2
+    inside = np.ones_like(labels, bool)
+    out = masks.fill_nearest(labels, inside)
+    assert (out[:, :9] == 1).all() and (out[:, 11:] == 2).all()
+
+
+def test_upsampled_outlines_follow_the_shape_closer_than_blocks() -> None:
+    small = np.zeros((20, 20), bool)
+    yy, xx = np.mgrid[0:20, 0:20]
+    small[(yy - 9.5) ** 2 + (xx - 9.5) ** 2 < 49] = True
+    big = masks.upsample(small, (80, 80))
+    blocks = np.kron(small, np.ones((4, 4), bool))
+    yy, xx = np.mgrid[0:80, 0:80]
+    disc = (yy - 39.5) ** 2 + (xx - 39.5) ** 2 < 28**2  # the shape the small mask samples
+    assert (big ^ disc).sum() < (blocks ^ disc).sum()

@@ -1,0 +1,153 @@
+"""The person model (tryon.stages.person) on drawn landmarks: one frame, one bare body, one set of rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tryon.stages import landmarks as lm
+from tryon.stages.person import PROPORTIONS, BodyFrame, BodyShape, Silhouette, ray_extent
+
+SIZE = (800, 600)
+
+
+def standing(
+    shoulder_px: float = 160.0, torso_px: float = 240.0, tilt_deg: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks of a person standing upright (or tilted by ``tilt_deg``), all visible."""
+    points = np.zeros((33, 2))
+    cx, top = 300.0, 200.0
+    half = shoulder_px / 2
+    points[lm.LEFT_SHOULDER] = (cx + half, top)
+    points[lm.RIGHT_SHOULDER] = (cx - half, top)
+    points[lm.LEFT_HIP] = (cx + 0.7 * half, top + torso_px)
+    points[lm.RIGHT_HIP] = (cx - 0.7 * half, top + torso_px)
+    for side, sign in (("LEFT", 1), ("RIGHT", -1)):
+        points[getattr(lm, f"{side}_ELBOW")] = (cx + sign * (half + 20), top + 0.55 * torso_px)
+        points[getattr(lm, f"{side}_WRIST")] = (cx + sign * (half + 25), top + 1.05 * torso_px)
+        points[getattr(lm, f"{side}_KNEE")] = (cx + sign * 0.6 * half, top + 1.9 * torso_px)
+        points[getattr(lm, f"{side}_ANKLE")] = (cx + sign * 0.6 * half, top + 2.7 * torso_px)
+    points[lm.MOUTH_LEFT] = (cx + 15, top - 0.45 * torso_px)
+    points[lm.MOUTH_RIGHT] = (cx - 15, top - 0.45 * torso_px)
+    if tilt_deg:
+        angle = np.radians(tilt_deg)
+        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        points = (points - (cx, top)) @ rot.T + (cx, top)
+    return points, np.ones(33)
+
+
+def test_the_frame_measures_depth_in_pixels_and_torso_lengths() -> None:
+    frame = BodyFrame.from_landmarks(*standing(), SIZE)
+    assert frame.torso_px == pytest.approx(240.0)
+    assert frame.depth_px(frame.mid_hip) == pytest.approx(240.0)
+    assert frame.depth_tl(frame.mid_shoulder + 120.0 * frame.down) == pytest.approx(0.5)
+    depth = frame.depth_map_tl()
+    assert depth.shape == SIZE
+    assert depth[int(frame.mid_hip[1]), int(frame.mid_hip[0])] == pytest.approx(1.0, abs=0.01)
+
+
+def test_across_points_to_the_wearers_left_whatever_the_tilt() -> None:
+    for tilt in (-30.0, 0.0, 30.0):
+        points, vis = standing(tilt_deg=tilt)
+        frame = BodyFrame.from_landmarks(points, vis, SIZE)
+        assert np.dot(frame.across, points[lm.LEFT_SHOULDER] - points[lm.RIGHT_SHOULDER]) > 0
+        assert abs(np.dot(frame.across, frame.down)) < 1e-9
+
+
+def test_a_body_turned_sideways_keeps_a_sensible_unit() -> None:
+    # Shoulder joints close together (a side view): half the torso length bounds the unit.
+    frame = BodyFrame.from_landmarks(*standing(shoulder_px=40.0, torso_px=240.0), SIZE)
+    assert frame.unit_px == pytest.approx(PROPORTIONS.unit_torso_share * 240.0)
+    front = BodyFrame.from_landmarks(*standing(shoulder_px=160.0), SIZE)
+    assert front.unit_px == pytest.approx(160.0)
+
+
+def test_the_waist_and_the_neck_base_are_the_same_for_every_stage() -> None:
+    frame = BodyFrame.from_landmarks(*standing(), SIZE)
+    assert frame.waist_depth_px == pytest.approx(PROPORTIONS.natural_waist_tl * 240.0)
+    assert frame.neck_base_depth_px == pytest.approx(-PROPORTIONS.neck_base_rise_u * 160.0)
+
+
+def test_the_centre_line_follows_the_legs_and_stops_extending_where_they_are_unseen() -> None:
+    points, vis = standing()
+    frame = BodyFrame.from_landmarks(points, vis, SIZE)
+    knees = 0.5 * (points[lm.LEFT_KNEE] + points[lm.RIGHT_KNEE])
+    hip_to_knee = float(np.linalg.norm(knees - frame.mid_hip))
+    assert np.allclose(frame.centre(240.0 + hip_to_knee), knees)
+    assert frame.lowest_hem_px() is not None
+    vis[[lm.LEFT_KNEE, lm.RIGHT_KNEE]] = 0.1
+    cropped = BodyFrame.from_landmarks(points, vis, SIZE)
+    assert cropped.lowest_hem_px() is None  # no ankles seen: a dress's hem is not bounded
+    assert len(cropped.centre_line) == 3  # shoulders, hips, and the extension
+
+
+def test_the_bare_torso_has_a_waist_narrower_than_shoulders_and_hips() -> None:
+    shape = BodyShape.of(BodyFrame.from_landmarks(*standing(), SIZE))
+    waist = shape.half_width_px(PROPORTIONS.natural_waist_tl)
+    assert waist < shape.half_width_px(0.0)
+    assert waist < shape.half_width_px(1.0)
+    assert shape.hip_half_width_px(0.5 * 240.0) == 0.0  # above the waist the hips do not reach
+    assert shape.hip_half_width_px(240.0) == pytest.approx((0.5 + PROPORTIONS.hip_flesh_hw) * 0.7 * 160.0)
+
+
+def test_bare_limbs_taper_from_shoulder_to_wrist_and_swell_at_the_calf() -> None:
+    frame = BodyFrame.from_landmarks(*standing(), SIZE)
+    shape = BodyShape.of(frame)
+    arm = [shape.limb_radius_px("arm_left", t) for t in (30.0, 150.0, 260.0)]
+    assert arm[0] > arm[1] > arm[2] > 0
+    shoulder, elbow, wrist = frame.chain("arm_left")
+    end = float(np.linalg.norm(elbow - shoulder) + np.linalg.norm(wrist - elbow))
+    assert shape.limb_radius_px("arm_left", end + 50.0) == pytest.approx(PROPORTIONS.arm_radii_u[3] * 160.0)
+    hip, knee, ankle = frame.chain("leg_left")
+    thigh = float(np.linalg.norm(knee - hip))
+    shin = float(np.linalg.norm(ankle - knee))
+    at_knee = shape.limb_radius_px("leg_left", thigh + 1.0)
+    at_calf = shape.limb_radius_px("leg_left", thigh + PROPORTIONS.calf_at_share * shin)
+    assert at_calf > at_knee
+
+
+def test_roundness_is_zero_on_the_axis_and_one_on_the_outline() -> None:
+    frame = BodyFrame.from_landmarks(*standing(), SIZE)
+    shape = BodyShape.of(frame)
+    centre = frame.mid_shoulder + 0.5 * frame.torso_px * frame.down
+    edge = centre + shape.half_width_px(0.5) * frame.across
+    far = centre + 3 * frame.unit_px * frame.across
+    r = shape.roundness(np.array([centre[1], edge[1], far[1]]), np.array([centre[0], edge[0], far[0]]))
+    assert r[0] == pytest.approx(0.0, abs=0.02)
+    assert r[1] == pytest.approx(1.0, abs=0.05)
+    assert r[2] > 1.0
+
+
+def test_masks_of_the_bare_body_lie_inside_the_image_and_do_not_overlap_far_from_the_body() -> None:
+    shape = BodyShape.of(BodyFrame.from_landmarks(*standing(), SIZE))
+    torso, limbs = shape.torso_mask(), shape.limbs_mask()
+    assert torso.shape == SIZE and limbs.shape == SIZE
+    assert torso[300, 300] and not torso[300, 20]
+    arm = shape.limbs_mask(("arm_left",))
+    assert arm.sum() > 0 and not (arm & shape.limbs_mask(("arm_right",))).any()
+
+
+def test_the_silhouette_measures_the_outline_from_the_centre_line() -> None:
+    points, vis = standing()
+    frame = BodyFrame.from_landmarks(points, vis, SIZE)
+    person = np.zeros(SIZE, bool)
+    person[170:760, 220:400] = True  # a box 180 px wide centred on x = 310, its top 30 px above the joints
+    empty = np.zeros(SIZE, bool)
+    silhouette = Silhouette(frame=frame, person=person, trunk=person, arm_skin=empty, no_head=person)
+    left, right = silhouette.half_widths(120.0)
+    assert left == pytest.approx(399 - 300, abs=1) and right == pytest.approx(300 - 220, abs=1)
+    seam = silhouette.shoulder_seam("left")
+    assert seam[1] == pytest.approx(170.0, abs=1.5)  # on top of the shoulder: the box's top edge
+    person[:170, 220:400] = True  # the outline goes on past the search (hair, a raised hand): the usual rise
+    assert silhouette.shoulder_seam("left")[1] == pytest.approx(200.0 - PROPORTIONS.shoulder_rise_u * 160.0)
+
+
+def test_a_ray_bridges_gaps_narrower_than_its_gap_and_stops_at_wider_ones() -> None:
+    mask = np.zeros((10, 100), bool)
+    mask[5, 0:20] = True
+    mask[5, 23:40] = True  # a 3 px gap
+    mask[5, 60:80] = True  # a 20 px gap
+    origin, right = np.array([0.0, 5.0]), np.array([1.0, 0.0])
+    assert ray_extent(mask, origin, right, 99, gap_px=5) == 39
+    assert ray_extent(mask, origin, right, 99, gap_px=2) == 19
+    assert ray_extent(np.zeros_like(mask), origin, right, 99, gap_px=5) == 0

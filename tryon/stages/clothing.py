@@ -1,0 +1,762 @@
+"""What the person in the photo wears: the parse of their clothing, part of the person model.
+
+Input: the person photo (RGB ``uint8 (H, W, 3)``), its body analysis (regions, skin model) and its
+:class:`~tryon.stages.person.BodyFrame` / :class:`~tryon.stages.person.BodyShape`.
+Output: :class:`Clothing` (bool ``(H, W)`` masks at the photo's size), independent of what will be
+tried on; :meth:`Clothing.layers_for` says what a garment of a category replaces and what stays.
+
+How (at half resolution: colour classes and connectivity do not need every pixel):
+
+1. colour palettes of the old top (chest) and old bottoms (thighs), with the colours of the
+   whole chest and thighs that are clearly unlike the person's skin (tan or orange clothing can
+   pass a skin test);
+2. where the top ends and the bottoms begin: a bare band across the middle (a midriff), or the
+   depth that best splits top-coloured from bottom-coloured clothing down the body's middle;
+3. the old top (connected to the chest through more than thin straps; on the arms only what has
+   its colours), the old bottoms (connected to the thighs; trouser cuffs over the ankles), each
+   made solid (a logo's letters and a print's pockets filled, not the body's own skin);
+4. whether chest and thighs wear one garment (a dress or a matching set), the old top's hem,
+   long hair over the chest, hands, and bare arms in front of a garment.
+
+Colour distances here are in OpenCV's 8-bit Lab (L scaled to 0-255, a and b offset by 128):
+constants that hold them end in ``_LAB8``; they are not CIE ΔE.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from . import masks
+from .landmarks import (
+    LEFT_ANKLE,
+    LEFT_ELBOW,
+    LEFT_HIP,
+    LEFT_KNEE,
+    LEFT_SHOULDER,
+    LEFT_WRIST,
+    RIGHT_ANKLE,
+    RIGHT_ELBOW,
+    RIGHT_HIP,
+    RIGHT_KNEE,
+    RIGHT_SHOULDER,
+    RIGHT_WRIST,
+    VISIBLE_MIN,
+)
+from .person import PROPORTIONS, BodyFrame, BodyShape
+
+if TYPE_CHECKING:
+    from .body import BodyAnalysis
+
+ARM_PARTS = ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right")
+_CHAIN_INDICES = {"left": (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST), "right": (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST)}
+LEG_PARTS = ("thigh_left", "thigh_right", "shin_left", "shin_right")
+BOTTOM_CLUSTERS = 100  # labels of the old bottoms' colour clusters start here (the top's at 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParseRules:
+    """How the clothing parse decides (sizes in body units ``_u`` or torso lengths ``_tl``)."""
+
+    step: int = 2  # the parse runs at 1/step resolution
+    palette_size: int = 4  # k-means colours of the old top / old bottoms
+    palette_samples: int = 4000
+    palette_min_share: float = 0.08  # smaller clusters (edges of a logo) are not the garment's colours
+    chest_tl: tuple[float, float] = (0.12, 0.5)  # depth range where the old top is sampled
+    thigh_share: tuple[float, float] = (0.25, 0.7)  # share of hip -> knee where the old bottoms are sampled
+    thigh_zone_radius_u: float = 0.12
+    sleeve_max_lab8: float = 40.0  # arm pixels farther from every colour of the top are not its sleeve...
+    sleeve_lightness_weight: float = 0.4  # ...lightness weighted down (a top's fold in shadow is still the top)
+    skin_unlike_lab8: float = 25.0  # a clothing colour this far from every skin colour is unlike skin...
+    skin_lookalike_lab8: float = 12.0  # ...and "skin" pixels this close to such a colour are that clothing
+    hand_cloth_lab8: float = 25.0  # pixels in a hand's region this close to the clothes' colours are clothing
+    long_hair_from_tl: float = -0.1  # hair on the head reaching below this depth is long...
+    hair_depth_tl: float = 0.6  # ...and is looked for above this depth...
+    hair_lab8: float = 15.0  # ...in the colours of the hair on the head...
+    hair_margin: float = 1.5  # ...when this many times nearer to them than to the top's colours
+    ankle_margin_u: float = 0.04  # a trouser hem over the ankle reaches this far below the joint
+    ankle_half_width_u: float = 0.5
+    hand_grow_u: float = 0.03  # a hand reaches this far past its visible skin
+    bare_upper_arm_share: float = 0.5  # an upper arm this much skin is bare: the old top had no sleeve there
+    split_tl: tuple[float, float] = (0.35, 1.6)  # depths searched for the top/bottoms boundary
+    split_band_tl: float = 0.05  # within this of the boundary, colour decides...
+    split_band_margin: float = 0.7  # ...when it is clearly nearer the top's colours than the bottoms'
+    split_bin_tl: float = 0.02  # depth bins down the middle strip
+    split_snap_bins: int = 8  # the boundary snaps to the sharpest colour step within this many bins
+    split_min_step_lab8: float = 10.0  # a colour step worth snapping to
+    split_strip_u: float = 0.35  # half-width of the body's middle strip the boundary is found in
+    skin_band_share: float = 0.5  # a depth bin is bare when this share of the middle strip is skin...
+    skin_band_bins: int = 3  # ...and this many bare bins in a row below a clothed stretch are a midriff
+    skin_band_from_tl: float = 0.1
+    hem_percentile: float = 97  # the old top's hem: this percentile of its depths down the middle strip
+    hem_min_pixels: int = 50
+    one_piece_lab8: float = 12.0  # clothing this near the other zone's colours is the same garment's...
+    one_piece_share: float = 0.7  # ...and when this share of the chest and of the thighs is, it is one garment
+    one_piece_cover: float = 0.5  # (the thighs' zone at least this much clothed)
+    hole_close_u: float = 0.05  # old-garment masks: close gaps (letters of a logo) up to this size...
+    hole_max_u: float = 0.35  # ...and fill enclosed pockets up to this size squared (a print)
+    strap_width_u: float = 0.06  # clothing linked only through parts this narrow is not one garment
+    edge_grow_px: float = 2  # full-resolution px the upsampled masks grow over non-skin neighbours
+    # Sleeves: stations this far apart down each arm; a station is bare when this share of the arm's
+    # core (this share of the bare arm's radius, with at least this many pixels) is skin, and the
+    # sleeve ends where this many bare stations follow each other. It reaches this far from the bone
+    # (of the bare radius: loose sleeves stand off the arm).
+    sleeve_station_u: float = 0.05
+    sleeve_core_share: float = 0.8
+    sleeve_min_pixels: int = 6
+    sleeve_bare_share: float = 0.5
+    sleeve_bare_stations: int = 2
+    sleeve_reach_share: float = 1.6
+    # Open outerwear: the clothing within outer_centre_u of the body's axis and at the flanks (between
+    # outer_flank_u) differ by outer_contrast_lab8 on outer_share of the depth bins (outer_bin_tl
+    # apart, at least outer_min_bins with outer_min_pixels each) down outer_depth_tl.
+    outer_centre_u: float = 0.1
+    outer_flank_u: tuple[float, float] = (0.28, 0.5)
+    outer_depth_tl: tuple[float, float] = (0.05, 0.45)
+    outer_bin_tl: float = 0.05
+    outer_min_pixels: int = 12
+    outer_min_bins: int = 5
+    outer_contrast_lab8: float = 25.0
+    outer_share: float = 0.7
+    outer_min_share: float = 0.4  # a jacket is at least this share of the clothing on the upper body
+    radius_table_size: int = 64  # the bare arm's radius is looked up at this many points down the arm
+    fabric_u: float = 0.015  # a close sleeve's outline lies this far outside the arm...
+    fullest_arm_share: float = 1.35  # ...which is at most this much fuller than the model's bare arm
+
+
+RULES = ParseRules()
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Clothing:
+    """The person's clothing (all masks bool ``(H, W)`` at the photo's size).
+
+    Attributes:
+        top: the old top (sleeves included) as it shows, without what stays in front of it.
+        bottoms: the old trousers, shorts or skirt as they show (without the top).
+        sleeves: the old top's sleeves (part of ``top``), found along the arms wherever they hang.
+        outer: an open outer layer (a jacket, cardigan or open hoodie over a top; part of ``top``, its
+            sleeves included), or None: the inner top shows between its fronts down the chest.
+        top_rimmed, bottoms_rimmed, sleeves_rimmed: the same grown over their anti-aliased rim (never
+            onto bare arms beside them): what a new garment replaces.
+        one_piece: chest and thighs wear one garment (a dress, or a matching set).
+        bare_midriff: a band of bare skin separates the old top from the bottoms.
+        top_hem_tl: depth (torso lengths) where the old top ends down the body's middle, or None.
+        clusters: int32 ``(H, W)``: colour cluster of each old-clothing pixel (top: 0.., bottoms:
+            :data:`BOTTOM_CLUSTERS`..; -1 elsewhere), for measuring the photo's light.
+        front: always in front of a new garment: face, hair (long hair over the chest too), hands.
+        arms_front: arms in front of a garment's body (not of its sleeves): bare skin, and the arm's
+            own thickness where the old top had a sleeve.
+        bare_body: where skin would show if the clothing were removed (torso, neck, limbs).
+    """
+
+    top: np.ndarray
+    bottoms: np.ndarray
+    sleeves: np.ndarray
+    outer: np.ndarray | None
+    top_rimmed: np.ndarray
+    bottoms_rimmed: np.ndarray
+    sleeves_rimmed: np.ndarray
+    one_piece: bool
+    bare_midriff: bool
+    top_hem_tl: float | None
+    clusters: np.ndarray
+    front: np.ndarray
+    arms_front: np.ndarray
+    bare_body: np.ndarray
+
+    def layers_for(self, category: str, frame: BodyFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(old, keep)`` for a new garment of ``category``: what it replaces, and the old clothing
+        that stays and sits over it (a tucked-in top's waistband, the top over new trousers).
+
+        A dress (or a matching set) under a new top or new bottoms is cut at the natural waist: a
+        new top replaces the bodice and the skirt below stays; new bottoms replace the skirt and the
+        bodice stays over their waistband. Under a new top, the old bottoms stay over it below the
+        natural waist (a top worn tucked in stays tucked in: the photo's own outline is the best cue
+        to how this person wears a top), and above it a new top covers whatever was there.
+        """
+        waist = frame.depth_map_tl() >= frame.waist_depth_px / frame.torso_px
+        empty = np.zeros_like(self.top)
+        if self.outer is not None and category != "lower":
+            # A new top or dress goes under the open jacket, which stays on (in front of it).
+            keep = self.outer | (self.bottoms & waist if category == "upper" else empty)
+            replaced = (self.top_rimmed | (self.bottoms_rimmed if category == "dress" else empty)) & ~self.outer
+            return replaced, keep
+        if self.one_piece and category != "dress":
+            # Its sleeves go with the bodice, wherever the arms hang.
+            replaced = (self.top_rimmed | self.bottoms_rimmed) & ~self.sleeves_rimmed
+            seen = self.top | self.bottoms
+            if category == "upper":
+                return (replaced & ~waist) | self.sleeves_rimmed, empty
+            return replaced & waist, (seen & ~waist) | self.sleeves
+        if category == "upper":
+            if self.bare_midriff:  # the old top ended above bare skin: the bottoms start below it
+                return self.top_rimmed, self.bottoms & waist
+            # Above the natural waist a new top covers whatever was there (bottoms of the top's own
+            # colour included: a navy top and navy jeans split badly by colour).
+            return self.top_rimmed | (self.bottoms_rimmed & ~waist), self.bottoms & waist
+        if category == "lower":
+            return self.bottoms_rimmed, self.top
+        return self.top_rimmed | self.bottoms_rimmed, empty
+
+    def hem_tl_for(self, category: str, frame: BodyFrame) -> float | None:
+        """Depth (torso lengths) where the old clothing over a new garment of ``category`` ends: the
+        old top's hem, or the natural waist where a one-piece is cut for a new top or new bottoms."""
+        if self.one_piece and category != "dress":
+            return frame.waist_depth_px / frame.torso_px
+        return self.top_hem_tl
+
+
+@dataclasses.dataclass
+class _Half:
+    """The photo and its regions at the parse's resolution."""
+
+    lab: np.ndarray  # float32 (h, w, 3) OpenCV 8-bit Lab
+    regions: dict[str, np.ndarray]
+    person: np.ndarray
+    depth: np.ndarray  # torso lengths
+    across: np.ndarray  # body units from the torso's axis (positive towards the wearer's left)
+    landmarks: np.ndarray  # px at this resolution
+    unit: float  # px at this resolution
+    arms: np.ndarray
+    hands: np.ndarray
+    legs: np.ndarray
+
+    @classmethod
+    def of(cls, image: np.ndarray, body: BodyAnalysis, frame: BodyFrame) -> _Half:
+        k = RULES.step
+        regions = {name: m[::k, ::k] for name, m in body.regions.items()}
+        person = body.person_mask[::k, ::k]
+        small = cv2.resize(image, (person.shape[1], person.shape[0]), interpolation=cv2.INTER_AREA)
+        ys, xs = np.mgrid[0 : person.shape[0], 0 : person.shape[1]].astype(np.float32)
+        across = ((xs * k - frame.mid_shoulder[0]) * frame.across[0]
+                  + (ys * k - frame.mid_shoulder[1]) * frame.across[1]) / frame.unit_px
+        return cls(
+            lab=cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32), regions=regions, person=person,
+            depth=frame.depth_map_tl(k), across=across.astype(np.float32), landmarks=frame.landmarks / k,
+            unit=frame.unit_px / k,
+            arms=_union(regions, ARM_PARTS), hands=_union(regions, ("hand_left", "hand_right")),
+            legs=_union(regions, LEG_PARTS),
+        )
+
+
+def _union(regions: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray:
+    out = np.zeros_like(regions[names[0]])
+    for name in names:
+        out |= regions[name]
+    return out
+
+
+@dataclasses.dataclass
+class _Palettes:
+    """Colours of the old top and bottoms, and each clothing pixel's distance to them."""
+
+    top: np.ndarray  # (k, 3) Lab8
+    bottom: np.ndarray
+    d_top: np.ndarray  # float32 (h, w), inf outside the clothing
+    d_bottom: np.ndarray
+    top_cluster: np.ndarray  # int32 (h, w)
+    bottom_cluster: np.ndarray
+    chest: np.ndarray  # clothing in the chest zone (bool)
+    thighs: np.ndarray  # clothing in the thigh zone
+    thigh_zone: np.ndarray
+    dressed: np.ndarray  # skin-test pixels that have the clothing's colours
+
+
+def parse_clothing(image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shape: BodyShape) -> Clothing:
+    """The clothing the person in ``image`` (RGB uint8 ``(H, W, 3)``) wears; see the module docstring."""
+    half = _Half.of(image, body, frame)
+    skin = half.regions["skin"]
+    clothed = half.person & ~skin & ~half.regions["face_hair"]
+    pal = _palettes(half, clothed, np.asarray(body.skin_lab_mean, np.float32))
+    skin = skin & ~pal.dressed
+    clothed = (clothed | pal.dressed) & (~half.hands | (np.minimum(pal.d_top, pal.d_bottom) < RULES.hand_cloth_lab8))
+    bare = _skin_band(half, skin)
+    top, bottoms = _split_top_and_bottoms(half, clothed, skin, pal, bare)
+    # The old top's sleeves run down the arms until the skin begins, wherever the arms hang (beside
+    # the hips a navy sleeve and navy jeans cannot be told apart by colour, only along the arm).
+    sleeves = np.zeros_like(top)
+    for side in ("left", "right"):
+        sleeves |= _sleeve(half, shape, frame, side, clothed & ~skin)
+    top |= sleeves
+    bottoms &= ~sleeves
+    outer = _open_outerwear(half, top, sleeves)
+    one_piece = bare is None and _one_piece(pal)
+    top_hem = _hem(half, top & ~half.arms)
+    clusters = np.full(top.shape, -1, np.int32)
+    clusters[top] = pal.top_cluster[top]
+    clusters[bottoms] = pal.bottom_cluster[bottoms] + BOTTOM_CLUSTERS
+    hair = _long_hair(half, half.regions["face_hair"] & ~skin, clothed & ~half.hands, pal.d_top)
+    top &= ~hair
+    return _at_full_size(body, frame, shape, top=top, bottoms=bottoms, sleeves=sleeves & ~hair, outer=outer,
+                         clusters=clusters, hair=hair, dressed=pal.dressed, hands_clothed=half.hands & clothed,
+                         one_piece=one_piece,                         bare_midriff=bare is not None, top_hem=top_hem)
+
+
+def _open_outerwear(half: _Half, top: np.ndarray, sleeves: np.ndarray) -> np.ndarray | None:
+    """The outer layer of an open jacket (or cardigan, open hoodie) over a top, or None (bool, at the
+    parse's resolution).
+
+    Down the upper chest, the clothing along the body's middle has one colour (the inner top, a
+    shirt) and the clothing at its flanks another, which the sleeves share (the jacket): on most of
+    the depth bins, from just below the neckline. A print on a plain top starts lower, a colour-blocked
+    top changes colour across, not down: neither is taken for a jacket.
+    """
+    torso = top & half.regions["torso"] & ~half.arms
+    centre_mask = torso & (np.abs(half.across) < RULES.outer_centre_u)
+    side = np.abs(half.across)
+    flank_mask = torso & (side > RULES.outer_flank_u[0]) & (side < RULES.outer_flank_u[1])
+    edges = np.arange(RULES.outer_depth_tl[0], RULES.outer_depth_tl[1] + 1e-6, RULES.outer_bin_tl)
+    known = differ = 0
+    for lo, hi in itertools.pairwise(edges):
+        rows = (half.depth >= lo) & (half.depth < hi)
+        centre, flank = half.lab[centre_mask & rows], half.lab[flank_mask & rows]
+        if len(centre) < RULES.outer_min_pixels or len(flank) < RULES.outer_min_pixels:
+            continue
+        known += 1
+        differ += np.linalg.norm(np.median(centre, 0) - np.median(flank, 0)) > RULES.outer_contrast_lab8
+    if known < RULES.outer_min_bins or differ < RULES.outer_share * known:
+        return None
+    inner_colour = np.median(half.lab[centre_mask & (half.depth < RULES.outer_depth_tl[1])], 0)
+    outer_colour = np.median(half.lab[flank_mask & (half.depth < RULES.outer_depth_tl[1])], 0)
+    if sleeves.sum() >= RULES.outer_min_pixels:  # the jacket's sleeves have its colour
+        sleeve_colour = np.median(half.lab[sleeves], 0)
+        if np.linalg.norm(sleeve_colour - outer_colour) > np.linalg.norm(sleeve_colour - inner_colour):
+            return None
+    nearer_outer = np.linalg.norm(half.lab - outer_colour, axis=2) < np.linalg.norm(half.lab - inner_colour, axis=2)
+    inner = masks.keep_touching(top & ~sleeves & ~nearer_outer, centre_mask & ~nearer_outer)
+    outer = top & ~inner
+    return outer if outer.sum() >= RULES.outer_min_share * top.sum() else None
+
+
+def _arm_coordinates(half: _Half, frame: BodyFrame, side: str, zone: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For the pixels of ``zone``: ``(ys, xs, along, distance)``: how far down the arm's chain
+    (shoulder -> elbow -> wrist) each lies and how far from it, in px at the parse's resolution."""
+    k = RULES.step
+    joints = [np.asarray(j, np.float64) / k for j in frame.chain(f"arm_{side}")]
+    ys, xs = np.nonzero(zone)
+    p = np.stack([xs, ys], axis=1).astype(np.float64)
+    along, distance = np.zeros(len(p)), np.full(len(p), np.inf)
+    start = 0.0
+    for a, b in itertools.pairwise(joints):
+        d = b - a
+        length = max(float(np.linalg.norm(d)), 1e-6)
+        t = np.clip((p - a) @ d / length**2, 0.0, 1.0)
+        dist = np.linalg.norm(p - (a + t[:, None] * d), axis=1)
+        nearer = dist < distance
+        along[nearer], distance[nearer] = start + t[nearer] * length, dist[nearer]
+        start += length
+    return ys, xs, along, distance
+
+
+def _sleeve(half: _Half, shape: BodyShape, frame: BodyFrame, side: str, clothed: np.ndarray) -> np.ndarray:
+    """The old top's sleeve on arm ``side`` (bool, at the parse's resolution): clothing along the arm
+    from the shoulder down to where its core turns to skin (a run of stations that are mostly skin);
+    none when the arm is not seen or bare from the shoulder."""
+    r, k = half.regions, RULES.step
+    chain = _CHAIN_INDICES[side]
+    out = np.zeros(half.person.shape, bool)
+    if min(frame.visibility[i] for i in chain[:2]) < VISIBLE_MIN:
+        return out
+    zone = (r[f"upper_arm_{side}"] | r[f"lower_arm_{side}"]) & half.person
+    if not zone.any():
+        return out
+    ys, xs, along, distance = _arm_coordinates(half, frame, side, zone)
+    table = np.linspace(0.0, float(along.max()) + 1.0, RULES.radius_table_size)
+    radius = np.interp(along, table, [shape.limb_radius_px(f"arm_{side}", t * k) / k for t in table])
+    step = RULES.sleeve_station_u * half.unit
+    bins = (along // step).astype(np.int64)
+    core = distance <= RULES.sleeve_core_share * radius
+    skin = half.regions["skin"][ys, xs]
+    count = np.bincount(bins[core], minlength=bins.max() + 1)
+    bare = np.bincount(bins[core & skin], minlength=bins.max() + 1) / np.maximum(count, 1)
+    first = int(np.ceil(PROPORTIONS.arm_start_u * half.unit / step))
+    end = len(count)  # the sleeve reaches the wrist unless the arm turns bare
+    run = 0
+    for i in range(first, len(count)):
+        run = run + 1 if count[i] >= RULES.sleeve_min_pixels and bare[i] >= RULES.sleeve_bare_share else 0
+        if run >= RULES.sleeve_bare_stations:
+            end = i - run + 1
+            break
+    keep = (bins < end) & (distance <= RULES.sleeve_reach_share * radius) & clothed[ys, xs]
+    out[ys[keep], xs[keep]] = True
+    return out
+
+
+def _palettes(half: _Half, clothed: np.ndarray, skin_mean: np.ndarray) -> _Palettes:
+    """The old top's and bottoms' colours; clothing in skin-like colours is found here too."""
+    r, lm = half.regions, half.landmarks
+    chest_zone = r["torso"] & (half.depth > RULES.chest_tl[0]) & (half.depth < RULES.chest_tl[1]) & ~half.hands
+    thigh_zone = np.zeros(half.person.shape, np.uint8)
+    for hip, knee in ((LEFT_HIP, LEFT_KNEE), (RIGHT_HIP, RIGHT_KNEE)):
+        a = lm[hip] + RULES.thigh_share[0] * (lm[knee] - lm[hip])
+        b = lm[hip] + RULES.thigh_share[1] * (lm[knee] - lm[hip])
+        masks.capsule(thigh_zone, a, b, RULES.thigh_zone_radius_u * half.unit)
+    thigh_zone = thigh_zone.astype(bool) & ~half.arms & ~half.hands
+    chest, thighs = clothed & chest_zone, clothed & thigh_zone
+    # The whole chest's and thighs' colours that are clearly unlike the person's skin (as it shows
+    # on the limbs, neck and face, lit and shaded, besides the model's mean) are clothing colours.
+    everything = half.person & ~r["face_hair"] & ~half.hands
+    limb_zone = (half.arms | half.hands | half.legs | r["neck"] | r["face_hair"]) & ~chest_zone & ~thigh_zone
+    skin_colours = np.concatenate([skin_mean[None, :], palette(half.lab, r["skin"] & half.person & limb_zone)])
+    unlike_top = _unlike_skin(palette(half.lab, everything & chest_zone), skin_colours)
+    unlike_bottom = _unlike_skin(palette(half.lab, everything & thigh_zone), skin_colours)
+    suspect = r["skin"] & half.person & ~r["face_hair"] & ~half.hands & ~r["neck"]
+    dressed = np.zeros(half.person.shape, bool)
+    for colours in (unlike_top, unlike_bottom):
+        if len(colours):
+            dressed |= palette_distance(half.lab, suspect, colours)[0] < RULES.skin_lookalike_lab8
+    top = np.concatenate([palette(half.lab, chest), unlike_top])
+    bottom = np.concatenate([palette(half.lab, thighs), unlike_bottom])
+    clothed = clothed | dressed
+    d_top, top_cluster = palette_distance(half.lab, clothed, top)
+    d_bottom, bottom_cluster = palette_distance(half.lab, clothed, bottom)
+    return _Palettes(top=top, bottom=bottom, d_top=d_top, d_bottom=d_bottom, top_cluster=top_cluster,
+                     bottom_cluster=bottom_cluster, chest=chest, thighs=thighs, thigh_zone=thigh_zone,
+                     dressed=dressed)
+
+
+def _split_top_and_bottoms(
+    half: _Half, clothed: np.ndarray, skin: np.ndarray, pal: _Palettes, bare: tuple[float, float] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The old top and the old bottoms (bool, at the parse's resolution), made solid. ``bare``: the
+    depths of a bare midriff (see :func:`_skin_band`), or None."""
+    r = half.regions
+    top_like = pal.d_top < pal.d_bottom
+    if bare is not None:  # a bare midriff: the top ends above it, the bottoms start below it
+        split, bottoms_from = bare
+    else:
+        split = _split_depth(half, clothed & (r["torso"] | half.legs) & ~half.arms, top_like)
+        bottoms_from = split
+    band = np.abs(half.depth - split) < RULES.split_band_tl
+    near_top = pal.d_top < RULES.split_band_margin * pal.d_bottom  # near the boundary: clearly top-coloured
+    top = _old_top(half, clothed, near_top, pal, split, bottoms_from, band)
+    lower_zone = (half.legs | r["torso"] | half.arms | half.hands) & (
+        (half.depth >= bottoms_from) | (band & ~near_top))
+    bottoms = clothed & lower_zone & ~top & ~r["feet"] & ~(half.arms & near_top)
+    # Full-length trousers end over the ankles, inside the feet's region: what has the bottoms'
+    # colours above the ankle joints is trousers (the shoes below stay).
+    cuffs = r["feet"] & clothed & (pal.d_bottom < RULES.hand_cloth_lab8)
+    if cuffs.any():
+        bottoms |= cuffs & _above_ankles(half)
+    bottoms = _connected_to(bottoms, pal.thighs, RULES.strap_width_u * half.unit)
+    limb_skin = skin & (half.arms | half.hands | half.legs | r["neck"])
+    close, hole = RULES.hole_close_u * half.unit, (RULES.hole_max_u * half.unit) ** 2
+    top = _solid(top, close, hole, skin, limb_skin) & half.person
+    bottoms = _solid(bottoms, close, hole, skin, limb_skin) & half.person & ~top
+    return top, bottoms
+
+
+def _old_top(
+    half: _Half, clothed: np.ndarray, near_top: np.ndarray, pal: _Palettes, split: float, bottoms_from: float,
+    band: np.ndarray,
+) -> np.ndarray:
+    """The old top: clothing above the split, sleeves hanging below it, connected to the chest."""
+    r, depth = half.regions, half.depth
+    upper_zone = (r["torso"] | r["neck"] | half.arms | half.hands | half.legs) & ((depth < split) | (band & near_top))
+    upper_zone |= half.arms & near_top & (depth < bottoms_from)  # sleeves hanging below the split
+    top = clothed & upper_zone & ~(half.legs & ~near_top & (depth > split))
+    # On the arms only what looks like the top is its sleeve (shadowed skin is not clothing).
+    if len(pal.top):
+        shade_free = np.array([RULES.sleeve_lightness_weight, 1.0, 1.0], np.float32)
+        d_sleeve, _ = palette_distance(half.lab * shade_free, clothed & half.arms, pal.top * shade_free)
+        top &= ~half.arms | (d_sleeve < RULES.sleeve_max_lab8)
+    pieces = top
+    strap = RULES.strap_width_u * half.unit
+    top = _connected_to(top, pal.chest, strap)
+    # Pieces cut off at the shoulders are the top's own straps (nothing else hangs from there):
+    # left behind, they would float above the new top's neckline.
+    cut = (pieces & ~top).astype(np.uint8)
+    if cut.any():
+        count, labels = cv2.connectedComponents(cut, connectivity=8)
+        is_strap = np.zeros(count, bool)
+        is_strap[np.unique(labels[masks.dilate(top, strap)])] = True
+        is_strap[np.unique(labels[depth >= RULES.chest_tl[0]])] = False  # hangs down the body: not a strap
+        is_strap[0] = False
+        top |= is_strap[labels]
+    return top
+
+
+def _at_full_size(
+    body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, *, top: np.ndarray, bottoms: np.ndarray,
+    sleeves: np.ndarray, outer: np.ndarray | None, clusters: np.ndarray, hair: np.ndarray, dressed: np.ndarray,
+    hands_clothed: np.ndarray,
+    one_piece: bool, bare_midriff: bool, top_hem: float | None,
+) -> Clothing:
+    """Bring the parse back to the photo's size and cut it to the full-resolution masks."""
+    size = body.size
+    full = body.regions
+    skin, face = full["skin"], full["face_hair"]
+    not_skin = body.person_mask & ~skin & ~face
+    # Hands stay in front, except for what around them is plainly the old clothing: a hand is its
+    # skin and what lies just around it (nails, shaded knuckles).
+    hands = full["hand_left"] | full["hand_right"]
+    hand = hands & masks.grow(hands & skin, RULES.hand_grow_u * frame.unit_px)
+    hand_cloth = masks.grow(masks.upsample(hands_clothed, size), RULES.edge_grow_px) & not_skin
+    front = face | (hand & ~hand_cloth) | (masks.upsample(hair, size) & ~skin)
+    arms = _union(dict(full.items()), ARM_PARTS)
+    dressed_full = masks.upsample(dressed, size)
+
+    def seen(mask: np.ndarray) -> np.ndarray:
+        return masks.upsample(mask, size) & body.person_mask & ~front
+
+    def rimmed(mask: np.ndarray) -> np.ndarray:
+        # Upsampled masks miss the garment's anti-aliased outline: they grow over the non-skin pixels
+        # next to them, but not onto the bare arms beside the old garment.
+        grown = masks.upsample(mask, size)
+        grown = (grown | (masks.grow(grown, RULES.edge_grow_px) & not_skin)) & body.person_mask & ~front
+        return grown & ~(arms & skin & ~dressed_full)
+
+    cluster_full = cv2.resize(clusters, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+    # Under a sleeve that lay close, the arm has the sleeve's outline (less the fabric), up to a
+    # fuller arm than the model's; under a loose one, the model's arm.
+    sleeves_full = seen(sleeves)
+    fabric = max(1, round(RULES.fabric_u * frame.unit_px))
+    hugged = cv2.erode(sleeves_full.astype(np.uint8), masks.disc(fabric)).astype(bool)
+    arms_under = hugged & shape.limbs_mask(("arm_left", "arm_right"), scale=RULES.fullest_arm_share)
+    bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | shape.limbs_mask() | arms_under | skin)
+    return Clothing(
+        top=seen(top), bottoms=seen(bottoms), sleeves=sleeves_full, outer=None if outer is None else seen(outer),
+        top_rimmed=rimmed(top),
+        bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
+        one_piece=one_piece, bare_midriff=bare_midriff, top_hem_tl=top_hem, clusters=cluster_full,
+        front=front, arms_front=_arms_front(body, frame, shape), bare_body=bare_body,
+    )
+
+
+def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape) -> np.ndarray:
+    """Arms in front of a garment's body: bare skin, and where the old top had a sleeve, the arm's own
+    thickness (a sleeve over a forearm across the torso). The top of the shoulder is torso, never an
+    arm in front of the garment: a strap's skin there would cut a notch in the new top."""
+    full = body.regions
+    skin = full["skin"]
+    h, w = body.size
+    front = np.zeros((h, w), bool)
+    ys, xs = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
+    for side, shoulder, elbow in (("left", LEFT_SHOULDER, LEFT_ELBOW), ("right", RIGHT_SHOULDER, RIGHT_ELBOW)):
+        upper, lower = full[f"upper_arm_{side}"], full[f"lower_arm_{side}"]
+        front |= (upper | lower) & skin
+        if (upper & skin).sum() < RULES.bare_upper_arm_share * upper.sum():
+            front |= (upper | lower) & shape.limbs_mask((f"arm_{side}",))
+        a, b = frame.landmarks[shoulder], frame.landmarks[elbow]
+        bone = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+        cap = (xs - a[0]) * bone[0] + (ys - a[1]) * bone[1] < PROPORTIONS.arm_start_u * frame.unit_px
+        front &= ~(upper & cap)
+    return front
+
+
+# --- colour palettes ---------------------------------------------------------------------------
+
+
+def palette(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """k-means colours (float32 ``(k, 3)``, same space as ``lab``) of the pixels in ``mask``; empty
+    when there are too few."""
+    pixels = lab[mask]
+    if len(pixels) < RULES.palette_size * 4:
+        return np.zeros((0, 3), np.float32)
+    step = max(1, len(pixels) // RULES.palette_samples)
+    sample = np.ascontiguousarray(pixels[::step], np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
+    cv2.setRNGSeed(0)  # deterministic clusters
+    _, labels, centres = cv2.kmeans(sample, RULES.palette_size, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    share = np.bincount(labels.ravel(), minlength=RULES.palette_size) / len(sample)
+    return centres[share >= RULES.palette_min_share].astype(np.float32)
+
+
+def _unlike_skin(colours: np.ndarray, skin_lab: np.ndarray) -> np.ndarray:
+    """The colours farther than :attr:`ParseRules.skin_unlike_lab8` from every skin colour."""
+    if not len(colours):
+        return colours
+    skin = np.asarray(skin_lab, np.float32).reshape(-1, 3)
+    distance = np.linalg.norm(colours[:, None, :] - skin[None, :, :], axis=2).min(axis=1)
+    return colours[distance > RULES.skin_unlike_lab8]
+
+
+def palette_distance(lab: np.ndarray, mask: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of each pixel in ``mask`` to its nearest colour, and that colour's index (float32 and
+    int32 ``(H, W)``; inf and 0 outside ``mask`` or without colours)."""
+    dist = np.full(mask.shape, np.inf, np.float32)
+    index = np.zeros(mask.shape, np.int32)
+    if not len(colours) or not mask.any():
+        return dist, index
+    pixels = lab[mask]
+    d2 = (pixels * pixels).sum(axis=1)[:, None] - 2.0 * pixels @ colours.T + (colours * colours).sum(axis=1)[None, :]
+    dist[mask] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+    index[mask] = d2.argmin(axis=1)
+    return dist, index
+
+
+# --- where things end ---------------------------------------------------------------------------
+
+
+def _middle_strip(half: _Half, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels ``(ys, xs)`` of ``mask`` within :attr:`ParseRules.split_strip_u` of the torso's axis."""
+    lm = half.landmarks
+    top = 0.5 * (lm[LEFT_SHOULDER] + lm[RIGHT_SHOULDER])
+    down = 0.5 * (lm[LEFT_HIP] + lm[RIGHT_HIP]) - top
+    across = np.array([down[1], -down[0]]) / max(float(np.linalg.norm(down)), 1e-6)
+    ys, xs = np.nonzero(mask)
+    keep = np.abs((xs - top[0]) * across[0] + (ys - top[1]) * across[1]) < RULES.split_strip_u * half.unit
+    return ys[keep], xs[keep]
+
+
+def _skin_band(half: _Half, skin: np.ndarray) -> tuple[float, float] | None:
+    """A bare band across the middle of the body (a midriff): ``(start, end)`` depths, or None.
+
+    Bins down the middle strip where most of the body is skin; the first run of
+    :attr:`ParseRules.skin_band_bins` or more such bins, between clothing above (the top) and
+    clothing below (the bottoms).
+    """
+    middle = half.person & (half.regions["torso"] | half.legs) & ~half.arms
+    ys, xs = _middle_strip(half, middle)
+    if not len(ys):
+        return None
+    n = RULES.skin_band_bins
+    edges = np.arange(RULES.skin_band_from_tl, RULES.split_tl[1] + 1e-6, RULES.split_bin_tl)
+    idx = np.searchsorted(edges, half.depth[ys, xs])
+    total = np.bincount(idx, minlength=len(edges) + 1)
+    share = np.bincount(idx[skin[ys, xs]], minlength=len(edges) + 1) / np.maximum(total, 1)
+    is_bare = (share >= RULES.skin_band_share) & (total > 0)
+    is_clothed = (share < 1 - RULES.skin_band_share) & (total > 0)
+    clothed_run = bare_run = 0
+    covered = False  # a clothed stretch (the top) came first: a V-neck above the top is not a midriff
+    for i in range(1, len(edges)):
+        clothed_run = clothed_run + 1 if is_clothed[i] else 0
+        covered |= clothed_run >= n + 1
+        bare_run = bare_run + 1 if is_bare[i] else 0
+        if covered and bare_run >= n:
+            start = end = i - bare_run + 1
+            while end + 1 < len(edges) and is_bare[end + 1]:
+                end += 1
+            # Clothing again below it (the bottoms): bare legs below shorts are not a midriff.
+            after = is_clothed[end + 1 : end + 1 + n]
+            return (float(edges[start - 1]), float(edges[end])) if len(after) == n and after.all() else None
+    return None
+
+
+def _split_depth(half: _Half, clothed: np.ndarray, top_like: np.ndarray) -> float:
+    """Depth (torso lengths) of the boundary between the top and the bottoms: the one that maximises
+    top-like clothing above plus bottom-like below down the middle strip, snapped to the sharpest
+    colour step nearby (the hem itself). With no bottoms in view it is the end of the search range."""
+    ys, xs = _middle_strip(half, clothed)
+    lab, d, t = half.lab[ys, xs], half.depth[ys, xs], top_like[ys, xs]
+    edges = np.arange(RULES.split_tl[0], RULES.split_tl[1] + 1e-6, RULES.split_bin_tl)
+    if not len(d):
+        return float(RULES.split_tl[1])
+    idx = np.clip(np.searchsorted(edges, d), 0, len(edges))
+    tops = np.bincount(idx[t], minlength=len(edges) + 1).astype(np.float64)
+    bottoms = np.bincount(idx[~t], minlength=len(edges) + 1).astype(np.float64)
+    # score(k) = top-like in bins < k + bottom-like in bins >= k
+    above = np.concatenate([[0.0], np.cumsum(tops)])[:-1]
+    score = above + bottoms.sum() - np.concatenate([[0.0], np.cumsum(bottoms)])[:-1]
+    k = int(np.clip(np.argmax(score) - 1, 0, len(edges) - 1))
+    return float(edges[_sharpest_step(lab, idx, k, len(edges))])
+
+
+def _sharpest_step(lab: np.ndarray, idx: np.ndarray, k: int, n_bins: int) -> int:
+    """The bin near ``k`` with the largest colour step between the bins above and below it, or ``k``."""
+    reach = RULES.split_snap_bins
+    medians = np.full((n_bins + 1, 3), np.nan, np.float32)
+    for i in range(max(0, k - reach), min(n_bins, k + reach + 1) + 1):
+        sel = idx == i
+        if sel.sum() >= 10:
+            medians[i] = np.median(lab[sel], axis=0)
+    best, best_step = k, RULES.split_min_step_lab8
+    for i in range(max(2, k - reach), min(n_bins - 1, k + reach) + 1):
+        above, below = medians[i - 1 : i + 1], medians[i + 1 : i + 3]
+        if np.isnan(above).any() or np.isnan(below).any():
+            continue
+        step = float(np.linalg.norm(above.mean(axis=0) - below.mean(axis=0)))
+        if step > best_step:
+            best, best_step = i, step
+    return best
+
+
+def _hem(half: _Half, top: np.ndarray) -> float | None:
+    """Depth (torso lengths) where the old top ends down the middle of the body, or None."""
+    ys, xs = _middle_strip(half, top)
+    if len(ys) < RULES.hem_min_pixels:
+        return None
+    return float(np.percentile(half.depth[ys, xs], RULES.hem_percentile))
+
+
+def _one_piece(pal: _Palettes) -> bool:
+    """Whether the clothing on the chest and on the thighs is one garment: the thighs are clothed and
+    each zone's clothing has the other zone's colours."""
+    if pal.thighs.sum() < RULES.one_piece_cover * max(int(pal.thigh_zone.sum()), 1) or not pal.chest.any():
+        return False
+    return bool(np.mean(pal.d_top[pal.thighs] < RULES.one_piece_lab8) >= RULES.one_piece_share
+                and np.mean(pal.d_bottom[pal.chest] < RULES.one_piece_lab8) >= RULES.one_piece_share)
+
+
+def _above_ankles(half: _Half) -> np.ndarray:
+    """Pixels beside each ankle joint and above the line across its shin (plus a margin)."""
+    h, w = half.person.shape
+    lm, unit = half.landmarks, half.unit
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    above = np.zeros((h, w), bool)
+    for knee, ankle in ((LEFT_KNEE, LEFT_ANKLE), (RIGHT_KNEE, RIGHT_ANKLE)):
+        shin = lm[ankle] - lm[knee]
+        shin = shin / max(float(np.linalg.norm(shin)), 1e-6)
+        along = (xs - lm[ankle][0]) * shin[0] + (ys - lm[ankle][1]) * shin[1]
+        side = np.abs((xs - lm[ankle][0]) * shin[1] - (ys - lm[ankle][1]) * shin[0]) < RULES.ankle_half_width_u * unit
+        above |= side & (along < RULES.ankle_margin_u * unit)
+    return above
+
+
+def _long_hair(half: _Half, head_hair: np.ndarray, clothed: np.ndarray, d_top: np.ndarray) -> np.ndarray:
+    """Hair falling below the shoulders (bool, at the parse's resolution): clothing-classified pixels
+    in the upper chest with the colours of the hair on the head (and clearly not the top's),
+    connected to the head. Black hair on a black top cannot be told apart and stays under the new
+    garment; hair that ends above the shoulders hangs over nothing (a light print there is not hair)."""
+    colours = palette(half.lab, head_hair)
+    if not len(colours) or not (head_hair & (half.depth > RULES.long_hair_from_tl)).any():
+        return np.zeros_like(clothed)
+    zone = clothed & (half.depth < RULES.hair_depth_tl)
+    d_hair, _ = palette_distance(half.lab, zone, colours)
+    candidate = zone & (d_hair < RULES.hair_lab8) & (d_hair * RULES.hair_margin < d_top)
+    if not candidate.any():
+        return candidate
+    return masks.keep_touching(candidate, masks.dilate(head_hair, 2) & candidate)
+
+
+# --- garment masks -----------------------------------------------------------------------------
+
+
+def _connected_to(mask: np.ndarray, seeds: np.ndarray, strap: float) -> np.ndarray:
+    """The parts of ``mask`` connected to ``seeds`` through more than thin straps.
+
+    An opening cuts links narrower than ``strap`` px (a strap of the top hanging down to the
+    trousers) and splits the mask into solid parts; every pixel of the mask then goes with the
+    solid part nearest to it, and the parts touching ``seeds`` are kept.
+    """
+    whole = masks.keep_touching(mask, seeds)
+    if not whole.any():
+        return whole
+    opened = cv2.morphologyEx(whole.astype(np.uint8), cv2.MORPH_OPEN, masks.disc(strap / 2))
+    count, parts = cv2.connectedComponents(opened, connectivity=8)
+    if count <= 2:  # one solid part (or none): nothing was cut
+        return whole
+    keep = np.zeros(count, bool)
+    keep[np.unique(parts[seeds & (parts > 0)])] = True
+    keep[0] = False
+    if not keep.any():
+        return whole
+    nearest = masks.fill_nearest(parts.astype(np.int32), whole)
+    return whole & keep[nearest]
+
+
+def _solid(mask: np.ndarray, close: float, hole: float, skin: np.ndarray, limb_skin: np.ndarray) -> np.ndarray:
+    """A garment's mask with small gaps closed and enclosed pockets (a print) filled, but not over the
+    body's own skin: skin that the filling took in on the limbs or neck, or that joins skin outside
+    the garment (an arm between a tank top's front and back), stays out."""
+    solid = masks.fill_small_holes(masks.close(mask, close), hole)
+    taken = solid & ~mask & skin
+    if taken.any():
+        solid &= ~(taken & limb_skin)
+        solid &= ~masks.keep_touching(skin & (taken | ~solid), skin & ~solid)
+    return solid

@@ -1,0 +1,110 @@
+"""Mask operations the stages share (bool ``(H, W)`` masks in, bool masks out; radii and areas in px).
+
+Thin, documented wrappers over OpenCV, SciPy and scikit-image, written once here instead of in
+each stage.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage
+from skimage import morphology
+
+
+def disc(radius: float) -> np.ndarray:
+    """An elliptical structuring element of ``radius`` px (at least 1), uint8."""
+    r = max(1, round(radius))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def dilate(mask: np.ndarray, radius: float) -> np.ndarray:
+    """``mask`` dilated by a disc of ``radius`` px (a copy when ``radius`` <= 0)."""
+    if radius <= 0:
+        return mask.copy()
+    return cv2.dilate(mask.astype(np.uint8), disc(radius)).astype(bool)
+
+
+def close(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Morphological closing by a disc of ``radius`` px: gaps narrower than about ``2 * radius`` close."""
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, disc(radius)).astype(bool)
+
+
+def grow(mask: np.ndarray, radius: float) -> np.ndarray:
+    """``mask`` grown by ``radius`` px (Euclidean), fast for any radius: a distance transform over the
+    mask's bounding box only."""
+    if radius <= 0 or not mask.any():
+        return mask.copy()
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    r = int(np.ceil(radius)) + 1
+    y0, y1 = max(0, y - r), min(mask.shape[0], y + h + r)
+    x0, x1 = max(0, x - r), min(mask.shape[1], x + w + r)
+    out = np.zeros_like(mask, dtype=bool)
+    dist = cv2.distanceTransform((~mask[y0:y1, x0:x1]).astype(np.uint8), cv2.DIST_L2, 3)
+    out[y0:y1, x0:x1] = dist <= radius
+    return out
+
+
+def keep_touching(mask: np.ndarray, seeds: np.ndarray, min_area: float = 0) -> np.ndarray:
+    """The 8-connected components of ``mask`` that overlap ``seeds`` and have at least ``min_area`` px."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask.astype(bool)
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[seeds & mask.astype(bool)])] = True
+    keep &= stats[:, cv2.CC_STAT_AREA] >= min_area
+    keep[0] = False
+    return keep[labels]
+
+
+def fill_small_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
+    """``mask`` with the holes it encloses completely (not open to the image border) filled when they
+    are smaller than ``max_area`` px: eyes in skin, letters of a logo; not the gap framed by two arms."""
+    mask = mask.astype(bool)
+    holes = ndimage.binary_fill_holes(mask) & ~mask
+    if not holes.any():
+        return mask
+    big = morphology.remove_small_objects(holes, max_size=max(0, int(np.ceil(max_area)) - 1))
+    return mask | (holes & ~big)
+
+
+def drop_specks(mask: np.ndarray, min_area: float) -> np.ndarray:
+    """``mask`` without its 8-connected parts smaller than ``min_area`` px."""
+    mask = mask.astype(bool)
+    if min_area <= 1 or not mask.any():
+        return mask
+    return morphology.remove_small_objects(mask, max_size=int(np.ceil(min_area)) - 1, connectivity=2)
+
+
+def fill_nearest(labels: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Give the unlabelled (0) pixels of ``inside`` the label of the nearest labelled pixel.
+
+    ``labels``: uint8 ``(H, W)`` label map; returns a new one.
+    """
+    missing = inside & (labels == 0)
+    if not missing.any() or not (labels > 0).any():
+        return labels
+    # distanceTransformWithLabels measures to the zero pixels: make the labelled ones zero.
+    _, nearest = cv2.distanceTransformWithLabels(
+        (labels == 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    lookup = np.zeros(int(nearest.max()) + 1, labels.dtype)
+    lookup[nearest[labels > 0]] = labels[labels > 0]
+    filled = labels.copy()
+    filled[missing] = lookup[nearest[missing]]
+    return filled
+
+
+def capsule(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float, value: int = 1) -> None:
+    """Draw on a uint8 ``canvas`` a filled capsule (a thick line with round ends) of ``radius`` px."""
+    thickness = max(1, round(2 * radius))
+    pa = (round(float(a[0])), round(float(a[1])))
+    pb = (round(float(b[0])), round(float(b[1])))
+    cv2.line(canvas, pa, pb, value, thickness=thickness, lineType=cv2.LINE_8)
+
+
+def upsample(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A low-resolution mask at ``size`` ``(H, W)`` with smooth outlines (bilinear, then halved), not
+    the nearest-neighbour stairs."""
+    h, w = size
+    return cv2.resize(mask.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_LINEAR) > 127

@@ -1,0 +1,488 @@
+"""The person model: one description of the body in a photo that every stage reads.
+
+Built once per photo by the body stage (and cached with its :class:`~tryon.stages.body.BodyAnalysis`):
+
+* :class:`BodyFrame`: where the torso is and how big: the shoulder and hip midpoints, the torso
+  axis (``down``) and its normal (``across``, towards the wearer's left), the torso length, the
+  body unit and the centre line down to the ankles. Depth is measured along ``down`` from the
+  shoulder midpoint, in px (``depth_px``) or torso lengths (``depth_tl``: 0 at the shoulders, 1
+  at the hips).
+* :class:`BodyShape`: the bare body under the clothes: a torso profile (half-widths down the
+  axis, with a waist and hips), a neck and tapered limbs (shins swell at the calf).
+* :class:`Silhouette`: measurements on the person mask: the torso's outline at a depth, the top
+  of the shoulders, a limb's outline.
+
+Every size is a :data:`PROPORTIONS` field whose name ends in its unit: ``_u`` body units
+(:attr:`BodyFrame.unit_px`), ``_tl`` torso lengths, ``_hw`` hip-joint widths, ``_share`` a plain
+ratio. Nothing here changes per request; the model is frozen.
+
+Sides follow :mod:`tryon.stages.body`: ``left``/``right`` are the *wearer's*.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+import cv2
+import numpy as np
+
+from .landmarks import (
+    LEFT_ANKLE,
+    LEFT_ELBOW,
+    LEFT_HIP,
+    LEFT_KNEE,
+    LEFT_SHOULDER,
+    LEFT_WRIST,
+    MOUTH_LEFT,
+    MOUTH_RIGHT,
+    RIGHT_ANKLE,
+    RIGHT_ELBOW,
+    RIGHT_HIP,
+    RIGHT_KNEE,
+    RIGHT_SHOULDER,
+    RIGHT_WRIST,
+    VISIBLE_MIN,
+)
+
+LIMBS = ("arm_left", "arm_right", "leg_left", "leg_right")
+_CHAINS = {
+    "arm_left": (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST),
+    "arm_right": (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST),
+    "leg_left": (LEFT_HIP, LEFT_KNEE, LEFT_ANKLE),
+    "leg_right": (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Proportions:
+    """The body proportions the person model assumes (one place for every body rule)."""
+
+    # The unit: the shoulder span, but never less than half the torso (a body turned sideways
+    # shows close shoulder joints) nor a few pixels.
+    unit_torso_share: float = 0.5
+    min_unit_px: float = 8.0
+    # Shoulders: the top of the shoulder sits this far above its joint; the torso's outline
+    # starts at the shoulder tops, a little outside the joints, and narrows to the chest.
+    shoulder_rise_u: float = 0.08
+    shoulder_outset_u: float = 0.02
+    seam_outset_u: float = 0.03  # a garment's shoulder seam sits this far outside the joint (on the arm's cap)
+    # Above the shoulder joints the person's silhouette between the shoulders is body (a garment's
+    # shoulder lies on it, the trapezius rises to the neck): the bare torso's outline runs this far
+    # up at the shoulders' width, and the person mask cuts it.
+    shoulder_box_tl: float = 0.5
+    chest_inset_u: float = 0.02
+    chest_tl: float = 0.3
+    # The waist: the natural waist (narrowest; where a top tucks in and a waistband sits) lies this
+    # far down the torso, this wide (of the shoulders' span); it flares smoothly to the hips,
+    # whose flesh reaches hip_flesh_hw past each hip joint.
+    natural_waist_tl: float = 0.75
+    waist_share: float = 0.75
+    hip_flesh_hw: float = 0.45
+    hip_taper_steps: int = 6
+    torso_end_tl: float = 1.2  # the torso profile runs a little below the hip joints
+    # The neck: a capsule from the shoulder midpoint towards the mouth; its base (where a
+    # neckline sits) lies a little above the shoulder joints' midpoint.
+    neck_radius_u: float = 0.15
+    neck_reach_share: float = 0.8
+    neck_base_rise_u: float = 0.2
+    # Bare limbs: radii at both ends of each bone (upper arm at the shoulder and elbow, forearm at
+    # the elbow and wrist; thigh at the hip and knee, shin at the knee and ankle). The upper arm
+    # starts arm_start_u down its bone (the shoulder itself is torso); the calf swells.
+    arm_radii_u: tuple[float, float, float, float] = (0.11, 0.085, 0.085, 0.065)
+    leg_radii_u: tuple[float, float, float, float] = (0.22, 0.12, 0.125, 0.075)
+    arm_start_u: float = 0.12
+    calf_at_share: float = 0.3  # of the shin, from the knee
+    calf_radius_u: float = 0.14
+    # Limb outlines in a photo are searched at most this far from the bone (loose sleeves,
+    # wide trousers), and the torso's outline this far either side of the centre line.
+    arm_reach_u: float = 0.2
+    leg_reach_u: float = 0.45
+    torso_reach_u: float = 1.2
+    outline_gap_u: float = 0.06  # gaps in the silhouette narrower than this do not end an outline
+    shoulder_search_u: float = 0.25  # the top of the shoulder is searched this far above its joint
+    shoulder_band_u: tuple[float, float] = (0.15, 0.12)  # the shoulder line: below / above a straight line
+    shoulder_line_inset_px: float = 2.0  # a garment's shoulder line sits just inside the silhouette
+    dress_hem_clearance_share: float = 0.1  # a dress ends at least this share of the shin above the ankles
+    centre_line_extension_tl: float = 4.0  # the centre line runs on past the last joint seen
+
+
+PROPORTIONS = Proportions()
+
+
+def _unit_vector(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-6 else np.array([0.0, 1.0])
+
+
+def _perp(v: np.ndarray) -> np.ndarray:
+    """``v`` rotated by -90 degrees in image coordinates (x right, y down)."""
+    return np.array([v[1], -v[0]])
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BodyFrame:
+    """The torso's frame in one photo, from the pose landmarks (all lengths in px).
+
+    Attributes:
+        size: ``(H, W)`` of the photo.
+        landmarks: ``(33, 2)`` float64 pixel ``(x, y)``; visibility ``(33,)`` in [0, 1].
+        mid_shoulder, mid_hip: ``(2,)`` midpoints of the shoulder and hip joints.
+        down: unit ``(2,)`` vector from the shoulder midpoint towards the hip midpoint.
+        across: unit ``(2,)`` vector perpendicular to ``down``, towards the wearer's left.
+        torso_px: shoulder midpoint to hip midpoint (at least 1).
+        shoulder_px, hip_px: distances between the shoulder joints and between the hip joints.
+        unit_px: the body unit (see :class:`Proportions`).
+        centre_line: ``(K, 2)`` polyline shoulders -> hips -> knees -> ankles (the joints seen),
+            extended along its last direction.
+    """
+
+    size: tuple[int, int]
+    landmarks: np.ndarray
+    visibility: np.ndarray
+    mid_shoulder: np.ndarray
+    mid_hip: np.ndarray
+    down: np.ndarray
+    across: np.ndarray
+    torso_px: float
+    shoulder_px: float
+    hip_px: float
+    unit_px: float
+    centre_line: np.ndarray
+
+    @classmethod
+    def from_landmarks(cls, landmarks: np.ndarray, visibility: np.ndarray, size: tuple[int, int]) -> BodyFrame:
+        """The frame of ``landmarks`` (``(33, 2)`` px) seen with ``visibility`` in a photo of ``size``."""
+        p = PROPORTIONS
+        lm = np.asarray(landmarks, np.float64)
+        mid_shoulder = 0.5 * (lm[LEFT_SHOULDER] + lm[RIGHT_SHOULDER])
+        mid_hip = 0.5 * (lm[LEFT_HIP] + lm[RIGHT_HIP])
+        torso = max(float(np.linalg.norm(mid_hip - mid_shoulder)), 1.0)
+        down = _unit_vector(mid_hip - mid_shoulder)
+        across = _perp(down)
+        if np.dot(across, lm[LEFT_SHOULDER] - lm[RIGHT_SHOULDER]) < 0:
+            across = -across
+        shoulder = float(np.linalg.norm(lm[LEFT_SHOULDER] - lm[RIGHT_SHOULDER]))
+        unit = max(shoulder, p.unit_torso_share * torso, p.min_unit_px)
+        vis = np.asarray(visibility, np.float64)
+        line = [mid_shoulder, mid_hip]
+        for left, right in ((LEFT_KNEE, RIGHT_KNEE), (LEFT_ANKLE, RIGHT_ANKLE)):
+            if vis[left] < VISIBLE_MIN or vis[right] < VISIBLE_MIN:
+                break
+            line.append(0.5 * (lm[left] + lm[right]))
+        line.append(line[-1] + _unit_vector(line[-1] - line[-2]) * p.centre_line_extension_tl * torso)
+        return cls(size=tuple(size), landmarks=lm, visibility=vis, mid_shoulder=mid_shoulder, mid_hip=mid_hip,
+                   down=down, across=across, torso_px=torso, shoulder_px=shoulder,
+                   hip_px=float(np.linalg.norm(lm[LEFT_HIP] - lm[RIGHT_HIP])), unit_px=unit,
+                   centre_line=np.array(line))
+
+    # -- depth ---------------------------------------------------------------------------------
+    def depth_px(self, point: np.ndarray) -> float:
+        """Depth of ``point`` (px along ``down`` below the shoulder midpoint; negative above)."""
+        return float(np.dot(np.asarray(point, np.float64) - self.mid_shoulder, self.down))
+
+    def depth_tl(self, point: np.ndarray) -> float:
+        """Depth of ``point`` in torso lengths (0 at the shoulder midpoint, 1 at the hip midpoint)."""
+        return self.depth_px(point) / self.torso_px
+
+    def depth_map_tl(self, step: int = 1) -> np.ndarray:
+        """Depth in torso lengths of every ``step``-th pixel, float32 ``(ceil(H/step), ceil(W/step))``."""
+        h, w = self.size
+        axis = self.down / self.torso_px
+        xs = (np.arange(0, w, step, dtype=np.float32) - self.mid_shoulder[0]) * axis[0]
+        ys = (np.arange(0, h, step, dtype=np.float32) - self.mid_shoulder[1]) * axis[1]
+        return (ys[:, None] + xs[None, :]).astype(np.float32)
+
+    @property
+    def hip_depth_px(self) -> float:
+        """Depth of the hip midpoint (the torso length, measured along ``down``)."""
+        return self.depth_px(self.mid_hip)
+
+    @property
+    def waist_depth_px(self) -> float:
+        """Depth of the natural waist (where a top tucks in and a waistband sits)."""
+        return PROPORTIONS.natural_waist_tl * self.torso_px
+
+    @property
+    def neck_base_depth_px(self) -> float:
+        """Depth of the base of the neck (where a neckline's corners sit), above the shoulder joints."""
+        return -PROPORTIONS.neck_base_rise_u * self.unit_px
+
+    # -- the centre line ---------------------------------------------------------------------------
+    def centre(self, depth_px: float) -> np.ndarray:
+        """The point on the centre line ``depth_px`` below the shoulder midpoint (above: along ``down``)."""
+        line = self.centre_line
+        if depth_px <= 0:
+            return line[0] + self.down * depth_px
+        seg = np.diff(line, axis=0)
+        lengths = np.linalg.norm(seg, axis=1)
+        cum = np.concatenate([[0.0], np.cumsum(lengths)])
+        i = int(np.clip(np.searchsorted(cum, depth_px) - 1, 0, len(seg) - 1))
+        return line[i] + seg[i] / max(lengths[i], 1e-6) * (depth_px - cum[i])
+
+    def lowest_hem_px(self) -> float | None:
+        """Depth (along the centre line) a dress's hem may reach, just above the ankles; None when the
+        ankles are not seen."""
+        line = self.centre_line
+        if len(line) < 5:  # shoulders, hips, knees, ankles and the extension
+            return None
+        lengths = np.linalg.norm(np.diff(line[:4], axis=0), axis=1)
+        return float(lengths.sum() - PROPORTIONS.dress_hem_clearance_share * lengths[2])
+
+    # -- limbs -------------------------------------------------------------------------------------
+    def chain(self, limb: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Joints of ``limb`` (one of :data:`LIMBS`): (shoulder|hip, elbow|knee, wrist|ankle), px."""
+        a, b, c = _CHAINS[limb]
+        return self.landmarks[a].copy(), self.landmarks[b].copy(), self.landmarks[c].copy()
+
+    @property
+    def mouth(self) -> np.ndarray:
+        return 0.5 * (self.landmarks[MOUTH_LEFT] + self.landmarks[MOUTH_RIGHT])
+
+    def neck_top(self) -> np.ndarray:
+        """Where the neck ends, towards the mouth."""
+        return self.mid_shoulder + PROPORTIONS.neck_reach_share * (self.mouth - self.mid_shoulder)
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    """A tapered segment of the bare body: radius ``ra`` at ``a`` to ``rb`` at ``b`` (px)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    ra: float
+    rb: float
+    limb: str  # one of LIMBS, or "neck"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BodyShape:
+    """The bare body under the clothes, from the frame: narrower than any loose garment.
+
+    Attributes:
+        frame: the :class:`BodyFrame` it was built from.
+        profile: ``(N, 2)`` float64 (depth in torso lengths, half-width in px) down the torso.
+        segments: the limbs' and neck's tapered segments.
+    """
+
+    frame: BodyFrame
+    profile: np.ndarray
+    segments: tuple[Segment, ...]
+
+    @classmethod
+    def of(cls, frame: BodyFrame) -> BodyShape:
+        return cls(frame=frame, profile=_torso_profile(frame), segments=_limb_segments(frame))
+
+    def half_width_px(self, depth_tl: float | np.ndarray) -> float | np.ndarray:
+        """The bare torso's half-width (px) at ``depth_tl``."""
+        return np.interp(depth_tl, self.profile[:, 0], self.profile[:, 1])
+
+    def hip_half_width_px(self, depth_px: float) -> float:
+        """Half-width (px) the hips reach at ``depth_px`` whatever hides their outline (a hand, a
+        forearm): the bare torso's from the natural waist down, 0 above it."""
+        depth_tl = depth_px / self.frame.torso_px
+        if depth_tl < PROPORTIONS.natural_waist_tl:
+            return 0.0
+        return float(self.half_width_px(depth_tl))
+
+    def limb_radius_px(self, limb: str, along_px: float) -> float:
+        """The bare ``limb``'s radius ``along_px`` down its chain from the shoulder/hip joint
+        (the first segment's radius before it starts, the last one's past its end)."""
+        start = self.frame.chain(limb)[0]
+        pieces = [s for s in self.segments if s.limb == limb]
+        at = float(np.linalg.norm(pieces[0].a - start))  # where the first segment starts
+        for piece in pieces[:-1]:
+            length = float(np.linalg.norm(piece.b - piece.a))
+            if along_px <= at + length:
+                break
+            at += length
+        else:
+            piece = pieces[-1]
+        t = float(np.clip((along_px - at) / max(float(np.linalg.norm(piece.b - piece.a)), 1e-6), 0.0, 1.0))
+        return piece.ra + t * (piece.rb - piece.ra)
+
+    def torso_mask(self, size: tuple[int, int] | None = None) -> np.ndarray:
+        """The bare torso, bool ``(H, W)``."""
+        f = self.frame
+        left = [f.mid_shoulder + d * f.torso_px * f.down + half * f.across for d, half in self.profile]
+        right = [f.mid_shoulder + d * f.torso_px * f.down - half * f.across for d, half in self.profile[::-1]]
+        canvas = np.zeros(size or f.size, np.uint8)
+        cv2.fillPoly(canvas, [np.round(np.array(left + right)).astype(np.int32)], 1)
+        return canvas.astype(bool)
+
+    def limbs_mask(
+        self, which: Iterable[str] | None = None, size: tuple[int, int] | None = None, scale: float = 1.0
+    ) -> np.ndarray:
+        """The bare limbs and neck (bool ``(H, W)``), or only the limbs named in ``which``; ``scale``
+        widens every radius (a fuller limb than the model's)."""
+        names = None if which is None else set(which)
+        canvas = np.zeros(size or self.frame.size, np.uint8)
+        for s in self.segments:
+            if names is None or s.limb in names:
+                draw_tapered(canvas, s.a, s.b, scale * s.ra, scale * s.rb)
+        return canvas.astype(bool)
+
+    def roundness(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """Where across its part each pixel lies: 0 on the part's axis, 1 on its outline (float32
+        ``(N,)``; above 1 outside every part). The part is the one the pixel lies deepest in, except
+        that an arm hanging beside the torso does not claim the torso's flanks."""
+        f = self.frame
+        p = np.stack([xs, ys], axis=1).astype(np.float64)
+        rel = p - f.mid_shoulder
+        depth = rel @ f.down / f.torso_px
+        best = np.abs(rel @ f.across) / np.maximum(self.half_width_px(depth), 1e-3)
+        best[(depth < self.profile[0, 0]) | (depth > self.profile[-1, 0])] = np.inf
+        in_torso = best <= 1.0
+        for s in self.segments:
+            d = s.b - s.a
+            t = np.clip((p - s.a) @ d / max(float(d @ d), 1e-6), 0.0, 1.0)
+            r = np.linalg.norm(p - (s.a + t[:, None] * d), axis=1) / np.maximum(s.ra + t * (s.rb - s.ra), 1e-3)
+            if s.limb.startswith("arm"):
+                r[in_torso] = np.inf
+            best = np.minimum(best, r)
+        return best.astype(np.float32)
+
+
+def _torso_profile(frame: BodyFrame) -> np.ndarray:
+    """(depth tl, half-width px) down the bare torso: shoulders, chest, a waist, hips."""
+    p, u = PROPORTIONS, frame.unit_px
+    shoulder_half = 0.5 * frame.shoulder_px
+    hip_half = (0.5 + p.hip_flesh_hw) * frame.hip_px
+    chest_half = shoulder_half - p.chest_inset_u * u
+    waist_half = min(p.waist_share * shoulder_half, chest_half, hip_half)
+    shoulder = shoulder_half + p.shoulder_outset_u * u
+    # A bared midriff shows the waist: narrow at the natural waist, flaring to the hips along a
+    # smooth (eased) curve, so no corner shows where the flare starts or ends.
+    waist = p.natural_waist_tl
+    flare = [(waist + t * (1.0 - waist), waist_half + (0.5 - 0.5 * np.cos(np.pi * t)) * (hip_half - waist_half))
+             for t in np.linspace(0.0, 1.0, p.hip_taper_steps + 1)]
+    return np.array([(-p.shoulder_box_tl, shoulder), (0.0, shoulder), (p.chest_tl, chest_half), *flare,
+                     (p.torso_end_tl, hip_half)])
+
+
+def _limb_segments(frame: BodyFrame) -> tuple[Segment, ...]:
+    p, u = PROPORTIONS, frame.unit_px
+    segments: list[Segment] = []
+    for limb in LIMBS:
+        a, b, c = frame.chain(limb)
+        if limb.startswith("arm"):
+            a = a + p.arm_start_u * u * _unit_vector(b - a)  # the shoulder itself is torso
+            r = [v * u for v in p.arm_radii_u]
+            segments += [Segment(a, b, r[0], r[1], limb), Segment(b, c, r[2], r[3], limb)]
+        else:  # a shin is not a cone: it swells at the calf
+            r = [v * u for v in p.leg_radii_u]
+            calf = b + p.calf_at_share * (c - b)
+            swell = p.calf_radius_u * u
+            segments += [Segment(a, b, r[0], r[1], limb), Segment(b, calf, r[2], swell, limb),
+                         Segment(calf, c, swell, r[3], limb)]
+    neck = p.neck_radius_u * u
+    segments.append(Segment(frame.mid_shoulder, frame.neck_top(), neck, neck, "neck"))
+    return tuple(segments)
+
+
+def draw_tapered(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float, value: int = 1) -> None:
+    """Fill, on a uint8 ``canvas``, a segment whose radius goes from ``ra`` at ``a`` to ``rb`` at ``b``
+    (px), with round ends. ``ra == rb`` draws a capsule."""
+    d = np.asarray(b, np.float64) - np.asarray(a, np.float64)
+    n = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-6)
+    quad = np.array([a + n * ra, b + n * rb, b - n * rb, a - n * ra])
+    cv2.fillConvexPoly(canvas, np.round(quad).astype(np.int32), value)
+    for point, r in ((a, ra), (b, rb)):
+        cv2.circle(canvas, (round(float(point[0])), round(float(point[1]))), max(1, round(r)), value, -1)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Silhouette:
+    """The person's outline in the photo, for measuring where a garment must reach.
+
+    Attributes (bool ``(H, W)`` masks):
+        person: the person mask.
+        trunk: the person less the bare arms, the face and hair and the hands: torso and legs as
+            clothed (clothed arms cannot be told from the torso beside them, so they stay; the
+            garment's own width caps what they add).
+        arm_skin: bare skin on the arms (it bridges a forearm held across the torso).
+        no_head: the person less the face and hair (where the top of a shoulder is searched).
+    """
+
+    frame: BodyFrame
+    person: np.ndarray
+    trunk: np.ndarray
+    arm_skin: np.ndarray
+    no_head: np.ndarray
+
+    def half_widths(self, depth_px: float, mask: np.ndarray | None = None) -> tuple[float, float]:
+        """The outline's reach (wearer's left, right) in px at ``depth_px`` from the centre line, on
+        the trunk (or on ``mask``)."""
+        f, p = self.frame, PROPORTIONS
+        bridge = self.arm_skin if mask is None else None
+        mask = self.trunk if mask is None else mask
+        c = f.centre(depth_px)
+        reach, gap = p.torso_reach_u * f.unit_px, p.outline_gap_u * f.unit_px
+        return (ray_extent(mask, c, f.across, reach, gap, bridge), ray_extent(mask, c, -f.across, reach, gap, bridge))
+
+    def limb_half_width(self, point: np.ndarray, normal: np.ndarray, limb: str) -> float:
+        """How far the person reaches from ``point`` on a ``limb``'s bone along ``normal`` (px), up to
+        the limb's search reach; 0 when the person is not there."""
+        reach = (PROPORTIONS.arm_reach_u if limb.startswith("arm") else PROPORTIONS.leg_reach_u) * self.frame.unit_px
+        return ray_extent(self.person, point, normal, reach, 2.0)
+
+    def shoulder_seam(self, side: str, inset_u: float = 0.0) -> np.ndarray:
+        """Where a shoulder seam sits: just outside the joint (less ``inset_u`` units), on top of the
+        shoulder (the silhouette's top above it, or :attr:`Proportions.shoulder_rise_u` above the
+        joint when the outline is unclear)."""
+        f, p = self.frame, PROPORTIONS
+        joint = f.landmarks[LEFT_SHOULDER if side == "left" else RIGHT_SHOULDER]
+        out = f.across if side == "left" else -f.across
+        base = joint + out * (p.seam_outset_u - inset_u) * f.unit_px
+        steps = np.arange(0, int(p.shoulder_search_u * f.unit_px) + 1, dtype=np.float64)
+        hits = sample_mask(self.no_head, base[None, :] - steps[:, None] * f.down[None, :])
+        found = hits[0] and not hits.all()
+        top = float(steps[np.argmin(hits)]) - 1.0 if found else p.shoulder_rise_u * f.unit_px
+        return base - f.down * top
+
+    def shoulder_top(self, guess: np.ndarray) -> np.ndarray:
+        """The silhouette's top above (or below) ``guess``, within a band around it, just inside."""
+        f, p = self.frame, PROPORTIONS
+        below, above = p.shoulder_band_u
+        start = guess + f.down * below * f.unit_px
+        steps = np.arange(0, int((below + above) * f.unit_px) + 1, dtype=np.float64)
+        hits = sample_mask(self.no_head, start[None, :] - steps[:, None] * f.down[None, :])
+        if not hits[0]:
+            return guess
+        rise = float(steps[np.argmin(hits)] - 1) if not hits.all() else float(steps[-1])
+        return start - f.down * (rise - p.shoulder_line_inset_px)
+
+
+def sample_mask(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Nearest-pixel lookup of a bool mask at float ``(..., 2)`` points ``(x, y)``; outside is False."""
+    h, w = mask.shape
+    xi = np.round(points[..., 0]).astype(np.int64)
+    yi = np.round(points[..., 1]).astype(np.int64)
+    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+    out = np.zeros(points.shape[:-1], bool)
+    out[inside] = mask[yi[inside], xi[inside]]
+    return out
+
+
+def ray_extent(
+    mask: np.ndarray, origin: np.ndarray, direction: np.ndarray, max_px: float, gap_px: float,
+    bridge: np.ndarray | None = None,
+) -> float:
+    """How far ``mask`` reaches from ``origin`` along unit ``direction`` (px), bridging small gaps.
+
+    A start outside the mask (between the legs) is allowed: the reach is measured from the origin
+    to the far end of the first stretch of mask whose gaps are narrower than ``gap_px``. Pixels of
+    ``bridge`` (a forearm across the torso) never end a stretch, but the reach ends on the mask.
+    Returns 0 when there is no mask within ``max_px``.
+    """
+    steps = np.arange(0, int(max_px) + 1, dtype=np.float64)
+    points = origin[None, :] + steps[:, None] * direction[None, :]
+    hits = sample_mask(mask, points)
+    joined = hits if bridge is None else hits | sample_mask(bridge, points)
+    idx = np.flatnonzero(joined)
+    if not idx.size:
+        return 0.0
+    jumps = np.flatnonzero(np.diff(idx) > gap_px)
+    last = idx[jumps[0]] if jumps.size else idx[-1]
+    on_mask = np.flatnonzero(hits[: last + 1])
+    return float(on_mask[-1]) if on_mask.size else 0.0
