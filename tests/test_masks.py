@@ -65,3 +65,17 @@ def test_upsampled_outlines_follow_the_shape_closer_than_blocks() -> None:
     yy, xx = np.mgrid[0:80, 0:80]
     disc = (yy - 39.5) ** 2 + (xx - 39.5) ** 2 < 28**2  # the shape the small mask samples
     assert (big ^ disc).sum() < (blocks ^ disc).sum()
+
+
+def test_hole_filling_agrees_with_scipys_fill_holes_on_random_masks() -> None:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        mask = ndimage.binary_opening(rng.random((40, 50)) < rng.uniform(0.3, 0.8))
+        max_area = float(rng.uniform(1, 30))
+        holes = ndimage.binary_fill_holes(mask) & ~mask
+        labels, count = ndimage.label(holes)  # 4-connected, as holes are
+        sizes = ndimage.sum(holes, labels, range(count + 1))
+        expected = mask | (holes & (sizes[labels] < np.ceil(max_area)))
+        assert np.array_equal(masks.fill_small_holes(mask, max_area), expected)

@@ -689,7 +689,7 @@ def _person_mask(
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     skeleton = _skeleton_mask(landmarks, visibility, mask.shape, max(3.0, 0.05 * unit))
     keep = np.zeros(count, bool)
-    keep[np.unique(labels[skeleton])] = True
+    keep[labels[skeleton]] = True
     keep[0] = False
     person_area = int(stats[keep, cv2.CC_STAT_AREA].sum())
     if person_area == 0:

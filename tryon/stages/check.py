@@ -171,10 +171,11 @@ def check_result(
 def _painted_skin_share(body: BodyAnalysis, person: np.ndarray, image: np.ndarray, skin_like: np.ndarray) -> float:
     """The share of the person that shows skin in the result (``skin_like``: off the new garment) where
     the photo showed none: skin the renderer had to make up (a bared arm, midriff or leg)."""
-    was_skin = body.skin_distance_sq(person) < RULES.skin_weak_sq
-    changed = np.any(image != person, axis=2)
-    painted = skin_like & changed & ~was_skin & body.person_mask
-    return float(painted.sum() / max(int(body.person_mask.sum()), 1))
+    shown = skin_like & body.person_mask & np.any(image != person, axis=2)
+    ys, xs = np.nonzero(shown)
+    # The photo's colours are looked up only where skin shows that the renderer changed.
+    was_skin = body.skin_distance_sq(person[ys, xs][None])[0] < RULES.skin_weak_sq
+    return float(np.count_nonzero(~was_skin) / max(int(body.person_mask.sum()), 1))
 
 
 def _unusual_pose(body: BodyAnalysis) -> str | None:

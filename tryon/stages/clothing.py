@@ -474,8 +474,8 @@ def _old_top(
     if cut.any():
         count, labels = cv2.connectedComponents(cut, connectivity=8)
         is_strap = np.zeros(count, bool)
-        is_strap[np.unique(labels[masks.dilate(top, strap)])] = True
-        is_strap[np.unique(labels[depth >= RULES.chest_tl[0]])] = False  # hangs down the body: not a strap
+        is_strap[labels[masks.dilate(top, strap)]] = True
+        is_strap[labels[depth >= RULES.chest_tl[0]]] = False  # hangs down the body: not a strap
         is_strap[0] = False
         top |= is_strap[labels]
     return top
@@ -742,7 +742,7 @@ def _connected_to(mask: np.ndarray, seeds: np.ndarray, strap: float) -> np.ndarr
     if count <= 2:  # one solid part (or none): nothing was cut
         return whole
     keep = np.zeros(count, bool)
-    keep[np.unique(parts[seeds & (parts > 0)])] = True
+    keep[parts[seeds & (parts > 0)]] = True
     keep[0] = False
     if not keep.any():
         return whole
