@@ -173,6 +173,8 @@ def _painted_skin_share(body: BodyAnalysis, person: np.ndarray, image: np.ndarra
     the photo showed none: skin the renderer had to make up (a bared arm, midriff or leg)."""
     shown = skin_like & body.person_mask & np.any(image != person, axis=2)
     ys, xs = np.nonzero(shown)
+    if not len(ys):
+        return 0.0
     # The photo's colours are looked up only where skin shows that the renderer changed.
     was_skin = body.skin_distance_sq(person[ys, xs][None])[0] < RULES.skin_weak_sq
     return float(np.count_nonzero(~was_skin) / max(int(body.person_mask.sum()), 1))
