@@ -7,18 +7,15 @@ included, as the page does) and reads the event stream until the result.
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tryon.ui.load import RefusedError, completed_output
+
 TIMEOUT_S = 120
-
-
-class RefusedError(Exception):
-    """The server answered the event with an error (the message the page would show)."""
 
 
 class BrowserSession:
@@ -82,17 +79,11 @@ class BrowserSession:
         stream = self.events()
         try:
             stream.raise_for_status()
-            for line in stream.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
-                    if not message.get("success"):
-                        raise RefusedError(str((message.get("output") or {}).get("error")))
-                    return message["output"]["data"]
+            return completed_output(stream.iter_lines(), event_id)
+        except ConnectionError as exc:
+            raise RefusedError(str(exc)) from exc
         finally:
             stream.close()
-        raise RefusedError("the event stream ended before the result")
 
     def get(self, url: str) -> httpx.Response:
         return self.http.get(url)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import statistics
 import time
 import uuid
@@ -29,7 +28,15 @@ import numpy as np
 from PIL import Image
 
 from ..errors import TryOnError
-from .load import SERVER_START_TIMEOUT_S, TOTAL_ROW, _wait_ready, check_loopback, own_server
+from .load import (
+    SERVER_START_TIMEOUT_S,
+    TOTAL_ROW,
+    RefusedError,
+    _wait_ready,
+    check_loopback,
+    completed_output,
+    own_server,
+)
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_PERSON = ASSETS / "people" / "openvto_3_posture.jpg"
@@ -85,15 +92,10 @@ class Page:
         joined.raise_for_status()
         event_id = joined.json()["event_id"]
         with self.http.stream("GET", "gradio_api/queue/data", params={"session_hash": self.session_hash}) as stream:
-            for line in stream.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
-                    if not message.get("success"):
-                        raise TryOnError(str((message.get("output") or {}).get("error") or "refused"))
-                    return message["output"]["data"]
-        raise TryOnError("the event stream ended before the result")
+            try:
+                return completed_output(stream.iter_lines(), event_id)
+            except (RefusedError, ConnectionError) as exc:
+                raise TryOnError(str(exc)) from exc
 
     def fetch(self, url: str) -> bytes:
         response = self.http.get(url)

@@ -42,7 +42,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -327,15 +327,7 @@ class BrowserShopper:
     def _completed(self, event_id: str) -> list[Any]:
         params = {"session_hash": self.session_hash}
         with self.http.stream("GET", "gradio_api/queue/data", params=params) as stream:
-            for line in stream.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
-                    if not message.get("success"):
-                        raise RefusedError(str((message.get("output") or {}).get("error") or "refused"))
-                    return message["output"]["data"]
-        raise ConnectionError("the event stream ended before the result")
+            return completed_output(stream.iter_lines(), event_id)
 
     def close(self) -> None:
         self.http.close()
@@ -374,6 +366,25 @@ class BusyError(Exception):
 
 class RefusedError(Exception):
     """The server answered the request with an error message."""
+
+
+def completed_output(lines: Iterable[str], event_id: str) -> list[Any]:
+    """The output values of event ``event_id`` from the lines of Gradio's event stream
+    (``/gradio_api/queue/data``), as a page reads them.
+
+    Raises:
+        RefusedError: the event ended in an error (its message).
+        ConnectionError: the stream ended before the event did.
+    """
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        message = json.loads(line[5:])
+        if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
+            if not message.get("success"):
+                raise RefusedError(str((message.get("output") or {}).get("error") or "refused"))
+            return message["output"]["data"]
+    raise ConnectionError("the event stream ended before the result")
 
 
 class Load:
