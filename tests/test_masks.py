@@ -79,3 +79,17 @@ def test_hole_filling_agrees_with_scipys_fill_holes_on_random_masks() -> None:
         sizes = ndimage.sum(holes, labels, range(count + 1))
         expected = mask | (holes & (sizes[labels] < np.ceil(max_area)))
         assert np.array_equal(masks.fill_small_holes(mask, max_area), expected)
+
+
+def test_smoothing_an_outline_turns_stairs_into_a_line_and_keeps_the_size() -> None:
+    mask = np.zeros((80, 80), bool)
+    for step in range(10):  # a diagonal edge drawn in 4-px stairs, as a 4x upsampled mask has
+        mask[step * 4:(step + 1) * 4, : 20 + step * 4] = True
+    smooth = masks.smooth_outline(mask, 2.0)
+    rows = np.arange(4, 36)
+    ends = np.array([np.flatnonzero(smooth[y]).max() for y in rows])
+    stairs = np.array([np.flatnonzero(mask[y]).max() for y in rows])
+    # The stairs' row ends jump 4 px every 4 rows; the smoothed ones move ~1 px a row.
+    assert np.abs(np.diff(stairs)).max() == 4 and np.abs(np.diff(ends)).max() <= 2
+    assert abs(int(smooth.sum()) - int(mask.sum())) < 0.05 * mask.sum()
+    assert not masks.smooth_outline(np.zeros((5, 5), bool), 2.0).any()

@@ -101,6 +101,7 @@ class ParseRules:
     hole_max_u: float = 0.35  # ...and fill enclosed pockets up to this size squared (a print)
     strap_width_u: float = 0.06  # clothing linked only through parts this narrow is not one garment
     edge_grow_px: float = 2  # full-resolution px the upsampled masks grow over non-skin neighbours
+    front_smooth_px: float = 2.0  # sigma, full-resolution px, of the smoothing of what stays in front's outline
     # Sleeves: stations this far apart down each arm; a station is bare when this share of the arm's
     # core (this share of the bare arm's radius, with at least this many pixels) is skin, and the
     # sleeve ends where this many bare stations follow each other. It reaches this far from the bone
@@ -498,6 +499,9 @@ def _at_full_size(
     hand = hands & masks.grow(hands & skin, RULES.hand_grow_u * frame.unit_px)
     hand_cloth = masks.grow(masks.upsample(hands_clothed, size), RULES.edge_grow_px) & not_skin
     front = face | (hand & ~hand_cloth) | (masks.upsample(hair, size) & ~skin)
+    # Built from masks at lower resolutions, its outline has stairs that would show wherever the new
+    # garment or a fill meets it (hair over a collar, a chin).
+    front = masks.smooth_outline(front, RULES.front_smooth_px) & body.person_mask
     arms = _union(dict(full.items()), ARM_PARTS)
     dressed_full = masks.upsample(dressed, size)
 

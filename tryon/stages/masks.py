@@ -107,6 +107,21 @@ def capsule(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float, val
     cv2.line(canvas, pa, pb, value, thickness=thickness, lineType=cv2.LINE_8)
 
 
+def smooth_outline(mask: np.ndarray, sigma: float) -> np.ndarray:
+    """``mask`` with its outline smoothed over ``sigma`` px (Gaussian, then halved): the stairs a mask
+    built at a lower resolution leaves become curves; parts much larger than ``sigma`` keep their size."""
+    mask = mask.astype(bool)
+    if sigma <= 0 or not mask.any():
+        return mask
+    ys, xs = np.nonzero(mask)
+    m = int(np.ceil(3 * sigma)) + 1
+    y0, y1 = max(0, ys.min() - m), min(mask.shape[0], ys.max() + m + 1)
+    x0, x1 = max(0, xs.min() - m), min(mask.shape[1], xs.max() + m + 1)
+    out = np.zeros_like(mask)
+    out[y0:y1, x0:x1] = cv2.GaussianBlur(mask[y0:y1, x0:x1].astype(np.float32), (0, 0), sigma) > 0.5
+    return out
+
+
 def upsample(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A low-resolution mask at ``size`` ``(H, W)`` with smooth outlines (bilinear, then halved), not
     the nearest-neighbour stairs."""
