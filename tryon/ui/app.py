@@ -10,7 +10,7 @@ guard (cookie, session binding, private files) in :mod:`tryon.ui.guard` and the 
 Layout (one function per panel) is in the first half: at 1280x800 the photos, Try on and the result
 show together without scrolling; on a phone the page stacks, Try on stays at the bottom of the
 screen and the page moves to the result when it is ready. Wiring (one function per flow, ``_wire_*``)
-is in the second half. More tabs (the Lookbook) plug in through :data:`TABS`.
+is in the second half. The Lookbook tab follows, and the Review tab where review is configured.
 
 ``build_demo()`` is testable without the models: nothing loads until the first request, or
 until :func:`launch` starts the warm-up in a background thread. The demo is a
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
 import logging
 import os
 import threading
@@ -244,33 +243,13 @@ def _shop_layout(settings: Settings, shop: Shop) -> ShopUI:
 # --------------------------------------------------------------------------- more tabs
 
 
-@dataclasses.dataclass(frozen=True)
-class TabContext:
-    """What a tab builder gets: the settings, the example people and the catalog as ``(path, caption)``."""
-
-    settings: Settings
-    people: list[tuple[str, str]]
-    garments: list[tuple[str, str]]
-
-
-def _lookbook_tab(context: TabContext) -> None:
+def _extra_tabs(settings: Settings, shop: Shop) -> None:
+    """The tabs between "Try on" and "Review": the product manager's Lookbook."""
     from .lookbook_tab import build_lookbook_tab
 
-    build_lookbook_tab(context.settings, context.people, context.garments)
-
-
-# Tabs after "Try on": (title, module that must be importable, builder). The Lookbook tab appears once
-# tryon/ui/lookbook_tab.py is there; the Review tab comes last and only when review is configured.
-TABS: list[tuple[str, str, Callable[[TabContext], None]]] = [("Lookbook", "tryon.ui.lookbook_tab", _lookbook_tab)]
-
-
-def _extra_tabs(settings: Settings, shop: Shop) -> None:
-    context = TabContext(settings, [(str(p.path), p.caption) for p in pipeline.example_people(settings)],
-                         [(str(r.path), r.caption) for r in shop.catalog.records])
-    for title, module, build in TABS:
-        if importlib.util.find_spec(module) is not None:
-            with gr.Tab(title):
-                build(context)
+    with gr.Tab("Lookbook"):
+        build_lookbook_tab(settings, [(str(p.path), p.caption) for p in pipeline.example_people(settings)],
+                           [(str(r.path), r.caption) for r in shop.catalog.records])
 
 
 def _review_tab(settings: Settings) -> gr.Tab | None:
