@@ -151,3 +151,22 @@ def test_a_ray_bridges_gaps_narrower_than_its_gap_and_stops_at_wider_ones() -> N
     assert ray_extent(mask, origin, right, 99, gap_px=5) == 39
     assert ray_extent(mask, origin, right, 99, gap_px=2) == 19
     assert ray_extent(np.zeros_like(mask), origin, right, 99, gap_px=5) == 0
+
+
+def test_limbs_take_the_girth_their_bare_skin_shows_and_the_model_where_none_shows() -> None:
+    from tryon.stages.person import draw_tapered
+
+    frame = BodyFrame.from_landmarks(*standing(), SIZE)
+    model = BodyShape.of(frame)
+    for girth in (1.3, 0.85):
+        skin = np.zeros(SIZE, np.uint8)
+        for s in model.segments:  # bare legs this much thicker or thinner than the model's
+            if s.limb.startswith("leg"):
+                draw_tapered(skin, s.a, s.b, girth * s.ra, girth * s.rb)
+        shape = BodyShape.of(frame, skin=skin.astype(bool))
+        assert shape.limb_radius_px("leg_left", 100.0) == pytest.approx(girth * model.limb_radius_px("leg_left", 100.0),
+                                                                       rel=0.08)
+        assert shape.limb_radius_px("arm_left", 100.0) == model.limb_radius_px("arm_left", 100.0)  # no arm skin
+    # Skin that runs on past the limb (a bare arm against a bare torso) measures nothing.
+    everywhere = BodyShape.of(frame, skin=np.ones(SIZE, bool))
+    assert everywhere.limb_radius_px("leg_left", 100.0) == model.limb_radius_px("leg_left", 100.0)

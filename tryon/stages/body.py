@@ -458,7 +458,7 @@ class PersonModel:
 def model_person(image: np.ndarray, body: BodyAnalysis) -> PersonModel:
     """The :class:`PersonModel` of ``image`` (RGB uint8 ``(H, W, 3)``) from its body analysis."""
     frame = BodyFrame.from_landmarks(body.landmarks, body.visibility, body.size)
-    shape = BodyShape.of(frame)
+    shape = BodyShape.of(frame, skin=body.regions["skin"] & body.person_mask)
     return PersonModel(frame=frame, shape=shape, silhouette=_silhouette(body, frame),
                        clothing=parse_clothing(image, body, frame, shape))
 

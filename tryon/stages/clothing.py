@@ -501,7 +501,7 @@ def _at_full_size(
     front = face | (hand & ~hand_cloth) | (masks.upsample(hair, size) & ~skin)
     # Built from masks at lower resolutions, its outline has stairs that would show wherever the new
     # garment or a fill meets it (hair over a collar, a chin).
-    front = masks.smooth_outline(front, RULES.front_smooth_px) & body.person_mask
+    front = (masks.smooth_outline(front, RULES.front_smooth_px) & body.person_mask) | face  # the face stays whole
     arms = _union(dict(full.items()), ARM_PARTS)
     dressed_full = masks.upsample(dressed, size)
 

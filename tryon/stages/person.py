@@ -91,6 +91,12 @@ class Proportions:
     # starts arm_start_u down its bone (the shoulder itself is torso); the calf swells.
     arm_radii_u: tuple[float, float, float, float] = (0.11, 0.085, 0.085, 0.065)
     leg_radii_u: tuple[float, float, float, float] = (0.22, 0.12, 0.125, 0.075)
+    # A limb's girth measured where it shows bare (limb_girth_scale): stations along each bone's middle...
+    girth_span: tuple[float, float] = (0.15, 0.85)
+    girth_stations: int = 8
+    girth_reach_share: float = 2.5  # ...runs of skin searched this many model radii each side...
+    girth_min_stations: int = 6  # ...enough of them to trust (on either limb of the pair)...
+    girth_scale_range: tuple[float, float] = (0.8, 1.5)  # ...and how far from the model it may go
     arm_start_u: float = 0.12
     calf_at_share: float = 0.3  # of the shin, from the knee
     calf_radius_u: float = 0.14
@@ -270,8 +276,20 @@ class BodyShape:
     segments: tuple[Segment, ...]
 
     @classmethod
-    def of(cls, frame: BodyFrame) -> BodyShape:
-        return cls(frame=frame, profile=_torso_profile(frame), segments=_limb_segments(frame))
+    def of(cls, frame: BodyFrame, skin: np.ndarray | None = None) -> BodyShape:
+        """The shape from the frame's proportions; with ``skin`` (bool ``(H, W)``, the photo's visible
+        skin), each limb takes the girth its bare part shows (see :func:`limb_girth_scale`)."""
+        segments = _limb_segments(frame)
+        if skin is not None:
+            # One girth for both arms and one for both legs: a body is symmetric, a photo's skin is not
+            # (an arm in shadow, a hand on a hip).
+            scales = {}
+            for pair in (("arm_left", "arm_right"), ("leg_left", "leg_right")):
+                scale = limb_girth_scale([s for s in segments if s.limb in pair], skin)
+                scales.update(dict.fromkeys(pair, scale))
+            segments = tuple(dataclasses.replace(s, ra=s.ra * scales[s.limb], rb=s.rb * scales[s.limb])
+                             if s.limb in scales else s for s in segments)
+        return cls(frame=frame, profile=_torso_profile(frame), segments=segments)
 
     def half_width_px(self, depth_tl: float | np.ndarray) -> float | np.ndarray:
         """The bare torso's half-width (px) at ``depth_tl``."""
@@ -378,6 +396,47 @@ def _limb_segments(frame: BodyFrame) -> tuple[Segment, ...]:
     neck = p.neck_radius_u * u
     segments.append(Segment(frame.mid_shoulder, frame.neck_top(), neck, neck, "neck"))
     return tuple(segments)
+
+
+def limb_girth_scale(segments: list[Segment], skin: np.ndarray) -> float:
+    """How much thicker (or thinner) a limb is than the model's, measured where it shows bare.
+
+    Across each segment at :attr:`Proportions.girth_stations` points, the run of ``skin`` (bool ``(H, W)``)
+    through the bone is measured; runs that end within :attr:`Proportions.girth_reach_share` model radii on
+    both sides are the limb's width (others touch other skin, or show none). With enough of them the
+    median of measured / model radius, within :attr:`Proportions.girth_scale_range`; otherwise 1: a
+    painted shin then continues the visible one instead of narrowing to the model's.
+    """
+    p = PROPORTIONS
+    h, w = skin.shape
+    ratios = []
+    for seg in segments:
+        d = seg.b - seg.a
+        length = float(np.linalg.norm(d))
+        if length < 1.0:
+            continue
+        n = np.array([-d[1], d[0]]) / length
+        for t in np.linspace(*p.girth_span, p.girth_stations):
+            centre = seg.a + t * d
+            radius = seg.ra + t * (seg.rb - seg.ra)
+            reach = int(np.ceil(p.girth_reach_share * radius))
+            if reach < 2:
+                continue
+            offsets = np.arange(-reach, reach + 1)
+            xs = np.round(centre[0] + offsets * n[0]).astype(int)
+            ys = np.round(centre[1] + offsets * n[1]).astype(int)
+            inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+            if not inside.all() or not skin[ys[reach], xs[reach]]:
+                continue
+            line = skin[ys, xs]
+            off = np.flatnonzero(~line)
+            below, above = off[off < reach], off[off > reach]
+            if not len(below) or not len(above):
+                continue  # the skin runs on past the reach: another limb or the torso
+            ratios.append((above[0] - below[-1] - 1) / (2.0 * radius))
+    if len(ratios) < p.girth_min_stations:
+        return 1.0
+    return float(np.clip(np.median(ratios), *p.girth_scale_range))
 
 
 def draw_tapered(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float, value: int = 1) -> None:
