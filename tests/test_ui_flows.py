@@ -8,7 +8,6 @@ from the UI, then unlock the Review tab with the token. Plus the text-only endpo
 from __future__ import annotations
 
 import io
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 from conftest import EVAL_DIR
 from PIL import Image
+from shop_browser import chromium, no_chromium
 
 from tryon.config import Settings
 
@@ -28,8 +28,6 @@ GARMENT = EVAL_DIR / "garment/vitonhd_09176_00.jpg"
 FULL_BODY = EVAL_DIR / "person/dresscode_049447_0.jpg"  # patterned trousers, knees and ankles in frame
 TOKEN = "sesame"
 SWEATER = "tryon_red_long_sleeve_sweater.jpg"  # the catalog's "red long-sleeve sweater"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 60_000
 # A run has finished when the slider shows two images and no progress overlay.
 RESULT_SHOWN = """() => {
@@ -37,13 +35,9 @@ RESULT_SHOWN = """() => {
     return s && s.querySelectorAll('img').length >= 2 && !s.querySelector('.eta-bar');
 }"""
 
-_no_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
-                                  reason="Debian chromium is not installed (make test installs it)")
-
-
 def needs_chromium(test: Any) -> Any:
     """A browser test: marked ``browser`` and skipped where Debian's chromium is missing."""
-    return pytest.mark.browser(_no_chromium(test))
+    return pytest.mark.browser(no_chromium(test))
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +55,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    yield from chromium()
 
 
 @pytest.fixture
