@@ -91,7 +91,7 @@ class Proportions:
     # starts arm_start_u down its bone (the shoulder itself is torso); the calf swells.
     arm_radii_u: tuple[float, float, float, float] = (0.11, 0.085, 0.085, 0.065)
     leg_radii_u: tuple[float, float, float, float] = (0.22, 0.12, 0.125, 0.075)
-    # A limb's girth measured where it shows bare (limb_girth_scale): stations along each bone's middle...
+    # A limb's girth measured where it shows bare (_limb_girth_scale): stations along each bone's middle...
     girth_span: tuple[float, float] = (0.15, 0.85)
     girth_stations: int = 8
     girth_reach_share: float = 2.5  # ...runs of skin searched this many model radii each side...
@@ -278,14 +278,14 @@ class BodyShape:
     @classmethod
     def of(cls, frame: BodyFrame, skin: np.ndarray | None = None) -> BodyShape:
         """The shape from the frame's proportions; with ``skin`` (bool ``(H, W)``, the photo's visible
-        skin), each limb takes the girth its bare part shows (see :func:`limb_girth_scale`)."""
+        skin), each limb takes the girth its bare part shows (see :func:`_limb_girth_scale`)."""
         segments = _limb_segments(frame)
         if skin is not None:
             # One girth for both arms and one for both legs: a body is symmetric, a photo's skin is not
             # (an arm in shadow, a hand on a hip).
             scales = {}
             for pair in (("arm_left", "arm_right"), ("leg_left", "leg_right")):
-                scale = limb_girth_scale([s for s in segments if s.limb in pair], skin)
+                scale = _limb_girth_scale([s for s in segments if s.limb in pair], skin)
                 scales.update(dict.fromkeys(pair, scale))
             segments = tuple(dataclasses.replace(s, ra=s.ra * scales[s.limb], rb=s.rb * scales[s.limb])
                              if s.limb in scales else s for s in segments)
@@ -398,7 +398,7 @@ def _limb_segments(frame: BodyFrame) -> tuple[Segment, ...]:
     return tuple(segments)
 
 
-def limb_girth_scale(segments: list[Segment], skin: np.ndarray) -> float:
+def _limb_girth_scale(segments: list[Segment], skin: np.ndarray) -> float:
     """How much thicker (or thinner) a limb is than the model's, measured where it shows bare.
 
     Across each segment at :attr:`Proportions.girth_stations` points, the run of ``skin`` (bool ``(H, W)``)
