@@ -112,48 +112,6 @@ def _print_islands(core: np.ndarray, mask: np.ndarray, lab: np.ndarray) -> np.nd
     return cv2.dilate(islands.astype(np.uint8), kernel).astype(bool)
 
 
-def _print_islands(core: np.ndarray, mask: np.ndarray, lab: np.ndarray) -> np.ndarray:
-    """bool ``(H, W)``: patches of ``core`` (the main colour) that are print, not fabric.
-
-    A print patch is enclosed by the garment (it does not reach the outline, unlike a stripe), is
-    small against the main colour's ground, and is framed by one colour (a letter on a plain band, a
-    cartoon's outline), unlike the ground showing through a busy all-over print.
-    """
-    none = np.zeros_like(core)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(core.astype(np.uint8), connectivity=8)
-    if count <= 2:
-        return none
-    areas = stats[:, cv2.CC_STAT_AREA]
-    outline_kernel = np.ones((2 * RECOLOR_OUTLINE_PX + 1,) * 2, np.uint8)
-    inner = cv2.erode(mask.astype(np.uint8), outline_kernel).astype(bool)
-    ground = np.unique(labels[core & ~inner])  # patches reaching the outline: the fabric itself
-    ground = ground[ground > 0]
-    total = core.sum()
-    if not ground.size or areas[ground].sum() < RECOLOR_GROUND_SHARE * total:
-        return none
-    candidates = (areas < RECOLOR_ISLAND_SHARE * areas[ground].max()) & (areas >= RECOLOR_SPECK_SHARE * total)
-    candidates[0] = False
-    candidates[ground] = False
-    islands = none.copy()
-    near = np.ones((2 * RECOLOR_RING_PX[0] + 1,) * 2, np.uint8)
-    far = np.ones((2 * RECOLOR_RING_PX[1] + 1,) * 2, np.uint8)
-    for index in np.flatnonzero(candidates):
-        x, y, w, h = stats[index, :4]
-        pad = RECOLOR_RING_PX[1] + 1
-        box = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
-        patch = (labels[box] == index).astype(np.uint8)
-        ring = cv2.dilate(patch, far).astype(bool) & ~cv2.dilate(patch, near).astype(bool)
-        ring &= mask[box] & ~core[box]
-        if ring.sum() < RECOLOR_RING_PX[1]:
-            continue
-        if colour_palette(lab[box][ring], size=1)[0][1] >= RECOLOR_RING_UNIFORM:
-            islands[box] |= patch.astype(bool)
-    if not islands.any():
-        return islands
-    kernel = np.ones((2 * RECOLOR_ISLAND_RIM_PX + 1,) * 2, np.uint8)
-    return cv2.dilate(islands.astype(np.uint8), kernel).astype(bool)
-
-
 def _colour_distance(lab: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(diff, distance)``: CIELAB ``lab - base`` and a distance where lightness differences up to
     :data:`RECOLOR_SHADING_L` are shading, not another colour."""
