@@ -92,6 +92,16 @@ def test_old_sleeves_below_a_short_sleeve_are_found_on_the_picture() -> None:
     assert check.measures["arm_skin_share"] > RULES.skin_share_min
 
 
+def test_sleeves_of_an_open_jacket_kept_over_the_garment_are_not_called_old_sleeves() -> None:
+    jacket = load_image(PERSON.parent / "openvto_2_posture.jpg")  # an open denim jacket over a tee
+    body = analyze_body(jacket)
+    assert body.person.clothing.outer is not None
+    top = _top(body, 0.3)
+    check = check_result(jacket, _paint(jacket, top, RED), top, body, _garment("short"), "upper")
+    assert check.measures["arm_skin_share"] is None
+    assert "The old sleeves may still show on the arms." not in check.problems
+
+
 def test_the_skin_a_render_made_up_is_measured_and_flagged_when_large() -> None:
     person, body = _person()
     top = _top(body, 0.3)

@@ -256,10 +256,11 @@ def test_a_failed_self_check_is_shown_in_words_and_queued_for_annotators_face_bl
     from tryon.store.annotations import SYSTEM_FLAGGER, AnnotationStore
 
     _, settings = app
-    _run_example(page, KINDS["dress"])  # a dress over an open jacket: the self-check sees the jacket's sleeves
+    _run_example(page, KINDS["dress"])  # a dress under an open jacket: the jacket hides part of the dress
     check = page.locator("#self-check")
     page.wait_for_function("() => document.querySelector('#self-check')?.innerText.includes('may be off')")
-    assert "sleeves" in check.inner_text()
+    assert "missing on the body" in check.inner_text()
+    assert "sleeves" not in check.inner_text()  # the jacket's sleeves were kept on purpose, and the notes say so
     page.wait_for_function("() => document.querySelector('#review-note')?.innerText.includes('reviewers')")
     assert "face blurred" in page.locator("#review-note").inner_text()
     notes = page.locator("#notes").inner_text()
