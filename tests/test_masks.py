@@ -93,3 +93,12 @@ def test_smoothing_an_outline_turns_stairs_into_a_line_and_keeps_the_size() -> N
     assert np.abs(np.diff(stairs)).max() == 4 and np.abs(np.diff(ends)).max() <= 2
     assert abs(int(smooth.sum()) - int(mask.sum())) < 0.05 * mask.sum()
     assert not masks.smooth_outline(np.zeros((5, 5), bool), 2.0).any()
+
+
+def test_row_spans_fill_each_row_across_its_gap_and_leave_empty_rows() -> None:
+    mask = np.zeros((4, 10), bool)
+    mask[1, [2, 7]] = True  # two legs in one row
+    mask[2, 4] = True
+    spans = masks.row_spans(mask)
+    assert spans[1].tolist() == [False, False] + [True] * 6 + [False, False]
+    assert spans[2].sum() == 1 and not spans[0].any() and not spans[3].any()

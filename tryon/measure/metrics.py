@@ -42,6 +42,7 @@ from ..stages.landmarks import (
     RIGHT_SHOULDER,
     RIGHT_WRIST,
 )
+from ..stages.masks import row_spans
 
 # --- SSIM -------------------------------------------------------------------------------
 SSIM_WINDOW = 7  # px, the uniform window of scikit-image's structural_similarity
@@ -308,16 +309,9 @@ def leakage(
 
 def _leg_span(person_mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """Below the hip joints, each row of the person filled between its outermost pixels (bool)."""
-    hip_y = int(max(landmarks[LEFT_HIP][1], landmarks[RIGHT_HIP][1]))
-    span = np.zeros_like(person_mask)
-    rows = np.flatnonzero(person_mask[max(0, hip_y):].any(axis=1)) + max(0, hip_y)
-    if not rows.size:
-        return span
-    first = np.argmax(person_mask[rows], axis=1)
-    last = person_mask.shape[1] - 1 - np.argmax(person_mask[rows, ::-1], axis=1)
-    cols = np.arange(person_mask.shape[1])[None, :]
-    span[rows] = (cols >= first[:, None]) & (cols <= last[:, None])
-    return span
+    below = np.zeros_like(person_mask, dtype=bool)
+    below[max(0, int(max(landmarks[LEFT_HIP][1], landmarks[RIGHT_HIP][1]))):] = True
+    return row_spans(person_mask & below)
 
 
 def _subsample(pixels: np.ndarray) -> np.ndarray:

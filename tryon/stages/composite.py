@@ -583,15 +583,7 @@ def _skirt_support(body: BodyAnalysis, unit: float) -> np.ndarray:
     legs = body.person_mask & (_person_model(body).frame.depth_map_tl() > 1.0)
     for name in ("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"):
         legs &= ~body.regions[name]
-    rows = np.flatnonzero(legs.any(axis=1))
-    span = np.zeros_like(legs)
-    if not rows.size:
-        return span
-    first = np.argmax(legs[rows], axis=1)
-    last = legs.shape[1] - 1 - np.argmax(legs[rows, ::-1], axis=1)
-    cols = np.arange(legs.shape[1])[None, :]
-    span[rows] = (cols >= first[:, None]) & (cols <= last[:, None])
-    return masks.dilate(span, SKIRT_FLARE * unit)
+    return masks.dilate(masks.row_spans(legs), SKIRT_FLARE * unit)
 
 
 def _meet_old_hem(warped: WarpedGarment, body: BodyAnalysis, scene: _Scene) -> WarpedGarment:

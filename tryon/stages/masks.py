@@ -122,6 +122,21 @@ def smooth_outline(mask: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
+def row_spans(mask: np.ndarray) -> np.ndarray:
+    """Each row of ``mask`` filled from its leftmost to its rightmost pixel (bool ``(H, W)``; empty rows stay
+    empty): what hangs across a gap, as a skirt across the legs."""
+    mask = mask.astype(bool)
+    span = np.zeros_like(mask)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not rows.size:
+        return span
+    first = np.argmax(mask[rows], axis=1)
+    last = mask.shape[1] - 1 - np.argmax(mask[rows, ::-1], axis=1)
+    cols = np.arange(mask.shape[1])[None, :]
+    span[rows] = (cols >= first[:, None]) & (cols <= last[:, None])
+    return span
+
+
 def upsample(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A low-resolution mask at ``size`` ``(H, W)`` with smooth outlines (bilinear, then halved), not
     the nearest-neighbour stairs."""
