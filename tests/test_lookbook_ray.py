@@ -181,6 +181,7 @@ def test_ctrl_c_leaves_a_consistent_folder_that_a_rerun_completes(tmp_path: Path
 
     done = Journal(out).pairs
     assert 0 < len(done) < 4
+    assert f"interrupted: {len(done)} of 4 pairs done" in stderr
     for record in done.values():  # every recorded result is complete and intact
         assert file_sha256(out / record["result"]) == record["result_sha256"]
     assert not list(out.rglob("*.tmp"))
@@ -213,6 +214,47 @@ def test_cli_renders_on_a_running_cluster_and_leaves_it_running(tmp_path: Path) 
         ray.init(address=cluster.address, log_to_driver=False)
         try:
             assert ray.cluster_resources()["CPU"] == 2  # still up after the command ended
+        finally:
+            ray.shutdown()
+    finally:
+        cluster.shutdown()
+
+
+def _busy_pair_workers() -> list[int]:
+    return [p.info["pid"] for p in psutil.process_iter(["pid", "cmdline"])
+            if " ".join(p.info["cmdline"] or []).startswith(f"ray::{TASK_PREFIX}")]
+
+
+def test_ctrl_c_on_a_running_cluster_stops_the_pair_in_flight_and_leaves_the_cluster_up(tmp_path: Path) -> None:
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    try:
+        people_dir, garments_dir = make_inputs(tmp_path)
+        proc = _cli("--people", people_dir, "--garments", garments_dir, "--out", tmp_path / "out", "--address",
+                    cluster.address, "--workers", "1")
+        try:
+            deadline = time.monotonic() + CLI_TIMEOUT_S
+            while not (busy := _busy_pair_workers()):
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=CLI_TIMEOUT_S)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                proc.communicate(timeout=CLI_TIMEOUT_S)
+        assert proc.returncode == 130, stderr
+        # A pair takes well under a second, so it may have finished by now: what shows that it was stopped is
+        # that its worker process is gone (a worker that finished a pair would idle in Ray's pool).
+        deadline = time.monotonic() + LEFTOVER_WAIT_S
+        while (alive := [pid for pid in busy if psutil.pid_exists(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive, "the worker that was rendering a pair outlived the interrupted command"
+        ray.init(address=cluster.address, log_to_driver=False)
+        try:
+            assert ray.cluster_resources()["CPU"] == 2
         finally:
             ray.shutdown()
     finally:

@@ -27,6 +27,7 @@ from .plan import (
     REFUSED,
     RENDERERS,
     RESULT_FORMATS,
+    Journal,
     Plan,
     make_plan,
     read_catalog,
@@ -124,7 +125,9 @@ def run(args: argparse.Namespace) -> int:
             bar.refresh()
     except KeyboardInterrupt:
         bar.close()
-        done = sum(1 for p in job.plan.pairs if p.key in job.records)
+        # Read back from the journal: Ctrl-C can land after a record is written but before the run saw it.
+        journal = Journal(args.out).pairs
+        done = sum(1 for p in job.plan.pairs if p.key in journal)
         print(f"interrupted: {done} of {len(job.plan.pairs)} pairs done; the folder is consistent: run the same "
               "command again to finish.", file=sys.stderr)
         return EXIT_INTERRUPTED
