@@ -10,6 +10,7 @@ import pytest
 from conftest import load_eval_image, read_cases
 
 from tryon.pipeline import clear_cache, prepare_person_cached, try_on
+from tryon.stages import masks
 from tryon.stages.body import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, analyze_body
 from tryon.stages.composite import Composite, composite, prepare_person
 from tryon.stages.garment import analyze_garment
@@ -374,3 +375,32 @@ def test_a_bared_midriff_narrows_at_the_waist_under_a_loose_top() -> None:
     assert np.median(waist) < 0.85 * shoulders
     assert np.median(waist) < 0.85 * np.median(old_waist)
     assert np.median(hips) - np.median(waist) > 0.08 * shoulders
+
+
+def test_an_arm_in_front_of_the_new_top_is_not_in_its_shadow() -> None:
+    # v23: a long-sleeve crop top becomes a sleeveless cami; the bared upper arms hang in front of the
+    # new top's sides. The top casts no contact shadow on an arm in front of it: where the arm overlaps
+    # the top it is as light as the rest of the bared upper arm beside it.
+    _, body, _, result = _render("v23")
+    filled = result.layers["skin_filled"]
+    upper_arms = body.regions["upper_arm_left"] | body.regions["upper_arm_right"]
+    luma = cv2.cvtColor(result.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    over_top = filled & upper_arms & body.person.clothing.arms_front & masks.grow(result.garment_mask, 3)
+    beside = filled & upper_arms & ~masks.grow(result.garment_mask, 12)
+    assert over_top.sum() > 300 and beside.sum() > 3000, "the case must bare arms beside and over the top"
+    assert np.median(luma[over_top]) > np.median(luma[beside]) - 20.0  # grey levels (it is the arm's inner side)
+
+
+@pytest.mark.parametrize("case_id", ["v01", "v62"])
+def test_a_top_over_old_sleeves_is_not_cut_by_the_model_arm_outside_them(case_id: str) -> None:
+    # New tops over short sleeves (v01) and a sleeved dress (v62). The model's upper arm is drawn around the
+    # joints' line, which runs inside the torso's outline near the shoulder: the old top's body there
+    # (not its sleeve, not skin) that the new top covers stays the new top.
+    _, body, garment, result = _render(case_id)
+    warped = warp_garment(garment, body)
+    clothing = body.person.clothing
+    upper_arms = body.regions["upper_arm_left"] | body.regions["upper_arm_right"]
+    torso_part = (clothing.top & ~masks.grow(clothing.sleeves, 2) & upper_arms & (warped.alpha > 0.99)
+                  & ~body.regions["skin"])
+    assert torso_part.sum() > 200, "the case must have the old top's body beside the upper arm"
+    assert result.garment_mask[torso_part].mean() > 0.95

@@ -528,14 +528,17 @@ def _at_full_size(
         top_rimmed=rimmed(top),
         bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
         one_piece=one_piece, bare_midriff=bare_midriff, top_hem_tl=top_hem, clusters=cluster_full,
-        front=front, arms_front=_arms_front(body, frame, shape), bare_body=bare_body,
+        front=front, arms_front=_arms_front(body, frame, shape, sleeves_full), bare_body=bare_body,
     )
 
 
-def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape) -> np.ndarray:
+def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, sleeves: np.ndarray) -> np.ndarray:
     """Arms in front of a garment's body: bare skin, and where the old top had a sleeve, the arm's own
-    thickness (a sleeve over a forearm across the torso). The top of the shoulder is torso, never an
-    arm in front of the garment: a strap's skin there would cut a notch in the new top."""
+    thickness (a sleeve over a forearm across the torso). The upper arm's model is drawn around the
+    joints' line, which runs inside the torso's outline near the shoulder: there it is the arm only
+    within the old sleeve (``sleeves``, bool ``(H, W)``), or it would cut a block out of the new top's
+    side. The top of the shoulder is torso, never an arm in front of the garment: a strap's skin there
+    would cut a notch in the new top."""
     full = body.regions
     skin = full["skin"]
     h, w = body.size
@@ -545,7 +548,8 @@ def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape) -> np.nd
         upper, lower = full[f"upper_arm_{side}"], full[f"lower_arm_{side}"]
         front |= (upper | lower) & skin
         if (upper & skin).sum() < RULES.bare_upper_arm_share * upper.sum():
-            front |= (upper | lower) & shape.limbs_mask((f"arm_{side}",))
+            arm = shape.limbs_mask((f"arm_{side}",))
+            front |= (upper & arm & sleeves) | (lower & arm)
         a, b = frame.landmarks[shoulder], frame.landmarks[elbow]
         bone = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
         cap = (xs - a[0]) * bone[0] + (ys - a[1]) * bone[1] < PROPORTIONS.arm_start_u * frame.unit_px

@@ -732,6 +732,8 @@ def _fills(
             sy, sx = ys - box[0].start, xs - box[1].start
             below = cv2.dilate(near_clothing, downward).astype(bool)[sy, sx]
             dist = cv2.distanceTransform(1 - near_clothing, cv2.DIST_L2, 3)[sy, sx]
+            # An arm in front of the garment is not in its shadow.
+            below &= ~prepared.scene.arms_front[crop][ys, xs]
             shadow -= below * CONTACT_SHADOW * np.exp(-dist / width)
         fill[ys, xs] = shadow[:, None] * prepared.skin_fill[crop][ys, xs] + grain[:, None]
     if background_fill.any():
