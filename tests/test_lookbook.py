@@ -241,3 +241,26 @@ def test_lookbook_package_imports_without_ray() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert lookbook_plan.RENDERERS == ("warp", "diffusion")
+
+
+@pytest.mark.slow
+def test_each_persons_grid_is_drawn_once_when_their_pairs_are_in(tmp_path: Path, monkeypatch) -> None:
+    # The driver draws a person's grid when their last pair arrives; the final report does not draw
+    # the complete ones again (on a machine with as many workers as cores the driver's time is theirs).
+    from tryon.lookbook import report
+
+    people_dir, garments_dir = make_inputs(tmp_path, garments=GARMENT_FILES[:1])
+    drawn: list[str] = []
+    draw = report.write_grid
+
+    def counting(out_dir, person, *args, **kwargs):
+        drawn.append(person.id)
+        return draw(out_dir, person, *args, **kwargs)
+
+    monkeypatch.setattr(report, "write_grid", counting)
+    plan = make_plan(read_people(people_dir), read_garments(garments_dir))
+    job = LookbookRun(plan, tmp_path / "out", inline_executor)
+    list(job.run())
+    assert sorted(drawn) == sorted(p.id for p in plan.people)
+    for person in plan.people:
+        assert (tmp_path / "out" / report.grid_path(person)).is_file()

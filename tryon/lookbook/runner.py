@@ -182,6 +182,8 @@ class LookbookRun:
         self._todo: list[Pair] | None = None
         self._last_report = 0.0
         self._start = time.perf_counter()
+        self._cpu_start = time.process_time()
+        self._grids_drawn: set[str] = set()  # people whose grid this run drew once all their pairs were in
         self._counts: Counter = Counter()
         self._photos_total = 0
 
@@ -221,7 +223,7 @@ class LookbookRun:
     def run(self) -> Iterator[Progress]:
         """Render what is left, yielding after each pair; the report is written however this ends."""
         started, start = _now(), time.perf_counter()
-        self._start = start
+        self._start, self._cpu_start = start, time.process_time()
         todo = self.todo()
         interrupted = True
         try:
@@ -355,6 +357,7 @@ class LookbookRun:
         person_pairs = self._by_person.get(pair.person.id, [])
         if all(p.key in self.records for p in person_pairs):
             report.write_grid(self.out_dir, pair.person, person_pairs, self.records)
+            self._grids_drawn.add(pair.person.id)
 
     def progress(self, pair: Pair | None = None, record: dict[str, Any] | None = None) -> Progress:
         """Where the run stands now."""
@@ -389,6 +392,8 @@ class LookbookRun:
                 if self.records.get(pair.key, {}).get("status") == OK:
                     report.ensure_thumb(self.out_dir, pair)
             grid = self.out_dir / report.grid_path(pairs[0].person)
+            if pairs[0].person.id in self._grids_drawn:  # complete, and nothing changed since
+                continue
             if not grid.is_file() or any(self.records.get(p.key, {}).get("finished_at", "") >= started for p in pairs):
                 report.write_grid(self.out_dir, pairs[0].person, pairs, self.records)
         self._write_index(running=False)
@@ -418,6 +423,9 @@ class LookbookRun:
             "work_cpu_seconds_per_pair": round((self.stats["pair_cpu_seconds"] + self.stats["photo_cpu_seconds"])
                                                / len(per_pair), 4) if per_pair else None,
             "timeline_seconds": self.stats["timeline"],
+            # This process's own CPU (scheduling, writing results, grids, the page): on a machine with as many
+            # workers as cores it is taken from the workers.
+            "driver_cpu_seconds": round(time.process_time() - self._cpu_start, 3),
             "pair_seconds_p50": round(statistics.median(per_pair), 4) if per_pair else None,
             "worker_peak_rss_mb": self.stats["worker_peak_rss_mb"],
             "executor": self.executor_info,

@@ -121,6 +121,7 @@ def _report(name: str, loops: dict[str, dict], runs: dict[int, dict]) -> None:
               f"({run['wall'] / pairs:.3f} s/pair; {timeline}), {run['work_seconds_per_pair']:.3f} s/pair "
               f"in the workers (CPU {run['work_cpu_seconds_per_pair']:.3f} s/pair; analyses included), "
               f"peak RSS per worker {min(peaks):.0f}-{max(peaks):.0f} MB, "
+              f"driver CPU {run['driver_cpu_seconds']:.1f} s, "
               f"{run['photos_analysed_this_run']} photos analysed, body from cache in "
               f"{run['bodies_from_cache']}/{rendered} pairs (try_on's body / garment stages "
               f"{run['stage_ms_in_pairs']['body']:.1f} / {run['stage_ms_in_pairs']['garment']:.1f} ms per pair)")
