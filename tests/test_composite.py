@@ -404,3 +404,22 @@ def test_a_top_over_old_sleeves_is_not_cut_by_the_model_arm_outside_them(case_id
                   & ~body.regions["skin"])
     assert torso_part.sum() > 200, "the case must have the old top's body beside the upper arm"
     assert result.garment_mask[torso_part].mean() > 0.95
+
+
+def test_the_garment_follows_the_persons_outline_without_stairs() -> None:
+    # v10: the new tee's sleeve reaches past the person's silhouette, which cuts it. The silhouette comes
+    # from a segmentation on a coarse grid (256 px for the whole photo): its outline is smoothed, so the
+    # sleeve's edge is a line, not a staircase. Measured as the outline's deviation from its own running
+    # mean over a shoulder-to-mid-upper-arm run of rows (a pixel-quantised straight line: ~0.3 px).
+    _, body, _, result = _render("v10")
+    frame = body.person.frame
+    x, y = frame.landmarks[RIGHT_SHOULDER]  # the image's left
+    unit = frame.unit_px
+    rows = np.arange(int(y + 0.05 * unit), int(y + 0.4 * unit))
+    x0 = int(x - 0.7 * unit)
+    window = result.garment_mask[:, x0:int(x)]
+    assert window[rows].any(axis=1).all(), "the case must have the sleeve's outer edge in these rows"
+    edge = np.argmax(window[rows], axis=1).astype(np.float64)
+    run = 15
+    deviation = edge[run // 2: -(run // 2)] - np.convolve(edge, np.ones(run) / run, mode="valid")
+    assert np.sqrt(np.mean(deviation ** 2)) < 0.5  # px

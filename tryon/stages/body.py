@@ -116,6 +116,11 @@ class DetectionRules:
     """When a photo holds one usable person (``_share``: of the image or of the person; ``_u``: body units)."""
 
     person_prob_threshold: float = 0.5
+    # The segmentation's own grid (its input side, px) shows in the thresholded outline as steps a few
+    # pixels long wherever the photo is larger; the outline is smoothed over this share of one grid cell,
+    # so garments, fills and cuts that follow it have curves, not stairs.
+    segmentation_side_px: int = 256
+    outline_smooth_cells: float = 1.0
     # Pose's own mask is coarse but fills white-on-white gaps; it only adds where it is confident
     # (pose_prob ** 4 > 0.5 means pose_prob > 0.84).
     pose_mask_exponent: int = 4
@@ -707,7 +712,8 @@ def _person_mask(
     if _far_from_skeleton_fraction(person, landmarks, visibility, unit) > DETECT.far_area_share:
         # People standing close share one blob: then much of it is far from this skeleton.
         raise TryOnError(MORE_THAN_ONE_PERSON)
-    return person
+    cell = max(person.shape) / DETECT.segmentation_side_px
+    return masks.smooth_outline(person, DETECT.outline_smooth_cells * cell) if cell > 1.0 else person
 
 
 def _far_from_skeleton_fraction(

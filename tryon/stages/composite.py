@@ -96,8 +96,6 @@ NOISE_MAX = 4.0
 MATCH_MIN_PIXELS = 400
 GARMENT_CORE_ALPHA = 0.9
 FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)
-SUPPORT_PROB = (0.2, 0.8)  # the soft person mask's probabilities mapped to the garment's edge opacity 0..1
-LEAK_MARGIN_PX = 1  # the garment may extend this far outside the person's silhouette
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
 FILL_GROW_PX = 4  # fills reach this far past the old garment (its anti-aliased outline)...
@@ -457,10 +455,10 @@ def _coverage(
     # Cuts like a photo's edges: anti-aliased over a pixel or so, not stair-stepped along the masks.
     occluders = behind_arms | scene.front[crop] | scene.keep_below[crop]
     alpha *= 1.0 - np.maximum(occluders, cv2.GaussianBlur(occluders.astype(np.float32), (0, 0), EDGE_SOFT_PX))
-    # The garment stays on the person: the soft person mask's own edge (a skirt, a dress's or a lower
-    # garment's, also spans the legs' gap).
-    support = np.clip((body.person_prob[crop] - SUPPORT_PROB[0]) / (SUPPORT_PROB[1] - SUPPORT_PROB[0]), 0.0, 1.0)
-    support *= masks.grow(body.person_mask[crop], LEAK_MARGIN_PX)
+    # The garment stays on the person: the person mask's (smoothed) outline, anti-aliased over a pixel or
+    # so, half opaque on the outline itself (a skirt, a dress's or a lower garment's, also spans the legs'
+    # gap). Not the segmentation's probabilities: their edge carries the steps of the model's coarse grid.
+    support = cv2.GaussianBlur(body.person_mask[crop].astype(np.float32), (0, 0), EDGE_SOFT_PX)
     if prepared.skirt_support is not None and not {"leg_left", "leg_right"} & warped.parts.keys():
         skirt = cv2.GaussianBlur(prepared.skirt_support[crop].astype(np.float32), (0, 0), EDGE_SOFT_PX)
         support = np.maximum(support, skirt)
