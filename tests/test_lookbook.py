@@ -264,3 +264,19 @@ def test_each_persons_grid_is_drawn_once_when_their_pairs_are_in(tmp_path: Path,
     assert sorted(drawn) == sorted(p.id for p in plan.people)
     for person in plan.people:
         assert (tmp_path / "out" / report.grid_path(person)).is_file()
+
+
+def test_pairs_reach_the_workers_in_plan_order_whatever_order_they_became_ready_in() -> None:
+    # A garment's pairs become ready together (garment-major); workers take them person-major, so one
+    # worker renders a person's pairs one after another and reuses the person's preparation.
+    from tryon.lookbook.work import PairJob, PairQueue
+
+    plan = [(person, garment) for person in "AB" for garment in "xyz"]  # person-major
+    ready = sorted(range(len(plan)), key=lambda n: (plan[n][1], plan[n][0]))  # garment-major
+    queue = PairQueue()
+    for n in ready:
+        queue.push(PairJob(f"k{n}", "".join(plan[n]), plan[n][0], plan[n][1], order=n))
+    queue.push(PairJob("again", "Ax", "A", "x", order=0))  # a tie keeps its arrival order
+    taken = [queue.pop().name for _ in range(len(queue))]
+    assert taken == ["Ax", "Ax", "Ay", "Az", "Bx", "By", "Bz"]
+    assert len(queue) == 0

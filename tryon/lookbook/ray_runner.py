@@ -9,7 +9,7 @@
 
 - Each photo is analysed once for the whole cluster; its :class:`~tryon.lookbook.work.Analysed` (~10 MB)
   stays in the object store until its last pair is done, and each worker keeps the few it uses in a small
-  LRU (pairs are submitted person-major, so a worker sees the same person many times in a row).
+  LRU (pairs are handed out in plan order, person-major, so a worker sees the same person many times in a row).
 - At most ``IN_FLIGHT_PER_WORKER`` pairs per worker are submitted at once: the driver's memory, the
   object store and a Ctrl-C stay bounded for any grid size.
 - A worker process that dies (killed, out of memory, a lost node) is retried by Ray ``RETRIES`` times
@@ -26,7 +26,7 @@ import copy
 import logging
 import os
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +34,17 @@ from typing import Any
 
 from ..errors import TryOnError
 from .plan import FAILED
-from .work import Analysed, PairJob, PairOutcome, PhotoJob, PhotoOutcome, analyse_photo, render_pair, worker_id
+from .work import (
+    Analysed,
+    PairJob,
+    PairOutcome,
+    PairQueue,
+    PhotoJob,
+    PhotoOutcome,
+    analyse_photo,
+    render_pair,
+    worker_id,
+)
 
 # A crashed worker's task is run again this many times before the pair is recorded as failed.
 RETRIES = 3
@@ -178,7 +188,7 @@ class RayExecutor:
         self.renderer = renderer
         self._analysed: dict[str, Any] = {}  # photo key -> ObjectRef of its Analysed
         self._in_flight: dict[Any, tuple[str, Any]] = {}  # ref -> ("photo"|"pair", job)
-        self._queue: deque[PairJob] = deque()
+        self._queue = PairQueue()
         self._actors: list[Any] = []
         self._actor_load: dict[int, int] = {}
         self._analyse = ray.remote(_analyse_task).options(num_returns=2, num_cpus=1, max_retries=RETRIES)
@@ -228,7 +238,7 @@ class RayExecutor:
             self._in_flight[outcome_ref] = ("photo", job)
 
     def submit_pair(self, job: PairJob) -> None:
-        self._queue.append(job)
+        self._queue.push(job)
         self._fill()
 
     def release(self, photo_key: str) -> None:
@@ -237,7 +247,7 @@ class RayExecutor:
     def _fill(self) -> None:
         limit = self.workers * IN_FLIGHT_PER_WORKER
         while self._queue and sum(kind == "pair" for kind, _ in self._in_flight.values()) < limit:
-            job = self._queue.popleft()
+            job = self._queue.pop()
             refs = [self._analysed[job.person], self._analysed[job.garment]]
             if self._actors:
                 index = min(self._actor_load, key=self._actor_load.__getitem__)

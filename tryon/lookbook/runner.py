@@ -46,7 +46,7 @@ from .plan import (
     write_atomic,
     write_tables,
 )
-from .work import Analysed, PairJob, PairOutcome, PhotoJob, PhotoOutcome, analyse_photo, render_pair
+from .work import Analysed, PairJob, PairOutcome, PairQueue, PhotoJob, PhotoOutcome, analyse_photo, render_pair
 
 # index.html is redrawn at most this often while a run goes (s); grids when a person is complete.
 REPORT_INTERVAL_S = 5.0
@@ -100,14 +100,14 @@ class InlineExecutor:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
         self._photos: list[PhotoJob] = []
-        self._pairs: list[PairJob] = []
+        self._pairs = PairQueue()
         self._analysed: dict[str, Analysed] = {}
 
     def submit_photos(self, jobs: Sequence[PhotoJob]) -> None:
         self._photos.extend(jobs)
 
     def submit_pair(self, job: PairJob) -> None:
-        self._pairs.append(job)
+        self._pairs.push(job)
 
     def release(self, photo_key: str) -> None:
         self._analysed.pop(photo_key, None)
@@ -122,7 +122,7 @@ class InlineExecutor:
                 self._analysed[outcome.key] = analysed
             return [outcome]
         if self._pairs:
-            job = self._pairs.pop(0)
+            job = self._pairs.pop()
             return [render_pair(job, self._analysed[job.person], self._analysed[job.garment], self.settings)]
         return []
 
@@ -142,10 +142,11 @@ def photo_job(photo: Photo) -> PhotoJob:
                     photo.description)
 
 
-def pair_job(pair: Pair) -> PairJob:
+def pair_job(pair: Pair, order: int = 0) -> PairJob:
+    """The job for ``pair``, the ``order``-th of the plan's pairs to render."""
     return PairJob(pair.key, pair.name, pair.person.key, pair.garment.key, text_only=pair.garment.path is None,
                    description=pair.garment.description, category=pair.garment.category, renderer=pair.renderer,
-                   fmt=pair.fmt)
+                   fmt=pair.fmt, order=order)
 
 
 def _now() -> str:
@@ -184,6 +185,7 @@ class LookbookRun:
         self._start = time.perf_counter()
         self._cpu_start = time.process_time()
         self._grids_drawn: set[str] = set()  # people whose grid this run drew once all their pairs were in
+        self._order: dict[str, int] = {}  # pair key -> its place among the pairs to render (PairQueue)
         self._counts: Counter = Counter()
         self._photos_total = 0
 
@@ -240,10 +242,12 @@ class LookbookRun:
             self.finish(started=started, seconds=time.perf_counter() - start, interrupted=interrupted)
 
     def _drive(self, executor: Executor, todo: list[Pair]) -> Iterator[Progress]:
+        # Photos in the order the plan first needs them (the first person, its garments, the next person...):
+        # the first person's pairs become ready one garment after another, each later person's all at once,
+        # so pairs reach the workers person-major (see PairQueue) and the first result comes early.
         photos: OrderedDict[str, Photo] = OrderedDict()
         for pair in todo:
             photos.setdefault(pair.person.key, pair.person)
-        for pair in todo:
             photos.setdefault(pair.garment.key, pair.garment)
         uses: Counter = Counter()
         for pair in todo:
@@ -251,6 +255,7 @@ class LookbookRun:
             uses[pair.garment.key] += 1
         outcomes: dict[str, PhotoOutcome] = {}
         by_key = {pair.key: pair for pair in todo}
+        self._order = {pair.key: n for n, pair in enumerate(todo)}
         waiting = list(todo)
         self._photos_total = len(photos)
         executor.submit_photos([photo_job(photo) for photo in photos.values()])
@@ -284,7 +289,7 @@ class LookbookRun:
                 continue
             problem = next((o for o in (person, garment) if o.status != OK), None)
             if problem is None:
-                executor.submit_pair(pair_job(pair))
+                executor.submit_pair(pair_job(pair, self._order[pair.key]))
                 continue
             record = self._record(pair, status=problem.status, message=problem.message)
             self._store(pair, record)

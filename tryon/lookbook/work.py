@@ -12,6 +12,8 @@ Images inside an :class:`Analysed` are RGB ``uint8`` ``(H, W, 3)`` at processing
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import itertools
 import os
 import resource
 import socket
@@ -75,7 +77,8 @@ class PhotoOutcome:
 
 @dataclasses.dataclass(frozen=True)
 class PairJob:
-    """Render one pair: the person photo's key, the garment's key, what try_on is asked."""
+    """Render one pair: the person photo's key, the garment's key, what try_on is asked, and the pair's
+    place in the plan (see :class:`PairQueue`)."""
 
     key: str
     name: str
@@ -86,6 +89,31 @@ class PairJob:
     category: str = "auto"
     renderer: str = "warp"
     fmt: str = "png"
+    order: int = 0
+
+
+class PairQueue:
+    """Pairs waiting for a worker, handed out in plan order (person-major), whatever order they became
+    ready in. Pairs become ready as their photos' analyses arrive, a garment's pairs together (garment-
+    major); taken in plan order, a worker renders one person's pairs one after another and reuses that
+    person's composite preparation (the pipeline keeps only a few), instead of preparing a person anew for
+    each pair (~35 % of a pair's time on an 8 x 8 grid)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, PairJob]] = []
+        self._count = itertools.count()  # ties keep their arrival order
+
+    def push(self, job: PairJob) -> None:
+        heapq.heappush(self._heap, (job.order, next(self._count), job))
+
+    def pop(self) -> PairJob:
+        return heapq.heappop(self._heap)[2]
+
+    def clear(self) -> None:
+        self._heap.clear()
+
+    def __len__(self) -> int:
+        return len(self._heap)
 
 
 @dataclasses.dataclass(frozen=True)
