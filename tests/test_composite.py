@@ -423,3 +423,21 @@ def test_the_garment_follows_the_persons_outline_without_stairs() -> None:
     run = 15
     deviation = edge[run // 2: -(run // 2)] - np.convolve(edge, np.ones(run) / run, mode="valid")
     assert np.sqrt(np.mean(deviation ** 2)) < 0.5  # px
+
+
+def test_bared_arms_take_the_upper_bodys_skin_tone_not_the_legs() -> None:
+    # v55: a long-sleeved dress becomes a sleeveless one; the photo shows far more bare leg (darker,
+    # warmer) than neck and hands. The arms painted where the sleeves were take the tone of the skin
+    # above the hips, not the median of all visible skin (mostly legs).
+    person, body, _, result = _render("v55")
+    frame = body.person.frame
+    ys = np.arange(person.shape[0])[:, None]
+    hip_y = frame.mid_hip[1]
+    visible = body.regions["skin"] & body.person_mask & ~body.regions["face_hair"]
+    upper_skin, legs = visible & (ys < hip_y - 0.2 * frame.unit_px), visible & (ys > hip_y + 0.5 * frame.unit_px)
+    arms = result.layers["skin_filled"] & (body.regions["upper_arm_left"] | body.regions["upper_arm_right"])
+    assert upper_skin.sum() > 2000 and legs.sum() > 10_000 and arms.sum() > 5000
+    arm_tone = _lab(result.image, arms)
+    to_upper = np.linalg.norm(arm_tone - _lab(person, upper_skin))
+    to_legs = np.linalg.norm(arm_tone - _lab(person, legs))
+    assert to_upper < to_legs

@@ -61,8 +61,8 @@ ROUND_DEPTH = 0.4
 CONTACT_SHADOW = 0.3
 CONTACT_SHADOW_WIDTH = 0.05
 # Body regions of the limbs (their skin is not the torso's: a fill on the torso does not carry it on).
-LIMB_REGIONS = ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right", "hand_left", "hand_right",
-                "thigh_left", "thigh_right", "shin_left", "shin_right")
+ARM_REGIONS = ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right", "hand_left", "hand_right")
+LIMB_REGIONS = (*ARM_REGIONS, "thigh_left", "thigh_right", "shin_left", "shin_right")
 SKIN_CONTINUE = 0.1  # of the unit: how far filled skin carries on the visible skin next to it
 ROUND_GRID = 0.02  # of the unit: the grid the roundness is worked out on...
 ROUND_BLUR = 0.04  # ...and how far (of the unit) it is smoothed
@@ -73,6 +73,7 @@ GRAIN_SIGMA = 1.5  # px: the high-pass that measures the skin's grain
 GRAIN_SAMPLES = 20000
 GRAIN_TILE = 128
 GRAIN_SEED = 7
+SKIN_SIDE_BLEND = 0.3  # of the unit: the skin colour away from visible skin changes over this band at the hips
 SKIN_MIN_PIXELS = 30  # visible skin pixels (at work size) needed to take the skin colour from the photo
 FILL_CONTEXT = 0.5  # of the unit: how far around a fill the photo is looked at for its colours
 PUSH_PULL_MIN_SIDE = 4  # px: the coarsest level of the background's push-pull fill
@@ -258,13 +259,32 @@ def _shading(work: _Work, clusters: np.ndarray) -> np.ndarray:
 
 def _skin_colour(work: _Work, body: BodyAnalysis) -> np.ndarray:
     """Local skin colour (float32 RGB at work size): visible skin spread out; far from any, the
-    median of the photo's visible skin (face excluded where other skin shows), else the model's."""
+    median of the photo's visible skin on the same side of the hips (face excluded where other skin
+    shows), else of all of it, else the model's.
+
+    Above and below the hips apart: bare legs are often darker or lighter than the arms and chest
+    (tights, a tan, the light), and a dress photo shows much more leg than arm."""
     field, support = _smooth_field(work.rgb, work.skin, max(1.0, SKIN_FIELD_SIGMA * work.unit))
     visible = work.skin > 0.5
-    if visible.sum() >= SKIN_MIN_PIXELS:
-        base = np.median(work.rgb[visible], axis=0).astype(np.float32)[None, None, :]
+    if visible.sum() < SKIN_MIN_PIXELS:
+        base = np.broadcast_to(np.asarray(body.skin_rgb, np.float32), work.rgb.shape)
     else:
-        base = np.asarray(body.skin_rgb, np.float32)[None, None, :]
+        frame = _person_model(body).frame
+        scale = work.size[1] / body.size[0]
+        ys, xs = np.mgrid[0:work.size[1], 0:work.size[0]].astype(np.float32)
+        depth = ((xs - frame.mid_hip[0] * scale) * frame.down[0] + (ys - frame.mid_hip[1] * scale) * frame.down[1])
+        # Arms and hands belong above, wherever they hang.
+        arms = np.zeros(body.size, bool)
+        for name in ARM_REGIONS:
+            arms |= body.regions[name]
+        arms = _down(arms, work.size) > 0.5
+        below = (depth > 0.0) & ~arms
+        everywhere = np.median(work.rgb[visible], axis=0).astype(np.float32)
+        sides = [np.median(work.rgb[visible & side], axis=0).astype(np.float32)
+                 if (visible & side).sum() >= SKIN_MIN_PIXELS else everywhere for side in (~below, below)]
+        # A soft change over the hips' band, not a seam.
+        share = np.clip(0.5 + depth / max(SKIN_SIDE_BLEND * work.unit, 1.0), 0.0, 1.0) * ~arms
+        base = (1.0 - share[..., None]) * sides[0] + share[..., None] * sides[1]
     confidence = np.clip(support / 0.2, 0.0, 1.0)[..., None]
     return confidence * field + (1 - confidence) * base
 
