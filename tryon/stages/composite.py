@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from . import masks
+from .clothing import ARM_PARTS, LEG_PARTS
 from .person import PROPORTIONS, BodyShape
 from .warp import WarpedGarment, warp_garment
 
@@ -61,8 +62,8 @@ ROUND_DEPTH = 0.4
 CONTACT_SHADOW = 0.3
 CONTACT_SHADOW_WIDTH = 0.05
 # Body regions of the limbs (their skin is not the torso's: a fill on the torso does not carry it on).
-ARM_REGIONS = ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right", "hand_left", "hand_right")
-LIMB_REGIONS = (*ARM_REGIONS, "thigh_left", "thigh_right", "shin_left", "shin_right")
+ARM_REGIONS = (*ARM_PARTS, "hand_left", "hand_right")
+LIMB_REGIONS = (*ARM_REGIONS, *LEG_PARTS)
 SKIN_CONTINUE = 0.1  # of the unit: how far filled skin carries on the visible skin next to it
 ROUND_GRID = 0.02  # of the unit: the grid the roundness is worked out on...
 ROUND_BLUR = 0.04  # ...and how far (of the unit) it is smoothed
