@@ -355,6 +355,21 @@ def test_bright_tape_on_the_shoulders_is_not_hair() -> None:
     assert body.regions["face_hair"][tape].mean() < 0.02
 
 
+def test_a_collar_beside_the_neck_of_a_photo_cut_above_the_eyes_is_clothing() -> None:
+    # v11's photo ends above the man's eyes: no hair shows beside the upper face, so the white tee that
+    # rises beside his jaw (its back collar and shoulders, inside the head box) is clothing, not face/hair.
+    image, body = analysed("person/dresscode_049205_0.jpg")
+    x0, y0, x1, y1 = body.face_box
+    white = (cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) > 225) & body.person_mask
+    beside_jaw = np.zeros(body.size, bool)  # from the mouth to a little below the chin, right of the face
+    beside_jaw[(y0 + y1) // 2: y1 + (y1 - y0) // 10, x1: x1 + (x1 - x0)] = True
+    collar = white & beside_jaw
+    assert collar.sum() > 300  # the tee is there
+    # (Before: all of it face/hair. What stays is the collar inside the head box above the chin.)
+    assert body.regions["face_hair"][collar].mean() < 0.5
+    assert body.person.clothing.top[collar].mean() > 0.5
+
+
 @pytest.mark.parametrize("relpath", _known(HAND_GAPS))
 def test_hands_are_mostly_skin_coloured(relpath: str) -> None:
     # The hand parts hold the hands, not the pocket, hip or trousers the hand shapes also cover.

@@ -251,6 +251,7 @@ class HairRules:
     """Sorting hair from clothing below the shoulders (sizes in body units ``_u`` or work-resolution px)."""
 
     min_samples: int = 80
+    seen_above_share: float = 0.5  # hair is looked for above this share of the face box's height
     band_half_width_u: float = 0.75  # long hair lies within this many body units of the face centre
     max_length_u: float = 1.6  # and at most this many body units below the shoulder line
     # Hair and clothing colour models this close (Mahalanobis, squared) cannot be told apart: no long hair.
@@ -1148,6 +1149,7 @@ class _HairContext:
     hair_model: tuple[np.ndarray, np.ndarray] | None  # None: too few hair or clothing pixels
     cloth_model: tuple[np.ndarray, np.ndarray] | None
     separable: bool  # hair and clothing colours can be told apart
+    hair_seen: bool  # hair beside or above the upper face
 
     def hair_like(self, window: tuple[slice, slice]) -> np.ndarray:
         """Pixels in ``window`` nearer the hair's colour than the clothing's and the skin's (bool)."""
@@ -1175,6 +1177,11 @@ def _hair_context(
     face = labels == PART_NAMES.index("face_hair") + 1
     torso_core = cv2.erode((labels == PART_NAMES.index("torso") + 1).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     hair_samples, cloth_samples = lab[face & hair_area & ~skin], lab[torso_core & ~skin]
+    # Whether there is hair at all is judged beside and above the upper face: lower down the box holds
+    # the neck and the shoulders of a top (they rise beside the jaw when the photo is cut above the eyes).
+    upper = hair_area.copy()
+    upper[round(y0 + HAIR.seen_above_share * (y1 - y0)):] = False
+    hair_seen = int((face & upper & ~skin).sum()) >= HAIR.min_samples
     hair_model = cloth_model = None
     separable = False
     if len(hair_samples) >= HAIR.min_samples and len(cloth_samples) >= HAIR.min_samples:
@@ -1183,7 +1190,7 @@ def _hair_context(
         separable = bool(_mahalanobis_sq(cloth_model[0], *hair_model) >= HAIR.min_separation_sq)
     return _HairContext(lab=lab, texture=texture, skin=skin, skin_model=skin_model, face=face, hair_area=hair_area,
                         head_box=head_box, torso_core=torso_core, hair_model=hair_model, cloth_model=cloth_model,
-                        separable=separable)
+                        separable=separable, hair_seen=hair_seen)
 
 
 def _refine_hair(
@@ -1231,7 +1238,13 @@ def _head_to_body(ctx: _HairContext, labels: np.ndarray, face_box: tuple[int, in
     to_body = ctx.face & ctx.skin
     to_body[:gy1] = False
     outside = ctx.face & ~ctx.head_box
-    if not ctx.separable:
+    below_chin = ctx.face.copy()
+    below_chin[: face_box[3]] = False
+    if not ctx.hair_seen:
+        # No hair beside or above the face (a photo cut above the eyes, a shaved head): below the chin
+        # is body, a collar or the shoulders of a top that rise into the head box.
+        outside |= below_chin
+    elif not ctx.separable:
         outside[:gy1] = False
     rows, cols = np.nonzero(outside)
     if rows.size:

@@ -64,7 +64,8 @@ CONTACT_SHADOW_WIDTH = 0.05
 # Body regions of the limbs (their skin is not the torso's: a fill on the torso does not carry it on).
 ARM_REGIONS = (*ARM_PARTS, "hand_left", "hand_right")
 LIMB_REGIONS = (*ARM_REGIONS, *LEG_PARTS)
-SKIN_CONTINUE = 0.1  # of the unit: how far filled skin carries on the visible skin next to it
+SKIN_CONTINUE = 0.1  # of the unit: how far filled skin carries on the visible skin next to it...
+CARRY_RING_PX = 6  # ...taken from the visible skin this close to the fill
 ROUND_GRID = 0.02  # of the unit: the grid the roundness is worked out on...
 ROUND_BLUR = 0.04  # ...and how far (of the unit) it is smoothed
 ROUND_SOFT_PX = 1.0  # sigma of the soft edge between filled skin and filled background
@@ -667,7 +668,10 @@ def _fill_layers(
     sy, sx = ys - box[0].start, xs - box[1].start
     base = person[box].astype(np.float32)
     if visible[box].any():
-        carried = _push_pull(base, visible[box].astype(np.float32), coarse=True)[sy, sx]
+        # Carried from the skin right at the fill's edge (a shadow the old hem cast there goes on into the
+        # fill), not from the skin's average further out: the two then meet without a step.
+        ring = visible[box] & (cv2.distanceTransform((~zone[box]).astype(np.uint8), cv2.DIST_L2, 3) <= CARRY_RING_PX)
+        carried = _push_pull(base, (ring if ring.any() else visible[box]).astype(np.float32), coarse=True)[sy, sx]
         dist = cv2.distanceTransform((~visible[box]).astype(np.uint8), cv2.DIST_L2, 3)[sy, sx]
         limbs = np.zeros(visible[box].shape, bool)
         for name in LIMB_REGIONS:
