@@ -102,6 +102,8 @@ class ParseRules:
     strap_width_u: float = 0.06  # clothing linked only through parts this narrow is not one garment
     edge_grow_px: float = 2  # full-resolution px the upsampled masks grow over non-skin neighbours
     front_smooth_px: float = 2.0  # sigma, full-resolution px, of the smoothing of what stays in front's outline
+    # ...and of the old clothing's outline (a 4 px strap survives it: erf(4 / (2 sqrt(2) sigma)) > 0.5).
+    outline_smooth_px: float = 2.5
     # Sleeves: stations this far apart down each arm; a station is bare when this share of the arm's
     # core (this share of the bare arm's radius, with at least this many pixels) is skin, and the
     # sleeve ends where this many bare stations follow each other. It reaches this far from the bone
@@ -505,13 +507,18 @@ def _at_full_size(
     arms = _union(dict(full.items()), ARM_PARTS)
     dressed_full = masks.upsample(dressed, size)
 
+    def full_size(mask: np.ndarray) -> np.ndarray:
+        # Where cloth meets skin of a like tone, pixel by pixel the parse's outline is ragged: seen
+        # through a fill's edge, the raggedness shows (a torn edge at the neck).
+        return masks.smooth_outline(masks.upsample(mask, size), RULES.outline_smooth_px)
+
     def seen(mask: np.ndarray) -> np.ndarray:
-        return masks.upsample(mask, size) & body.person_mask & ~front
+        return full_size(mask) & body.person_mask & ~front
 
     def rimmed(mask: np.ndarray) -> np.ndarray:
         # Upsampled masks miss the garment's anti-aliased outline: they grow over the non-skin pixels
         # next to them, but not onto the bare arms beside the old garment.
-        grown = masks.upsample(mask, size)
+        grown = full_size(mask)
         grown = (grown | (masks.grow(grown, RULES.edge_grow_px) & not_skin)) & body.person_mask & ~front
         return grown & ~(arms & skin & ~dressed_full)
 
