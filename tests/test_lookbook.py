@@ -280,3 +280,31 @@ def test_pairs_reach_the_workers_in_plan_order_whatever_order_they_became_ready_
     taken = [queue.pop().name for _ in range(len(queue))]
     assert taken == ["Ax", "Ax", "Ay", "Az", "Bx", "By", "Bz"]
     assert len(queue) == 0
+
+
+def test_a_batch_is_the_next_pairs_of_one_person() -> None:
+    from tryon.lookbook.work import PairJob, PairQueue
+
+    queue = PairQueue()
+    for n, (person, garment) in enumerate((p, g) for p in "AB" for g in "xyz"):
+        queue.push(PairJob(f"k{n}", person + garment, person, garment, order=n))
+    assert [job.name for job in queue.pop_batch(2)] == ["Ax", "Ay"]
+    assert [job.name for job in queue.pop_batch(5)] == ["Az"]  # ends where the person's pairs do
+    assert [job.name for job in queue.pop_batch(1)] == ["Bx"]
+    assert [job.name for job in queue.pop_batch(9)] == ["By", "Bz"] and len(queue) == 0
+
+
+def test_batches_shrink_as_the_work_runs_out() -> None:
+    pytest.importorskip("ray")
+    from tryon.lookbook.ray_runner import MAX_BATCH, batch_size
+
+    slots = 4  # two workers, two tasks each
+    assert batch_size(64, slots) == 16
+    assert batch_size(8, slots) == 2 and batch_size(3, slots) == 1 and batch_size(0, slots) == 1
+    assert batch_size(10_000, slots) == MAX_BATCH
+    # An 8 x 8 grid on two workers: a person's row in one batch while much is left, single pairs at the end.
+    waiting, sizes = 64, []
+    while waiting:
+        sizes.append(min(8, batch_size(waiting, slots)))
+        waiting -= sizes[-1]
+    assert sizes[0] == 8 and sizes[-1] == 1 and sum(sizes) == 64

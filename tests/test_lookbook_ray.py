@@ -31,7 +31,7 @@ from lookbook_helpers import (
 
 from tryon.errors import TryOnError
 from tryon.lookbook.plan import INDEX, JOURNAL, Journal, file_sha256, make_plan, read_catalog, read_people
-from tryon.lookbook.ray_runner import TASK_PREFIX, ray_executor
+from tryon.lookbook.ray_runner import TASK_NAME_SEPARATOR, TASK_PREFIX, ray_executor
 from tryon.lookbook.runner import LookbookRun
 
 pytestmark = pytest.mark.slow
@@ -128,8 +128,24 @@ def test_rerun_does_no_work(ray_run) -> None:
     assert {p: p.stat().st_mtime_ns for p in (out / "results").rglob("*")} == stamps
 
 
+def test_a_persons_waiting_pairs_go_to_one_worker_as_a_batch(tmp_path: Path) -> None:
+    # One worker analyses the 7 photos first (they were submitted first); meanwhile the pairs wait, and then go
+    # out in batches of the person's pairs (the person prepared once per batch), each pair rendered once.
+    tops = ("vitonhd_09176_00.jpg", "vitonhd_00151_00.jpg", "vitonhd_00055_00.jpg", "vitonhd_00126_00.jpg",
+            "vitonhd_04469_00.jpg", "vitonhd_09263_00.jpg")
+    people_dir, garments_dir = make_inputs(tmp_path, people=PERSON_FILES[:1], garments=tops)
+    from tryon.lookbook.plan import read_garments
+
+    plan = make_plan(read_people(people_dir), read_garments(garments_dir))
+    list(LookbookRun(plan, tmp_path / "out", lambda: ray_executor(workers=1)).run())
+    rows = read_table(tmp_path / "out")
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"ok"}
+    assert max(int(r["batch"]) for r in rows) > 1
+    assert len(journal_pair_lines(tmp_path / "out")) == 6  # each pair recorded once
+
+
 def _kill_a_busy_pair_worker() -> tuple[int, str]:
-    """SIGKILL a Ray worker process while it renders a pair (its title names the pair): ``(pid, pair name)``."""
+    """SIGKILL a Ray worker process while it renders pairs (its title names them): ``(pid, pair names)``."""
     deadline = time.monotonic() + BUSY_WAIT_S
     while time.monotonic() < deadline:
         for proc in psutil.process_iter(["pid", "cmdline"]):
@@ -154,8 +170,8 @@ def test_a_worker_killed_mid_pair_is_retried_and_no_pair_is_lost(tmp_path: Path)
     assert killed is not None
     rows = read_table(tmp_path / "out")
     assert len(rows) == 4 and {r["status"] for r in rows} == {"ok"}
-    victim = next(r for r in rows if f"{r['person']} × {r['garment']}" == killed[1])
-    assert not victim["worker"].endswith(f":{killed[0]}")  # rendered again by another worker process
+    victims = [r for r in rows if f"{r['person']} × {r['garment']}" in killed[1].split(TASK_NAME_SEPARATOR)]
+    assert victims and all(not v["worker"].endswith(f":{killed[0]}") for v in victims)  # rendered again elsewhere
     assert len(journal_pair_lines(tmp_path / "out")) == 4  # each pair recorded once
 
 

@@ -501,6 +501,7 @@ def table_rows(plan: Plan, records: dict[str, dict[str, Any]]) -> list[dict[str,
             "cached_body": record.get("cached_body"),
             "notes": " | ".join(record.get("notes", [])),
             "worker": record.get("worker", ""),
+            "batch": record.get("batch"),  # pairs of this person the worker rendered in a row, this one among them
             "finished_at": record.get("finished_at", ""),
             "person_sha256": pair.person.sha256,
             "garment_sha256": pair.garment.sha256,

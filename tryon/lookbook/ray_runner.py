@@ -3,14 +3,18 @@
     driver (this process)                         Ray workers
     ─────────────────────                         ───────────
     photo bytes ─► analyse task (1 CPU) ─────────► PhotoOutcome (to the driver) + Analysed (object store)
-    PairJob + refs to the two Analysed ─► warp: render task (1 CPU) / diffusion: actor.render (1 GPU)
-                                          ◄──────── PairOutcome: encoded result, thumbnail, verdict, timings
+    PairJobs of one person + refs ──────► warp: render task (1 CPU) / diffusion: actor.render (1 GPU)
+                                          ◄──────── PairOutcomes: encoded result, thumbnail, verdict, timings
     results are written by the driver as they arrive (ray.wait), so the folder fills while the job runs.
 
 - Each photo is analysed once for the whole cluster; its :class:`~tryon.lookbook.work.Analysed` (~10 MB)
   stays in the object store until its last pair is done, and each worker keeps the few it uses in a small
   LRU (pairs are handed out in plan order, person-major, so a worker sees the same person many times in a row).
-- At most ``IN_FLIGHT_PER_WORKER`` pairs per worker are submitted at once: the driver's memory, the
+- A warp task renders a batch: the next pairs of one person in plan order, as many as the pairs waiting
+  shared out over the tasks in flight (guided self-scheduling: large batches while much is left, single
+  pairs at the end, so the workers finish together). The person's composite preparation (~35 % of a pair
+  on a grid) is then done once per batch, not once per worker that happens to get one of its pairs.
+- At most ``IN_FLIGHT_PER_WORKER`` tasks per worker are submitted at once: the driver's memory, the
   object store and a Ctrl-C stay bounded for any grid size.
 - A worker process that dies (killed, out of memory, a lost node) is retried by Ray ``RETRIES`` times
   (``max_retries`` for tasks; ``max_restarts`` + ``max_task_retries`` for actors, which reload the pipeline).
@@ -23,6 +27,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import time
@@ -51,8 +56,11 @@ RETRIES = 3
 IN_FLIGHT_PER_WORKER = 2
 # Analyses a worker keeps between pairs (~10 MB each): a person and the garments around it.
 WORKER_PHOTO_CACHE = 16
-# Ray names each pair's task so it shows in `ray list tasks`, the dashboard and the process title.
+# A warp batch holds at most this many pairs (a Ctrl-C or a crash loses at most one batch's work).
+MAX_BATCH = 16
+# Ray names each task by its pairs so they show in `ray list tasks`, the dashboard and the process title.
 TASK_PREFIX = "lookbook-pair:"
+TASK_NAME_SEPARATOR = " | "
 # Environment that follows the driver to the workers on a cluster (settings and offline switches).
 FORWARDED_ENV_PREFIXES = ("TRYON_",)
 FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME")
@@ -96,10 +104,25 @@ def _analyse_task(job: PhotoJob) -> tuple[PhotoOutcome, Analysed | None]:
     return analyse_photo(job)
 
 
-def _render_task(job: PairJob, refs: list[Any]) -> PairOutcome:
-    """One warp pair. ``refs`` (person, garment) is a list so Ray passes the references, not the values."""
+def _render_task(jobs: list[PairJob], refs: list[Any]) -> list[PairOutcome]:
+    """Warp pairs of one person, one after another. ``refs`` (the person's analysis, then each pair's
+    garment's) is a list so Ray passes the references, not the values."""
     _limit_threads()
-    return render_pair(job, _fetch(job.person, refs[0]), _fetch(job.garment, refs[1]))
+    person = _fetch(jobs[0].person, refs[0])
+    return [dataclasses.replace(render_pair(job, person, _fetch(job.garment, ref)), batch=len(jobs))
+            for job, ref in zip(jobs, refs[1:], strict=True)]
+
+
+def batch_size(waiting: int, slots: int) -> int:
+    """How many pairs the next warp task takes when ``waiting`` pairs wait and ``slots`` tasks may be in
+    flight: an equal share of what waits (factoring, a kind of guided self-scheduling: slots are twice the
+    workers, so the last batches are small and the workers finish together), at least 1, at most
+    :data:`MAX_BATCH`; the batch also ends where the person's pairs do."""
+    return max(1, min(MAX_BATCH, -(-waiting // max(1, slots))))
+
+
+def task_name(jobs: Sequence[PairJob]) -> str:
+    return TASK_PREFIX + TASK_NAME_SEPARATOR.join(job.name for job in jobs)
 
 
 class DiffusionWorker:
@@ -247,16 +270,18 @@ class RayExecutor:
     def _fill(self) -> None:
         limit = self.workers * IN_FLIGHT_PER_WORKER
         while self._queue and sum(kind == "pair" for kind, _ in self._in_flight.values()) < limit:
-            job = self._queue.pop()
-            refs = [self._analysed[job.person], self._analysed[job.garment]]
             if self._actors:
+                job = self._queue.pop()
+                refs = [self._analysed[job.person], self._analysed[job.garment]]
                 index = min(self._actor_load, key=self._actor_load.__getitem__)
                 self._actor_load[index] += 1
                 ref = self._actors[index].render.remote(job, refs)
-                self._in_flight[ref] = ("pair", (job, index))
+                self._in_flight[ref] = ("pair", ([job], index))
             else:
-                ref = self._render.options(name=f"{TASK_PREFIX}{job.name}").remote(job, refs)
-                self._in_flight[ref] = ("pair", (job, None))
+                jobs = self._queue.pop_batch(batch_size(len(self._queue), limit))
+                refs = [self._analysed[jobs[0].person], *(self._analysed[job.garment] for job in jobs)]
+                ref = self._render.options(name=task_name(jobs)).remote(jobs, refs)
+                self._in_flight[ref] = ("pair", (jobs, None))
 
     def busy(self) -> bool:
         return bool(self._in_flight or self._queue)
@@ -269,21 +294,23 @@ class RayExecutor:
         ready, rest = ray.wait(list(self._in_flight), num_returns=1, timeout=timeout)
         if ready and rest:  # and whatever else has finished meanwhile
             ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
-        outcomes = [self._collect(ref) for ref in ready]
+        outcomes = [outcome for ref in ready for outcome in self._collect(ref)]
         self._fill()
         return outcomes
 
-    def _collect(self, ref: Any) -> PhotoOutcome | PairOutcome:
+    def _collect(self, ref: Any) -> list[PhotoOutcome | PairOutcome]:
         import ray
 
         kind, job = self._in_flight.pop(ref)
+        actor = None
         if kind == "pair":
             job, actor = job
             if actor is not None:
                 self._actor_load[actor] -= 1
         errors = ray.exceptions
         try:
-            return ray.get(ref)
+            done = ray.get(ref)
+            return list(done) if kind == "pair" and actor is None else [done]  # a warp task returns its batch
         except errors.RayActorError as exc:
             message = _actor_error(exc)
         except (errors.WorkerCrashedError, errors.OutOfMemoryError, errors.NodeDiedError) as exc:
@@ -293,8 +320,8 @@ class RayExecutor:
         except errors.RayError as exc:
             message = f"{type(exc).__name__}: {_first_line(exc)}"
         if kind == "photo":
-            return PhotoOutcome(job.key, job.role, FAILED, message)
-        return PairOutcome(job.key, FAILED, message)
+            return [PhotoOutcome(job.key, job.role, FAILED, message)]
+        return [PairOutcome(pair.key, FAILED, message) for pair in job]
 
     def close(self) -> None:
         """Let go of what is still running (a Ctrl-C) and of the actors.

@@ -346,7 +346,8 @@ class LookbookRun:
             self.stats["pair_seconds"].append(outcome.seconds)
             self.stats["pair_cpu_seconds"] += outcome.cpu_seconds
             self.stats["bodies_from_cache"] += int(outcome.cached_body)
-        fields.update(seconds=round(outcome.seconds, 4), worker=outcome.worker, peak_rss_mb=round(outcome.peak_rss_mb))
+        fields.update(seconds=round(outcome.seconds, 4), worker=outcome.worker, peak_rss_mb=round(outcome.peak_rss_mb),
+                      batch=outcome.batch)
         if outcome.worker:
             peaks = self.stats["worker_peak_rss_mb"]
             peaks[outcome.worker] = max(peaks.get(outcome.worker, 0.0), round(outcome.peak_rss_mb))

@@ -109,6 +109,16 @@ class PairQueue:
     def pop(self) -> PairJob:
         return heapq.heappop(self._heap)[2]
 
+    def peek(self) -> PairJob:
+        return self._heap[0][2]
+
+    def pop_batch(self, size: int) -> list[PairJob]:
+        """The next pair and up to ``size - 1`` more of the same person that follow it in plan order."""
+        batch = [self.pop()]
+        while self._heap and len(batch) < size and self.peek().person == batch[0].person:
+            batch.append(self.pop())
+        return batch
+
     def clear(self) -> None:
         self._heap.clear()
 
@@ -141,6 +151,7 @@ class PairOutcome:
     worker: str = ""
     peak_rss_mb: float = 0.0
     cpu_seconds: float = 0.0
+    batch: int = 1  # pairs rendered one after another in the same task (one preparation of the person)
 
 
 def worker_id() -> str:
