@@ -160,6 +160,7 @@ NECK_MIN_WIDTH = 0.15  # narrower "necks" are not searched (x torso width)
 NECK_WORK_WIDTH = 128  # the neck is searched at a scale where the corners are this far apart, px
 NECK_REACH = 1.5  # rays reach this far from the corners' midpoint (x neck width)
 NECK_RAYS = 72  # rays from one corner (angle 0, image right) round to the other (pi)
+NECK_CUT_SMOOTH = 1.5  # rays (sigma): the cut follows the traced neckline smoothed over this many
 NECK_BLUR_SIGMA = 1.0  # work px; a garment-only blur (the background does not bleed in)
 NECK_STEP_PX = 2  # a colour step along a ray is measured between r - this and r + this (work px)
 NECK_TYPICAL_PERCENTILE = 25  # the typical step: this percentile over the neck area (flat within stripes)
@@ -1117,7 +1118,7 @@ def _choose_neckline(rays: _NeckRays) -> np.ndarray | None:
 def _neck_region(rays: _NeckRays, path: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The garment between the top outline and ``path`` (full resolution, bool ``(H, W)``)."""
     cx, cy = rays.centre
-    radius = path / rays.scale
+    radius = _smooth_radii(path) / rays.scale
     xs = cx + radius * np.cos(rays.angles)
     ys = cy + radius * np.sin(rays.angles)
     top = float(np.flatnonzero(mask.any(axis=1))[0]) - 2
@@ -1125,6 +1126,17 @@ def _neck_region(rays: _NeckRays, path: np.ndarray, mask: np.ndarray) -> np.ndar
     region = np.zeros(mask.shape, np.uint8)
     cv2.fillPoly(region, [np.round(polygon).astype(np.int32)], 1)
     return region.astype(bool) & mask
+
+
+def _smooth_radii(path: np.ndarray) -> np.ndarray:
+    """The traced path's whole-pixel radii (work scale, one per ray) smoothed over :data:`NECK_CUT_SMOOTH`
+    rays (Gaussian; the ends held): cut along the raw steps, the neckline looks torn once enlarged."""
+    radius = path.astype(np.float64)
+    half = int(np.ceil(3 * NECK_CUT_SMOOTH))
+    offsets = np.arange(-half, half + 1)
+    kernel = np.exp(-0.5 * (offsets / NECK_CUT_SMOOTH) ** 2)
+    padded = np.pad(radius, half, mode="edge")
+    return np.convolve(padded, kernel / kernel.sum(), mode="valid")
 
 
 def _masked_blur_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
