@@ -561,7 +561,9 @@ def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, sleeves:
         bone = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
         cap = (xs - a[0]) * bone[0] + (ys - a[1]) * bone[1] < PROPORTIONS.arm_start_u * frame.unit_px
         front &= ~(upper & cap)
-    return front
+    # Built from the parts' masks at a lower resolution: without smoothing, the garment behind an arm
+    # would be cut along their stairs.
+    return masks.smooth_outline(front, RULES.front_smooth_px) & body.person_mask
 
 
 # --- colour palettes ---------------------------------------------------------------------------

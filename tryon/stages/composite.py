@@ -468,12 +468,9 @@ def _coverage(
     clothing that stays are in front; it never leaves the person (a skirt spans the legs' gap)."""
     scene, unit = prepared.scene, prepared.unit
     alpha = warped.alpha[crop].astype(np.float32)
-    sleeves = np.zeros(alpha.shape, bool)
-    for name in ("sleeve_left", "sleeve_right"):
-        if name in warped.parts:
-            sleeves |= warped.parts[name][crop]
     wrist_area = (PROPORTIONS.arm_radii_u[3] * unit) ** 2  # slivers smaller than a wrist are not an arm
-    behind_arms = masks.drop_specks(scene.arms_front[crop] & ~masks.grow(sleeves, SLEEVE_GAP * unit), wrist_area)
+    beside = _beside_sleeves(warped, body, crop, SLEEVE_GAP * unit)
+    behind_arms = masks.drop_specks(scene.arms_front[crop] & ~beside, wrist_area)
     # Cuts like a photo's edges: anti-aliased over a pixel or so, not stair-stepped along the masks.
     occluders = behind_arms | scene.front[crop] | scene.keep_below[crop]
     alpha *= 1.0 - np.maximum(occluders, cv2.GaussianBlur(occluders.astype(np.float32), (0, 0), EDGE_SOFT_PX))
@@ -488,6 +485,29 @@ def _coverage(
     if edit is not None:
         alpha *= edit
     return alpha.astype(np.float32), behind_arms
+
+
+def _beside_sleeves(warped: WarpedGarment, body: BodyAnalysis, crop: tuple[slice, slice], gap: float) -> np.ndarray:
+    """Pixels (bool, on the crop) within ``gap`` px of a new sleeve across its arm (perpendicular to the
+    upper arm's bone): the gap between a sleeve and the torso, which the garment closes over the arm
+    (an armpit), but not the arm below a short sleeve's hem, which stays in front of the garment's body."""
+    out = np.zeros(warped.alpha[crop].shape, bool)
+    r = int(np.ceil(gap))
+    if r < 1:
+        return out
+    frame = _person_model(body).frame
+    for side in ("left", "right"):
+        sleeve = warped.parts.get(f"sleeve_{side}")
+        if sleeve is None or not sleeve[crop].any():
+            continue
+        shoulder, elbow, _ = frame.chain(f"arm_{side}")
+        bone = elbow - shoulder
+        across = np.array([-bone[1], bone[0]]) / max(float(np.linalg.norm(bone)), 1e-6)
+        kernel = np.zeros((2 * r + 1, 2 * r + 1), np.uint8)
+        ends = [tuple(int(v) for v in np.round(r + sign * r * across)) for sign in (-1, 1)]
+        cv2.line(kernel, ends[0], ends[1], 1)
+        out |= cv2.dilate(sleeve[crop].astype(np.uint8), kernel).astype(bool)
+    return out
 
 
 def _uncover(
