@@ -163,3 +163,25 @@ def test_a_seated_pose_is_named() -> None:
     assert check.measures["pose"] == "seated"
     upright = check_result(person, _paint(person, top, RED), top, body, _garment("long"), "upper")
     assert upright.measures["pose"] is None
+
+
+def test_ragged_edges_are_measured_on_the_garments_outline() -> None:
+    import cv2
+
+    person, body = _person()
+    unit = body.person.frame.unit_px
+    clean = cv2.GaussianBlur(_top(body, 1.0).astype(np.uint8) * 255, (0, 0), 0.06 * unit) > 127  # rounded corners
+    check = check_result(person, _paint(person, clean, RED), clean, body, _garment("long"), "upper")
+    assert check.measures["ragged_edges_u"] < RULES.ragged_max_u
+    assert not any("ragged" in p for p in check.problems)
+    # Torn: blocks bitten out of the outline and slivers standing off it, a few hundredths of the body deep.
+    rng = np.random.default_rng(0)
+    edge = cv2.morphologyEx(clean.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    ys, xs = np.nonzero(edge)
+    torn = clean.copy()
+    size = max(2, round(0.02 * unit))
+    for k in rng.choice(len(ys), size=len(ys) // (2 * size), replace=False):
+        torn[max(0, ys[k] - size): ys[k] + size, max(0, xs[k] - size): xs[k] + size] = rng.random() < 0.5
+    check = check_result(person, _paint(person, torn, RED), torn, body, _garment("long"), "upper")
+    assert check.measures["ragged_edges_u"] > RULES.ragged_max_u
+    assert "The garment's edges may look ragged or torn." in check.problems
