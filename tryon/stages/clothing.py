@@ -507,10 +507,14 @@ def _at_full_size(
     arms = _union(dict(full.items()), ARM_PARTS)
     dressed_full = masks.upsample(dressed, size)
 
+    upsampled: dict[int, np.ndarray] = {}  # by the parse mask's id: seen() and rimmed() share it
+
     def full_size(mask: np.ndarray) -> np.ndarray:
         # Where cloth meets skin of a like tone, pixel by pixel the parse's outline is ragged: seen
         # through a fill's edge, the raggedness shows (a torn edge at the neck).
-        return masks.smooth_outline(masks.upsample(mask, size), RULES.outline_smooth_px)
+        if id(mask) not in upsampled:
+            upsampled[id(mask)] = masks.smooth_outline(masks.upsample(mask, size), RULES.outline_smooth_px)
+        return upsampled[id(mask)]
 
     def seen(mask: np.ndarray) -> np.ndarray:
         return full_size(mask) & body.person_mask & ~front
