@@ -1230,7 +1230,8 @@ def _refine_hair(
 def _head_to_body(ctx: _HairContext, labels: np.ndarray, face_box: tuple[int, int, int, int]) -> np.ndarray:
     """Head pixels that are body go to the nearest body part: skin below the chin (neck, bare
     shoulders), and outside the head box whatever is not hair-coloured (a garment's shoulder can rise
-    above the shoulder line); only below the chin when hair and clothing cannot be told apart. Hair out
+    above the shoulder line); only below the chin when hair and clothing cannot be told apart. With no
+    hair beside or above the upper face, whatever lies below the chin, inside the head box too. Hair out
     there is a lock connected to the head's hair: hair-coloured tape, piping or trim on the shoulders,
     cut off from the hair by skin or cloth, is clothing."""
     gx0, gy0, gx1, gy1 = _grown_face_box(face_box, labels.shape)
