@@ -260,8 +260,9 @@ class RayExecutor:
             self._analysed[job.key] = analysed_ref
             self._in_flight[outcome_ref] = ("photo", job)
 
-    def submit_pair(self, job: PairJob) -> None:
-        self._queue.push(job)
+    def submit_pairs(self, jobs: Sequence[PairJob]) -> None:
+        for job in jobs:
+            self._queue.push(job)
         self._fill()
 
     def release(self, photo_key: str) -> None:

@@ -60,8 +60,9 @@ class Executor(Protocol):
 
     def submit_photos(self, jobs: Sequence[PhotoJob]) -> None: ...
 
-    def submit_pair(self, job: PairJob) -> None:
-        """Render ``job``; both its photos were analysed by this executor and came out "ok"."""
+    def submit_pairs(self, jobs: Sequence[PairJob]) -> None:
+        """Render ``jobs`` (those that became ready together); both photos of each were analysed by this
+        executor and came out "ok"."""
 
     def release(self, photo_key: str) -> None:
         """No more pairs will need this photo's analysis."""
@@ -106,8 +107,9 @@ class InlineExecutor:
     def submit_photos(self, jobs: Sequence[PhotoJob]) -> None:
         self._photos.extend(jobs)
 
-    def submit_pair(self, job: PairJob) -> None:
-        self._pairs.push(job)
+    def submit_pairs(self, jobs: Sequence[PairJob]) -> None:
+        for job in jobs:
+            self._pairs.push(job)
 
     def release(self, photo_key: str) -> None:
         self._analysed.pop(photo_key, None)
@@ -278,7 +280,7 @@ class LookbookRun:
     def _dispatch(self, executor: Executor, waiting: list[Pair], outcomes: dict[str, PhotoOutcome],
                   uses: Counter) -> tuple[list[Pair], list[tuple[Pair, dict[str, Any]]]]:
         """Submit, refuse or drop the waiting pairs whose photos are both analysed, in plan order."""
-        still, finished = [], []
+        still, finished, ready = [], [], []
         for pair in waiting:
             person, garment = outcomes.get(pair.person.key), outcomes.get(pair.garment.key)
             if pair.garment.id in self.excluded:
@@ -289,12 +291,14 @@ class LookbookRun:
                 continue
             problem = next((o for o in (person, garment) if o.status != OK), None)
             if problem is None:
-                executor.submit_pair(pair_job(pair, self._order[pair.key]))
+                ready.append(pair_job(pair, self._order[pair.key]))
                 continue
             record = self._record(pair, status=problem.status, message=problem.message)
             self._store(pair, record)
             finished.append((pair, record))
             self._used(executor, uses, pair)
+        if ready:  # together: the executor may batch a person's pairs
+            executor.submit_pairs(ready)
         return still, finished
 
     @staticmethod
