@@ -1239,12 +1239,10 @@ def _head_to_body(ctx: _HairContext, labels: np.ndarray, face_box: tuple[int, in
     to_body = ctx.face & ctx.skin
     to_body[:gy1] = False
     outside = ctx.face & ~ctx.head_box
-    below_chin = ctx.face.copy()
-    below_chin[: face_box[3]] = False
     if not ctx.hair_seen:
         # No hair beside or above the face (a photo cut above the eyes, a shaved head): below the chin
         # is body, a collar or the shoulders of a top that rise into the head box.
-        outside |= below_chin
+        outside[face_box[3]:] |= ctx.face[face_box[3]:]
     elif not ctx.separable:
         outside[:gy1] = False
     rows, cols = np.nonzero(outside)

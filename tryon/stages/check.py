@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 
+from . import masks
 from .landmarks import (
     LEFT_ANKLE,
     LEFT_ELBOW,
@@ -187,15 +188,10 @@ def _raggedness(garment_mask: np.ndarray, unit: float) -> float | None:
     :attr:`CheckRules.ragged_sigma_u`: the area between the two per outline pixel. None without a garment."""
     if unit <= 0 or not garment_mask.any():
         return None
-    sigma = RULES.ragged_sigma_u * unit
-    # On the garment's bounding box, grown by the blur's reach (a fraction of the photo).
-    x, y, w, h = cv2.boundingRect(garment_mask.view(np.uint8))
-    m = int(np.ceil(3 * sigma)) + 2
-    box = (slice(max(0, y - m), y + h + m), slice(max(0, x - m), x + w + m))
-    mask = garment_mask[box].view(np.uint8)
-    outline = int(np.count_nonzero(cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))))
-    smooth = cv2.GaussianBlur(mask * 255, (0, 0), sigma) > 127
-    return float(np.count_nonzero(garment_mask[box] ^ smooth)) / max(outline, 1) / unit
+    edge = cv2.morphologyEx(garment_mask.view(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    outline = np.count_nonzero(edge)
+    smooth = masks.smooth_outline(garment_mask, RULES.ragged_sigma_u * unit)
+    return float(np.count_nonzero(garment_mask ^ smooth)) / max(int(outline), 1) / unit
 
 
 def _painted_skin_share(body: BodyAnalysis, person: np.ndarray, image: np.ndarray, skin_like: np.ndarray) -> float:
