@@ -170,3 +170,63 @@ def test_limbs_take_the_girth_their_bare_skin_shows_and_the_model_where_none_sho
     # Skin that runs on past the limb (a bare arm against a bare torso) measures nothing.
     everywhere = BodyShape.of(frame, skin=np.ones(SIZE, bool))
     assert everywhere.limb_radius_px("leg_left", 100.0) == model.limb_radius_px("leg_left", 100.0)
+
+
+def _leg_scene(knee_scale: float) -> tuple[BodyFrame, BodyShape, dict[str, np.ndarray], np.ndarray, np.ndarray, int]:
+    """A standing figure in a skirt ending ``0.1`` unit above the knees; below it bare legs whose skin is
+    ``knee_scale`` times the model's width. Returns frame, shape, regions, skin, skirt and the hem's row."""
+    from tryon.stages.person import draw_tapered
+
+    frame = BodyFrame.from_landmarks(*standing(), SIZE)
+    shape = BodyShape.of(frame)
+    regions, skin = {}, np.zeros(SIZE, np.uint8)
+    for limb, parts in (("leg_left", ("thigh_left", "shin_left")), ("leg_right", ("thigh_right", "shin_right")),
+                        ("arm_left", ("upper_arm_left", "lower_arm_left")),
+                        ("arm_right", ("upper_arm_right", "lower_arm_right"))):
+        hip, knee, ankle = frame.chain(limb)
+        for part, (a, b) in zip(parts, ((hip, knee), (knee, ankle)), strict=True):
+            canvas = np.zeros(SIZE, np.uint8)
+            draw_tapered(canvas, a, b, 60.0, 60.0)
+            regions[part] = canvas.astype(bool)
+        if limb.startswith("leg"):
+            radius = [s for s in shape.segments if s.limb == limb][1].ra * knee_scale
+            draw_tapered(skin, knee - (0, 40), ankle, radius, radius)
+    hem = int(frame.chain("leg_left")[1][1] - 0.1 * frame.unit_px)
+    skirt = np.zeros(SIZE, bool)
+    skirt[int(frame.mid_hip[1]) - 20:hem] = True
+    skin = skin.astype(bool) & ~skirt
+    for part in regions:  # the regions are disjoint: legs win over arms
+        if part.startswith(("upper_arm", "lower_arm")):
+            regions[part] &= ~(regions["thigh_left"] | regions["thigh_right"] | regions["shin_left"]
+                               | regions["shin_right"])
+    return frame, shape, regions, skin, skirt & (sum(regions.values()) > 0), hem
+
+
+def _runs(row: np.ndarray) -> list[int]:
+    """Lengths of the runs of True in a bool row."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
+    return list(edges[1::2] - edges[::2])
+
+
+def test_a_bared_thigh_starts_as_wide_as_the_bare_knee_below_the_old_hem() -> None:
+    from tryon.stages.clothing import RULES, _limb_continuations
+
+    frame, shape, regions, skin, skirt, hem = _leg_scene(knee_scale=1.5)
+    continued = _limb_continuations(skin, skirt, regions, frame, shape)
+    assert not (continued & ~skirt).any()  # only under the old garment
+    below = sorted(_runs(skin[hem + 3]))
+    just_above = sorted(_runs(continued[hem - 3]))
+    assert len(below) == 2 and len(just_above) == 2
+    for bare, painted in zip(below, just_above, strict=True):
+        assert painted >= 0.9 * bare  # no step at the hem
+    # ...and narrows towards the model's thigh further up.
+    far = int(hem - 0.9 * RULES.continue_u * frame.unit_px)
+    model = shape.limbs_mask(("leg_left", "leg_right"))
+    assert all(w <= 1.15 * m for w, m in zip(sorted(_runs(continued[far])), sorted(_runs(model[far])), strict=True))
+
+
+def test_no_bare_limb_below_the_old_garment_no_continuation() -> None:
+    from tryon.stages.clothing import _limb_continuations
+
+    frame, shape, regions, skin, skirt, _ = _leg_scene(knee_scale=1.5)
+    assert not _limb_continuations(np.zeros_like(skin), skirt, regions, frame, shape).any()

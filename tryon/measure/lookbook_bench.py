@@ -4,7 +4,7 @@ For a set of pairs (the evaluation cases as listed pairs, and a grid of the firs
 
 1. a plain loop over :func:`tryon.pipeline.try_on` in one fresh process (decode, try on, write the PNG), timed
    from outside like a user's script, once with the default threads and once single-threaded (as Ray runs
-   each worker: ``OMP_NUM_THREADS=1``);
+   each worker: ``OMP_NUM_THREADS=1`` and OpenCV's pool at one thread, which that variable does not reach);
 2. ``python -m tryon lookbook`` with 1 worker, then with 2, into fresh folders, timed the same way (Ray's
    start and stop included).
 
@@ -30,8 +30,11 @@ from ..lookbook.plan import Pair, make_plan, read_pairs
 TARGET_SPEEDUP = 1.7
 TARGET_PER_PAIR_RATIO = 1.1
 LOOP_SCRIPT = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 from pathlib import Path
+import cv2
+if os.environ.get("OMP_NUM_THREADS") == "1":
+    cv2.setNumThreads(1)  # as each Ray worker does (tryon.lookbook.ray_runner._limit_threads)
 from tryon.errors import TryOnError
 from tryon.lookbook.report import encode_result
 from tryon.pipeline import try_on

@@ -129,6 +129,13 @@ class ParseRules:
     radius_table_size: int = 64  # the bare arm's radius is looked up at this many points down the arm
     fabric_u: float = 0.015  # a close sleeve's outline lies this far outside the arm...
     fullest_arm_share: float = 1.35  # ...which is at most this much fuller than the model's bare arm
+    # Where a limb comes out of the old garment bare (a knee below a skirt, a forearm below a sleeve),
+    # the bare body under the garment starts as wide as the bare limb (measured over continue_measure_u
+    # of it, in bins continue_bin_u long) and narrows to the model's over continue_u.
+    continue_u: float = 0.35
+    continue_bin_u: float = 0.03
+    continue_measure_u: float = 0.1
+    continue_bare_share: float = 0.6  # a bin is bare when its skin is this wide against the model's limb
 
 
 RULES = ParseRules()
@@ -298,6 +305,82 @@ def parse_clothing(image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shap
     return _at_full_size(body, frame, shape, top=top, bottoms=bottoms, sleeves=sleeves & ~hair, outer=outer,
                          clusters=clusters, hair=hair, dressed=pal.dressed, hands_clothed=half.hands & clothed,
                          one_piece=one_piece,                         bare_midriff=bare is not None, top_hem=top_hem)
+
+
+LIMB_PARTS = {"arm_left": ("upper_arm_left", "lower_arm_left"), "arm_right": ("upper_arm_right", "lower_arm_right"),
+              "leg_left": ("thigh_left", "shin_left"), "leg_right": ("thigh_right", "shin_right")}
+
+
+def _limb_continuations(
+    skin: np.ndarray, old: np.ndarray, regions: dict[str, np.ndarray], frame: BodyFrame, shape: BodyShape
+) -> np.ndarray:
+    """Bare body under the old garment next to where each limb comes out of it bare (bool ``(H, W)``).
+
+    A skirt ending above the knee, a sleeve ending above the elbow: below the hem the photo shows the
+    limb as it is, wider or narrower than the model's. Up from the hem (towards the hip or shoulder)
+    the bare limb starts with the sides measured on its visible part just below and narrows to the
+    model's over :attr:`ParseRules.continue_u`, so a painted thigh meets the real knee without a step.
+    Only the first hem down each limb is followed (garments hide a limb from its root).
+    """
+    out = np.zeros(skin.shape, bool)
+    unit = frame.unit_px
+    step = RULES.continue_bin_u * unit
+    if step < 1.0:
+        return out
+    measure_bins = max(1, round(RULES.continue_measure_u / RULES.continue_bin_u))
+    for limb, parts in LIMB_PARTS.items():
+        region = _union(regions, parts)
+        if not (region & old).any() or not (region & skin).any():
+            continue
+        ys, xs = np.nonzero(region & (skin | old))
+        joints = [np.asarray(j, np.float64) for j in frame.chain(limb)]
+        along, across = _chain_coordinates(joints, xs, ys)
+        bins = np.maximum(0, (along / step).astype(int))
+        count = int(bins.max()) + 1
+        bare = skin[ys, xs]
+        skin_px = np.bincount(bins, bare, count)
+        old_px = np.bincount(bins, old[ys, xs], count)
+        radius = np.array([shape.limb_radius_px(limb, (k + 0.5) * step) for k in range(count)])
+        covered = old_px > skin_px
+        is_bare = (skin_px / step >= RULES.continue_bare_share * 2 * radius) & ~covered
+        hem = next((k for k in range(1, count) if covered[k - 1] and is_bare[k]), None)
+        if hem is None:
+            continue
+        # The bare limb's sides: each bin's outermost skin, the median over the bins (a stray pixel moves one).
+        sides = [(across[sel].min(), across[sel].max()) for k in range(hem, min(count, hem + measure_bins))
+                 if (sel := bare & (bins == k)).any()]
+        if not sides:
+            continue
+        lo, hi = np.median(np.array(sides), axis=0)
+        start = hem * step
+        reach = RULES.continue_u * unit
+        # Down to the measured stretch too: the hem's own last rows lie in the first bare bins.
+        under = old[ys, xs] & (along < start + measure_bins * step) & (along > start - reach)
+        r = np.interp(along[under], (np.arange(count) + 0.5) * step, radius)
+        w = np.clip((start - along[under]) / reach, 0.0, 1.0)  # 0 at the hem, 1 where the model takes over
+        inside = ((across[under] >= (1 - w) * lo - w * r) & (across[under] <= (1 - w) * hi + w * r))
+        out[ys[under][inside], xs[under][inside]] = True
+    return out
+
+
+def _chain_coordinates(joints: list[np.ndarray], xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How far down a limb's chain (px from its root joint) each pixel lies, and how far across it
+    (signed px: positive to the right of the chain's direction), by its nearest bone."""
+    p = np.stack([xs, ys], axis=1).astype(np.float64)
+    along, across, distance = np.zeros(len(p)), np.zeros(len(p)), np.full(len(p), np.inf)
+    start = 0.0
+    for a, b in itertools.pairwise(joints):
+        d = b - a
+        length = max(float(np.linalg.norm(d)), 1e-6)
+        t = np.clip((p - a) @ d / length**2, 0.0, 1.0)
+        rel = p - a
+        dist = np.linalg.norm(rel - t[:, None] * d, axis=1)
+        nearer = dist < distance
+        along[nearer] = start + t[nearer] * length
+        across[nearer] = (rel[nearer, 0] * d[1] - rel[nearer, 1] * d[0]) / length
+        distance[nearer] = dist[nearer]
+        start += length
+    return along, across
 
 
 def _open_outerwear(half: _Half, top: np.ndarray, sleeves: np.ndarray) -> np.ndarray | None:
@@ -533,7 +616,10 @@ def _at_full_size(
     fabric = max(1, round(RULES.fabric_u * frame.unit_px))
     hugged = cv2.erode(sleeves_full.astype(np.uint8), masks.disc(fabric)).astype(bool)
     arms_under = hugged & shape.limbs_mask(("arm_left", "arm_right"), scale=RULES.fullest_arm_share)
-    bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | shape.limbs_mask() | arms_under | skin)
+    old = seen(top) | seen(bottoms) | sleeves_full
+    continued = _limb_continuations(skin, old, full, frame, shape)
+    bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | shape.limbs_mask() | arms_under | skin
+                                    | continued)
     return Clothing(
         top=seen(top), bottoms=seen(bottoms), sleeves=sleeves_full, outer=None if outer is None else seen(outer),
         top_rimmed=rimmed(top),

@@ -54,6 +54,7 @@ RELIEF_STRENGTH = 0.8
 RELIEF_SUPPORT = 0.5
 RELIEF_MIN_PIXELS = 30
 SKIN_FIELD_SIGMA = 0.35  # of the shoulder width: how far visible skin colour spreads into fills
+SKIN_GROUP_BLEND = 0.1  # of the unit: how softly the parts' skin colours meet
 # A bared limb or torso is round: lit from the front, it darkens towards its outline by this
 # much (Lambert's cosine over a cylinder, with ambient light keeping the rim from going black).
 ROUND_DEPTH = 0.4
@@ -64,6 +65,7 @@ CONTACT_SHADOW_WIDTH = 0.05
 # Body regions of the limbs (their skin is not the torso's: a fill on the torso does not carry it on).
 ARM_REGIONS = (*ARM_PARTS, "hand_left", "hand_right")
 LIMB_REGIONS = (*ARM_REGIONS, *LEG_PARTS)
+SKIN_GROUPS = (("legs", LEG_PARTS), ("arms", ARM_REGIONS))  # each takes its own skin's colour; the rest: the trunk
 SKIN_CONTINUE = 0.1  # of the unit: how far filled skin carries on the visible skin next to it...
 CARRY_RING_PX = 6  # ...taken from the visible skin this close to the fill
 ROUND_GRID = 0.02  # of the unit: the grid the roundness is worked out on...
@@ -260,35 +262,61 @@ def _shading(work: _Work, clusters: np.ndarray) -> np.ndarray:
 
 
 def _skin_colour(work: _Work, body: BodyAnalysis) -> np.ndarray:
-    """Local skin colour (float32 RGB at work size): visible skin spread out; far from any, the
-    median of the photo's visible skin on the same side of the hips (face excluded where other skin
-    shows), else of all of it, else the model's.
+    """Local skin colour (float32 RGB at work size): each part of the body (legs, arms and hands, the
+    trunk with the neck) takes its own visible skin spread out; far from any, the median of that part's
+    visible skin, else of the photo's visible skin on the same side of the hips (face excluded where
+    other skin shows), else of all of it, else the model's. The parts meet softly.
 
-    Above and below the hips apart: bare legs are often darker or lighter than the arms and chest
-    (tights, a tan, the light), and a dress photo shows much more leg than arm."""
-    field, support = _smooth_field(work.rgb, work.skin, max(1.0, SKIN_FIELD_SIGMA * work.unit))
+    Part by part: bare legs are often darker or lighter than the arms and chest (tights, a tan, the
+    light), and a hand hanging beside a thigh, or the lit chest beside a shadowed arm, says nothing
+    about the skin next to it."""
+    base = _skin_base(work, body)
+    sigma = max(1.0, SKIN_FIELD_SIGMA * work.unit)
+    visible = work.skin > 0.5
+    limbs = [_down(_union(body, names), work.size) for _, names in SKIN_GROUPS]
+    members = [*limbs, np.clip(1.0 - sum(limbs), 0.0, 1.0)]  # the trunk: what no limb holds
+    blend = max(1.0, SKIN_GROUP_BLEND * work.unit)
+    soft = [cv2.GaussianBlur(m, (0, 0), blend) for m in members]
+    total = np.maximum(sum(soft), 1e-6)
+    colour = np.zeros_like(work.rgb)
+    for member, share in zip(members, soft, strict=True):
+        if not share.any():
+            continue
+        own = work.skin * (member > 0.5)
+        field, support = _smooth_field(work.rgb, own, sigma)
+        own_visible = visible & (member > 0.5)
+        fallback = (np.median(work.rgb[own_visible], axis=0).astype(np.float32)
+                    if own_visible.sum() >= SKIN_MIN_PIXELS else base)
+        confidence = np.clip(support / 0.2, 0.0, 1.0)[..., None]
+        colour += (share / total)[..., None] * (confidence * field + (1 - confidence) * fallback)
+    return colour
+
+
+def _union(body: BodyAnalysis, names: tuple[str, ...]) -> np.ndarray:
+    out = np.zeros(body.size, bool)
+    for name in names:
+        out |= body.regions[name]
+    return out
+
+
+def _skin_base(work: _Work, body: BodyAnalysis) -> np.ndarray:
+    """The photo's visible skin colour on each side of the hips (float32 RGB at work size; arms and
+    hands count above, wherever they hang), blended over the hips' band; the model's without skin."""
     visible = work.skin > 0.5
     if visible.sum() < SKIN_MIN_PIXELS:
-        base = np.broadcast_to(np.asarray(body.skin_rgb, np.float32), work.rgb.shape)
-    else:
-        frame = _person_model(body).frame
-        scale = work.size[1] / body.size[0]
-        ys, xs = np.mgrid[0:work.size[1], 0:work.size[0]].astype(np.float32)
-        depth = ((xs - frame.mid_hip[0] * scale) * frame.down[0] + (ys - frame.mid_hip[1] * scale) * frame.down[1])
-        # Arms and hands belong above, wherever they hang.
-        arms = np.zeros(body.size, bool)
-        for name in ARM_REGIONS:
-            arms |= body.regions[name]
-        arms = _down(arms, work.size) > 0.5
-        below = (depth > 0.0) & ~arms
-        everywhere = np.median(work.rgb[visible], axis=0).astype(np.float32)
-        sides = [np.median(work.rgb[visible & side], axis=0).astype(np.float32)
-                 if (visible & side).sum() >= SKIN_MIN_PIXELS else everywhere for side in (~below, below)]
-        # A soft change over the hips' band, not a seam.
-        share = np.clip(0.5 + depth / max(SKIN_SIDE_BLEND * work.unit, 1.0), 0.0, 1.0) * ~arms
-        base = (1.0 - share[..., None]) * sides[0] + share[..., None] * sides[1]
-    confidence = np.clip(support / 0.2, 0.0, 1.0)[..., None]
-    return confidence * field + (1 - confidence) * base
+        return np.broadcast_to(np.asarray(body.skin_rgb, np.float32), work.rgb.shape)
+    frame = _person_model(body).frame
+    scale = work.size[1] / body.size[0]
+    ys, xs = np.mgrid[0:work.size[1], 0:work.size[0]].astype(np.float32)
+    depth = ((xs - frame.mid_hip[0] * scale) * frame.down[0] + (ys - frame.mid_hip[1] * scale) * frame.down[1])
+    arms = _down(_union(body, ARM_REGIONS), work.size) > 0.5
+    below = (depth > 0.0) & ~arms
+    everywhere = np.median(work.rgb[visible], axis=0).astype(np.float32)
+    sides = [np.median(work.rgb[visible & side], axis=0).astype(np.float32)
+             if (visible & side).sum() >= SKIN_MIN_PIXELS else everywhere for side in (~below, below)]
+    # A soft change over the hips' band, not a seam.
+    share = np.clip(0.5 + depth / max(SKIN_SIDE_BLEND * work.unit, 1.0), 0.0, 1.0) * ~arms
+    return (1.0 - share[..., None]) * sides[0] + share[..., None] * sides[1]
 
 
 def _white_balance(work: _Work, garment_background: np.ndarray | None) -> np.ndarray:
