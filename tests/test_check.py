@@ -185,3 +185,19 @@ def test_ragged_edges_are_measured_on_the_garments_outline() -> None:
     check = check_result(person, _paint(person, torn, RED), torn, body, _garment("long"), "upper")
     assert check.measures["ragged_edges_u"] > RULES.ragged_max_u
     assert "The garment's edges may look ragged or torn." in check.problems
+
+
+def test_skin_painted_at_the_neck_and_shoulders_is_measured_and_flagged() -> None:
+    # A new top with a low neckline over the sweater: the sweater's neck and shoulders become skin.
+    person, body = _person()
+    depth = body.person.frame.depth_map_tl()
+    top = _torso(body) & (depth > 0.3)
+    neck = body.person.clothing.top & (depth < RULES.neck_zone_tl) & ~top
+    painted = _paint(_paint(person, neck, tuple(int(v) for v in body.skin_rgb)), top, RED)
+    check = check_result(person, painted, top, body, _garment("none"), "upper")
+    assert check.measures["painted_neck_u2"] > RULES.painted_neck_max_u2
+    assert any("neck and shoulders" in p for p in check.problems)
+    # The same top with the sweater's neck left as it was: nothing painted there.
+    kept = check_result(person, _paint(person, top, RED), top, body, _garment("none"), "upper")
+    assert kept.measures["painted_neck_u2"] < 0.01
+    assert not any("neck and shoulders" in p for p in kept.problems)

@@ -16,8 +16,9 @@ What is measured (every figure on the result's pixels):
   garment photo's sleeve length and the description's;
 * **colour**: the garment's main colours on the result against the described colour (CIEDE2000);
 * **painted skin**: how much skin the result shows where the photo showed none (skin the renderer had
-  to make up, its weakest part), and whether the pose (seated, arms crossed) is one the warp handles
-  badly;
+  to make up, its weakest part), over the whole person and at the neck and shoulders (where fills meet
+  the face, the hair and the new neckline), and whether the pose (seated, arms crossed) is one the warp
+  handles badly;
 * **ragged edges**: how far, on average, the new garment's outline strays from the same outline smoothed
   over a few hundredths of the body (torn edges, slivers and pieces stray; a clean hem or seam does not).
 """
@@ -83,6 +84,11 @@ class CheckRules:
     # Skin the renderer made up (where the photo showed none), as a share of the person, above which
     # the result is flagged: painted skin is the warp renderer's weakest part.
     painted_skin_max: float = 0.04
+    # Painted skin at the neck and shoulders (above neck_zone_tl torso lengths down), in square body units,
+    # above which the result is flagged: fills there meet the face, the hair and the new neckline, and
+    # show as patches where the old top rose higher than the new one.
+    neck_zone_tl: float = 0.25
+    painted_neck_max_u2: float = 0.06
     # The garment's outline against itself smoothed over this share of the body unit (Gaussian sigma): the
     # mean distance between the two (area between them per outline pixel), in body units, above which
     # the edges look ragged. On the 64 evaluation results, those labelled acceptable measure 0.0007-0.0014
@@ -163,10 +169,17 @@ def check_result(
     measures["coverage"] = coverage
     if coverage is not None and coverage < RULES.coverage_min:
         problems.append("Parts of the garment may be missing on the body.")
-    painted = _painted_skin_share(body, person, image, skin_like & ~garment_mask)
+    painted_mask = _painted_skin(body, person, image, skin_like & ~garment_mask)
+    painted = float(np.count_nonzero(painted_mask) / max(int(body.person_mask.sum()), 1))
     measures["painted_skin_share"] = painted
     if painted > RULES.painted_skin_max:
         problems.append("Skin the old clothes covered had to be painted in: it may look flat.")
+    frame = body.person.frame
+    neck = float(np.count_nonzero(painted_mask & (frame.depth_map_tl() < RULES.neck_zone_tl))) / frame.unit_px**2
+    measures["painted_neck_u2"] = neck
+    if neck > RULES.painted_neck_max_u2:
+        problems.append("The skin at your neck and shoulders was painted in where the old top covered it: "
+                        "it may look patchy.")
     ragged = _raggedness(garment_mask, body.person.frame.unit_px)
     measures["ragged_edges_u"] = ragged
     if ragged is not None and ragged > RULES.ragged_max_u:
@@ -194,16 +207,17 @@ def _raggedness(garment_mask: np.ndarray, unit: float) -> float | None:
     return float(np.count_nonzero(garment_mask ^ smooth)) / max(int(outline), 1) / unit
 
 
-def _painted_skin_share(body: BodyAnalysis, person: np.ndarray, image: np.ndarray, skin_like: np.ndarray) -> float:
-    """The share of the person that shows skin in the result (``skin_like``: off the new garment) where
-    the photo showed none: skin the renderer had to make up (a bared arm, midriff or leg)."""
+def _painted_skin(body: BodyAnalysis, person: np.ndarray, image: np.ndarray, skin_like: np.ndarray) -> np.ndarray:
+    """Where the result shows skin (``skin_like``: off the new garment) and the photo showed none: skin the
+    renderer had to make up (a bared arm, midriff, leg or neck); bool ``(H, W)``."""
     shown = skin_like & body.person_mask & np.any(image != person, axis=2)
     ys, xs = np.nonzero(shown)
-    if not len(ys):
-        return 0.0
-    # The photo's colours are looked up only where skin shows that the renderer changed.
-    was_skin = body.skin_distance_sq(person[ys, xs][None])[0] < RULES.skin_weak_sq
-    return float(np.count_nonzero(~was_skin) / max(int(body.person_mask.sum()), 1))
+    painted = np.zeros(shown.shape, bool)
+    if len(ys):
+        # The photo's colours are looked up only where skin shows that the renderer changed.
+        was_skin = body.skin_distance_sq(person[ys, xs][None])[0] < RULES.skin_weak_sq
+        painted[ys[~was_skin], xs[~was_skin]] = True
+    return painted
 
 
 def _unusual_pose(body: BodyAnalysis) -> str | None:
