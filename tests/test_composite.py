@@ -460,3 +460,18 @@ def test_bared_arms_take_the_upper_bodys_skin_tone_not_the_legs() -> None:
     to_upper = np.linalg.norm(arm_tone - _lab(person, upper_skin))
     to_legs = np.linalg.norm(arm_tone - _lab(person, legs))
     assert to_upper < to_legs
+
+
+@pytest.mark.parametrize("case_id", ["v58", "v59"])
+def test_a_skirt_keeps_its_outline_below_the_old_clothes_hem(case_id: str) -> None:
+    # v59: a midi dress over a shorter A-line dress; v58: a long floral dress over a slip dress. Cut to
+    # the photographed person, the new skirt narrowed to the legs where the old one ended (a step);
+    # it keeps its own outline down to its hem.
+    _, body, _, result = _render(case_id)
+    frame = body.person.frame
+    rows = np.flatnonzero(result.garment_mask.any(axis=1))
+    span = np.arange(int(frame.mid_hip[1]), int(rows.max() - 0.15 * frame.unit_px))
+    width = np.array([np.ptp(np.flatnonzero(result.garment_mask[y])) for y in span], np.float64)
+    d = int(0.05 * frame.unit_px)
+    drop = (width[:-d] - width[d:]) / np.maximum(width[:-d], 1.0)
+    assert drop.max() < 0.15

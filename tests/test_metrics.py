@@ -273,7 +273,7 @@ def test_garment_drawn_outside_the_body_leaks():
     assert metrics.leakage(garment, body) == pytest.approx(800 / 8000)
 
 
-def test_a_skirt_between_the_legs_is_not_leakage_but_beside_them_it_is():
+def test_a_skirt_between_and_flaring_beside_the_legs_is_not_leakage_but_a_piece_beyond_it_is():
     person = np.zeros((200, 200), bool)
     person[20:100, 70:130] = True  # torso
     person[100:190, 70:90] = person[100:190, 110:130] = True  # two legs apart
@@ -284,8 +284,13 @@ def test_a_skirt_between_the_legs_is_not_leakage_but_beside_them_it_is():
     gap = 60 * 20
     assert metrics.leakage(skirt, person) == pytest.approx(gap / person.sum())
     assert metrics.leakage(skirt, person, landmarks, "dress") == 0.0
-    skirt[100:160, 130:150] = True  # flaring out beside the legs: outside the person
-    assert metrics.leakage(skirt, person, landmarks, "dress") == pytest.approx(60 * 20 / person.sum())
+    for row in range(100, 160):  # flaring out as it falls, an A-line: its drape, not leakage
+        reach = int(metrics.SKIRT_DRAPE * (row - 100))
+        skirt[row, 130:130 + reach] = skirt[row, 70 - reach:70] = True
+    assert metrics.leakage(skirt, person, landmarks, "dress") == 0.0
+    skirt[100:120, 160:180] = True  # a piece beside the hips, beyond any drape
+    assert metrics.leakage(skirt, person, landmarks, "dress") == pytest.approx(20 * 20 / person.sum())
+    assert metrics.leakage(skirt, person, landmarks, "upper") > 20 * 20 / person.sum()  # only a skirt drapes
 
 
 def test_coverage_is_the_covered_share_of_the_region():

@@ -42,7 +42,6 @@ from ..stages.landmarks import (
     RIGHT_SHOULDER,
     RIGHT_WRIST,
 )
-from ..stages.masks import row_spans
 
 # --- SSIM -------------------------------------------------------------------------------
 SSIM_WINDOW = 7  # px, the uniform window of scikit-image's structural_similarity
@@ -75,6 +74,9 @@ SOLID_SHARE = 0.9  # a garment is solid when this share of its pixels has the do
 VISIBLE = 0.5  # MediaPipe visibility above which a landmark counts as seen
 SHOULDER_OVERHANG = 0.12  # garment extends this far past the shoulder joint
 HIP_OVERHANG = 0.45  # hip joints lie inside the body: the flesh extends this far beyond
+# A skirt may stand off the legs' outer line by this share of its drop below the hips (an A-line flares by
+# about a quarter to a third of its length; a flared circle skirt more): no leakage.
+SKIRT_DRAPE = 0.3
 WAIST_ABOVE_HIPS = 0.25  # waistband sits this far (of torso length) above the hip joints
 THIGH_RADIUS = 0.55  # of hip-joint distance
 SHIN_RADIUS = 0.35
@@ -290,8 +292,10 @@ def leakage(
 ) -> float:
     """New-garment pixels outside the person, as a fraction of the person's pixels.
 
-    A dress's skirt hangs across the gap between the legs (below the hip joints, between the
-    outermost leg pixels of each row): that is not leakage, when ``landmarks`` are given.
+    A dress's skirt hangs across the gap between the legs and stands off them as it falls (below the hip
+    joints: between the outermost leg pixels of each row, widened by :data:`SKIRT_DRAPE` of the row's drop
+    below the hips, an A-line's flare): that is not leakage, when ``landmarks`` are given. Sleeves, a
+    bodice or pieces beside the body are.
 
     Args:
         garment_mask: bool ``(H, W)``, where the render shows the new garment.
@@ -303,15 +307,27 @@ def leakage(
         return math.nan
     allowed = person_mask
     if category == "dress" and landmarks is not None:
-        allowed = person_mask | _leg_span(person_mask, landmarks)
+        allowed = person_mask | _skirt_drape(person_mask, landmarks)
     return float((garment_mask & ~allowed).sum() / total)
 
 
-def _leg_span(person_mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """Below the hip joints, each row of the person filled between its outermost pixels (bool)."""
+def _skirt_drape(person_mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Below the hip joints, each row of the person filled between its outermost pixels and widened by
+    :data:`SKIRT_DRAPE` of its drop below the hips (bool)."""
+    hip_y = max(0, int(max(landmarks[LEFT_HIP][1], landmarks[RIGHT_HIP][1])))
     below = np.zeros_like(person_mask, dtype=bool)
-    below[max(0, int(max(landmarks[LEFT_HIP][1], landmarks[RIGHT_HIP][1]))):] = True
-    return row_spans(person_mask & below)
+    below[hip_y:] = True
+    legs = person_mask & below
+    rows = np.flatnonzero(legs.any(axis=1))
+    drape = np.zeros_like(legs)
+    if not rows.size:
+        return drape
+    first = np.argmax(legs[rows], axis=1)
+    last = legs.shape[1] - 1 - np.argmax(legs[rows, ::-1], axis=1)
+    flare = SKIRT_DRAPE * (rows - hip_y)
+    cols = np.arange(legs.shape[1])[None, :]
+    drape[rows] = (cols >= (first - flare)[:, None]) & (cols <= (last + flare)[:, None])
+    return drape
 
 
 def _subsample(pixels: np.ndarray) -> np.ndarray:

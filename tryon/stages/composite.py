@@ -101,7 +101,8 @@ NOISE_MAX = 4.0
 MATCH_MIN_PIXELS = 400
 GARMENT_CORE_ALPHA = 0.9
 FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)
-SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs
+SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs...
+SKIRT_CONE = 0.3  # ...and, further down, this share of its drop below the hips (an A-line's flare)
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
 FILL_GROW_PX = 4  # fills reach this far past the old garment (its anti-aliased outline)...
 RIM_PX = 1.5  # ...and fully replace this much of it
@@ -647,11 +648,23 @@ def _noise_level(person: np.ndarray, body: BodyAnalysis) -> float:
 
 def _skirt_support(body: BodyAnalysis, unit: float) -> np.ndarray:
     """Below the hips, each row of the person filled from its leftmost to its rightmost leg pixel
-    (a skirt hangs across the gap between the legs), widened by :data:`SKIRT_FLARE`."""
-    legs = body.person_mask & (_person_model(body).frame.depth_map_tl() > 1.0)
+    (a skirt hangs across the gap between the legs), widened by :data:`SKIRT_FLARE` and, further
+    down, by :data:`SKIRT_CONE` of the drop below the hips: a flared skirt keeps its own outline
+    below the old clothes' hem instead of narrowing to the legs there."""
+    frame = _person_model(body).frame
+    legs = body.person_mask & (frame.depth_map_tl() > 1.0)
     for name in ("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"):
         legs &= ~body.regions[name]
-    return masks.dilate(masks.row_spans(legs), SKIRT_FLARE * unit)
+    rows = np.flatnonzero(legs.any(axis=1))
+    support = np.zeros_like(legs)
+    if not rows.size:
+        return support
+    first = np.argmax(legs[rows], axis=1)
+    last = legs.shape[1] - 1 - np.argmax(legs[rows, ::-1], axis=1)
+    flare = SKIRT_FLARE * unit + SKIRT_CONE * np.maximum(rows - frame.mid_hip[1], 0.0)
+    cols = np.arange(legs.shape[1])[None, :]
+    support[rows] = (cols >= (first - flare)[:, None]) & (cols <= (last + flare)[:, None])
+    return support
 
 
 def _meet_old_hem(warped: WarpedGarment, body: BodyAnalysis, scene: _Scene) -> WarpedGarment:
