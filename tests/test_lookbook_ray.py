@@ -156,6 +156,36 @@ def test_a_persons_waiting_pairs_go_to_one_worker_as_a_batch(tmp_path: Path) -> 
     assert len({o.worker for o in rendered}) == 1
 
 
+def test_analyses_go_out_a_few_at_a_time_behind_the_ready_pairs(tmp_path: Path) -> None:
+    # Seven photos on one worker: only IN_FLIGHT_PER_WORKER analyses are submitted at once, and a pair
+    # submitted as soon as its two photos are in is rendered before the last photos are analysed (the
+    # first results come early, not after every analysis).
+    from tryon.lookbook.plan import read_garments
+    from tryon.lookbook.ray_runner import IN_FLIGHT_PER_WORKER
+    from tryon.lookbook.runner import pair_job, photo_job
+
+    tops = ("vitonhd_09176_00.jpg", "vitonhd_00151_00.jpg", "vitonhd_00055_00.jpg", "vitonhd_00126_00.jpg",
+            "vitonhd_04469_00.jpg", "vitonhd_09263_00.jpg")
+    people_dir, garments_dir = make_inputs(tmp_path, people=PERSON_FILES[:1], garments=tops)
+    plan = make_plan(read_people(people_dir), read_garments(garments_dir))
+    first = plan.pairs[0]
+    with ray_executor(workers=1) as executor:
+        executor.submit_photos([photo_job(photo) for photo in (*plan.people, *plan.garments)])
+        in_flight = executor.in_flight()
+        arrivals: list = []
+        submitted = False
+        while executor.busy():
+            arrivals += executor.next_outcomes(timeout=5.0)
+            done = {o.key for o in arrivals if o.status == "ok"}
+            if not submitted and {first.person.key, first.garment.key} <= done:
+                executor.submit_pairs([pair_job(first, 0)])
+                submitted = True
+    assert in_flight == {"photo": IN_FLIGHT_PER_WORKER, "pair": 0}
+    kinds = ["pair" if o.key == first.key else "photo" for o in arrivals]
+    assert kinds.count("photo") == 7 and kinds.count("pair") == 1
+    assert kinds.index("pair") < len(kinds) - 1  # before the last analysis
+
+
 def _kill_a_busy_pair_worker() -> tuple[int, str]:
     """SIGKILL a Ray worker process while it renders pairs (its title names them): ``(pid, pair names)``."""
     deadline = time.monotonic() + BUSY_WAIT_S

@@ -14,8 +14,9 @@
   shared out over the tasks in flight (guided self-scheduling: large batches while much is left, single
   pairs at the end, so the workers finish together). The person's composite preparation (~35 % of a pair
   on a grid) is then done once per batch, not once per worker that happens to get one of its pairs.
-- At most ``IN_FLIGHT_PER_WORKER`` tasks per worker are submitted at once: the driver's memory, the
-  object store and a Ctrl-C stay bounded for any grid size.
+- At most ``IN_FLIGHT_PER_WORKER`` pair tasks and as many photo analyses per worker are submitted at once,
+  ready pairs first: the first results come after a few analyses, not after all of them, and the
+  driver's memory, the object store and a Ctrl-C stay bounded for any grid size.
 - A worker process that dies (killed, out of memory, a lost node) is retried by Ray ``RETRIES`` times
   (``max_retries`` for tasks; ``max_restarts`` + ``max_task_retries`` for actors, which reload the pipeline).
 - Ray is started here (on this machine's cores) unless an address is given or ``RAY_ADDRESS`` is set, and
@@ -31,7 +32,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -212,6 +213,7 @@ class RayExecutor:
         self._analysed: dict[str, Any] = {}  # photo key -> ObjectRef of its Analysed
         self._in_flight: dict[Any, tuple[str, Any]] = {}  # ref -> ("photo"|"pair", job)
         self._queue = PairQueue()
+        self._photos: deque[PhotoJob] = deque()  # waiting for a slot, in the order the plan needs them
         self._actors: list[Any] = []
         self._actor_load: dict[int, int] = {}
         self._analyse = ray.remote(_analyse_task).options(num_returns=2, num_cpus=1, max_retries=RETRIES)
@@ -254,11 +256,14 @@ class RayExecutor:
                 info["actors"] = len(self._actors)
         return info
 
+    def in_flight(self) -> dict[str, int]:
+        """Tasks submitted to Ray and not yet collected, by kind ("photo", "pair")."""
+        kinds = [kind for kind, _ in self._in_flight.values()]
+        return {"photo": kinds.count("photo"), "pair": kinds.count("pair")}
+
     def submit_photos(self, jobs: Sequence[PhotoJob]) -> None:
-        for job in jobs:
-            outcome_ref, analysed_ref = self._analyse.remote(job)
-            self._analysed[job.key] = analysed_ref
-            self._in_flight[outcome_ref] = ("photo", job)
+        self._photos.extend(jobs)
+        self._fill()
 
     def submit_pairs(self, jobs: Sequence[PairJob]) -> None:
         for job in jobs:
@@ -270,7 +275,7 @@ class RayExecutor:
 
     def _fill(self) -> None:
         limit = self.workers * IN_FLIGHT_PER_WORKER
-        while self._queue and sum(kind == "pair" for kind, _ in self._in_flight.values()) < limit:
+        while self._queue and self.in_flight()["pair"] < limit:
             if self._actors:
                 job = self._queue.pop()
                 refs = [self._analysed[job.person], self._analysed[job.garment]]
@@ -283,9 +288,15 @@ class RayExecutor:
                 refs = [self._analysed[jobs[0].person], *(self._analysed[job.garment] for job in jobs)]
                 ref = self._render.options(name=task_name(jobs)).remote(jobs, refs)
                 self._in_flight[ref] = ("pair", (jobs, None))
+        # Then analyses, behind the ready pairs: Ray runs a worker's queue in the order it was submitted.
+        while self._photos and self.in_flight()["photo"] < limit:
+            job = self._photos.popleft()
+            outcome_ref, analysed_ref = self._analyse.remote(job)
+            self._analysed[job.key] = analysed_ref
+            self._in_flight[outcome_ref] = ("photo", job)
 
     def busy(self) -> bool:
-        return bool(self._in_flight or self._queue)
+        return bool(self._in_flight or self._queue or self._photos)
 
     def next_outcomes(self, timeout: float) -> list[PhotoOutcome | PairOutcome]:
         import ray
@@ -337,6 +348,7 @@ class RayExecutor:
             ray.kill(actor)
         self._in_flight.clear()
         self._queue.clear()
+        self._photos.clear()
         self._analysed.clear()
 
 
