@@ -14,9 +14,10 @@
   shared out over the tasks in flight (guided self-scheduling: large batches while much is left, single
   pairs at the end, so the workers finish together). The person's composite preparation (~35 % of a pair
   on a grid) is then done once per batch, not once per worker that happens to get one of its pairs.
-- At most ``IN_FLIGHT_PER_WORKER`` pair tasks and as many photo analyses per worker are submitted at once,
-  ready pairs first: the first results come after a few analyses, not after all of them, and the
-  driver's memory, the object store and a Ctrl-C stay bounded for any grid size.
+- At most ``IN_FLIGHT_PER_WORKER`` tasks per worker are submitted at once, ready pairs first and photo
+  analyses in the slots left (for diffusion, analyses beside the GPU actors' pairs): the first results
+  come after a few analyses, not after all of them, and the driver's memory, the object store and a
+  Ctrl-C stay bounded for any grid size.
 - A worker process that dies (killed, out of memory, a lost node) is retried by Ray ``RETRIES`` times
   (``max_retries`` for tasks; ``max_restarts`` + ``max_task_retries`` for actors, which reload the pipeline).
 - Ray is started here (on this machine's cores) unless an address is given or ``RAY_ADDRESS`` is set, and
@@ -288,8 +289,12 @@ class RayExecutor:
                 refs = [self._analysed[jobs[0].person], *(self._analysed[job.garment] for job in jobs)]
                 ref = self._render.options(name=task_name(jobs)).remote(jobs, refs)
                 self._in_flight[ref] = ("pair", (jobs, None))
-        # Then analyses, behind the ready pairs: Ray runs a worker's queue in the order it was submitted.
-        while self._photos and self.in_flight()["photo"] < limit:
+        # Then analyses in the slots the pairs leave. A leased worker goes on with queued tasks of the same
+        # function (Ray reuses the lease), so analyses queued beyond the free slots would hold the CPUs
+        # until every photo is analysed and the ready pairs wait: with one worker and the 64 evaluation
+        # cases, the first pair came after all 98 analyses. GPU actors render beside the CPU tasks.
+        photo_limit = limit if self._actors else limit - self.in_flight()["pair"]
+        while self._photos and self.in_flight()["photo"] < photo_limit:
             job = self._photos.popleft()
             outcome_ref, analysed_ref = self._analyse.remote(job)
             self._analysed[job.key] = analysed_ref
