@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tryon.stages import landmarks as lm
+from tryon.stages.body import PART_NAMES, RegionMasks
 from tryon.stages.person import PROPORTIONS, BodyFrame, BodyShape, Silhouette, ray_extent
 
 SIZE = (800, 600)
@@ -172,7 +173,7 @@ def test_limbs_take_the_girth_their_bare_skin_shows_and_the_model_where_none_sho
     assert everywhere.limb_radius_px("leg_left", 100.0) == model.limb_radius_px("leg_left", 100.0)
 
 
-def _leg_scene(knee_scale: float) -> tuple[BodyFrame, BodyShape, dict[str, np.ndarray], np.ndarray, np.ndarray, int]:
+def _leg_scene(knee_scale: float) -> tuple[BodyFrame, BodyShape, RegionMasks, np.ndarray, np.ndarray, int]:
     """A standing figure in a skirt ending ``0.1`` unit above the knees; below it bare legs whose skin is
     ``knee_scale`` times the model's width. Returns frame, shape, regions, skin, skirt and the hem's row."""
     from tryon.stages.person import draw_tapered
@@ -195,11 +196,11 @@ def _leg_scene(knee_scale: float) -> tuple[BodyFrame, BodyShape, dict[str, np.nd
     skirt = np.zeros(SIZE, bool)
     skirt[int(frame.mid_hip[1]) - 20:hem] = True
     skin = skin.astype(bool) & ~skirt
-    for part in regions:  # the regions are disjoint: legs win over arms
-        if part.startswith(("upper_arm", "lower_arm")):
-            regions[part] &= ~(regions["thigh_left"] | regions["thigh_right"] | regions["shin_left"]
-                               | regions["shin_right"])
-    return frame, shape, regions, skin, skirt & (sum(regions.values()) > 0), hem
+    # One label map, as the body stage stores its parts (disjoint: the legs, drawn last, win over the arms).
+    labels = np.zeros(SIZE, np.uint8)
+    for part in sorted(regions, key=lambda name: name.startswith(("thigh", "shin"))):
+        labels[regions[part]] = PART_NAMES.index(part) + 1
+    return frame, shape, RegionMasks(labels, skin), skin, skirt & (labels > 0), hem
 
 
 def _runs(row: np.ndarray) -> list[int]:

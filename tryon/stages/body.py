@@ -31,7 +31,7 @@ Steps of :func:`analyze_body`:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import cv2
 import numpy as np
@@ -294,6 +294,17 @@ class RegionMasks(Mapping):
         if name not in PART_NAMES:
             raise KeyError(name)
         return self._labels == PART_NAMES.index(name) + 1
+
+    def union(self, names: Iterable[str], size: tuple[int, int] | None = None) -> np.ndarray:
+        """The body parts ``names`` together (bool ``(H, W)``; not "skin"), in one pass over the label map;
+        at ``size`` (``(h, w)``, nearest label) when given, which is cheaper for a coarse use."""
+        table = np.zeros(len(PART_NAMES) + 1, bool)
+        for name in names:
+            table[PART_NAMES.index(name) + 1] = True
+        labels = self._labels
+        if size is not None and size != labels.shape:
+            labels = cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+        return table[labels]
 
     def __iter__(self) -> Iterator[str]:
         return iter(REGION_NAMES)

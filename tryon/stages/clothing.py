@@ -50,7 +50,7 @@ from .landmarks import (
 from .person import PROPORTIONS, BodyFrame, BodyShape
 
 if TYPE_CHECKING:
-    from .body import BodyAnalysis
+    from .body import BodyAnalysis, RegionMasks
 
 ARM_PARTS = ("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right")
 _CHAIN_INDICES = {"left": (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST), "right": (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST)}
@@ -136,6 +136,7 @@ class ParseRules:
     continue_bin_u: float = 0.03
     continue_measure_u: float = 0.1
     continue_bare_share: float = 0.6  # a bin is bare when its skin is this wide against the model's limb
+    continue_sample_px: int = 2  # the hem and the bare limb's sides are found on every 2nd pixel each way
 
 
 RULES = ParseRules()
@@ -312,7 +313,7 @@ LIMB_PARTS = {"arm_left": ("upper_arm_left", "lower_arm_left"), "arm_right": ("u
 
 
 def _limb_continuations(
-    skin: np.ndarray, old: np.ndarray, regions: dict[str, np.ndarray], frame: BodyFrame, shape: BodyShape
+    skin: np.ndarray, old: np.ndarray, regions: RegionMasks, frame: BodyFrame, shape: BodyShape
 ) -> np.ndarray:
     """Bare body under the old garment next to where each limb comes out of it bare (bool ``(H, W)``).
 
@@ -328,39 +329,62 @@ def _limb_continuations(
     if step < 1.0:
         return out
     measure_bins = max(1, round(RULES.continue_measure_u / RULES.continue_bin_u))
+    k = RULES.continue_sample_px
     for limb, parts in LIMB_PARTS.items():
-        region = _union(regions, parts)
-        if not (region & old).any() or not (region & skin).any():
+        region = regions.union(parts)
+        x, y, w, h = cv2.boundingRect(region.view(np.uint8))  # the limb's box: np.nonzero is slow
+        box = (slice(y, y + h), slice(x, x + w))
+        if not w or not (region[box] & old[box]).any() or not (region[box] & skin[box]).any():
             continue
-        ys, xs = np.nonzero(region & (skin | old))
+        # Where the hem is and how wide the bare limb below it: on every k-th pixel each way.
+        sample = (slice(y, y + h, k), slice(x, x + w, k))
+        ys, xs = np.nonzero(region[sample] & (skin[sample] | old[sample]))
+        ys, xs = ys * k + y, xs * k + x
         joints = [np.asarray(j, np.float64) for j in frame.chain(limb)]
         along, across = _chain_coordinates(joints, xs, ys)
         bins = np.maximum(0, (along / step).astype(int))
         count = int(bins.max()) + 1
         bare = skin[ys, xs]
-        skin_px = np.bincount(bins, bare, count)
+        skin_px = np.bincount(bins, bare, count) * k * k
         old_px = np.bincount(bins, old[ys, xs], count)
-        radius = np.array([shape.limb_radius_px(limb, (k + 0.5) * step) for k in range(count)])
-        covered = old_px > skin_px
+        radius = np.array([shape.limb_radius_px(limb, (n + 0.5) * step) for n in range(count)])
+        covered = old_px * k * k > skin_px
         is_bare = (skin_px / step >= RULES.continue_bare_share * 2 * radius) & ~covered
-        hem = next((k for k in range(1, count) if covered[k - 1] and is_bare[k]), None)
+        hem = next((n for n in range(1, count) if covered[n - 1] and is_bare[n]), None)
         if hem is None:
             continue
         # The bare limb's sides: each bin's outermost skin, the median over the bins (a stray pixel moves one).
-        sides = [(across[sel].min(), across[sel].max()) for k in range(hem, min(count, hem + measure_bins))
-                 if (sel := bare & (bins == k)).any()]
+        sides = [(across[sel].min(), across[sel].max()) for n in range(hem, min(count, hem + measure_bins))
+                 if (sel := bare & (bins == n)).any()]
         if not sides:
             continue
         lo, hi = np.median(np.array(sides), axis=0)
-        start = hem * step
-        reach = RULES.continue_u * unit
-        # Down to the measured stretch too: the hem's own last rows lie in the first bare bins.
-        under = old[ys, xs] & (along < start + measure_bins * step) & (along > start - reach)
-        r = np.interp(along[under], (np.arange(count) + 0.5) * step, radius)
-        w = np.clip((start - along[under]) / reach, 0.0, 1.0)  # 0 at the hem, 1 where the model takes over
-        inside = ((across[under] >= (1 - w) * lo - w * r) & (across[under] <= (1 - w) * hi + w * r))
-        out[ys[under][inside], xs[under][inside]] = True
+        start, reach = hem * step, RULES.continue_u * unit
+        # Then every pixel of the old garment around the hem, down to the measured stretch too (the hem's
+        # own last rows lie in the first bare bins).
+        cx, cy = _chain_point(joints, start)
+        half = reach + measure_bins * step + 2 * max(abs(lo), abs(hi), float(radius.max())) + 2
+        near = (slice(max(y, int(cy - half)), min(y + h, int(cy + half) + 1)),
+                slice(max(x, int(cx - half)), min(x + w, int(cx + half) + 1)))
+        fys, fxs = np.nonzero(region[near] & old[near])
+        fys, fxs = fys + near[0].start, fxs + near[1].start
+        f_along, f_across = _chain_coordinates(joints, fxs, fys)
+        under = (f_along < start + measure_bins * step) & (f_along > start - reach)
+        r = np.interp(f_along[under], (np.arange(count) + 0.5) * step, radius)
+        t = np.clip((start - f_along[under]) / reach, 0.0, 1.0)  # 0 at the hem, 1 where the model takes over
+        inside = (f_across[under] >= (1 - t) * lo - t * r) & (f_across[under] <= (1 - t) * hi + t * r)
+        out[fys[under][inside], fxs[under][inside]] = True
     return out
+
+
+def _chain_point(joints: list[np.ndarray], distance: float) -> np.ndarray:
+    """The point ``distance`` px down a limb's chain of joints (clamped to its ends)."""
+    for a, b in itertools.pairwise(joints):
+        length = float(np.linalg.norm(b - a))
+        if distance <= length:
+            return a + (b - a) * max(distance, 0.0) / max(length, 1e-6)
+        distance -= length
+    return joints[-1]
 
 
 def _chain_coordinates(joints: list[np.ndarray], xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -587,7 +611,7 @@ def _at_full_size(
     # Built from masks at lower resolutions, its outline has stairs that would show wherever the new
     # garment or a fill meets it (hair over a collar, a chin).
     front = (masks.smooth_outline(front, RULES.front_smooth_px) & body.person_mask) | face  # the face stays whole
-    arms = _union(dict(full.items()), ARM_PARTS)
+    arms = full.union(ARM_PARTS)
     dressed_full = masks.upsample(dressed, size)
 
     upsampled: dict[int, np.ndarray] = {}  # by the parse mask's id: seen() and rimmed() share it

@@ -274,7 +274,8 @@ def _skin_colour(work: _Work, body: BodyAnalysis) -> np.ndarray:
     base = _skin_base(work, body)
     sigma = max(1.0, SKIN_FIELD_SIGMA * work.unit)
     visible = work.skin > 0.5
-    limbs = [_down(_union(body, names), work.size) for _, names in SKIN_GROUPS]
+    work_hw = (work.size[1], work.size[0])
+    limbs = [body.regions.union(names, work_hw).astype(np.float32) for _, names in SKIN_GROUPS]
     members = [*limbs, np.clip(1.0 - sum(limbs), 0.0, 1.0)]  # the trunk: what no limb holds
     blend = max(1.0, SKIN_GROUP_BLEND * work.unit)
     soft = [cv2.GaussianBlur(m, (0, 0), blend) for m in members]
@@ -293,13 +294,6 @@ def _skin_colour(work: _Work, body: BodyAnalysis) -> np.ndarray:
     return colour
 
 
-def _union(body: BodyAnalysis, names: tuple[str, ...]) -> np.ndarray:
-    out = np.zeros(body.size, bool)
-    for name in names:
-        out |= body.regions[name]
-    return out
-
-
 def _skin_base(work: _Work, body: BodyAnalysis) -> np.ndarray:
     """The photo's visible skin colour on each side of the hips (float32 RGB at work size; arms and
     hands count above, wherever they hang), blended over the hips' band; the model's without skin."""
@@ -310,7 +304,7 @@ def _skin_base(work: _Work, body: BodyAnalysis) -> np.ndarray:
     scale = work.size[1] / body.size[0]
     ys, xs = np.mgrid[0:work.size[1], 0:work.size[0]].astype(np.float32)
     depth = ((xs - frame.mid_hip[0] * scale) * frame.down[0] + (ys - frame.mid_hip[1] * scale) * frame.down[1])
-    arms = _down(_union(body, ARM_REGIONS), work.size) > 0.5
+    arms = body.regions.union(ARM_REGIONS, (work.size[1], work.size[0]))
     below = (depth > 0.0) & ~arms
     everywhere = np.median(work.rgb[visible], axis=0).astype(np.float32)
     sides = [np.median(work.rgb[visible & side], axis=0).astype(np.float32)
