@@ -42,6 +42,7 @@ from ..stages.landmarks import (
     RIGHT_SHOULDER,
     RIGHT_WRIST,
 )
+from ..stages.masks import row_spans
 
 # --- SSIM -------------------------------------------------------------------------------
 SSIM_WINDOW = 7  # px, the uniform window of scikit-image's structural_similarity
@@ -317,17 +318,8 @@ def _skirt_drape(person_mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     hip_y = max(0, int(max(landmarks[LEFT_HIP][1], landmarks[RIGHT_HIP][1])))
     below = np.zeros_like(person_mask, dtype=bool)
     below[hip_y:] = True
-    legs = person_mask & below
-    rows = np.flatnonzero(legs.any(axis=1))
-    drape = np.zeros_like(legs)
-    if not rows.size:
-        return drape
-    first = np.argmax(legs[rows], axis=1)
-    last = legs.shape[1] - 1 - np.argmax(legs[rows, ::-1], axis=1)
-    flare = SKIRT_DRAPE * (rows - hip_y)
-    cols = np.arange(legs.shape[1])[None, :]
-    drape[rows] = (cols >= (first - flare)[:, None]) & (cols <= (last + flare)[:, None])
-    return drape
+    drop = np.maximum(np.arange(person_mask.shape[0]) - hip_y, 0)
+    return row_spans(person_mask & below, widen=SKIRT_DRAPE * drop)
 
 
 def _subsample(pixels: np.ndarray) -> np.ndarray:

@@ -649,16 +649,8 @@ def _skirt_support(body: BodyAnalysis, unit: float) -> np.ndarray:
     legs = body.person_mask & (frame.depth_map_tl() > 1.0)
     for name in ("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"):
         legs &= ~body.regions[name]
-    rows = np.flatnonzero(legs.any(axis=1))
-    support = np.zeros_like(legs)
-    if not rows.size:
-        return support
-    first = np.argmax(legs[rows], axis=1)
-    last = legs.shape[1] - 1 - np.argmax(legs[rows, ::-1], axis=1)
-    flare = SKIRT_FLARE * unit + SKIRT_CONE * np.maximum(rows - frame.mid_hip[1], 0.0)
-    cols = np.arange(legs.shape[1])[None, :]
-    support[rows] = (cols >= (first - flare)[:, None]) & (cols <= (last + flare)[:, None])
-    return support
+    drop = np.maximum(np.arange(legs.shape[0]) - frame.mid_hip[1], 0.0)
+    return masks.row_spans(legs, widen=SKIRT_FLARE * unit + SKIRT_CONE * drop)
 
 
 def _meet_old_hem(warped: WarpedGarment, body: BodyAnalysis, scene: _Scene) -> WarpedGarment:

@@ -123,16 +123,19 @@ def smooth_outline(mask: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def row_spans(mask: np.ndarray) -> np.ndarray:
+def row_spans(mask: np.ndarray, widen: np.ndarray | None = None) -> np.ndarray:
     """Each row of ``mask`` filled from its leftmost to its rightmost pixel (bool ``(H, W)``; empty rows stay
-    empty): what hangs across a gap, as a skirt across the legs."""
+    empty): what hangs across a gap, as a skirt across the legs. ``widen``: float ``(H,)``, px each row's
+    span reaches further out on both sides (a skirt flaring as it falls)."""
     mask = mask.astype(bool)
     span = np.zeros_like(mask)
     rows = np.flatnonzero(mask.any(axis=1))
     if not rows.size:
         return span
-    first = np.argmax(mask[rows], axis=1)
-    last = mask.shape[1] - 1 - np.argmax(mask[rows, ::-1], axis=1)
+    first = np.argmax(mask[rows], axis=1).astype(np.float64)
+    last = (mask.shape[1] - 1 - np.argmax(mask[rows, ::-1], axis=1)).astype(np.float64)
+    if widen is not None:
+        first, last = first - widen[rows], last + widen[rows]
     cols = np.arange(mask.shape[1])[None, :]
     span[rows] = (cols >= first[:, None]) & (cols <= last[:, None])
     return span
