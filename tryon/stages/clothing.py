@@ -341,7 +341,7 @@ def _limb_continuations(
         ys, xs = np.nonzero(region[sample] & (skin[sample] | old[sample]))
         ys, xs = ys * k + y, xs * k + x
         joints = [np.asarray(j, np.float64) for j in frame.chain(limb)]
-        along, across = _chain_coordinates(joints, xs, ys)
+        along, across, _ = _chain_coordinates(joints, xs, ys)
         bins = np.maximum(0, (along / step).astype(int))
         count = int(bins.max()) + 1
         bare = skin[ys, xs]
@@ -368,7 +368,7 @@ def _limb_continuations(
                 slice(max(x, int(cx - half)), min(x + w, int(cx + half) + 1)))
         fys, fxs = np.nonzero(region[near] & old[near])
         fys, fxs = fys + near[0].start, fxs + near[1].start
-        f_along, f_across = _chain_coordinates(joints, fxs, fys)
+        f_along, f_across, _ = _chain_coordinates(joints, fxs, fys)
         under = (f_along < start + measure_bins * step) & (f_along > start - reach)
         r = np.interp(f_along[under], (np.arange(count) + 0.5) * step, radius)
         t = np.clip((start - f_along[under]) / reach, 0.0, 1.0)  # 0 at the hem, 1 where the model takes over
@@ -387,9 +387,11 @@ def _chain_point(joints: list[np.ndarray], distance: float) -> np.ndarray:
     return joints[-1]
 
 
-def _chain_coordinates(joints: list[np.ndarray], xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """How far down a limb's chain (px from its root joint) each pixel lies, and how far across it
-    (signed px: positive to the right of the chain's direction), by its nearest bone."""
+def _chain_coordinates(
+    joints: list[np.ndarray], xs: np.ndarray, ys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How far down a limb's chain (px from its root joint) each pixel lies, how far across it (signed px:
+    positive to the right of the chain's direction) and how far from it (px), by its nearest bone."""
     p = np.stack([xs, ys], axis=1).astype(np.float64)
     along, across, distance = np.zeros(len(p)), np.zeros(len(p)), np.full(len(p), np.inf)
     start = 0.0
@@ -404,7 +406,7 @@ def _chain_coordinates(joints: list[np.ndarray], xs: np.ndarray, ys: np.ndarray)
         across[nearer] = (rel[nearer, 0] * d[1] - rel[nearer, 1] * d[0]) / length
         distance[nearer] = dist[nearer]
         start += length
-    return along, across
+    return along, across, distance
 
 
 def _open_outerwear(half: _Half, top: np.ndarray, sleeves: np.ndarray) -> np.ndarray | None:
@@ -449,17 +451,7 @@ def _arm_coordinates(half: _Half, frame: BodyFrame, side: str, zone: np.ndarray)
     k = RULES.step
     joints = [np.asarray(j, np.float64) / k for j in frame.chain(f"arm_{side}")]
     ys, xs = np.nonzero(zone)
-    p = np.stack([xs, ys], axis=1).astype(np.float64)
-    along, distance = np.zeros(len(p)), np.full(len(p), np.inf)
-    start = 0.0
-    for a, b in itertools.pairwise(joints):
-        d = b - a
-        length = max(float(np.linalg.norm(d)), 1e-6)
-        t = np.clip((p - a) @ d / length**2, 0.0, 1.0)
-        dist = np.linalg.norm(p - (a + t[:, None] * d), axis=1)
-        nearer = dist < distance
-        along[nearer], distance[nearer] = start + t[nearer] * length, dist[nearer]
-        start += length
+    along, _, distance = _chain_coordinates(joints, xs, ys)
     return ys, xs, along, distance
 
 
@@ -640,12 +632,12 @@ def _at_full_size(
     fabric = max(1, round(RULES.fabric_u * frame.unit_px))
     hugged = cv2.erode(sleeves_full.astype(np.uint8), masks.disc(fabric)).astype(bool)
     arms_under = hugged & shape.limbs_mask(("arm_left", "arm_right"), scale=RULES.fullest_arm_share)
-    old = seen(top) | seen(bottoms) | sleeves_full
-    continued = _limb_continuations(skin, old, full, frame, shape)
+    top_seen, bottoms_seen = seen(top), seen(bottoms)
+    continued = _limb_continuations(skin, top_seen | bottoms_seen | sleeves_full, full, frame, shape)
     bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | shape.limbs_mask() | arms_under | skin
                                     | continued)
     return Clothing(
-        top=seen(top), bottoms=seen(bottoms), sleeves=sleeves_full, outer=None if outer is None else seen(outer),
+        top=top_seen, bottoms=bottoms_seen, sleeves=sleeves_full, outer=None if outer is None else seen(outer),
         top_rimmed=rimmed(top),
         bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
         one_piece=one_piece, bare_midriff=bare_midriff, top_hem_tl=top_hem, clusters=cluster_full,

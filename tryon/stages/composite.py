@@ -647,8 +647,7 @@ def _skirt_support(body: BodyAnalysis, unit: float) -> np.ndarray:
     below the old clothes' hem instead of narrowing to the legs there."""
     frame = _person_model(body).frame
     legs = body.person_mask & (frame.depth_map_tl() > 1.0)
-    for name in ("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"):
-        legs &= ~body.regions[name]
+    legs &= ~body.regions.union(("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"))
     drop = np.maximum(np.arange(legs.shape[0]) - frame.mid_hip[1], 0.0)
     return masks.row_spans(legs, widen=SKIRT_FLARE * unit + SKIRT_CONE * drop)
 
@@ -720,9 +719,7 @@ def _fill_layers(
         ring = visible[box] & (cv2.distanceTransform((~zone[box]).astype(np.uint8), cv2.DIST_L2, 3) <= CARRY_RING_PX)
         carried = _push_pull(base, (ring if ring.any() else visible[box]).astype(np.float32), coarse=True)[sy, sx]
         dist = cv2.distanceTransform((~visible[box]).astype(np.uint8), cv2.DIST_L2, 3)[sy, sx]
-        limbs = np.zeros(visible[box].shape, bool)
-        for name in LIMB_REGIONS:
-            limbs |= body.regions[name][box]
+        limbs = body.regions.union(LIMB_REGIONS)[box]
         torso_visible = visible[box] & ~limbs
         torso_dist = cv2.distanceTransform((~torso_visible).astype(np.uint8), cv2.DIST_L2, 3)[sy, sx]
         reach = max(SKIN_CONTINUE * unit, 1.0)
