@@ -271,6 +271,22 @@ def test_dark_hair_over_a_dark_top_is_told_apart_by_its_strands() -> None:
     assert (after.regions["face_hair"] & low & ~lock).sum() < 0.1 * (lock & low).sum()
 
 
+def test_brown_hair_over_a_navy_dress_is_sorted_by_colour() -> None:
+    # v55: brown hair ends beside the neck over a navy-black velvet dress. The colour models' means are
+    # close (the hair's light and shade spread it wide), but they sort their own samples: the ends are hair.
+    image, body = analysed("person/dresscode_052767_0.jpg")
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    _, _, _, face_bottom = body.face_box
+    shoulder_y = min(body.point(LEFT_SHOULDER)[1], body.point(RIGHT_SHOULDER)[1])
+    rows = np.arange(body.size[0])[:, None]
+    beside_neck = (rows >= face_bottom) & (rows < shoulder_y) & body.person_mask & ~body.regions["skin"]
+    brown = beside_neck & (lab[..., 2] >= 132) & (lab[..., 0] < 140)  # warm (b*) and dark: the hair
+    navy = body.person_mask & (rows > shoulder_y) & (lab[..., 2] < 126)  # blue: the dress
+    assert brown.sum() > 500 and navy.sum() > 10_000
+    assert body.regions["face_hair"][brown].mean() > 0.8
+    assert body.regions["face_hair"][navy].mean() < 0.01
+
+
 def test_plain_tops_grow_no_hair_below_the_shoulders() -> None:
     # Without a lock the strand test finds nothing on the black top (seams and straps are thin lines).
     _, body = analysed("paired/person/vitonhd_14627_00.jpg")

@@ -254,8 +254,13 @@ class HairRules:
     seen_above_share: float = 0.5  # hair is looked for above this share of the face box's height
     band_half_width_u: float = 0.75  # long hair lies within this many body units of the face centre
     max_length_u: float = 1.6  # and at most this many body units below the shoulder line
-    # Hair and clothing colour models this close (Mahalanobis, squared) cannot be told apart: no long hair.
+    # Hair and clothing colour models this close (Mahalanobis, squared) cannot be told apart: no long hair...
     min_separation_sq: float = 16.0
+    # ...unless the two models still sort their own samples: at least this share of the head's hair taken
+    # for hair and at most this share of the torso's cloth (brown hair over a navy top: close means, but
+    # the hair's wide spread of light and shade inflates the distance test, not the overlap).
+    sorted_hair_share: float = 0.8
+    sorted_cloth_share: float = 0.03
     open_px: int = 2  # at work resolution: removes specks before the connectivity test
     # Hair the colour of the clothing (black hair over a black top) is told apart by its texture: fine,
     # directional strands. Only where the clothing is plain (its texture this many times weaker than the
@@ -1166,11 +1171,18 @@ class _HairContext:
         """Pixels in ``window`` nearer the hair's colour than the clothing's and the skin's (bool)."""
         if not self.separable:
             return np.zeros(self.face[window].shape, bool)
-        lab = self.lab[window]
-        hair_d = _mahalanobis_sq(lab, *self.hair_model)
-        nearest_hair = (hair_d < _mahalanobis_sq(lab, *self.cloth_model)) & (
-            hair_d < _mahalanobis_sq(lab, *self.skin_model))
-        return nearest_hair & (hair_d < SKIN.mahalanobis_sq) & ~self.skin[window]
+        return _nearest_hair(self.lab[window], self.hair_model, self.cloth_model, self.skin_model) & ~self.skin[window]
+
+
+def _nearest_hair(
+    lab: np.ndarray, hair: tuple[np.ndarray, np.ndarray], cloth: tuple[np.ndarray, np.ndarray],
+    skin: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Lab colours (float ``(..., 3)``) nearer the hair model than the clothing's and the skin's, and
+    within the hair model's own reach (bool ``(...)``)."""
+    hair_d = _mahalanobis_sq(lab, *hair)
+    nearest = (hair_d < _mahalanobis_sq(lab, *cloth)) & (hair_d < _mahalanobis_sq(lab, *skin))
+    return nearest & (hair_d < SKIN.mahalanobis_sq)
 
 
 def _hair_context(
@@ -1199,6 +1211,10 @@ def _hair_context(
         hair_model = _robust_fit(hair_samples, _median(hair_samples), SKIN_PRIOR_COV / 4)
         cloth_model = _robust_fit(cloth_samples, _median(cloth_samples), SKIN_PRIOR_COV / 4)
         separable = bool(_mahalanobis_sq(cloth_model[0], *hair_model) >= HAIR.min_separation_sq)
+        if not separable:
+            hair_taken = _nearest_hair(hair_samples, hair_model, cloth_model, skin_model).mean()
+            cloth_taken = _nearest_hair(cloth_samples, hair_model, cloth_model, skin_model).mean()
+            separable = bool(hair_taken >= HAIR.sorted_hair_share and cloth_taken <= HAIR.sorted_cloth_share)
     return _HairContext(lab=lab, texture=texture, skin=skin, skin_model=skin_model, face=face, hair_area=hair_area,
                         head_box=head_box, torso_core=torso_core, hair_model=hair_model, cloth_model=cloth_model,
                         separable=separable, hair_seen=hair_seen)
