@@ -180,6 +180,28 @@ def test_filled_skin_is_shaded_and_grained_not_a_flat_patch(case_id: str) -> Non
     assert grain.std() > 0.5
 
 
+def _redness_slope(rgb: np.ndarray) -> float:
+    """How log(red / blue) changes with log(luma) over pixels ``(N, 3)``: below 0, darker is redder."""
+    rgb = rgb.astype(np.float64) + 1.0
+    luma = np.log(rgb.mean(axis=1))
+    luma -= luma.mean()
+    redness = np.log(rgb[:, 0] / rgb[:, 2])
+    return float(luma @ (redness - redness.mean()) / (luma @ luma))
+
+
+@pytest.mark.parametrize("case_id", ["v05", "v15", "v22", "v23"])
+def test_filled_skin_in_shadow_turns_redder_like_the_photos_skin(case_id: str) -> None:
+    # Skin in shadow is redder than lit skin (light scattered under it); a plain darkening reads grey.
+    person, body, _, result = _render(case_id)
+    kernel = np.ones((5, 5), np.uint8)
+    filled = cv2.erode(result.layers["skin_filled"].astype(np.uint8), kernel).astype(bool)
+    visible = cv2.erode((body.regions["skin"] & ~body.regions["face_hair"]).astype(np.uint8), kernel).astype(bool)
+    photo = _redness_slope(cv2.GaussianBlur(person, (0, 0), 2.0)[visible])
+    fill = _redness_slope(cv2.GaussianBlur(result.image, (0, 0), 2.0)[filled])
+    assert photo < -0.3  # the photos show it
+    assert fill < 0.5 * photo  # and the fill follows (a plain darkening: about 0)
+
+
 def test_a_bared_shin_is_round() -> None:
     # Across a filled shin the light falls off from its middle towards both sides (a cylinder),
     # not only in a thin rim at the outline.

@@ -55,6 +55,8 @@ RELIEF_SUPPORT = 0.5
 RELIEF_MIN_PIXELS = 30
 SKIN_FIELD_SIGMA = 0.35  # of the shoulder width: how far visible skin colour spreads into fills
 SKIN_GROUP_BLEND = 0.1  # of the unit: how softly the parts' skin colours meet
+SKIN_LIGHT_RANGE = (0.5, 1.6)  # bounds on each channel's exponent in the skin's colour-for-light fit...
+SKIN_LIGHT_MIN_SPREAD = 0.08  # ...which needs this spread (std) of log luma over the visible skin
 # A bared limb or torso is round: lit from the front, it darkens towards its outline by this
 # much (Lambert's cosine over a cylinder, with ambient light keeping the rim from going black).
 ROUND_DEPTH = 0.4
@@ -314,6 +316,27 @@ def _skin_base(work: _Work, body: BodyAnalysis) -> np.ndarray:
     return (1.0 - share[..., None]) * sides[0] + share[..., None] * sides[1]
 
 
+def _skin_light(work: _Work) -> np.ndarray:
+    """How the photo's skin colour follows its light: per-channel exponents ``k`` (float32 ``(3,)``,
+    mean 1) with ``channel ~ luma ** k`` over the visible skin (least squares in logs, at work size,
+    where texture is averaged out). Skin in shadow is redder than lit skin (light scattered under it:
+    red ~0.6-0.9, blue ~1.1-1.5 on the eval photos), so darkening filled skin by ``s`` multiplies it by
+    ``s ** k``, not by ``s``, which reads grey. Grey (all 1) without enough skin or light spread."""
+    grey = np.ones(3, np.float32)
+    visible = work.skin > 0.5
+    if visible.sum() < SKIN_MIN_PIXELS:
+        return grey
+    rgb = np.log(work.rgb[visible].astype(np.float64) + 1.0)
+    luma = np.log(work.rgb[visible].astype(np.float64).mean(axis=1) + 1.0)
+    luma -= luma.mean()
+    spread = float(np.sqrt(np.mean(luma * luma)))
+    if spread < SKIN_LIGHT_MIN_SPREAD:
+        return grey
+    k = (luma @ (rgb - rgb.mean(axis=0))) / float(luma @ luma)
+    k = np.clip(k / k.mean(), *SKIN_LIGHT_RANGE)
+    return (k / k.mean()).astype(np.float32)
+
+
 def _white_balance(work: _Work, garment_background: np.ndarray | None) -> np.ndarray:
     """Per-channel gains that move the garment photo's white towards the person photo's."""
     visible = work.person < 0.01
@@ -351,6 +374,7 @@ class PreparedPerson:
             legs, where a skirt hangs), else None.
         skin_fill, background_fill: float32 ``(H, W, 3)`` in about [0, 255]: bare skin and
             background where the old garment is (see :func:`_fill_layers`).
+        skin_light: float32 ``(3,)``: how the skin's colour follows its light (:func:`_skin_light`).
         grain_level: grey levels of fine grain on the photo's visible skin.
         noise_level: grey levels of the photo's own noise (on its plain background).
         sharpness: how crisp the photo's edges are (see :func:`_sharpness`); the garment is softened
@@ -366,6 +390,7 @@ class PreparedPerson:
     skirt_support: np.ndarray | None
     skin_fill: np.ndarray
     background_fill: np.ndarray
+    skin_light: np.ndarray
     grain_level: float
     noise_level: float
     sharpness: float
@@ -383,11 +408,12 @@ def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> Pre
     unit = model.frame.unit_px
     shading = _up(_shading(work, scene.clusters), size, everywhere)
     skin_colour = _up(_skin_colour(work, body), size, everywhere)
-    skin_fill, background_fill, grain_level = _fill_layers(person, body, scene, skin_colour, shading)
+    skin_light = _skin_light(work)
+    skin_fill, background_fill, grain_level = _fill_layers(person, body, scene, skin_colour, shading, skin_light)
     prepared = PreparedPerson(
         category=category, size=size, scene=scene, unit=unit, work=work, shading=shading,
         skirt_support=_skirt_support(body, unit) if category in ("dress", "lower") else None,
-        skin_fill=skin_fill, background_fill=background_fill, grain_level=grain_level,
+        skin_fill=skin_fill, background_fill=background_fill, skin_light=skin_light, grain_level=grain_level,
         noise_level=_noise_level(person, body), sharpness=_sharpness(person, body.person_mask),
     )
     # It is shared by every request on this photo (a cache): no request may write into it.
@@ -676,6 +702,7 @@ def _meet_old_hem(warped: WarpedGarment, body: BodyAnalysis, scene: _Scene) -> W
 
 def _fill_layers(
     person: np.ndarray, body: BodyAnalysis, scene: _Scene, skin_colour: np.ndarray, shading: np.ndarray,
+    skin_light: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """What may go where the old garment is removed, before any garment is known: float32 RGB
     ``(H, W, 3)`` images of the bare skin and of the background, valid within
@@ -683,7 +710,8 @@ def _fill_layers(
 
     Bare skin: the person's skin colour (spread from the visible skin), lit by the photo's
     large-scale light, darkened towards the outline of the limb or torso it belongs to (they
-    are round); next to visible skin it carries on what the photo shows there. Background:
+    are round), each channel by the photo's own skin-colour-for-light exponent (``skin_light``,
+    :func:`_skin_light`); next to visible skin it carries on what the photo shows there. Background:
     pushed in from the visible background around it. :func:`_fills` adds the garment's
     contact shadow and the grain, and blends the two.
     """
@@ -704,7 +732,8 @@ def _fill_layers(
     # bared skin takes it over (elsewhere the large-scale light), on the model's roundness.
     relief, confidence = _relief(person[zc], scene.clusters[zc], where, unit)
     relief, confidence = relief[zy, zx], confidence[zy, zx]
-    tone = ((confidence * relief + (1.0 - confidence) * light) * round_)[:, None] * skin_colour[zc][zy, zx]
+    light = np.maximum((confidence * relief + (1.0 - confidence) * light) * round_, 1e-3)
+    tone = light[:, None] ** skin_light[None, :] * skin_colour[zc][zy, zx]
     # Next to visible skin the fill carries on what the photo shows there (its light, its
     # shading across the limb), fading into the model over SKIN_CONTINUE. Torso skin carries
     # on only the torso's and neck's own skin: a lit arm beside it would wash out its
@@ -802,7 +831,8 @@ def _fills(
             # An arm in front of the garment is not in its shadow.
             below &= ~prepared.scene.arms_front[crop][ys, xs]
             shadow -= below * CONTACT_SHADOW * np.exp(-dist / width)
-        fill[ys, xs] = shadow[:, None] * prepared.skin_fill[crop][ys, xs] + grain[:, None]
+        shade = shadow[:, None] ** prepared.skin_light[None, :]
+        fill[ys, xs] = shade * prepared.skin_fill[crop][ys, xs] + grain[:, None]
     if background_fill.any():
         ys, xs = np.nonzero(background_fill)
         w = skin_weight[ys, xs][:, None]
