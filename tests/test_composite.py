@@ -202,6 +202,20 @@ def test_filled_skin_in_shadow_turns_redder_like_the_photos_skin(case_id: str) -
     assert fill < 0.5 * photo  # and the fill follows (a plain darkening: about 0)
 
 
+@pytest.mark.parametrize("case_id", ["v10", "v32"])
+def test_a_crew_neck_covers_the_shoulders_up_to_the_neck(case_id: str) -> None:
+    # A crew-neck tee over a crew-neck tee: the new neckline's corners sit at the base of the neck as the
+    # outline shows it (not at the model's, lower on these men), so little is painted above the shoulders
+    # (0.016-0.024 square units before).
+    _, body, _, result = _render(case_id)
+    frame = body.person.frame
+    ys, xs = np.mgrid[0: body.size[0], 0: body.size[1]]
+    middle = 0.5 * (body.point(LEFT_SHOULDER) + body.point(RIGHT_SHOULDER))
+    above = (xs - middle[0]) * frame.down[0] + (ys - middle[1]) * frame.down[1] < 0
+    painted = (result.layers["skin_filled"] | result.layers["background_filled"]) & above
+    assert painted.sum() / frame.unit_px**2 < 0.014
+
+
 def test_a_bared_shin_is_round() -> None:
     # Across a filled shin the light falls off from its middle towards both sides (a cylinder),
     # not only in a thin rim at the outline.

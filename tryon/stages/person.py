@@ -109,6 +109,7 @@ class Proportions:
     shoulder_search_u: float = 0.25  # the top of the shoulder is searched this far above its joint
     shoulder_band_u: tuple[float, float] = (0.15, 0.12)  # the shoulder line: below / above a straight line
     shoulder_line_inset_px: float = 2.0  # a garment's shoulder line sits just inside the silhouette
+    neck_base_search_u: float = 0.12  # a neckline's corner rises at most this far to the outline above it
     dress_hem_clearance_share: float = 0.1  # a dress ends at least this share of the shin above the ankles
     centre_line_extension_tl: float = 4.0  # the centre line runs on past the last joint seen
 
@@ -498,6 +499,22 @@ class Silhouette:
         found = hits[0] and not hits.all()
         top = float(steps[np.argmin(hits)]) - 1.0 if found else p.shoulder_rise_u * f.unit_px
         return base - f.down * top
+
+    def neck_base(self, corner: np.ndarray) -> np.ndarray:
+        """Where a neckline's corner sits: ``corner`` (from the model's base of the neck), raised to the
+        outline above it when the outline is within :attr:`Proportions.neck_base_search_u` and is the
+        background's edge (a neck held high or a sloping trapezius). Inside the neck's own width the
+        person goes on up into the head: the model's corner stays."""
+        f, p = self.frame, PROPORTIONS
+        steps = np.arange(0, int(p.neck_base_search_u * f.unit_px) + 1, dtype=np.float64)
+        points = corner[None, :] - steps[:, None] * f.down[None, :]
+        body, person = sample_mask(self.no_head, points), sample_mask(self.person, points)
+        if not body[0] or body.all():
+            return corner
+        first_out = int(np.argmin(body))
+        if person[first_out]:  # the head begins there: the corner is on the neck
+            return corner
+        return corner - f.down * max(0.0, first_out - 1 - p.shoulder_line_inset_px)
 
     def shoulder_top(self, guess: np.ndarray) -> np.ndarray:
         """The silhouette's top above (or below) ``guess``, within a band around it, just inside."""

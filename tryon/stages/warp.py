@@ -88,6 +88,7 @@ class FitRules:
     neck_ring_depth_u: float = 0.25  # the first this-much of a neckline's drop wraps around the neck...
     neck_ring_squash: float = 0.4  # ...and looks this much shallower from the front
     neckline_points: tuple[float, float] = (1 / 3, 2 / 3)  # control points along each chord neck corner -> centre
+    neck_hug_u: float = 0.25  # a neckline this narrow (half width) hugs the neck: its corners find the neck's base
     strap_span_share: float = 0.15  # of the shoulder span: a neck corner this near the shoulder point is a strap top
     # The shoulder span sets the scale only while it agrees with the torso length within
     # FIT.scale_tolerance (a body turned sideways shows narrow shoulders, but its torso keeps its length).
@@ -463,6 +464,8 @@ def _neckline_pairs(fit: _TorsoFit, person: PersonModel) -> list[tuple[np.ndarra
     for point, sign, seam, g_seam in ((nl, 1.0, fit.body_seams[0], fit.seams[0]),
                                       (nr, -1.0, fit.body_seams[1], fit.seams[1])):
         corner = frame.centre(corner_depth) + sign * half * frame.across
+        if half <= FIT.neck_hug_u * frame.unit_px:  # a neckline close round the neck sits at its base
+            corner = person.silhouette.neck_base(corner)
         pairs.append((corner, point))
         corners.append((corner, point))
         # The shoulder line between the neck and the seam follows the top of the shoulder
