@@ -69,7 +69,7 @@ ARM_REGIONS = (*ARM_PARTS, "hand_left", "hand_right")
 LIMB_REGIONS = (*ARM_REGIONS, *LEG_PARTS)
 SKIN_GROUPS = (("legs", LEG_PARTS), ("arms", ARM_REGIONS))  # each takes its own skin's colour; the rest: the trunk
 SKIN_CONTINUE = 0.1  # of the unit: how far filled skin carries on the visible skin next to it...
-CARRY_RING_PX = 6  # ...taken from the visible skin this close to the fill
+CARRY_BLUR = 0.03  # ...each fill pixel taking its nearest visible skin, smoothed over the fill (of the unit)
 ROUND_GRID = 0.02  # of the unit: the grid the roundness is worked out on...
 ROUND_BLUR = 0.04  # ...and how far (of the unit) it is smoothed
 ROUND_SOFT_PX = 1.0  # sigma of the soft edge between filled skin and filled background
@@ -107,7 +107,7 @@ SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs..
 SKIRT_CONE = 0.3  # ...and, further down, this share of its drop below the hips (an A-line's flare)
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
 FILL_GROW_PX = 4  # fills reach this far past the old garment (its anti-aliased outline)...
-RIM_PX = 1.5  # ...and fully replace this much of it
+RIM_PX = 2.0  # ...and fully replace this much of it (its anti-aliased rim; the skin a fill meets starts beyond)
 # A new top whose hem lands this close (torso lengths) above / below the old top's hem is
 # re-placed to meet it: nearly matching cuts should not leave a sliver of skin or old shirt.
 HEM_SNAP = (0.2, 0.1)
@@ -374,6 +374,8 @@ class PreparedPerson:
             legs, where a skirt hangs), else None.
         skin_fill, background_fill: float32 ``(H, W, 3)`` in about [0, 255]: bare skin and
             background where the old garment is (see :func:`_fill_layers`).
+        skin_carried: float32 ``(H, W)`` in [0, 1]: how much of ``skin_fill`` carries on the visible
+            skin beside it (1 at the fill's edge).
         skin_light: float32 ``(3,)``: how the skin's colour follows its light (:func:`_skin_light`).
         grain_level: grey levels of fine grain on the photo's visible skin.
         noise_level: grey levels of the photo's own noise (on its plain background).
@@ -390,6 +392,7 @@ class PreparedPerson:
     skirt_support: np.ndarray | None
     skin_fill: np.ndarray
     background_fill: np.ndarray
+    skin_carried: np.ndarray
     skin_light: np.ndarray
     grain_level: float
     noise_level: float
@@ -409,11 +412,13 @@ def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> Pre
     shading = _up(_shading(work, scene.clusters), size, everywhere)
     skin_colour = _up(_skin_colour(work, body), size, everywhere)
     skin_light = _skin_light(work)
-    skin_fill, background_fill, grain_level = _fill_layers(person, body, scene, skin_colour, shading, skin_light)
+    skin_fill, background_fill, skin_carried, grain_level = _fill_layers(
+        person, body, scene, skin_colour, shading, skin_light)
     prepared = PreparedPerson(
         category=category, size=size, scene=scene, unit=unit, work=work, shading=shading,
         skirt_support=_skirt_support(body, unit) if category in ("dress", "lower") else None,
-        skin_fill=skin_fill, background_fill=background_fill, skin_light=skin_light, grain_level=grain_level,
+        skin_fill=skin_fill, background_fill=background_fill, skin_carried=skin_carried, skin_light=skin_light,
+        grain_level=grain_level,
         noise_level=_noise_level(person, body), sharpness=_sharpness(person, body.person_mask),
     )
     # It is shared by every request on this photo (a cache): no request may write into it.
@@ -703,10 +708,11 @@ def _meet_old_hem(warped: WarpedGarment, body: BodyAnalysis, scene: _Scene) -> W
 def _fill_layers(
     person: np.ndarray, body: BodyAnalysis, scene: _Scene, skin_colour: np.ndarray, shading: np.ndarray,
     skin_light: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """What may go where the old garment is removed, before any garment is known: float32 RGB
     ``(H, W, 3)`` images of the bare skin and of the background, valid within
-    :data:`FILL_GROW_PX` of the old garment (zero elsewhere), and the photo's skin grain level.
+    :data:`FILL_GROW_PX` of the old garment (zero elsewhere); how much of the bare skin is carried
+    on from the visible skin beside it (float32 ``(H, W)`` in [0, 1]); and the photo's skin grain level.
 
     Bare skin: the person's skin colour (spread from the visible skin), lit by the photo's
     large-scale light, darkened towards the outline of the limb or torso it belongs to (they
@@ -721,7 +727,7 @@ def _fill_layers(
     background_image = np.zeros((h, w, 3), np.float32)
     zone = masks.grow(scene.old, FILL_GROW_PX)  # every pixel a fill can reach (see composite's `near`)
     if not zone.any():
-        return skin_image, background_image, GRAIN_LEVEL
+        return skin_image, background_image, np.zeros((h, w), np.float32), GRAIN_LEVEL
     ys, xs = np.nonzero(zone)
     zc = _box(ys, xs, 0, (h, w))
     where = zone[zc]
@@ -738,28 +744,45 @@ def _fill_layers(
     # shading across the limb), fading into the model over SKIN_CONTINUE. Torso skin carries
     # on only the torso's and neck's own skin: a lit arm beside it would wash out its
     # shadowed flanks.
-    visible = body.regions["skin"] & body.person_mask & ~zone
+    # The skin a fill meets, clear of the old garment's anti-aliased rim (a dark line along a hem).
+    visible = body.regions["skin"] & body.person_mask & ~masks.grow(scene.old, FILL_GROW_PX + RIM_PX)
     box = _box(ys, xs, FILL_CONTEXT * unit, (h, w))
     sy, sx = ys - box[0].start, xs - box[1].start
     base = person[box].astype(np.float32)
     if visible[box].any():
         # Carried from the skin right at the fill's edge (a shadow the old hem cast there goes on into the
         # fill), not from the skin's average further out: the two then meet without a step.
-        ring = visible[box] & (cv2.distanceTransform((~zone[box]).astype(np.uint8), cv2.DIST_L2, 3) <= CARRY_RING_PX)
-        carried = _push_pull(base, (ring if ring.any() else visible[box]).astype(np.float32), coarse=True)[sy, sx]
-        dist = cv2.distanceTransform((~visible[box]).astype(np.uint8), cv2.DIST_L2, 3)[sy, sx]
+        # Each fill pixel takes its nearest visible skin (labels number the visible pixels in raster order);
+        # smoothed over the fill, so where two stretches of the edge (a lit chest, a shadowed neck) hand
+        # over, they blend instead of meeting on a line, and no single pixel's grain is drawn out.
+        dist, nearest = cv2.distanceTransformWithLabels((~visible[box]).astype(np.uint8), cv2.DIST_L2, 5,
+                                                        labelType=cv2.DIST_LABEL_PIXEL)
+        source = np.flatnonzero(visible[box].ravel())[nearest[sy, sx] - 1]
+        field = np.zeros_like(base)
+        field[sy, sx] = base.reshape(-1, 3)[source]
+        inside = np.zeros(base.shape[:2], np.float32)
+        inside[sy, sx] = 1.0
+        sigma = max(1.0, CARRY_BLUR * unit)
+        carried = (_blur_coarse(field, sigma) / np.maximum(_blur_coarse(inside, sigma), 1e-6)[..., None])[sy, sx]
+        dist = dist[sy, sx]
         limbs = body.regions.union(LIMB_REGIONS)[box]
         torso_visible = visible[box] & ~limbs
         torso_dist = cv2.distanceTransform((~torso_visible).astype(np.uint8), cv2.DIST_L2, 3)[sy, sx]
         reach = max(SKIN_CONTINUE * unit, 1.0)
-        # Soft membership of the limbs, so the two kinds of carry meet without a seam.
-        limb_share = _blur_coarse(limbs.astype(np.float32), reach)[sy, sx]
-        weight = (limb_share * np.exp(-dist / reach) + (1.0 - limb_share) * np.exp(-torso_dist / reach))[:, None]
+        # Membership of the limbs, fading out beyond them, so the two kinds of carry meet without a seam.
+        limb_share = np.maximum(_blur_coarse(limbs.astype(np.float32), reach)[sy, sx], limbs[sy, sx])
+        # Decaying from the fill's edge (the rim between is replaced too), so the two meet in full there.
+        gap = RIM_PX + 1.0
+        weight = (limb_share * np.exp(-np.maximum(dist - gap, 0.0) / reach)
+                  + (1.0 - limb_share) * np.exp(-np.maximum(torso_dist - gap, 0.0) / reach))[:, None]
         tone = weight * carried + (1.0 - weight) * tone
     skin_image[ys, xs] = tone
+    carried_share = np.zeros((h, w), np.float32)
+    if visible[box].any():
+        carried_share[ys, xs] = weight[:, 0]
     known = ~masks.grow(body.person_mask[box], FILL_GROW_PX)
     background_image[ys, xs] = _push_pull(base, known.astype(np.float32), coarse=True)[sy, sx]
-    return skin_image, background_image, _grain_level(person, body)
+    return skin_image, background_image, carried_share, _grain_level(person, body)
 
 
 def _relief(
@@ -784,12 +807,12 @@ def _relief(
 
 
 def _blur_coarse(image: np.ndarray, sigma: float) -> np.ndarray:
-    """A wide Gaussian blur of a float32 ``(H, W)`` image, worked out at a coarser scale (a blur
-    this wide has no fine detail to lose; :data:`SMOOTH_SIGMA_MAX` px at the coarse scale)."""
+    """A wide Gaussian blur of a float32 ``(H, W)`` or ``(H, W, C)`` image, worked out at a coarser scale
+    (a blur this wide has no fine detail to lose; :data:`SMOOTH_SIGMA_MAX` px at the coarse scale)."""
     step = max(1.0, sigma / SMOOTH_SIGMA_MAX)
     if step <= 1.0:
         return cv2.GaussianBlur(image, (0, 0), sigma)
-    h, w = image.shape
+    h, w = image.shape[:2]
     small = cv2.resize(image, (max(1, round(w / step)), max(1, round(h / step))), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), sigma / step)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -830,7 +853,10 @@ def _fills(
             dist = cv2.distanceTransform(1 - near_clothing, cv2.DIST_L2, 3)[sy, sx]
             # An arm in front of the garment is not in its shadow.
             below &= ~prepared.scene.arms_front[crop][ys, xs]
-            shadow -= below * CONTACT_SHADOW * np.exp(-dist / width)
+            # Where the fill carries on the visible skin beside it, it has that skin's own light (shadow
+            # included): fading the shadow out there, the fill meets that skin without a step.
+            fade = 1.0 - prepared.skin_carried[crop][ys, xs]
+            shadow -= below * fade * CONTACT_SHADOW * np.exp(-dist / width)
         shade = shadow[:, None] ** prepared.skin_light[None, :]
         fill[ys, xs] = shade * prepared.skin_fill[crop][ys, xs] + grain[:, None]
     if background_fill.any():
