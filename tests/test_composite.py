@@ -248,6 +248,23 @@ def test_filled_skin_meets_the_visible_skin_beside_it_without_a_step(case_id: st
     assert _fill_step(case_id, on_limbs) < (9.5 if on_limbs else 8.0)
 
 
+@pytest.mark.parametrize("case_id", ["v44", "v45"])
+def test_trouser_legs_hang_at_their_own_width_below_the_old_shorts(case_id: str) -> None:
+    # Straight jeans (v45) and wide trousers (v44) over shorts on thin bare legs: below the knees each leg
+    # hangs at the garment's width, not cut to the bare shin (1.00 of the person's width before: skinny,
+    # and jodhpur-like under the old shorts' width); at the hip joints the trousers still sit on the body.
+    from tryon.stages import body as bd
+
+    _, body, _, result = _render(case_id)
+    knee = max(body.point(bd.LEFT_KNEE)[1], body.point(bd.RIGHT_KNEE)[1])
+    ankle = min(body.point(bd.LEFT_ANKLE)[1], body.point(bd.RIGHT_ANKLE)[1])
+    shins = slice(int(knee + 0.2 * (ankle - knee)), int(knee + 0.7 * (ankle - knee)))
+    assert result.garment_mask[shins].sum() > 1.3 * body.person_mask[shins].sum()
+    hips = int(max(body.point(bd.LEFT_HIP)[1], body.point(bd.RIGHT_HIP)[1]))
+    around = slice(hips - 5, hips + 5)
+    assert (result.garment_mask[around] & ~body.person_mask[around]).sum() < 0.05 * body.person_mask[around].sum()
+
+
 def test_a_bared_shin_is_round() -> None:
     # Across a filled shin the light falls off from its middle towards both sides (a cylinder),
     # not only in a thin rim at the outline.

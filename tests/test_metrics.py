@@ -290,6 +290,9 @@ def test_a_skirt_between_and_flaring_beside_the_legs_is_not_leakage_but_a_piece_
     assert metrics.leakage(skirt, person, landmarks, "dress") == 0.0
     skirt[100:120, 160:180] = True  # a piece beside the hips, beyond any drape
     assert metrics.leakage(skirt, person, landmarks, "dress") == pytest.approx(20 * 20 / person.sum())
+    # Lower garments hang the same way (a skirt, wide trouser legs); a top's pieces there are leakage.
+    assert metrics.leakage(skirt, person, landmarks, "lower") == pytest.approx(20 * 20 / person.sum())
+    assert metrics.leakage(skirt, person, landmarks, "upper") > 2 * 20 * 20 / person.sum()
     assert metrics.leakage(skirt, person, landmarks, "upper") > 20 * 20 / person.sum()  # only a skirt drapes
 
 

@@ -293,10 +293,10 @@ def leakage(
 ) -> float:
     """New-garment pixels outside the person, as a fraction of the person's pixels.
 
-    A dress's skirt hangs across the gap between the legs and stands off them as it falls (below the hip
-    joints: between the outermost leg pixels of each row, widened by :data:`SKIRT_DRAPE` of the row's drop
-    below the hips, an A-line's flare): that is not leakage, when ``landmarks`` are given. Sleeves, a
-    bodice or pieces beside the body are.
+    A dress's skirt, or a lower garment (a skirt, wide trouser legs), hangs across the gap between the legs
+    and stands off them as it falls (below the hip joints: between the outermost leg pixels of each row,
+    widened by :data:`SKIRT_DRAPE` of the row's drop below the hips, an A-line's flare): that is not
+    leakage, when ``landmarks`` are given. Sleeves, a bodice or pieces beside the body are.
 
     Args:
         garment_mask: bool ``(H, W)``, where the render shows the new garment.
@@ -307,7 +307,7 @@ def leakage(
     if not total:
         return math.nan
     allowed = person_mask
-    if category == "dress" and landmarks is not None:
+    if category in ("dress", "lower") and landmarks is not None:
         allowed = person_mask | _skirt_drape(person_mask, landmarks)
     return float((garment_mask & ~allowed).sum() / total)
 

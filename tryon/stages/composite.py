@@ -105,6 +105,8 @@ GARMENT_CORE_ALPHA = 0.9
 FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs...
 SKIRT_CONE = 0.3  # ...and, further down, this share of its drop below the hips (an A-line's flare)
+TROUSER_DRAPE = 0.1  # of the unit: how far a trouser leg may hang beside the leg inside it...
+TROUSER_DRAPE_DROP = 0.3  # ...reached this far (torso lengths) below the hip joints (none at them)
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
 FILL_GROW_PX = 4  # fills reach this far past the old garment (its anti-aliased outline)...
 RIM_PX = 2.0  # ...and fully replace this much of it (its anti-aliased rim; the skin a fill meets starts beyond)
@@ -372,6 +374,8 @@ class PreparedPerson:
         shading: float32 ``(H, W)``: the photo's large-scale light (1 = average).
         skirt_support: bool ``(H, W)`` for dresses and lower garments (the span between the
             legs, where a skirt hangs), else None.
+        leg_support: bool ``(H, W)`` for lower garments: the legs below the hips and what a trouser
+            leg's own width may hang beside them (see :func:`_leg_support`), else None.
         skin_fill, background_fill: float32 ``(H, W, 3)`` in about [0, 255]: bare skin and
             background where the old garment is (see :func:`_fill_layers`).
         skin_carried: float32 ``(H, W)`` in [0, 1]: how much of ``skin_fill`` carries on the visible
@@ -390,6 +394,7 @@ class PreparedPerson:
     work: _Work
     shading: np.ndarray
     skirt_support: np.ndarray | None
+    leg_support: np.ndarray | None
     skin_fill: np.ndarray
     background_fill: np.ndarray
     skin_carried: np.ndarray
@@ -417,6 +422,7 @@ def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> Pre
     prepared = PreparedPerson(
         category=category, size=size, scene=scene, unit=unit, work=work, shading=shading,
         skirt_support=_skirt_support(body, unit) if category in ("dress", "lower") else None,
+        leg_support=_leg_support(body, unit) if category == "lower" else None,
         skin_fill=skin_fill, background_fill=background_fill, skin_carried=skin_carried, skin_light=skin_light,
         grain_level=grain_level,
         noise_level=_noise_level(person, body), sharpness=_sharpness(person, body.person_mask),
@@ -535,6 +541,9 @@ def _coverage(
     if prepared.skirt_support is not None and not {"leg_left", "leg_right"} & warped.parts.keys():
         skirt = cv2.GaussianBlur(prepared.skirt_support[crop].astype(np.float32), (0, 0), EDGE_SOFT_PX)
         support = np.maximum(support, skirt)
+    elif prepared.leg_support is not None and {"leg_left", "leg_right"} & warped.parts.keys():
+        legs = cv2.GaussianBlur(prepared.leg_support[crop].astype(np.float32), (0, 0), EDGE_SOFT_PX)
+        support = np.maximum(support, legs)
     alpha *= support
     if edit is not None:
         alpha *= edit
@@ -681,6 +690,22 @@ def _skirt_support(body: BodyAnalysis, unit: float) -> np.ndarray:
     legs &= ~body.regions.union(("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"))
     drop = np.maximum(np.arange(legs.shape[0]) - frame.mid_hip[1], 0.0)
     return masks.row_spans(legs, widen=SKIRT_FLARE * unit + SKIRT_CONE * drop)
+
+
+def _leg_support(body: BodyAnalysis, unit: float) -> np.ndarray:
+    """Below the hips, the legs grown by up to :data:`TROUSER_DRAPE`, from nothing at the hip joints to
+    all of it :data:`TROUSER_DRAPE_DROP` torso lengths lower: a straight or wide trouser leg hangs at its
+    own width beside a thinner leg (cut to the bare leg, it turns skinny below the old clothes' hem and
+    jodhpur-like above it), while trousers still sit on the hips."""
+    frame = _person_model(body).frame
+    depth = frame.depth_map_tl()
+    legs = body.person_mask & (depth > 1.0)
+    legs &= ~body.regions.union(("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"))
+    if not legs.any():
+        return legs
+    allowance = TROUSER_DRAPE * unit * np.clip((depth - 1.0) / TROUSER_DRAPE_DROP, 0.0, 1.0)
+    dist = cv2.distanceTransform((~legs).astype(np.uint8), cv2.DIST_L2, 3)
+    return (dist <= allowance) & (depth > 1.0)
 
 
 def _meet_old_hem(warped: WarpedGarment, body: BodyAnalysis, scene: _Scene) -> WarpedGarment:
