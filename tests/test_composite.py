@@ -265,6 +265,18 @@ def test_trouser_legs_hang_at_their_own_width_below_the_old_shorts(case_id: str)
     assert (result.garment_mask[around] & ~body.person_mask[around]).sum() < 0.05 * body.person_mask[around].sum()
 
 
+@pytest.mark.parametrize("case_id", ["v22", "v23", "v33", "v52"])
+def test_no_piece_of_the_garment_floats_beyond_an_arm(case_id: str) -> None:
+    # A strip of the new garment cut off by an arm or a hand in front of it (beyond an arm hanging beside
+    # the body, under a hand in a pocket) read as a loose flap: v22's and v23's tops beside the arm, v33's
+    # sleeve under the hand, v52's trousers beyond the arm at the hip. Every piece shown is a real part.
+    _, _, _, result = _render(case_id)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(result.garment_mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    assert count > 1
+    assert areas.min() >= 0.02 * areas.sum(), sorted(areas.tolist())
+
+
 def test_a_bared_shin_is_round() -> None:
     # Across a filled shin the light falls off from its middle towards both sides (a cylinder),
     # not only in a thin rim at the outline.

@@ -107,6 +107,7 @@ SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs..
 SKIRT_CONE = 0.3  # ...and, further down, this share of its drop below the hips (an A-line's flare)
 TROUSER_DRAPE = 0.1  # of the unit: how far a trouser leg may hang beside the leg inside it...
 TROUSER_DRAPE_DROP = 0.3  # ...reached this far (torso lengths) below the hip joints (none at them)
+FRAGMENT_SHARE = 0.03  # pieces of the garment smaller than this share of it, cut off by an arm or a hand, go
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
 FILL_GROW_PX = 4  # fills reach this far past the old garment (its anti-aliased outline)...
 RIM_PX = 2.0  # ...and fully replace this much of it (its anti-aliased rim; the skin a fill meets starts beyond)
@@ -547,7 +548,26 @@ def _coverage(
     alpha *= support
     if edit is not None:
         alpha *= edit
+    alpha = _drop_fragments(alpha, FRAGMENT_SHARE)
     return alpha.astype(np.float32), behind_arms
+
+
+def _drop_fragments(alpha: np.ndarray, share: float) -> np.ndarray:
+    """``alpha`` (float32 on the crop) without the pieces of the garment cut off from the rest by what is
+    in front of it and smaller than ``share`` of it: a strip of a wide garment beyond an arm that hangs
+    beside the body floats there as a flap (the garment itself goes on behind the arm, out of sight)."""
+    solid = (alpha > 0.5).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    if count <= 2:
+        return alpha
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    small = np.flatnonzero(areas < share * areas.sum()) + 1
+    if not small.size:
+        return alpha
+    drop = np.isin(labels, small)
+    # The piece's soft rim goes with it.
+    drop = masks.grow(drop, 2.0) & ~masks.grow(solid.astype(bool) & ~drop, 1.0)
+    return np.where(drop, 0.0, alpha).astype(np.float32)
 
 
 def _beside_sleeves(warped: WarpedGarment, body: BodyAnalysis, crop: tuple[slice, slice], gap: float) -> np.ndarray:
