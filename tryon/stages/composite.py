@@ -725,7 +725,9 @@ def _leg_support(body: BodyAnalysis, unit: float) -> np.ndarray:
         return legs
     allowance = TROUSER_DRAPE * unit * np.clip((depth - 1.0) / TROUSER_DRAPE_DROP, 0.0, 1.0)
     dist = cv2.distanceTransform((~legs).astype(np.uint8), cv2.DIST_L2, 3)
-    return (dist <= allowance) & (depth > 1.0)
+    # Outwards only: the gap between the legs stays open (two legs, not one block).
+    between = masks.row_spans(legs) & ~legs
+    return (dist <= allowance) & (depth > 1.0) & ~between
 
 
 def _meet_old_hem(warped: WarpedGarment, body: BodyAnalysis, scene: _Scene) -> WarpedGarment:
