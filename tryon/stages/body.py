@@ -303,13 +303,15 @@ class RegionMasks(Mapping):
     def union(self, names: Iterable[str], size: tuple[int, int] | None = None) -> np.ndarray:
         """The body parts ``names`` together (bool ``(H, W)``; not "skin"), in one pass over the label map;
         at ``size`` (``(h, w)``, nearest label) when given, which is cheaper for a coarse use."""
-        table = np.zeros(len(PART_NAMES) + 1, bool)
+        table = np.zeros(256, np.uint8)
         for name in names:
-            table[PART_NAMES.index(name) + 1] = True
+            table[PART_NAMES.index(name) + 1] = 1
         labels = self._labels
         if size is not None and size != labels.shape:
             labels = cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-        return table[labels]
+        if labels.dtype == np.uint8:  # a lookup table: ~8x faster than numpy's fancy indexing
+            return cv2.LUT(labels, table).view(bool)
+        return table[labels].view(bool)
 
     def __iter__(self) -> Iterator[str]:
         return iter(REGION_NAMES)

@@ -347,7 +347,7 @@ def _limb_continuations(
         bare = skin[ys, xs]
         skin_px = np.bincount(bins, bare, count) * k * k
         old_px = np.bincount(bins, old[ys, xs], count)
-        radius = np.array([shape.limb_radius_px(limb, (n + 0.5) * step) for n in range(count)])
+        radius = shape.limb_radii_px(limb, (np.arange(count) + 0.5) * step)
         covered = old_px * k * k > skin_px
         is_bare = (skin_px / step >= RULES.continue_bare_share * 2 * radius) & ~covered
         hem = next((n for n in range(1, count) if covered[n - 1] and is_bare[n]), None)
@@ -469,7 +469,7 @@ def _sleeve(half: _Half, shape: BodyShape, frame: BodyFrame, side: str, clothed:
         return out
     ys, xs, along, distance = _arm_coordinates(half, frame, side, zone)
     table = np.linspace(0.0, float(along.max()) + 1.0, RULES.radius_table_size)
-    radius = np.interp(along, table, [shape.limb_radius_px(f"arm_{side}", t * k) / k for t in table])
+    radius = np.interp(along, table, shape.limb_radii_px(f"arm_{side}", np.asarray(table) * k) / k)
     step = RULES.sleeve_station_u * half.unit
     bins = (along // step).astype(np.int64)
     core = distance <= RULES.sleeve_core_share * radius

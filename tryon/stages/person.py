@@ -307,21 +307,28 @@ class BodyShape:
             return 0.0
         return float(self.half_width_px(depth_tl))
 
+    def limb_radii_px(self, limb: str, along_px: np.ndarray) -> np.ndarray:
+        """The bare ``limb``'s radii at points ``along_px`` (float ``(N,)``) px down its chain from the
+        shoulder/hip joint (the first segment's radius before it starts, the last one's past its end)."""
+        start = self.frame.chain(limb)[0]
+        pieces = [s for s in self.segments if s.limb == limb]
+        at = float(np.linalg.norm(pieces[0].a - start))
+        along = np.asarray(along_px, np.float64)
+        out = np.full(along.shape, pieces[-1].rb, np.float64)
+        done = np.zeros(along.shape, bool)
+        for n, piece in enumerate(pieces):
+            length = max(float(np.linalg.norm(piece.b - piece.a)), 1e-6)
+            here = ~done & ((along <= at + length) | (n == len(pieces) - 1))
+            t = np.clip((along[here] - at) / length, 0.0, 1.0)
+            out[here] = piece.ra + t * (piece.rb - piece.ra)
+            done |= here
+            at += length
+        return out
+
     def limb_radius_px(self, limb: str, along_px: float) -> float:
         """The bare ``limb``'s radius ``along_px`` down its chain from the shoulder/hip joint
         (the first segment's radius before it starts, the last one's past its end)."""
-        start = self.frame.chain(limb)[0]
-        pieces = [s for s in self.segments if s.limb == limb]
-        at = float(np.linalg.norm(pieces[0].a - start))  # where the first segment starts
-        for piece in pieces[:-1]:
-            length = float(np.linalg.norm(piece.b - piece.a))
-            if along_px <= at + length:
-                break
-            at += length
-        else:
-            piece = pieces[-1]
-        t = float(np.clip((along_px - at) / max(float(np.linalg.norm(piece.b - piece.a)), 1e-6), 0.0, 1.0))
-        return piece.ra + t * (piece.rb - piece.ra)
+        return float(self.limb_radii_px(limb, np.array([along_px]))[0])
 
     def torso_mask(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """The bare torso, bool ``(H, W)``."""
