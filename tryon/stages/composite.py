@@ -790,16 +790,17 @@ def _fill_layers(
     # Next to visible skin the fill carries on what the photo shows there (its light, its
     # shading across the limb), fading into the model over SKIN_CONTINUE. Torso skin carries
     # on only the torso's and neck's own skin: a lit arm beside it would wash out its
-    # shadowed flanks.
-    # The skin a fill meets, clear of the old garment's anti-aliased rim (a dark line along a hem).
+    # shadowed flanks. The skin a fill meets starts clear of the old garment's anti-aliased
+    # rim (a dark line along a hem).
     visible = body.regions["skin"] & body.person_mask & ~masks.grow(scene.old, FILL_GROW_PX + RIM_PX)
     box = _box(ys, xs, FILL_CONTEXT * unit, (h, w))
     sy, sx = ys - box[0].start, xs - box[1].start
     base = person[box].astype(np.float32)
+    carried_share = np.zeros((h, w), np.float32)
     if visible[box].any():
         # Carried from the skin right at the fill's edge (a shadow the old hem cast there goes on into the
-        # fill), not from the skin's average further out: the two then meet without a step.
-        # Each fill pixel takes its nearest visible skin (labels number the visible pixels in raster order);
+        # fill), not from the skin's average further out: the two then meet without a step. Each fill
+        # pixel takes its nearest visible skin (the labels number the visible pixels in raster order),
         # smoothed over the fill, so where two stretches of the edge (a lit chest, a shadowed neck) hand
         # over, they blend instead of meeting on a line, and no single pixel's grain is drawn out.
         dist, nearest = cv2.distanceTransformWithLabels((~visible[box]).astype(np.uint8), cv2.DIST_L2, 5,
@@ -823,10 +824,8 @@ def _fill_layers(
         weight = (limb_share * np.exp(-np.maximum(dist - gap, 0.0) / reach)
                   + (1.0 - limb_share) * np.exp(-np.maximum(torso_dist - gap, 0.0) / reach))[:, None]
         tone = weight * carried + (1.0 - weight) * tone
-    skin_image[ys, xs] = tone
-    carried_share = np.zeros((h, w), np.float32)
-    if visible[box].any():
         carried_share[ys, xs] = weight[:, 0]
+    skin_image[ys, xs] = tone
     known = ~masks.grow(body.person_mask[box], FILL_GROW_PX)
     background_image[ys, xs] = _push_pull(base, known.astype(np.float32), coarse=True)[sy, sx]
     return skin_image, background_image, carried_share, _grain_level(person, body)
