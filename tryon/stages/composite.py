@@ -653,10 +653,13 @@ def _as_photographed(
     own = _sharpness(rgb, inside)
     if own > prepared.sharpness * (1.0 + SHARPNESS_TOLERANCE):
         weight = alpha[..., None].astype(np.float32)
-        # Half way to the photo's crispness: a print's detail is worth keeping.
+        # Half way to the photo's crispness: a print's detail is worth keeping. The candidates' sharpness is
+        # measured on the blurred grey image (grey of a blur = blur of the grey; one channel, not three).
         target = prepared.sharpness + MATCH_SHARPNESS_SHARE * (own - prepared.sharpness)
+        luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        core = _sharp_core(inside)
         best = min(MATCH_BLUR_SIGMAS, key=lambda sigma: abs(
-            _sharpness(np.clip(cv2.GaussianBlur(garment, (0, 0), sigma), 0, 255).astype(np.uint8), inside) - target))
+            _luma_sharpness(np.round(cv2.GaussianBlur(luma, (0, 0), sigma)), core) - target))
         # Normalised blur of the premultiplied layer: the garment's edge does not darken.
         spread = cv2.GaussianBlur(weight[..., 0], (0, 0), best)[..., None]
         garment = cv2.GaussianBlur(garment * weight, (0, 0), best) / np.maximum(spread, 1e-3)
@@ -672,8 +675,17 @@ def _sharpness(image: np.ndarray, mask: np.ndarray) -> float:
     """How crisp an RGB uint8 image's strongest edges in ``mask`` are: mean |Laplacian| over mean
     gradient magnitude on them (it falls as an image is blurred); 0 when there are too few."""
     luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return _luma_sharpness(luma, _sharp_core(mask))
+
+
+def _sharp_core(mask: np.ndarray) -> np.ndarray:
+    """Where :func:`_sharpness` looks: ``mask`` clear of its own outline (bool)."""
+    return cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+
+
+def _luma_sharpness(luma: np.ndarray, inside: np.ndarray) -> float:
+    """:func:`_sharpness` of a float32 grey image on ``inside`` (see :func:`_sharp_core`)."""
     gradient = cv2.magnitude(cv2.Sobel(luma, cv2.CV_32F, 1, 0), cv2.Sobel(luma, cv2.CV_32F, 0, 1))
-    inside = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     if inside.sum() < MATCH_MIN_PIXELS:
         return 0.0
     strong = inside & (gradient >= np.percentile(gradient[inside], SHARP_EDGE_PERCENTILE))
