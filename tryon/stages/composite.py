@@ -717,11 +717,18 @@ def _skirt_support(body: BodyAnalysis, unit: float) -> np.ndarray:
     (a skirt hangs across the gap between the legs), widened by :data:`SKIRT_FLARE` and, further
     down, by :data:`SKIRT_CONE` of the drop below the hips: a flared skirt keeps its own outline
     below the old clothes' hem instead of narrowing to the legs there."""
-    frame = _person_model(body).frame
-    legs = body.person_mask & (frame.depth_map_tl() > 1.0)
-    legs &= ~body.regions.union(("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"))
-    drop = np.maximum(np.arange(legs.shape[0]) - frame.mid_hip[1], 0.0)
+    legs, _ = _legs_below_hips(body)
+    drop = np.maximum(np.arange(legs.shape[0]) - _person_model(body).frame.mid_hip[1], 0.0)
     return masks.row_spans(legs, widen=SKIRT_FLARE * unit + SKIRT_CONE * drop)
+
+
+def _legs_below_hips(body: BodyAnalysis) -> tuple[np.ndarray, np.ndarray]:
+    """The person below the hip joints less the hands and forearms hanging there (bool ``(H, W)``), and
+    every pixel's depth in torso lengths (float32 ``(H, W)``)."""
+    depth = _person_model(body).frame.depth_map_tl()
+    legs = body.person_mask & (depth > 1.0)
+    legs &= ~body.regions.union(("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"))
+    return legs, depth
 
 
 def _leg_support(body: BodyAnalysis, unit: float) -> np.ndarray:
@@ -729,10 +736,7 @@ def _leg_support(body: BodyAnalysis, unit: float) -> np.ndarray:
     all of it :data:`TROUSER_DRAPE_DROP` torso lengths lower: a straight or wide trouser leg hangs at its
     own width beside a thinner leg (cut to the bare leg, it turns skinny below the old clothes' hem and
     jodhpur-like above it), while trousers still sit on the hips."""
-    frame = _person_model(body).frame
-    depth = frame.depth_map_tl()
-    legs = body.person_mask & (depth > 1.0)
-    legs &= ~body.regions.union(("hand_left", "hand_right", "lower_arm_left", "lower_arm_right"))
+    legs, depth = _legs_below_hips(body)
     if not legs.any():
         return legs
     allowance = TROUSER_DRAPE * unit * np.clip((depth - 1.0) / TROUSER_DRAPE_DROP, 0.0, 1.0)
