@@ -330,6 +330,20 @@ def test_shadowed_arms_are_skin() -> None:
     assert body.regions["skin"][brown].mean() > 0.82
 
 
+@pytest.mark.parametrize("relpath", ["person/dresscode_053514_0.jpg", "person/dresscode_052767_0.jpg",
+                                     "person/dresscode_052472_0.jpg"])
+def test_a_dress_does_not_run_down_the_bare_shins_as_a_strip(relpath: str) -> None:
+    # v57, v55, v54: midi dresses on a light background; the blend of shin and background along the
+    # shins' outline parsed as the dress, a strip from the hem to the ankle that was then painted over.
+    _, body = analysed(relpath)
+    frame, clothing = body.person.frame, body.person.clothing
+    knee = int(max(frame.chain(leg)[1][1] for leg in ("leg_left", "leg_right")))
+    ankle = int(min(frame.chain(leg)[2][1] for leg in ("leg_left", "leg_right")))
+    per_row = clothing.bottoms_rimmed[knee:ankle].sum(axis=1)
+    strips = (per_row > 0) & (per_row <= 0.08 * frame.unit_px)  # a few px of "dress" beside a shin
+    assert strips.mean() < 0.33  # 0.44-0.50 of the rows before
+
+
 def patterned_cloth(image: np.ndarray, body: BodyAnalysis) -> np.ndarray:
     """Broad areas of fine detail between the shoulders and the knees, away from the hands and from
     their own edges (bool): a check or a print, never skin."""

@@ -213,7 +213,7 @@ def test_a_bared_thigh_starts_as_wide_as_the_bare_knee_below_the_old_hem() -> No
     from tryon.stages.clothing import RULES, _limb_continuations
 
     frame, shape, regions, skin, skirt, hem = _leg_scene(knee_scale=1.5)
-    continued = _limb_continuations(skin, skirt, regions, frame, shape)
+    continued, _ = _limb_continuations(skin, skirt, regions, frame, shape)
     assert not (continued & ~skirt).any()  # only under the old garment
     below = sorted(_runs(skin[hem + 3]))
     just_above = sorted(_runs(continued[hem - 3]))
@@ -230,4 +230,43 @@ def test_no_bare_limb_below_the_old_garment_no_continuation() -> None:
     from tryon.stages.clothing import _limb_continuations
 
     frame, shape, regions, skin, skirt, _ = _leg_scene(knee_scale=1.5)
-    assert not _limb_continuations(np.zeros_like(skin), skirt, regions, frame, shape).any()
+    continued, beside = _limb_continuations(np.zeros_like(skin), skirt, regions, frame, shape)
+    assert not continued.any() and not beside.any()
+
+
+def test_a_bared_thigh_above_a_slim_bare_knee_is_no_wider_than_the_knee_at_the_hem() -> None:
+    """The model's limb is not drawn wider than the visible limb it meets: the painted part narrows
+    to it at the hem (a step there read as a painted-on panel), and turns into the model further up."""
+    from tryon.stages.clothing import RULES, _limb_continuations
+
+    frame, shape, regions, skin, skirt, hem = _leg_scene(knee_scale=0.7)
+    continued, beside = _limb_continuations(skin, skirt, regions, frame, shape)
+    assert not (beside & ~skirt).any()
+    model = shape.limbs_mask(("leg_left", "leg_right"))
+    bare = continued | (model & ~beside)
+    below = sorted(_runs(skin[hem + 3]))
+    just_above = sorted(_runs(bare[hem - 3]))
+    assert len(below) == 2 and len(just_above) == 2
+    for visible, painted in zip(below, just_above, strict=True):
+        assert painted <= 1.1 * visible
+    assert all(m > 1.2 * v for m, v in zip(sorted(_runs(model[hem - 3])), below, strict=True))  # the model is wider
+    far = int(hem - 1.2 * RULES.continue_u * frame.unit_px)
+    assert (bare[far] == model[far]).all()
+
+
+def test_a_thin_strip_along_a_limbs_outline_is_not_clothing_but_a_strap_across_skin_is() -> None:
+    from tryon.stages.clothing import _edge_slivers
+
+    size, unit = (400, 300), 200.0
+    person = np.zeros(size, bool)
+    person[50:380, 100:200] = True  # a leg, seen from the front
+    skin = person.copy()
+    garment = np.zeros(size, bool)
+    garment[50:150, 100:200] = True  # a skirt...
+    garment[150:360, 196:200] = True  # ...and a 4 px strip down the leg's outline, as a parse leaves it
+    garment[200:204, 100:200] = True  # a strap across the leg: skin on both sides
+    skin &= ~garment
+    edge = _edge_slivers(garment, skin, person, unit)
+    assert edge[160:350, 196:200].mean() > 0.9
+    assert not edge[200:204, 110:190].any()
+    assert not edge[50:145, 100:195].any()

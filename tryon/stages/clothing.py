@@ -127,6 +127,12 @@ class ParseRules:
     outer_share: float = 0.7
     outer_min_share: float = 0.4  # a jacket is at least this share of the clothing on the upper body
     radius_table_size: int = 64  # the bare arm's radius is looked up at this many points down the arm
+    # A strip of "clothing" this thin (of the unit) that runs along the person's outline beside skin is
+    # the limb's own anti-aliased edge against a background of the garment's colour (a white dress on
+    # white), when its pixels beside both make up over half of it and it is long (its area over
+    # sliver_min_area discs of that width).
+    sliver_u: float = 0.015
+    sliver_min_area: float = 4.0
     fabric_u: float = 0.015  # a close sleeve's outline lies this far outside the arm...
     fullest_arm_share: float = 1.35  # ...which is at most this much fuller than the model's bare arm
     # Where a limb comes out of the old garment bare (a knee below a skirt, a forearm below a sleeve),
@@ -314,20 +320,24 @@ LIMB_PARTS = {"arm_left": ("upper_arm_left", "lower_arm_left"), "arm_right": ("u
 
 def _limb_continuations(
     skin: np.ndarray, old: np.ndarray, regions: RegionMasks, frame: BodyFrame, shape: BodyShape
-) -> np.ndarray:
-    """Bare body under the old garment next to where each limb comes out of it bare (bool ``(H, W)``).
+) -> tuple[np.ndarray, np.ndarray]:
+    """The bare body under the old garment next to where each limb comes out of it bare, and what of
+    the model's limb lies beside it there (bool ``(H, W)`` each).
 
     A skirt ending above the knee, a sleeve ending above the elbow: below the hem the photo shows the
-    limb as it is, wider or narrower than the model's. Up from the hem (towards the hip or shoulder)
-    the bare limb starts with the sides measured on its visible part just below and narrows to the
-    model's over :attr:`ParseRules.continue_u`, so a painted thigh meets the real knee without a step.
+    limb as it is, wider or narrower than the model's, and placed a little off the joints' line. Up
+    from the hem (towards the hip or shoulder) the bare limb starts with the sides measured on its
+    visible part just below and turns into the model's over :attr:`ParseRules.continue_u`, so a painted
+    thigh meets the real knee without a step; the second mask is the old garment's part of the limb
+    outside those sides in that stretch, which the model's wider or offset limb must not claim.
     Only the first hem down each limb is followed (garments hide a limb from its root).
     """
     out = np.zeros(skin.shape, bool)
+    beside = np.zeros(skin.shape, bool)
     unit = frame.unit_px
     step = RULES.continue_bin_u * unit
     if step < 1.0:
-        return out
+        return out, beside
     measure_bins = max(1, round(RULES.continue_measure_u / RULES.continue_bin_u))
     k = RULES.continue_sample_px
     for limb, parts in LIMB_PARTS.items():
@@ -374,7 +384,23 @@ def _limb_continuations(
         t = np.clip((start - f_along[under]) / reach, 0.0, 1.0)  # 0 at the hem, 1 where the model takes over
         inside = (f_across[under] >= (1 - t) * lo - t * r) & (f_across[under] <= (1 - t) * hi + t * r)
         out[fys[under][inside], fxs[under][inside]] = True
-    return out
+        if limb.startswith("leg"):
+            # The model's leg, where it lies outside the same sides but turning into the model's own drawn
+            # sides (bin by bin: a knee's round end is wider than the radius there), no notch where they
+            # meet. Not for arms: round an arm the old garment holds the torso's flank, not the arm's.
+            model = shape.limbs_mask((limb,))[near]
+            mys, mxs = np.nonzero(model)
+            m_along, m_across, _ = _chain_coordinates(joints, mxs + near[1].start, mys + near[0].start)
+            m_bins = np.clip((m_along / step).astype(int), 0, count - 1)
+            m_lo, m_hi = np.full(count, np.inf), np.full(count, -np.inf)
+            np.minimum.at(m_lo, m_bins, m_across)
+            np.maximum.at(m_hi, m_bins, m_across)
+            f_bins = np.clip((f_along[under] / step).astype(int), 0, count - 1)
+            side_lo = (1 - t) * lo + t * np.minimum(m_lo[f_bins], lo)
+            side_hi = (1 - t) * hi + t * np.maximum(m_hi[f_bins], hi)
+            away = (f_across[under] < side_lo) | (f_across[under] > side_hi)
+            beside[fys[under][away], fxs[under][away]] = True
+    return out, beside
 
 
 def _chain_point(joints: list[np.ndarray], distance: float) -> np.ndarray:
@@ -612,7 +638,8 @@ def _at_full_size(
         # Where cloth meets skin of a like tone, pixel by pixel the parse's outline is ragged: seen
         # through a fill's edge, the raggedness shows (a torn edge at the neck).
         if id(mask) not in upsampled:
-            upsampled[id(mask)] = masks.smooth_outline(masks.upsample(mask, size), RULES.outline_smooth_px)
+            smooth = masks.smooth_outline(masks.upsample(mask, size), RULES.outline_smooth_px)
+            upsampled[id(mask)] = smooth & ~_edge_slivers(smooth, skin, body.person_mask, frame.unit_px)
         return upsampled[id(mask)]
 
     def seen(mask: np.ndarray) -> np.ndarray:
@@ -633,9 +660,9 @@ def _at_full_size(
     hugged = cv2.erode(sleeves_full.astype(np.uint8), masks.disc(fabric)).astype(bool)
     arms_under = hugged & shape.limbs_mask(("arm_left", "arm_right"), scale=RULES.fullest_arm_share)
     top_seen, bottoms_seen = seen(top), seen(bottoms)
-    continued = _limb_continuations(skin, top_seen | bottoms_seen | sleeves_full, full, frame, shape)
-    bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | shape.limbs_mask() | arms_under | skin
-                                    | continued)
+    continued, beside = _limb_continuations(skin, top_seen | bottoms_seen | sleeves_full, full, frame, shape)
+    bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | (shape.limbs_mask() & ~beside) | arms_under
+                                    | skin | continued)
     return Clothing(
         top=top_seen, bottoms=bottoms_seen, sleeves=sleeves_full, outer=None if outer is None else seen(outer),
         top_rimmed=rimmed(top),
@@ -643,6 +670,40 @@ def _at_full_size(
         one_piece=one_piece, bare_midriff=bare_midriff, top_hem_tl=top_hem, clusters=cluster_full,
         front=front, arms_front=_arms_front(body, frame, shape, sleeves_full), bare_body=bare_body,
     )
+
+
+def _edge_slivers(mask: np.ndarray, skin: np.ndarray, person: np.ndarray, unit: float) -> np.ndarray:
+    """The parts of a clothing mask that are a limb's outline, not clothing (bool ``(H, W)`` each).
+
+    Where the background has the garment's colour (a white dress on white), the blend of skin and
+    background along a bare limb's outline parses as the garment: a thin strip running down the leg
+    from the hem. Removed there, it would be filled with background and the limb's outline would take
+    the parse's stairs. Only the thin parts' pixels near both the skin and the background go, and
+    only from strips mostly made of them and long enough: a strap across a shoulder keeps all but its
+    ends (if those), a hem's corner stays.
+    """
+    radius = max(2, round(RULES.sliver_u * unit))
+    if not mask.any():
+        return np.zeros_like(mask)
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+    pad = 2 * radius + 2
+    box = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
+    part = mask[box]
+    opened = cv2.morphologyEx(part.view(np.uint8), cv2.MORPH_OPEN, masks.disc(radius)).astype(bool)
+    thin = part & ~opened
+    out = np.zeros_like(mask)
+    if not thin.any():
+        return out
+    width = 2 * radius + 1  # the thickest strip the opening removes: each of its pixels is this near both sides
+    beside = thin & masks.grow(~person[box], width) & masks.grow(skin[box], width)
+    # Pieces of one strip (where it widens for a moment the opening keeps a bit of it) count as one.
+    count, labels = cv2.connectedComponents(masks.dilate(thin, radius).view(np.uint8), connectivity=8)
+    size = np.bincount(labels[thin], minlength=count)
+    along_outline = np.bincount(labels[beside], minlength=count)
+    is_edge = (along_outline > 0.5 * size) & (size >= RULES.sliver_min_area * width**2)
+    is_edge[0] = False
+    out[box] = beside & is_edge[labels]
+    return out
 
 
 def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, sleeves: np.ndarray) -> np.ndarray:
