@@ -255,7 +255,7 @@ def test_a_bared_thigh_above_a_slim_bare_knee_is_no_wider_than_the_knee_at_the_h
 
 
 def test_a_thin_strip_along_a_limbs_outline_is_not_clothing_but_a_strap_across_skin_is() -> None:
-    from tryon.stages.clothing import _edge_slivers
+    from tryon.stages.clothing import _edge_slivers, _outline_skin, _sliver_radius
 
     size, unit = (400, 300), 200.0
     person = np.zeros(size, bool)
@@ -266,7 +266,8 @@ def test_a_thin_strip_along_a_limbs_outline_is_not_clothing_but_a_strap_across_s
     garment[150:360, 196:200] = True  # ...and a 4 px strip down the leg's outline, as a parse leaves it
     garment[200:204, 100:200] = True  # a strap across the leg: skin on both sides
     skin &= ~garment
-    edge = _edge_slivers(garment, skin, person, unit)
+    radius = _sliver_radius(unit)
+    edge = _edge_slivers(garment, _outline_skin(skin, person, radius), radius)
     assert edge[160:350, 196:200].mean() > 0.9
     assert not edge[200:204, 110:190].any()
     assert not edge[50:145, 100:195].any()

@@ -388,9 +388,9 @@ def _limb_continuations(
             # The model's leg, where it lies outside the same sides but turning into the model's own drawn
             # sides (bin by bin: a knee's round end is wider than the radius there), no notch where they
             # meet. Not for arms: round an arm the old garment holds the torso's flank, not the arm's.
-            model = shape.limbs_mask((limb,))[near]
+            model = shape.limbs_mask((limb,))[near][::k, ::k]  # every k-th pixel, as above
             mys, mxs = np.nonzero(model)
-            m_along, m_across, _ = _chain_coordinates(joints, mxs + near[1].start, mys + near[0].start)
+            m_along, m_across, _ = _chain_coordinates(joints, mxs * k + near[1].start, mys * k + near[0].start)
             m_bins = np.clip((m_along / step).astype(int), 0, count - 1)
             m_lo, m_hi = np.full(count, np.inf), np.full(count, -np.inf)
             np.minimum.at(m_lo, m_bins, m_across)
@@ -633,13 +633,15 @@ def _at_full_size(
     dressed_full = masks.upsample(dressed, size)
 
     upsampled: dict[int, np.ndarray] = {}  # by the parse mask's id: seen() and rimmed() share it
+    sliver = _sliver_radius(frame.unit_px)
+    outline_skin = _outline_skin(skin, body.person_mask, sliver)
 
     def full_size(mask: np.ndarray) -> np.ndarray:
         # Where cloth meets skin of a like tone, pixel by pixel the parse's outline is ragged: seen
         # through a fill's edge, the raggedness shows (a torn edge at the neck).
         if id(mask) not in upsampled:
             smooth = masks.smooth_outline(masks.upsample(mask, size), RULES.outline_smooth_px)
-            upsampled[id(mask)] = smooth & ~_edge_slivers(smooth, skin, body.person_mask, frame.unit_px)
+            upsampled[id(mask)] = smooth & ~_edge_slivers(smooth, outline_skin, sliver)
         return upsampled[id(mask)]
 
     def seen(mask: np.ndarray) -> np.ndarray:
@@ -672,38 +674,49 @@ def _at_full_size(
     )
 
 
-def _edge_slivers(mask: np.ndarray, skin: np.ndarray, person: np.ndarray, unit: float) -> np.ndarray:
+def _edge_slivers(mask: np.ndarray, outline_skin: np.ndarray, radius: int) -> np.ndarray:
     """The parts of a clothing mask that are a limb's outline, not clothing (bool ``(H, W)`` each).
 
     Where the background has the garment's colour (a white dress on white), the blend of skin and
     background along a bare limb's outline parses as the garment: a thin strip running down the leg
     from the hem. Removed there, it would be filled with background and the limb's outline would take
-    the parse's stairs. Only the thin parts' pixels near both the skin and the background go, and
-    only from strips mostly made of them and long enough: a strap across a shoulder keeps all but its
-    ends (if those), a hem's corner stays.
+    the parse's stairs. ``outline_skin``: the pixels within ``2 * radius + 1`` px of both the skin and
+    the background (:func:`_outline_skin`). Only the pixels of the mask's parts thinner than that
+    which lie there go, and only from strips mostly made of them and long enough: a strap across a
+    shoulder keeps all but its ends (if those), a hem's corner stays.
     """
-    radius = max(2, round(RULES.sliver_u * unit))
+    out = np.zeros_like(mask)
     if not mask.any():
-        return np.zeros_like(mask)
+        return out
     x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
     pad = 2 * radius + 2
     box = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
     part = mask[box]
     opened = cv2.morphologyEx(part.view(np.uint8), cv2.MORPH_OPEN, masks.disc(radius)).astype(bool)
     thin = part & ~opened
-    out = np.zeros_like(mask)
     if not thin.any():
         return out
-    width = 2 * radius + 1  # the thickest strip the opening removes: each of its pixels is this near both sides
-    beside = thin & masks.grow(~person[box], width) & masks.grow(skin[box], width)
+    beside = thin & outline_skin[box]
     # Pieces of one strip (where it widens for a moment the opening keeps a bit of it) count as one.
     count, labels = cv2.connectedComponents(masks.dilate(thin, radius).view(np.uint8), connectivity=8)
     size = np.bincount(labels[thin], minlength=count)
     along_outline = np.bincount(labels[beside], minlength=count)
-    is_edge = (along_outline > 0.5 * size) & (size >= RULES.sliver_min_area * width**2)
+    is_edge = (along_outline > 0.5 * size) & (size >= RULES.sliver_min_area * (2 * radius + 1) ** 2)
     is_edge[0] = False
     out[box] = beside & is_edge[labels]
     return out
+
+
+def _sliver_radius(unit: float) -> int:
+    """The opening's radius (px) of :func:`_edge_slivers`: strips thinner than ``2 * radius + 1`` px."""
+    return max(2, round(RULES.sliver_u * unit))
+
+
+def _outline_skin(skin: np.ndarray, person: np.ndarray, radius: int) -> np.ndarray:
+    """Pixels within ``2 * radius + 1`` px of both ``skin`` and the background (``~person``), bool
+    ``(H, W)``: where a strip that thin would lie between a limb and the background."""
+    width = 2 * radius + 1
+    return masks.grow(~person, width) & masks.grow(skin, width)
 
 
 def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, sleeves: np.ndarray) -> np.ndarray:
