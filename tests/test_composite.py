@@ -12,7 +12,7 @@ from conftest import load_eval_image, read_cases
 from tryon.pipeline import clear_cache, prepare_person_cached, try_on
 from tryon.stages import masks
 from tryon.stages.body import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, analyze_body
-from tryon.stages.composite import Composite, composite, prepare_person
+from tryon.stages.composite import HAIR_SOFT_PX, Composite, composite, prepare_person
 from tryon.stages.garment import analyze_garment
 from tryon.stages.warp import warp_garment
 
@@ -572,3 +572,19 @@ def test_a_skirt_keeps_its_outline_below_the_old_clothes_hem(case_id: str) -> No
     d = int(0.05 * frame.unit_px)
     drop = (width[:-d] - width[d:]) / np.maximum(width[:-d], 1.0)
     assert drop.max() < 0.15
+
+
+@pytest.mark.parametrize("case_id", ["v01", "v15", "v33"])
+def test_hair_ends_over_the_new_garment_let_it_show_through(case_id: str) -> None:
+    # The hair's mask is coarser than a strand: cut off on it, the hair ended on the new garment as a
+    # block (v01's dark ends on the lilac tee, v15's and v33's over a white collar). The outermost hair
+    # pixels over the garment now show some of it; the hair further in stays as photographed.
+    person, body, _, result = _render(case_id)
+    hair = body.person.clothing.front & body.regions["face_hair"] & ~body.regions["skin"]
+    garment = result.garment_mask
+    rim = hair & masks.grow(garment, 1.5)
+    deep = hair & ~masks.grow(garment, 3 * HAIR_SOFT_PX + 2)
+    assert rim.sum() > 50
+    changed = np.abs(result.image.astype(int) - person.astype(int)).max(axis=2) > 8
+    assert changed[rim].mean() > 0.5
+    assert not changed[deep].any()
