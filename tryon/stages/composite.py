@@ -92,7 +92,8 @@ WHITE_BALANCE_MAX = 0.06  # per-channel gain stays within 1 +- this
 # --- geometry (fractions of the shoulder width "unit") --------------------------------------
 FEATHER_PX = 1.0  # sigma of the fills' soft edge
 EDGE_SOFT_PX = 0.7  # sigma of the anti-aliased edge where something in front cuts the garment
-HAIR_SOFT_PX = 2.0  # sigma over which the garment shows through the hair's outermost pixels
+HAIR_SOFT_PX = 2.0  # sigma over which the garment shows through the hair's outermost pixels...
+HAIR_REACH = 3.0  # ...within this many sigmas of the garment
 # The garment is matched to the photo: blurred (by one of these sigmas, px) when it is crisper than the
 # photo by more than SHARPNESS_TOLERANCE, and given the photo's noise (up to NOISE_MAX grey levels).
 MATCH_BLUR_SIGMAS = (0.5, 0.8, 1.2, 1.6)
@@ -537,15 +538,6 @@ def _coverage(
     hair = scene.front[crop] & body.regions["face_hair"][crop] & ~body.regions["skin"][crop]
     occluders = behind_arms | (scene.front[crop] & ~hair) | scene.keep_below[crop]
     alpha *= 1.0 - np.maximum(occluders, cv2.GaussianBlur(occluders.astype(np.float32), (0, 0), EDGE_SOFT_PX))
-    # Hair ends in strands finer than its mask: the garment reaches the mask's outline in full and shows
-    # through the outermost hair (the mask's edge, a blend of hair and the old clothes) fading out over
-    # HAIR_SOFT_PX, so the hair's ends do not stand on the new garment as a cut-out block.
-    # Measured on all that is in front, so only the outline of the whole shows the garment (not the hair
-    # round an earring, or beside the chin).
-    if hair.any():
-        front = scene.front[crop].astype(np.float32)
-        over = np.clip(2.0 * cv2.GaussianBlur(front, (0, 0), HAIR_SOFT_PX) - 1.0, 0.0, 1.0)
-        alpha *= 1.0 - np.where(hair, over, 0.0)
     # The garment stays on the person: the person mask's (smoothed) outline, anti-aliased over a pixel or
     # so, half opaque on the outline itself (a skirt, a dress's or a lower garment's, also spans the legs'
     # gap). Not the segmentation's probabilities: their edge carries the steps of the model's coarse grid.
@@ -559,6 +551,16 @@ def _coverage(
     alpha *= support
     if edit is not None:
         alpha *= edit
+    # Hair ends in strands finer than its mask: the garment reaches the mask's outline in full and shows
+    # through the outermost hair (the mask's edge, a blend of hair and the old clothes) fading out over
+    # HAIR_SOFT_PX, so the hair's ends do not stand on the new garment as a cut-out block.
+    # Measured on all that is in front, so only the outline of the whole shows the garment (not the hair
+    # round an earring, or beside the chin), and only next to the garment itself (not a faint edge of it).
+    hair &= masks.grow((alpha > 0.5) & ~scene.front[crop], HAIR_REACH * HAIR_SOFT_PX)
+    if hair.any():
+        front = scene.front[crop].astype(np.float32)
+        over = np.clip(2.0 * cv2.GaussianBlur(front, (0, 0), HAIR_SOFT_PX) - 1.0, 0.0, 1.0)
+        alpha *= 1.0 - np.where(hair, over, 0.0)
     alpha = _drop_fragments(alpha, FRAGMENT_SHARE)
     return alpha.astype(np.float32), behind_arms
 
