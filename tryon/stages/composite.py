@@ -82,6 +82,7 @@ GRAIN_SEED = 7
 SKIN_SIDE_BLEND = 0.3  # of the unit: the skin colour away from visible skin changes over this band at the hips
 SKIN_MIN_PIXELS = 30  # visible skin pixels (at work size) needed to take the skin colour from the photo
 FILL_CONTEXT = 0.5  # of the unit: how far around a fill the photo is looked at for its colours
+FILL_SCALE = 2  # the fills are worked out at 1 / this of the photo's resolution (they are smooth)
 PUSH_PULL_MIN_SIDE = 4  # px: the coarsest level of the background's push-pull fill
 
 # --- colour --------------------------------------------------------------------------------
@@ -687,8 +688,14 @@ def _as_photographed(
 def _sharpness(image: np.ndarray, mask: np.ndarray) -> float:
     """How crisp an RGB uint8 image's strongest edges in ``mask`` are: mean |Laplacian| over mean
     gradient magnitude on them (it falls as an image is blurred); 0 when there are too few."""
-    luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return _luma_sharpness(luma, _sharp_core(mask))
+    core = _sharp_core(mask)
+    if not core.any():
+        return 0.0
+    # Only around the mask: the filters reach one pixel, so the figure is the same as on the whole image.
+    x, y, w, h = cv2.boundingRect(core.view(np.uint8))
+    box = (slice(max(0, y - 2), y + h + 2), slice(max(0, x - 2), x + w + 2))
+    luma = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return _luma_sharpness(luma, core[box])
 
 
 def _sharp_core(mask: np.ndarray) -> np.ndarray:
@@ -796,68 +803,97 @@ def _fill_layers(
     :func:`_skin_light`); next to visible skin it carries on what the photo shows there. Background:
     pushed in from the visible background around it. :func:`_fills` adds the garment's
     contact shadow and the grain, and blends the two.
+
+    Both are smooth (the finest detail, the grain, comes later): they are worked out at
+    1 / :data:`FILL_SCALE` of the photo's resolution around the old garment and brought back up.
     """
     h, w = body.size
     unit = _person_model(body).frame.unit_px
     skin_image = np.zeros((h, w, 3), np.float32)
     background_image = np.zeros((h, w, 3), np.float32)
+    carried_share = np.zeros((h, w), np.float32)
     zone = masks.grow(scene.old, FILL_GROW_PX)  # every pixel a fill can reach (see composite's `near`)
     if not zone.any():
-        return skin_image, background_image, np.zeros((h, w), np.float32), GRAIN_LEVEL
+        return skin_image, background_image, carried_share, GRAIN_LEVEL
     ys, xs = np.nonzero(zone)
-    zc = _box(ys, xs, 0, (h, w))
-    where = zone[zc]
+    box = _box(ys, xs, FILL_CONTEXT * unit, (h, w))
+    # The smaller copy: whole cells of FILL_SCALE px; a full-size pixel reads the (up to four) cells
+    # around it, so the fills are worked out one cell beyond the zone.
+    scale = FILL_SCALE
+    bh, bw = box[0].stop - box[0].start, box[1].stop - box[1].start
+    small = (max(1, -(-bw // scale)), max(1, -(-bh // scale)))  # cv2 (width, height), rounded up
+
+    def down(a: np.ndarray) -> np.ndarray:
+        padded = np.zeros((small[1] * scale, small[0] * scale, *a.shape[2:]), np.float32)
+        padded[:bh, :bw] = a[box]
+        return cv2.resize(padded, small, interpolation=cv2.INTER_AREA)
+
+    where = cv2.dilate((down(zone) > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    sunit = unit / scale
     zy, zx = np.nonzero(where)
-    round_ = _round_shade(scene.shape, where, zc, unit)[zy, zx]
-    light = 1.0 + SKIN_SHADING_STRENGTH * (np.clip(shading[zc][zy, zx], *SHADING_RANGE) - 1.0)
+    origin = (box[0].start, box[1].start)
+    round_ = _round_shade(scene.shape, where, origin, scale, sunit)[zy, zx]
+    light = 1.0 + SKIN_SHADING_STRENGTH * (np.clip(down(shading)[zy, zx], *SHADING_RANGE) - 1.0)
     # Where the old garment lay close on the body its own light and shade show the body's relief: the
     # bared skin takes it over (elsewhere the large-scale light), on the model's roundness.
-    relief, confidence = _relief(person[zc], scene.clusters[zc], where, unit)
+    base = down(person.astype(np.float32))
+    clusters = cv2.resize(_padded(scene.clusters[box], small, scale), small, interpolation=cv2.INTER_NEAREST)
+    relief, confidence = _relief(base, clusters, where, sunit)
     relief, confidence = relief[zy, zx], confidence[zy, zx]
     light = np.maximum((confidence * relief + (1.0 - confidence) * light) * round_, 1e-3)
-    tone = light[:, None] ** skin_light[None, :] * skin_colour[zc][zy, zx]
+    tone = light[:, None] ** skin_light[None, :] * down(skin_colour)[zy, zx]
     # Next to visible skin the fill carries on what the photo shows there (its light, its
     # shading across the limb), fading into the model over SKIN_CONTINUE. Torso skin carries
     # on only the torso's and neck's own skin: a lit arm beside it would wash out its
     # shadowed flanks. The skin a fill meets starts clear of the old garment's anti-aliased
     # rim (a dark line along a hem).
-    visible = body.regions["skin"] & body.person_mask & ~masks.grow(scene.old, FILL_GROW_PX + RIM_PX)
-    box = _box(ys, xs, FILL_CONTEXT * unit, (h, w))
-    sy, sx = ys - box[0].start, xs - box[1].start
-    base = person[box].astype(np.float32)
-    carried_share = np.zeros((h, w), np.float32)
-    if visible[box].any():
+    visible = down(body.regions["skin"] & body.person_mask & ~masks.grow(scene.old, FILL_GROW_PX + RIM_PX)) > 0.5
+    carried = np.zeros(where.shape, np.float32)
+    if visible.any():
         # Carried from the skin right at the fill's edge (a shadow the old hem cast there goes on into the
         # fill), not from the skin's average further out: the two then meet without a step. Each fill
         # pixel takes its nearest visible skin (the labels number the visible pixels in raster order),
         # smoothed over the fill, so where two stretches of the edge (a lit chest, a shadowed neck) hand
         # over, they blend instead of meeting on a line, and no single pixel's grain is drawn out.
-        dist, nearest = cv2.distanceTransformWithLabels((~visible[box]).astype(np.uint8), cv2.DIST_L2, 5,
+        dist, nearest = cv2.distanceTransformWithLabels((~visible).astype(np.uint8), cv2.DIST_L2, 5,
                                                         labelType=cv2.DIST_LABEL_PIXEL)
-        source = np.flatnonzero(visible[box].ravel())[nearest[sy, sx] - 1]
+        source = np.flatnonzero(visible.ravel())[nearest[zy, zx] - 1]
         field = np.zeros_like(base)
-        field[sy, sx] = base.reshape(-1, 3)[source]
-        inside = np.zeros(base.shape[:2], np.float32)
-        inside[sy, sx] = 1.0
-        sigma = max(1.0, CARRY_BLUR * unit)
-        carried = (_blur_coarse(field, sigma) / np.maximum(_blur_coarse(inside, sigma), 1e-6)[..., None])[sy, sx]
-        dist = dist[sy, sx]
-        limbs = body.regions.union(LIMB_REGIONS)[box]
-        torso_visible = visible[box] & ~limbs
-        torso_dist = cv2.distanceTransform((~torso_visible).astype(np.uint8), cv2.DIST_L2, 3)[sy, sx]
-        reach = max(SKIN_CONTINUE * unit, 1.0)
+        field[zy, zx] = base.reshape(-1, 3)[source]
+        inside = where.astype(np.float32)
+        sigma = max(1.0, CARRY_BLUR * sunit)
+        taken = (_blur_coarse(field, sigma) / np.maximum(_blur_coarse(inside, sigma), 1e-6)[..., None])[zy, zx]
+        dist = dist[zy, zx]
+        limbs = down(body.regions.union(LIMB_REGIONS)) > 0.5
+        torso_visible = visible & ~limbs
+        torso_dist = cv2.distanceTransform((~torso_visible).astype(np.uint8), cv2.DIST_L2, 3)[zy, zx]
+        reach = max(SKIN_CONTINUE * sunit, 1.0)
         # Membership of the limbs, fading out beyond them, so the two kinds of carry meet without a seam.
-        limb_share = np.maximum(_blur_coarse(limbs.astype(np.float32), reach)[sy, sx], limbs[sy, sx])
+        limb_share = np.maximum(_blur_coarse(limbs.astype(np.float32), reach)[zy, zx], limbs[zy, zx])
         # Decaying from the fill's edge (the rim between is replaced too), so the two meet in full there.
-        gap = RIM_PX + 1.0
+        gap = (RIM_PX + 1.0) / scale
         weight = (limb_share * np.exp(-np.maximum(dist - gap, 0.0) / reach)
                   + (1.0 - limb_share) * np.exp(-np.maximum(torso_dist - gap, 0.0) / reach))[:, None]
-        tone = weight * carried + (1.0 - weight) * tone
-        carried_share[ys, xs] = weight[:, 0]
-    skin_image[ys, xs] = tone
-    known = ~masks.grow(body.person_mask[box], FILL_GROW_PX)
-    background_image[ys, xs] = _push_pull(base, known.astype(np.float32), coarse=True)[sy, sx]
+        tone = weight * taken + (1.0 - weight) * tone
+        carried[zy, zx] = weight[:, 0]
+    skin_small = np.zeros_like(base)
+    skin_small[zy, zx] = tone
+    known = down(~masks.grow(body.person_mask, FILL_GROW_PX)) > 0.5
+    background_small = _push_pull(base, known.astype(np.float32))
+
+    def up(a: np.ndarray) -> np.ndarray:
+        return cv2.resize(a, (small[0] * scale, small[1] * scale), interpolation=cv2.INTER_LINEAR)[:bh, :bw]
+
+    zone_box = zone[box]
+    skin_image[box][zone_box] = up(skin_small)[zone_box]
+    background_image[box][zone_box] = up(background_small)[zone_box]
+    carried_share[box][zone_box] = up(carried)[zone_box]
     return skin_image, background_image, carried_share, _grain_level(person, body)
+
+
+def _padded(a: np.ndarray, small: tuple[int, int], scale: int) -> np.ndarray:
+    """``a`` padded with its edge values to ``small`` (cv2 width, height) whole cells of ``scale`` px."""
+    return np.pad(a, ((0, small[1] * scale - a.shape[0]), (0, small[0] * scale - a.shape[1])), mode="edge")
 
 
 def _relief(
@@ -948,9 +984,13 @@ def _box(ys: np.ndarray, xs: np.ndarray, margin: float, shape: tuple[int, int]) 
             slice(max(0, xs.min() - m), min(shape[1], xs.max() + m + 1)))
 
 
-def _round_shade(shape: BodyShape, where: np.ndarray, crop: tuple[slice, slice], unit: float) -> np.ndarray:
-    """Brightness of a round body part lit from the front (float32 on the crop, valid on ``where``).
+def _round_shade(
+    shape: BodyShape, where: np.ndarray, origin: tuple[int, int], scale: int, unit: float
+) -> np.ndarray:
+    """Brightness of a round body part lit from the front (float32 like ``where``, valid on it).
 
+    ``where`` is a copy of part of the photo at 1 / ``scale`` of its resolution whose top-left cell
+    starts at the photo's pixel ``origin`` (y, x); ``unit`` is the body's unit in its cells.
     Lambert's cosine across the part, ``1 - ROUND_DEPTH * (1 - sqrt(1 - s^2))`` for the position
     ``s`` across it (:meth:`~tryon.stages.person.BodyShape.roundness`), worked out on a coarse grid and smoothed, so
     where an arm meets the torso the two blend instead of meeting at a seam.
@@ -960,9 +1000,11 @@ def _round_shade(shape: BodyShape, where: np.ndarray, crop: tuple[slice, slice],
     step = max(1, round(ROUND_GRID * unit))
     y0, x0 = ys.min(), xs.min()
     gh, gw = (ys.max() - y0) // step + 1, (xs.max() - x0) // step + 1
-    # Cell centres, where an integer cv2.resize puts its samples.
+    # Cell centres, where an integer cv2.resize puts its samples; in the photo's pixels.
     gy, gx = (np.mgrid[0:gh, 0:gw] + 0.5) * step - 0.5
-    s = shape.roundness((y0 + gy + crop[0].start).ravel(), (x0 + gx + crop[1].start).ravel())
+    to_photo = (scale - 1) / 2.0
+    s = shape.roundness((origin[0] + (y0 + gy) * scale + to_photo).ravel(),
+                        (origin[1] + (x0 + gx) * scale + to_photo).ravel())
     s = np.minimum(s, 1.0).reshape(gh, gw)
     # Divided by its mean across a limb (the mean of sqrt(1 - s^2) over [0, 1] is pi / 4): the visible
     # skin the fill's colour comes from is itself such a mean, so the fill is as light on average.
