@@ -592,3 +592,19 @@ def test_hair_ends_over_the_new_garment_let_it_show_through(case_id: str) -> Non
     changed = np.abs(result.image.astype(int) - person.astype(int)).max(axis=2) > 8
     assert changed[rim].mean() > 0.5
     assert not changed[deep].any()
+
+
+@pytest.mark.parametrize("trim", [0, 1])
+def test_fills_reaching_the_photos_edge_are_not_darker_there(trim: int) -> None:
+    # The fills are worked out on a half-size copy: a cell half off the photo must not count as half black
+    # (a photo cropped through the old garment, an odd number of rows or columns either way).
+    person = load_eval_image(CASES["v15"]["person"])
+    cut = int(0.7 * person.shape[0]) - trim
+    person = np.ascontiguousarray(person[:cut, : person.shape[1] - trim])
+    body = analyze_body(person)
+    prepared = prepare_person(person, body, "dress")
+    zone = prepared.scene.old
+    luma = prepared.skin_fill.mean(axis=2)
+    bottom, above = zone[-1] & zone[-4], zone[-1]
+    assert above.sum() > 20
+    assert luma[-1][bottom].mean() > 0.95 * luma[-4][bottom].mean()

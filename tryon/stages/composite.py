@@ -824,9 +824,8 @@ def _fill_layers(
     small = (max(1, -(-bw // scale)), max(1, -(-bh // scale)))  # cv2 (width, height), rounded up
 
     def down(a: np.ndarray) -> np.ndarray:
-        padded = np.zeros((small[1] * scale, small[0] * scale, *a.shape[2:]), np.float32)
-        padded[:bh, :bw] = a[box]
-        return cv2.resize(padded, small, interpolation=cv2.INTER_AREA)
+        # Padded with its own edge (a cell half off the photo is not half black).
+        return cv2.resize(_padded(a[box].astype(np.float32), small, scale), small, interpolation=cv2.INTER_AREA)
 
     where = cv2.dilate((down(zone) > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     sunit = unit / scale
@@ -892,8 +891,10 @@ def _fill_layers(
 
 
 def _padded(a: np.ndarray, small: tuple[int, int], scale: int) -> np.ndarray:
-    """``a`` padded with its edge values to ``small`` (cv2 width, height) whole cells of ``scale`` px."""
-    return np.pad(a, ((0, small[1] * scale - a.shape[0]), (0, small[0] * scale - a.shape[1])), mode="edge")
+    """``a`` (``(h, w)`` or ``(h, w, C)``) padded with its edge values to ``small`` (cv2 width, height)
+    whole cells of ``scale`` px."""
+    pad = ((0, small[1] * scale - a.shape[0]), (0, small[0] * scale - a.shape[1]), *([(0, 0)] * (a.ndim - 2)))
+    return np.pad(a, pad, mode="edge")
 
 
 def _relief(
