@@ -816,16 +816,18 @@ def _fill_layers(
     if not zone.any():
         return skin_image, background_image, carried_share, GRAIN_LEVEL
     ys, xs = np.nonzero(zone)
-    box = _box(ys, xs, FILL_CONTEXT * unit, (h, w))
+    scale = FILL_SCALE
+    box = _whole_cells(_box(ys, xs, FILL_CONTEXT * unit, (h, w)), (h, w), scale)
     # The smaller copy: whole cells of FILL_SCALE px; a full-size pixel reads the (up to four) cells
     # around it, so the fills are worked out one cell beyond the zone.
-    scale = FILL_SCALE
     bh, bw = box[0].stop - box[0].start, box[1].stop - box[1].start
     small = (max(1, -(-bw // scale)), max(1, -(-bh // scale)))  # cv2 (width, height), rounded up
 
     def down(a: np.ndarray) -> np.ndarray:
-        # Padded with its own edge (a cell half off the photo is not half black).
-        return cv2.resize(_padded(a[box].astype(np.float32), small, scale), small, interpolation=cv2.INTER_AREA)
+        part = a[box].astype(np.float32)
+        if part.shape[:2] != (small[1] * scale, small[0] * scale):
+            part = _padded(part, small, scale)  # with its own edge: a cell half off the photo is not half black
+        return cv2.resize(part, small, interpolation=cv2.INTER_AREA)
 
     where = cv2.dilate((down(zone) > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     sunit = unit / scale
@@ -835,8 +837,11 @@ def _fill_layers(
     light = 1.0 + SKIN_SHADING_STRENGTH * (np.clip(down(shading)[zy, zx], *SHADING_RANGE) - 1.0)
     # Where the old garment lay close on the body its own light and shade show the body's relief: the
     # bared skin takes it over (elsewhere the large-scale light), on the model's roundness.
-    base = down(person.astype(np.float32))
-    clusters = cv2.resize(_padded(scene.clusters[box], small, scale), small, interpolation=cv2.INTER_NEAREST)
+    base = down(person)
+    clusters = scene.clusters[box]
+    if clusters.shape != (small[1] * scale, small[0] * scale):
+        clusters = _padded(clusters, small, scale)
+    clusters = cv2.resize(clusters, small, interpolation=cv2.INTER_NEAREST)
     relief, confidence = _relief(base, clusters, where, sunit)
     relief, confidence = relief[zy, zx], confidence[zy, zx]
     light = np.maximum((confidence * relief + (1.0 - confidence) * light) * round_, 1e-3)
@@ -888,6 +893,20 @@ def _fill_layers(
     background_image[box][zone_box] = up(background_small)[zone_box]
     carried_share[box][zone_box] = up(carried)[zone_box]
     return skin_image, background_image, carried_share, _grain_level(person, body)
+
+
+def _whole_cells(box: tuple[slice, slice], shape: tuple[int, int], scale: int) -> tuple[slice, slice]:
+    """``box`` grown (down and right first, then up and left) to whole cells of ``scale`` px where the
+    photo of ``shape`` has room (no padding needed then)."""
+    out = []
+    for sl, n in zip(box, shape, strict=True):
+        start, stop = sl.start, sl.stop
+        extra = -(stop - start) % scale
+        more = min(extra, n - stop)
+        stop, extra = stop + more, extra - more
+        start -= min(extra, start)
+        out.append(slice(start, stop))
+    return out[0], out[1]
 
 
 def _padded(a: np.ndarray, small: tuple[int, int], scale: int) -> np.ndarray:
