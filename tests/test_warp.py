@@ -229,3 +229,27 @@ def test_a_top_is_as_long_as_its_own_proportions_say(case_id: str) -> None:
     person_span = float(np.linalg.norm(body.point(bd.LEFT_SHOULDER) - body.point(bd.RIGHT_SHOULDER)))
     placed = _warped(case_id).hem_depth / person_span
     assert placed == pytest.approx(length / span, rel=HEM_PROPORTION_TOLERANCE)
+
+
+@pytest.mark.parametrize("case_id", ["v05", "v12"])
+def test_meeting_the_old_hem_is_placed_before_drawing_and_draws_what_warping_again_did(case_id: str) -> None:
+    # v05's tee lands near the old top's hem, v12's trousers' waistband just below the top's hem: the
+    # pipeline hands the warp the old hem, and it draws once what warping again at the met depth drew.
+    from tryon.stages.composite import prepare_person
+    from tryon.stages.warp import meet_old_hem
+
+    case = CASES[case_id]
+    person = load_eval_image(case["person"])
+    body = analyze_body(person)
+    garment = analyze_garment(load_eval_image(case["garment"]), case["category"])
+    old_hem = prepare_person(person, body, case["category"]).old_hem_tl
+    plain = warp_garment(garment, body)
+    met = meet_old_hem(plain.category, plain.sleeve, plain.hem_depth, plain.waist_depth, old_hem,
+                       body.person.frame.torso_px)
+    assert met is not None  # the case needs meeting
+    again = warp_garment(plain.garment, body, hem_depth=met[0], waist_depth=met[1], clean=False)
+    once = warp_garment(garment, body, old_hem_tl=old_hem)
+    assert once.old_hem_tl == old_hem
+    assert (once.hem_depth, once.waist_depth) == (again.hem_depth, again.waist_depth)
+    assert np.array_equal(once.alpha, again.alpha) and np.array_equal(once.rgb, again.rgb)
+    assert not np.array_equal(once.alpha, plain.alpha)

@@ -308,10 +308,12 @@ def _render(
     from .stages import composite as composite_stage
     from .stages import warp as warp_stage
 
-    with _timed(timings, "warp"):
-        warped = warp_stage.warp_garment(garment_info, body)
     with _timed(timings, "composite"):
-        prepared = prepare_person_cached(person_rgb, body, warped.category)
+        prepared = prepare_person_cached(person_rgb, body, garment_info.category)
+    with _timed(timings, "warp"):
+        # Placed to meet the old clothing's hem where it nearly does, before it is drawn (once).
+        warped = warp_stage.warp_garment(garment_info, body, old_hem_tl=prepared.old_hem_tl)
+    with _timed(timings, "composite"):
         rendered = composite_stage.composite(person_rgb, body, warped, edit_mask=edit_mask, prepared=prepared)
     if body.person.clothing.outer is not None and warped.category != "lower":
         notes.append(OUTERWEAR_NOTE)

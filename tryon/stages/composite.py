@@ -34,7 +34,7 @@ import numpy as np
 from . import masks
 from .clothing import ARM_PARTS, LEG_PARTS
 from .person import PROPORTIONS, BodyShape
-from .warp import WarpedGarment, warp_garment
+from .warp import WarpedGarment, meet_old_hem, warp_garment
 
 if TYPE_CHECKING:
     from .body import BodyAnalysis, PersonModel
@@ -114,14 +114,6 @@ FRAGMENT_SHARE = 0.03  # pieces of the garment smaller than this share of it, cu
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
 FILL_GROW_PX = 4  # fills reach this far past the old garment (its anti-aliased outline)...
 RIM_PX = 2.0  # ...and fully replace this much of it (its anti-aliased rim; the skin a fill meets starts beyond)
-# A new top whose hem lands this close (torso lengths) above / below the old top's hem is
-# re-placed to meet it: nearly matching cuts should not leave a sliver of skin or old shirt.
-HEM_SNAP = (0.2, 0.1)
-HEM_OVERLAP = 0.02  # ...and then reaches this far past it, so no sliver of the old hem shows
-# Trousers whose waistband lands up to this far (torso lengths) below the top's hem are raised
-# to reach this far under it (the top hangs over the waistband).
-WAIST_SNAP = 0.15
-WAIST_TUCK = 0.02
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -406,6 +398,12 @@ class PreparedPerson:
     grain_level: float
     noise_level: float
     sharpness: float
+
+    @property
+    def old_hem_tl(self) -> float | None:
+        """Where the old clothing over or under the new garment ends (torso lengths below the shoulder
+        joints), for :func:`~tryon.stages.warp.warp_garment`'s ``old_hem_tl``; None when unknown."""
+        return self.scene.top_hem
 
 
 def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> PreparedPerson:
@@ -767,25 +765,17 @@ def _leg_support(body: BodyAnalysis, unit: float) -> np.ndarray:
 
 
 def _meet_old_hem(warped: WarpedGarment, body: BodyAnalysis, scene: _Scene) -> WarpedGarment:
-    """Warp a top again with its hem on the old top's hem when the two nearly match; warp
-    trousers or a skirt again with the waistband up under the hem of the top that stays, when
-    a sliver of the old bottoms would show between them."""
-    if scene.top_hem is None or warped.garment is None:
+    """The garment warped again to meet the old clothing's hem where it nearly does
+    (:func:`~tryon.stages.warp.meet_old_hem`), unless the warp was already asked to
+    (:func:`~tryon.stages.warp.warp_garment`'s ``old_hem_tl``, as the pipeline does)."""
+    if scene.top_hem is None or warped.garment is None or warped.old_hem_tl is not None:
         return warped
-    torso = _person_model(body).frame.torso_px
-    if warped.category == "lower" and warped.waist_depth is not None:
-        gap = warped.waist_depth / torso - scene.top_hem  # > 0: the waistband is below the hem
-        if 0.0 < gap <= WAIST_SNAP:
-            return warp_garment(warped.garment, body, waist_depth=(scene.top_hem - WAIST_TUCK) * torso, clean=False)
+    met = meet_old_hem(warped.category, warped.sleeve, warped.hem_depth, warped.waist_depth, scene.top_hem,
+                       _person_model(body).frame.torso_px)
+    if met is None:
         return warped
-    if warped.category != "upper":
-        return warped
-    gap = scene.top_hem - warped.hem_depth / torso  # > 0: the old hem is lower
-    # A sleeveless top's own length is less certain (its shoulder points are strap tops).
-    above = HEM_SNAP[1] if warped.sleeve != "none" else HEM_SNAP[0]
-    if -above <= gap <= HEM_SNAP[0] and abs(gap) > 0.01:
-        return warp_garment(warped.garment, body, hem_depth=(scene.top_hem + HEM_OVERLAP) * torso, clean=False)
-    return warped
+    hem_depth, waist_depth = met
+    return warp_garment(warped.garment, body, hem_depth=hem_depth, waist_depth=waist_depth, clean=False)
 
 
 def _fill_layers(

@@ -98,6 +98,15 @@ class FitRules:
     side_spacing_tl: float = 0.15  # ...at least one per this many torso lengths
     armhole_points: tuple[float, float] = (1 / 3, 2 / 3)  # control points along the armhole seam (shoulder -> armpit)
     hem_stretch: tuple[float, float] = (0.75, 1.35)  # bounds on stretching a top's length to meet a given hem
+    # Meeting the old clothing (see :func:`meet_old_hem`): a new top whose hem lands this close (torso
+    # lengths) above / below the old top's hem is placed to meet it (nearly matching cuts should not
+    # leave a sliver of skin or old shirt)...
+    hem_snap: tuple[float, float] = (0.2, 0.1)
+    hem_overlap: float = 0.02  # ...and then reaches this far past it, so no sliver of the old hem shows;
+    # trousers whose waistband lands up to this far below the top's hem are raised to reach this far
+    # under it (the top hangs over the waistband).
+    waist_snap: float = 0.15
+    waist_tuck: float = 0.02
 
 
 FIT = FitRules()
@@ -160,6 +169,8 @@ class WarpedGarment:
         garment: the :class:`tryon.stages.garment.GarmentAnalysis` as the warp used it: neck opening
             cut out, background-coloured edge pixels repainted (to warp it again with another
             hem: ``warp_garment(warped.garment, body, hem_depth=..., clean=False)``).
+        old_hem_tl: the old clothing's hem (torso lengths) the warp was asked to meet (see
+            :func:`meet_old_hem`), or None when it was not.
     """
 
     rgb: np.ndarray
@@ -172,6 +183,7 @@ class WarpedGarment:
     waist_depth: float | None = None
     background_rgb: np.ndarray | None = None
     garment: GarmentAnalysis | None = None
+    old_hem_tl: float | None = None
 
 
 # =================================================================================================
@@ -1070,7 +1082,7 @@ def _keypoints_in_photo(garment: GarmentAnalysis, pieces: list[_Piece], grids: d
 
 def warp_garment(
     garment: GarmentAnalysis, body: BodyAnalysis, *, hem_depth: float | None = None,
-    waist_depth: float | None = None, clean: bool = True,
+    waist_depth: float | None = None, clean: bool = True, old_hem_tl: float | None = None,
 ) -> WarpedGarment:
     """Place a garment on a body.
 
@@ -1085,6 +1097,9 @@ def warp_garment(
             the hem of the top that stays).
         clean: cut the neck opening out and repaint background-coloured edge pixels first; False
             when ``garment`` is a warp's own :attr:`WarpedGarment.garment` (already clean).
+        old_hem_tl: the hem of the old clothing the garment goes with (torso lengths below the
+            shoulder joints; the composite's layers know it): where the garment's own hem or waistband
+            lands near it, they meet (:func:`meet_old_hem`), placed so before anything is drawn.
 
     Returns:
         :class:`WarpedGarment` in the person photo's frame.
@@ -1093,25 +1108,13 @@ def warp_garment(
     if person is None:
         raise ValueError("warp_garment needs the person model: analyse the photo with tryon.stages.body.analyze_body")
     garment = _cleaned(garment) if clean else garment
-    parts = garment.parts or {"body": garment.mask}
     category = garment.category
-    pieces: list[_Piece] = []
-    if category == "lower":
-        if waist_depth is None:
-            waist_depth = person.frame.waist_depth_px
-        legs = "crotch" in garment.keypoints and ("leg_left" in parts or "leg_right" in parts)
-        if legs:
-            pieces, _, hem_depth = _trouser_pieces(garment, person, waist_depth)
-        else:
-            piece, _, hem_depth = _skirt_piece(garment, person, garment.mask, waist_depth)
-            pieces = [piece]
-        hem_depth += waist_depth
-    else:
-        body_part = parts.get("body", garment.mask)
-        piece, scale, hem_depth, anchors = _torso_piece(
-            garment, person, body_part, dress=category == "dress", hem_depth=hem_depth
-        )
-        pieces = [piece, *_sleeve_pieces(garment, person, scale, anchors)]
+    given = hem_depth is not None or waist_depth is not None
+    pieces, hem_depth, waist_depth = _placed(garment, person, hem_depth, waist_depth)
+    if old_hem_tl is not None and not given:
+        met = meet_old_hem(category, garment.sleeve, hem_depth, waist_depth, old_hem_tl, person.frame.torso_px)
+        if met is not None:
+            pieces, hem_depth, waist_depth = _placed(garment, person, *met)
     rgb, alpha, warped_parts, grids = _render(pieces, garment, person)
     return WarpedGarment(
         rgb=rgb,
@@ -1124,7 +1127,56 @@ def warp_garment(
         waist_depth=float(waist_depth) if waist_depth is not None else None,
         background_rgb=_background_rgb(garment),
         garment=garment,
+        old_hem_tl=old_hem_tl,
     )
+
+
+def _placed(
+    garment: GarmentAnalysis, person: PersonModel, hem_depth: float | None, waist_depth: float | None
+) -> tuple[list[_Piece], float, float | None]:
+    """The garment's pieces on the person, with its hem's and (lower garments) waistband's depths (px)."""
+    parts = garment.parts or {"body": garment.mask}
+    if garment.category == "lower":
+        if waist_depth is None:
+            waist_depth = person.frame.waist_depth_px
+        legs = "crotch" in garment.keypoints and ("leg_left" in parts or "leg_right" in parts)
+        if legs:
+            pieces, _, hem = _trouser_pieces(garment, person, waist_depth)
+        else:
+            piece, _, hem = _skirt_piece(garment, person, garment.mask, waist_depth)
+            pieces = [piece]
+        return pieces, hem + waist_depth, waist_depth
+    body_part = parts.get("body", garment.mask)
+    piece, scale, hem, anchors = _torso_piece(
+        garment, person, body_part, dress=garment.category == "dress", hem_depth=hem_depth
+    )
+    return [piece, *_sleeve_pieces(garment, person, scale, anchors)], hem, None
+
+
+def meet_old_hem(
+    category: str, sleeve: str, hem_depth: float, waist_depth: float | None, old_hem_tl: float, torso_px: float
+) -> tuple[float | None, float | None] | None:
+    """Where a garment placed at ``hem_depth`` / ``waist_depth`` (px) should go instead to meet the old
+    clothing's hem at ``old_hem_tl`` (torso lengths): ``(hem_depth, waist_depth)`` to place it at
+    again, or None to leave it.
+
+    A top whose hem lands within :attr:`FitRules.hem_snap` of the old top's hem reaches just past it
+    (a sleeveless top's own length is less certain, its shoulder points being strap tops: it may
+    be raised as far as it may be lowered); trousers or a skirt whose waistband lands up to
+    :attr:`FitRules.waist_snap` below the hem of the top that stays go up under it.
+    """
+    if category == "lower" and waist_depth is not None:
+        gap = waist_depth / torso_px - old_hem_tl  # > 0: the waistband is below the hem
+        if 0.0 < gap <= FIT.waist_snap:
+            return None, (old_hem_tl - FIT.waist_tuck) * torso_px
+        return None
+    if category != "upper":
+        return None
+    gap = old_hem_tl - hem_depth / torso_px  # > 0: the old hem is lower
+    above = FIT.hem_snap[1] if sleeve != "none" else FIT.hem_snap[0]
+    if -above <= gap <= FIT.hem_snap[0] and abs(gap) > 0.01:
+        return (old_hem_tl + FIT.hem_overlap) * torso_px, None
+    return None
 
 
 def _background_rgb(garment: GarmentAnalysis) -> np.ndarray | None:
