@@ -143,7 +143,7 @@ def check_result(
         spec: the parsed description (with ``colours`` as ``(name, sRGB)`` and ``sleeve``), or None.
     """
     garment_mask = np.asarray(garment_mask, bool)
-    skin_like = body.skin_distance_sq(image) < RULES.skin_weak_sq
+    skin_like = _skin_like(body, image)
     measures: dict[str, Any] = {}
     problems: list[str] = []
     sleeves = [_sleeve_share(body, garment_mask, side) for side in ("left", "right")]
@@ -207,12 +207,25 @@ def _raggedness(garment_mask: np.ndarray, unit: float) -> float | None:
     return float(np.count_nonzero(garment_mask ^ smooth)) / max(int(outline), 1) / unit
 
 
+def _skin_like(body: BodyAnalysis, image: np.ndarray) -> np.ndarray:
+    """Where ``image`` (RGB uint8 ``(H, W, 3)``) looks like this person's skin, bool ``(H, W)``; worked
+    out on the person's bounding box only (every measure here looks inside the person)."""
+    out = np.zeros(body.size, bool)
+    if not body.person_mask.any():
+        return out
+    x, y, w, h = cv2.boundingRect(body.person_mask.view(np.uint8))
+    box = (slice(y, y + h), slice(x, x + w))
+    out[box] = body.skin_distance_sq(np.ascontiguousarray(image[box])) < RULES.skin_weak_sq
+    return out
+
+
 def _painted_skin(body: BodyAnalysis, person: np.ndarray, image: np.ndarray, skin_like: np.ndarray) -> np.ndarray:
     """Where the result shows skin (``skin_like``: off the new garment) and the photo showed none: skin the
     renderer had to make up (a bared arm, midriff, leg or neck); bool ``(H, W)``."""
-    shown = skin_like & body.person_mask & np.any(image != person, axis=2)
-    ys, xs = np.nonzero(shown)
-    painted = np.zeros(shown.shape, bool)
+    ys, xs = np.nonzero(skin_like & body.person_mask)
+    changed = np.any(image[ys, xs] != person[ys, xs], axis=1)
+    ys, xs = ys[changed], xs[changed]
+    painted = np.zeros(skin_like.shape, bool)
     if len(ys):
         # The photo's colours are looked up only where skin shows that the renderer changed.
         was_skin = body.skin_distance_sq(person[ys, xs][None])[0] < RULES.skin_weak_sq
@@ -280,10 +293,11 @@ def _limb_profile(
     total = sum(float(np.linalg.norm(b - a)) for a, b in itertools.pairwise(chain))
     count = max(2, round(1.0 / RULES.station_share))
     person = body.person_mask
+    stations = _stations(chain, count)
+    radii = RULES.core_share * model.shape.limb_radii_px(limb, np.array([share * total for share, _ in stations]))
     rows = []
-    for share, point in _stations(chain, count):
-        radius = RULES.core_share * model.shape.limb_radius_px(limb, share * total)
-        ys, xs, disc = _core_disc(body.size, point, radius)
+    for (share, point), radius in zip(stations, radii, strict=True):
+        ys, xs, disc = _core_disc(body.size, point, float(radius))
         core = disc & person[ys, xs]
         rows.append((share, int(core.sum()), [int((core & m[ys, xs]).sum()) for m in masks]))
     return rows
