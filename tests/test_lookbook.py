@@ -120,6 +120,31 @@ def test_journal_drops_a_torn_last_line_and_the_next_record_starts_a_fresh_line(
     assert set(Journal(tmp_path).pairs) == {"a", "c"}
 
 
+def test_a_pair_journalled_as_ctrl_c_lands_is_in_the_table_the_run_leaves(tmp_path: Path) -> None:
+    # Ctrl-C during the journal's fsync: the pair's line is on disk, the run never saw the append return.
+    # The table and the page the run leaves must say what the journal (the rerun's truth) says.
+    from tryon.lookbook.runner import _now
+
+    people_dir, garments_dir = make_inputs(tmp_path)
+    plan = make_plan(read_people(people_dir), read_garments(garments_dir))
+    out = tmp_path / "out"
+    job = LookbookRun(plan, out, no_executor)
+    assert len(job.todo()) == 4
+    started = _now()
+    first, second = plan.pairs[0], plan.pairs[1]
+    Journal(out).append({"kind": "pair", "key": first.key, "person": first.person.id, "garment": first.garment.id,
+                         "status": "refused", "message": "No person was found in the photo.", "finished_at": _now()})
+    # A line from an earlier run (before this one started) is not this run's to report.
+    Journal(out).append({"kind": "pair", "key": second.key, "person": second.person.id,
+                         "garment": second.garment.id, "status": "refused", "message": "old",
+                         "finished_at": "2000-01-01T00:00:00+00:00"})
+    job.finish(started=started, seconds=0.0, interrupted=True)
+    statuses = {(r["person"], r["garment"]): r["status"] for r in read_table(out)}
+    assert statuses[(first.person.id, first.garment.id)] == "refused"
+    assert statuses[(second.person.id, second.garment.id)] == "pending"
+    assert sum(status == "pending" for status in statuses.values()) == 3
+
+
 def test_self_check_reads_the_pipelines_result_check() -> None:
     from types import SimpleNamespace as Result
 

@@ -396,6 +396,7 @@ class LookbookRun:
     def finish(self, *, started: str, seconds: float, interrupted: bool) -> None:
         """Write the table, every grid, index.html and run.json from what is done."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._take_in_journal(started)
         write_tables(self.out_dir, table_rows(self.plan, self.records))
         for pairs in report.pairs_by_person(self.plan).values():
             for pair in pairs:
@@ -409,6 +410,16 @@ class LookbookRun:
         self._write_index(running=False)
         write_atomic(self.out_dir / RUN_INFO, json.dumps(self.summary(started, seconds, interrupted), indent=2,
                                                          ensure_ascii=False).encode("utf-8"))
+
+    def _take_in_journal(self, started: str) -> None:
+        """Take in the pairs this run finished that the journal holds and the run did not note: Ctrl-C can
+        land after a pair's line reached the disk but before the run saw the append return (it lands during
+        the fsync). The journal is what a rerun trusts, so the table and the page say the same."""
+        in_plan = {pair.key for pair in self.plan.pairs}
+        for key, record in Journal(self.out_dir).pairs.items():
+            if key in in_plan and key not in self.records and record.get("finished_at", "") >= started:
+                self.records[key] = record
+                self._counts[record.get("status")] += 1
 
     def summary(self, started: str, seconds: float, interrupted: bool) -> dict[str, Any]:
         counts = Counter(self.records.get(p.key, {}).get("status", PENDING) for p in self.plan.pairs)
