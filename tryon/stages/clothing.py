@@ -675,7 +675,7 @@ def _at_full_size(
 
 
 def _edge_slivers(mask: np.ndarray, outline_skin: np.ndarray, radius: int) -> np.ndarray:
-    """The parts of a clothing mask that are a limb's outline, not clothing (bool ``(H, W)`` each).
+    """The parts of a clothing mask (bool ``(H, W)``) that are a limb's outline, not clothing (bool ``(H, W)``).
 
     Where the background has the garment's colour (a white dress on white), the blend of skin and
     background along a bare limb's outline parses as the garment: a thin strip running down the leg

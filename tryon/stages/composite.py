@@ -817,11 +817,14 @@ def _fill_layers(
     bh, bw = box[0].stop - box[0].start, box[1].stop - box[1].start
     small = (max(1, -(-bw // scale)), max(1, -(-bh // scale)))  # cv2 (width, height), rounded up
 
+    def cells(a: np.ndarray) -> np.ndarray:
+        part = a[box]
+        if part.shape[:2] == (small[1] * scale, small[0] * scale):
+            return part
+        return _padded(part, small, scale)  # with its own edge: a cell half off the photo is not half black
+
     def down(a: np.ndarray) -> np.ndarray:
-        part = a[box].astype(np.float32)
-        if part.shape[:2] != (small[1] * scale, small[0] * scale):
-            part = _padded(part, small, scale)  # with its own edge: a cell half off the photo is not half black
-        return cv2.resize(part, small, interpolation=cv2.INTER_AREA)
+        return cv2.resize(cells(a).astype(np.float32), small, interpolation=cv2.INTER_AREA)
 
     where = cv2.dilate((down(zone) > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     sunit = unit / scale
@@ -832,10 +835,7 @@ def _fill_layers(
     # Where the old garment lay close on the body its own light and shade show the body's relief: the
     # bared skin takes it over (elsewhere the large-scale light), on the model's roundness.
     base = down(person)
-    clusters = scene.clusters[box]
-    if clusters.shape != (small[1] * scale, small[0] * scale):
-        clusters = _padded(clusters, small, scale)
-    clusters = cv2.resize(clusters, small, interpolation=cv2.INTER_NEAREST)
+    clusters = cv2.resize(cells(scene.clusters), small, interpolation=cv2.INTER_NEAREST)
     relief, confidence = _relief(base, clusters, where, sunit)
     relief, confidence = relief[zy, zx], confidence[zy, zx]
     light = np.maximum((confidence * relief + (1.0 - confidence) * light) * round_, 1e-3)
