@@ -235,6 +235,9 @@ class SkinRules:
     shadow_darker_sd: float = 2.0  # at least this many lightness standard deviations below the skin model
     shadow_min_lightness_share: float = 0.15  # x the skin model's mean lightness
     shadow_reach_u: float = 0.1  # body units from confident skin
+    # ...and at most this many times as colourful (C*) as lit skin: a shadow is darker, so even light bounced
+    # off skin leaves it less colourful than this; a red skirt or an orange top beside the arm is more.
+    shadow_max_chroma_share: float = 2.0
 
 
 SKIN = SkinRules()
@@ -1082,6 +1085,7 @@ def _shadowed_skin_colour(lab: np.ndarray, mean: np.ndarray, cov: np.ndarray) ->
     return (
         (cos_hue > np.cos(SKIN.shadow_hue_rad))
         & (chroma >= SKIN.shadow_min_chroma)
+        & (chroma <= SKIN.shadow_max_chroma_share * np.hypot(skin_a, skin_b))
         & (chroma / lightness >= SKIN.shadow_saturation_share * np.hypot(skin_a, skin_b) / skin_lightness)
         & (lab[..., 0] < darker)
         & (lab[..., 0] > SKIN.shadow_min_lightness_share * float(mean[0]))
