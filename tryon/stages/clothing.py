@@ -135,6 +135,10 @@ class ParseRules:
     sliver_min_area: float = 4.0
     fabric_u: float = 0.015  # a close sleeve's outline lies this far outside the arm...
     fullest_arm_share: float = 1.35  # ...which is at most this much fuller than the model's bare arm
+    # A top hangs from the shoulders: within this of the line from the neck's base to a shoulder joint (the
+    # shoulder's top and the deltoid's cap, above the model's torso and arm) its outline, less the fabric,
+    # is the body's.
+    shoulder_cap_u: float = 0.2
     # Where a limb comes out of the old garment bare (a knee below a skirt, a forearm below a sleeve),
     # the bare body under the garment starts as wide as the bare limb (measured over continue_measure_u
     # of it, in bins continue_bin_u long) and narrows to the model's over continue_u.
@@ -663,8 +667,16 @@ def _at_full_size(
     arms_under = hugged & shape.limbs_mask(("arm_left", "arm_right"), scale=RULES.fullest_arm_share)
     top_seen, bottoms_seen = seen(top), seen(bottoms)
     continued, beside = _limb_continuations(skin, top_seen | bottoms_seen | sleeves_full, full, frame, shape)
+    caps = np.zeros(size, np.uint8)
+    neck = frame.centre(frame.neck_base_depth_px)
+    for side in ("arm_left", "arm_right"):
+        masks.capsule(caps, neck, frame.chain(side)[0], RULES.shoulder_cap_u * frame.unit_px)
+    hanging = top_seen | sleeves_full
+    if outer is not None:
+        hanging &= ~seen(outer)  # a jacket's shoulders are built up (padded), not the body's
+    shoulders = caps.astype(bool) & cv2.erode(hanging.astype(np.uint8), masks.disc(fabric)).astype(bool)
     bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | (shape.limbs_mask() & ~beside) | arms_under
-                                    | skin | continued)
+                                    | shoulders | skin | continued)
     return Clothing(
         top=top_seen, bottoms=bottoms_seen, sleeves=sleeves_full, outer=None if outer is None else seen(outer),
         top_rimmed=rimmed(top),
