@@ -206,6 +206,24 @@ def test_a_dress_ends_above_the_ankles() -> None:
     assert lowest < ankles_y - 0.02 * body.shoulder_width
 
 
+def _width_at(warped: WarpedGarment, body: bd.BodyAnalysis, depth_tl: float) -> int:
+    """The warped garment's width (px) across the row through the centre line at ``depth_tl``."""
+    frame = body.person.frame
+    y = round(float(frame.centre(depth_tl * frame.torso_px)[1]))
+    xs = np.flatnonzero(warped.alpha[y] > 0.5)
+    return int(xs.max() - xs.min()) if xs.size else 0
+
+
+def test_a_straight_dress_over_a_flared_mini_skirt_keeps_its_own_width_below_the_hips() -> None:
+    # v60: a straight check maxi over a red mini skirt that stands off the thighs. The old skirt is removed
+    # where the dress does not reach, so its outline must not widen the dress: before, the dress bulged to
+    # the mini's outline (238 px at 1.3 torso lengths) and narrowed below its hem (201 px at 1.7).
+    body, _ = _analysed("v60")
+    warped = _warped("v60")
+    below_the_old_hem = _width_at(warped, body, 1.7)
+    assert max(_width_at(warped, body, d) for d in (1.2, 1.3, 1.4, 1.5)) < 1.08 * below_the_old_hem
+
+
 def test_trouser_legs_meet_above_the_crotch() -> None:
     # v13: from the waistband down to the crotch the two legs are one garment: no wedge of skin
     # opens between them down the fly.

@@ -83,6 +83,9 @@ class FitRules:
     # ...except that below the armpits a top is never narrower than the torso it is worn on (up to
     # this factor of its own width): the wearer buys her size, so a fuller body is covered to its sides.
     body_cover_max: float = 1.8
+    # Below the hips a skirt widens over the body (spread legs, tight trousers' hips) but not over old clothes
+    # that stand off it by more than this share of the bare body's width (a flared skirt, wide trousers).
+    skirt_body_share: float = 1.2
     strap_inset_u: float = 0.08  # a sleeveless top's straps sit this far inside where a seam would
     min_torso_half_width_u: float = 0.3  # a torso is never narrower than this (each side of the centre line)
     neck_ring_depth_u: float = 0.25  # the first this-much of a neckline's drop wraps around the neck...
@@ -508,14 +511,24 @@ def _side_pairs(
     frame, pairs = person.frame, []
     span = fit.depth(fit.hem_y) - fit.depth(fit.armpit_y)
     levels = max(FIT.side_levels, int(np.ceil(span / (FIT.side_spacing_tl * frame.torso_px))) + 1)
+    legs = None  # below the hips a skirt widens over the legs, not over the old clothes' outline (made once)
     for i, y in enumerate(np.linspace(fit.armpit_y, fit.hem_y, levels)):
         row = _row_span(fit.part, y)
         if row is None:
             continue
         g_left, g_right = row[1] - fit.centre_x, fit.centre_x - row[0]  # wearer's left is image right
         d = fit.depth(y)
-        b_left, b_right = person.silhouette.half_widths(d)
         skirt = dress and d > frame.hip_depth_px
+        if skirt:
+            # An old skirt or wide trousers stand off the legs; they are removed where the new skirt does not
+            # reach, so they do not widen it (a straight dress over a flared mini bulged to the mini's hem).
+            if legs is None:
+                legs = person.clothing.bare_body & person.silhouette.trunk  # not a hand or arm hanging beside
+            bare = person.silhouette.half_widths(d, legs)
+            b_left, b_right = (min(b, FIT.skirt_body_share * a)
+                               for b, a in zip(person.silhouette.half_widths(d), bare, strict=True))
+        else:
+            b_left, b_right = person.silhouette.half_widths(d)
         if dress and not skirt:  # the hips are there even where a hand or forearm hides their outline
             hips = person.shape.hip_half_width_px(d)
             b_left, b_right = max(b_left, hips), max(b_right, hips)
