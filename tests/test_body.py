@@ -428,6 +428,22 @@ def test_under_a_top_the_bare_shoulders_reach_the_shoulders_outline(relpath: str
         assert body.person.clothing.bare_body[zone.astype(bool) & inside].mean() > 0.99, side
 
 
+def test_the_fingers_of_a_hanging_hand_are_the_hand() -> None:
+    # v44/v52's person: hands hanging beside the thighs, fingers curled. The gaps between the fingers make
+    # them textured, which the skin test reads as a print: the fingers went to the thigh, and the new
+    # trousers were drawn over them (a hand with two fingers, a flap of trouser where the others were).
+    image, body = analysed("person/ootd_model_8.png")
+    distance = body.skin_distance_sq(image)
+    for side, knuckles in (("left", (body_stage.LEFT_INDEX, body_stage.LEFT_PINKY)),
+                           ("right", (body_stage.RIGHT_INDEX, body_stage.RIGHT_PINKY))):
+        fingers = np.zeros(body.size, np.uint8)
+        for index in knuckles:
+            masks.capsule(fingers, body.landmarks[index], body.landmarks[index], 0.06 * body.shoulder_width)
+        skin_coloured = fingers.astype(bool) & body.person_mask & (distance < body_stage.SKIN.mahalanobis_sq)
+        assert skin_coloured.sum() > 200
+        assert body.regions[f"hand_{side}"][skin_coloured].mean() > 0.95, side  # 0.83 and 0.77 before
+
+
 @pytest.mark.parametrize("relpath", _known(HAND_GAPS))
 def test_hands_are_mostly_skin_coloured(relpath: str) -> None:
     # The hand parts hold the hands, not the pocket, hip or trousers the hand shapes also cover.

@@ -1137,9 +1137,11 @@ def _restrict_hands(
             continue
         rows, cols = np.flatnonzero(hand.any(axis=1)), np.flatnonzero(hand.any(axis=0))
         box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-        # Skin, or shaded skin that is smooth (not a print with skin tones).
-        shaded = (_mahalanobis_sq(lab[box], mean, cov) < SKIN.weak_sq) | _shadowed_skin_colour(lab[box], mean, cov)
-        skin_like = skin[box] | (shaded & (texture[box] < SKIN.max_texture))
+        # Skin, or shaded skin that is smooth (not a print with skin tones), or of the skin's own colour however
+        # textured (fingers: the gaps between them are edges).
+        distance = _mahalanobis_sq(lab[box], mean, cov)
+        shaded = (distance < SKIN.weak_sq) | _shadowed_skin_colour(lab[box], mean, cov)
+        skin_like = skin[box] | (shaded & (texture[box] < SKIN.max_texture)) | (distance < SKIN.mahalanobis_sq)
         seeds = np.zeros(size, np.uint8)
         for index in indices:
             x, y = (round(float(v)) for v in landmarks[index])
