@@ -224,6 +224,24 @@ def test_a_straight_dress_over_a_flared_mini_skirt_keeps_its_own_width_below_the
     assert max(_width_at(warped, body, d) for d in (1.2, 1.3, 1.4, 1.5)) < 1.08 * below_the_old_hem
 
 
+@pytest.mark.parametrize("case_id", ["v13", "v47", "v48"])
+def test_a_trouser_hem_is_no_wider_than_the_leg_above_it(case_id: str) -> None:
+    # Measured on the leg opening's slanted edge, the garment's width was a sliver; stretched to the leg's
+    # width it drew the hem's corner out into a wedge (the lowest tenth 2.3x as wide as the leg above on v13
+    # and v47).
+    warped = _warped(case_id)
+    for side in ("leg_left", "leg_right"):
+        leg = warped.parts[side]
+        rows = np.flatnonzero(leg.any(axis=1))
+        top, length = rows[0], rows[-1] - rows[0]
+
+        def widest(lo: float, hi: float, leg: np.ndarray = leg, top: int = top, length: int = length) -> int:
+            spans = [np.flatnonzero(leg[y]) for y in range(int(top + lo * length), int(top + hi * length) + 1)]
+            return max((int(xs[-1] - xs[0]) for xs in spans if xs.size), default=0)
+
+        assert widest(0.92, 1.0) < 1.3 * widest(0.75, 0.85), side
+
+
 def test_trouser_legs_meet_above_the_crotch() -> None:
     # v13: from the waistband down to the crotch the two legs are one garment: no wedge of skin
     # opens between them down the fly.

@@ -141,7 +141,7 @@ class LimbRules:
     seam_overlap_u: float = 0.04  # a sleeve's seam overlaps the garment's body by this much...
     seam_cut_below_share: float = 0.5  # ...and is cut off inside it, down to this share of the seam below the armpit
     sleeve_stations: int = 6  # control points along each sleeve edge
-    cuff_probe_share: float = 0.93  # the cuff's width is measured this far along the sleeve axis
+    cuff_probe_share: float = 0.93  # a cuff's or trouser hem's width is measured this far along the axis
     joint_blend_u: float = 0.15  # bone directions blend over this length around the elbow / knee
     sleeve_margin_u: float = 0.12  # a sleeve may reach this far past its outline's control points
     min_sleeve_span_u: float = 0.05  # a sleeve runs at least this far past its seam (of the unit)
@@ -729,7 +729,10 @@ def _limb_piece(spec: _LimbSpec, person: PersonModel) -> _Piece:
         # held by stations close enough that no wedge opens between them.
         split = float(np.clip(np.dot(spec.g_crotch - g_root, g_axis) / t_scale, 0.0, l1))
         stations = np.unique(np.concatenate([stations, np.linspace(0.0, split, LIMBS.crotch_stations)]))
-    g_out, g_in = _run_widths(spec.part, g_root, g_axis, g_normal, stations * t_scale, 2.0 * unit)
+    # The opening's edge is slanted: measured on it the width is a sliver, which stretched to the leg's
+    # width drew the hem's corner out into a wedge. The last stations measure just inside it.
+    probes = np.minimum(stations * t_scale, LIMBS.cuff_probe_share * g_len)
+    g_out, g_in = _run_widths(spec.part, g_root, g_axis, g_normal, probes, 2.0 * unit)
     g_floor = 0.02 * unit / spec.scale
     g_out, g_in = _fill_small(g_out, g_floor), _fill_small(g_in, g_floor)
     limb_name = spec.name  # "leg_left", ...: the person model's limb names
