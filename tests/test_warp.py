@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+import cv2
 import numpy as np
 import pytest
 from conftest import load_eval_image, read_cases
@@ -240,6 +241,16 @@ def test_a_trouser_hem_is_no_wider_than_the_leg_above_it(case_id: str) -> None:
             return max((int(xs[-1] - xs[0]) for xs in spans if xs.size), default=0)
 
         assert widest(0.92, 1.0) < 1.3 * widest(0.75, 0.85), side
+
+
+def test_a_loose_sleeve_over_an_arm_hanging_close_leaves_no_hole_beside_the_body() -> None:
+    # v39: a loose blouse whose body narrows below the armpit faster than the line of its armhole seam. The
+    # sleeve was cut on the torso's side of that line, whether or not the body covered it: a hole of 997 px
+    # between them, the bare arm showing through the sleeve at the elbow.
+    solid = _warped("v39").alpha > 0.5
+    count, labels = cv2.connectedComponents((~solid).astype(np.uint8), connectivity=4)
+    outside = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    assert set(range(1, count)) <= set(outside.tolist())  # every gap in the garment reaches the frame's edge
 
 
 def test_trouser_legs_meet_above_the_crotch() -> None:

@@ -1014,6 +1014,10 @@ def _render(
             rx, ry = xs - top[0], ys - top[1]
             t = (rx * along[0] + ry * along[1]) / length
             inside = (rx * normal[0] + ry * normal[1] > 0) & (t < 1.0 + LIMBS.seam_cut_below_share)
+            # Only where the garment's body (drawn before) is: where it narrows below the armpit faster than
+            # the seam's line, an arm hanging close to the side was left bare between the two (a hole in a
+            # loose blouse's sleeve at the elbow).
+            inside &= alpha[y0:y1, x0:x1] >= 0.5
             a[inside] = 0.0
             c[inside] = 0.0
         if piece.clip is not None:
