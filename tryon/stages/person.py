@@ -500,15 +500,28 @@ class Silhouette:
         """Where a shoulder seam sits: just outside the joint (less ``inset_u`` units), on top of the
         shoulder (the silhouette's top above it, or :attr:`Proportions.shoulder_rise_u` above the
         joint when the outline is unclear)."""
+        base, top, clear = self._shoulder_rise(side, inset_u)
+        if not clear:
+            # Hair lies on this shoulder: its top is hidden, at least as high as where the hair begins; the
+            # other shoulder's, where that one's outline is clear (a body is level), else the model's.
+            _, other, other_clear = self._shoulder_rise("right" if side == "left" else "left", inset_u)
+            top = max(top, other if other_clear else PROPORTIONS.shoulder_rise_u * self.frame.unit_px)
+        return base - self.frame.down * top
+
+    def _shoulder_rise(self, side: str, inset_u: float) -> tuple[np.ndarray, float, bool]:
+        """Where above a shoulder the search starts, how far above it the person's outline ends (px; the
+        model's rise when it is not found) and whether it ends against the background (not hair)."""
         f, p = self.frame, PROPORTIONS
         joint = f.landmarks[LEFT_SHOULDER if side == "left" else RIGHT_SHOULDER]
         out = f.across if side == "left" else -f.across
         base = joint + out * (p.seam_outset_u - inset_u) * f.unit_px
         steps = np.arange(0, int(p.shoulder_search_u * f.unit_px) + 1, dtype=np.float64)
-        hits = sample_mask(self.no_head, base[None, :] - steps[:, None] * f.down[None, :])
-        found = hits[0] and not hits.all()
-        top = float(steps[np.argmin(hits)]) - 1.0 if found else p.shoulder_rise_u * f.unit_px
-        return base - f.down * top
+        points = base[None, :] - steps[:, None] * f.down[None, :]
+        hits = sample_mask(self.no_head, points)
+        if not hits[0] or hits.all():
+            return base, p.shoulder_rise_u * f.unit_px, False
+        end = int(np.argmin(hits))
+        return base, float(steps[end]) - 1.0, not bool(sample_mask(self.person, points[end:end + 1])[0])
 
     def neck_base(self, corner: np.ndarray) -> np.ndarray:
         """Where a neckline's corner sits: ``corner`` (from the model's base of the neck), raised to the
