@@ -556,11 +556,12 @@ def _coverage(
     # HAIR_SOFT_PX, so the hair's ends do not stand on the new garment as a cut-out block.
     # Measured on all that is in front, so only the outline of the whole shows the garment (not the hair
     # round an earring, or beside the chin), and only next to the garment itself (not a faint edge of it).
-    hair &= masks.grow((alpha > 0.5) & ~scene.front[crop], HAIR_REACH * HAIR_SOFT_PX)
+    # Hair further from the garment covers it whole (hair falling over a shoulder the garment goes under).
     if hair.any():
         front = scene.front[crop].astype(np.float32)
         over = np.clip(2.0 * cv2.GaussianBlur(front, (0, 0), HAIR_SOFT_PX) - 1.0, 0.0, 1.0)
-        alpha *= 1.0 - np.where(hair, over, 0.0)
+        near = masks.grow((alpha > 0.5) & ~scene.front[crop], HAIR_REACH * HAIR_SOFT_PX)
+        alpha *= 1.0 - np.where(hair, np.where(near, over, 1.0), 0.0)
     alpha = _drop_fragments(alpha, FRAGMENT_SHARE)
     return alpha.astype(np.float32), behind_arms
 
