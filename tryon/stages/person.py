@@ -498,8 +498,9 @@ class Silhouette:
 
     def shoulder_seam(self, side: str, inset_u: float = 0.0) -> np.ndarray:
         """Where a shoulder seam sits: just outside the joint (less ``inset_u`` units), on top of the
-        shoulder (the silhouette's top above it, or :attr:`Proportions.shoulder_rise_u` above the
-        joint when the outline is unclear)."""
+        shoulder: the silhouette's top above it where that is the background's edge; where hair hides it or
+        the outline is unclear, as high as the other shoulder's clear top, else
+        :attr:`Proportions.shoulder_rise_u` above the joint (never lower than the hair's edge)."""
         base, top, clear = self._shoulder_rise(side, inset_u)
         if not clear:
             # Hair lies on this shoulder: its top is hidden, at least as high as where the hair begins; the
