@@ -1032,19 +1032,14 @@ def _round_shade(
     return out
 
 
-def _push_pull(values: np.ndarray, weights: np.ndarray, coarse: bool = False) -> np.ndarray:
+def _push_pull(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Fill the pixels where ``weights`` is 0 from the known ones around them (push-pull).
 
     ``values`` float32 ``(H, W, 3)``, ``weights`` float32 ``(H, W)`` in [0, 1]. Halving pyramid of
     weighted values, then back up: each level keeps its own average where it had data and
     takes the coarser level's elsewhere, so a hole is filled with colours from its own rim,
     smoothly towards its middle (a background's gradients and shadows carry on into it).
-    ``coarse``: work at half resolution (fills are smooth; four times cheaper).
     """
-    if coarse:
-        h, w = weights.shape
-        half = _push_pull(cv2.pyrDown(values), cv2.pyrDown(weights))
-        return cv2.pyrUp(half, dstsize=(w, h))
     levels = []
     num, den = values * weights[..., None], weights
     while min(den.shape) > PUSH_PULL_MIN_SIDE:
@@ -1055,9 +1050,9 @@ def _push_pull(values: np.ndarray, weights: np.ndarray, coarse: bool = False) ->
     average = num / np.maximum(den, 1e-4)[..., None]
     out = np.where(known[..., None], average, mean[None, None, :]).astype(np.float32)
     for num, den in reversed(levels):
-        coarse = cv2.pyrUp(out, dstsize=(den.shape[1], den.shape[0]))
+        below = cv2.pyrUp(out, dstsize=(den.shape[1], den.shape[0]))
         confidence = np.clip(2.0 * den, 0.0, 1.0)[..., None]
-        out = confidence * (num / np.maximum(den, 1e-4)[..., None]) + (1.0 - confidence) * coarse
+        out = confidence * (num / np.maximum(den, 1e-4)[..., None]) + (1.0 - confidence) * below
     return out
 
 
