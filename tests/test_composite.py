@@ -12,7 +12,7 @@ from conftest import load_eval_image, read_cases
 from tryon.pipeline import clear_cache, prepare_person_cached, try_on
 from tryon.stages import masks
 from tryon.stages.body import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, analyze_body
-from tryon.stages.composite import HAIR_REACH, HAIR_SOFT_PX, Composite, composite, prepare_person
+from tryon.stages.composite import ARM_REGIONS, HAIR_REACH, HAIR_SOFT_PX, Composite, composite, prepare_person
 from tryon.stages.garment import analyze_garment
 from tryon.stages.warp import warp_garment
 
@@ -20,6 +20,7 @@ CASES = {case["id"]: case for case in read_cases()}
 MAX_CHROMA_SHIFT = 8.0  # Lab a/b distance between the garment photo's colour and the rendered one
 MAX_LIGHTNESS_SHIFT = 15.0  # the photo's light may move L more
 MAX_GHOST_CORRELATION = 0.1  # fine-detail correlation of render and photo over the new garment
+MAX_FILL_LIGHTNESS_STEP = 4.0  # Lab L between painted skin and the visible skin it carries on
 STRAP_LUMA = 110  # grey level below which clothing is the dark straps of the v14 dress
 
 
@@ -561,6 +562,19 @@ def test_bared_arms_take_the_upper_bodys_skin_tone_not_the_legs() -> None:
     to_upper = np.linalg.norm(arm_tone - _lab(person, upper_skin))
     to_legs = np.linalg.norm(arm_tone - _lab(person, legs))
     assert to_upper < to_legs
+
+
+@pytest.mark.parametrize("case_id", ["v17", "v55"])
+def test_bared_arms_are_as_light_as_the_arms_visible_skin(case_id: str) -> None:
+    # Long sleeves become short ones (v17) or none (v55): the painted arms take the hands' tone, shaded
+    # round on the model's arm. The fill is wider than the model's arm, so much of it lay at the rim's
+    # shade: the painted arms came out 5-7 L darker (and more orange) than the visible arm skin.
+    person, body, _, result = _render(case_id)
+    arms = body.regions.union(ARM_REGIONS)
+    painted = result.layers["skin_filled"] & arms
+    visible = body.regions["skin"] & body.person_mask & arms & ~painted
+    assert painted.sum() > 10_000 and visible.sum() > 2000
+    assert abs(_lab(result.image, painted)[0] - _lab(person, visible)[0]) < MAX_FILL_LIGHTNESS_STEP
 
 
 @pytest.mark.parametrize("case_id", ["v58", "v59"])
