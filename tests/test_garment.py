@@ -306,6 +306,29 @@ def test_white_tee_on_white_background_is_found():
     assert result.sleeve == "short"
 
 
+def test_light_print_at_the_edge_on_a_vignetted_backdrop_stays_in_the_mask():
+    # A studio backdrop 30 grey levels brighter in the middle than in the corners, and a blue dress
+    # whose pale flowers touch its side seams (as v59's). Measured from one background colour, the
+    # backdrop's own gradient widened the tolerance so far that the flowers at the edge were flooded
+    # as background: bites out of the outline, a ragged side on the person.
+    h, w = 480, 360
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    vignette = ((xs / w - 0.5) ** 2 + (ys / h - 0.5) ** 2) / 0.5
+    image = np.repeat((248.0 - 30.0 * vignette)[..., None], 3, axis=2)
+    truth = np.zeros((h, w), bool)
+    truth[60:420, 100:260] = True
+    image[truth] = (110, 170, 230)
+    flowers = np.zeros((h, w), np.uint8)
+    for y in range(90, 400, 45):
+        for x in (100, 259):
+            cv2.circle(flowers, (x, y), 12, 1, -1)
+    flowers = flowers.astype(bool) & truth
+    image[flowers] = (226, 235, 246)
+    result = analyze_garment(np.round(image).astype(np.uint8), "dress")
+    assert result.mask[flowers].mean() > 0.95
+    assert iou(result.mask, truth) >= 0.97
+
+
 def test_same_photo_gives_the_same_mask_whatever_ran_before():
     # GrabCut (the white tee's outline) seeds its colour models from OpenCV's random generator.
     image, _ = white_tee_on_white()

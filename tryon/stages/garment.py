@@ -94,6 +94,12 @@ TOL_MIN = 6  # colour tolerance (max abs RGB difference) on a perfectly flat bac
 TOL_SPREAD_GAIN = 3.0  # tolerance grows with the border's own noise/gradient
 TOL_MAX = 32
 BORDER_SPREAD_PERCENTILE = 75  # robust to a garment touching part of the border
+BACKGROUND_FIT_KEEP = 0.75  # the backdrop's surface is fitted again to this best-fitting share of the border
+BACKGROUND_GRID = 64  # the surface is evaluated on this many points a side and resized
+# ...tried when the border strays this far (grey levels) from one colour, used when it strays no more
+# than this from the surface.
+BACKGROUND_GRADIENT_MIN = 4.0
+BACKGROUND_SURFACE_SPREAD = 3.0
 MAX_BORDER_SPREAD = 18  # a border noisier than this is a scene, not a plain background
 MIN_BORDER_BACKGROUND = 0.55  # share of border pixels that must match the background colour
 GAP_CLOSE_PX = 2  # the flood cannot pass through gaps in the garment edge narrower than ~2x this
@@ -422,37 +428,87 @@ def _salient_garment(image: np.ndarray) -> np.ndarray | None:
 
 def _border_pixels(image: np.ndarray) -> np.ndarray:
     """The pixels of a :data:`BORDER_PX` wide band along the image border, int16 ``(N, 3)``."""
-    band = BORDER_PX
+    return _border_band(image).astype(np.int16)
+
+
+def _border_band(a: np.ndarray) -> np.ndarray:
+    """The values of ``a`` (``(H, W, C)``) on a :data:`BORDER_PX` wide band along its border, ``(N, C)``:
+    the top and bottom rows, then the left and right columns between them."""
+    band, c = BORDER_PX, a.shape[2]
     return np.concatenate(
-        [
-            image[:band].reshape(-1, 3),
-            image[-band:].reshape(-1, 3),
-            image[band:-band, :band].reshape(-1, 3),
-            image[band:-band, -band:].reshape(-1, 3),
-        ]
-    ).astype(np.int16)
+        [a[:band].reshape(-1, c), a[-band:].reshape(-1, c), a[band:-band, :band].reshape(-1, c),
+         a[band:-band, -band:].reshape(-1, c)]
+    )
 
 
 def _background_colour(image: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Background RGB (median of the border), flood tolerance and the border's spread.
+    """The background's colour at every pixel (uint8 ``(H, W, 3)``), the flood's tolerance and the
+    border's spread (grey levels) around that colour.
+
+    One colour (the border's median), or, for a backdrop lit unevenly (brighter on one side, a vignette
+    to the corners), a smooth surface: a quadratic in x and y per channel fitted to the border
+    (:func:`_smooth_background`), so the tolerance covers the border's noise, not its gradient. With one
+    colour, 20-30 grey levels of gradient made the tolerance so wide that light prints at the
+    garment's edge (white flowers on a blue dress) were flooded as background.
 
     Raises:
         TryOnError: the border is not a plain background (a scene photo, a busy backdrop).
     """
     border = _border_pixels(image)
-    background = np.median(border, axis=0)
-    offsets = np.abs(border - background).max(axis=1)
+    flat = np.median(border, axis=0)
+    offsets = np.abs(border - flat).max(axis=1)
     spread = float(np.percentile(offsets, BORDER_SPREAD_PERCENTILE))
+    background = np.full(image.shape, np.round(flat), np.uint8)
+    if spread >= BACKGROUND_GRADIENT_MIN:
+        # A surface only where it explains the border down to a plain backdrop's noise: a backdrop that
+        # changes in steps (a wall and a white floor, a person's shadow on the wall) is no quadratic.
+        surface = _smooth_background(image, border)
+        surface_offsets = np.abs(border - _border_pixels(surface)).max(axis=1)
+        surface_spread = float(np.percentile(surface_offsets, BORDER_SPREAD_PERCENTILE))
+        if surface_spread <= BACKGROUND_SURFACE_SPREAD:
+            background, offsets, spread = surface, surface_offsets, surface_spread
     tolerance = float(np.clip(TOL_MIN + TOL_SPREAD_GAIN * spread, TOL_MIN, TOL_MAX))
     if spread > MAX_BORDER_SPREAD or (offsets <= tolerance).mean() < MIN_BORDER_BACKGROUND:
         raise TryOnError(NO_GARMENT_MESSAGE)
     return background, tolerance, spread
 
 
+def _smooth_background(image: np.ndarray, border: np.ndarray) -> np.ndarray:
+    """A quadratic surface per channel through the border pixels (``border``: :func:`_border_pixels`),
+    uint8 ``(H, W, 3)``: least squares, then again on the :data:`BACKGROUND_FIT_KEEP` share that fits
+    best (where the garment touches the border, its pixels are not background)."""
+    h, w = image.shape[:2]
+    b = BORDER_PX
+    # The border's coordinates, in the order of ``border``.
+    rows = np.concatenate([np.arange(b), np.arange(h - b, h)])
+    middle = np.arange(b, h - b)
+    ys = np.concatenate([np.repeat(rows, w), np.repeat(middle, b), np.repeat(middle, b)])
+    xs = np.concatenate([np.tile(np.arange(w), 2 * b), np.tile(np.arange(b), len(middle)),
+                         np.tile(np.arange(w - b, w), len(middle))])
+    terms = _quadratic_terms(xs / max(w - 1, 1), ys / max(h - 1, 1))
+    values = border.astype(np.float64)
+    keep = np.ones(len(values), bool)
+    for _ in range(2):
+        coef, *_ = np.linalg.lstsq(terms[keep], values[keep], rcond=None)
+        residual = np.abs(values - terms @ coef).max(axis=1)
+        keep = residual <= np.quantile(residual, BACKGROUND_FIT_KEEP)
+    # Evaluated on a coarse grid and brought up (a quadratic is smooth): ~20x cheaper than per pixel.
+    gh, gw = min(h, BACKGROUND_GRID), min(w, BACKGROUND_GRID)
+    gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float64)
+    surface = (_quadratic_terms((gx / max(gw - 1, 1)).ravel(), (gy / max(gh - 1, 1)).ravel()) @ coef).reshape(gh, gw, 3)
+    return cv2.resize(np.clip(np.round(surface), 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _quadratic_terms(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The terms ``1, x, y, x^2, y^2, xy`` of a quadratic surface, float64 ``(N, 6)``."""
+    x, y = x - 0.5, y - 0.5
+    return np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], axis=1).astype(np.float64)
+
+
 def _colour_distance(image: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """Max abs RGB difference from the background after a 3x3 blur (JPEG noise); uint8 ``(H, W)``."""
-    flat = np.full_like(image, np.round(background).astype(np.uint8))
-    difference = cv2.absdiff(cv2.blur(image, (3, 3)), flat)
+    """Max abs RGB difference from the background (uint8 ``(H, W, 3)``) after a 3x3 blur (JPEG noise);
+    uint8 ``(H, W)``."""
+    difference = cv2.absdiff(cv2.blur(image, (3, 3)), background)
     red, green, blue = cv2.split(difference)
     return cv2.max(cv2.max(red, green), blue)
 
