@@ -577,6 +577,22 @@ def test_bared_arms_are_as_light_as_the_arms_visible_skin(case_id: str) -> None:
     assert abs(_lab(result.image, painted)[0] - _lab(person, visible)[0]) < MAX_FILL_LIGHTNESS_STEP
 
 
+@pytest.mark.parametrize("case_id", ["v54", "v59"])
+def test_a_bare_arm_beside_the_old_garment_keeps_its_own_edge(case_id: str) -> None:
+    # A bare arm hangs beside the old dress (a white shift on v59, a black slip on v54). The fill
+    # replaced every pixel within 2 px of the old garment, the arm's own dark edge included where the
+    # skin test took it for skin: on 40 % of the arm's skin 1.5-3 px from the dress, a sawtooth of
+    # light bites along the arm. Its outline is now the arm's skin, smoothed, and stays.
+    person, body, _, result = _render(case_id)
+    scene = prepare_person(person, body, CASES[case_id]["category"]).scene
+    arm = scene.arms_front & body.regions["skin"] & ~scene.old & ~result.garment_mask
+    distance = cv2.distanceTransform((~scene.old).astype(np.uint8), cv2.DIST_L2, 5)
+    ring = arm & (distance > 1.5) & (distance <= 3.0)
+    assert ring.sum() > 300, "the case must have a bare arm beside the old garment"
+    changed = np.abs(result.image.astype(int) - person.astype(int)).max(axis=2) > 10
+    assert changed[ring].mean() < 0.05
+
+
 @pytest.mark.parametrize("case_id", ["v58", "v59"])
 def test_a_skirt_keeps_its_outline_below_the_old_clothes_hem(case_id: str) -> None:
     # v59: a midi dress over a shorter A-line dress; v58: a long floral dress over a slip dress. Cut to

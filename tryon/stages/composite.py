@@ -115,6 +115,7 @@ FRAGMENT_SHARE = 0.03  # pieces of the garment smaller than this share of it, cu
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
 FILL_GROW_PX = 4  # fills reach this far past the old garment (its anti-aliased outline)...
 RIM_PX = 2.0  # ...and fully replace this much of it (its anti-aliased rim; the skin a fill meets starts beyond)
+ARM_EDGE_SMOOTH_PX = 1.5  # sigma: the outline of a bare arm in front of the old garment, smoothed
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -148,6 +149,7 @@ class _Scene:
     keep_below: np.ndarray  # old clothing that stays and sits over the new garment (tucked-in top)
     bare_body: np.ndarray  # where skin would show if clothing were removed
     front: np.ndarray  # always in front of the new garment: face, hair, hands
+    old_sleeves: np.ndarray  # the old garment's sleeves this try-on replaces (part of ``old``)
     arms_front: np.ndarray  # arms, in front of the garment's body (not of its sleeves)
     clusters: np.ndarray  # int32 (H, W): colour cluster of each old-garment pixel (-1 elsewhere)
     top_hem: float | None  # depth (torso lengths) where the old clothing over the new garment ends
@@ -160,6 +162,7 @@ class _Scene:
         clusters = clothing.clusters.copy()
         clusters[~old & ~keep] = -1
         return cls(old=old, keep_below=keep, bare_body=clothing.bare_body, front=clothing.front,
+                   old_sleeves=old & clothing.sleeves_rimmed,
                    arms_front=clothing.arms_front, clusters=clusters, top_hem=clothing.hem_tl_for(category, frame),
                    shape=model.shape)
 
@@ -631,11 +634,21 @@ def _uncover(
     core = (masks.grow(uncovered, RIM_PX) & near) | (near & ~kept & masks.grow(kept, FILL_GROW_PX))
     weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), FEATHER_PX)
     weight = np.maximum(weight, core | (near & ~body.person_mask[crop])) * near
-    # A bare arm in front of the old garment keeps its own outline (its rim is replaced, so a
-    # dark line of the old sleeve's hem does not stay, but nothing blends further into it).
-    weight[scene.arms_front[crop] & body.regions["skin"][crop] & ~core] = 0.0
+    # A bare arm in front of the old garment keeps its own outline, smoothed: pixel by pixel the skin
+    # test along it takes some of the arm's dark edge and leaves some of the blend with the garment,
+    # and the fill's light bites into the arm in a sawtooth. Below an old sleeve's hem its rim goes
+    # with the fill (a dark line of the hem's shadow would stay across the arm).
+    arm = _kept_arm(scene, body.regions["skin"], crop)
+    weight *= 1.0 - cv2.GaussianBlur(arm.astype(np.float32), (0, 0), EDGE_SOFT_PX) * arm
     weight[kept] = 0.0
     return base + (fill - base) * weight[..., None], uncovered, near
+
+
+def _kept_arm(scene: _Scene, skin: np.ndarray, crop: tuple[slice, slice] = (slice(None), slice(None))) -> np.ndarray:
+    """The bare arms in front of the old garment, as the composite keeps them (bool, on ``crop``): their
+    skin, clear of the old sleeves' rim, with its outline smoothed over :data:`ARM_EDGE_SMOOTH_PX`."""
+    arm = scene.arms_front[crop] & skin[crop] & ~masks.grow(scene.old_sleeves[crop], RIM_PX)
+    return masks.smooth_outline(arm, ARM_EDGE_SMOOTH_PX)
 
 
 def _dress(
@@ -849,7 +862,12 @@ def _fill_layers(
     # on only the torso's and neck's own skin: a lit arm beside it would wash out its
     # shadowed flanks. The skin a fill meets starts clear of the old garment's anti-aliased
     # rim (a dark line along a hem).
-    visible = down(body.regions["skin"] & body.person_mask & ~masks.grow(scene.old, FILL_GROW_PX + RIM_PX)) > 0.5
+    visible = body.regions["skin"] & body.person_mask & ~masks.grow(scene.old, FILL_GROW_PX + RIM_PX)
+    # A bare arm in front keeps its own edge up to the old garment beside it (see _uncover): the fill
+    # there carries that on (the arm's shaded edge), not the arm's middle. Not below an old sleeve's
+    # hem: the arm there is in the hem's shadow, which goes with the sleeve.
+    kept = _kept_arm(scene, body.regions["skin"]) & ~masks.grow(scene.old_sleeves, FILL_GROW_PX + RIM_PX)
+    visible = down(visible | (kept & ~scene.old)) > 0.5
     carried = np.zeros(where.shape, np.float32)
     if visible.any():
         # Carried from the skin right at the fill's edge (a shadow the old hem cast there goes on into the
