@@ -151,20 +151,26 @@ class _Scene:
     front: np.ndarray  # always in front of the new garment: face, hair, hands
     old_sleeves: np.ndarray  # the old garment's sleeves this try-on replaces (part of ``old``)
     arms_front: np.ndarray  # arms, in front of the garment's body (not of its sleeves)
+    kept_arm: np.ndarray  # bare arms in front of the old garment, as the composite keeps them
     clusters: np.ndarray  # int32 (H, W): colour cluster of each old-garment pixel (-1 elsewhere)
     top_hem: float | None  # depth (torso lengths) where the old clothing over the new garment ends
     shape: BodyShape  # the body under the clothes
 
     @classmethod
-    def of(cls, model: PersonModel, category: str) -> _Scene:
+    def of(cls, model: PersonModel, category: str, skin: np.ndarray) -> _Scene:
+        """The scene for a new garment of ``category``; ``skin``: the photo's skin (bool ``(H, W)``)."""
         clothing, frame = model.clothing, model.frame
         old, keep = clothing.layers_for(category, frame)
         clusters = clothing.clusters.copy()
         clusters[~old & ~keep] = -1
+        old_sleeves = old & clothing.sleeves_rimmed
+        # A bare arm in front keeps its skin up to the old garment, its outline smoothed (see _uncover),
+        # except across an old sleeve's rim.
+        kept_arm = masks.smooth_outline(clothing.arms_front & skin & ~masks.grow(old_sleeves, RIM_PX),
+                                        ARM_EDGE_SMOOTH_PX)
         return cls(old=old, keep_below=keep, bare_body=clothing.bare_body, front=clothing.front,
-                   old_sleeves=old & clothing.sleeves_rimmed,
-                   arms_front=clothing.arms_front, clusters=clusters, top_hem=clothing.hem_tl_for(category, frame),
-                   shape=model.shape)
+                   old_sleeves=old_sleeves, arms_front=clothing.arms_front, kept_arm=kept_arm, clusters=clusters,
+                   top_hem=clothing.hem_tl_for(category, frame), shape=model.shape)
 
 
 def _person_model(body: BodyAnalysis) -> PersonModel:
@@ -417,7 +423,7 @@ def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> Pre
     size = person.shape[:2]
     everywhere = (slice(None), slice(None))
     model = _person_model(body)
-    scene = _Scene.of(model, category)
+    scene = _Scene.of(model, category, body.regions["skin"])
     work = _Work.of(person, body)
     unit = model.frame.unit_px
     shading = _up(_shading(work, scene.clusters), size, everywhere)
@@ -638,17 +644,10 @@ def _uncover(
     # test along it takes some of the arm's dark edge and leaves some of the blend with the garment,
     # and the fill's light bites into the arm in a sawtooth. Below an old sleeve's hem its rim goes
     # with the fill (a dark line of the hem's shadow would stay across the arm).
-    arm = _kept_arm(scene, body.regions["skin"], crop)
+    arm = scene.kept_arm[crop]
     weight *= 1.0 - cv2.GaussianBlur(arm.astype(np.float32), (0, 0), EDGE_SOFT_PX) * arm
     weight[kept] = 0.0
     return base + (fill - base) * weight[..., None], uncovered, near
-
-
-def _kept_arm(scene: _Scene, skin: np.ndarray, crop: tuple[slice, slice] = (slice(None), slice(None))) -> np.ndarray:
-    """The bare arms in front of the old garment, as the composite keeps them (bool, on ``crop``): their
-    skin, clear of the old sleeves' rim, with its outline smoothed over :data:`ARM_EDGE_SMOOTH_PX`."""
-    arm = scene.arms_front[crop] & skin[crop] & ~masks.grow(scene.old_sleeves[crop], RIM_PX)
-    return masks.smooth_outline(arm, ARM_EDGE_SMOOTH_PX)
 
 
 def _dress(
@@ -866,7 +865,7 @@ def _fill_layers(
     # A bare arm in front keeps its own edge up to the old garment beside it (see _uncover): the fill
     # there carries that on (the arm's shaded edge), not the arm's middle. Not below an old sleeve's
     # hem: the arm there is in the hem's shadow, which goes with the sleeve.
-    kept = _kept_arm(scene, body.regions["skin"]) & ~masks.grow(scene.old_sleeves, FILL_GROW_PX + RIM_PX)
+    kept = scene.kept_arm & ~masks.grow(scene.old_sleeves, FILL_GROW_PX + RIM_PX)
     visible = down(visible | (kept & ~scene.old)) > 0.5
     carried = np.zeros(where.shape, np.float32)
     if visible.any():
