@@ -11,7 +11,7 @@ from conftest import load_eval_image, read_cases
 
 from tryon.pipeline import clear_cache, prepare_person_cached, try_on
 from tryon.stages import masks
-from tryon.stages.body import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, analyze_body
+from tryon.stages.body import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, SKIN, analyze_body
 from tryon.stages.composite import ARM_REGIONS, HAIR_REACH, HAIR_SOFT_PX, Composite, composite, prepare_person
 from tryon.stages.garment import analyze_garment
 from tryon.stages.warp import warp_garment
@@ -591,6 +591,20 @@ def test_a_bare_arm_beside_the_old_garment_keeps_its_own_edge(case_id: str) -> N
     assert ring.sum() > 300, "the case must have a bare arm beside the old garment"
     changed = np.abs(result.image.astype(int) - person.astype(int)).max(axis=2) > 10
     assert changed[ring].mean() < 0.05
+
+
+def test_a_light_dress_past_the_person_mask_is_replaced_too() -> None:
+    # v59: a white shift on a pale grey backdrop; the segmentation stops a few pixels short of its
+    # flared side beside the hand, and a white sliver of it stood beside the new (narrower) dress.
+    person, body, _, result = _render("v59")
+    clothing = body.person.clothing
+    past = (clothing.top_rimmed | clothing.bottoms_rimmed) & ~body.person_mask & ~result.garment_mask
+    assert past.sum() > 150
+    lightness = cv2.cvtColor(result.image, cv2.COLOR_RGB2LAB)[..., 0].astype(float)
+    before = cv2.cvtColor(person, cv2.COLOR_RGB2LAB)[..., 0].astype(float)
+    assert np.median(before[past] - lightness[past]) > 8  # the backdrop's grey, not the dress's white
+    skin = body.skin_distance_sq(person) < SKIN.mahalanobis_sq
+    assert not (past & skin).any()
 
 
 @pytest.mark.parametrize("case_id", ["v58", "v59"])

@@ -147,6 +147,14 @@ class ParseRules:
     continue_measure_u: float = 0.1
     continue_bare_share: float = 0.6  # a bin is bare when its skin is this wide against the model's limb
     continue_sample_px: int = 2  # the hem and the bare limb's sides are found on every 2nd pixel each way
+    # Light clothing on a light backdrop: the segmentation stops short of the garment's outline. Pixels
+    # up to past_outline_u outside the person of the garment's colour beside them (within
+    # past_outline_lab8) and far nearer it than the backdrop's beyond them (by past_outline_margin, the two
+    # past_outline_lab8 apart) are the old garment too (a white dress's flared side beside the hand).
+    past_outline_u: float = 0.04
+    past_outline_margin: float = 2.0
+    past_outline_lab8: float = 8.0
+    past_outline_skin_sq: float = 22.0  # ...and not skin: farther than this (squared Mahalanobis) from the person's
 
 
 RULES = ParseRules()
@@ -313,7 +321,7 @@ def parse_clothing(image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shap
     clusters[bottoms] = pal.bottom_cluster[bottoms] + BOTTOM_CLUSTERS
     hair = _long_hair(half, half.regions["face_hair"] & ~skin, clothed & ~half.hands, pal.d_top)
     top &= ~hair
-    return _at_full_size(body, frame, shape, top=top, bottoms=bottoms, sleeves=sleeves & ~hair, outer=outer,
+    return _at_full_size(image, body, frame, shape, top=top, bottoms=bottoms, sleeves=sleeves & ~hair, outer=outer,
                          clusters=clusters, hair=hair, dressed=pal.dressed, hands_clothed=half.hands & clothed,
                          one_piece=one_piece,                         bare_midriff=bare is not None, top_hem=top_hem)
 
@@ -614,7 +622,7 @@ def _old_top(
 
 
 def _at_full_size(
-    body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, *, top: np.ndarray, bottoms: np.ndarray,
+    image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, *, top: np.ndarray, bottoms: np.ndarray,
     sleeves: np.ndarray, outer: np.ndarray | None, clusters: np.ndarray, hair: np.ndarray, dressed: np.ndarray,
     hands_clothed: np.ndarray,
     one_piece: bool, bare_midriff: bool, top_hem: float | None,
@@ -651,12 +659,18 @@ def _at_full_size(
     def seen(mask: np.ndarray) -> np.ndarray:
         return full_size(mask) & body.person_mask & ~front
 
+    lab = None
+
     def rimmed(mask: np.ndarray) -> np.ndarray:
         # Upsampled masks miss the garment's anti-aliased outline: they grow over the non-skin pixels
         # next to them, but not onto the bare arms beside the old garment.
+        nonlocal lab
         grown = full_size(mask)
         grown = (grown | (masks.grow(grown, RULES.edge_grow_px) & not_skin)) & body.person_mask & ~front
-        return grown & ~(arms & skin & ~dressed_full)
+        grown &= ~(arms & skin & ~dressed_full)
+        if lab is None:
+            lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+        return grown | _past_outline(image, lab, body, grown, RULES.past_outline_u * frame.unit_px)
 
     cluster_full = cv2.resize(clusters, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
     # Under a sleeve that lay close, the arm has the sleeve's outline (less the fabric), up to a
@@ -684,6 +698,45 @@ def _at_full_size(
         one_piece=one_piece, bare_midriff=bare_midriff, top_hem_tl=top_hem, clusters=cluster_full,
         front=front, arms_front=_arms_front(body, frame, shape, sleeves_full), bare_body=bare_body,
     )
+
+
+def _past_outline(
+    image: np.ndarray, lab: np.ndarray, body: BodyAnalysis, garment: np.ndarray, reach: float
+) -> np.ndarray:
+    """The old garment's pixels the person mask missed (bool ``(H, W)``): within ``reach`` px outside the
+    person, joined to ``garment`` (bool ``(H, W)``), of the garment's colour beside them (within
+    :attr:`ParseRules.past_outline_lab8`) and far nearer it than the backdrop's beyond them, each a local
+    average (over ``reach``) of its own pixels; never skin-coloured (a bare arm the mask missed).
+    ``lab``: ``image`` (RGB uint8 ``(H, W, 3)``) in OpenCV 8-bit Lab, float32.
+
+    The segmentation's outline follows contrast: a white dress on a pale grey backdrop loses a strip of
+    its side, which no fill then replaces (a white sliver beside the new dress)."""
+    person = body.person_mask
+    out = np.zeros_like(garment)
+    band = masks.grow(garment, reach) & ~person
+    if reach < 1.0 or not band.any():
+        return out
+    x, y, w, h = cv2.boundingRect(band.view(np.uint8))
+    m = int(np.ceil(4 * reach)) + 2
+    box = (slice(max(0, y - m), y + h + m), slice(max(0, x - m), x + w + m))
+    inside = garment[box] & ~masks.grow(~person[box], 1.0)  # clear of the outline's blend
+    beyond = ~masks.grow(person[box] | band[box], reach)
+
+    def local(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        weight = cv2.GaussianBlur(where.astype(np.float32), (0, 0), 2.0 * reach)
+        mean = cv2.GaussianBlur(lab[box] * where[..., None], (0, 0), 2.0 * reach)
+        return mean / np.maximum(weight, 1e-6)[..., None], weight
+
+    cloth, cloth_weight = local(inside)
+    backdrop, backdrop_weight = local(beyond)
+    d_cloth = np.linalg.norm(lab[box] - cloth, axis=2)
+    d_backdrop = np.linalg.norm(lab[box] - backdrop, axis=2)
+    apart = np.linalg.norm(cloth - backdrop, axis=2) >= RULES.past_outline_lab8
+    like = (band[box] & apart & (cloth_weight > 0.05) & (backdrop_weight > 0.05)
+            & (d_cloth < RULES.past_outline_lab8) & (RULES.past_outline_margin * d_cloth < d_backdrop))
+    like &= body.skin_distance_sq(image[box]) >= RULES.past_outline_skin_sq
+    out[box] = masks.keep_touching(like, masks.grow(garment[box], 1.5))
+    return out
 
 
 def _edge_slivers(mask: np.ndarray, outline_skin: np.ndarray, radius: int) -> np.ndarray:

@@ -897,7 +897,8 @@ def _fill_layers(
         carried[zy, zx] = weight[:, 0]
     skin_small = np.zeros_like(base)
     skin_small[zy, zx] = tone
-    known = down(~masks.grow(body.person_mask, FILL_GROW_PX)) > 0.5
+    # The backdrop is known beyond the person and the old garment (which may reach past the person mask).
+    known = down(~masks.grow(body.person_mask | scene.old, FILL_GROW_PX)) > 0.5
     background_small = _push_pull(base, known.astype(np.float32))
 
     def up(a: np.ndarray) -> np.ndarray:
