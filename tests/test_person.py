@@ -154,18 +154,41 @@ def test_a_ray_bridges_gaps_narrower_than_its_gap_and_stops_at_wider_ones() -> N
     assert ray_extent(np.zeros_like(mask), origin, right, 99, gap_px=5) == 0
 
 
+@pytest.mark.parametrize("girth", [1.0, 0.8])
+def test_the_thighs_meet_below_the_crotch_and_keep_their_outer_side(girth: float) -> None:
+    # Slim legs (their girth measured on bare shins, 0.8x the model's) made painted thighs sticks with a
+    # gap of backdrop between them up to a mini dress's hem (v54). At the top, each thigh reaches the
+    # body's middle; its outer side stays where it was (an arm hangs beside the hips there).
+    from tryon.stages.person import _limb_segments, _thighs_meet
+
+    frame = BodyFrame.from_landmarks(*standing(), SIZE)
+    slim = tuple(s if not s.limb.startswith("leg") else
+                 type(s)(a=s.a, b=s.b, ra=girth * s.ra, rb=girth * s.rb, limb=s.limb)
+                 for s in _limb_segments(frame))
+    raw = [s for s in slim if s.limb == "leg_left"][0]
+    met = [s for s in _thighs_meet(frame, slim) if s.limb == "leg_left"][0]
+    middle = 0.5 * (frame.chain("leg_left")[0] + frame.chain("leg_right")[0])
+    inward = (middle - raw.a) / np.linalg.norm(middle - raw.a)
+    assert np.dot(met.a + met.ra * inward - middle, inward) >= -1.0  # reaches the middle
+    assert np.linalg.norm((met.a - met.ra * inward) - (raw.a - raw.ra * inward)) < 1.0  # outer side kept
+    assert np.array_equal(met.b, raw.b) and met.rb == raw.rb  # the knee is the thigh's own
+
+
 def test_limbs_take_the_girth_their_bare_skin_shows_and_the_model_where_none_shows() -> None:
     from tryon.stages.person import draw_tapered
 
+    from tryon.stages.person import _limb_segments
+
     frame = BodyFrame.from_landmarks(*standing(), SIZE)
     model = BodyShape.of(frame)
+    shin = 300.0  # px down the leg (the thigh's top also reaches the body's middle, whatever the girth)
     for girth in (1.3, 0.85):
         skin = np.zeros(SIZE, np.uint8)
-        for s in model.segments:  # bare legs this much thicker or thinner than the model's
+        for s in _limb_segments(frame):  # bare legs this much thicker or thinner than the model's
             if s.limb.startswith("leg"):
                 draw_tapered(skin, s.a, s.b, girth * s.ra, girth * s.rb)
         shape = BodyShape.of(frame, skin=skin.astype(bool))
-        assert shape.limb_radius_px("leg_left", 100.0) == pytest.approx(girth * model.limb_radius_px("leg_left", 100.0),
+        assert shape.limb_radius_px("leg_left", shin) == pytest.approx(girth * model.limb_radius_px("leg_left", shin),
                                                                        rel=0.08)
         assert shape.limb_radius_px("arm_left", 100.0) == model.limb_radius_px("arm_left", 100.0)  # no arm skin
     # Skin that runs on past the limb (a bare arm against a bare torso) measures nothing.
