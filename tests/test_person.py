@@ -165,8 +165,8 @@ def test_the_thighs_meet_below_the_crotch_and_keep_their_outer_side(girth: float
     slim = tuple(s if not s.limb.startswith("leg") else
                  type(s)(a=s.a, b=s.b, ra=girth * s.ra, rb=girth * s.rb, limb=s.limb)
                  for s in _limb_segments(frame))
-    raw = [s for s in slim if s.limb == "leg_left"][0]
-    met = [s for s in _thighs_meet(frame, slim) if s.limb == "leg_left"][0]
+    raw = next(s for s in slim if s.limb == "leg_left")
+    met = next(s for s in _thighs_meet(frame, slim) if s.limb == "leg_left")
     middle = 0.5 * (frame.chain("leg_left")[0] + frame.chain("leg_right")[0])
     inward = (middle - raw.a) / np.linalg.norm(middle - raw.a)
     assert np.dot(met.a + met.ra * inward - middle, inward) >= -1.0  # reaches the middle
