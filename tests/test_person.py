@@ -175,9 +175,7 @@ def test_the_thighs_meet_below_the_crotch_and_keep_their_outer_side(girth: float
 
 
 def test_limbs_take_the_girth_their_bare_skin_shows_and_the_model_where_none_shows() -> None:
-    from tryon.stages.person import draw_tapered
-
-    from tryon.stages.person import _limb_segments
+    from tryon.stages.person import _limb_segments, draw_tapered
 
     frame = BodyFrame.from_landmarks(*standing(), SIZE)
     model = BodyShape.of(frame)
