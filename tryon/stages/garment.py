@@ -1492,18 +1492,30 @@ def _hidden_armpits(
 ) -> dict[str, tuple[float, float]]:
     """Armpits under sleeves that lie over the body's side: where a hanging sleeve parts from the
     body far below the shoulder is not its armpit, which is put at a typical armhole depth
-    (:data:`ARMHOLE_DEPTH`) on the body's side line, no further out than the shoulder point. (A
-    deep armhole without a sleeve beside it is left where it is.)"""
+    (:data:`ARMHOLE_DEPTH`) on the body's side line, no further out than the shoulder point; where only one
+    side's side line lies inside its shoulder, the other mirrors it. (A deep armhole without a sleeve
+    beside it is left where it is.)"""
     span = abs(shoulders["left"][0] - shoulders["right"][0])
     result = dict(armpits)
+    moved, at_shoulder = set(), set()
     for side in SIDES:
         (x, y), (sx, sy) = armpits[side], shoulders[side]
         if y - sy <= ARMHOLE_MAX_DEPTH * max(span, shape.body_width):
             continue
         if notches[side] is not None or _sleeve_above(shape, side, int(y), int(x)):
             sign = _side_sign(side)
-            x = sx if sign * (x - sx) > 0 else x
+            if sign * (x - sx) > 0:
+                x = sx
+                at_shoulder.add(side)
             result[side] = (float(x), float(sy + ARMHOLE_DEPTH * span))
+            moved.add(side)
+    # Where the parting lay beyond the shoulder (tiers hanging over the body's side hide it), the other
+    # side's, inside its shoulder, tells where the body's side is: a front view is symmetric.
+    for side, other in (SIDES, SIDES[::-1]):
+        if side in at_shoulder and other in moved - at_shoulder:
+            sx, sign = shoulders[side][0], _side_sign(side)
+            x = 2.0 * shape.cx - result[other][0]
+            result[side] = (float(sx if sign * (x - sx) > 0 else x), result[side][1])
     return result
 
 
