@@ -1281,11 +1281,14 @@ def _frame_points(
         if armpits[side][1] < y and (run := shape.run_at(y, shape.cx)) is not None:
             armpits[side] = (float(run[1] if _side_sign(side) > 0 else run[0]), float(y))
     # A sleeve does not hang from a strap (a cold-shoulder top's sleeves start below the straps).
-    hidden = armpits if straps else _hidden_armpits(shape, armpits, shoulders, notches)
+    hidden, mirrored = (armpits, set()) if straps else _hidden_armpits(shape, armpits, shoulders, notches)
     for side in SIDES:  # below a hidden armpit the sleeve parts from the body's side line
         if hidden[side] != armpits[side]:
             notches[side] = armpits[side]
         keypoints[f"armpit_{side}"] = hidden[side]
+    for side, other in (SIDES, SIDES[::-1]):  # ...as on the other side, where that side's armpit is mirrored
+        if side in mirrored and notches[other] is not None:
+            notches[side] = (float(2.0 * shape.cx - notches[other][0]), notches[other][1])
     return keypoints, notches
 
 
@@ -1489,15 +1492,15 @@ def _hidden_armpits(
     armpits: dict[str, tuple[float, float]],
     shoulders: dict[str, tuple[float, float]],
     notches: dict[str, tuple[float, float] | None],
-) -> dict[str, tuple[float, float]]:
-    """Armpits under sleeves that lie over the body's side: where a hanging sleeve parts from the
+) -> tuple[dict[str, tuple[float, float]], set[str]]:
+    """Armpits under sleeves that lie over the body's side, and the sides whose armpit mirrors the other's: where a hanging sleeve parts from the
     body far below the shoulder is not its armpit, which is put at a typical armhole depth
     (:data:`ARMHOLE_DEPTH`) on the body's side line, no further out than the shoulder point; where only one
     side's side line lies inside its shoulder, the other mirrors it. (A deep armhole without a sleeve
     beside it is left where it is.)"""
     span = abs(shoulders["left"][0] - shoulders["right"][0])
     result = dict(armpits)
-    moved, at_shoulder = set(), set()
+    moved, at_shoulder, mirrored = set(), set(), set()
     for side in SIDES:
         (x, y), (sx, sy) = armpits[side], shoulders[side]
         if y - sy <= ARMHOLE_MAX_DEPTH * max(span, shape.body_width):
@@ -1516,7 +1519,8 @@ def _hidden_armpits(
             sx, sign = shoulders[side][0], _side_sign(side)
             x = 2.0 * shape.cx - result[other][0]
             result[side] = (float(sx if sign * (x - sx) > 0 else x), result[side][1])
-    return result
+            mirrored.add(side)
+    return result, mirrored
 
 
 @dataclasses.dataclass
