@@ -1493,11 +1493,11 @@ def _hidden_armpits(
     shoulders: dict[str, tuple[float, float]],
     notches: dict[str, tuple[float, float] | None],
 ) -> tuple[dict[str, tuple[float, float]], set[str]]:
-    """Armpits under sleeves that lie over the body's side, and the sides whose armpit mirrors the other's: where a hanging sleeve parts from the
-    body far below the shoulder is not its armpit, which is put at a typical armhole depth
-    (:data:`ARMHOLE_DEPTH`) on the body's side line, no further out than the shoulder point; where only one
-    side's side line lies inside its shoulder, the other mirrors it. (A deep armhole without a sleeve
-    beside it is left where it is.)"""
+    """Armpits under sleeves that lie over the body's side, and the sides whose armpit mirrors the
+    other's. Where a hanging sleeve parts from the body far below the shoulder is not its armpit, which
+    is put at a typical armhole depth (:data:`ARMHOLE_DEPTH`) on the body's side line, no further out
+    than the shoulder point; where only one side's side line lies inside its shoulder, the other
+    mirrors it. (A deep armhole without a sleeve beside it is left where it is.)"""
     span = abs(shoulders["left"][0] - shoulders["right"][0])
     result = dict(armpits)
     moved, at_shoulder, mirrored = set(), set(), set()
