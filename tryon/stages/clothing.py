@@ -659,18 +659,20 @@ def _at_full_size(
     def seen(mask: np.ndarray) -> np.ndarray:
         return full_size(mask) & body.person_mask & ~front
 
-    lab = None
-
-    def rimmed(mask: np.ndarray) -> np.ndarray:
+    def within(mask: np.ndarray) -> np.ndarray:
         # Upsampled masks miss the garment's anti-aliased outline: they grow over the non-skin pixels
         # next to them, but not onto the bare arms beside the old garment.
-        nonlocal lab
         grown = full_size(mask)
         grown = (grown | (masks.grow(grown, RULES.edge_grow_px) & not_skin)) & body.person_mask & ~front
-        grown &= ~(arms & skin & ~dressed_full)
-        if lab is None:
-            lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-        return grown | _past_outline(image, lab, body, grown, RULES.past_outline_u * frame.unit_px)
+        return grown & ~(arms & skin & ~dressed_full)
+
+    inner = {id(mask): within(mask) for mask in (top, bottoms, sleeves)}
+    # ...and past the person's outline where the segmentation stopped short of light clothing.
+    past = _past_outline(image, body, np.logical_or.reduce(list(inner.values())), RULES.past_outline_u * frame.unit_px)
+
+    def rimmed(mask: np.ndarray) -> np.ndarray:
+        grown = inner[id(mask)]
+        return grown | masks.keep_touching(past, masks.grow(grown, 1.5)) if past.any() else grown
 
     cluster_full = cv2.resize(clusters, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
     # Under a sleeve that lay close, the arm has the sleeve's outline (less the fabric), up to a
@@ -700,42 +702,52 @@ def _at_full_size(
     )
 
 
-def _past_outline(
-    image: np.ndarray, lab: np.ndarray, body: BodyAnalysis, garment: np.ndarray, reach: float
-) -> np.ndarray:
-    """The old garment's pixels the person mask missed (bool ``(H, W)``): within ``reach`` px outside the
-    person, joined to ``garment`` (bool ``(H, W)``), of the garment's colour beside them (within
+def _past_outline(image: np.ndarray, body: BodyAnalysis, clothing: np.ndarray, reach: float) -> np.ndarray:
+    """The clothing's pixels the person mask missed (bool ``(H, W)``): within ``reach`` px outside the
+    person, of the colour of the clothing (bool ``(H, W)``) beside them (within
     :attr:`ParseRules.past_outline_lab8`) and far nearer it than the backdrop's beyond them, each a local
-    average (over ``reach``) of its own pixels; never skin-coloured (a bare arm the mask missed).
-    ``lab``: ``image`` (RGB uint8 ``(H, W, 3)``) in OpenCV 8-bit Lab, float32.
+    average (over about ``reach``) of its own pixels; never skin-coloured (a bare arm the mask missed).
+    ``image``: the photo, RGB uint8 ``(H, W, 3)``. Which garment each belongs to is left to the caller
+    (the one it touches).
 
     The segmentation's outline follows contrast: a white dress on a pale grey backdrop loses a strip of
     its side, which no fill then replaces (a white sliver beside the new dress)."""
     person = body.person_mask
-    out = np.zeros_like(garment)
-    band = masks.grow(garment, reach) & ~person
+    out = np.zeros_like(person)
+    band = masks.grow(clothing, reach) & ~person
     if reach < 1.0 or not band.any():
         return out
     x, y, w, h = cv2.boundingRect(band.view(np.uint8))
     m = int(np.ceil(4 * reach)) + 2
     box = (slice(max(0, y - m), y + h + m), slice(max(0, x - m), x + w + m))
-    inside = garment[box] & ~masks.grow(~person[box], 1.0)  # clear of the outline's blend
+    inside = clothing[box] & ~masks.grow(~person[box], 1.0)  # clear of the outline's blend
     beyond = ~masks.grow(person[box] | band[box], reach)
+    ys, xs = np.nonzero(band[box])
+    pixels = np.ascontiguousarray(image[box][ys, xs][:, None, :])  # (N, 1, 3): the band's own colours
+    # The local averages are smooth: worked out on a copy `step` times coarser, read at the band's pixels.
+    step = max(1, int(reach // 2))
+    small = (max(1, -(-inside.shape[1] // step)), max(1, -(-inside.shape[0] // step)))
+    lab = cv2.cvtColor(cv2.resize(np.ascontiguousarray(image[box]), small, interpolation=cv2.INTER_AREA),
+                       cv2.COLOR_RGB2LAB).astype(np.float32)
+    at = (np.minimum(ys // step, small[1] - 1), np.minimum(xs // step, small[0] - 1))
 
     def local(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        weight = cv2.GaussianBlur(where.astype(np.float32), (0, 0), 2.0 * reach)
-        mean = cv2.GaussianBlur(lab[box] * where[..., None], (0, 0), 2.0 * reach)
-        return mean / np.maximum(weight, 1e-6)[..., None], weight
+        weight = cv2.resize(where.astype(np.float32), small, interpolation=cv2.INTER_AREA)
+        total = cv2.GaussianBlur(lab * weight[..., None], (0, 0), 2.0 * reach / step)
+        weight = cv2.GaussianBlur(weight, (0, 0), 2.0 * reach / step)
+        return total[at] / np.maximum(weight[at], 1e-6)[:, None], weight[at]
 
     cloth, cloth_weight = local(inside)
     backdrop, backdrop_weight = local(beyond)
-    d_cloth = np.linalg.norm(lab[box] - cloth, axis=2)
-    d_backdrop = np.linalg.norm(lab[box] - backdrop, axis=2)
-    apart = np.linalg.norm(cloth - backdrop, axis=2) >= RULES.past_outline_lab8
-    like = (band[box] & apart & (cloth_weight > 0.05) & (backdrop_weight > 0.05)
+    colour = cv2.cvtColor(pixels, cv2.COLOR_RGB2LAB).astype(np.float32)[:, 0]
+    d_cloth = np.linalg.norm(colour - cloth, axis=1)
+    d_backdrop = np.linalg.norm(colour - backdrop, axis=1)
+    like = ((np.linalg.norm(cloth - backdrop, axis=1) >= RULES.past_outline_lab8)
+            & (cloth_weight > 0.05) & (backdrop_weight > 0.05)
             & (d_cloth < RULES.past_outline_lab8) & (RULES.past_outline_margin * d_cloth < d_backdrop))
-    like &= body.skin_distance_sq(image[box]) >= RULES.past_outline_skin_sq
-    out[box] = masks.keep_touching(like, masks.grow(garment[box], 1.5))
+    skin = body.skin_distance_sq(pixels)[:, 0]
+    like &= skin >= RULES.past_outline_skin_sq
+    out[box][ys[like], xs[like]] = True
     return out
 
 
