@@ -12,6 +12,7 @@ from conftest import load_eval_image, read_cases
 from tryon.pipeline import clear_cache, prepare_person_cached, try_on
 from tryon.stages import masks
 from tryon.stages.body import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, SKIN, analyze_body
+from tryon.stages.clothing import RULES as CLOTHING_RULES
 from tryon.stages.composite import ARM_REGIONS, HAIR_REACH, HAIR_SOFT_PX, Composite, composite, prepare_person
 from tryon.stages.garment import analyze_garment
 from tryon.stages.warp import warp_garment
@@ -605,6 +606,8 @@ def test_a_light_dress_past_the_person_mask_is_replaced_too() -> None:
     assert np.median(before[past] - lightness[past]) > 8  # the backdrop's grey, not the dress's white
     skin = body.skin_distance_sq(person) < SKIN.mahalanobis_sq
     assert not (past & skin).any()
+    # The person model's clothing rules keep their own copy of the weak skin test's threshold.
+    assert CLOTHING_RULES.past_outline_skin_sq == SKIN.weak_sq
 
 
 @pytest.mark.parametrize("case_id", ["v58", "v59"])

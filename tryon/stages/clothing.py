@@ -154,7 +154,9 @@ class ParseRules:
     past_outline_u: float = 0.04
     past_outline_margin: float = 2.0
     past_outline_lab8: float = 8.0
-    past_outline_skin_sq: float = 22.0  # ...and not skin: farther than this (squared Mahalanobis) from the person's
+    # ...and not skin: at least this far (squared Mahalanobis) from the person's skin colour (body's weak
+    # skin test, SKIN.weak_sq: clothing cannot import body, which imports it).
+    past_outline_skin_sq: float = 22.0
 
 
 RULES = ParseRules()
