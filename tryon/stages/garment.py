@@ -478,13 +478,9 @@ def _smooth_background(image: np.ndarray, border: np.ndarray) -> np.ndarray:
     uint8 ``(H, W, 3)``: least squares, then again on the :data:`BACKGROUND_FIT_KEEP` share that fits
     best (where the garment touches the border, its pixels are not background)."""
     h, w = image.shape[:2]
-    b = BORDER_PX
-    # The border's coordinates, in the order of ``border``.
-    rows = np.concatenate([np.arange(b), np.arange(h - b, h)])
-    middle = np.arange(b, h - b)
-    ys = np.concatenate([np.repeat(rows, w), np.repeat(middle, b), np.repeat(middle, b)])
-    xs = np.concatenate([np.tile(np.arange(w), 2 * b), np.tile(np.arange(b), len(middle)),
-                         np.tile(np.arange(w - b, w), len(middle))])
+    # The border's coordinates, in the order of ``border`` (from broadcast views: only the band is copied).
+    xs = _border_band(np.broadcast_to(np.arange(w), (h, w))[..., None])[:, 0]
+    ys = _border_band(np.broadcast_to(np.arange(h)[:, None], (h, w))[..., None])[:, 0]
     terms = _quadratic_terms(xs / max(w - 1, 1), ys / max(h - 1, 1))
     values = border.astype(np.float64)
     keep = np.ones(len(values), bool)
