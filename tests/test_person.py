@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tryon.stages import landmarks as lm
+from tryon.stages import masks
 from tryon.stages.body import PART_NAMES, RegionMasks
 from tryon.stages.person import PROPORTIONS, BodyFrame, BodyShape, Silhouette, ray_extent
 
@@ -192,6 +193,48 @@ def test_limbs_take_the_girth_their_bare_skin_shows_and_the_model_where_none_sho
     # Skin that runs on past the limb (a bare arm against a bare torso) measures nothing.
     everywhere = BodyShape.of(frame, skin=np.ones(SIZE, bool))
     assert everywhere.limb_radius_px("leg_left", 100.0) == model.limb_radius_px("leg_left", 100.0)
+
+
+def test_an_arm_under_a_close_sleeve_follows_the_sleeve_smoothly_and_under_a_loose_one_stays_the_models() -> None:
+    from tryon.stages.person import _limb_segments, draw_tapered
+
+    frame = BodyFrame.from_landmarks(*standing(), SIZE)
+    model = BodyShape.of(frame)
+    inset = 2.0
+    rng = np.random.default_rng(3)
+    close = np.zeros(SIZE, np.uint8)
+    loose = np.zeros(SIZE, np.uint8)
+    shift = np.array([4.0, 0.0])  # the sleeve lies a little off the joints' line, outwards
+    for s in _limb_segments(frame):
+        if s.limb == "arm_left":
+            draw_tapered(close, s.a + shift, s.b + shift, 1.15 * s.ra + inset, 1.15 * s.rb + inset)
+            draw_tapered(loose, s.a, s.b, 2.0 * s.ra, 2.0 * s.rb)
+    # A ragged outline: each row's ends moved in or out by up to 3 px, as a parse at a lower resolution leaves.
+    for y in np.flatnonzero(close.any(axis=1)):
+        run = np.flatnonzero(close[y])
+        close[y] = 0
+        close[y, run[0] + rng.integers(-3, 4): run[-1] + 1 + rng.integers(-3, 4)] = 1
+    share_range = (0.7, 1.35)
+    fitted = model.fitted_to(close.astype(bool), ("arm_left",), share_range, inset_px=inset)
+    for s, m in zip(fitted.segments, model.segments, strict=True):
+        if s.limb != "arm_left":
+            assert s == m  # other limbs untouched
+            continue
+        assert s.ra == pytest.approx(1.15 * m.ra, abs=1.5) and s.rb == pytest.approx(1.15 * m.rb, abs=1.5)
+        assert s.a[0] - m.a[0] == pytest.approx(shift[0], abs=1.5)  # the arm moved with the sleeve
+    # The arm's outline is straight, not the sleeve's ragged one; it lies inside the sleeve.
+    arm = fitted.limbs_mask(("arm_left",))
+    rows = np.flatnonzero(arm.any(axis=1))[40:-40]
+
+    def jitter(mask: np.ndarray) -> float:  # mean step of the outer outline from row to row
+        return float(np.abs(np.diff([np.flatnonzero(mask[y])[-1] for y in rows])).mean())
+
+    assert jitter(close) > 1.5 and jitter(arm) < 0.5
+    assert (arm & ~masks.grow(close.astype(bool), 2.0)).sum() < 0.01 * arm.sum()
+    # Under a loose sleeve (twice the model's girth) and with no sleeve at all, the arm is the model's.
+    for cover in (loose.astype(bool), np.zeros(SIZE, bool)):
+        same = model.fitted_to(cover, ("arm_left",), share_range, inset_px=inset)
+        assert [(s.ra, s.rb) for s in same.segments] == [(s.ra, s.rb) for s in model.segments]
 
 
 def _leg_scene(knee_scale: float) -> tuple[BodyFrame, BodyShape, RegionMasks, np.ndarray, np.ndarray, int]:

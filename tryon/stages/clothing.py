@@ -134,7 +134,7 @@ class ParseRules:
     sliver_u: float = 0.015
     sliver_min_area: float = 4.0
     fabric_u: float = 0.015  # a close sleeve's outline lies this far outside the arm...
-    fullest_arm_share: float = 1.35  # ...which is at most this much fuller than the model's bare arm
+    arm_share_range: tuple[float, float] = (0.7, 1.35)  # ...and the arm within this share of the model's bare arm
     # A top hangs from the shoulders: within this of the line from the neck's base to a shoulder joint (the
     # shoulder's top and the deltoid's cap, above the model's torso and arm) its outline, less the fabric,
     # is the body's.
@@ -183,6 +183,8 @@ class Clothing:
         arms_front: arms in front of a garment's body (not of its sleeves): bare skin, and the arm's
             own thickness where the old top had a sleeve.
         bare_body: where skin would show if the clothing were removed (torso, neck, limbs).
+        shape: the bare body under it: the person model's shape with each arm under a close sleeve
+            following the sleeve (:meth:`~tryon.stages.person.BodyShape.fitted_to`).
     """
 
     top: np.ndarray
@@ -199,6 +201,7 @@ class Clothing:
     front: np.ndarray
     arms_front: np.ndarray
     bare_body: np.ndarray
+    shape: BodyShape
 
     def layers_for(self, category: str, frame: BodyFrame) -> tuple[np.ndarray, np.ndarray]:
         """``(old, keep)`` for a new garment of ``category``: what it replaces, and the old clothing
@@ -677,12 +680,11 @@ def _at_full_size(
         return grown | masks.keep_touching(past, masks.grow(grown, 1.5)) if past.any() else grown
 
     cluster_full = cv2.resize(clusters, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-    # Under a sleeve that lay close, the arm has the sleeve's outline (less the fabric), up to a
-    # fuller arm than the model's; under a loose one, the model's arm.
+    # Under a sleeve that lay close, the arm has the sleeve's outline (less the fabric) made smooth, up to
+    # a fuller arm than the model's; under a loose one, the model's arm.
     sleeves_full = seen(sleeves)
     fabric = max(1, round(RULES.fabric_u * frame.unit_px))
-    hugged = cv2.erode(sleeves_full.astype(np.uint8), masks.disc(fabric)).astype(bool)
-    arms_under = hugged & shape.limbs_mask(("arm_left", "arm_right"), scale=RULES.fullest_arm_share)
+    shape = shape.fitted_to(sleeves_full, ("arm_left", "arm_right"), RULES.arm_share_range, inset_px=fabric)
     top_seen, bottoms_seen = seen(top), seen(bottoms)
     continued, beside = _limb_continuations(skin, top_seen | bottoms_seen | sleeves_full, full, frame, shape)
     caps = np.zeros(size, np.uint8)
@@ -693,14 +695,14 @@ def _at_full_size(
     if outer is not None:
         hanging &= ~seen(outer)  # a jacket's shoulders are built up (padded), not the body's
     shoulders = caps.astype(bool) & cv2.erode(hanging.astype(np.uint8), masks.disc(fabric)).astype(bool)
-    bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | (shape.limbs_mask() & ~beside) | arms_under
+    bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | (shape.limbs_mask() & ~beside)
                                     | shoulders | skin | continued)
     return Clothing(
         top=top_seen, bottoms=bottoms_seen, sleeves=sleeves_full, outer=None if outer is None else seen(outer),
         top_rimmed=rimmed(top),
         bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
         one_piece=one_piece, bare_midriff=bare_midriff, top_hem_tl=top_hem, clusters=cluster_full,
-        front=front, arms_front=_arms_front(body, frame, shape, sleeves_full), bare_body=bare_body,
+        front=front, arms_front=_arms_front(body, frame, shape, sleeves_full), bare_body=bare_body, shape=shape,
     )
 
 

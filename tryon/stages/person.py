@@ -101,6 +101,11 @@ class Proportions:
     girth_min_stations: int = 6  # ...enough of them to trust (on either limb of the pair)...
     girth_scale_range: tuple[float, float] = (0.8, 1.5)  # ...and how far from the model it may go
     arm_start_u: float = 0.12
+    # A limb under a close sleeve (BodyShape.fitted_to): the sleeve's outline is measured across the bone at
+    # stations down each segment, and each side fitted where enough of them end near the model's radius.
+    hug_span: tuple[float, float] = (0.1, 0.9)
+    hug_stations: int = 9
+    hug_min_stations: int = 4
     calf_at_share: float = 0.3  # of the shin, from the knee
     calf_radius_u: float = 0.155
     # Limb outlines in a photo are searched at most this far from the bone (loose sleeves,
@@ -330,6 +335,26 @@ class BodyShape:
         (the first segment's radius before it starts, the last one's past its end)."""
         return float(self.limb_radii_px(limb, np.array([along_px]))[0])
 
+    def fitted_to(
+        self, cover: np.ndarray, limbs: Iterable[str], share_range: tuple[float, float], inset_px: float = 0.0
+    ) -> BodyShape:
+        """This shape with the ``limbs`` that ``cover`` (bool ``(H, W)``, a close sleeve) hugs following
+        its outline, ``inset_px`` inside it (the fabric): each segment's two sides lie where the cover's
+        run across the bone ends, fitted as straight lines down the segment (the cover's ragged outline
+        becomes a limb's smooth one). A side stays the model's where too few of its stations end within
+        ``share_range`` of the model's radius (a loose sleeve standing off the arm, a sleeve merging
+        into the torso's clothing, no cover there)."""
+        names = set(limbs)
+        segments = [_fitted_segment(s, cover, share_range, inset_px) if s.limb in names else s
+                    for s in self.segments]
+        for i in range(len(segments) - 1):  # a limb's segments meet where they did (at the elbow)
+            s, t = segments[i], segments[i + 1]
+            if s.limb in names and s.limb == t.limb:
+                joint, radius = 0.5 * (s.b + t.a), 0.5 * (s.rb + t.ra)
+                segments[i] = dataclasses.replace(s, b=joint, rb=radius)
+                segments[i + 1] = dataclasses.replace(t, a=joint, ra=radius)
+        return dataclasses.replace(self, segments=tuple(segments))
+
     def torso_mask(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """The bare torso, bool ``(H, W)``."""
         f = self.frame
@@ -426,6 +451,45 @@ def _thighs_meet(frame: BodyFrame, segments: tuple[Segment, ...]) -> tuple[Segme
             s = dataclasses.replace(s, a=joint + (radius - s.ra) * inward, ra=radius)
         out.append(s)
     return tuple(out)
+
+
+def _fitted_segment(seg: Segment, cover: np.ndarray, share_range: tuple[float, float], inset_px: float) -> Segment:
+    """``seg`` with its axis and radii where ``cover`` runs across it (see :meth:`BodyShape.fitted_to`)."""
+    p = PROPORTIONS
+    h, w = cover.shape
+    d = seg.b - seg.a
+    length = float(np.linalg.norm(d))
+    if length < 1.0:
+        return seg
+    n = np.array([-d[1], d[0]]) / length  # draw_tapered's normal
+    ts = np.linspace(*p.hug_span, p.hug_stations)
+    model = seg.ra + ts * (seg.rb - seg.ra)
+    centres, radii = np.full(len(ts), np.nan), np.full(len(ts), np.nan)
+    for i, (t, radius) in enumerate(zip(ts, model, strict=True)):
+        # The joints' line may run off the sleeve's middle by up to the widest arm's radius.
+        reach = int(np.ceil(2.0 * share_range[1] * radius + inset_px)) + 1
+        offsets = np.arange(-reach, reach + 1)
+        centre = seg.a + t * d
+        xs = np.round(centre[0] + offsets * n[0]).astype(int)
+        ys = np.round(centre[1] + offsets * n[1]).astype(int)
+        if not ((xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)).all() or not cover[ys[reach], xs[reach]]:
+            continue
+        off = np.flatnonzero(~cover[ys, xs])
+        below, above = off[off < reach], off[off > reach]
+        if not len(below) or not len(above):
+            continue  # the cover runs on: another limb, the torso's clothing
+        # The outline lies half a pixel beyond the run's last pixel; the limb the fabric's width inside it.
+        plus, minus = above[0] - reach - 0.5 - inset_px, reach - below[-1] - 0.5 - inset_px
+        centres[i], radii[i] = 0.5 * (plus - minus), 0.5 * (plus + minus)
+    ok = (radii >= share_range[0] * model) & (radii <= share_range[1] * model)
+    if ok.sum() < p.hug_min_stations:
+        return seg  # the model's
+    ends = np.array([0.0, 1.0])
+    radius = np.polyval(np.polyfit(ts[ok], radii[ok], 1), ends)
+    radius = np.clip(radius, share_range[0] * np.array([seg.ra, seg.rb]), share_range[1] * np.array([seg.ra, seg.rb]))
+    shift = np.polyval(np.polyfit(ts[ok], centres[ok], 1), ends)
+    return dataclasses.replace(seg, a=seg.a + shift[0] * n, b=seg.b + shift[1] * n, ra=float(radius[0]),
+                               rb=float(radius[1]))
 
 
 def _limb_girth_scale(segments: list[Segment], skin: np.ndarray) -> float:
