@@ -108,6 +108,21 @@ def test_bare_limbs_taper_from_shoulder_to_wrist_and_swell_at_the_calf() -> None
     assert at_calf > at_knee
 
 
+def test_the_forearm_carries_on_past_the_wrist_to_the_hand() -> None:
+    frame = BodyFrame.from_landmarks(*standing(), SIZE)
+    shape = BodyShape.of(frame)
+    elbow, wrist = frame.chain("arm_left")[1:]
+    down = (wrist - elbow) / np.linalg.norm(wrist - elbow)
+    radius = shape.limb_radius_px("arm_left", 1e6)  # the wrist's
+    arm = shape.limbs_mask(("arm_left",))
+    # A round cap at the joint would reach one radius past it; the hand's heel lies further.
+    x, y = np.round(wrist + 1.6 * radius * down).astype(int)
+    assert arm[y, x]
+    side = np.array([-down[1], down[0]])
+    x, y = np.round(wrist + 0.9 * radius * down + 0.8 * radius * side).astype(int)
+    assert arm[y, x]  # as wide as the wrist, not narrowing in a cap
+
+
 def test_roundness_is_zero_on_the_axis_and_one_on_the_outline() -> None:
     frame = BodyFrame.from_landmarks(*standing(), SIZE)
     shape = BodyShape.of(frame)
@@ -220,6 +235,8 @@ def test_an_arm_under_a_close_sleeve_follows_the_sleeve_smoothly_and_under_a_loo
         if s.limb != "arm_left":
             assert s == m  # other limbs untouched
             continue
+        if np.allclose(m.a, frame.chain("arm_left")[2]):
+            continue  # past the wrist, where the sleeve ended
         assert s.ra == pytest.approx(1.15 * m.ra, abs=1.5) and s.rb == pytest.approx(1.15 * m.rb, abs=1.5)
         assert s.a[0] - m.a[0] == pytest.approx(shift[0], abs=1.5)  # the arm moved with the sleeve
     # The arm's outline is straight, not the sleeve's ragged one; it lies inside the sleeve.

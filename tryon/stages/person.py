@@ -101,6 +101,7 @@ class Proportions:
     girth_min_stations: int = 6  # ...enough of them to trust (on either limb of the pair)...
     girth_scale_range: tuple[float, float] = (0.8, 1.5)  # ...and how far from the model it may go
     arm_start_u: float = 0.12
+    wrist_reach_share: float = 1.0  # the wrist carries on this many of its radii past the joint (the hand's heel)
     # A limb under a close sleeve (BodyShape.fitted_to): the sleeve's outline is measured across the bone at
     # stations down each segment, and each side fitted where enough of them end near the model's radius.
     hug_span: tuple[float, float] = (0.1, 0.9)
@@ -298,7 +299,7 @@ class BodyShape:
                 scales.update(dict.fromkeys(pair, scale))
             segments = tuple(dataclasses.replace(s, ra=s.ra * scales[s.limb], rb=s.rb * scales[s.limb])
                              if s.limb in scales else s for s in segments)
-        return cls(frame=frame, profile=_torso_profile(frame), segments=_thighs_meet(frame, segments))
+        return cls(frame=frame, profile=_torso_profile(frame), segments=_wrists(_thighs_meet(frame, segments)))
 
     def half_width_px(self, depth_tl: float | np.ndarray) -> float | np.ndarray:
         """The bare torso's half-width (px) at ``depth_tl``."""
@@ -432,6 +433,19 @@ def _limb_segments(frame: BodyFrame) -> tuple[Segment, ...]:
     neck = p.neck_radius_u * u
     segments.append(Segment(frame.mid_shoulder, frame.neck_top(), neck, neck, "neck"))
     return tuple(segments)
+
+
+def _wrists(segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
+    """``segments`` with each forearm carried on past the wrist joint as wide as it ends there, to where
+    the hand's heel begins: a forearm ending at the joint in a round cap left a notch of backdrop
+    between a painted arm and the hand below an old cuff."""
+    out = []
+    for s, following in zip(segments, (*segments[1:], None), strict=True):
+        out.append(s)
+        if s.limb.startswith("arm") and (following is None or following.limb != s.limb):
+            reach = PROPORTIONS.wrist_reach_share * s.rb
+            out.append(Segment(s.b, s.b + reach * _unit_vector(s.b - s.a), s.rb, s.rb, s.limb))
+    return tuple(out)
 
 
 def _thighs_meet(frame: BodyFrame, segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
