@@ -114,6 +114,7 @@ class ParseRules:
     sleeve_bare_share: float = 0.5
     sleeve_bare_stations: int = 2
     sleeve_reach_share: float = 1.6
+    cuff_stations: int = 3  # a flared cuff, beyond that reach, is looked for this many stations above the end
     # Open outerwear: the clothing within outer_centre_u of the body's axis and at the flanks (between
     # outer_flank_u) differ by outer_contrast_lab8 on outer_share of the depth bins (outer_bin_tl
     # apart, at least outer_min_bins with outer_min_pixels each) down outer_depth_tl.
@@ -315,7 +316,7 @@ def parse_clothing(image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shap
     # the hips a navy sleeve and navy jeans cannot be told apart by colour, only along the arm).
     sleeves = np.zeros_like(top)
     for side in ("left", "right"):
-        sleeves |= _sleeve(half, shape, frame, side, clothed & ~skin)
+        sleeves |= _sleeve(half, shape, frame, side, clothed & ~skin, top | bottoms)
     top |= sleeves
     bottoms &= ~sleeves
     outer = _open_outerwear(half, top, sleeves)
@@ -498,10 +499,13 @@ def _arm_coordinates(half: _Half, frame: BodyFrame, side: str, zone: np.ndarray)
     return ys, xs, along, distance
 
 
-def _sleeve(half: _Half, shape: BodyShape, frame: BodyFrame, side: str, clothed: np.ndarray) -> np.ndarray:
+def _sleeve(
+    half: _Half, shape: BodyShape, frame: BodyFrame, side: str, clothed: np.ndarray, claimed: np.ndarray
+) -> np.ndarray:
     """The old top's sleeve on arm ``side`` (bool, at the parse's resolution): clothing along the arm
     from the shoulder down to where its core turns to skin (a run of stations that are mostly skin);
-    none when the arm is not seen or bare from the shoulder."""
+    none when the arm is not seen or bare from the shoulder. ``claimed``: clothing of the top's body and
+    the bottoms, which a sleeve's flare does not take."""
     r, k = half.regions, RULES.step
     chain = _CHAIN_INDICES[side]
     out = np.zeros(half.person.shape, bool)
@@ -529,7 +533,13 @@ def _sleeve(half: _Half, shape: BodyShape, frame: BodyFrame, side: str, clothed:
             break
     keep = (bins < end) & (distance <= RULES.sleeve_reach_share * radius) & clothed[ys, xs]
     out[ys[keep], xs[keep]] = True
-    return out
+    # Clothing further out from the bone at the sleeve's end, touching it, that no other garment claims is
+    # the sleeve's too: a flared cuff. Not below the end (a bare arm's shaded outline), nor higher up (long
+    # hair over the shoulder).
+    flare = np.zeros_like(out)
+    wide = (bins < end) & (bins >= end - RULES.cuff_stations) & ~keep & clothed[ys, xs]
+    flare[ys[wide], xs[wide]] = True
+    return out | masks.keep_touching(flare & ~claimed, masks.grow(out, 1.0))
 
 
 def _palettes(half: _Half, clothed: np.ndarray, skin_mean: np.ndarray) -> _Palettes:
