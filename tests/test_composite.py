@@ -308,6 +308,56 @@ def test_a_bared_shin_is_round() -> None:
     assert brighter >= 0.8 * total
 
 
+def test_shading_is_measured_across_a_bare_part_and_implausible_profiles_are_left_out() -> None:
+    from tryon.stages import landmarks as lm
+    from tryon.stages.composite import _shade_profiles
+    from tryon.stages.person import PART_KINDS, BodyFrame, BodyShape
+
+    points = np.zeros((33, 2))
+    for name, xy in (("SHOULDER", (360, 200)), ("ELBOW", (380, 330)), ("WRIST", (385, 450)), ("HIP", (340, 440)),
+                     ("KNEE", (340, 640)), ("ANKLE", (340, 780))):
+        for side, sign in (("LEFT", 1), ("RIGHT", -1)):
+            points[getattr(lm, f"{side}_{name}")] = (300 + sign * (xy[0] - 300), xy[1])
+    shape = BodyShape.of(BodyFrame.from_landmarks(points, np.ones(33), (800, 600)))
+    ys, xs = np.mgrid[0:800, 0:600]
+    ys, xs = ys.ravel().astype(float), xs.ravel().astype(float)
+    signed, kind = shape.across(ys, xs)
+    arm = kind == PART_KINDS.index("arm")
+    # Lit from the photo's left: lighter on the left half of each arm, darker towards the right.
+    lightness = 1.0 - 0.2 * np.clip(signed, -1.0, 1.0)
+    profiles = _shade_profiles(shape, lightness[arm], (ys[arm], xs[arm]))
+    centres, values = profiles[PART_KINDS.index("arm")]
+    assert values[np.argmin(np.abs(centres + 0.5))] > values[np.argmin(np.abs(centres - 0.5))] + 0.1
+    assert profiles[PART_KINDS.index("leg")] is profiles[PART_KINDS.index("arm")]  # legs take the arms' light
+    # Darker in the middle than at both sides is no round part's shading: the model's stays.
+    inverted = 0.8 + 0.3 * np.abs(np.clip(signed, -1.0, 1.0))
+    assert PART_KINDS.index("arm") not in _shade_profiles(shape, inverted[arm], (ys[arm], xs[arm]))
+
+
+def test_bared_arms_are_lit_from_the_side_the_photos_light_comes_from() -> None:
+    # v55: studio light from the photo's left; the bare shins show it (their left halves lighter). The arms
+    # under the old long sleeves, painted with the model's symmetric roundness, were lit from the front.
+    _, body, _, result = _render("v55")
+    luma = cv2.GaussianBlur(_luma(result.image), (0, 0), 1.5)
+    filled = result.layers["skin_filled"]
+    lighter = total = 0
+    for seg in body.person.clothing.shape.segments:
+        if not seg.limb.startswith("arm"):
+            continue
+        normal = np.array([seg.a[1] - seg.b[1], seg.b[0] - seg.a[0]]) / np.linalg.norm(seg.b - seg.a)
+        normal = normal if normal[0] > 0 else -normal  # towards the photo's right
+        for t in np.linspace(0.2, 0.8, 7):
+            centre = seg.a + t * (seg.b - seg.a)
+            side = 0.5 * (seg.ra + t * (seg.rb - seg.ra)) * normal
+            (lx, ly), (rx, ry) = (np.round(p).astype(int) for p in (centre - side, centre + side))
+            if not (filled[ly, lx] and filled[ry, rx]):
+                continue
+            total += 1
+            lighter += luma[ly, lx] > luma[ry, rx]
+    assert total >= 12
+    assert lighter >= 0.8 * total
+
+
 @pytest.mark.parametrize("case_id", ["v01", "v04", "v08"])
 def test_neck_and_shoulders_are_never_filled_with_background(case_id: str) -> None:
     # Where an old collar or shoulder is uncovered between the shoulder joints, the body is

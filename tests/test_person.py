@@ -108,6 +108,22 @@ def test_bare_limbs_taper_from_shoulder_to_wrist_and_swell_at_the_calf() -> None
     assert at_calf > at_knee
 
 
+def test_across_is_signed_towards_the_photos_right_on_every_part() -> None:
+    from tryon.stages.person import PART_KINDS
+
+    frame = BodyFrame.from_landmarks(*standing(), SIZE)
+    shape = BodyShape.of(frame)
+    elbow, wrist = frame.chain("arm_right")[1:]
+    forearm = 0.5 * (elbow + wrist)
+    hips = frame.mid_hip + np.array([0.0, -30.0])
+    step = np.array([1.0, 0.0])
+    points = np.array([forearm - 6 * step, forearm + 6 * step, hips - 20 * step, hips + 20 * step])
+    signed, kind = shape.across(points[:, 1], points[:, 0])
+    assert [PART_KINDS[k] for k in kind] == ["arm", "arm", "torso", "torso"]
+    assert signed[0] < 0 < signed[1] and signed[2] < 0 < signed[3]
+    assert np.allclose(np.abs(signed), shape.roundness(points[:, 1], points[:, 0]))
+
+
 def test_the_forearm_carries_on_past_the_wrist_to_the_hand() -> None:
     frame = BodyFrame.from_landmarks(*standing(), SIZE)
     shape = BodyShape.of(frame)

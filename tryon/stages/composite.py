@@ -33,7 +33,7 @@ import numpy as np
 
 from . import masks
 from .clothing import ARM_PARTS, LEG_PARTS
-from .person import PROPORTIONS, BodyShape
+from .person import PART_KINDS, PROPORTIONS, BodyShape
 from .warp import WarpedGarment, meet_old_hem, warp_garment
 
 if TYPE_CHECKING:
@@ -75,6 +75,25 @@ ROUND_GRID = 0.02  # of the unit: the grid the roundness is worked out on...
 # lightness at 0.95 of their half-width (median, 362 stations); 0.04 flattened painted arms' to 0.90 there (0.87 now).
 ROUND_BLUR = 0.02
 ROUND_SOFT_PX = 1.0  # sigma of the soft edge between filled skin and filled background
+# Where the photo shows a kind of part bare (a forearm, the midriff), filled skin of that kind takes its
+# measured shading across the part instead of the model's: the photo's light comes from one side, and the
+# model's outline is not the body's. Measured on the visible skin (lightness over the skin colour's smooth
+# field) in PROFILE_BINS bins of the signed position across the part, out to PROFILE_SPAN each side; a bin
+# needs PROFILE_MIN_SAMPLES pixels (at the fills' work size), and the bins out to PROFILE_CORE each side all
+# of them, or the model's shading stays.
+PROFILE_SPAN = 1.5
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601 weights: lightness for the shading profiles
+PROFILE_BINS = 12
+PROFILE_CORE = 0.75
+PROFILE_MIN_SAMPLES = 12
+PROFILE_RANGE = (0.5, 1.5)  # bounds on a bin's measured shading
+# A measured profile is the part's shading only when it is smooth (mean |second difference| between bins at
+# most PROFILE_MAX_ROUGHNESS: the visible torso is often a neckline's V with collarbones and shadows) and not
+# darker in its middle (|s| <= PROFILE_MIDDLE) than at both ends by more than PROFILE_MAX_DIP (a round part
+# never is: the part's skin then lies off the model's axis, an arm bent across the body).
+PROFILE_MAX_ROUGHNESS = 0.1
+PROFILE_MIDDLE = 0.4
+PROFILE_MAX_DIP = 0.03
 GRAIN_LEVEL = 2.0  # grey levels of fine grain on filled skin when no visible skin shows its own
 GRAIN_RANGE = (1.0, 5.0)  # bounds on the grain measured on the photo's visible skin
 GRAIN_SIGMA = 1.5  # px: the high-pass that measures the skin's grain
@@ -845,14 +864,19 @@ def _fill_layers(
     sunit = unit / scale
     zy, zx = np.nonzero(where)
     origin = (box[0].start, box[1].start)
-    round_ = _round_shade(scene.shape, where, origin, scale, sunit)[zy, zx]
+    # The skin the photo shows, clear of the old garment's anti-aliased rim (a dark line along a hem).
+    visible = body.regions["skin"] & body.person_mask & ~masks.grow(scene.old, FILL_GROW_PX + RIM_PX)
+    base = down(person)
+    profiles = _shade_profiles_of(scene.shape, base, down(skin_colour),
+                                  down(visible & ~body.regions.union(("face_hair", "hand_left", "hand_right"))) > 0.5,
+                                  origin, scale)
+    round_ = _round_shade(scene.shape, where, origin, scale, sunit, profiles)[zy, zx]
     limbs = [down(body.regions.union(names)) > 0.5 for _, names in SKIN_GROUPS]
     round_ = _as_light_on_average(round_, (down(scene.bare_body) > 0.5)[zy, zx], limbs, (zy, zx),
                                   SKIN_GROUP_BLEND * sunit)
     light = 1.0 + SKIN_SHADING_STRENGTH * (np.clip(down(shading)[zy, zx], *SHADING_RANGE) - 1.0)
     # Where the old garment lay close on the body its own light and shade show the body's relief: the
     # bared skin takes it over (elsewhere the large-scale light), on the model's roundness.
-    base = down(person)
     clusters = cv2.resize(cells(scene.clusters), small, interpolation=cv2.INTER_NEAREST)
     relief, confidence = _relief(base, clusters, where, sunit)
     relief, confidence = relief[zy, zx], confidence[zy, zx]
@@ -863,7 +887,6 @@ def _fill_layers(
     # on only the torso's and neck's own skin: a lit arm beside it would wash out its
     # shadowed flanks. The skin a fill meets starts clear of the old garment's anti-aliased
     # rim (a dark line along a hem).
-    visible = body.regions["skin"] & body.person_mask & ~masks.grow(scene.old, FILL_GROW_PX + RIM_PX)
     # A bare arm in front keeps its own edge up to the old garment beside it (see _uncover): the fill
     # there carries that on (the arm's shaded edge), not the arm's middle. Not below an old sleeve's
     # hem: the arm there is in the hem's shadow, which goes with the sleeve.
@@ -1023,7 +1046,8 @@ def _box(ys: np.ndarray, xs: np.ndarray, margin: float, shape: tuple[int, int]) 
 
 
 def _round_shade(
-    shape: BodyShape, where: np.ndarray, origin: tuple[int, int], scale: int, unit: float
+    shape: BodyShape, where: np.ndarray, origin: tuple[int, int], scale: int, unit: float,
+    profiles: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> np.ndarray:
     """Brightness of a round body part lit from the front (float32 like ``where``, valid on it).
 
@@ -1031,7 +1055,8 @@ def _round_shade(
     starts at the photo's pixel ``origin`` (y, x); ``unit`` is the body's unit in its cells.
     Lambert's cosine across the part, ``1 - ROUND_DEPTH * (1 - sqrt(1 - s^2))`` for the position
     ``s`` across it (:meth:`~tryon.stages.person.BodyShape.roundness`), worked out on a coarse grid and smoothed, so
-    where an arm meets the torso the two blend instead of meeting at a seam.
+    where an arm meets the torso the two blend instead of meeting at a seam. ``profiles``: measured shading
+    across each kind of part (see :func:`_shade_profiles`), used within the positions it covers.
     """
     out = np.ones(where.shape, np.float32)
     ys, xs = np.nonzero(where)
@@ -1041,17 +1066,78 @@ def _round_shade(
     # Cell centres, where an integer cv2.resize puts its samples; in the photo's pixels.
     gy, gx = (np.mgrid[0:gh, 0:gw] + 0.5) * step - 0.5
     to_photo = (scale - 1) / 2.0
-    s = shape.roundness((origin[0] + (y0 + gy) * scale + to_photo).ravel(),
-                        (origin[1] + (x0 + gx) * scale + to_photo).ravel())
-    s = np.minimum(s, 1.0).reshape(gh, gw)
+    signed, kind = shape.across((origin[0] + (y0 + gy) * scale + to_photo).ravel(),
+                                (origin[1] + (x0 + gx) * scale + to_photo).ravel())
+    s = np.minimum(np.abs(signed), 1.0)
     # Divided by its mean across a limb (the mean of sqrt(1 - s^2) over [0, 1] is pi / 4): the visible
     # skin the fill's colour comes from is itself such a mean, so the fill is as light on average.
     mean_shade = 1.0 - ROUND_DEPTH * (1.0 - np.pi / 4.0)
     shade = ((1.0 - ROUND_DEPTH * (1.0 - np.sqrt(1.0 - s * s))) / mean_shade).astype(np.float32)
+    for part, (centres, values) in (profiles or {}).items():
+        covered = (kind == part) & (signed >= centres[0]) & (signed <= centres[-1])
+        shade[covered] = np.interp(signed[covered], centres, values)
+    shade = shade.reshape(gh, gw)
     shade = cv2.GaussianBlur(shade, (0, 0), ROUND_BLUR / ROUND_GRID)
     full = cv2.resize(shade, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)
     h, w = min(where.shape[0] - y0, full.shape[0]), min(where.shape[1] - x0, full.shape[1])
     out[y0:y0 + h, x0:x0 + w] = full[:h, :w]
+    return out
+
+
+def _shade_profiles_of(
+    shape: BodyShape, base: np.ndarray, skin_colour: np.ndarray, visible: np.ndarray, origin: tuple[int, int],
+    scale: int,
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """:func:`_shade_profiles` of a copy of part of the photo at 1 / ``scale`` of its resolution (``base``,
+    float32 RGB, and the skin colour's smooth field, ``skin_colour``), whose top-left cell starts at the photo's
+    pixel ``origin`` (y, x), on its visible skin (``visible``, bool)."""
+    vy, vx = np.nonzero(visible)
+    if not len(vy):
+        return {}
+    lightness = (base[vy, vx] @ LUMA) / np.maximum(skin_colour[vy, vx] @ LUMA, 1.0)
+    to_photo = (scale - 1) / 2.0
+    return _shade_profiles(shape, lightness, (origin[0] + vy * scale + to_photo, origin[1] + vx * scale + to_photo))
+
+
+def _shade_profiles(
+    shape: BodyShape, lightness: np.ndarray, at: tuple[np.ndarray, np.ndarray]
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The photo's shading across each kind of part (:data:`~tryon.stages.person.PART_KINDS` index ->
+    (bin centres, shading) float ``(K,)``, the centres increasing) from its visible skin: ``lightness``
+    float ``(N,)`` (the skin's over its smooth colour field) at the photo's pixels ``at`` (ys, xs). Kinds
+    whose skin does not show across the middle of the part are left out."""
+    signed, kind = shape.across(*at)
+    edges = np.linspace(-PROFILE_SPAN, PROFILE_SPAN, PROFILE_BINS + 1)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    core = np.abs(centres) <= PROFILE_CORE
+    out = {}
+    for part in np.unique(kind[kind >= 0]):
+        mine = (kind == part) & (np.abs(signed) < PROFILE_SPAN)
+        bins = np.digitize(signed[mine], edges) - 1
+        counts = np.bincount(bins, minlength=PROFILE_BINS)
+        full = counts >= PROFILE_MIN_SAMPLES
+        if not full[core].all():
+            continue
+        # The run of well-sampled bins around the middle.
+        lo, hi = np.flatnonzero(core)[[0, -1]]
+        while lo > 0 and full[lo - 1]:
+            lo -= 1
+        while hi < PROFILE_BINS - 1 and full[hi + 1]:
+            hi += 1
+        values = np.array([np.median(lightness[mine][bins == b]) for b in range(lo, hi + 1)])
+        at = centres[lo:hi + 1]
+        values /= max(float(np.mean(values[np.abs(at) < 1.0])), 1e-3)  # as the model's: mean 1 across the part
+        middle = float(np.mean(values[np.abs(at) <= PROFILE_MIDDLE]))
+        if (np.abs(np.diff(values, 2)).mean() > PROFILE_MAX_ROUGHNESS
+                or min(values[0], values[-1]) > middle + PROFILE_MAX_DIP):
+            continue
+        smooth = np.convolve(np.pad(values, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
+        out[int(part)] = (at, np.clip(smooth, *PROFILE_RANGE))
+    # Arms and legs are alike (round, lit by the same light): where one kind shows, the other takes its shading.
+    arm, leg = PART_KINDS.index("arm"), PART_KINDS.index("leg")
+    for kind_, other in ((arm, leg), (leg, arm)):
+        if kind_ not in out and other in out:
+            out[kind_] = out[other]
     return out
 
 

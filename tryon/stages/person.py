@@ -381,21 +381,40 @@ class BodyShape:
         """Where across its part each pixel lies: 0 on the part's axis, 1 on its outline (float32
         ``(N,)``; above 1 outside every part). The part is the one the pixel lies deepest in, except
         that an arm hanging beside the torso does not claim the torso's flanks."""
+        return np.abs(self.across(ys, xs)[0])
+
+    def across(self, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`roundness` with a sign and the part: float32 ``(N,)`` in about [-1, 1] across the part
+        (negative towards the photo's left; towards its top for a part lying across the photo) and int8
+        ``(N,)``: the part's index in :data:`PART_KINDS` (-1 outside every part, where the position is inf)."""
         f = self.frame
         p = np.stack([xs, ys], axis=1).astype(np.float64)
         rel = p - f.mid_shoulder
         depth = rel @ f.down / f.torso_px
-        best = np.abs(rel @ f.across) / np.maximum(self.half_width_px(depth), 1e-3)
+        best = (rel @ _towards_photo_right(f.across)) / np.maximum(self.half_width_px(depth), 1e-3)
         best[(depth < self.profile[0, 0]) | (depth > self.profile[-1, 0])] = np.inf
-        in_torso = best <= 1.0
-        for s in self.segments:
-            d = s.b - s.a
-            t = np.clip((p - s.a) @ d / max(float(d @ d), 1e-6), 0.0, 1.0)
-            r = np.linalg.norm(p - (s.a + t[:, None] * d), axis=1) / np.maximum(s.ra + t * (s.rb - s.ra), 1e-3)
-            if s.limb.startswith("arm"):
+        kind = np.where(np.isfinite(best), PART_KINDS.index("torso"), -1).astype(np.int8)
+        in_torso = np.abs(best) <= 1.0
+        for seg in self.segments:
+            d = seg.b - seg.a
+            t = np.clip((p - seg.a) @ d / max(float(d @ d), 1e-6), 0.0, 1.0)
+            off = p - (seg.a + t[:, None] * d)
+            r = np.linalg.norm(off, axis=1) / np.maximum(seg.ra + t * (seg.rb - seg.ra), 1e-3)
+            if seg.limb.startswith("arm"):
                 r[in_torso] = np.inf
-            best = np.minimum(best, r)
-        return best.astype(np.float32)
+            normal = _towards_photo_right(np.array([-d[1], d[0]]))
+            closer = r < np.abs(best)
+            best[closer] = np.copysign(r, off @ normal)[closer]
+            kind[closer] = PART_KINDS.index(seg.limb.split("_")[0])
+        return best.astype(np.float32), kind
+
+
+PART_KINDS = ("torso", "arm", "leg", "neck")  # the kinds of part BodyShape.across tells apart
+
+
+def _towards_photo_right(v: np.ndarray) -> np.ndarray:
+    """``v`` or ``-v``, whichever points towards the photo's right (its bottom when ``v`` is vertical)."""
+    return -v if (v[0], v[1]) < (0.0, 0.0) else v
 
 
 def _torso_profile(frame: BodyFrame) -> np.ndarray:
