@@ -308,6 +308,20 @@ def test_a_bared_shin_is_round() -> None:
     assert brighter >= 0.8 * total
 
 
+def test_a_tucked_top_does_not_show_below_the_waistband_beside_the_skirt() -> None:
+    # v22: a tee tucked into a leopard skirt that stays. Beside the skirt, between it and the arm (where the
+    # old bodysuit's sleeve hung), the tee's body went on down to its own hem: a blue strip along the skirt.
+    person, body, _, result = _render("v22")
+    prepared = prepare_person(person, body, "upper")
+    frame = body.person.frame
+    ys, xs = np.mgrid[0:person.shape[0], 0:person.shape[1]]
+    depth = ((xs - frame.mid_shoulder[0]) * frame.down[0] + (ys - frame.mid_shoulder[1]) * frame.down[1])
+    below = depth / frame.torso_px > prepared.scene.tuck_tl + 0.05
+    beside = below & ~prepared.scene.keep_below & body.person_mask
+    assert prepared.scene.tuck_tl < 1.0  # the skirt's waistband, above the hips
+    assert (result.garment_mask & beside).sum() < 100  # 915 px before
+
+
 def test_shading_is_measured_across_a_bare_part_and_implausible_profiles_are_left_out() -> None:
     from tryon.stages import landmarks as lm
     from tryon.stages.composite import _shade_profiles

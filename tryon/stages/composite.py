@@ -33,7 +33,7 @@ import numpy as np
 
 from . import masks
 from .clothing import ARM_PARTS, LEG_PARTS
-from .person import PART_KINDS, PROPORTIONS, BodyShape
+from .person import PART_KINDS, PROPORTIONS, BodyFrame, BodyShape
 from .warp import WarpedGarment, meet_old_hem, warp_garment
 
 if TYPE_CHECKING:
@@ -133,6 +133,12 @@ SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs..
 SKIRT_CONE = 0.3  # ...and, further down, this share of its drop below the hips (an A-line's flare)
 TROUSER_DRAPE = 0.1  # of the unit: how far a trouser leg may hang beside the leg inside it...
 TROUSER_DRAPE_DROP = 0.3  # ...reached this far (torso lengths) below the hip joints (none at them)
+# A top tucked into the bottoms that stay does not show below their waistband beside them either (beside a
+# skirt, between it and an arm): its body is cut TUCK_MARGIN_TL below the depth where the bottoms begin down
+# the body's middle (the TUCK_PERCENTILE of their depths within TUCK_MIDDLE_U of the axis); sleeves are not.
+TUCK_MIDDLE_U = 0.25
+TUCK_PERCENTILE = 2
+TUCK_MARGIN_TL = 0.03
 FRAGMENT_SHARE = 0.03  # pieces of the garment smaller than this share of it, cut off by an arm or a hand, go
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
 FILL_GROW_PX = 4  # fills reach this far past the old garment (its anti-aliased outline)...
@@ -176,6 +182,7 @@ class _Scene:
     kept_arm: np.ndarray  # bare arms in front of the old garment, as the composite keeps them
     clusters: np.ndarray  # int32 (H, W): colour cluster of each old-garment pixel (-1 elsewhere)
     top_hem: float | None  # depth (torso lengths) where the old clothing over the new garment ends
+    tuck_tl: float | None  # depth (torso lengths) of the top of the bottoms a new top is tucked into
     shape: BodyShape  # the body under the clothes
 
     @classmethod
@@ -192,7 +199,22 @@ class _Scene:
                                         ARM_EDGE_SMOOTH_PX)
         return cls(old=old, keep_below=keep, bare_body=clothing.bare_body, front=clothing.front,
                    old_sleeves=old_sleeves, arms_front=clothing.arms_front, kept_arm=kept_arm, clusters=clusters,
-                   top_hem=clothing.hem_tl_for(category, frame), shape=clothing.shape)
+                   top_hem=clothing.hem_tl_for(category, frame),
+                   tuck_tl=_waistband_tl(keep, frame) if category == "upper" and clothing.outer is None else None,
+                   shape=clothing.shape)
+
+
+def _waistband_tl(keep: np.ndarray, frame: BodyFrame) -> float | None:
+    """Depth (torso lengths) where ``keep`` (bool ``(H, W)``, the bottoms a new top is tucked into) begins
+    down the body's middle (within :data:`TUCK_MIDDLE_U` of its axis), or None where it does not show there."""
+    ys, xs = np.nonzero(keep)
+    if not len(ys):
+        return None
+    rel = np.stack([xs, ys], axis=1) - frame.mid_shoulder
+    middle = np.abs(rel @ frame.across) <= TUCK_MIDDLE_U * frame.unit_px
+    if middle.sum() < SKIN_MIN_PIXELS:
+        return None
+    return float(np.percentile(rel[middle] @ frame.down, TUCK_PERCENTILE)) / frame.torso_px
 
 
 def _person_model(body: BodyAnalysis) -> PersonModel:
@@ -568,6 +590,8 @@ def _coverage(
     # Cuts like a photo's edges: anti-aliased over a pixel or so, not stair-stepped along the masks.
     hair = scene.front[crop] & body.regions["face_hair"][crop] & ~body.regions["skin"][crop]
     occluders = behind_arms | (scene.front[crop] & ~hair) | scene.keep_below[crop]
+    if scene.tuck_tl is not None:
+        occluders = occluders | _below_waistband(warped, prepared, crop)
     alpha *= 1.0 - np.maximum(occluders, cv2.GaussianBlur(occluders.astype(np.float32), (0, 0), EDGE_SOFT_PX))
     # The garment stays on the person: the person mask's (smoothed) outline, anti-aliased over a pixel or
     # so, half opaque on the outline itself (a skirt, a dress's or a lower garment's, also spans the legs'
@@ -595,6 +619,19 @@ def _coverage(
         alpha *= 1.0 - np.where(hair, np.where(near, over, 1.0), 0.0)
     alpha = _drop_fragments(alpha, FRAGMENT_SHARE)
     return alpha.astype(np.float32), behind_arms
+
+
+def _below_waistband(warped: WarpedGarment, prepared: PreparedPerson, crop: tuple[slice, slice]) -> np.ndarray:
+    """The garment's body (not its sleeves) below the waistband of the bottoms it is tucked into (bool, on
+    the crop; see :data:`TUCK_MARGIN_TL`)."""
+    frame = prepared.scene.shape.frame
+    ys, xs = np.mgrid[crop[0], crop[1]]
+    depth = ((xs - frame.mid_shoulder[0]) * frame.down[0] + (ys - frame.mid_shoulder[1]) * frame.down[1]) / frame.torso_px
+    below = depth > prepared.scene.tuck_tl + TUCK_MARGIN_TL
+    for name in ("sleeve_left", "sleeve_right"):
+        if name in warped.parts:
+            below &= ~warped.parts[name][crop]
+    return below
 
 
 def _drop_fragments(alpha: np.ndarray, share: float) -> np.ndarray:
