@@ -625,9 +625,9 @@ def _below_waistband(warped: WarpedGarment, prepared: PreparedPerson, crop: tupl
     """The garment's body (not its sleeves) below the waistband of the bottoms it is tucked into (bool, on
     the crop; see :data:`TUCK_MARGIN_TL`)."""
     frame = prepared.scene.shape.frame
-    ys, xs = np.mgrid[crop[0], crop[1]]
-    depth = ((xs - frame.mid_shoulder[0]) * frame.down[0] + (ys - frame.mid_shoulder[1]) * frame.down[1]) / frame.torso_px
-    below = depth > prepared.scene.tuck_tl + TUCK_MARGIN_TL
+    ys, xs = np.ogrid[crop[0], crop[1]]
+    depth_px = (xs - frame.mid_shoulder[0]) * frame.down[0] + (ys - frame.mid_shoulder[1]) * frame.down[1]
+    below = depth_px > (prepared.scene.tuck_tl + TUCK_MARGIN_TL) * frame.torso_px
     for name in ("sleeve_left", "sleeve_right"):
         if name in warped.parts:
             below &= ~warped.parts[name][crop]
