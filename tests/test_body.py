@@ -456,6 +456,24 @@ def test_a_flared_cuff_beside_the_wrist_is_the_sleeve() -> None:
         assert body.person.clothing.sleeves_rimmed[cuff].mean() > 0.94, side
 
 
+def test_a_cuff_in_front_of_the_thigh_is_the_sleeve_not_the_jeans() -> None:
+    # v17's person: navy sleeves, navy jeans, hands hanging beside the hips. The cuffs' last pixels lay in
+    # the thighs' parts and went to the jeans (kept under a new top): navy scraps at both painted wrists
+    # (0.03 and 0.04 of the dark pixels up the forearm from each wrist before).
+    image, body = analysed("person/vitonhd_00035_00.jpg")
+    frame = body.person.frame
+    dark = (cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) < 70) & body.person_mask & ~body.regions["skin"]
+    for side in ("arm_left", "arm_right"):
+        _, elbow, wrist = frame.chain(side)
+        down = (wrist - elbow) / np.linalg.norm(wrist - elbow)
+        zone = np.zeros(body.size, np.uint8)
+        masks.capsule(zone, wrist - 0.1 * frame.unit_px * down, wrist, 0.04 * frame.unit_px)
+        cuff = dark & zone.astype(bool)
+        assert cuff.sum() > 500
+        assert body.person.clothing.bottoms[cuff].mean() < 0.005, side
+        assert body.person.clothing.sleeves[cuff].mean() > 0.99, side
+
+
 def test_the_fingers_of_a_hanging_hand_are_the_hand() -> None:
     # v44/v52's person: hands hanging beside the thighs, fingers curled. The gaps between the fingers make
     # them textured, which the skin test reads as a print: the fingers went to the thigh, and the new

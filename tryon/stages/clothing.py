@@ -514,9 +514,13 @@ def _sleeve(
     zone = (r[f"upper_arm_{side}"] | r[f"lower_arm_{side}"]) & half.person
     if not zone.any():
         return out
-    ys, xs, along, distance = _arm_coordinates(half, frame, side, zone)
+    ys, xs, along, distance = _arm_coordinates(half, frame, side, zone | (half.legs & half.person))
     table = np.linspace(0.0, float(along.max()) + 1.0, RULES.radius_table_size)
     radius = np.interp(along, table, shape.limb_radii_px(f"arm_{side}", np.asarray(table) * k) / k)
+    # An arm hanging in front of a thigh: the thigh's pixels within the arm's own width are the arm's (a navy
+    # cuff beside navy jeans is the sleeve's, whatever the parts' labels say).
+    mine = zone[ys, xs] | (distance <= radius)
+    ys, xs, along, distance, radius = ys[mine], xs[mine], along[mine], distance[mine], radius[mine]
     step = RULES.sleeve_station_u * half.unit
     bins = (along // step).astype(np.int64)
     core = distance <= RULES.sleeve_core_share * radius
