@@ -514,7 +514,15 @@ def _sleeve(
     zone = (r[f"upper_arm_{side}"] | r[f"lower_arm_{side}"]) & half.person
     if not zone.any():
         return out
-    ys, xs, along, distance = _arm_coordinates(half, frame, side, zone | (half.legs & half.person))
+    # (The thighs only around the arm's chain: its joints' box, grown by the widest arm's radius.)
+    joints = np.array([frame.landmarks[i] for i in chain]) / k
+    margin = PROPORTIONS.arm_radii_u[0] * half.unit
+    x0, y0 = np.floor(joints.min(axis=0) - margin).astype(int)
+    x1, y1 = np.ceil(joints.max(axis=0) + margin).astype(int)
+    thighs = np.zeros_like(zone)
+    box = (slice(max(0, y0), max(0, y1 + 1)), slice(max(0, x0), max(0, x1 + 1)))
+    thighs[box] = half.legs[box] & half.person[box]
+    ys, xs, along, distance = _arm_coordinates(half, frame, side, zone | thighs)
     table = np.linspace(0.0, float(along.max()) + 1.0, RULES.radius_table_size)
     radius = np.interp(along, table, shape.limb_radii_px(f"arm_{side}", np.asarray(table) * k) / k)
     # An arm hanging in front of a thigh: the thigh's pixels within the arm's own width are the arm's (a navy

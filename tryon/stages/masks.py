@@ -34,7 +34,8 @@ def grow(mask: np.ndarray, radius: float) -> np.ndarray:
     mask's bounding box only."""
     if radius <= 0 or not mask.any():
         return mask.copy()
-    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
     r = int(np.ceil(radius)) + 1
     y0, y1 = max(0, y - r), min(mask.shape[0], y + h + r)
     x0, x1 = max(0, x - r), min(mask.shape[1], x + w + r)
@@ -46,14 +47,20 @@ def grow(mask: np.ndarray, radius: float) -> np.ndarray:
 
 def keep_touching(mask: np.ndarray, seeds: np.ndarray, min_area: float = 0) -> np.ndarray:
     """The 8-connected components of ``mask`` that overlap ``seeds`` and have at least ``min_area`` px."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return mask.astype(bool)
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    out = np.zeros_like(mask)
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))  # labelled over the mask's bounding box only
+    if w == 0:
+        return out
+    box = (slice(y, y + h), slice(x, x + w))
+    inner = np.ascontiguousarray(mask[box])
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(inner.view(np.uint8), connectivity=8)
     keep = np.zeros(count, bool)
-    keep[labels[seeds & mask.astype(bool)]] = True
+    keep[labels[seeds[box] & inner]] = True
     keep &= stats[:, cv2.CC_STAT_AREA] >= min_area
     keep[0] = False
-    return keep[labels]
+    out[box] = keep[labels]
+    return out
 
 
 def fill_small_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
