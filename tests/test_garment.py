@@ -207,6 +207,22 @@ def maxi_dress_with_short_sleeves() -> np.ndarray:
     return finish(image)
 
 
+def test_a_label_the_neckline_cut_runs_through_is_painted_over():
+    # v17's white tee: its back-neck label's strong border drew the traced front neckline (the front's own
+    # edge is faint), and the label's lower border and size tag stayed on the garment below the cut: a dark
+    # box drawn on the wearer's throat (391 dark pixels just below the cut before).
+    from tryon.stages import masks
+    from tryon.stages.garment import _Shape
+
+    garment = analyze_garment(load_eval_image("garment/idmvton_09166_00.jpg"), "upper")
+    assert garment.back_neck_mask.any()
+    shape = _Shape(garment.mask | garment.back_neck_mask)
+    below = masks.grow(garment.back_neck_mask, 0.06 * shape.torso_width) & garment.mask
+    dark = cv2.cvtColor(garment.image, cv2.COLOR_RGB2GRAY) < 120
+    assert below.sum() > 2000
+    assert (dark & below).sum() < 20
+
+
 def test_short_sleeves_of_a_long_dress_are_sleeves():
     result = analyze_garment(maxi_dress_with_short_sleeves())
     assert result.category == "dress"

@@ -40,6 +40,7 @@ import numpy as np
 
 from ..errors import TryOnError
 from ..models import load_model, model_lock
+from . import masks
 
 _log = logging.getLogger(__name__)
 
@@ -196,6 +197,13 @@ NECK_STRETCH = 0.15
 NECK_MIN_STRETCH = 0.8
 NECK_END_SHARE = 0.1
 NECK_BAND = 0.06  # the front fabric under the neckline: a band this deep (x neck width)
+# A detail (a label, its size tag) the cut runs through goes with the inside when this share of it lies
+# there: a blob of colours this far (Lab) from the front fabric just below the cut (NECK_BAND x torso deep,
+# at least NECK_DETAIL_MIN_PIXELS).
+NECK_DETAIL_LAB = 12.0
+NECK_DETAIL_INSIDE_SHARE = 0.5
+NECK_DETAIL_MIN_PIXELS = 50
+NECK_DETAIL_INPAINT_PX = 3  # the inpainting's neighbourhood
 NECK_MIN_COLOUR_DIFF = 3.0  # Lab distance between the inside (above the neckline) and the front below...
 NECK_MIN_CONTRAST = 0.5  # ... and that distance over the spread within each side (plus a floor)
 NECK_SPREAD_FLOOR = 2.0
@@ -338,6 +346,9 @@ def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysi
     else:
         back_neck = find_back_neck(image, full_mask, shape)
         mask = full_mask & ~back_neck
+        details = _details_cut_through(image, full_mask, back_neck, shape) if back_neck.any() else None
+        if details is not None and details.any():  # painted over with the fabric around them
+            image = cv2.inpaint(image, details.view(np.uint8), NECK_DETAIL_INPAINT_PX, cv2.INPAINT_TELEA)
         keypoints, parts, sleeve = _upper_keypoints(mask, shape, back_neck, dress=chosen == "dress")
 
     mean_rgb = np.round(cv2.mean(image, mask.astype(np.uint8))[:3]).astype(np.uint8)
@@ -907,6 +918,31 @@ def find_back_neck(image: np.ndarray, mask: np.ndarray, shape: _Shape | None = N
     if not region.any() or region.sum() > NECK_MAX_AREA * shape.torso_width**2:
         return none
     return region
+
+
+def _details_cut_through(image: np.ndarray, mask: np.ndarray, inside: np.ndarray, shape: _Shape) -> np.ndarray:
+    """The parts below the cut of the details inside the neck (a label, its size tag) that the cut runs
+    through (bool ``(H, W)``): a label's strong border draws the neckline's trace when the front's own
+    edge is faint (a white tee), and its lower border stayed on the garment, drawn on the wearer's throat
+    (cut out with the inside, it left a notch in the neckline: they are painted over with the fabric).
+
+    A detail is a blob of colours unlike the front fabric just below the cut (Lab distance over
+    :data:`NECK_DETAIL_LAB`); it goes with the inside when most of it lies there."""
+    band = masks.grow(inside, NECK_BAND * shape.torso_width) & mask & ~inside
+    if band.sum() < NECK_DETAIL_MIN_PIXELS:
+        return np.zeros_like(mask)
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    fabric = np.median(lab[band], axis=0)
+    unlike = (np.linalg.norm(lab - fabric, axis=2) > NECK_DETAIL_LAB) & mask
+    count, labels = cv2.connectedComponents(unlike.view(np.uint8), connectivity=8)
+    if count <= 1:
+        return np.zeros_like(mask)
+    inside_px = np.bincount(labels[inside & unlike], minlength=count)
+    total = np.bincount(labels.ravel(), minlength=count)
+    below = np.bincount(labels[~inside & unlike], minlength=count)
+    straddle = (inside_px > 0) & (below > 0) & (inside_px >= NECK_DETAIL_INSIDE_SHARE * total)
+    straddle[0] = False
+    return straddle[labels] & ~inside
 
 
 def _neck_corners(mask: np.ndarray, shape: _Shape) -> tuple[int, int]:
