@@ -204,6 +204,7 @@ NECK_DETAIL_LAB = 12.0
 NECK_DETAIL_INSIDE_SHARE = 0.5
 NECK_DETAIL_MIN_PIXELS = 50
 NECK_DETAIL_INPAINT_PX = 3  # the inpainting's neighbourhood
+NECK_DETAIL_REACH = 0.3  # details are looked for this far around the inside (x torso width)
 NECK_MIN_COLOUR_DIFF = 3.0  # Lab distance between the inside (above the neckline) and the front below...
 NECK_MIN_CONTRAST = 0.5  # ... and that distance over the spread within each side (plus a floor)
 NECK_SPREAD_FLOOR = 2.0
@@ -928,21 +929,34 @@ def _details_cut_through(image: np.ndarray, mask: np.ndarray, inside: np.ndarray
 
     A detail is a blob of colours unlike the front fabric just below the cut (Lab distance over
     :data:`NECK_DETAIL_LAB`); it goes with the inside when most of it lies there."""
+    out = np.zeros_like(mask)
+    # Around the neck only (a detail the cut runs through reaches little below it): the inside's box, grown.
+    x, y, w, h = cv2.boundingRect(inside.view(np.uint8))
+    m = int(np.ceil(NECK_DETAIL_REACH * shape.torso_width))
+    box = (slice(max(0, y - m), y + h + m), slice(max(0, x - m), x + w + m))
+    inside, mask = inside[box], mask[box]
     band = masks.grow(inside, NECK_BAND * shape.torso_width) & mask & ~inside
     if band.sum() < NECK_DETAIL_MIN_PIXELS:
-        return np.zeros_like(mask)
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+        return out
+    lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB)  # 8-bit Lab: a tolerance of levels
     fabric = np.median(lab[band], axis=0)
-    unlike = (np.linalg.norm(lab - fabric, axis=2) > NECK_DETAIL_LAB) & mask
+    reference = np.empty_like(lab)
+    reference[:] = np.round(fabric).astype(np.uint8)
+    # The squared distance summed over the channels by OpenCV (no float copies of the box's three channels).
+    d2 = cv2.transform(cv2.absdiff(lab, reference).astype(np.float32) ** 2, np.ones((1, 3), np.float32))
+    unlike = (d2 > NECK_DETAIL_LAB**2) & mask
     count, labels = cv2.connectedComponents(unlike.view(np.uint8), connectivity=8)
     if count <= 1:
-        return np.zeros_like(mask)
+        return out
     inside_px = np.bincount(labels[inside & unlike], minlength=count)
     total = np.bincount(labels.ravel(), minlength=count)
     below = np.bincount(labels[~inside & unlike], minlength=count)
     straddle = (inside_px > 0) & (below > 0) & (inside_px >= NECK_DETAIL_INSIDE_SHARE * total)
+    # A blob the box cuts reaches further than a detail does (a print, the sleeves): left alone.
+    straddle[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = False
     straddle[0] = False
-    return straddle[labels] & ~inside
+    out[box] = straddle[labels] & ~inside
+    return out
 
 
 def _neck_corners(mask: np.ndarray, shape: _Shape) -> tuple[int, int]:
