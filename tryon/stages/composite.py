@@ -82,12 +82,12 @@ ROUND_SOFT_PX = 1.0  # sigma of the soft edge between filled skin and filled bac
 # needs PROFILE_MIN_SAMPLES pixels (at the fills' work size), and the bins out to PROFILE_CORE each side all
 # of them, or the model's shading stays.
 PROFILE_SPAN = 1.5
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601 weights: lightness for the shading profiles
 PROFILE_BINS = 12
 PROFILE_CORE = 0.75
 PROFILE_MIN_SAMPLES = 12
 PROFILE_SAMPLES = 8000  # at most this many visible skin pixels are looked at
 PROFILE_RANGE = (0.5, 1.5)  # bounds on a bin's measured shading
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601 weights: the lightness the profiles measure
 # A measured profile is the part's shading only when it is smooth (mean |second difference| between bins at
 # most PROFILE_MAX_ROUGHNESS: the visible torso is often a neckline's V with collarbones and shadows) and not
 # darker in its middle (|s| <= PROFILE_MIDDLE) than at both ends by more than PROFILE_MAX_DIP (a round part
@@ -924,7 +924,7 @@ def _fill_layers(
     # shading across the limb), fading into the model over SKIN_CONTINUE. Torso skin carries
     # on only the torso's and neck's own skin: a lit arm beside it would wash out its
     # shadowed flanks. The skin a fill meets starts clear of the old garment's anti-aliased
-    # rim (a dark line along a hem).
+    # rim (``visible``, above).
     # A bare arm in front keeps its own edge up to the old garment beside it (see _uncover): the fill
     # there carries that on (the arm's shaded edge), not the arm's middle. Not below an old sleeve's
     # hem: the arm there is in the hem's shadow, which goes with the sleeve.
