@@ -467,18 +467,21 @@ def _open_outerwear(half: _Half, top: np.ndarray, sleeves: np.ndarray) -> np.nda
     side = np.abs(half.across)
     flank_mask = torso & (side > RULES.outer_flank_u[0]) & (side < RULES.outer_flank_u[1])
     edges = np.arange(RULES.outer_depth_tl[0], RULES.outer_depth_tl[1] + 1e-6, RULES.outer_bin_tl)
+    # Each side's pixels once, with their depths; the bins pick from those lists (not from the whole photo).
+    centre_lab, centre_depth = half.lab[centre_mask], half.depth[centre_mask]
+    flank_lab, flank_depth = half.lab[flank_mask], half.depth[flank_mask]
     known = differ = 0
     for lo, hi in itertools.pairwise(edges):
-        rows = (half.depth >= lo) & (half.depth < hi)
-        centre, flank = half.lab[centre_mask & rows], half.lab[flank_mask & rows]
+        centre = centre_lab[(centre_depth >= lo) & (centre_depth < hi)]
+        flank = flank_lab[(flank_depth >= lo) & (flank_depth < hi)]
         if len(centre) < RULES.outer_min_pixels or len(flank) < RULES.outer_min_pixels:
             continue
         known += 1
         differ += np.linalg.norm(np.median(centre, 0) - np.median(flank, 0)) > RULES.outer_contrast_lab8
     if known < RULES.outer_min_bins or differ < RULES.outer_share * known:
         return None
-    inner_colour = np.median(half.lab[centre_mask & (half.depth < RULES.outer_depth_tl[1])], 0)
-    outer_colour = np.median(half.lab[flank_mask & (half.depth < RULES.outer_depth_tl[1])], 0)
+    inner_colour = np.median(centre_lab[centre_depth < RULES.outer_depth_tl[1]], 0)
+    outer_colour = np.median(flank_lab[flank_depth < RULES.outer_depth_tl[1]], 0)
     if sleeves.sum() >= RULES.outer_min_pixels:  # the jacket's sleeves have its colour
         sleeve_colour = np.median(half.lab[sleeves], 0)
         if np.linalg.norm(sleeve_colour - outer_colour) > np.linalg.norm(sleeve_colour - inner_colour):
@@ -842,8 +845,10 @@ def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, sleeves:
             front |= (upper & arm & sleeves) | (lower & arm)
         a, b = frame.landmarks[shoulder], frame.landmarks[elbow]
         bone = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
-        cap = (xs - a[0]) * bone[0] + (ys - a[1]) * bone[1] < PROPORTIONS.arm_start_u * frame.unit_px
-        front &= ~(upper & cap)
+        x, y, bw, bh = cv2.boundingRect(upper.view(np.uint8))  # the cap matters on the upper arm only
+        box = (slice(y, y + bh), slice(x, x + bw))
+        cap = (xs[:, box[1]] - a[0]) * bone[0] + (ys[box[0]] - a[1]) * bone[1] < PROPORTIONS.arm_start_u * frame.unit_px
+        front[box] &= ~(upper[box] & cap)
     # Built from the parts' masks at a lower resolution: without smoothing, the garment behind an arm
     # would be cut along their stairs.
     return masks.smooth_outline(front, RULES.front_smooth_px) & body.person_mask
