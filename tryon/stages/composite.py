@@ -139,6 +139,7 @@ TROUSER_DRAPE_DROP = 0.3  # ...reached this far (torso lengths) below the hip jo
 TUCK_MIDDLE_U = 0.25
 TUCK_PERCENTILE = 2
 TUCK_MARGIN_TL = 0.03
+TUCK_MIN_PIXELS = 30  # bottoms pixels down the body's middle needed to place the waistband
 FRAGMENT_SHARE = 0.03  # pieces of the garment smaller than this share of it, cut off by an arm or a hand, go
 SLEEVE_GAP = 0.12  # the garment's body fills gaps this narrow between a sleeve and the torso
 FILL_GROW_PX = 4  # fills reach this far past the old garment (its anti-aliased outline)...
@@ -212,7 +213,7 @@ def _waistband_tl(keep: np.ndarray, frame: BodyFrame) -> float | None:
         return None
     rel = np.stack([xs, ys], axis=1) - frame.mid_shoulder
     middle = np.abs(rel @ frame.across) <= TUCK_MIDDLE_U * frame.unit_px
-    if middle.sum() < SKIN_MIN_PIXELS:
+    if middle.sum() < TUCK_MIN_PIXELS:
         return None
     return float(np.percentile(rel[middle] @ frame.down, TUCK_PERCENTILE)) / frame.torso_px
 
@@ -1167,19 +1168,19 @@ def _shade_profiles(
             hi += 1
         groups = np.split(lightness[mine][np.argsort(bins, kind="stable")], np.cumsum(counts)[:-1])
         values = np.array([np.median(groups[b]) for b in range(lo, hi + 1)])
-        at = centres[lo:hi + 1]
-        values /= max(float(np.mean(values[np.abs(at) < 1.0])), 1e-3)  # as the model's: mean 1 across the part
-        middle = float(np.mean(values[np.abs(at) <= PROFILE_MIDDLE]))
+        positions = centres[lo:hi + 1]
+        values /= max(float(np.mean(values[np.abs(positions) < 1.0])), 1e-3)  # as the model's: mean 1 across
+        middle = float(np.mean(values[np.abs(positions) <= PROFILE_MIDDLE]))
         if (np.abs(np.diff(values, 2)).mean() > PROFILE_MAX_ROUGHNESS
                 or min(values[0], values[-1]) > middle + PROFILE_MAX_DIP):
             continue
         smooth = np.convolve(np.pad(values, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
-        out[int(part)] = (at, np.clip(smooth, *PROFILE_RANGE))
+        out[int(part)] = (positions, np.clip(smooth, *PROFILE_RANGE))
     # Arms and legs are alike (round, lit by the same light): where one kind shows, the other takes its shading.
     arm, leg = PART_KINDS.index("arm"), PART_KINDS.index("leg")
-    for kind_, other in ((arm, leg), (leg, arm)):
-        if kind_ not in out and other in out:
-            out[kind_] = out[other]
+    for part, other in ((arm, leg), (leg, arm)):
+        if part not in out and other in out:
+            out[part] = out[other]
     return out
 
 

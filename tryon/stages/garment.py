@@ -950,8 +950,7 @@ def _details_cut_through(image: np.ndarray, mask: np.ndarray, inside: np.ndarray
         return out
     inside_px = np.bincount(labels[inside & unlike], minlength=count)
     total = np.bincount(labels.ravel(), minlength=count)
-    below = np.bincount(labels[~inside & unlike], minlength=count)
-    straddle = (inside_px > 0) & (below > 0) & (inside_px >= NECK_DETAIL_INSIDE_SHARE * total)
+    straddle = (inside_px > 0) & (total > inside_px) & (inside_px >= NECK_DETAIL_INSIDE_SHARE * total)
     # A blob the box cuts reaches further than a detail does (a print, the sleeves): left alone.
     straddle[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = False
     straddle[0] = False

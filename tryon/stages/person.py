@@ -102,8 +102,8 @@ class Proportions:
     girth_scale_range: tuple[float, float] = (0.8, 1.5)  # ...and how far from the model it may go
     arm_start_u: float = 0.12
     wrist_reach_share: float = 1.0  # the wrist carries on this many of its radii past the joint (the hand's heel)
-    # A limb under a close sleeve (BodyShape.fitted_to): the sleeve's outline is measured across the bone at
-    # stations down each segment, and each side fitted where enough of them end near the model's radius.
+    # A limb under a close sleeve (BodyShape.fitted_to): the sleeve's run across the bone is measured at
+    # stations down each segment, and the segment fitted where enough of them give a radius near the model's.
     hug_span: tuple[float, float] = (0.1, 0.9)
     hug_stations: int = 9
     hug_min_stations: int = 4
@@ -340,11 +340,11 @@ class BodyShape:
         self, cover: np.ndarray, limbs: Iterable[str], share_range: tuple[float, float], inset_px: float = 0.0
     ) -> BodyShape:
         """This shape with the ``limbs`` that ``cover`` (bool ``(H, W)``, a close sleeve) hugs following
-        its outline, ``inset_px`` inside it (the fabric): each segment's two sides lie where the cover's
-        run across the bone ends, fitted as straight lines down the segment (the cover's ragged outline
-        becomes a limb's smooth one). A side stays the model's where too few of its stations end within
-        ``share_range`` of the model's radius (a loose sleeve standing off the arm, a sleeve merging
-        into the torso's clothing, no cover there)."""
+        its outline, ``inset_px`` inside it (the fabric): at stations down each segment the cover's run
+        across the bone gives the limb's middle and radius, each fitted as a straight line down the segment
+        (the cover's ragged outline becomes a limb's smooth one), the radii clipped to ``share_range`` of the
+        model's. A segment stays the model's where too few stations measure a radius within that range (a
+        loose sleeve standing off the arm, a sleeve merging into the torso's clothing, no cover there)."""
         names = set(limbs)
         segments = [_fitted_segment(s, cover, share_range, inset_px) if s.limb in names else s
                     for s in self.segments]
@@ -489,7 +489,6 @@ def _thighs_meet(frame: BodyFrame, segments: tuple[Segment, ...]) -> tuple[Segme
 def _fitted_segment(seg: Segment, cover: np.ndarray, share_range: tuple[float, float], inset_px: float) -> Segment:
     """``seg`` with its axis and radii where ``cover`` runs across it (see :meth:`BodyShape.fitted_to`)."""
     p = PROPORTIONS
-    h, w = cover.shape
     d = seg.b - seg.a
     length = float(np.linalg.norm(d))
     if length < 1.0:
@@ -501,18 +500,10 @@ def _fitted_segment(seg: Segment, cover: np.ndarray, share_range: tuple[float, f
     for i, (t, radius) in enumerate(zip(ts, model, strict=True)):
         # The joints' line may run off the sleeve's middle by up to the widest arm's radius.
         reach = int(np.ceil(2.0 * share_range[1] * radius + inset_px)) + 1
-        offsets = np.arange(-reach, reach + 1)
-        centre = seg.a + t * d
-        xs = np.round(centre[0] + offsets * n[0]).astype(int)
-        ys = np.round(centre[1] + offsets * n[1]).astype(int)
-        if not ((xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)).all() or not cover[ys[reach], xs[reach]]:
-            continue
-        off = np.flatnonzero(~cover[ys, xs])
-        below, above = off[off < reach], off[off > reach]
-        if not len(below) or not len(above):
-            continue  # the cover runs on: another limb, the torso's clothing
-        # The outline lies half a pixel beyond the run's last pixel; the limb the fabric's width inside it.
-        plus, minus = above[0] - reach - 0.5 - inset_px, reach - below[-1] - 0.5 - inset_px
+        run = _run_across(cover, seg.a + t * d, n, reach)
+        if run is None:
+            continue  # no cover here, or it runs on: another limb, the torso's clothing
+        minus, plus = run[0] - inset_px, run[1] - inset_px  # the limb lies the fabric's width inside the cover
         centres[i], radii[i] = 0.5 * (plus - minus), 0.5 * (plus + minus)
     ok = (radii >= share_range[0] * model) & (radii <= share_range[1] * model)
     if ok.sum() < p.hug_min_stations:
@@ -525,6 +516,23 @@ def _fitted_segment(seg: Segment, cover: np.ndarray, share_range: tuple[float, f
                                rb=float(radius[1]))
 
 
+def _run_across(mask: np.ndarray, centre: np.ndarray, normal: np.ndarray, reach: int) -> tuple[float, float] | None:
+    """How far ``mask``'s run through ``centre`` reaches along ``-normal`` and ``normal`` (px from ``centre`` to
+    the outline, half a pixel beyond the run's last pixel), sampled on whole pixels out to ``reach``; None when
+    the line leaves the photo, ``centre`` is not in the mask or the run goes on past ``reach`` on a side."""
+    h, w = mask.shape
+    offsets = np.arange(-reach, reach + 1)
+    xs = np.round(centre[0] + offsets * normal[0]).astype(int)
+    ys = np.round(centre[1] + offsets * normal[1]).astype(int)
+    if not ((xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)).all() or not mask[ys[reach], xs[reach]]:
+        return None
+    off = np.flatnonzero(~mask[ys, xs])
+    below, above = off[off < reach], off[off > reach]
+    if not len(below) or not len(above):
+        return None
+    return reach - below[-1] - 0.5, above[0] - reach - 0.5
+
+
 def _limb_girth_scale(segments: list[Segment], skin: np.ndarray) -> float:
     """How much thicker (or thinner) a limb is than the model's, measured where it shows bare.
 
@@ -535,7 +543,6 @@ def _limb_girth_scale(segments: list[Segment], skin: np.ndarray) -> float:
     painted shin then continues the visible one instead of narrowing to the model's.
     """
     p = PROPORTIONS
-    h, w = skin.shape
     ratios = []
     for seg in segments:
         d = seg.b - seg.a
@@ -544,23 +551,11 @@ def _limb_girth_scale(segments: list[Segment], skin: np.ndarray) -> float:
             continue
         n = np.array([-d[1], d[0]]) / length
         for t in np.linspace(*p.girth_span, p.girth_stations):
-            centre = seg.a + t * d
             radius = seg.ra + t * (seg.rb - seg.ra)
             reach = int(np.ceil(p.girth_reach_share * radius))
-            if reach < 2:
-                continue
-            offsets = np.arange(-reach, reach + 1)
-            xs = np.round(centre[0] + offsets * n[0]).astype(int)
-            ys = np.round(centre[1] + offsets * n[1]).astype(int)
-            inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
-            if not inside.all() or not skin[ys[reach], xs[reach]]:
-                continue
-            line = skin[ys, xs]
-            off = np.flatnonzero(~line)
-            below, above = off[off < reach], off[off > reach]
-            if not len(below) or not len(above):
-                continue  # the skin runs on past the reach: another limb or the torso
-            ratios.append((above[0] - below[-1] - 1) / (2.0 * radius))
+            # (No run: the skin goes on past the reach, another limb or the torso, or shows none.)
+            if reach >= 2 and (run := _run_across(skin, seg.a + t * d, n, reach)) is not None:
+                ratios.append(sum(run) / (2.0 * radius))
     if len(ratios) < p.girth_min_stations:
         return 1.0
     return float(np.clip(np.median(ratios), *p.girth_scale_range))
