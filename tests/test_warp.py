@@ -300,3 +300,18 @@ def test_meeting_the_old_hem_is_placed_before_drawing_and_draws_what_warping_aga
     assert (once.hem_depth, once.waist_depth) == (again.hem_depth, again.waist_depth)
     assert np.array_equal(once.alpha, again.alpha) and np.array_equal(once.rgb, again.rgb)
     assert not np.array_equal(once.alpha, plain.alpha)
+
+
+@pytest.mark.parametrize("case_id", ["v05", "v36"])
+def test_a_boxy_top_placed_to_meet_the_old_hem_reaches_it(case_id: str) -> None:
+    # Both tees land 0.16-0.2 torso lengths above the old top's hem: meeting it takes a stretch of about
+    # 1.4 between armpits and hem. Capped at 1.35 they stopped short, leaving a band of painted midriff.
+    from tryon.stages.composite import prepare_person
+
+    case = CASES[case_id]
+    person = load_eval_image(case["person"])
+    body = analyze_body(person)
+    garment = analyze_garment(load_eval_image(case["garment"]), case["category"])
+    old_hem = prepare_person(person, body, case["category"]).old_hem_tl
+    once = warp_garment(garment, body, old_hem_tl=old_hem)
+    assert once.hem_depth / body.person.frame.torso_px >= old_hem
