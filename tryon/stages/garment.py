@@ -197,6 +197,9 @@ NECK_STRETCH = 0.15
 NECK_MIN_STRETCH = 0.8
 NECK_END_SHARE = 0.1
 NECK_BAND = 0.06  # the front fabric under the neckline: a band this deep (x neck width)
+NECK_INSIDE_REACH = 0.12  # the inside's shadowed part below the traced edge reaches at most this far (x neck width)
+NECK_INSIDE_MIN_CONTRAST = 1.5  # ... when the inside and the front differ by this much over their spreads
+NECK_INSIDE_RAYS = 7  # ... and is measured as the median of this many neighbouring rays, then their mean
 # A detail (a label, its size tag) the cut runs through goes with the inside when this share of it lies
 # there: a blob of colours this far (Lab) from the front fabric just below the cut (NECK_BAND x torso deep,
 # at least NECK_DETAIL_MIN_PIXELS).
@@ -915,7 +918,7 @@ def find_back_neck(image: np.ndarray, mask: np.ndarray, shape: _Shape | None = N
     path = _choose_neckline(rays)
     if path is None:
         return none
-    region = _neck_region(rays, path, mask)
+    region = _neck_region(rays, _through_shadowed_inside(rays, path, image, mask), mask)
     if not region.any() or region.sum() > NECK_MAX_AREA * shape.torso_width**2:
         return none
     return region
@@ -1214,6 +1217,61 @@ def _choose_neckline(rays: _NeckRays) -> np.ndarray | None:
         if np.mean(np.abs(path - chosen) <= NECK_SAME_PX) < NECK_DETOUR_SHARE:
             chosen = path
     return chosen
+
+
+def _through_shadowed_inside(rays: _NeckRays, path: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``path`` moved out along each ray over the pixels next to it that are nearer the inside's colour than
+    the front's (at most :data:`NECK_INSIDE_REACH` neck widths): the traced edge is often the back seam's or a
+    lit fold's, with the inside's shadowed lower part still below it (a red tee's dark red band under the
+    back rib; a label's lower half)."""
+    band = max(2, round(NECK_BAND * rays.width))
+    gap = NECK_STEP_PX + 1
+    reach = max(1, round(NECK_INSIDE_REACH * rays.width))
+    radii = rays.lab.shape[1]
+    above, below = [], []  # at work scale
+    for i, r in enumerate(path):
+        a0, a1 = rays.outline[i] + gap, r - gap
+        if a1 > a0:
+            above.append(rays.lab[i, a0:a1][rays.inside[i, a0:a1]])
+        # The front: a band below where the inside could still reach, so that it is fabric, not inside.
+        b0 = min(r + reach + gap, radii)
+        below.append(rays.lab[i, b0:b0 + band][rays.inside[i, b0:b0 + band]])
+    above_lab, below_lab = np.concatenate(above or [np.zeros((0, 3))]), np.concatenate(below)
+    if not len(above_lab) or not len(below_lab):
+        return path
+    inside_mid, front_mid = np.median(above_lab, axis=0), np.median(below_lab, axis=0)
+    # Only a plain inside against a plain front: a print's colours are on both sides.
+    spread = np.median(np.linalg.norm(above_lab - inside_mid, axis=1)) + np.median(
+        np.linalg.norm(below_lab - front_mid, axis=1))
+    if np.linalg.norm(inside_mid - front_mid) < NECK_INSIDE_MIN_CONTRAST * (spread + NECK_SPREAD_FLOOR):
+        return path
+    # Walked at full resolution, one px at a time: at work scale a thin crescent blurs into the edge.
+    cx, cy = rays.centre
+    radius = path[:, None] / rays.scale + np.arange(int(np.ceil(reach / rays.scale)) + 1)[None, :]
+    xs, ys = cx + radius * np.cos(rays.angles)[:, None], cy + radius * np.sin(rays.angles)[:, None]
+    height, width = mask.shape
+    x0, y0 = max(0, int(xs.min()) - 2), max(0, int(ys.min()) - 2)
+    x1, y1 = min(width, int(xs.max()) + 3), min(height, int(ys.max()) + 3)
+    if x1 <= x0 or y1 <= y0:
+        return path
+    crop_mask = mask[y0:y1, x0:x1]
+    lab = _masked_blur_lab(image[y0:y1, x0:x1], crop_mask)
+    map_x, map_y = (xs - x0).astype(np.float32), (ys - y0).astype(np.float32)
+    sampled = cv2.remap(lab, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    on = cv2.remap(crop_mask.view(np.uint8), map_x, map_y, cv2.INTER_NEAREST, borderValue=0) > 0
+    nearer_inside = on & (
+        np.linalg.norm(sampled - inside_mid, axis=-1) < np.linalg.norm(sampled - front_mid, axis=-1))
+    # The run of inside-coloured pixels from the traced edge outwards (the edge pixel itself may be either).
+    run = np.argmin(np.concatenate([nearer_inside[:, 1:], np.zeros((len(path), 1), bool)], axis=1), axis=1)
+    # Near the corners the rays run along the shoulder line, not across the neckline.
+    run[np.abs(np.sin(rays.angles)) <= np.sin(NECK_FREE_ANGLE)] = 0
+    # One ray's run is not the neckline's (a print's stroke touching the edge): the median of its neighbours,
+    # and the shadow's depth changes slowly along the neckline: then averaged over as many.
+    half = NECK_INSIDE_RAYS // 2
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(run, half, mode="edge"), 2 * half + 1)
+    run = np.median(windows, axis=1)
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(run, half, mode="edge"), 2 * half + 1)
+    return path + windows.mean(axis=1) * rays.scale
 
 
 def _neck_region(rays: _NeckRays, path: np.ndarray, mask: np.ndarray) -> np.ndarray:
