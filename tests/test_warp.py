@@ -315,3 +315,21 @@ def test_a_boxy_top_placed_to_meet_the_old_hem_reaches_it(case_id: str) -> None:
     old_hem = prepare_person(person, body, case["category"]).old_hem_tl
     once = warp_garment(garment, body, old_hem_tl=old_hem)
     assert once.hem_depth / body.person.frame.torso_px >= old_hem
+
+
+@pytest.mark.parametrize("case_id", ["v10", "v35", "v61"])
+def test_a_tops_shoulder_line_reaches_the_shoulders_outline(case_id: str) -> None:
+    # One control point in the middle of each shoulder line, set 2 px inside the outline, let the garment's
+    # edge sag 3-6 px (median) below a sloping shoulder: a strip of the old top, painted as skin, showed along
+    # the shoulders. Measured over the middle half of each line, neck corner -> seam.
+    body, _ = _analysed(case_id)
+    warped = _warped(case_id)
+    outline = body.person.silhouette.no_head
+    gaps = []
+    for corner, seam in (("neck_left", "shoulder_left"), ("neck_right", "shoulder_right")):
+        a, b = warped.keypoints[corner], warped.keypoints[seam]
+        for f in np.linspace(0.25, 0.75, 11):
+            x = round(float(a[0] + f * (b[0] - a[0])))
+            garment, person = np.flatnonzero(warped.alpha[:, x] > 0.5), np.flatnonzero(outline[:, x])
+            gaps.append(garment[0] - person[0])
+    assert np.median(gaps) <= 2.5

@@ -651,8 +651,8 @@ class Silhouette:
             return corner
         return corner - f.down * max(0.0, first_out - 1 - p.shoulder_line_inset_px)
 
-    def shoulder_top(self, guess: np.ndarray) -> np.ndarray:
-        """The silhouette's top above (or below) ``guess``, within a band around it, just inside."""
+    def shoulder_top(self, guess: np.ndarray, inset_px: float = PROPORTIONS.shoulder_line_inset_px) -> np.ndarray:
+        """The silhouette's top above (or below) ``guess``, within a band around it, ``inset_px`` inside."""
         f, p = self.frame, PROPORTIONS
         below, above = p.shoulder_band_u
         start = guess + f.down * below * f.unit_px
@@ -661,7 +661,7 @@ class Silhouette:
         if not hits[0]:
             return guess
         rise = float(steps[np.argmin(hits)] - 1) if not hits.all() else float(steps[-1])
-        return start - f.down * (rise - p.shoulder_line_inset_px)
+        return start - f.down * (rise - inset_px)
 
 
 def sample_mask(mask: np.ndarray, points: np.ndarray) -> np.ndarray:

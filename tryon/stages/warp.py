@@ -91,6 +91,11 @@ class FitRules:
     neck_ring_depth_u: float = 0.25  # the first this-much of a neckline's drop wraps around the neck...
     neck_ring_squash: float = 0.4  # ...and looks this much shallower from the front
     neckline_points: tuple[float, float] = (1 / 3, 2 / 3)  # control points along each chord neck corner -> centre
+    # ...and along each shoulder line, neck corner -> seam, on the outline itself (the garment's edge is trimmed
+    # by a px as it is drawn): one in the middle, set inside the outline, left the edge a few px below a sloping
+    # shoulder's outline on either side of it, a strip of the old top painted as skin (v10's, v61's shoulders).
+    shoulder_line_points: tuple[float, ...] = (0.25, 0.5, 0.75)
+    hair_probe_px: float = 3.0  # ...unless the person goes on this far above it (hair on the shoulder)
     neck_hug_u: float = 0.25  # a neckline this narrow (half width) hugs the neck: its corners find the neck's base
     strap_span_share: float = 0.15  # of the shoulder span: a neck corner this near the shoulder point is a strap top
     # The shoulder span sets the scale only while it agrees with the torso length within
@@ -489,10 +494,16 @@ def _neckline_pairs(fit: _TorsoFit, person: PersonModel) -> list[tuple[np.ndarra
         # (a strap has none: its top is both the neck corner and the shoulder point).
         if abs(point[0] - g_seam[0]) < FIT.strap_span_share * fit.seam_span:
             continue
-        g_x = 0.5 * (point[0] + g_seam[0])
-        column = np.flatnonzero(fit.part[:, int(np.clip(round(g_x), 0, fit.part.shape[1] - 1))])
-        if column.size:
-            pairs.append((person.silhouette.shoulder_top(0.5 * (corner + seam)), np.array([g_x, float(column[0])])))
+        for f in FIT.shoulder_line_points:
+            g_x = point[0] + f * (g_seam[0] - point[0])
+            column = np.flatnonzero(fit.part[:, int(np.clip(round(g_x), 0, fit.part.shape[1] - 1))])
+            if not column.size:
+                continue
+            on_top = person.silhouette.shoulder_top(corner + f * (seam - corner), inset_px=0.0)
+            # Where hair lies on the shoulder its lower edge is no outline: the garment goes on under it.
+            if sample_mask(person.silhouette.person, on_top - FIT.hair_probe_px * frame.down)[()]:
+                continue
+            pairs.append((on_top, np.array([g_x, float(column[0])])))
     if nc is not None:
         drop = max(nc[1] - corner_y, 0.0) * fit.scale
         ring = FIT.neck_ring_depth_u * frame.unit_px
