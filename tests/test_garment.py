@@ -223,6 +223,34 @@ def test_a_label_the_neckline_cut_runs_through_is_painted_over():
     assert (dark & below).sum() < 20
 
 
+@pytest.mark.eval
+def test_a_label_inside_a_navy_tees_back_neck_is_painted_over(eval_dir):
+    # v10's navy tee: its inside is navy like its front, so no inside is cut, but the light blue label sewn
+    # inside the back neck was drawn on the wearer's throat. It is painted over with the navy around it.
+    from tryon.stages import masks
+    from tryon.stages.garment import NECK_DETAIL_LAB, _Shape
+
+    original = photo("garment/dresscode_050181_1.jpg")
+    result = analyze_garment(original, "upper")
+    assert not result.back_neck_mask.any()
+    painted = np.any(result.image != original, axis=2)
+    width = _Shape(result.mask).torso_width
+    assert 500 < painted.sum() < 0.02 * width**2
+    lab = cv2.cvtColor(np.ascontiguousarray(result.image), cv2.COLOR_RGB2LAB).astype(np.float64)
+    around = masks.grow(painted, 0.05 * width) & ~masks.grow(painted, 2) & result.mask
+    fabric = np.median(lab[around], axis=0)
+    assert np.percentile(np.linalg.norm(lab[painted] - fabric, axis=1), 95) < NECK_DETAIL_LAB
+
+
+@pytest.mark.eval
+@pytest.mark.parametrize("name", ["paired/garment/vitonhd_14627_00.jpg", "garment/dresscode_050002_1.jpg"])
+def test_no_label_is_painted_over_on_a_front_or_a_strap(eval_dir, name):
+    # A wrap top's V (its knot lies where a back neckline's label would) and a strappy blouse (a tie's end):
+    # no inside is found on either, and nothing on them is a label.
+    original = photo(name)
+    assert np.array_equal(analyze_garment(original).image, original)
+
+
 def test_short_sleeves_of_a_long_dress_are_sleeves():
     result = analyze_garment(maxi_dress_with_short_sleeves())
     assert result.category == "dress"
