@@ -127,6 +127,7 @@ class ParseRules:
     outer_contrast_lab8: float = 25.0
     outer_share: float = 0.7
     outer_min_share: float = 0.4  # a jacket is at least this share of the clothing on the upper body
+    outer_lightness_weight: float = 0.25  # each px goes to the nearer of the two colours, lightness weighted by this
     radius_table_size: int = 64  # the bare arm's radius is looked up at this many points down the arm
     # A strip of "clothing" this thin (of the unit) that runs along the person's outline beside skin is
     # the limb's own anti-aliased edge against a background of the garment's colour (a white dress on
@@ -486,7 +487,11 @@ def _open_outerwear(half: _Half, top: np.ndarray, sleeves: np.ndarray) -> np.nda
         sleeve_colour = np.median(half.lab[sleeves], 0)
         if np.linalg.norm(sleeve_colour - outer_colour) > np.linalg.norm(sleeve_colour - inner_colour):
             return None
-    nearer_outer = np.linalg.norm(half.lab - outer_colour, axis=2) < np.linalg.norm(half.lab - inner_colour, axis=2)
+    # Lightness counts for less than colour: the inner top's edges in the jacket's shadow are darker, not another
+    # colour (a pink tee's shaded strips beside a dark hoodie's fronts stayed with the hoodie).
+    weight = np.array([RULES.outer_lightness_weight, 1.0, 1.0], np.float32)
+    nearer_outer = (np.linalg.norm((half.lab - outer_colour) * weight, axis=2)
+                    < np.linalg.norm((half.lab - inner_colour) * weight, axis=2))
     inner = masks.keep_touching(top & ~sleeves & ~nearer_outer, centre_mask & ~nearer_outer)
     outer = top & ~inner
     return outer if outer.sum() >= RULES.outer_min_share * top.sum() else None
