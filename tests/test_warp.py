@@ -278,18 +278,24 @@ def test_a_top_is_as_long_as_its_own_proportions_say(case_id: str) -> None:
     assert placed == pytest.approx(length / span, rel=HEM_PROPORTION_TOLERANCE)
 
 
-@pytest.mark.parametrize("case_id", ["v05", "v12"])
-def test_meeting_the_old_hem_is_placed_before_drawing_and_draws_what_warping_again_did(case_id: str) -> None:
-    # v05's tee lands near the old top's hem, v12's trousers' waistband just below the top's hem: the
-    # pipeline hands the warp the old hem, and it draws once what warping again at the met depth drew.
+def _with_old_hem(case_id: str) -> tuple[bd.BodyAnalysis, object, float]:
+    """The case's body and garment analyses and the old clothing's hem (torso lengths), as the pipeline has them."""
     from tryon.stages.composite import prepare_person
-    from tryon.stages.warp import meet_old_hem
 
     case = CASES[case_id]
     person = load_eval_image(case["person"])
     body = analyze_body(person)
     garment = analyze_garment(load_eval_image(case["garment"]), case["category"])
-    old_hem = prepare_person(person, body, case["category"]).old_hem_tl
+    return body, garment, prepare_person(person, body, case["category"]).old_hem_tl
+
+
+@pytest.mark.parametrize("case_id", ["v05", "v12"])
+def test_meeting_the_old_hem_is_placed_before_drawing_and_draws_what_warping_again_did(case_id: str) -> None:
+    # v05's tee lands near the old top's hem, v12's trousers' waistband just below the top's hem: the
+    # pipeline hands the warp the old hem, and it draws once what warping again at the met depth drew.
+    from tryon.stages.warp import meet_old_hem
+
+    body, garment, old_hem = _with_old_hem(case_id)
     plain = warp_garment(garment, body)
     met = meet_old_hem(plain.category, plain.sleeve, plain.hem_depth, plain.waist_depth, old_hem,
                        body.person.frame.torso_px)
@@ -306,13 +312,7 @@ def test_meeting_the_old_hem_is_placed_before_drawing_and_draws_what_warping_aga
 def test_a_boxy_top_placed_to_meet_the_old_hem_reaches_it(case_id: str) -> None:
     # Both tees land 0.16-0.2 torso lengths above the old top's hem: meeting it takes a stretch of about
     # 1.4 between armpits and hem. Capped at 1.35 they stopped short, leaving a band of painted midriff.
-    from tryon.stages.composite import prepare_person
-
-    case = CASES[case_id]
-    person = load_eval_image(case["person"])
-    body = analyze_body(person)
-    garment = analyze_garment(load_eval_image(case["garment"]), case["category"])
-    old_hem = prepare_person(person, body, case["category"]).old_hem_tl
+    body, garment, old_hem = _with_old_hem(case_id)
     once = warp_garment(garment, body, old_hem_tl=old_hem)
     assert once.hem_depth / body.person.frame.torso_px >= old_hem
 
