@@ -499,10 +499,15 @@ def _neckline_pairs(fit: _TorsoFit, person: PersonModel) -> list[tuple[np.ndarra
             column = np.flatnonzero(fit.part[:, int(np.clip(round(g_x), 0, fit.part.shape[1] - 1))])
             if not column.size:
                 continue
-            on_top = person.silhouette.shoulder_top(corner + f * (seam - corner), inset_px=0.0)
-            # Where hair lies on the shoulder its lower edge is no outline: the garment goes on under it.
+            guess = corner + f * (seam - corner)
+            on_top = person.silhouette.shoulder_top(guess, inset_px=0.0)
+            # Where hair lies on the shoulder its lower edge is no outline: the garment goes on under it, up to that
+            # edge where it is above the straight line neck corner -> seam (the old top shows below the hair), but
+            # never above the corner (by the neck the hair's edge can be: the map would fold over there).
             if sample_mask(person.silhouette.person, on_top - FIT.hair_probe_px * frame.down)[()]:
-                continue
+                if frame.depth_px(on_top) >= frame.depth_px(guess):
+                    continue
+                on_top = on_top + frame.down * max(frame.depth_px(corner) - frame.depth_px(on_top), 0.0)
             pairs.append((on_top, np.array([g_x, float(column[0])])))
     if nc is not None:
         drop = max(nc[1] - corner_y, 0.0) * fit.scale
