@@ -95,7 +95,7 @@ class FitRules:
     # by a px as it is drawn): one in the middle, set inside the outline, left the edge a few px below a sloping
     # shoulder's outline on either side of it, a strip of the old top painted as skin (v10's, v61's shoulders).
     shoulder_line_points: tuple[float, ...] = (0.25, 0.5, 0.75)
-    hair_probe_px: float = 3.0  # ...unless the person goes on this far above it (hair on the shoulder)
+    hair_probe_px: float = 3.0  # ...an outline the person goes on this far above is hair's lower edge
     neck_hug_u: float = 0.25  # a neckline this narrow (half width) hugs the neck: its corners find the neck's base
     strap_span_share: float = 0.15  # of the shoulder span: a neck corner this near the shoulder point is a strap top
     # The shoulder span sets the scale only while it agrees with the torso length within
