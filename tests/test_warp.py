@@ -333,3 +333,24 @@ def test_a_tops_shoulder_line_reaches_the_shoulders_outline(case_id: str) -> Non
             garment, person = np.flatnonzero(warped.alpha[:, x] > 0.5), np.flatnonzero(outline[:, x])
             gaps.append(garment[0] - person[0])
     assert np.median(gaps) <= 2.5
+
+
+@pytest.mark.parametrize("case_id", ["v05", "v33"])
+def test_the_torsos_map_does_not_fold_at_its_sides(case_id: str) -> None:
+    # Where an arm or a hand touches the body at one level of the side seams, the outline's width dipped there
+    # and came back at the next; the spline bent through it folded the garment over at its side (17 and 69 cells
+    # of the 8 px grid with a non-positive Jacobian on the garment before): v05's streak of mirrored print.
+    from tryon.stages.warp import _cleaned, _dense_map, _torso_piece
+
+    body, garment = _analysed(case_id)
+    garment = _cleaned(garment)
+    piece, *_ = _torso_piece(garment, body.person, (garment.parts or {"body": garment.mask})["body"],
+                             garment.category == "dress")
+    _, _, grid = _dense_map(piece)
+    dx, dy = np.gradient(grid, axis=1), np.gradient(grid, axis=0)
+    jacobian = dx[..., 0] * dy[..., 1] - dx[..., 1] * dy[..., 0]
+    h, w = piece.mask.shape
+    on = piece.mask[np.clip(np.round(grid[..., 1]).astype(int), 0, h - 1),
+                    np.clip(np.round(grid[..., 0]).astype(int), 0, w - 1)]
+    assert on.sum() > 300
+    assert ((jacobian <= 0) & on).sum() <= 2

@@ -530,6 +530,7 @@ def _side_pairs(
     span = fit.depth(fit.hem_y) - fit.depth(fit.armpit_y)
     levels = max(FIT.side_levels, int(np.ceil(span / (FIT.side_spacing_tl * frame.torso_px))) + 1)
     legs = None  # below the hips a skirt widens over the legs, not over the old clothes' outline (made once)
+    levels_found: list[tuple[float, float, tuple[float, float], float, float]] = []  # y, depth, row, half-widths
     for i, y in enumerate(np.linspace(fit.armpit_y, fit.hem_y, levels)):
         row = _row_span(fit.part, y)
         if row is None:
@@ -552,6 +553,15 @@ def _side_pairs(
             b_left, b_right = max(b_left, hips), max(b_right, hips)
         left, right = (_side_half_width(g * fit.scale / FIT.flat_to_front, b, skirt, cover=i > 0)
                        for g, b in ((g_left, b_left), (g_right, b_right)))
+        levels_found.append((y, d, row, left, right))
+    # A side seam does not dip in and out: where an arm or a hand touches the body at one level its outline jumps
+    # there and back, and the spline, bent through the jump, folded the garment over at its side (a streak of
+    # mirrored print). A level narrower than both its neighbours takes the narrower of theirs (never narrower:
+    # the old garment would show beside it).
+    widths = np.array([[left, right] for *_, left, right in levels_found]).reshape(-1, 2)
+    if len(widths) > 2:
+        widths[1:-1] = np.maximum(widths[1:-1], np.minimum(widths[:-2], widths[2:]))
+    for i, ((y, d, row, _, _), (left, right)) in enumerate(zip(levels_found, widths, strict=True)):
         c = frame.centre(d)
         pairs += [(c + left * frame.across, np.array([row[1], y])), (c - right * frame.across, np.array([row[0], y])),
                   (c, np.array([fit.centre_x, y]))]
