@@ -1177,24 +1177,8 @@ def _neckline_evidence(rays: _NeckRays, path: np.ndarray) -> dict[str, float]:
     middle = n // 2
     arc = rays.width * np.pi / n
     roughness = float(np.mean(np.abs(np.diff(path, 2)))) / arc
-    band = max(2, round(NECK_BAND * rays.width))
-    gap = NECK_STEP_PX + 1
-    above, below = [], []
-    for i in index[away]:
-        a0, a1 = rays.outline[i] + gap, path[i] - gap
-        if a1 > a0:
-            above.append(rays.lab[i, a0:a1][rays.inside[i, a0:a1]])
-        b0, b1 = path[i] + gap, path[i] + gap + band
-        below.append(rays.lab[i, b0:b1][rays.inside[i, b0:b1]])
-    above_lab, below_lab = np.concatenate(above or [np.zeros((0, 3))]), np.concatenate(below)
-    colour, contrast = 0.0, 0.0
-    if len(above_lab) and len(below_lab):
-        above_mid, below_mid = np.median(above_lab, axis=0), np.median(below_lab, axis=0)
-        colour = float(np.linalg.norm(above_mid - below_mid))
-        # Against how much each side varies in itself: one fabric each side, not a print's patches.
-        spread = np.median(np.linalg.norm(above_lab - above_mid, axis=1)) + np.median(
-            np.linalg.norm(below_lab - below_mid, axis=1))
-        contrast = colour / (float(spread) + NECK_SPREAD_FLOOR)
+    sides = _inside_and_front(rays, path, index[away], 0)
+    colour, contrast = _colour_contrast(*sides) if sides is not None else (0.0, 0.0)
     return {
         "stretch": _weakest_stretch(rays, path),
         "support": support,
@@ -1203,6 +1187,36 @@ def _neckline_evidence(rays: _NeckRays, path: np.ndarray) -> dict[str, float]:
         "colour": colour,
         "contrast": contrast,
     }
+
+
+def _inside_and_front(
+    rays: _NeckRays, path: np.ndarray, which: np.ndarray, front_from: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lab float32 ``(N, 3)`` of the garment's px along the rays ``which`` (work scale): above ``path`` (the
+    inside) and in a :data:`NECK_BAND` deep band ``front_from`` px below it (the front); None when a side has none."""
+    band = max(2, round(NECK_BAND * rays.width))
+    gap = NECK_STEP_PX + 1
+    radii = rays.lab.shape[1]
+    above, below = [], []
+    for i in which:
+        a0, a1 = rays.outline[i] + gap, path[i] - gap
+        if a1 > a0:
+            above.append(rays.lab[i, a0:a1][rays.inside[i, a0:a1]])
+        b0 = min(path[i] + front_from + gap, radii)
+        below.append(rays.lab[i, b0:b0 + band][rays.inside[i, b0:b0 + band]])
+    above_lab = np.concatenate(above or [np.zeros((0, 3), np.float32)])
+    below_lab = np.concatenate(below or [np.zeros((0, 3), np.float32)])
+    return (above_lab, below_lab) if len(above_lab) and len(below_lab) else None
+
+
+def _colour_contrast(inside: np.ndarray, front: np.ndarray) -> tuple[float, float]:
+    """The Lab distance between two sides' median colours, and that distance against how much each side varies
+    in itself (plus :data:`NECK_SPREAD_FLOOR`): one fabric each side, not a print's patches."""
+    inside_mid, front_mid = np.median(inside, axis=0), np.median(front, axis=0)
+    colour = float(np.linalg.norm(inside_mid - front_mid))
+    spread = np.median(np.linalg.norm(inside - inside_mid, axis=1)) + np.median(
+        np.linalg.norm(front - front_mid, axis=1))
+    return colour, colour / (float(spread) + NECK_SPREAD_FLOOR)
 
 
 def _weakest_stretch(rays: _NeckRays, path: np.ndarray) -> float:
@@ -1277,27 +1291,13 @@ def _through_shadowed_inside(rays: _NeckRays, path: np.ndarray, image: np.ndarra
     the front's (at most :data:`NECK_INSIDE_REACH` neck widths): the traced edge is often the back seam's or a
     lit fold's, with the inside's shadowed lower part still below it (a red tee's dark red band under the
     back rib; a label's lower half)."""
-    band = max(2, round(NECK_BAND * rays.width))
-    gap = NECK_STEP_PX + 1
     reach = max(1, round(NECK_INSIDE_REACH * rays.width))
-    radii = rays.lab.shape[1]
-    above, below = [], []  # at work scale
-    for i, r in enumerate(path):
-        a0, a1 = rays.outline[i] + gap, r - gap
-        if a1 > a0:
-            above.append(rays.lab[i, a0:a1][rays.inside[i, a0:a1]])
-        # The front: a band below where the inside could still reach, so that it is fabric, not inside.
-        b0 = min(r + reach + gap, radii)
-        below.append(rays.lab[i, b0:b0 + band][rays.inside[i, b0:b0 + band]])
-    above_lab, below_lab = np.concatenate(above or [np.zeros((0, 3))]), np.concatenate(below)
-    if not len(above_lab) or not len(below_lab):
-        return path
-    inside_mid, front_mid = np.median(above_lab, axis=0), np.median(below_lab, axis=0)
+    # The front: a band below where the inside could still reach, so that it is fabric, not inside.
+    sides = _inside_and_front(rays, path, np.arange(len(path)), reach)
     # Only a plain inside against a plain front: a print's colours are on both sides.
-    spread = np.median(np.linalg.norm(above_lab - inside_mid, axis=1)) + np.median(
-        np.linalg.norm(below_lab - front_mid, axis=1))
-    if np.linalg.norm(inside_mid - front_mid) < NECK_INSIDE_MIN_CONTRAST * (spread + NECK_SPREAD_FLOOR):
+    if sides is None or _colour_contrast(*sides)[1] < NECK_INSIDE_MIN_CONTRAST:
         return path
+    inside_mid, front_mid = (np.median(lab, axis=0) for lab in sides)
     # Walked at full resolution, one px at a time: at work scale a thin crescent blurs into the edge.
     cx, cy = rays.centre
     radius = path[:, None] / rays.scale + np.arange(int(np.ceil(reach / rays.scale)) + 1)[None, :]
