@@ -625,10 +625,7 @@ def _coverage(
 def _below_waistband(warped: WarpedGarment, prepared: PreparedPerson, crop: tuple[slice, slice]) -> np.ndarray:
     """The garment's body (not its sleeves) below the waistband of the bottoms it is tucked into (bool, on
     the crop; see :data:`TUCK_MARGIN_TL`)."""
-    frame = prepared.scene.shape.frame
-    ys, xs = np.ogrid[crop[0], crop[1]]
-    depth_px = (xs - frame.mid_shoulder[0]) * frame.down[0] + (ys - frame.mid_shoulder[1]) * frame.down[1]
-    below = depth_px > (prepared.scene.tuck_tl + TUCK_MARGIN_TL) * frame.torso_px
+    below = prepared.scene.shape.frame.depth_map_tl(box=crop) > prepared.scene.tuck_tl + TUCK_MARGIN_TL
     for name in ("sleeve_left", "sleeve_right"):
         if name in warped.parts:
             below &= ~warped.parts[name][crop]

@@ -201,12 +201,14 @@ class BodyFrame:
         """Depth of ``point`` in torso lengths (0 at the shoulder midpoint, 1 at the hip midpoint)."""
         return self.depth_px(point) / self.torso_px
 
-    def depth_map_tl(self, step: int = 1) -> np.ndarray:
-        """Depth in torso lengths of every ``step``-th pixel, float32 ``(ceil(H/step), ceil(W/step))``."""
+    def depth_map_tl(self, step: int = 1, box: tuple[slice, slice] | None = None) -> np.ndarray:
+        """Depth in torso lengths of every ``step``-th pixel, float32 ``(ceil(H/step), ceil(W/step))``; of the
+        pixels in ``box`` (rows, columns) only when given (``step`` 1)."""
         h, w = self.size
+        rows, cols = box if box is not None else (slice(0, h, step), slice(0, w, step))
         axis = self.down / self.torso_px
-        xs = (np.arange(0, w, step, dtype=np.float32) - self.mid_shoulder[0]) * axis[0]
-        ys = (np.arange(0, h, step, dtype=np.float32) - self.mid_shoulder[1]) * axis[1]
+        xs = (np.arange(*cols.indices(w), dtype=np.float32) - self.mid_shoulder[0]) * axis[0]
+        ys = (np.arange(*rows.indices(h), dtype=np.float32) - self.mid_shoulder[1]) * axis[1]
         return (ys[:, None] + xs[None, :]).astype(np.float32)
 
     @property
