@@ -209,14 +209,17 @@ NECK_DETAIL_MIN_PIXELS = 50
 NECK_DETAIL_INPAINT_PX = 3  # the inpainting's neighbourhood
 NECK_DETAIL_REACH = 0.3  # details are looked for this far around the inside (x torso width)
 # With no inside found, a label inside the back neck is looked for in a box this wide either side of the centre
-# and this deep below the back neckline (x torso width): a blob clear of the outline by LABEL_CLEAR_PX, at most
-# LABEL_MAX_AREA (x torso width squared), filling LABEL_FILL of its rotated bounding box, at most LABEL_MAX_ASPECT
-# long for its width.
+# and this deep below the outline's middle (x torso width): a blob of colours further from the fabric's median
+# than LABEL_SPREAD x the fabric's median distance (a stripe or a knit's relief is not a label), at most
+# LABEL_MAX_AREA (x torso width squared), a rectangle (filling LABEL_FILL of its rotated bounding box: more than
+# an ellipse's pi/4) at most LABEL_MAX_ASPECT long for its width (a woven brand strip), clear of the outline by
+# LABEL_CLEAR_PX except along its top (seen through a strap top's front neckline, it hangs from the back's edge).
 LABEL_BOX = (0.12, 0.15)
+LABEL_SPREAD = 3.0
 LABEL_CLEAR_PX = 2
 LABEL_MAX_AREA = 0.01
-LABEL_FILL = 0.6
-LABEL_MAX_ASPECT = 4.0
+LABEL_FILL = 0.8
+LABEL_MAX_ASPECT = 8.0
 NECK_MIN_COLOUR_DIFF = 3.0  # Lab distance between the inside (above the neckline) and the front below...
 NECK_MIN_CONTRAST = 0.5  # ... and that distance over the spread within each side (plus a floor)
 NECK_SPREAD_FLOOR = 2.0
@@ -361,8 +364,8 @@ def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysi
         mask = full_mask & ~back_neck
         details = (_details_cut_through(image, full_mask, back_neck, shape) if back_neck.any()
                    else _back_label(image, full_mask, shape))
-        if details is not None and details.any():  # painted over with the fabric around them
-            image = cv2.inpaint(image, details.view(np.uint8), NECK_DETAIL_INPAINT_PX, cv2.INPAINT_TELEA)
+        if details is not None and details.any():
+            image = _paint_over(image, details, full_mask)
         keypoints, parts, sleeve = _upper_keypoints(mask, shape, back_neck, dress=chosen == "dress")
 
     mean_rgb = np.round(cv2.mean(image, mask.astype(np.uint8))[:3]).astype(np.uint8)
@@ -971,23 +974,37 @@ def _details_cut_through(image: np.ndarray, mask: np.ndarray, inside: np.ndarray
     return out
 
 
+def _paint_over(image: np.ndarray, details: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``image`` with ``details`` (bool ``(H, W)``) painted over with the garment's fabric around them. Neither
+    the background nor the outline's anti-aliased rim is a source (a label at the outline drew white in): in a
+    box around the details they are set to the fabric's median and marked unknown too, and only the details
+    are copied back."""
+    ys, xs = np.nonzero(details)
+    pad = 4 * NECK_DETAIL_INPAINT_PX
+    box = (slice(max(0, ys.min() - pad), ys.max() + pad + 1), slice(max(0, xs.min() - pad), xs.max() + pad + 1))
+    inner = cv2.erode(mask[box].view(np.uint8), masks.disc(NECK_DETAIL_INPAINT_PX)).astype(bool)
+    unknown = details[box] | ~inner
+    work = image[box].copy()
+    if (~unknown).any():
+        work[unknown] = np.median(work[~unknown], axis=0).astype(np.uint8)
+    filled = cv2.inpaint(work, unknown.view(np.uint8), NECK_DETAIL_INPAINT_PX, cv2.INPAINT_TELEA)
+    out = image.copy()
+    out[box] = np.where(details[box][..., None], filled, image[box])
+    return out
+
+
 def _back_label(image: np.ndarray, mask: np.ndarray, shape: _Shape) -> np.ndarray:
     """A label sewn inside the back neck (bool ``(H, W)``), for a top whose inside could not be told from its
-    front (navy on navy): the opening stays, but the label would sit on the wearer's throat.
+    front (navy on navy, a strap top's back seen through its neckline): the opening stays, but the label would
+    sit on the wearer's throat or chest.
 
-    A label is a compact, near-rectangular blob of colours unlike the fabric around it (Lab distance over
-    :data:`NECK_DETAIL_LAB`), clear of the outline, in a box :data:`LABEL_BOX` (x torso width) below the
-    back neckline's middle; nothing when more than one blob qualifies (a print, a knit's pattern).
+    A label is a rectangular blob of colours unlike the fabric around it in a box :data:`LABEL_BOX` (x torso
+    width) below the outline's middle (see the constants); nothing when more than one blob qualifies.
     """
     out = np.zeros_like(mask)
     cx, width = int(np.rint(shape.cx)), shape.torso_width
     column = np.flatnonzero(mask[:, min(max(cx, 0), mask.shape[1] - 1)])
     if not column.size:
-        return out
-    # The outline's middle must be a back neckline, shallow below the corners (not a V-neck's front).
-    left, right = _neck_corners(mask, shape)
-    corners_top = min(int(np.argmax(mask[:, left])), int(np.argmax(mask[:, right])))
-    if column[0] - corners_top > NECK_MAX_BACK_DIP * abs(right - left):
         return out
     half, depth = (int(np.ceil(f * width)) for f in LABEL_BOX)
     box = (slice(int(column[0]), int(column[0]) + depth), slice(max(0, cx - half), cx + half + 1))
@@ -995,16 +1012,19 @@ def _back_label(image: np.ndarray, mask: np.ndarray, shape: _Shape) -> np.ndarra
     if sub.sum() < NECK_DETAIL_MIN_PIXELS:
         return out
     lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB).astype(np.float32)
-    fabric = np.median(lab[sub], axis=0)
-    unlike = (np.linalg.norm(lab - fabric, axis=-1) > NECK_DETAIL_LAB) & sub
+    distance = np.linalg.norm(lab - np.median(lab[sub], axis=0), axis=-1)
+    unlike = (distance > max(NECK_DETAIL_LAB, LABEL_SPREAD * float(np.median(distance[sub])))) & sub
     clear = cv2.erode(sub.view(np.uint8), masks.disc(LABEL_CLEAR_PX)).astype(bool)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(unlike.view(np.uint8), connectivity=8)
     found = []
     for i in range(1, count):
         x, y, w, h, area = stats[i]
+        if (area < NECK_DETAIL_MIN_PIXELS or area > LABEL_MAX_AREA * width**2
+                or x == 0 or x + w >= sub.shape[1] or y + h >= sub.shape[0]):
+            continue
         blob = labels == i
-        if (area < NECK_DETAIL_MIN_PIXELS or area > LABEL_MAX_AREA * width**2 or (blob & ~clear).any()
-                or x == 0 or y == 0 or x + w >= sub.shape[1] or y + h >= sub.shape[0]):
+        touching = np.nonzero(blob & ~clear)[0]
+        if touching.size and touching.max() > y + LABEL_CLEAR_PX:
             continue
         (_, _), (rw, rh), _ = cv2.minAreaRect(np.argwhere(blob)[:, ::-1].astype(np.float32))
         if area >= LABEL_FILL * rw * rh and max(rw, rh) <= LABEL_MAX_ASPECT * max(min(rw, rh), 1.0):
