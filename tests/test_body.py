@@ -356,6 +356,17 @@ def test_a_dress_does_not_run_down_the_bare_shins_as_a_strip(relpath: str) -> No
     assert strips.mean() < 0.33  # 0.44-0.50 of the rows before
 
 
+def test_a_white_tanks_straps_on_pale_shoulders_are_the_old_top() -> None:
+    # v28: the white tank's straps and edges passed the skin test (the skin's chroma model is wide on pale
+    # skin) and were left standing when the new blouse's shoulders did not cover them. White has no skin's hue.
+    image, body = analysed("person/ootd_model_3.png")
+    depth = body.person.frame.depth_map_tl(1)
+    rgb = image.astype(np.int32)
+    white = (rgb.min(axis=2) > 215) & (np.ptp(rgb, axis=2) < 14) & body.person_mask & (depth < 0.35)
+    assert white.sum() > 10_000
+    assert (white & ~body.person.clothing.top_rimmed).sum() < 0.01 * white.sum()  # 11% before
+
+
 def patterned_cloth(image: np.ndarray, body: BodyAnalysis) -> np.ndarray:
     """Broad areas of fine detail between the shoulders and the knees, away from the hands and from
     their own edges (bool): a check or a print, never skin."""

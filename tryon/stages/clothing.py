@@ -73,6 +73,10 @@ class ParseRules:
     sleeve_lightness_weight: float = 0.4  # ...lightness weighted down (a top's fold in shadow is still the top)
     skin_unlike_lab8: float = 25.0  # a clothing colour this far from every skin colour is unlike skin...
     skin_lookalike_lab8: float = 12.0  # ...and "skin" pixels this close to such a colour are that clothing
+    # "Skin" with less than this share of the skin's chroma (over its lightness) is white or grey clothing (over
+    # the 64 eval photos such px are a white tank's edges and straps, a leather jacket's highlights, the
+    # background next to the outline: none is skin).
+    skin_min_chroma_share: float = 0.3
     hand_cloth_lab8: float = 25.0  # pixels in a hand's region this close to the clothes' colours are clothing
     long_hair_from_tl: float = -0.1  # hair on the head reaching below this depth is long...
     hair_depth_tl: float = 0.6  # ...and is looked for above this depth...
@@ -185,6 +189,8 @@ class Clothing:
         arms_front: arms in front of a garment's body (not of its sleeves): bare skin, and the arm's
             own thickness where the old top had a sleeve.
         bare_body: where skin would show if the clothing were removed (torso, neck, limbs).
+        skin: the skin the photo shows: the body analysis' skin less the clothing that passed its test
+            (skin-toned, white or grey cloth beside pale skin).
         shape: the bare body under it: the person model's shape with each arm under a close sleeve
             following the sleeve (:meth:`~tryon.stages.person.BodyShape.fitted_to`).
     """
@@ -203,6 +209,7 @@ class Clothing:
     front: np.ndarray
     arms_front: np.ndarray
     bare_body: np.ndarray
+    skin: np.ndarray
     shape: BodyShape
 
     def layers_for(self, category: str, frame: BodyFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -585,6 +592,8 @@ def _palettes(half: _Half, clothed: np.ndarray, skin_mean: np.ndarray) -> _Palet
     for colours in (unlike_top, unlike_bottom):
         if len(colours):
             dressed |= palette_distance(half.lab, suspect, colours)[0] < RULES.skin_lookalike_lab8
+    # White and grey clothing next to pale skin passes the skin test but has no skin's hue.
+    dressed |= suspect & (_chroma_share(half.lab, skin_mean) < RULES.skin_min_chroma_share)
     top = np.concatenate([palette(half.lab, chest), unlike_top])
     bottom = np.concatenate([palette(half.lab, thighs), unlike_bottom])
     clothed = clothed | dressed
@@ -732,7 +741,8 @@ def _at_full_size(
         top_rimmed=rimmed(top),
         bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
         one_piece=one_piece, bare_midriff=bare_midriff, top_hem_tl=top_hem, clusters=cluster_full,
-        front=front, arms_front=_arms_front(body, frame, shape, sleeves_full), bare_body=bare_body, shape=shape,
+        front=front, arms_front=_arms_front(body, frame, shape, sleeves_full), bare_body=bare_body,
+        skin=skin & ~dressed_full, shape=shape,
     )
 
 
@@ -875,6 +885,16 @@ def palette(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
     _, labels, centres = cv2.kmeans(sample, RULES.palette_size, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
     share = np.bincount(labels.ravel(), minlength=RULES.palette_size) / len(sample)
     return centres[share >= RULES.palette_min_share].astype(np.float32)
+
+
+def _chroma_share(lab: np.ndarray, skin_lab: np.ndarray) -> np.ndarray:
+    """Each pixel's lightness-normalised chroma, |(a*, b*)| / (L* + 16), as a share of the skin's (float32)."""
+
+    def chroma(values: np.ndarray) -> np.ndarray:
+        lightness = values[..., 0] * (100.0 / 255.0) + 16.0
+        return np.hypot(values[..., 1] - 128.0, values[..., 2] - 128.0) / lightness
+
+    return (chroma(lab) / max(float(chroma(np.asarray(skin_lab, np.float32))), 1e-6)).astype(np.float32)
 
 
 def _unlike_skin(colours: np.ndarray, skin_lab: np.ndarray) -> np.ndarray:

@@ -283,7 +283,7 @@ class _Work:
     @classmethod
     def of(cls, person: np.ndarray, body: BodyAnalysis) -> _Work:
         wsize = _work_size(body.size)
-        skin = body.regions["skin"] & body.person_mask
+        skin = _person_model(body).clothing.skin & body.person_mask
         without_face = skin & ~body.regions["face_hair"]
         if without_face.sum() >= 200:
             skin = without_face
@@ -468,7 +468,7 @@ def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> Pre
     size = person.shape[:2]
     everywhere = (slice(None), slice(None))
     model = _person_model(body)
-    scene = _Scene.of(model, category, body.regions["skin"])
+    scene = _Scene.of(model, category, model.clothing.skin)
     work = _Work.of(person, body)
     unit = model.frame.unit_px
     shading = _up(_shading(work, scene.clusters), size, everywhere)
@@ -901,7 +901,7 @@ def _fill_layers(
     zy, zx = np.nonzero(where)
     origin = (box[0].start, box[1].start)
     # The skin the photo shows, clear of the old garment's anti-aliased rim (a dark line along a hem).
-    visible = body.regions["skin"] & body.person_mask & ~masks.grow(scene.old, FILL_GROW_PX + RIM_PX)
+    visible = _person_model(body).clothing.skin & body.person_mask & ~masks.grow(scene.old, FILL_GROW_PX + RIM_PX)
     base = down(person)
     profiles = _shade_profiles_of(scene.shape, base, down(skin_colour),
                                   down(visible & ~body.regions.union(("face_hair", "hand_left", "hand_right"))) > 0.5,
@@ -1230,7 +1230,7 @@ def _push_pull(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def _grain_level(person: np.ndarray, body: BodyAnalysis) -> float:
     """Grey levels of fine grain on the photo's visible skin (robust std of its high-pass)."""
-    skin = body.regions["skin"] & ~body.regions["face_hair"]
+    skin = _person_model(body).clothing.skin & ~body.regions["face_hair"]
     skin = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     if skin.sum() < 200:
         return GRAIN_LEVEL
