@@ -107,6 +107,20 @@ def test_trouser_legs_run_down_the_legs_to_the_ankles(case_id: str) -> None:
         assert warped.parts[f"leg_{side}"][y - 3 : y + 4, x - 3 : x + 4].any(), side
 
 
+def test_hands_on_the_hips_do_not_widen_the_trousers() -> None:
+    # v47: hands in the pockets and a sweatshirt's cuffs on the hips joined the outline where the waist is
+    # measured (2.2 and 2.0 x the bare body's half-widths): the new jeans were scaled 1.44 x as wide as the old
+    # ones at the hip joints, baggy on her legs.
+    body, _ = _analysed("v47")
+    warped = _warped("v47")
+    hips = int(max(body.point(bd.LEFT_HIP)[1], body.point(bd.RIGHT_HIP)[1]))
+
+    def width(mask: np.ndarray) -> float:
+        return float(np.median([np.ptp(np.flatnonzero(mask[y])) for y in range(hips - 5, hips + 5)]))
+
+    assert width(warped.alpha > 0.5) < 1.25 * width(body.person.clothing.bottoms_rimmed)
+
+
 def test_warped_garment_is_in_the_person_frame_with_soft_alpha() -> None:
     body, garment = _analysed("v01")
     warped = _warped("v01")

@@ -88,6 +88,12 @@ class FitRules:
     skirt_body_share: float = 1.2
     strap_inset_u: float = 0.08  # a sleeveless top's straps sit this far inside where a seam would
     min_torso_half_width_u: float = 0.3  # a torso is never narrower than this (each side of the centre line)
+    # A lower garment's waist is measured on the outline, where an arm or a hand resting on the hip joins it
+    # (a sleeve, a hand in a pocket, a bag): each side is at most waist_max_share x the bare body's there (over
+    # the eval photos clothed waists without an arm measure 1.2-1.6) and the wider side at most
+    # waist_side_ratio x the narrower (a body is near symmetric about its centre line from the front).
+    waist_max_share: float = 1.6
+    waist_side_ratio: float = 1.25
     neck_ring_depth_u: float = 0.25  # the first this-much of a neckline's drop wraps around the neck...
     neck_ring_squash: float = 0.4  # ...and looks this much shallower from the front
     neckline_points: tuple[float, float] = (1 / 3, 2 / 3)  # control points along each chord neck corner -> centre
@@ -582,6 +588,15 @@ def _armhole_pairs(fit: _TorsoFit, anchors: dict[str, np.ndarray]) -> list[tuple
     return pairs
 
 
+def _waist_half_widths(person: PersonModel, depth_px: float) -> tuple[float, float]:
+    """The outline's reach (wearer's left, right; px) at a lower garment's waistband, ``depth_px`` down the
+    centre line, less an arm or a hand resting on the hip (see :attr:`FitRules.waist_max_share`)."""
+    left, right = person.silhouette.half_widths(depth_px)
+    cap = FIT.waist_max_share * float(person.shape.half_width_px(depth_px / person.frame.torso_px))
+    left, right = min(left, cap), min(right, cap)
+    return min(left, FIT.waist_side_ratio * right), min(right, FIT.waist_side_ratio * left)
+
+
 def _skirt_piece(
     garment: GarmentAnalysis, person: PersonModel, part: np.ndarray, waist_depth: float
 ) -> tuple[_Piece, float, float]:
@@ -595,7 +610,7 @@ def _skirt_piece(
         wr, wl = np.array([span[0], top_y]), np.array([span[1], top_y])
     centre_x = 0.5 * (wl[0] + wr[0])
     waist_y = 0.5 * (wl[1] + wr[1])
-    b_left, b_right = person.silhouette.half_widths(waist_depth)
+    b_left, b_right = _waist_half_widths(person, waist_depth)
     body_waist = max(b_left + b_right, 2 * FIT.min_torso_half_width_u * person.frame.unit_px)
     scale = body_waist * FIT.flat_to_front / max(abs(wl[0] - wr[0]), 1.0)
 
@@ -608,9 +623,9 @@ def _skirt_piece(
         if span is None:
             continue
         d = depth(y)
-        bl, br = person.silhouette.half_widths(d)
-        left = max((span[1] - centre_x) * scale / FIT.flat_to_front, bl if y == waist_y else 0.0)
-        right = max((centre_x - span[0]) * scale / FIT.flat_to_front, br if y == waist_y else 0.0)
+        bl, br = _waist_half_widths(person, d) if y == waist_y else (0.0, 0.0)
+        left = max((span[1] - centre_x) * scale / FIT.flat_to_front, bl)
+        right = max((centre_x - span[0]) * scale / FIT.flat_to_front, br)
         c = person.frame.centre(d)
         src += [c + left * person.frame.across, c - right * person.frame.across, c]
         dst += [(span[1], y), (span[0], y), (centre_x, y)]
@@ -965,7 +980,7 @@ def _trouser_pieces(
         span = _row_span(mask, top_y + 2) or (xs.min(), xs.max())
         wr, wl = np.array([span[0], top_y]), np.array([span[1], top_y])
     centre = np.array([0.5 * (wl[0] + wr[0]), 0.5 * (wl[1] + wr[1])])
-    b_left, b_right = person.silhouette.half_widths(waist_depth)
+    b_left, b_right = _waist_half_widths(person, waist_depth)
     body_waist = max(b_left + b_right, 2 * FIT.min_torso_half_width_u * person.frame.unit_px)
     scale = body_waist * FIT.flat_to_front / max(abs(wl[0] - wr[0]), 1.0)
     waist_centre = person.frame.centre(waist_depth)
