@@ -131,7 +131,9 @@ GARMENT_CORE_ALPHA = 0.9
 FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs...
 SKIRT_CONE = 0.3  # ...and, further down, this share of its drop below the hips (an A-line's flare)
-TROUSER_DRAPE = 0.1  # of the unit: how far a trouser leg may hang beside the leg inside it...
+# A trouser leg hangs at its own warped width beside a thinner leg, outwards up to TROUSER_DRAPE (of the unit; about
+# a shin's width again: wide legs and flares are that wide, a bound for a garment scaled too large)...
+TROUSER_DRAPE = 0.3
 TROUSER_DRAPE_DROP = 0.3  # ...reached this far (torso lengths) below the hip joints (none at them)
 # A top tucked into the bottoms that stay does not show below their waistband beside them either (beside a
 # skirt, between it and an arm): its body is cut TUCK_MARGIN_TL below the depth where the bottoms begin down
