@@ -228,6 +228,7 @@ def test_a_label_the_neckline_cut_runs_through_is_painted_over():
     "garment/dresscode_050181_1.jpg",  # v10's navy tee: a light blue label on a navy inside
     "garment/dresscode_049920_1.jpg",  # v28's pink striped blouse: a long navy strip (the stripes are no label)
     "garment/dresscode_050002_1.jpg",  # v42's strap blouse: a white strip hanging from the back's edge
+    "garment/dresscode_049805_1.jpg",  # v31's purple tee: a white label (next to the shadowed inside)
 ])
 def test_a_label_inside_the_back_neck_is_painted_over(eval_dir, name):
     # No inside is cut on these (it is the front's colour, or hidden), but the label sewn inside the back neck
@@ -250,6 +251,21 @@ def test_a_label_inside_the_back_neck_is_painted_over(eval_dir, name):
     assert label > 3 * NECK_DETAIL_LAB  # a label was there...
     # ... and is gone (the gathered or striped fabric around it, a lit binding above it, vary by ~NECK_DETAIL_LAB)
     assert np.percentile(np.linalg.norm(lab[painted] - fabric, axis=1), 95) < max(2 * NECK_DETAIL_LAB, label / 4)
+
+
+@pytest.mark.eval
+def test_a_label_below_a_shallow_inside_cut_is_painted_over(eval_dir):
+    # v19's green tee: the inside was traced only a few px deep (its shadowed part is green like the front), and
+    # the black label sewn below the cut stayed on the wearer's throat.
+    original = photo("garment/dresscode_050191_1.jpg")
+    result = analyze_garment(original, "upper")
+    assert result.back_neck_mask.any()
+    painted = np.any(result.image != original, axis=2)
+    assert painted.sum() > 500 and (painted & result.back_neck_mask).sum() < 0.1 * painted.sum()  # below the cut
+    dark = cv2.cvtColor(np.ascontiguousarray(original), cv2.COLOR_RGB2GRAY) < 60
+    assert (dark & painted).sum() > 200  # the label was there...
+    after = cv2.cvtColor(np.ascontiguousarray(result.image), cv2.COLOR_RGB2GRAY) < 60
+    assert (after & painted).sum() == 0  # ...and is gone
 
 
 @pytest.mark.eval

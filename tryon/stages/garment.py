@@ -216,10 +216,14 @@ NECK_DETAIL_REACH = 0.3  # details are looked for this far around the inside (x 
 # LABEL_CLEAR_PX except along its top (seen through a strap top's front neckline, it hangs from the back's edge).
 LABEL_BOX = (0.12, 0.15)
 LABEL_SPREAD = 3.0
+LABEL_THRESHOLDS = (1.0, 2.0, 4.0)
+LABEL_MIN_LAB = 3 * NECK_DETAIL_LAB  # a woven or printed label stands out (its median px this far from the fabric)
 LABEL_CLEAR_PX = 2
 LABEL_MAX_AREA = 0.01
 LABEL_FILL = 0.8
 LABEL_MAX_ASPECT = 8.0
+LABEL_MIN_ASPECT = 1.3  # a round button is no label...
+LABEL_MIN_SIDE = 0.015  # ...nor a line this thin (x torso width: a label's border, a seam)
 NECK_MIN_COLOUR_DIFF = 3.0  # Lab distance between the inside (above the neckline) and the front below...
 NECK_MIN_CONTRAST = 0.5  # ... and that distance over the spread within each side (plus a floor)
 NECK_SPREAD_FLOOR = 2.0
@@ -362,9 +366,11 @@ def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysi
     else:
         back_neck = find_back_neck(image, full_mask, shape)
         mask = full_mask & ~back_neck
-        details = (_details_cut_through(image, full_mask, back_neck, shape) if back_neck.any()
-                   else _back_label(image, full_mask, shape))
-        if details is not None and details.any():
+        # A label below the cut (the inside traced too shallow) is looked for as on a top with no inside.
+        details = _back_label(image, full_mask, shape, back_neck)
+        if back_neck.any():
+            details |= _details_cut_through(image, full_mask, back_neck, shape)
+        if details.any():
             image = _paint_over(image, details, full_mask)
         keypoints, parts, sleeve = _upper_keypoints(mask, shape, back_neck, dress=chosen == "dress")
 
@@ -993,45 +999,62 @@ def _paint_over(image: np.ndarray, details: np.ndarray, mask: np.ndarray) -> np.
     return out
 
 
-def _back_label(image: np.ndarray, mask: np.ndarray, shape: _Shape) -> np.ndarray:
+def _back_label(image: np.ndarray, mask: np.ndarray, shape: _Shape, cut: np.ndarray) -> np.ndarray:
     """A label sewn inside the back neck (bool ``(H, W)``), for a top whose inside could not be told from its
     front (navy on navy, a strap top's back seen through its neckline): the opening stays, but the label would
     sit on the wearer's throat or chest.
 
     A label is a rectangular blob of colours unlike the fabric around it in a box :data:`LABEL_BOX` (x torso
-    width) below the outline's middle (see the constants); nothing when more than one blob qualifies.
+    width) below the outline's middle, or below the inside already ``cut`` (bool ``(H, W)``; a shallow trace
+    leaves the label below it), see the constants; nothing when more than one blob qualifies.
     """
     out = np.zeros_like(mask)
     cx, width = int(np.rint(shape.cx)), shape.torso_width
-    column = np.flatnonzero(mask[:, min(max(cx, 0), mask.shape[1] - 1)])
+    column = np.flatnonzero((mask & ~cut)[:, min(max(cx, 0), mask.shape[1] - 1)])
     if not column.size:
         return out
     half, depth = (int(np.ceil(f * width)) for f in LABEL_BOX)
     box = (slice(int(column[0]), int(column[0]) + depth), slice(max(0, cx - half), cx + half + 1))
-    sub = mask[box]
+    sub = mask[box] & ~cut[box]
     if sub.sum() < NECK_DETAIL_MIN_PIXELS:
         return out
     lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB).astype(np.float32)
     distance = np.linalg.norm(lab - np.median(lab[sub], axis=0), axis=-1)
-    unlike = (distance > max(NECK_DETAIL_LAB, LABEL_SPREAD * float(np.median(distance[sub])))) & sub
-    clear = cv2.erode(sub.view(np.uint8), masks.disc(LABEL_CLEAR_PX)).astype(bool)
+    # Clear of the garment's outline (the background), not of the cut: a label hangs from the inside.
+    clear = cv2.erode(np.ascontiguousarray(mask[box]).view(np.uint8), masks.disc(LABEL_CLEAR_PX)).astype(bool)
+    # A shadowed inside in the box (a crew neck's) is unlike the front too, and joins a label it touches: a
+    # label is looked for again at each of LABEL_THRESHOLDS' multiples, stopping at the first that finds one.
+    threshold = max(NECK_DETAIL_LAB, LABEL_SPREAD * float(np.median(distance[sub])))
+    for multiple in LABEL_THRESHOLDS:
+        found = _label_blobs(distance, (distance > multiple * threshold) & sub, clear, width)
+        if found:
+            if len(found) == 1:
+                out[box] = masks.dilate(found[0], LABEL_CLEAR_PX)
+            break
+    return out
+
+
+def _label_blobs(distance: np.ndarray, unlike: np.ndarray, clear: np.ndarray, width: float) -> list[np.ndarray]:
+    """The blobs of ``unlike`` (bool ``(h, w)``) that look like a label (see :data:`LABEL_BOX`); ``distance``:
+    each px's Lab distance from the fabric (float32), ``clear``: px clear of the outline (bool), ``width``: the
+    torso's (px)."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(unlike.view(np.uint8), connectivity=8)
     found = []
     for i in range(1, count):
         x, y, w, h, area = stats[i]
         if (area < NECK_DETAIL_MIN_PIXELS or area > LABEL_MAX_AREA * width**2
-                or x == 0 or x + w >= sub.shape[1] or y + h >= sub.shape[0]):
+                or x == 0 or x + w >= unlike.shape[1] or y + h >= unlike.shape[0]):
             continue
         blob = labels == i
         touching = np.nonzero(blob & ~clear)[0]
-        if touching.size and touching.max() > y + LABEL_CLEAR_PX:
+        if (touching.size and touching.max() > y + LABEL_CLEAR_PX) or np.median(distance[blob]) < LABEL_MIN_LAB:
             continue
         (_, _), (rw, rh), _ = cv2.minAreaRect(np.argwhere(blob)[:, ::-1].astype(np.float32))
-        if area >= LABEL_FILL * rw * rh and max(rw, rh) <= LABEL_MAX_ASPECT * max(min(rw, rh), 1.0):
+        aspect = max(rw, rh) / max(min(rw, rh), 1.0)
+        if (area >= LABEL_FILL * rw * rh and LABEL_MIN_ASPECT <= aspect <= LABEL_MAX_ASPECT
+                and min(rw, rh) >= LABEL_MIN_SIDE * width):
             found.append(blob)
-    if len(found) == 1:
-        out[box] = masks.dilate(found[0], LABEL_CLEAR_PX)
-    return out
+    return found
 
 
 def _neck_corners(mask: np.ndarray, shape: _Shape) -> tuple[int, int]:
