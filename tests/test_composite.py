@@ -271,6 +271,20 @@ def test_trouser_legs_hang_at_their_own_width_below_the_old_shorts(case_id: str)
     assert (result.garment_mask[around] & ~body.person_mask[around]).sum() < 0.05 * body.person_mask[around].sum()
 
 
+def test_skin_painted_among_the_hair_is_in_its_shade() -> None:
+    # v01: the old collar seen through a gap in the hair beside the earring was painted as lit skin, a light
+    # blob amid the dark hair (0.80 of the open fills' light before; the shading of the photo made that much).
+    _, body, _, result = _render("v01")
+    fill = result.layers["skin_filled"]
+    clothing = body.person.clothing
+    hair = clothing.front & body.regions["face_hair"] & ~clothing.skin
+    around = cv2.GaussianBlur(hair.astype(np.float32), (0, 0), 0.03 * body.person.frame.unit_px)
+    luma = _luma(result.image)
+    among, open_ = fill & (around > 0.4), fill & (around < 0.02)
+    assert among.sum() > 100 and open_.sum() > 1000
+    assert np.median(luma[among]) < 0.72 * np.median(luma[open_])
+
+
 @pytest.mark.parametrize("case_id", ["v44", "v48"])
 def test_wide_and_flared_legs_keep_their_own_outline_below_the_knees(case_id: str) -> None:
     # Wide trousers (v44) and flares (v48) on legs thinner than theirs: below the knees each leg's outer edge is

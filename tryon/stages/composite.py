@@ -63,6 +63,10 @@ ROUND_DEPTH = 0.4
 # Clothing casts a soft shadow on the skin right next to it (a hem on the midriff, a sleeve on
 # the arm): filled skin darkens by this much at the clothing's edge, fading over this width (unit).
 CONTACT_SHADOW = 0.3
+# Skin painted where hair lies around it (a gap between strands, just below the hair's ends) is in the hair's
+# shade: darkened by up to HAIR_SHADE x the share of hair around it (Gaussian of HAIR_SHADE_SIGMA x the unit).
+HAIR_SHADE = 0.5
+HAIR_SHADE_SIGMA = 0.03
 CONTACT_SHADOW_WIDTH = 0.05
 # Body regions of the limbs (their skin is not the torso's: a fill on the torso does not carry it on).
 ARM_REGIONS = (*ARM_PARTS, "hand_left", "hand_right")
@@ -180,6 +184,7 @@ class _Scene:
     keep_below: np.ndarray  # old clothing that stays and sits over the new garment (tucked-in top)
     bare_body: np.ndarray  # where skin would show if clothing were removed
     front: np.ndarray  # always in front of the new garment: face, hair, hands
+    hair: np.ndarray  # the hair in front (not the face's skin)
     old_sleeves: np.ndarray  # the old garment's sleeves this try-on replaces (part of ``old``)
     arms_front: np.ndarray  # arms, in front of the garment's body (not of its sleeves)
     kept_arm: np.ndarray  # bare arms in front of the old garment, as the composite keeps them
@@ -189,8 +194,9 @@ class _Scene:
     shape: BodyShape  # the body under the clothes
 
     @classmethod
-    def of(cls, model: PersonModel, category: str, skin: np.ndarray) -> _Scene:
-        """The scene for a new garment of ``category``; ``skin``: the photo's skin (bool ``(H, W)``)."""
+    def of(cls, model: PersonModel, category: str, skin: np.ndarray, face_hair: np.ndarray) -> _Scene:
+        """The scene for a new garment of ``category``; ``skin``: the photo's skin, ``face_hair``: the face and
+        hair region (bool ``(H, W)``)."""
         clothing, frame = model.clothing, model.frame
         old, keep = clothing.layers_for(category, frame)
         clusters = clothing.clusters.copy()
@@ -200,7 +206,8 @@ class _Scene:
         # except across an old sleeve's rim.
         kept_arm = masks.smooth_outline(clothing.arms_front & skin & ~masks.grow(old_sleeves, RIM_PX),
                                         ARM_EDGE_SMOOTH_PX)
-        return cls(old=old, keep_below=keep, bare_body=clothing.bare_body, front=clothing.front,
+        hair = clothing.front & face_hair & ~skin
+        return cls(old=old, keep_below=keep, bare_body=clothing.bare_body, front=clothing.front, hair=hair,
                    old_sleeves=old_sleeves, arms_front=clothing.arms_front, kept_arm=kept_arm, clusters=clusters,
                    top_hem=clothing.hem_tl_for(category, frame),
                    tuck_tl=_waistband_tl(keep, frame) if category == "upper" and clothing.outer is None else None,
@@ -470,7 +477,7 @@ def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> Pre
     size = person.shape[:2]
     everywhere = (slice(None), slice(None))
     model = _person_model(body)
-    scene = _Scene.of(model, category, model.clothing.skin)
+    scene = _Scene.of(model, category, model.clothing.skin, body.regions["face_hair"])
     work = _Work.of(person, body)
     unit = model.frame.unit_px
     shading = _up(_shading(work, scene.clusters), size, everywhere)
@@ -1067,6 +1074,10 @@ def _fills(
             # included): fading the shadow out there, the fill meets that skin without a step.
             fade = 1.0 - prepared.skin_carried[crop][ys, xs]
             shadow -= below * fade * CONTACT_SHADOW * np.exp(-dist / width)
+        hair = prepared.scene.hair[crop]
+        if hair.any():
+            around = cv2.GaussianBlur(hair.astype(np.float32), (0, 0), max(HAIR_SHADE_SIGMA * unit, 1.0))
+            shadow *= 1.0 - HAIR_SHADE * around[ys, xs]
         shade = shadow[:, None] ** prepared.skin_light[None, :]
         fill[ys, xs] = shade * prepared.skin_fill[crop][ys, xs] + grain[:, None]
     if background_fill.any():
