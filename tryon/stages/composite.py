@@ -63,11 +63,11 @@ ROUND_DEPTH = 0.4
 # Clothing casts a soft shadow on the skin right next to it (a hem on the midriff, a sleeve on
 # the arm): filled skin darkens by this much at the clothing's edge, fading over this width (unit).
 CONTACT_SHADOW = 0.3
+CONTACT_SHADOW_WIDTH = 0.05
 # Skin painted where hair lies around it (a gap between strands, just below the hair's ends) is in the hair's
 # shade: darkened by up to HAIR_SHADE x the share of hair around it (Gaussian of HAIR_SHADE_SIGMA x the unit).
 HAIR_SHADE = 0.5
 HAIR_SHADE_SIGMA = 0.03
-CONTACT_SHADOW_WIDTH = 0.05
 # Body regions of the limbs (their skin is not the torso's: a fill on the torso does not carry it on).
 ARM_REGIONS = (*ARM_PARTS, "hand_left", "hand_right")
 LIMB_REGIONS = (*ARM_REGIONS, *LEG_PARTS)
@@ -194,9 +194,9 @@ class _Scene:
     shape: BodyShape  # the body under the clothes
 
     @classmethod
-    def of(cls, model: PersonModel, category: str, skin: np.ndarray, face_hair: np.ndarray) -> _Scene:
-        """The scene for a new garment of ``category``; ``skin``: the photo's skin, ``face_hair``: the face and
-        hair region (bool ``(H, W)``)."""
+    def of(cls, model: PersonModel, category: str, skin: np.ndarray, hair: np.ndarray) -> _Scene:
+        """The scene for a new garment of ``category``; ``skin``: the photo's skin, ``hair``: the hair in front
+        (bool ``(H, W)``)."""
         clothing, frame = model.clothing, model.frame
         old, keep = clothing.layers_for(category, frame)
         clusters = clothing.clusters.copy()
@@ -206,7 +206,6 @@ class _Scene:
         # except across an old sleeve's rim.
         kept_arm = masks.smooth_outline(clothing.arms_front & skin & ~masks.grow(old_sleeves, RIM_PX),
                                         ARM_EDGE_SMOOTH_PX)
-        hair = clothing.front & face_hair & ~skin
         return cls(old=old, keep_below=keep, bare_body=clothing.bare_body, front=clothing.front, hair=hair,
                    old_sleeves=old_sleeves, arms_front=clothing.arms_front, kept_arm=kept_arm, clusters=clusters,
                    top_hem=clothing.hem_tl_for(category, frame),
@@ -441,6 +440,8 @@ class PreparedPerson:
         skin_carried: float32 ``(H, W)`` in [0, 1]: how much of ``skin_fill`` carries on the visible
             skin beside it (1 at the fill's edge).
         skin_light: float32 ``(3,)``: how the skin's colour follows its light (:func:`_skin_light`).
+        hair_shade: float32 ``(H, W)`` in [1 - HAIR_SHADE, 1]: filled skin's light in the hair's shade
+            (see :data:`HAIR_SHADE`).
         grain_level: grey levels of fine grain on the photo's visible skin.
         noise_level: grey levels of the photo's own noise (on its plain background).
         sharpness: how crisp the photo's edges are (see :func:`_sharpness`); the garment is softened
@@ -459,6 +460,7 @@ class PreparedPerson:
     background_fill: np.ndarray
     skin_carried: np.ndarray
     skin_light: np.ndarray
+    hair_shade: np.ndarray
     grain_level: float
     noise_level: float
     sharpness: float
@@ -477,7 +479,8 @@ def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> Pre
     size = person.shape[:2]
     everywhere = (slice(None), slice(None))
     model = _person_model(body)
-    scene = _Scene.of(model, category, model.clothing.skin, body.regions["face_hair"])
+    hair = model.clothing.front & body.regions["face_hair"] & ~body.regions["skin"]
+    scene = _Scene.of(model, category, model.clothing.skin, hair)
     work = _Work.of(person, body)
     unit = model.frame.unit_px
     shading = _up(_shading(work, scene.clusters), size, everywhere)
@@ -490,6 +493,8 @@ def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> Pre
         skirt_support=_skirt_support(body, unit) if category in ("dress", "lower") else None,
         leg_support=_leg_support(body, unit) if category == "lower" else None,
         skin_fill=skin_fill, background_fill=background_fill, skin_carried=skin_carried, skin_light=skin_light,
+        hair_shade=1.0 - HAIR_SHADE * cv2.GaussianBlur(hair.astype(np.float32), (0, 0),
+                                                       max(HAIR_SHADE_SIGMA * unit, 1.0)),
         grain_level=grain_level,
         noise_level=_noise_level(person, body), sharpness=_sharpness(person, body.person_mask),
     )
@@ -598,7 +603,7 @@ def _coverage(
     beside = _beside_sleeves(warped, body, crop, SLEEVE_GAP * unit)
     behind_arms = masks.drop_specks(scene.arms_front[crop] & ~beside, wrist_area)
     # Cuts like a photo's edges: anti-aliased over a pixel or so, not stair-stepped along the masks.
-    hair = scene.front[crop] & body.regions["face_hair"][crop] & ~body.regions["skin"][crop]
+    hair = scene.hair[crop]
     occluders = behind_arms | (scene.front[crop] & ~hair) | scene.keep_below[crop]
     if scene.tuck_tl is not None:
         occluders = occluders | _below_waistband(warped, prepared, crop)
@@ -1074,10 +1079,7 @@ def _fills(
             # included): fading the shadow out there, the fill meets that skin without a step.
             fade = 1.0 - prepared.skin_carried[crop][ys, xs]
             shadow -= below * fade * CONTACT_SHADOW * np.exp(-dist / width)
-        hair = prepared.scene.hair[crop]
-        if hair.any():
-            around = cv2.GaussianBlur(hair.astype(np.float32), (0, 0), max(HAIR_SHADE_SIGMA * unit, 1.0))
-            shadow *= 1.0 - HAIR_SHADE * around[ys, xs]
+        shadow *= prepared.hair_shade[crop][ys, xs]
         shade = shadow[:, None] ** prepared.skin_light[None, :]
         fill[ys, xs] = shade * prepared.skin_fill[crop][ys, xs] + grain[:, None]
     if background_fill.any():
