@@ -588,13 +588,18 @@ def _armhole_pairs(fit: _TorsoFit, anchors: dict[str, np.ndarray]) -> list[tuple
     return pairs
 
 
-def _waist_half_widths(person: PersonModel, depth_px: float) -> tuple[float, float]:
-    """The outline's reach (wearer's left, right; px) at a lower garment's waistband, ``depth_px`` down the
-    centre line, less an arm or a hand resting on the hip (see :attr:`FitRules.waist_max_share`)."""
+def _waist_fit(
+    person: PersonModel, depth_px: float, wl: np.ndarray, wr: np.ndarray
+) -> tuple[float, float, float]:
+    """A lower garment's waistband ``wl`` -> ``wr`` (garment px) on the body ``depth_px`` down the centre line:
+    the outline's reach there (wearer's left, right; px), less an arm or a hand resting on the hip (see
+    :attr:`FitRules.waist_max_share`), and the scale (body px per garment px) that fits the band to it."""
     left, right = person.silhouette.half_widths(depth_px)
     cap = FIT.waist_max_share * float(person.shape.half_width_px(depth_px / person.frame.torso_px))
     left, right = min(left, cap), min(right, cap)
-    return min(left, FIT.waist_side_ratio * right), min(right, FIT.waist_side_ratio * left)
+    left, right = min(left, FIT.waist_side_ratio * right), min(right, FIT.waist_side_ratio * left)
+    body_waist = max(left + right, 2 * FIT.min_torso_half_width_u * person.frame.unit_px)
+    return left, right, body_waist * FIT.flat_to_front / max(abs(wl[0] - wr[0]), 1.0)
 
 
 def _skirt_piece(
@@ -610,9 +615,7 @@ def _skirt_piece(
         wr, wl = np.array([span[0], top_y]), np.array([span[1], top_y])
     centre_x = 0.5 * (wl[0] + wr[0])
     waist_y = 0.5 * (wl[1] + wr[1])
-    b_left, b_right = _waist_half_widths(person, waist_depth)
-    body_waist = max(b_left + b_right, 2 * FIT.min_torso_half_width_u * person.frame.unit_px)
-    scale = body_waist * FIT.flat_to_front / max(abs(wl[0] - wr[0]), 1.0)
+    b_left, b_right, scale = _waist_fit(person, waist_depth, wl, wr)
 
     def depth(y: float) -> float:
         return waist_depth + (y - waist_y) * scale
@@ -623,7 +626,7 @@ def _skirt_piece(
         if span is None:
             continue
         d = depth(y)
-        bl, br = _waist_half_widths(person, d) if y == waist_y else (0.0, 0.0)
+        bl, br = (b_left, b_right) if y == waist_y else (0.0, 0.0)
         left = max((span[1] - centre_x) * scale / FIT.flat_to_front, bl)
         right = max((centre_x - span[0]) * scale / FIT.flat_to_front, br)
         c = person.frame.centre(d)
@@ -980,9 +983,7 @@ def _trouser_pieces(
         span = _row_span(mask, top_y + 2) or (xs.min(), xs.max())
         wr, wl = np.array([span[0], top_y]), np.array([span[1], top_y])
     centre = np.array([0.5 * (wl[0] + wr[0]), 0.5 * (wl[1] + wr[1])])
-    b_left, b_right = _waist_half_widths(person, waist_depth)
-    body_waist = max(b_left + b_right, 2 * FIT.min_torso_half_width_u * person.frame.unit_px)
-    scale = body_waist * FIT.flat_to_front / max(abs(wl[0] - wr[0]), 1.0)
+    b_left, b_right, scale = _waist_fit(person, waist_depth, wl, wr)
     waist_centre = person.frame.centre(waist_depth)
     cols = np.arange(mask.shape[1])[None, :]
     pieces = []
