@@ -208,12 +208,13 @@ NECK_DETAIL_INSIDE_SHARE = 0.5
 NECK_DETAIL_MIN_PIXELS = 50
 NECK_DETAIL_INPAINT_PX = 3  # the inpainting's neighbourhood
 NECK_DETAIL_REACH = 0.3  # details are looked for this far around the inside (x torso width)
-# With no inside found, a label inside the back neck is looked for in a box this wide either side of the centre
-# and this deep below the outline's middle (x torso width): a blob of colours further from the fabric's median
-# than LABEL_SPREAD x the fabric's median distance (a stripe or a knit's relief is not a label), at most
-# LABEL_MAX_AREA (x torso width squared), a rectangle (filling LABEL_FILL of its rotated bounding box: more than
-# an ellipse's pi/4) at most LABEL_MAX_ASPECT long for its width (a woven brand strip), clear of the outline by
-# LABEL_CLEAR_PX except along its top (seen through a strap top's front neckline, it hangs from the back's edge).
+# A label inside the back neck is looked for in a box this wide either side of the centre and this deep below the
+# outline's middle, or below the inside already cut (x torso width): a blob of colours further from the fabric's
+# median than LABEL_SPREAD x the fabric's median distance (a stripe or a knit's relief is not a label; again at
+# LABEL_THRESHOLDS' multiples), at most LABEL_MAX_AREA (x torso width squared), a rectangle (filling LABEL_FILL
+# of its rotated bounding box: more than an ellipse's pi/4) LABEL_MIN_ASPECT to LABEL_MAX_ASPECT long for its width
+# (a woven brand strip), clear of the outline by LABEL_CLEAR_PX except along its top (seen through a strap top's
+# front neckline, it hangs from the back's edge).
 LABEL_BOX = (0.12, 0.15)
 LABEL_SPREAD = 3.0
 LABEL_THRESHOLDS = (1.0, 2.0, 4.0)
@@ -1000,9 +1001,9 @@ def _paint_over(image: np.ndarray, details: np.ndarray, mask: np.ndarray) -> np.
 
 
 def _back_label(image: np.ndarray, mask: np.ndarray, shape: _Shape, cut: np.ndarray) -> np.ndarray:
-    """A label sewn inside the back neck (bool ``(H, W)``), for a top whose inside could not be told from its
-    front (navy on navy, a strap top's back seen through its neckline): the opening stays, but the label would
-    sit on the wearer's throat or chest.
+    """A label sewn inside the back neck (bool ``(H, W)``) that no cut removes: on a top whose inside could not be
+    told from its front (navy on navy, a strap top's back seen through its neckline), or below an inside traced
+    too shallow; it would sit on the wearer's throat or chest.
 
     A label is a rectangular blob of colours unlike the fabric around it in a box :data:`LABEL_BOX` (x torso
     width) below the outline's middle, or below the inside already ``cut`` (bool ``(H, W)``; a shallow trace
