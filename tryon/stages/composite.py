@@ -121,6 +121,16 @@ FEATHER_PX = 1.0  # sigma of the fills' soft edge
 EDGE_SOFT_PX = 0.7  # sigma of the anti-aliased edge where something in front cuts the garment
 HAIR_SOFT_PX = 2.0  # sigma over which the garment shows through the hair's outermost pixels...
 HAIR_REACH = 3.0  # ...within this many sigmas of the garment
+# What stays in front (hair, face, hands) is masked at half resolution and grown: its outermost pixels
+# over the old garment carry that garment's colour, a fringe of it around the hair's ends (v33's navy
+# collar, v24's white top) or along a jaw once the garment is gone. Within RIM_PX_FRONT of what the render
+# changes, each such pixel's share of the old garment is measured on its colour (between the colours of
+# the front and of the garment nearby, each averaged over RIM_SIGMA) and swapped for what is there now.
+RIM_PX_FRONT = 3.0
+RIM_SIGMA = 4.0
+RIM_CONTRAST = (0.03, 0.08)  # chromaticity distance of the front and the garment: no swap below, in full above
+RIM_DARK = 60.0  # added to r + g + b before the chromaticity is taken: a near-black pixel's hue is noise
+RIM_LIGHT = (0.0, 1.5)  # bounds on a rim pixel's light relative to its blend of front and garment
 # The garment is matched to the photo: blurred (by one of these sigmas, px) when it is crisper than the
 # photo by more than SHARPNESS_TOLERANCE, and given the photo's noise (up to NOISE_MAX grey levels).
 MATCH_BLUR_SIGMAS = (0.5, 0.8, 1.2, 1.6)
@@ -552,9 +562,13 @@ def composite(
     # 4. Only the edit region changes: what the render touched, or the user's area.
     touched = (alpha > 0) | near
     inside = touched if edit is None else edit & ~scene.front[crop]  # face, hair and hands never change
+    # 5. ...but their outermost pixels lose the old garment's colour (see RIM_PX_FRONT).
+    front = scene.front[crop] if edit is None else scene.front[crop] & edit
+    rim, rim_rgb = _front_rim(person[crop], out, inside & ~front, front, scene.old[crop], alpha)
     image = person.copy()
     image[crop][inside] = np.clip(out[inside] + 0.5, 0, 255).astype(np.uint8)
-    region = edit_mask if edit_mask is not None else _full(touched, crop, size)
+    image[crop][rim] = np.clip(rim_rgb + 0.5, 0, 255).astype(np.uint8)
+    region = edit_mask if edit_mask is not None else _full(touched | rim, crop, size)
     garment_mask = alpha > 0.5
     shown = uncovered & (alpha < FILL_SHOWN_ALPHA)  # the fills that show, not under the garment
     layers = {
@@ -566,6 +580,55 @@ def composite(
     }
     return Composite(image=image, edit_mask=region, garment_mask=_full(garment_mask, crop, size) & region,
                      layers=layers)
+
+
+def _front_rim(
+    person: np.ndarray, out: np.ndarray, changed: np.ndarray, front: np.ndarray, old: np.ndarray, alpha: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The outermost pixels of what stays in front (hair, face, hands) with the old garment's share of
+    their colour swapped for the new layer's (see :data:`RIM_PX_FRONT`): their mask (bool ``(h, w)`` on the
+    crop) and new colours (float32 ``(N, 3)``). ``person``: the photo's crop (uint8 RGB); ``out``: the
+    render on it (float32 RGB; in front: the photo, the hair's ends over the new garment showing some of
+    it); ``changed``: the pixels the render changes, none in front; ``front``,
+    ``old``: what is in front and the old garment (bool); ``alpha``: the new garment's (float32), which may
+    already show through the hair's ends.
+
+    A rim pixel is taken as a blend of the front nearby (F) and the old garment nearby (O), shaded: its
+    share of O is its chromaticity's projection onto F -> O, trusted as far as the two differ
+    (:data:`RIM_CONTRAST`); that share of O, in the pixel's light, is replaced by the new layer beside it
+    (the render, spread in from ``changed``)."""
+    rim = front & masks.grow(changed, RIM_PX_FRONT) & masks.grow(old & ~front, RIM_PX_FRONT)
+    if not rim.any():
+        return rim, np.zeros((0, 3), np.float32)
+    x, y, w, h = cv2.boundingRect(rim.view(np.uint8))
+    m = int(np.ceil(3 * RIM_SIGMA)) + 1
+    box = (slice(max(0, y - m), y + h + m), slice(max(0, x - m), x + w + m))
+
+    def spread(values: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        weight = cv2.GaussianBlur(where[box].astype(np.float32), (0, 0), RIM_SIGMA)
+        total = cv2.GaussianBlur(values[box].astype(np.float32) * where[box][..., None], (0, 0), RIM_SIGMA)
+        return total / np.maximum(weight, 1e-6)[..., None], weight
+
+    colour = person[box].astype(np.float32)
+    front_rgb, front_w = spread(person, front & ~rim)
+    old_rgb, old_w = spread(person, old & ~front)
+    new_rgb, new_w = spread(out, changed)
+    # On chromaticity: hair shades the garment under it (a navy fringe is darker than both colours).
+    def chroma(rgb: np.ndarray) -> np.ndarray:
+        return rgb / (np.sum(rgb, axis=2, keepdims=True) + RIM_DARK)
+
+    span = chroma(old_rgb) - chroma(front_rgb)
+    length_sq = np.maximum(np.sum(span * span, axis=2), 1e-9)
+    share = np.clip(np.sum((chroma(colour) - chroma(front_rgb)) * span, axis=2) / length_sq, 0.0, 1.0)
+    low, high = RIM_CONTRAST
+    share *= np.clip((np.sqrt(length_sq) - low) / (high - low), 0.0, 1.0)
+    share *= (front_w > 1e-3) & (old_w > 1e-3) & (new_w > 1e-3)
+    share *= 1.0 - alpha[box]  # where the garment already shows through the hair, that much of the pixel is new
+    mix = (1.0 - share[..., None]) * front_rgb + share[..., None] * old_rgb
+    light = np.clip(np.sum(colour, axis=2) / np.maximum(np.sum(mix, axis=2), 1.0), *RIM_LIGHT)
+    swapped = out[box] + (light * share)[..., None] * (new_rgb - old_rgb)
+    inner = rim[box]
+    return rim, swapped[inner]
 
 
 def _full(mask: np.ndarray, crop: tuple[slice, slice], size: tuple[int, int]) -> np.ndarray:
