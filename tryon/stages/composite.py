@@ -128,6 +128,7 @@ HAIR_REACH = 3.0  # ...within this many sigmas of the garment
 # the front and of the garment nearby, each averaged over RIM_SIGMA) and swapped for what is there now.
 RIM_PX_FRONT = 3.0
 RIM_SIGMA = 4.0
+RIM_SCALE = 2  # the averages are worked out at 1 / this of the resolution
 RIM_CONTRAST = (0.03, 0.08)  # chromaticity distance of the front and the garment: no swap below, in full above
 RIM_DARK = 60.0  # added to r + g + b before the chromaticity is taken: a near-black pixel's hue is noise
 RIM_LIGHT = (0.0, 1.5)  # bounds on a rim pixel's light relative to its blend of front and garment
@@ -602,33 +603,41 @@ def _front_rim(
         return rim, np.zeros((0, 3), np.float32)
     x, y, w, h = cv2.boundingRect(rim.view(np.uint8))
     m = int(np.ceil(3 * RIM_SIGMA)) + 1
-    box = (slice(max(0, y - m), y + h + m), slice(max(0, x - m), x + w + m))
+    box = (slice(max(0, y - m), min(rim.shape[0], y + h + m)), slice(max(0, x - m), min(rim.shape[1], x + w + m)))
+    bh, bw = box[0].stop - box[0].start, box[1].stop - box[1].start
+    small = (max(1, bw // RIM_SCALE), max(1, bh // RIM_SCALE))
 
     def spread(values: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        weight = cv2.GaussianBlur(where[box].astype(np.float32), (0, 0), RIM_SIGMA)
-        total = cv2.GaussianBlur(values[box].astype(np.float32) * where[box][..., None], (0, 0), RIM_SIGMA)
+        # Averages over RIM_SIGMA are smooth: worked out at 1 / RIM_SCALE of the resolution.
+        inside = where[box].astype(np.float32)
+        weight = cv2.GaussianBlur(cv2.resize(inside, small, interpolation=cv2.INTER_AREA), (0, 0),
+                                  RIM_SIGMA / RIM_SCALE)
+        total = cv2.GaussianBlur(cv2.resize(values[box].astype(np.float32) * inside[..., None], small,
+                                            interpolation=cv2.INTER_AREA), (0, 0), RIM_SIGMA / RIM_SCALE)
+        weight = cv2.resize(weight, (bw, bh), interpolation=cv2.INTER_LINEAR)
+        total = cv2.resize(total, (bw, bh), interpolation=cv2.INTER_LINEAR)
         return total / np.maximum(weight, 1e-6)[..., None], weight
 
-    colour = person[box].astype(np.float32)
-    front_rgb, front_w = spread(person, front & ~rim)
-    old_rgb, old_w = spread(person, old & ~front)
-    new_rgb, new_w = spread(out, changed)
+    inner = rim[box]
+    front_rgb, front_w = (a[inner] for a in spread(person, front & ~rim))
+    old_rgb, old_w = (a[inner] for a in spread(person, old & ~front))
+    new_rgb, new_w = (a[inner] for a in spread(out, changed))
+    colour = person[box][inner].astype(np.float32)
+
     # On chromaticity: hair shades the garment under it (a navy fringe is darker than both colours).
     def chroma(rgb: np.ndarray) -> np.ndarray:
-        return rgb / (np.sum(rgb, axis=2, keepdims=True) + RIM_DARK)
+        return rgb / (rgb.sum(axis=1, keepdims=True) + RIM_DARK)
 
     span = chroma(old_rgb) - chroma(front_rgb)
-    length_sq = np.maximum(np.sum(span * span, axis=2), 1e-9)
-    share = np.clip(np.sum((chroma(colour) - chroma(front_rgb)) * span, axis=2) / length_sq, 0.0, 1.0)
+    length_sq = np.maximum(np.einsum("nc,nc->n", span, span), 1e-9)
+    share = np.clip(np.einsum("nc,nc->n", chroma(colour) - chroma(front_rgb), span) / length_sq, 0.0, 1.0)
     low, high = RIM_CONTRAST
     share *= np.clip((np.sqrt(length_sq) - low) / (high - low), 0.0, 1.0)
     share *= (front_w > 1e-3) & (old_w > 1e-3) & (new_w > 1e-3)
-    share *= 1.0 - alpha[box]  # where the garment already shows through the hair, that much of the pixel is new
-    mix = (1.0 - share[..., None]) * front_rgb + share[..., None] * old_rgb
-    light = np.clip(np.sum(colour, axis=2) / np.maximum(np.sum(mix, axis=2), 1.0), *RIM_LIGHT)
-    swapped = out[box] + (light * share)[..., None] * (new_rgb - old_rgb)
-    inner = rim[box]
-    return rim, swapped[inner]
+    share *= 1.0 - alpha[box][inner]  # where the garment already shows through the hair, that much is new
+    mix = (1.0 - share[:, None]) * front_rgb + share[:, None] * old_rgb
+    light = np.clip(colour.sum(axis=1) / np.maximum(mix.sum(axis=1), 1.0), *RIM_LIGHT)
+    return rim, out[box][inner] + (light * share)[:, None] * (new_rgb - old_rgb)
 
 
 def _full(mask: np.ndarray, crop: tuple[slice, slice], size: tuple[int, int]) -> np.ndarray:
