@@ -759,7 +759,7 @@ def test_the_hairs_ends_lose_the_old_garments_colour(case_id: str) -> None:
     # The hair's mask reaches a pixel or two past its strands: over a removed garment its outermost pixels
     # kept that garment's colour, a fringe of v33's navy and white collar and of v24's white top around the
     # hair's ends on the painted skin (in the photo 0.87 and 0.90 of those pixels are far from the hair's
-    # own chromaticity; 0.51 and 0.56 in the render now, the photo's before).
+    # own chromaticity; 0.54 and 0.53 in the render now, the photo's before).
     person, body, _, result = _render(case_id)
     hair = body.person.clothing.front & body.regions["face_hair"] & ~body.regions["skin"]
     filled = result.layers["skin_filled"] | result.layers["background_filled"]

@@ -130,7 +130,7 @@ RIM_PX_FRONT = 3.0
 RIM_SIGMA = 4.0
 RIM_SCALE = 2  # the averages are worked out at 1 / this of the resolution
 RIM_CONTRAST = (0.03, 0.08)  # chromaticity distance of the front and the garment: no swap below, in full above
-RIM_DARK = 60.0  # added to r + g + b before the chromaticity is taken: a near-black pixel's hue is noise
+RIM_DARK = (60.0, 180.0)  # r + g + b: a colour's hue is not trusted below the first, in full above the second
 RIM_LIGHT = (0.0, 1.5)  # bounds on a rim pixel's light relative to its blend of front and garment
 # The garment is matched to the photo: blurred (by one of these sigmas, px) when it is crisper than the
 # photo by more than SHARPNESS_TOLERANCE, and given the photo's noise (up to NOISE_MAX grey levels).
@@ -624,15 +624,20 @@ def _front_rim(
     new_rgb, new_w = (a[inner] for a in spread(out, changed))
     colour = person[box][inner].astype(np.float32)
 
-    # On chromaticity: hair shades the garment under it (a navy fringe is darker than both colours).
+    # On chromaticity: hair shades the garment under it (a navy fringe is darker than both colours). Not a
+    # black garment's: its hue is noise, and a shaded edge of skin or hand would read as part black.
     def chroma(rgb: np.ndarray) -> np.ndarray:
-        return rgb / (rgb.sum(axis=1, keepdims=True) + RIM_DARK)
+        return rgb / (rgb.sum(axis=1, keepdims=True) + 1.0)
+
+    def lit(rgb: np.ndarray) -> np.ndarray:  # a dark colour's hue is noise: trusted as it is lit
+        low, high = RIM_DARK
+        return np.clip((rgb.sum(axis=1) - low) / (high - low), 0.0, 1.0)
 
     span = chroma(old_rgb) - chroma(front_rgb)
     length_sq = np.maximum(np.einsum("nc,nc->n", span, span), 1e-9)
     share = np.clip(np.einsum("nc,nc->n", chroma(colour) - chroma(front_rgb), span) / length_sq, 0.0, 1.0)
     low, high = RIM_CONTRAST
-    share *= np.clip((np.sqrt(length_sq) - low) / (high - low), 0.0, 1.0)
+    share *= np.clip((np.sqrt(length_sq) - low) / (high - low), 0.0, 1.0) * lit(old_rgb) * lit(colour)
     share *= (front_w > 1e-3) & (old_w > 1e-3) & (new_w > 1e-3)
     share *= 1.0 - alpha[box][inner]  # where the garment already shows through the hair, that much is new
     mix = (1.0 - share[:, None]) * front_rgb + share[:, None] * old_rgb
