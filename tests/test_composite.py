@@ -779,6 +779,19 @@ def test_the_hairs_ends_lose_the_old_garments_colour(case_id: str) -> None:
     assert unlike_hair(result.image) < 0.75 * unlike_hair(person)
 
 
+def test_a_hands_shaded_edge_beside_a_black_dress_keeps_its_colour() -> None:
+    # v54: hands hang beside a black slip. A black garment's hue is noise, and on chromaticity damped towards
+    # grey a hand's shaded edge read as part black: the rim swapped that share for the painted skin, 0.50 of
+    # the hand's px within 3 px of the dress moved by more than 10 levels (a light line along each hand).
+    person, body, _, result = _render("v54")
+    scene = prepare_person(person, body, "dress").scene
+    hands = body.regions.union(("hand_left", "hand_right")) & scene.front & ~result.garment_mask
+    ring = hands & (cv2.distanceTransform((~scene.old).astype(np.uint8), cv2.DIST_L2, 5) <= 3.0)
+    assert ring.sum() > 300
+    changed = np.abs(result.image.astype(int) - person.astype(int)).max(axis=2) > 10
+    assert changed[ring].mean() < 0.25
+
+
 @pytest.mark.parametrize("trim", [0, 1])
 def test_fills_reaching_the_photos_edge_are_not_darker_there(trim: int) -> None:
     # The fills are worked out on a half-size copy: a cell half off the photo must not count as half black
