@@ -65,6 +65,9 @@ class CleanRules:
     edge_band_min_px: int = 2
     # RGB distance: garment colours this close to the background are kept as they are.
     background_tolerance_rgb: float = 40.0
+    # The outline's own px (anti-aliased, a blend with the background; a px or two of the render, several
+    # of a large product photo): this share of the band.
+    halo_share: float = 0.5
     neck_cut_min_drop_px: float = 2.0  # px: a neckline whose centre is not this far below its corners is not cut
 
 
@@ -1273,10 +1276,12 @@ def _front_mask(garment: GarmentAnalysis) -> np.ndarray:
 
 
 def _decontaminated(image: np.ndarray, mask: np.ndarray, background: np.ndarray | None) -> np.ndarray:
-    """The garment photo with background-coloured pixels of the mask's outline band repainted.
+    """The garment photo with the background repainted out of the mask's outline band.
 
-    A band pixel nearer the photo's background colour than the garment's own colour just inside
-    the band takes that inner colour (a normalised blur of the band's interior). Garments whose
+    Within :attr:`CleanRules.halo_share` of the band of the outline each pixel is taken as a blend of the photo's
+    background colour and the garment's own colour just inside the band (a normalised blur of the band's
+    interior), and its share of the background is replaced by that inner colour; further in, a pixel
+    nearer the background than that colour takes it whole (background caught in a notch). Garments whose
     colour there is itself close to the background (white on white) are left alone.
     """
     if background is None or not mask.any():
@@ -1288,7 +1293,7 @@ def _decontaminated(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     m = mask[y0:y1, x0:x1]
     # The band and the interior's colour next to it are smooth: worked out at half resolution.
     h, w = m.shape
-    small = (max(1, w // 2), max(1, h // 2))
+    small = (max(1, -(-w // 2)), max(1, -(-h // 2)))  # rounded up: the last odd row and column count too
     m_small = cv2.resize(m.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST)
     inside = (cv2.distanceTransform(m_small, cv2.DIST_L2, 3) > band / 2).astype(np.float32)
     if not inside.any():
@@ -1304,14 +1309,22 @@ def _decontaminated(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     sy, sx = np.minimum(ys_e // 2, small[1] - 1), np.minimum(xs_e // 2, small[0] - 1)
     bg = np.asarray(background, np.float32)
     pixels, ref = image[y0 + ys_e, x0 + xs_e].astype(np.float32), colour[sy, sx]
-    d_bg = np.linalg.norm(pixels - bg, axis=1)
-    d_in = np.linalg.norm(pixels - ref, axis=1)
-    distinct = np.linalg.norm(ref - bg, axis=1) > CLEAN.background_tolerance_rgb
-    bad = distinct & (d_bg < d_in) & (weight[sy, sx] > 0.05)
-    if not bad.any():
+    span = ref - bg
+    distinct = np.linalg.norm(span, axis=1) > CLEAN.background_tolerance_rgb
+    ok = distinct & (weight[sy, sx] > 0.05)
+    if not ok.any():
         return image
+    # The outline's own px are a blend of the background and the colour inside (anti-aliasing): their
+    # share of the background (the projection onto background -> inside) is swapped for the inside colour,
+    # or a light fringe stays. Further in, a px nearer the background than the inside colour is background
+    # caught in a notch and takes the inside colour whole; others (a white stripe) stay.
+    edge = cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 3)[ys_e, xs_e] <= CLEAN.halo_share * band
+    share = np.clip(1.0 - np.einsum("nc,nc->n", pixels - bg, span) / np.einsum("nc,nc->n", span, span), 0.0, 1.0)
+    caught = np.linalg.norm(pixels - bg, axis=1) < np.linalg.norm(pixels - ref, axis=1)
+    share = np.where(edge, share, caught.astype(np.float32))
+    fixed = pixels[ok] + share[ok, None] * span[ok]
     out = image.copy()
-    out[y0 + ys_e[bad], x0 + xs_e[bad]] = np.clip(ref[bad] + 0.5, 0, 255).astype(np.uint8)
+    out[y0 + ys_e[ok], x0 + xs_e[ok]] = np.clip(fixed + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
