@@ -779,6 +779,23 @@ def test_the_hairs_ends_lose_the_old_garments_colour(case_id: str) -> None:
     assert unlike_hair(result.image) < 0.75 * unlike_hair(person)
 
 
+@pytest.mark.parametrize("case_id", ["v03", "v25"])
+def test_the_old_garments_edge_shadow_goes_with_it(case_id: str) -> None:
+    # The skin next to an old garment's edge is in its shadow (a strap's, a collar's). Left as it was beside a
+    # skin fill, it drew the garment's outline on the body: v25's halter edges down the chest, v03's collar
+    # along the neck. Within 4 px of the fills the visible skin's light deviates from its own 3 px average by
+    # 7.0 and 6.8 grey levels on average before; the light now runs smoothly from the fill to the skin.
+    person, body, _, result = _render(case_id)
+    scene = prepare_person(person, body, CASES[case_id]["category"]).scene
+    visible = (body.person.clothing.skin & body.person_mask & ~scene.old & ~scene.front & ~scene.kept_arm
+               & ~result.garment_mask)
+    near_fill = cv2.distanceTransform((~result.layers["skin_filled"]).astype(np.uint8), cv2.DIST_L2, 3) <= 4
+    band = visible & near_fill
+    assert band.sum() > 500
+    luma = cv2.cvtColor(result.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    assert np.mean(np.abs(luma - cv2.GaussianBlur(luma, (0, 0), 3.0))[band]) < 5.5
+
+
 def test_a_hands_shaded_edge_beside_a_black_dress_keeps_its_colour() -> None:
     # v54: hands hang beside a black slip. A black garment's hue is noise, and on chromaticity damped towards
     # grey a hand's shaded edge read as part black: the rim swapped that share for the painted skin, 0.50 of

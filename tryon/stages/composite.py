@@ -144,6 +144,13 @@ NOISE_SAMPLES = 100_000
 MATCH_MIN_PIXELS = 400
 GARMENT_CORE_ALPHA = 0.9
 FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)
+# The old garment darkened the skin along its edges (its contact shadow, a seam's): left on the visible skin
+# beside a fill, it drew the garment's outline there (v25's halter edges down the chest). Within this many
+# units of a skin fill the visible skin's light runs smoothly from the fill's to its own; its detail finer
+# than EDGE_DETAIL_PX (grain, pores) stays.
+EDGE_SHADOW_U = 0.02
+EDGE_DETAIL_PX = 0.7
+EDGE_MIN_WEIGHT = 0.05  # ...where both the fill and the skin further out lie near enough to be averaged
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs...
 SKIRT_CONE = 0.3  # ...and, further down, this share of its drop below the hips (an A-line's flare)
 # A trouser leg hangs at its own warped width beside a thinner leg, outwards up to TROUSER_DRAPE (of the unit; about
@@ -795,7 +802,48 @@ def _uncover(
     arm = scene.kept_arm[crop]
     weight *= 1.0 - cv2.GaussianBlur(arm.astype(np.float32), (0, 0), EDGE_SOFT_PX) * arm
     weight[kept] = 0.0
-    return base + (fill - base) * weight[..., None], uncovered, near
+    out = base + (fill - base) * weight[..., None]
+    shown = uncovered & (alpha < FILL_SHOWN_ALPHA) & scene.bare_body[crop]
+    visible = (_person_model(body).clothing.skin[crop] & body.person_mask[crop] & ~scene.old[crop]
+               & ~scene.front[crop] & ~arm & (alpha < FILL_SHOWN_ALPHA))
+    if edit is not None:
+        visible &= edit
+    return _without_edge_shadow(out, shown, visible, prepared.unit), uncovered, near
+
+
+def _without_edge_shadow(out: np.ndarray, shown: np.ndarray, visible: np.ndarray, unit: float) -> np.ndarray:
+    """``out`` (float32 RGB on the crop) with the old garment's edge shadow lifted off the visible skin
+    beside the skin fills that show (``shown``, ``visible``: bool on the crop): within
+    :data:`EDGE_SHADOW_U` of a fill, the skin's light runs smoothly from the fill's to its own further
+    out (each a Gaussian average over that width), its fine detail (above :data:`EDGE_DETAIL_PX`) kept."""
+    width = max(EDGE_SHADOW_U * unit, 1.0)
+    if not shown.any() or not visible.any():
+        return out
+    x, y, w, h = cv2.boundingRect(shown.view(np.uint8))
+    m = int(np.ceil(4 * width)) + 1
+    box = (slice(max(0, y - m), min(shown.shape[0], y + h + m)), slice(max(0, x - m), min(shown.shape[1], x + w + m)))
+    dist = cv2.distanceTransform((~shown[box]).astype(np.uint8), cv2.DIST_L2, 3)
+    band = visible[box] & (dist <= width)
+    if not band.any():
+        return out
+    beyond = visible[box] & (dist > width)
+    part = out[box]
+
+    def spread(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        weight = cv2.GaussianBlur(where.astype(np.float32), (0, 0), width)
+        total = cv2.GaussianBlur(part * where[..., None], (0, 0), width)
+        return (total / np.maximum(weight, 1e-6)[..., None])[ys, xs], weight[ys, xs]
+
+    ys, xs = np.nonzero(band)
+    (fill, fill_w), (skin, skin_w) = spread(shown[box]), spread(beyond)
+    # Only where both sides are measured (a narrow strip of skin between two fills has no "further out").
+    ok = (fill_w > EDGE_MIN_WEIGHT) & (skin_w > EDGE_MIN_WEIGHT)
+    ys, xs, fill, skin = ys[ok], xs[ok], fill[ok], skin[ok]
+    t = (dist[ys, xs] / width)[:, None]
+    detail = part[ys, xs] - cv2.GaussianBlur(part, (0, 0), EDGE_DETAIL_PX)[ys, xs]
+    result = out.copy()
+    result[box][ys, xs] = (1.0 - t) * fill + t * skin + detail
+    return result
 
 
 def _dress(
