@@ -151,6 +151,7 @@ FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this 
 EDGE_SHADOW_U = 0.02
 EDGE_DETAIL_PX = 0.7
 EDGE_MIN_WEIGHT = 0.05  # ...where both the fill and the skin further out lie near enough to be averaged
+EDGE_SCALE = 2  # the averages are worked out at 1 / this of the resolution
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs...
 SKIRT_CONE = 0.3  # ...and, further down, this share of its drop below the hips (an A-line's flare)
 # A trouser leg hangs at its own warped width beside a thinner leg, outwards up to TROUSER_DRAPE (of the unit; about
@@ -812,38 +813,42 @@ def _uncover(
 
 
 def _without_edge_shadow(out: np.ndarray, shown: np.ndarray, visible: np.ndarray, unit: float) -> np.ndarray:
-    """``out`` (float32 RGB on the crop) with the old garment's edge shadow lifted off the visible skin
-    beside the skin fills that show (``shown``, ``visible``: bool on the crop): within
-    :data:`EDGE_SHADOW_U` of a fill, the skin's light runs smoothly from the fill's to its own further
+    """``out`` (float32 RGB on the crop, changed in place and returned) with the old garment's edge shadow
+    lifted off the visible skin beside the skin fills that show (``shown``, ``visible``: bool on the crop):
+    within :data:`EDGE_SHADOW_U` of a fill, the skin's light runs smoothly from the fill's to its own further
     out (each a Gaussian average over that width), its fine detail (above :data:`EDGE_DETAIL_PX`) kept."""
     width = max(EDGE_SHADOW_U * unit, 1.0)
-    if not shown.any() or not visible.any():
-        return out
-    x, y, w, h = cv2.boundingRect(shown.view(np.uint8))
-    m = int(np.ceil(4 * width)) + 1
-    box = (slice(max(0, y - m), min(shown.shape[0], y + h + m)), slice(max(0, x - m), min(shown.shape[1], x + w + m)))
-    dist = cv2.distanceTransform((~shown[box]).astype(np.uint8), cv2.DIST_L2, 3)
-    band = visible[box] & (dist <= width)
+    band = visible & masks.grow(shown, width) & ~shown
     if not band.any():
         return out
+    x, y, w, h = cv2.boundingRect(band.view(np.uint8))
+    m = int(np.ceil(3 * width)) + 1
+    box = (slice(max(0, y - m), min(band.shape[0], y + h + m)), slice(max(0, x - m), min(band.shape[1], x + w + m)))
+    dist = cv2.distanceTransform((~shown[box]).astype(np.uint8), cv2.DIST_L2, 3)
     beyond = visible[box] & (dist > width)
     part = out[box]
+    bh, bw = part.shape[:2]
+    small = (max(1, -(-bw // EDGE_SCALE)), max(1, -(-bh // EDGE_SCALE)))
+    ys, xs = np.nonzero(band[box])
 
     def spread(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        weight = cv2.GaussianBlur(where.astype(np.float32), (0, 0), width)
-        total = cv2.GaussianBlur(part * where[..., None], (0, 0), width)
-        return (total / np.maximum(weight, 1e-6)[..., None])[ys, xs], weight[ys, xs]
+        # Averages over the band's width are smooth: worked out at 1 / EDGE_SCALE of the resolution.
+        inside = where.astype(np.float32)
+        weight = cv2.GaussianBlur(cv2.resize(inside, small, interpolation=cv2.INTER_AREA), (0, 0), width / EDGE_SCALE)
+        total = cv2.GaussianBlur(cv2.resize(part * inside[..., None], small, interpolation=cv2.INTER_AREA), (0, 0),
+                                 width / EDGE_SCALE)
+        weight = cv2.resize(weight, (bw, bh), interpolation=cv2.INTER_LINEAR)[ys, xs]
+        total = cv2.resize(total, (bw, bh), interpolation=cv2.INTER_LINEAR)[ys, xs]
+        return total / np.maximum(weight, 1e-6)[:, None], weight
 
-    ys, xs = np.nonzero(band)
     (fill, fill_w), (skin, skin_w) = spread(shown[box]), spread(beyond)
     # Only where both sides are measured (a narrow strip of skin between two fills has no "further out").
     ok = (fill_w > EDGE_MIN_WEIGHT) & (skin_w > EDGE_MIN_WEIGHT)
     ys, xs, fill, skin = ys[ok], xs[ok], fill[ok], skin[ok]
-    t = (dist[ys, xs] / width)[:, None]
+    t = (np.minimum(dist[ys, xs], width) / width)[:, None]
     detail = part[ys, xs] - cv2.GaussianBlur(part, (0, 0), EDGE_DETAIL_PX)[ys, xs]
-    result = out.copy()
-    result[box][ys, xs] = (1.0 - t) * fill + t * skin + detail
-    return result
+    part[ys, xs] = (1.0 - t) * fill + t * skin + detail
+    return out
 
 
 def _dress(
