@@ -128,7 +128,7 @@ HAIR_REACH = 3.0  # ...within this many sigmas of the garment
 # the front and of the garment nearby, each averaged over RIM_SIGMA) and swapped for what is there now.
 RIM_PX_FRONT = 3.0
 RIM_SIGMA = 4.0
-RIM_SCALE = 2  # the averages are worked out at 1 / this of the resolution
+RIM_SCALE = 2  # the averages are worked out at 1 / this of the resolution (they are smooth)
 RIM_CONTRAST = (0.03, 0.08)  # chromaticity distance of the front and the garment: no swap below, in full above
 RIM_DARK = (60.0, 180.0)  # r + g + b: a colour's hue is not trusted below the first, in full above the second
 RIM_LIGHT = (0.0, 1.5)  # bounds on a rim pixel's light relative to its blend of front and garment
@@ -151,7 +151,7 @@ FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this 
 EDGE_SHADOW_U = 0.02
 EDGE_DETAIL_PX = 0.7
 EDGE_MIN_WEIGHT = 0.05  # ...where both the fill and the skin further out lie near enough to be averaged
-EDGE_SCALE = 2  # the averages are worked out at 1 / this of the resolution
+EDGE_SCALE = 2  # the averages are worked out at 1 / this of the resolution (they are smooth)
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs...
 SKIRT_CONE = 0.3  # ...and, further down, this share of its drop below the hips (an A-line's flare)
 # A trouser leg hangs at its own warped width beside a thinner leg, outwards up to TROUSER_DRAPE (of the unit; about
@@ -256,16 +256,18 @@ def _person_model(body: BodyAnalysis) -> PersonModel:
 # =================================================================================================
 
 
-def _smooth_field(values: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def _smooth_field(
+    values: np.ndarray, weights: np.ndarray, sigma: float, coarse: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Normalised convolution: Gaussian average of ``values`` where ``weights`` > 0.
 
-    Large sigmas are applied on a coarser copy (the result is smooth anyway).
-    Returns ``(field, support)``, support being the blurred weights (how much data was near).
+    Large sigmas are applied on a coarser copy (the result is smooth anyway), at least ``coarse`` times
+    coarser. Returns ``(field, support)``, support being the blurred weights (how much data was near).
     """
     w = weights.astype(np.float32)
     num = values * (w[..., None] if values.ndim == 3 else w)
     h, wd = w.shape
-    factor = max(1.0, sigma / SMOOTH_SIGMA_MAX)
+    factor = max(1.0, coarse, sigma / SMOOTH_SIGMA_MAX)
     if factor > 1.0:
         small = (max(2, round(wd / factor)), max(2, round(h / factor)))
         num = cv2.resize(num, small, interpolation=cv2.INTER_AREA)
@@ -612,24 +614,15 @@ def _front_rim(
     x, y, w, h = cv2.boundingRect(rim.view(np.uint8))
     m = int(np.ceil(3 * RIM_SIGMA)) + 1
     box = (slice(max(0, y - m), min(rim.shape[0], y + h + m)), slice(max(0, x - m), min(rim.shape[1], x + w + m)))
-    bh, bw = box[0].stop - box[0].start, box[1].stop - box[1].start
-    small = (max(1, bw // RIM_SCALE), max(1, bh // RIM_SCALE))
+    inner = rim[box]
 
     def spread(values: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # Averages over RIM_SIGMA are smooth: worked out at 1 / RIM_SCALE of the resolution.
-        inside = where[box].astype(np.float32)
-        weight = cv2.GaussianBlur(cv2.resize(inside, small, interpolation=cv2.INTER_AREA), (0, 0),
-                                  RIM_SIGMA / RIM_SCALE)
-        total = cv2.GaussianBlur(cv2.resize(values[box].astype(np.float32) * inside[..., None], small,
-                                            interpolation=cv2.INTER_AREA), (0, 0), RIM_SIGMA / RIM_SCALE)
-        weight = cv2.resize(weight, (bw, bh), interpolation=cv2.INTER_LINEAR)
-        total = cv2.resize(total, (bw, bh), interpolation=cv2.INTER_LINEAR)
-        return total / np.maximum(weight, 1e-6)[..., None], weight
+        field, support = _smooth_field(values[box].astype(np.float32), where[box], RIM_SIGMA, RIM_SCALE)
+        return field[inner], support[inner]
 
-    inner = rim[box]
-    front_rgb, front_w = (a[inner] for a in spread(person, front & ~rim))
-    old_rgb, old_w = (a[inner] for a in spread(person, old & ~front))
-    new_rgb, new_w = (a[inner] for a in spread(out, changed))
+    front_rgb, front_w = spread(person, front & ~rim)
+    old_rgb, old_w = spread(person, old & ~front)
+    new_rgb, new_w = spread(out, changed)
     colour = person[box][inner].astype(np.float32)
 
     # On chromaticity: hair shades the garment under it (a navy fringe is darker than both colours). Not a
@@ -827,19 +820,11 @@ def _without_edge_shadow(out: np.ndarray, shown: np.ndarray, visible: np.ndarray
     dist = cv2.distanceTransform((~shown[box]).astype(np.uint8), cv2.DIST_L2, 3)
     beyond = visible[box] & (dist > width)
     part = out[box]
-    bh, bw = part.shape[:2]
-    small = (max(1, -(-bw // EDGE_SCALE)), max(1, -(-bh // EDGE_SCALE)))
     ys, xs = np.nonzero(band[box])
 
     def spread(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # Averages over the band's width are smooth: worked out at 1 / EDGE_SCALE of the resolution.
-        inside = where.astype(np.float32)
-        weight = cv2.GaussianBlur(cv2.resize(inside, small, interpolation=cv2.INTER_AREA), (0, 0), width / EDGE_SCALE)
-        total = cv2.GaussianBlur(cv2.resize(part * inside[..., None], small, interpolation=cv2.INTER_AREA), (0, 0),
-                                 width / EDGE_SCALE)
-        weight = cv2.resize(weight, (bw, bh), interpolation=cv2.INTER_LINEAR)[ys, xs]
-        total = cv2.resize(total, (bw, bh), interpolation=cv2.INTER_LINEAR)[ys, xs]
-        return total / np.maximum(weight, 1e-6)[:, None], weight
+        field, support = _smooth_field(part, where, width, EDGE_SCALE)
+        return field[ys, xs], support[ys, xs]
 
     (fill, fill_w), (skin, skin_w) = spread(shown[box]), spread(beyond)
     # Only where both sides are measured (a narrow strip of skin between two fills has no "further out").
