@@ -121,17 +121,18 @@ FEATHER_PX = 1.0  # sigma of the fills' soft edge
 EDGE_SOFT_PX = 0.7  # sigma of the anti-aliased edge where something in front cuts the garment
 HAIR_SOFT_PX = 2.0  # sigma over which the garment shows through the hair's outermost pixels...
 HAIR_REACH = 3.0  # ...within this many sigmas of the garment
-# What stays in front (hair, face, hands) is masked at half resolution and grown: its outermost pixels
-# over the old garment carry that garment's colour, a fringe of it around the hair's ends (v33's navy
-# collar, v24's white top) or along a jaw once the garment is gone. Within RIM_PX_FRONT of what the render
-# changes, each such pixel's share of the old garment is measured on its colour (between the colours of
-# the front and of the garment nearby, each averaged over RIM_SIGMA) and swapped for what is there now.
-RIM_PX_FRONT = 3.0
-RIM_SIGMA = 4.0
-RIM_SCALE = 2  # the averages are worked out at 1 / this of the resolution (they are smooth)
-RIM_CONTRAST = (0.03, 0.08)  # chromaticity distance of the front and the garment: no swap below, in full above
-RIM_DARK = (60.0, 180.0)  # r + g + b: a colour's hue is not trusted below the first, in full above the second
-RIM_LIGHT = (0.0, 1.5)  # bounds on a rim pixel's light relative to its blend of front and garment
+# The hair in front is masked at half resolution and grown: its outermost pixels over the old garment carry
+# that garment's colour, a fringe of it round the hair's ends once the garment is gone (v33's navy and white
+# collar, v24's white top). Within HAIR_RIM_PX of what the render changes, each such pixel's share of the old
+# garment is measured on its colour (between the colours of the hair and of the garment nearby, each averaged
+# over HAIR_RIM_SIGMA) and swapped for what is there now. Not on hands or faces: their skin-coloured edges
+# over a beige or grey garment read as part garment, and a hand's edge took the new sweater's red.
+HAIR_RIM_PX = 3.0
+HAIR_RIM_SIGMA = 4.0
+HAIR_RIM_SCALE = 2  # the averages are worked out at 1 / this of the resolution (they are smooth)
+HAIR_RIM_CONTRAST = (0.03, 0.08)  # chromaticity distance of the hair and the garment: no swap below, in full above
+HAIR_RIM_DARK = (60.0, 180.0)  # r + g + b: a colour's hue is not trusted below the first, in full above the second
+HAIR_RIM_LIGHT = (0.0, 1.5)  # bounds on a rim pixel's light relative to its blend of hair and garment
 # The garment is matched to the photo: blurred (by one of these sigmas, px) when it is crisper than the
 # photo by more than SHARPNESS_TOLERANCE, and given the photo's noise (up to NOISE_MAX grey levels).
 MATCH_BLUR_SIGMAS = (0.5, 0.8, 1.2, 1.6)
@@ -145,9 +146,9 @@ MATCH_MIN_PIXELS = 400
 GARMENT_CORE_ALPHA = 0.9
 FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)
 # The old garment darkened the skin along its edges (its contact shadow, a seam's): left on the visible skin
-# beside a fill, it drew the garment's outline there (v25's halter edges down the chest). Within this many
-# units of a skin fill the visible skin's light runs smoothly from the fill's to its own; its detail finer
-# than EDGE_DETAIL_PX (grain, pores) stays.
+# beside a fill, it drew the garment's outline there (v25's halter edges down the chest). Within the fills' own
+# reach (FILL_GROW_PX) and this many units further, the visible skin's light runs smoothly from the fill's to
+# its own; its detail finer than EDGE_DETAIL_PX (grain, pores) stays.
 EDGE_SHADOW_U = 0.02
 EDGE_DETAIL_PX = 0.7
 EDGE_MIN_WEIGHT = 0.05  # ...where both the fill and the skin further out lie near enough to be averaged
@@ -573,9 +574,9 @@ def composite(
     # 4. Only the edit region changes: what the render touched, or the user's area.
     touched = (alpha > 0) | near
     inside = touched if edit is None else edit & ~scene.front[crop]  # face, hair and hands never change
-    # 5. ...but their outermost pixels lose the old garment's colour (see RIM_PX_FRONT).
-    front = scene.front[crop] if edit is None else scene.front[crop] & edit
-    rim, rim_rgb = _front_rim(person[crop], out, inside & ~front, front, scene.old[crop], alpha)
+    # 5. ...but the hair's outermost pixels lose the old garment's colour (see HAIR_RIM_PX).
+    hair = scene.hair[crop] if edit is None else scene.hair[crop] & edit
+    rim, rim_rgb = _hair_rim(person[crop], out, inside & ~scene.front[crop], hair, scene.old[crop], alpha)
     image = person.copy()
     image[crop][inside] = np.clip(out[inside] + 0.5, 0, 255).astype(np.uint8)
     image[crop][rim] = np.clip(rim_rgb + 0.5, 0, 255).astype(np.uint8)
@@ -593,56 +594,55 @@ def composite(
                      layers=layers)
 
 
-def _front_rim(
-    person: np.ndarray, out: np.ndarray, changed: np.ndarray, front: np.ndarray, old: np.ndarray, alpha: np.ndarray
+def _hair_rim(
+    person: np.ndarray, out: np.ndarray, changed: np.ndarray, hair: np.ndarray, old: np.ndarray, alpha: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The outermost pixels of what stays in front (hair, face, hands) with the old garment's share of
-    their colour swapped for the new layer's (see :data:`RIM_PX_FRONT`): their mask (bool ``(h, w)`` on the
-    crop) and new colours (float32 ``(N, 3)``). ``person``: the photo's crop (uint8 RGB); ``out``: the
-    render on it (float32 RGB; in front: the photo, the hair's ends over the new garment showing some of
-    it); ``changed``: the pixels the render changes, none in front; ``front``,
-    ``old``: what is in front and the old garment (bool); ``alpha``: the new garment's (float32), which may
-    already show through the hair's ends.
+    """The hair's outermost pixels with the old garment's share of their colour swapped for the new layer's
+    (see :data:`HAIR_RIM_PX`): their mask (bool ``(h, w)`` on the crop) and new colours (float32 ``(N, 3)``).
+    ``person``: the photo's crop (uint8 RGB); ``out``: the render on it (float32 RGB; in the hair: the photo,
+    with some of the new garment through its ends); ``changed``: the pixels the render changes, none in front;
+    ``hair``, ``old``: the hair in front and the old garment (bool); ``alpha``: the new garment's (float32),
+    which may already show through the hair's ends.
 
-    A rim pixel is taken as a blend of the front nearby (F) and the old garment nearby (O), shaded: its
-    share of O is its chromaticity's projection onto F -> O, trusted as far as the two differ
-    (:data:`RIM_CONTRAST`); that share of O, in the pixel's light, is replaced by the new layer beside it
-    (the render, spread in from ``changed``)."""
-    rim = front & masks.grow(changed, RIM_PX_FRONT) & masks.grow(old & ~front, RIM_PX_FRONT)
+    A rim pixel is taken as a blend of the hair nearby (H) and the old garment nearby (O), shaded: its share
+    of O is its chromaticity's projection onto H -> O, trusted as far as the two differ
+    (:data:`HAIR_RIM_CONTRAST`) and are lit (:data:`HAIR_RIM_DARK`); that share of O, in the pixel's light,
+    is replaced by the new layer beside it (the render, spread in from ``changed``)."""
+    rim = hair & masks.grow(changed, HAIR_RIM_PX) & masks.grow(old & ~hair, HAIR_RIM_PX)
     if not rim.any():
         return rim, np.zeros((0, 3), np.float32)
     x, y, w, h = cv2.boundingRect(rim.view(np.uint8))
-    m = int(np.ceil(3 * RIM_SIGMA)) + 1
+    m = int(np.ceil(3 * HAIR_RIM_SIGMA)) + 1
     box = (slice(max(0, y - m), min(rim.shape[0], y + h + m)), slice(max(0, x - m), min(rim.shape[1], x + w + m)))
     inner = rim[box]
 
     def spread(values: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        field, support = _smooth_field(values[box].astype(np.float32), where[box], RIM_SIGMA, RIM_SCALE)
+        field, support = _smooth_field(values[box].astype(np.float32), where[box], HAIR_RIM_SIGMA, HAIR_RIM_SCALE)
         return field[inner], support[inner]
 
-    front_rgb, front_w = spread(person, front & ~rim)
-    old_rgb, old_w = spread(person, old & ~front)
+    hair_rgb, hair_w = spread(person, hair & ~rim)
+    old_rgb, old_w = spread(person, old & ~hair)
     new_rgb, new_w = spread(out, changed)
     colour = person[box][inner].astype(np.float32)
 
     # On chromaticity: hair shades the garment under it (a navy fringe is darker than both colours). Not a
-    # black garment's: its hue is noise, and a shaded edge of skin or hand would read as part black.
+    # black garment's: its hue is noise.
     def chroma(rgb: np.ndarray) -> np.ndarray:
         return rgb / (rgb.sum(axis=1, keepdims=True) + 1.0)
 
     def lit(rgb: np.ndarray) -> np.ndarray:  # a dark colour's hue is noise: trusted as it is lit
-        low, high = RIM_DARK
+        low, high = HAIR_RIM_DARK
         return np.clip((rgb.sum(axis=1) - low) / (high - low), 0.0, 1.0)
 
-    span = chroma(old_rgb) - chroma(front_rgb)
+    span = chroma(old_rgb) - chroma(hair_rgb)
     length_sq = np.maximum(np.einsum("nc,nc->n", span, span), 1e-9)
-    share = np.clip(np.einsum("nc,nc->n", chroma(colour) - chroma(front_rgb), span) / length_sq, 0.0, 1.0)
-    low, high = RIM_CONTRAST
+    share = np.clip(np.einsum("nc,nc->n", chroma(colour) - chroma(hair_rgb), span) / length_sq, 0.0, 1.0)
+    low, high = HAIR_RIM_CONTRAST
     share *= np.clip((np.sqrt(length_sq) - low) / (high - low), 0.0, 1.0) * lit(old_rgb) * lit(colour)
-    share *= (front_w > 1e-3) & (old_w > 1e-3) & (new_w > 1e-3)
+    share *= (hair_w > 1e-3) & (old_w > 1e-3) & (new_w > 1e-3)
     share *= 1.0 - alpha[box][inner]  # where the garment already shows through the hair, that much is new
-    mix = (1.0 - share[:, None]) * front_rgb + share[:, None] * old_rgb
-    light = np.clip(colour.sum(axis=1) / np.maximum(mix.sum(axis=1), 1.0), *RIM_LIGHT)
+    mix = (1.0 - share[:, None]) * hair_rgb + share[:, None] * old_rgb
+    light = np.clip(colour.sum(axis=1) / np.maximum(mix.sum(axis=1), 1.0), *HAIR_RIM_LIGHT)
     return rim, out[box][inner] + (light * share)[:, None] * (new_rgb - old_rgb)
 
 
@@ -808,9 +808,10 @@ def _uncover(
 def _without_edge_shadow(out: np.ndarray, shown: np.ndarray, visible: np.ndarray, unit: float) -> np.ndarray:
     """``out`` (float32 RGB on the crop, changed in place and returned) with the old garment's edge shadow
     lifted off the visible skin beside the skin fills that show (``shown``, ``visible``: bool on the crop):
-    within :data:`EDGE_SHADOW_U` of a fill, the skin's light runs smoothly from the fill's to its own further
-    out (each a Gaussian average over that width), its fine detail (above :data:`EDGE_DETAIL_PX`) kept."""
-    width = max(EDGE_SHADOW_U * unit, 1.0)
+    within :data:`FILL_GROW_PX` and :data:`EDGE_SHADOW_U` of a fill, the skin is lit at least as the light
+    running smoothly from the fill's to its own further out (each a Gaussian average over that width), its
+    fine detail (above :data:`EDGE_DETAIL_PX`) kept."""
+    width = FILL_GROW_PX + EDGE_SHADOW_U * unit
     band = visible & masks.grow(shown, width) & ~shown
     if not band.any():
         return out
@@ -832,7 +833,9 @@ def _without_edge_shadow(out: np.ndarray, shown: np.ndarray, visible: np.ndarray
     ys, xs, fill, skin = ys[ok], xs[ok], fill[ok], skin[ok]
     t = (np.minimum(dist[ys, xs], width) / width)[:, None]
     detail = part[ys, xs] - cv2.GaussianBlur(part, (0, 0), EDGE_DETAIL_PX)[ys, xs]
-    part[ys, xs] = (1.0 - t) * fill + t * skin + detail
+    # Lifted only: the shadow is darker than both sides; skin lit brighter than a fill beside it stays as it is
+    # (the fill is the made-up side, not the skin).
+    part[ys, xs] = np.maximum(part[ys, xs], (1.0 - t) * fill + t * skin + detail)
     return out
 
 
