@@ -84,6 +84,8 @@ def test_output_has_the_input_size_and_nothing_changes_outside_the_edit_region(c
     rim = masks.grow(result.edit_mask & ~body.person.clothing.front, HAIR_RIM_PX)
     face = body.regions["face_hair"] & body.regions["skin"]
     assert np.array_equal(result.image[face], person[face])
+    hands = body.regions.union(("hand_left", "hand_right")) & body.person.clothing.front
+    assert np.array_equal(result.image[hands], person[hands])
     hair = body.regions["face_hair"] & ~masks.grow(result.garment_mask, HAIR_REACH * HAIR_SOFT_PX + 1) & ~rim
     assert np.array_equal(result.image[hair], person[hair])
 
