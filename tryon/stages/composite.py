@@ -147,8 +147,8 @@ GARMENT_CORE_ALPHA = 0.9
 FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)
 # The old garment darkened the skin along its edges (its contact shadow, a seam's): left on the visible skin
 # beside a fill, it drew the garment's outline there (v25's halter edges down the chest). Within the fills' own
-# reach (FILL_GROW_PX) and this many units further, the visible skin's light runs smoothly from the fill's to
-# its own; its detail finer than EDGE_DETAIL_PX (grain, pores) stays.
+# reach (FILL_GROW_PX) the visible skin is lit at least as the light running smoothly from the fill's to its own
+# that far and this many units further out; its detail finer than EDGE_DETAIL_PX (grain, pores) stays.
 EDGE_SHADOW_U = 0.02
 EDGE_DETAIL_PX = 0.7
 EDGE_MIN_WEIGHT = 0.05  # ...where both the fill and the skin further out lie near enough to be averaged
@@ -802,17 +802,20 @@ def _uncover(
                & ~scene.front[crop] & ~arm & (alpha < FILL_SHOWN_ALPHA))
     if edit is not None:
         visible &= edit
-    return _without_edge_shadow(out, shown, visible, prepared.unit), uncovered, near
+    return _without_edge_shadow(out, shown, visible, near, prepared.unit), uncovered, near
 
 
-def _without_edge_shadow(out: np.ndarray, shown: np.ndarray, visible: np.ndarray, unit: float) -> np.ndarray:
+def _without_edge_shadow(
+    out: np.ndarray, shown: np.ndarray, visible: np.ndarray, reach: np.ndarray, unit: float
+) -> np.ndarray:
     """``out`` (float32 RGB on the crop, changed in place and returned) with the old garment's edge shadow
-    lifted off the visible skin beside the skin fills that show (``shown``, ``visible``: bool on the crop):
-    within :data:`FILL_GROW_PX` and :data:`EDGE_SHADOW_U` of a fill, the skin is lit at least as the light
-    running smoothly from the fill's to its own further out (each a Gaussian average over that width), its
-    fine detail (above :data:`EDGE_DETAIL_PX`) kept."""
+    lifted off the visible skin beside the skin fills that show (``shown``, ``visible``: bool on the crop)
+    within the fills' ``reach`` (bool): the skin is lit at least as the light running smoothly from the
+    fill's to its own :data:`FILL_GROW_PX` and :data:`EDGE_SHADOW_U` further out (each a Gaussian average
+    over that width), its fine detail (above :data:`EDGE_DETAIL_PX`) kept. Lifted further out, the skin
+    showed a lighter band with an edge where the lift ended."""
     width = FILL_GROW_PX + EDGE_SHADOW_U * unit
-    band = visible & masks.grow(shown, width) & ~shown
+    band = visible & reach & ~shown
     if not band.any():
         return out
     x, y, w, h = cv2.boundingRect(band.view(np.uint8))
