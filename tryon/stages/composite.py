@@ -611,9 +611,7 @@ def _hair_rim(
     rim = hair & masks.grow(changed, HAIR_RIM_PX) & masks.grow(old & ~hair, HAIR_RIM_PX)
     if not rim.any():
         return rim, np.zeros((0, 3), np.float32)
-    x, y, w, h = cv2.boundingRect(rim.view(np.uint8))
-    m = int(np.ceil(3 * HAIR_RIM_SIGMA)) + 1
-    box = (slice(max(0, y - m), min(rim.shape[0], y + h + m)), slice(max(0, x - m), min(rim.shape[1], x + w + m)))
+    box = _box(*np.nonzero(rim), int(np.ceil(3 * HAIR_RIM_SIGMA)) + 1, rim.shape)
     inner = rim[box]
 
     def spread(values: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -770,7 +768,8 @@ def _uncover(
     edit: np.ndarray | None, alpha: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The photo on the crop (float32) with the old garment replaced where the new one does not
-    cover it; returns it, the uncovered pixels and the pixels a fill may reach (bool)."""
+    cover it, and its edge shadow lifted off the skin beside (:func:`_without_edge_shadow`); returns it,
+    the uncovered pixels and the pixels a fill may reach (bool)."""
     scene = prepared.scene
     uncovered = scene.old[crop] & (alpha < 0.99)
     if edit is not None:
@@ -815,16 +814,14 @@ def _without_edge_shadow(
     over that width), its fine detail (above :data:`EDGE_DETAIL_PX`) kept. Lifted further out, the skin
     showed a lighter band with an edge where the lift ended."""
     width = FILL_GROW_PX + EDGE_SHADOW_U * unit
-    band = visible & reach & ~shown
-    if not band.any():
+    ys, xs = np.nonzero(visible & reach & ~shown)
+    if not len(ys):
         return out
-    x, y, w, h = cv2.boundingRect(band.view(np.uint8))
-    m = int(np.ceil(3 * width)) + 1
-    box = (slice(max(0, y - m), min(band.shape[0], y + h + m)), slice(max(0, x - m), min(band.shape[1], x + w + m)))
+    box = _box(ys, xs, int(np.ceil(3 * width)) + 1, shown.shape)
+    ys, xs = ys - box[0].start, xs - box[1].start
     dist = cv2.distanceTransform((~shown[box]).astype(np.uint8), cv2.DIST_L2, 3)
     beyond = visible[box] & (dist > width)
     part = out[box]
-    ys, xs = np.nonzero(band[box])
 
     def spread(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         field, support = _smooth_field(part, where, width, EDGE_SCALE)
