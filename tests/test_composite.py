@@ -642,6 +642,21 @@ def test_a_top_over_old_sleeves_is_not_cut_by_the_model_arm_outside_them(case_id
     assert result.garment_mask[torso_part].mean() > 0.95
 
 
+@pytest.mark.parametrize("case_id", ["v08", "v16"])
+def test_in_a_three_quarter_view_the_arm_turned_away_does_not_cut_the_new_top(case_id: str) -> None:
+    # v08's woman is turned from the camera: her left arm hangs behind her torso, its joints inside the
+    # torso's outline, and the tank's side there passed for its sleeve. Its model cut a block out of the new
+    # vest (v08) and dress (v16), filled with a flat skin panel. Behind the torso the new garment covers it.
+    _, body, garment, result = _render(case_id)
+    assert body.person.frame.far_arm == "arm_left"
+    warped = warp_garment(garment, body)
+    shape = body.person.clothing.shape
+    behind = (shape.limbs_mask(("arm_left",)) & shape.torso_mask() & (warped.alpha > 0.99)
+              & ~body.regions["skin"] & body.person.clothing.top)
+    assert behind.sum() > 1000, "the case must have the arm's model over the old top inside the torso"
+    assert result.garment_mask[behind].mean() > 0.95
+
+
 def test_the_garment_follows_the_persons_outline_without_stairs() -> None:
     # v10: the new tee's sleeve reaches past the person's silhouette, which cuts it. The silhouette comes
     # from a segmentation on a coarse grid (256 px for the whole photo): its outline is smoothed, so the

@@ -64,6 +64,21 @@ def test_a_body_turned_sideways_keeps_a_sensible_unit() -> None:
     assert front.unit_px == pytest.approx(160.0)
 
 
+def test_a_plain_three_quarter_turn_names_the_arm_turned_away_and_a_slight_one_none() -> None:
+    points, vis = standing(shoulder_px=100.0)
+    span = 100.0
+    for further, far in ((1.5, "arm_left"), (-1.5, "arm_right"), (0.8, None), (-0.8, None)):
+        z = np.zeros(33)
+        z[lm.LEFT_SHOULDER] = further * span  # MediaPipe: larger is further from the camera
+        assert BodyFrame.from_landmarks(points, vis, SIZE, z=z).far_arm == far
+    assert BodyFrame.from_landmarks(points, vis, SIZE).far_arm is None  # depth unknown
+    z = np.zeros(33)
+    z[lm.LEFT_SHOULDER] = 3 * span
+    hidden = vis.copy()
+    hidden[lm.RIGHT_SHOULDER] = 0.0
+    assert BodyFrame.from_landmarks(points, hidden, SIZE, z=z).far_arm is None  # one shoulder unseen
+
+
 def test_the_waist_and_the_neck_base_are_the_same_for_every_stage() -> None:
     frame = BodyFrame.from_landmarks(*standing(), SIZE)
     assert frame.waist_depth_px == pytest.approx(PROPORTIONS.natural_waist_tl * 240.0)

@@ -331,6 +331,9 @@ class BodyAnalysis:
         size: ``(H, W)`` of the analysed image.
         landmarks: ``(33, 2)`` float32, MediaPipe pose landmarks in pixels ``(x, y)``.
         visibility: ``(33,)`` float32 in [0, 1], MediaPipe's visibility per landmark.
+        landmark_z: ``(33,)`` float32, MediaPipe's estimate of each landmark's distance from the camera
+            relative to the hips' midpoint, in px on the same scale as ``landmarks`` (smaller: nearer);
+            None when not known (an analysis built by hand).
         person_prob: ``(H, W)`` float32 in [0, 1], soft person mask.
         person_mask: ``(H, W)`` bool, the person (``person_prob > 0.5`` cleaned up).
         face_box: ``(x0, y0, x1, y1)`` int pixels of the face, or None if not seen.
@@ -360,6 +363,7 @@ class BodyAnalysis:
     face_count: int = 0
     part_labels: np.ndarray | None = None
     person: PersonModel | None = None
+    landmark_z: np.ndarray | None = None
 
     def point(self, index: int) -> np.ndarray:
         """Landmark ``index`` as a float32 ``(2,)`` pixel position ``(x, y)``."""
@@ -375,7 +379,7 @@ class BodyAnalysis:
         """The torso's frame (from the person model, or from the landmarks when there is none)."""
         if self.person is not None:
             return self.person.frame
-        return BodyFrame.from_landmarks(self.landmarks, self.visibility, self.size)
+        return BodyFrame.from_landmarks(self.landmarks, self.visibility, self.size, z=self.landmark_z)
 
     def in_frame(self, index: int) -> bool:
         """Whether landmark ``index`` is seen (visibility) and inside the image."""
@@ -413,7 +417,7 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
     # 1. Models (MediaPipe graphs are not re-entrant: one caller at a time per model).
     with model_lock("selfie"):
         selfie_prob = np.array(load_model("selfie").process(image).segmentation_mask, np.float32)
-    landmarks, visibility, pose_prob = _pose(image, selfie_prob)
+    landmarks, visibility, landmark_z, pose_prob = _pose(image, selfie_prob)
     with model_lock("faces"):
         faces = _face_boxes(load_model("faces").process(image).detections, (height, width))
 
@@ -460,6 +464,7 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
         skin_rgb=_lab_to_rgb(mean),
         face_count=len(faces),
         part_labels=part_labels,
+        landmark_z=landmark_z,
     )
     # 5. The person model: frame, bare body, silhouette and what the person wears.
     return dataclasses.replace(analysis, person=model_person(image, analysis))
@@ -484,7 +489,7 @@ class PersonModel:
 
 def model_person(image: np.ndarray, body: BodyAnalysis) -> PersonModel:
     """The :class:`PersonModel` of ``image`` (RGB uint8 ``(H, W, 3)``) from its body analysis."""
-    frame = BodyFrame.from_landmarks(body.landmarks, body.visibility, body.size)
+    frame = BodyFrame.from_landmarks(body.landmarks, body.visibility, body.size, z=body.landmark_z)
     shape = BodyShape.of(frame, skin=body.regions["skin"] & body.person_mask)
     return PersonModel(frame=frame, shape=shape, silhouette=_silhouette(body, frame),
                        clothing=parse_clothing(image, body, frame, shape))
@@ -549,8 +554,11 @@ NO_PERSON = (
 )
 
 
-def _pose(image: np.ndarray, selfie_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Pose landmarks (px), their visibility and pose's soft person mask (float32 ``(H, W)`` or None).
+def _pose(
+    image: np.ndarray, selfie_prob: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Pose landmarks (px), their visibility, their distance from the camera (px, relative to the hips'
+    midpoint) and pose's soft person mask (float32 ``(H, W)`` or None).
 
     MediaPipe's pose model finds a small or narrow person (a full-length photo with much room around
     them) far less reliably than one who fills the frame (it took a front view for a back view, with
@@ -563,17 +571,17 @@ def _pose(image: np.ndarray, selfie_prob: np.ndarray) -> tuple[np.ndarray, np.nd
         x0, y0, x1, y1 = box
         crop = _run_pose(np.ascontiguousarray(image[y0:y1, x0:x1]))
         if crop is not None:
-            landmarks, visibility = _landmarks_px(crop.pose_landmarks, (y1 - y0, x1 - x0))
+            landmarks, visibility, z = _landmarks_px(crop.pose_landmarks, (y1 - y0, x1 - x0))
             prob = None
             if crop.segmentation_mask is not None:
                 prob = np.zeros((height, width), np.float32)
                 prob[y0:y1, x0:x1] = crop.segmentation_mask
-            return landmarks + np.array([x0, y0], np.float32), visibility, prob
+            return landmarks + np.array([x0, y0], np.float32), visibility, z, prob
     result = _run_pose(image)
     if result is None:
         raise TryOnError(NO_PERSON)
-    landmarks, visibility = _landmarks_px(result.pose_landmarks, (height, width))
-    return landmarks, visibility, result.segmentation_mask
+    landmarks, visibility, z = _landmarks_px(result.pose_landmarks, (height, width))
+    return landmarks, visibility, z, result.segmentation_mask
 
 
 def _run_pose(image: np.ndarray) -> object | None:
@@ -599,12 +607,15 @@ def _person_box(selfie_prob: np.ndarray) -> tuple[int, int, int, int] | None:
     return (x0, y0, x1, y1) if (x1 - x0) >= 32 and (y1 - y0) >= 32 else None
 
 
-def _landmarks_px(pose_landmarks: object, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _landmarks_px(pose_landmarks: object, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Landmarks ``(33, 2)`` px, visibility ``(33,)`` and distance from the camera ``(33,)`` px (MediaPipe
+    gives it on the scale of x: a share of the image's width)."""
     height, width = size
     points = pose_landmarks.landmark  # type: ignore[attr-defined]
     xy = np.array([(p.x * width, p.y * height) for p in points], np.float32)
     visibility = np.array([p.visibility for p in points], np.float32).clip(0.0, 1.0)
-    return xy, visibility
+    z = np.array([p.z * width for p in points], np.float32)
+    return xy, visibility, z
 
 
 def _in_frame(point: np.ndarray, visibility: float, size: tuple[int, int]) -> bool:

@@ -846,7 +846,10 @@ def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, sleeves:
     joints' line, which runs inside the torso's outline near the shoulder: there it is the arm only
     within the old sleeve (``sleeves``, bool ``(H, W)``), or it would cut a block out of the new top's
     side. The top of the shoulder is torso, never an arm in front of the garment: a strap's skin there
-    would cut a notch in the new top."""
+    would cut a notch in the new top. In a three-quarter view the arm turned away (:attr:`BodyFrame.far_arm`)
+    is behind the torso where the two overlap: there only its skin is in front (its model, drawn around joints
+    that lie inside the torso's outline, cut a block out of the new top where the old top's side passed for a
+    sleeve); beside the torso it is in front as any arm."""
     full = body.regions
     skin = full["skin"]
     h, w = body.size
@@ -857,6 +860,8 @@ def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, sleeves:
         front |= (upper | lower) & skin
         if (upper & skin).sum() < RULES.bare_upper_arm_share * upper.sum():
             arm = shape.limbs_mask((f"arm_{side}",))
+            if f"arm_{side}" == frame.far_arm:
+                arm &= ~shape.torso_mask()
             front |= (upper & arm & sleeves) | (lower & arm)
         a, b = frame.landmarks[shoulder], frame.landmarks[elbow]
         bone = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)

@@ -121,6 +121,11 @@ class Proportions:
     neck_base_search_u: float = 0.12  # a neckline's corner rises at most this far to the outline above it
     dress_hem_clearance_share: float = 0.1  # a dress ends at least this share of the shin above the ankles
     centre_line_extension_tl: float = 4.0  # the centre line runs on past the last joint seen
+    # A body turned from the camera (a three-quarter view): one shoulder lies further from the camera than
+    # the other by more than this share of the shoulders' span as seen (the tangent of the turn: 1.3 is
+    # 52 degrees). MediaPipe's depth is rough (it put bodies that look frontal up to 1.2 spans apart in the
+    # eval photos), so only a plain turn counts.
+    turned_depth_share: float = 1.3
 
 
 PROPORTIONS = Proportions()
@@ -151,6 +156,9 @@ class BodyFrame:
         unit_px: the body unit (see :class:`Proportions`).
         centre_line: ``(K, 2)`` polyline shoulders -> hips -> knees -> ankles (the joints seen),
             extended along its last direction.
+        far_arm: in a three-quarter view (:attr:`Proportions.turned_depth_share`), the arm on the side
+            turned away from the camera (``"arm_left"`` or ``"arm_right"``), which the torso hides where
+            the two overlap in the photo; None when the body faces the camera or its depth is not known.
     """
 
     size: tuple[int, int]
@@ -165,10 +173,14 @@ class BodyFrame:
     hip_px: float
     unit_px: float
     centre_line: np.ndarray
+    far_arm: str | None = None
 
     @classmethod
-    def from_landmarks(cls, landmarks: np.ndarray, visibility: np.ndarray, size: tuple[int, int]) -> BodyFrame:
-        """The frame of ``landmarks`` (``(33, 2)`` px) seen with ``visibility`` in a photo of ``size``."""
+    def from_landmarks(
+        cls, landmarks: np.ndarray, visibility: np.ndarray, size: tuple[int, int], z: np.ndarray | None = None
+    ) -> BodyFrame:
+        """The frame of ``landmarks`` (``(33, 2)`` px) seen with ``visibility`` in a photo of ``size``;
+        ``z`` (``(33,)`` px, smaller is nearer the camera) tells a three-quarter view."""
         p = PROPORTIONS
         lm = np.asarray(landmarks, np.float64)
         mid_shoulder = 0.5 * (lm[LEFT_SHOULDER] + lm[RIGHT_SHOULDER])
@@ -190,7 +202,7 @@ class BodyFrame:
         return cls(size=tuple(size), landmarks=lm, visibility=vis, mid_shoulder=mid_shoulder, mid_hip=mid_hip,
                    down=down, across=across, torso_px=torso, shoulder_px=shoulder,
                    hip_px=float(np.linalg.norm(lm[LEFT_HIP] - lm[RIGHT_HIP])), unit_px=unit,
-                   centre_line=np.array(line))
+                   centre_line=np.array(line), far_arm=_far_arm(z, vis, shoulder))
 
     # -- depth ---------------------------------------------------------------------------------
     def depth_px(self, point: np.ndarray) -> float:
@@ -412,6 +424,16 @@ class BodyShape:
 
 
 PART_KINDS = ("torso", "arm", "leg", "neck")  # the kinds of part BodyShape.across tells apart
+
+
+def _far_arm(z: np.ndarray | None, visibility: np.ndarray, shoulder_px: float) -> str | None:
+    """The arm turned away from the camera (see :attr:`BodyFrame.far_arm`)."""
+    if z is None or min(visibility[LEFT_SHOULDER], visibility[RIGHT_SHOULDER]) < VISIBLE_MIN:
+        return None
+    further = float(z[LEFT_SHOULDER] - z[RIGHT_SHOULDER])
+    if abs(further) <= PROPORTIONS.turned_depth_share * shoulder_px:
+        return None
+    return "arm_left" if further > 0 else "arm_right"
 
 
 def _towards_photo_right(v: np.ndarray) -> np.ndarray:
