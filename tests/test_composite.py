@@ -398,6 +398,28 @@ def test_shading_is_measured_across_a_bare_part_and_implausible_profiles_are_lef
     assert PART_KINDS.index("arm") not in _shade_profiles(shape, inverted[arm], (ys[arm], xs[arm]))
 
 
+def test_a_measured_profile_is_read_as_a_lit_round_part_darker_at_both_outlines() -> None:
+    # v22's thighs, lit from the photo's right, measured brightest at their right outline (the skin's blend
+    # with the light wall, the other thigh beyond): taken as measured, the painted arms that borrow the legs'
+    # shading were brightest at their outline and melted into the wall. A round part lit from one side peaks
+    # inside it and turns darker towards both outlines.
+    from tryon.stages.composite import PROFILE_RANGE, _lit_cylinder
+
+    centres = np.linspace(-1.375, 1.375, 12)
+    measured = np.array([0.74, 0.75, 0.78, 0.85, 0.94, 1.01, 1.06, 1.11, 1.12, 1.12, 1.14, 1.18])
+    fitted = _lit_cylinder(centres, measured, centres)
+    inside = np.abs(centres) < 1.0
+    peak = int(np.argmax(fitted))
+    assert 0.0 < centres[peak] < 1.0, "lit from the right: brightest right of the axis, inside the part"
+    assert fitted[-1] < fitted[peak] - 0.05 and fitted[0] < fitted[peak] - 0.2
+    assert np.mean(fitted[inside]) == pytest.approx(1.0, abs=0.05)
+    assert PROFILE_RANGE[0] <= fitted.min() and fitted.max() <= PROFILE_RANGE[1]
+    # Light from the front: symmetric, darkest at the outlines.
+    front = 1.0 - 0.3 * (1.0 - np.sqrt(1.0 - np.clip(centres, -1, 1) ** 2))
+    fitted = _lit_cylinder(centres, front, centres)
+    assert fitted[0] == pytest.approx(fitted[-1], abs=0.02) and fitted[5] > fitted[0] + 0.15
+
+
 def test_bared_arms_are_lit_from_the_side_the_photos_light_comes_from() -> None:
     # v55: studio light from the photo's left; the bare shins show it (their left halves lighter). The arms
     # under the old long sleeves, painted with the model's symmetric roundness, were lit from the front.

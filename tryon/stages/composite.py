@@ -99,6 +99,13 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601 weights: the ligh
 PROFILE_MAX_ROUGHNESS = 0.1
 PROFILE_MIDDLE = 0.4
 PROFILE_MAX_DIP = 0.03
+# The measured profile is then read as a round part lit from one side: ambient + diffuse * max(0, n . l) across
+# a cylinder (n = (s, sqrt(1 - s^2)), the light l turned by an angle searched in PROFILE_TURNS), fitted to the
+# bins within PROFILE_FIT_SPAN of the axis. Taken as measured, the bins at the outline read the skin's blend with
+# a light backdrop or the skin beyond (the other thigh): a painted arm came out brightest at its outline and
+# melted into the wall. A lit cylinder turns darker towards its outline on both sides.
+PROFILE_FIT_SPAN = 1.0
+PROFILE_TURNS = np.radians(np.arange(-60.0, 60.1, 2.5))
 GRAIN_LEVEL = 2.0  # grey levels of fine grain on filled skin when no visible skin shows its own
 GRAIN_RANGE = (1.0, 5.0)  # bounds on the grain measured on the photo's visible skin
 GRAIN_SIGMA = 1.5  # px: the high-pass that measures the skin's grain
@@ -1304,14 +1311,40 @@ def _shade_profiles(
         if (np.abs(np.diff(values, 2)).mean() > PROFILE_MAX_ROUGHNESS
                 or min(values[0], values[-1]) > middle + PROFILE_MAX_DIP):
             continue
-        smooth = np.convolve(np.pad(values, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
-        out[int(part)] = (positions, np.clip(smooth, *PROFILE_RANGE))
+        out[int(part)] = (centres, np.clip(_lit_cylinder(positions, values, centres), *PROFILE_RANGE))
     # Arms and legs are alike (round, lit by the same light): where one kind shows, the other takes its shading.
     arm, leg = PART_KINDS.index("arm"), PART_KINDS.index("leg")
     for part, other in ((arm, leg), (leg, arm)):
         if part not in out and other in out:
             out[part] = out[other]
     return out
+
+
+def _lit_cylinder(positions: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """A round part's shading (float ``(K,)`` at the positions across it ``at``; beyond its outline, the
+    outline's) fitted to the measured ``values`` at ``positions`` (float ``(M,)``) within
+    :data:`PROFILE_FIT_SPAN`: ``a + b * max(0, s sin t + sqrt(1 - s^2) cos t)`` with ``a, b >= 0`` (least squares
+    for each light angle ``t`` in :data:`PROFILE_TURNS`, the best kept), its mean across the part 1."""
+    inside = np.abs(positions) <= PROFILE_FIT_SPAN
+    s = np.clip(positions[inside], -1.0, 1.0)
+    measured = values[inside]
+    grid = np.linspace(-1.0, 1.0, 65)  # for the mean across the part
+
+    def lambert(x: np.ndarray, turn: float) -> np.ndarray:
+        return np.maximum(0.0, x * np.sin(turn) + np.sqrt(1.0 - x * x) * np.cos(turn))
+
+    best, best_err = None, np.inf
+    for turn in PROFILE_TURNS:
+        design = np.stack([np.ones_like(s), lambert(s, turn)], axis=1)
+        (a, b), *_ = np.linalg.lstsq(design, measured, rcond=None)
+        if a < 0.0 or b < 0.0:  # a negative light or ambient: the flat mean instead
+            a, b = float(measured.mean()), 0.0
+        err = float(np.sum((a + b * lambert(s, turn) - measured) ** 2))
+        if err < best_err:
+            best, best_err = (a, b, turn), err
+    a, b, turn = best
+    fitted = a + b * lambert(np.clip(at, -1.0, 1.0), turn)
+    return fitted / max(float(np.mean(a + b * lambert(grid, turn))), 1e-3)
 
 
 def _as_light_on_average(
