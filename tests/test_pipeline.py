@@ -111,3 +111,29 @@ def test_a_catalog_garment_is_analysed_once_for_many_people() -> None:
     second = try_on(EVAL_DIR / "person/vitonhd_00121_00.jpg", garment)
     assert second.garment is first.garment
     assert not second.cached_body
+
+
+def test_the_person_and_the_garment_are_analysed_side_by_side_and_total_is_the_wall_time() -> None:
+    import time
+
+    clear_cache()
+    started = time.perf_counter()
+    result = try_on(EVAL_DIR / "person/vitonhd_00034_00.jpg", EVAL_DIR / "garment/vitonhd_09176_00.jpg",
+                    description="a red t-shirt")
+    wall = time.perf_counter() - started
+    stages = sum(seconds for stage, seconds in result.timings.items() if stage != "total")
+    assert {"body", "garment", "text"} <= result.timings.keys()
+    assert result.timings["total"] <= wall
+    # The garment's analysis (and the words) ran while the person's did: the stages add up to more than the
+    # request took, by at least part of the shorter of the two.
+    overlap = min(result.timings["body"], result.timings["garment"] + result.timings["text"])
+    assert stages - result.timings["total"] > 0.2 * overlap
+
+
+def test_a_bad_person_photo_is_the_error_told_even_when_the_garment_photo_is_bad_too() -> None:
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(rng.integers(0, 255, (600, 800, 3), dtype=np.uint8), (31, 31), 0)
+    blank = np.full((800, 600, 3), 255, np.uint8)
+    for _ in range(3):  # whichever analysis finishes first
+        with pytest.raises(TryOnError, match=r"(?i)no person"):
+            try_on(scene, blank)
