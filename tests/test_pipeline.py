@@ -137,3 +137,16 @@ def test_a_bad_person_photo_is_the_error_told_even_when_the_garment_photo_is_bad
     for _ in range(3):  # whichever analysis finishes first
         with pytest.raises(TryOnError, match=r"(?i)no person"):
             try_on(scene, blank)
+
+
+def test_without_the_side_thread_the_stages_run_one_after_the_other() -> None:
+    import dataclasses
+
+    from tryon.config import get_settings
+
+    clear_cache()
+    settings = dataclasses.replace(get_settings(), side_thread=False)
+    result = try_on(EVAL_DIR / "person/vitonhd_00034_00.jpg", EVAL_DIR / "garment/vitonhd_09176_00.jpg",
+                    settings=settings)
+    stages = sum(seconds for stage, seconds in result.timings.items() if stage != "total")
+    assert result.timings["total"] >= stages

@@ -14,7 +14,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -237,7 +237,8 @@ def try_on(
 
     # 2-4. The person and the garment side by side: neither needs the other, and OpenCV, NumPy and MediaPipe
     # let go of Python's lock, so on two cores the garment's analysis hides behind the person's.
-    dressing = _side_threads().submit(_dress_up, description, category, garment_rgb, garment is not None)
+    dressing = _side_threads(settings.side_thread).submit(_dress_up, description, category, garment_rgb,
+                                                          garment is not None)
     try:
         # 2. Body: pose, masks, regions, the person model (cached by content hash).
         with _timed(timings, "body"):
@@ -281,9 +282,24 @@ def try_on(
 SIDE_THREADS = 8  # garment analyses running beside a person's at once (more requests wait for a thread)
 
 
+class _Inline(Executor):
+    """An executor that runs what it is given at once, in the caller's thread (``TRYON_SIDE_THREAD=0``)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller through the future
+            done.set_exception(exc)
+        return done
+
+
 @functools.cache
-def _side_threads() -> ThreadPoolExecutor:
-    """The threads :func:`try_on` analyses garments on, made on first use."""
+def _side_threads(enabled: bool = True) -> Executor:
+    """The threads :func:`try_on` analyses garments on, made on first use (none when not ``enabled``:
+    one request then keeps to one core, as a lookbook's single-thread baseline needs)."""
+    if not enabled:
+        return _Inline()
     return ThreadPoolExecutor(max_workers=SIDE_THREADS, thread_name_prefix="tryon-garment")
 
 

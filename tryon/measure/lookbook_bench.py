@@ -4,7 +4,8 @@ For a set of pairs (the evaluation cases as listed pairs, and a grid of the firs
 
 1. a plain loop over :func:`tryon.pipeline.try_on` in one fresh process (decode, try on, write the PNG), timed
    from outside like a user's script, once with the default threads and once single-threaded (as Ray runs
-   each worker: ``OMP_NUM_THREADS=1`` and OpenCV's pool at one thread, which that variable does not reach);
+   each worker: ``OMP_NUM_THREADS=1``, OpenCV's pool at one thread, which that variable does not reach, and
+   ``TRYON_SIDE_THREAD=0``: the garment analysed after the person, not beside it);
 2. ``python -m tryon lookbook`` with 1 worker, then with 2, into fresh folders, timed the same way (Ray's
    start and stop included).
 
@@ -82,7 +83,8 @@ def _loop(pairs: list[tuple[str, str, str]], work: Path, single_thread: bool) ->
     listing = work / "pairs.json"
     listing.write_text(json.dumps(pairs))
     out = Path(tempfile.mkdtemp(dir=work))
-    env = {**os.environ, **({"OMP_NUM_THREADS": "1"} if single_thread else {})}
+    # One thread: OpenCV's pool and try_on's garment thread too (a Ray worker has one CPU).
+    env = {**os.environ, **({"OMP_NUM_THREADS": "1", "TRYON_SIDE_THREAD": "0"} if single_thread else {})}
     wall, stdout = _timed([sys.executable, "-c", LOOP_SCRIPT, str(listing), str(out)], env)
     figures = json.loads(stdout.strip().splitlines()[-1])
     return {"wall": wall, "rendered": len(figures["per_pair"]), **figures}
