@@ -367,6 +367,42 @@ def test_a_white_tanks_straps_on_pale_shoulders_are_the_old_top() -> None:
     assert (white & ~body.person.clothing.top_rimmed).sum() < 0.01 * white.sum()  # 11% before
 
 
+def _lab(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+
+
+@pytest.mark.parametrize(("relpath", "category", "of_the_old", "before"), [
+    # v52: a strip of the old jeans' waistband under the white tank the new trousers keep (328 px before).
+    ("person/ootd_model_8.png", "lower", lambda lab: lab[..., 2] < 118, 328),
+    # v50: the old black bottoms' top edge under the purple tee that stays (458 before).
+    ("person/dresscode_049713_0.jpg", "lower", lambda lab: lab[..., 0] < 60, 458),
+    # v36: the grey sweatshirt's cuff beside the jeans, taken for the jeans (391 before).
+    ("person/dresscode_051962_0.jpg", "upper",
+     lambda lab: (np.abs(lab[..., 1] - 128) < 4) & (np.abs(lab[..., 2] - 128) < 5) & (lab[..., 0] > 150), 391),
+])
+def test_the_old_garments_colour_along_the_line_to_the_one_that_stays_goes_with_it(
+    relpath: str, category: str, of_the_old, before: int
+) -> None:
+    # The parse splits top and bottoms at half resolution and smooths the line: what stays reached a few px into
+    # the garment replaced. Checked by colour at full resolution, that strip goes with the old garment.
+    image, body = analysed(relpath)
+    clothing, frame = body.person.clothing, body.person.frame
+    old, keep = clothing.layers_for(category, frame)
+    near = keep & masks.grow(old, 0.06 * frame.unit_px)
+    assert (near & of_the_old(_lab(image))).sum() < 0.4 * before
+
+
+def test_what_stays_never_grows_by_the_colour_check() -> None:
+    # v23: dark folds of the old red sleeve beside the black trousers are nearer black than red; a new top must
+    # not leave them standing as trousers. The check only ever gives pixels to the garment replaced.
+    _, body = analysed("person/vitonhd_01861_00.jpg")
+    clothing, frame = body.person.clothing, body.person.frame
+    old, keep = clothing.layers_for("upper", frame)
+    waist = frame.depth_map_tl() >= frame.waist_depth_px / frame.torso_px
+    assert not (keep & ~(clothing.bottoms & waist)).any()
+    assert (clothing.top_rimmed & ~old).sum() == 0
+
+
 def patterned_cloth(image: np.ndarray, body: BodyAnalysis) -> np.ndarray:
     """Broad areas of fine detail between the shoulders and the knees, away from the hands and from
     their own edges (bool): a check or a print, never skin."""

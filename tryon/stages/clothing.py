@@ -71,6 +71,11 @@ class ParseRules:
     thigh_zone_radius_u: float = 0.12
     sleeve_max_lab8: float = 40.0  # arm pixels farther from every colour of the top are not its sleeve...
     sleeve_lightness_weight: float = 0.4  # ...lightness weighted down (a top's fold in shadow is still the top)
+    # The line between the old top and bottoms, checked by colour at full resolution (_coloured_as_the_other):
+    # within this much of the other garment, a pixel this much nearer the other's colours is the other's.
+    split_refine_u: float = 0.06
+    split_refine_margin: float = 0.5
+    split_refine_close_px: float = 2.0
     skin_unlike_lab8: float = 25.0  # a clothing colour this far from every skin colour is unlike skin...
     skin_lookalike_lab8: float = 12.0  # ...and "skin" pixels this close to such a colour are that clothing
     # "Skin" with less than this share of the skin's chroma (over its lightness) is white or grey clothing (over
@@ -180,6 +185,10 @@ class Clothing:
             sleeves included), or None: the inner top shows between its fronts down the chest.
         top_rimmed, bottoms_rimmed, sleeves_rimmed: the same grown over their anti-aliased rim (never
             onto bare arms beside them): what a new garment replaces.
+        top_coloured, bottoms_coloured: pixels of the bottoms in the top's colour and of the top in the
+            bottoms', along the line between the two (:func:`_coloured_as_the_other`): a new top takes the
+            first with the old top, new bottoms the second with the old bottoms (never the other way: a
+            garment that stays does not grow by a guess).
         one_piece: chest and thighs wear one garment (a dress, or a matching set).
         bare_midriff: a band of bare skin separates the old top from the bottoms.
         top_hem_tl: depth (torso lengths) where the old top ends down the body's middle, or None.
@@ -202,6 +211,8 @@ class Clothing:
     top_rimmed: np.ndarray
     bottoms_rimmed: np.ndarray
     sleeves_rimmed: np.ndarray
+    top_coloured: np.ndarray
+    bottoms_coloured: np.ndarray
     one_piece: bool
     bare_midriff: bool
     top_hem_tl: float | None
@@ -238,12 +249,13 @@ class Clothing:
             return replaced & waist, (seen & ~waist) | self.sleeves
         if category == "upper":
             if self.bare_midriff:  # the old top ended above bare skin: the bottoms start below it
-                return self.top_rimmed, self.bottoms & waist
+                return self.top_rimmed | self.top_coloured, self.bottoms & waist & ~self.top_coloured
             # Above the natural waist a new top covers whatever was there (bottoms of the top's own
             # colour included: a navy top and navy jeans split badly by colour).
-            return self.top_rimmed | (self.bottoms_rimmed & ~waist), self.bottoms & waist
+            return (self.top_rimmed | (self.bottoms_rimmed & ~waist) | self.top_coloured,
+                    self.bottoms & waist & ~self.top_coloured)
         if category == "lower":
-            return self.bottoms_rimmed, self.top
+            return self.bottoms_rimmed | self.bottoms_coloured, self.top & ~self.bottoms_coloured
         return self.top_rimmed | self.bottoms_rimmed, empty
 
     def hem_tl_for(self, category: str, frame: BodyFrame) -> float | None:
@@ -337,6 +349,7 @@ def parse_clothing(image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shap
     top &= ~hair
     return _at_full_size(image, body, frame, shape, top=top, bottoms=bottoms, sleeves=sleeves & ~hair, outer=outer,
                          clusters=clusters, hair=hair, dressed=pal.dressed, hands_clothed=half.hands & clothed,
+                         palettes=(pal.top, pal.bottom),
                          one_piece=one_piece,                         bare_midriff=bare is not None, top_hem=top_hem)
 
 
@@ -668,10 +681,11 @@ def _old_top(
 def _at_full_size(
     image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, *, top: np.ndarray, bottoms: np.ndarray,
     sleeves: np.ndarray, outer: np.ndarray | None, clusters: np.ndarray, hair: np.ndarray, dressed: np.ndarray,
-    hands_clothed: np.ndarray,
+    hands_clothed: np.ndarray, palettes: tuple[np.ndarray, np.ndarray],
     one_piece: bool, bare_midriff: bool, top_hem: float | None,
 ) -> Clothing:
-    """Bring the parse back to the photo's size and cut it to the full-resolution masks."""
+    """Bring the parse back to the photo's size and cut it to the full-resolution masks. ``palettes``: the
+    old top's and bottoms' colours (Lab8 ``(k, 3)`` each), which settle the line between the two."""
     size = body.size
     full = body.regions
     skin, face = full["skin"], full["face_hair"]
@@ -725,6 +739,8 @@ def _at_full_size(
     fabric = max(1, round(RULES.fabric_u * frame.unit_px))
     shape = shape.fitted_to(sleeves_full, ("arm_left", "arm_right"), RULES.arm_share_range, inset_px=fabric)
     top_seen, bottoms_seen = seen(top), seen(bottoms)
+    top_coloured, bottoms_coloured = _coloured_as_the_other(image, top_seen, bottoms_seen, *palettes,
+                                                            RULES.split_refine_u * frame.unit_px)
     continued, beside = _limb_continuations(skin, top_seen | bottoms_seen | sleeves_full, full, frame, shape)
     caps = np.zeros(size, np.uint8)
     neck = frame.centre(frame.neck_base_depth_px)
@@ -738,12 +754,55 @@ def _at_full_size(
                                     | shoulders | skin | continued)
     return Clothing(
         top=top_seen, bottoms=bottoms_seen, sleeves=sleeves_full, outer=None if outer is None else seen(outer),
-        top_rimmed=rimmed(top),
-        bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
+        top_rimmed=rimmed(top), bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
+        top_coloured=top_coloured, bottoms_coloured=bottoms_coloured,
         one_piece=one_piece, bare_midriff=bare_midriff, top_hem_tl=top_hem, clusters=cluster_full,
         front=front, arms_front=_arms_front(body, frame, shape, sleeves_full), bare_body=bare_body,
         skin=skin & ~dressed_full, shape=shape,
     )
+
+
+def _coloured_as_the_other(
+    image: np.ndarray, top: np.ndarray, bottoms: np.ndarray, top_colours: np.ndarray, bottom_colours: np.ndarray,
+    reach: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the line between the old top and bottoms (bool ``(H, W)`` each) is wrong by their colours:
+    ``(bottoms pixels of the top's colour, top pixels of the bottoms' colour)``, each within ``reach`` px of the
+    other garment and joining it; a pixel is of the other's colour when its distance to the other's palette
+    (Lab8 ``(k, 3)``) is under :attr:`ParseRules.split_refine_margin` times that to its own, lightness weighted
+    down (a hem's shadow is still the top). The parse splits the two at half resolution and its outline is
+    smoothed: a white top's mask reached a few px into the jeans below it, and a strip of the old jeans stayed
+    between the top and new trousers. Pixels joining the other garment only: a blue stripe in a white top's
+    print, clear of the jeans, is the top's."""
+    empty = np.zeros_like(top)
+    if reach < 1.0 or not len(top_colours) or not len(bottom_colours) or not top.any() or not bottoms.any():
+        return empty, empty
+    band = (top & masks.grow(bottoms, reach)) | (bottoms & masks.grow(top, reach))
+    if not band.any():
+        return empty, empty
+    x, y, w, h = cv2.boundingRect(band.view(np.uint8))
+    box = (slice(y, y + h), slice(x, x + w))
+    weight = np.array([RULES.sleeve_lightness_weight, 1.0, 1.0], np.float32)
+    lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB).astype(np.float32) * weight
+    d_top, _ = palette_distance(lab, band[box], top_colours * weight)
+    d_bottom, _ = palette_distance(lab, band[box], bottom_colours * weight)
+    margin = RULES.split_refine_margin
+
+    def joined(mine: np.ndarray, like_other: np.ndarray, other: np.ndarray) -> np.ndarray:
+        # Solid runs, not specks (a print's dots of the other's colours): opened, then closed over the specks
+        # of its own colours left inside (a crochet's dark stitches in its white hem).
+        found = cv2.morphologyEx((band[box] & mine & like_other).astype(np.uint8), cv2.MORPH_OPEN,
+                                 np.ones((3, 3), np.uint8)).astype(bool)
+        found = masks.close(found, RULES.split_refine_close_px) & band[box] & mine
+        found = masks.keep_touching(found, masks.grow(other, 1.5))
+        # The new line smoothed as the parse's outlines are (pixel by pixel it is ragged, and a new garment
+        # cut along it would be too): the other garment with what joins it, its outline smoothed.
+        return masks.smooth_outline(other | found, RULES.outline_smooth_px) & mine & band[box]
+
+    top_coloured, bottoms_coloured = empty.copy(), empty.copy()
+    top_coloured[box] = joined(bottoms[box], d_top < margin * d_bottom, top[box])
+    bottoms_coloured[box] = joined(top[box], d_bottom < margin * d_top, bottoms[box])
+    return top_coloured, bottoms_coloured
 
 
 def _past_outline(image: np.ndarray, body: BodyAnalysis, clothing: np.ndarray, reach: float) -> np.ndarray:
