@@ -739,8 +739,7 @@ def _at_full_size(
     fabric = max(1, round(RULES.fabric_u * frame.unit_px))
     shape = shape.fitted_to(sleeves_full, ("arm_left", "arm_right"), RULES.arm_share_range, inset_px=fabric)
     top_seen, bottoms_seen = seen(top), seen(bottoms)
-    top_coloured, bottoms_coloured = _coloured_as_the_other(image, top_seen, bottoms_seen, *palettes,
-                                                            RULES.split_refine_u * frame.unit_px)
+    top_coloured, bottoms_coloured = _coloured_as_the_other(image, top_seen, bottoms_seen, *palettes, frame.unit_px)
     continued, beside = _limb_continuations(skin, top_seen | bottoms_seen | sleeves_full, full, frame, shape)
     caps = np.zeros(size, np.uint8)
     neck = frame.centre(frame.neck_base_depth_px)
@@ -764,17 +763,19 @@ def _at_full_size(
 
 def _coloured_as_the_other(
     image: np.ndarray, top: np.ndarray, bottoms: np.ndarray, top_colours: np.ndarray, bottom_colours: np.ndarray,
-    reach: float,
+    unit: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where the line between the old top and bottoms (bool ``(H, W)`` each) is wrong by their colours:
     ``(bottoms pixels of the top's colour, top pixels of the bottoms' colour)``, each within ``reach`` px of the
     other garment and joining it; a pixel is of the other's colour when its distance to the other's palette
     (Lab8 ``(k, 3)``) is under :attr:`ParseRules.split_refine_margin` times that to its own, lightness weighted
-    down (a hem's shadow is still the top). The parse splits the two at half resolution and its outline is
-    smoothed: a white top's mask reached a few px into the jeans below it, and a strip of the old jeans stayed
-    between the top and new trousers. Pixels joining the other garment only: a blue stripe in a white top's
-    print, clear of the jeans, is the top's."""
+    down (a hem's shadow is still the top); ``reach`` is :attr:`ParseRules.split_refine_u` of the body's
+    ``unit`` (px). The parse splits the two at half resolution and its outline is smoothed: a white top's mask
+    reached a few px into the jeans below it, and a strip of the old jeans stayed between the top and new
+    trousers. Pixels joining the other garment only: a blue stripe in a white top's print, clear of the jeans,
+    is the top's."""
     empty = np.zeros_like(top)
+    reach = RULES.split_refine_u * unit
     if reach < 1.0 or not len(top_colours) or not len(bottom_colours) or not top.any() or not bottoms.any():
         return empty, empty
     band = (top & masks.grow(bottoms, reach)) | (bottoms & masks.grow(top, reach))
@@ -789,8 +790,9 @@ def _coloured_as_the_other(
     margin = RULES.split_refine_margin
 
     def joined(mine: np.ndarray, like_other: np.ndarray, other: np.ndarray) -> np.ndarray:
-        # Solid runs, not specks (a print's dots of the other's colours): opened, then closed over the specks
-        # of its own colours left inside (a crochet's dark stitches in its white hem).
+        # Solid runs, not specks or thin lines (a print's dots of the other's colours, a leopard's spots by a black
+        # top: a run one pixel wide is as likely the print): opened, then closed over the specks of its own
+        # colours left inside (a crochet's dark stitches in its white hem).
         found = cv2.morphologyEx((band[box] & mine & like_other).astype(np.uint8), cv2.MORPH_OPEN,
                                  np.ones((3, 3), np.uint8)).astype(bool)
         found = masks.close(found, RULES.split_refine_close_px) & band[box] & mine
