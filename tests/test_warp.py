@@ -300,7 +300,10 @@ def _with_old_hem(case_id: str) -> tuple[bd.BodyAnalysis, object, float]:
     person = load_eval_image(case["person"])
     body = analyze_body(person)
     garment = analyze_garment(load_eval_image(case["garment"]), case["category"])
-    return body, garment, prepare_person(person, body, case["category"]).old_hem_tl
+    old_hem = prepare_person(person, body, case["category"]).old_hem_tl
+    # The pipeline warps while the preparation is made, so it reads the hem from the person model itself.
+    assert old_hem == body.person.clothing.hem_tl_for(case["category"], body.person.frame)
+    return body, garment, old_hem
 
 
 @pytest.mark.parametrize("case_id", ["v05", "v12"])

@@ -355,12 +355,16 @@ def _render(
     from .stages import composite as composite_stage
     from .stages import warp as warp_stage
 
-    with _timed(timings, "composite"):
-        prepared = prepare_person_cached(person_rgb, body, garment_info.category)
+    # The person's side of the composite (cached per photo and category) is made on the helper thread while the
+    # garment is warped: neither needs the other.
+    category = garment_info.category
+    preparing = _side_threads(settings.side_thread).submit(prepare_person_cached, person_rgb, body, category)
     with _timed(timings, "warp"):
         # Placed to meet the old clothing's hem where it nearly does, before it is drawn (once).
-        warped = warp_stage.warp_garment(garment_info, body, old_hem_tl=prepared.old_hem_tl)
+        old_hem_tl = body.person.clothing.hem_tl_for(category, body.person.frame)  # the preparation's, too
+        warped = warp_stage.warp_garment(garment_info, body, old_hem_tl=old_hem_tl)
     with _timed(timings, "composite"):
+        prepared = preparing.result()
         rendered = composite_stage.composite(person_rgb, body, warped, edit_mask=edit_mask, prepared=prepared)
     if body.person.clothing.outer is not None and warped.category != "lower":
         notes.append(OUTERWEAR_NOTE)
