@@ -30,7 +30,8 @@ class Settings:
     review_org: str = ""  # or belong to this Hugging Face organisation
     cache_ttl_s: int = 600  # Gradio deletes uploads/outputs older than this
     concurrency: int = 2  # try-ons running at once in the app queue
-    side_thread: bool = True  # analyse the garment on a helper thread while the person is analysed
+    side_thread: bool = True  # a helper thread: the garment analysed beside the person, the person prepared
+    # beside the warp (False: one after the other, on one core)
     queue_size: int = 32  # requests waiting in the app queue
     result_cache_mb: int = 256  # try-on results held for flagging and the lazy panels: MB on disk in all
     result_ttl_s: int = 600  # results, and browser/API sessions idle this long, are forgotten
