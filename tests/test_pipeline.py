@@ -150,3 +150,21 @@ def test_without_the_side_thread_the_stages_run_one_after_the_other() -> None:
                     settings=settings)
     stages = sum(seconds for stage, seconds in result.timings.items() if stage != "total")
     assert result.timings["total"] >= stages
+
+
+def test_the_helper_threads_work_in_a_forked_process() -> None:
+    # ZeroGPU runs the GPU function in a fork of the server: a pool inherited from the parent has no threads
+    # there, and work handed to it would wait for ever. Each process makes its own.
+    import os
+
+    from tryon.pipeline import _side_threads
+
+    assert _side_threads().submit(lambda: 1).result(timeout=10) == 1  # the parent's pool, threads started
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit code
+        try:
+            os._exit(0 if _side_threads().submit(lambda: 2).result(timeout=10) == 2 else 1)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -294,13 +295,17 @@ class _Inline(Executor):
         return done
 
 
-@functools.cache
 def _side_threads(enabled: bool = True) -> Executor:
-    """The threads :func:`try_on` analyses garments on, made on first use (none when not ``enabled``:
-    one request then keeps to one core, as a lookbook's single-thread baseline needs)."""
-    if not enabled:
-        return _Inline()
-    return ThreadPoolExecutor(max_workers=SIDE_THREADS, thread_name_prefix="tryon-garment")
+    """The threads :func:`try_on` analyses garments on, made on first use in each process (none when not
+    ``enabled``: one request then keeps to one core, as a lookbook's single-thread baseline needs)."""
+    return _threads_of(os.getpid()) if enabled else _Inline()
+
+
+@functools.cache
+def _threads_of(pid: int) -> ThreadPoolExecutor:
+    # One pool per process: a process forked from one that had the pool (ZeroGPU runs the GPU function in a
+    # fork) inherits it without its threads, and work handed to it would wait for ever.
+    return ThreadPoolExecutor(max_workers=SIDE_THREADS, thread_name_prefix="tryon-side")
 
 
 def _dress_up(
