@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..config import get_settings
 from ..errors import TryOnError
 from .plan import FAILED
 from .work import (
@@ -110,8 +111,10 @@ def _render_task(jobs: list[PairJob], refs: list[Any]) -> list[PairOutcome]:
     """Warp pairs of one person, one after another. ``refs`` (the person's analysis, then each pair's
     garment's) is a list so Ray passes the references, not the values."""
     _limit_threads()
+    # One CPU a task: try_on's helper thread would only share it (and the analyses come from the store).
+    settings = dataclasses.replace(get_settings(), side_thread=False)
     person = _fetch(jobs[0].person, refs[0])
-    return [dataclasses.replace(render_pair(job, person, _fetch(job.garment, ref)), batch=len(jobs))
+    return [dataclasses.replace(render_pair(job, person, _fetch(job.garment, ref), settings), batch=len(jobs))
             for job, ref in zip(jobs, refs[1:], strict=True)]
 
 
