@@ -377,13 +377,14 @@ def _coverage(body: BodyAnalysis, garment_mask: np.ndarray, category: str) -> fl
     frame = body.person.frame
     region = np.zeros(body.size, bool)
     if category in ("upper", "dress"):
-        depth = frame.depth_map_tl()
-        h, w = body.size
-        ys, xs = np.mgrid[0:h, 0:w]
-        across = np.abs((xs - frame.mid_shoulder[0]) * frame.across[0]
-                        + (ys - frame.mid_shoulder[1]) * frame.across[1])
-        chest = (depth > RULES.chest_tl[0]) & (depth < RULES.chest_tl[1])
-        region |= chest & (across < RULES.chest_half_u * frame.unit_px)
+        # The chest: a rectangle in the torso's frame (drawn, not tested pixel by pixel over the whole photo).
+        half = RULES.chest_half_u * frame.unit_px
+        corners = [frame.mid_shoulder + depth * frame.torso_px * frame.down + side * half * frame.across
+                   for depth, side in ((RULES.chest_tl[0], -1), (RULES.chest_tl[0], 1), (RULES.chest_tl[1], 1),
+                                       (RULES.chest_tl[1], -1))]
+        canvas = np.zeros(body.size, np.uint8)
+        cv2.fillConvexPoly(canvas, np.round(np.array(corners)).astype(np.int32), 1)
+        region |= canvas.astype(bool)
     if category in ("lower", "dress"):
         for hip, knee, limb in ((LEFT_HIP, LEFT_KNEE, "leg_left"), (RIGHT_HIP, RIGHT_KNEE, "leg_right")):
             if body.visibility[[hip, knee]].min() < VISIBLE_MIN:
