@@ -280,7 +280,7 @@ def try_on(
     )
 
 
-SIDE_THREADS = 8  # garment analyses running beside a person's at once (more requests wait for a thread)
+SIDE_THREADS = 8  # helper jobs (garment analyses, person preparations) at once; more wait for a thread
 
 
 class _Inline(Executor):
@@ -296,8 +296,9 @@ class _Inline(Executor):
 
 
 def _side_threads(enabled: bool = True) -> Executor:
-    """The threads :func:`try_on` analyses garments on, made on first use in each process (none when not
-    ``enabled``: one request then keeps to one core, as a lookbook's single-thread baseline needs)."""
+    """The threads :func:`try_on` analyses the garment and prepares the person on, made on first use in each
+    process (none when not ``enabled``: one request then keeps to one core, as a lookbook's single-thread baseline
+    needs). Their jobs never wait for one another, so a full pool only queues."""
     return _threads_of(os.getpid()) if enabled else _Inline()
 
 
