@@ -300,9 +300,10 @@ def _with_old_hem(case_id: str) -> tuple[bd.BodyAnalysis, object, float]:
     person = load_eval_image(case["person"])
     body = analyze_body(person)
     garment = analyze_garment(load_eval_image(case["garment"]), case["category"])
-    old_hem = prepare_person(person, body, case["category"]).old_hem_tl
-    # The pipeline warps while the preparation is made, so it reads the hem from the person model itself.
-    assert old_hem == body.person.clothing.hem_tl_for(case["category"], body.person.frame)
+    old_hem = body.person.clothing.hem_tl_for(case["category"], body.person.frame)
+    # The pipeline warps while the preparation is made, so it reads the hem from the person model itself:
+    # the hem the composite's scene meets.
+    assert old_hem == prepare_person(person, body, case["category"]).scene.top_hem
     return body, garment, old_hem
 
 

@@ -494,12 +494,6 @@ class PreparedPerson:
     noise_level: float
     sharpness: float
 
-    @property
-    def old_hem_tl(self) -> float | None:
-        """Where the old clothing over or under the new garment ends (torso lengths below the shoulder
-        joints), for :func:`~tryon.stages.warp.warp_garment`'s ``old_hem_tl``; None when unknown."""
-        return self.scene.top_hem
-
 
 def prepare_person(person: np.ndarray, body: BodyAnalysis, category: str) -> PreparedPerson:
     """The garment-independent part of :func:`composite` for ``person`` (RGB uint8 ``(H, W, 3)``),
