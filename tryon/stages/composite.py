@@ -624,8 +624,7 @@ def _hair_rim(
     new_rgb, new_w = spread(out, changed)
     colour = person[box][inner].astype(np.float32)
 
-    # On chromaticity: hair shades the garment under it (a navy fringe is darker than both colours). Not a
-    # black garment's: its hue is noise.
+    # On chromaticity: hair shades the garment under it (a navy fringe is darker than both colours).
     def chroma(rgb: np.ndarray) -> np.ndarray:
         return rgb / (rgb.sum(axis=1, keepdims=True) + 1.0)
 
