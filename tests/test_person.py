@@ -154,6 +154,24 @@ def test_the_forearm_carries_on_past_the_wrist_to_the_hand() -> None:
     assert arm[y, x]  # as wide as the wrist, not narrowing in a cap
 
 
+def test_the_shin_carries_on_past_the_ankle_to_the_heel() -> None:
+    # A trouser hem over the shoe's top, removed, bares the ankle down into the shoe's opening: a
+    # round cap at the joint left a painted stump with backdrop between it and the shoe.
+    frame = BodyFrame.from_landmarks(*standing(), (1100, 600))  # the feet in the photo
+    shape = BodyShape.of(frame)
+    knee, ankle = frame.chain("leg_right")[1:]
+    down = (ankle - knee) / np.linalg.norm(ankle - knee)
+    radius = shape.limb_radius_px("leg_right", 1e6)  # the ankle's
+    leg = shape.limbs_mask(("leg_right",))
+    x, y = np.round(ankle + (PROPORTIONS.ankle_reach_share - 0.1) * radius * down).astype(int)
+    assert leg[y, x]
+    side = np.array([-down[1], down[0]])
+    x, y = np.round(ankle + 0.9 * radius * down + 0.8 * radius * side).astype(int)
+    assert leg[y, x]  # as wide as the ankle, not narrowing in a cap
+    x, y = np.round(ankle + (PROPORTIONS.ankle_reach_share + 1.2) * radius * down).astype(int)
+    assert not leg[y, x]  # not on down to the floor
+
+
 def test_roundness_is_zero_on_the_axis_and_one_on_the_outline() -> None:
     frame = BodyFrame.from_landmarks(*standing(), SIZE)
     shape = BodyShape.of(frame)

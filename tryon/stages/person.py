@@ -102,6 +102,7 @@ class Proportions:
     girth_scale_range: tuple[float, float] = (0.8, 1.5)  # ...and how far from the model it may go
     arm_start_u: float = 0.12
     wrist_reach_share: float = 1.0  # the wrist carries on this many of its radii past the joint (the hand's heel)
+    ankle_reach_share: float = 1.5  # and the ankle as many of its own down to the heel (inside a shoe's opening)
     # A limb under a close sleeve (BodyShape.fitted_to): the sleeve's run across the bone is measured at
     # stations down each segment, and the segment fitted where enough of them give a radius near the model's.
     hug_span: tuple[float, float] = (0.1, 0.9)
@@ -313,7 +314,8 @@ class BodyShape:
                 scales.update(dict.fromkeys(pair, scale))
             segments = tuple(dataclasses.replace(s, ra=s.ra * scales[s.limb], rb=s.rb * scales[s.limb])
                              if s.limb in scales else s for s in segments)
-        return cls(frame=frame, profile=_torso_profile(frame), segments=_wrists(_thighs_meet(frame, segments)))
+        segments = _wrists_and_ankles(_thighs_meet(frame, segments))
+        return cls(frame=frame, profile=_torso_profile(frame), segments=segments)
 
     def half_width_px(self, depth_tl: float | np.ndarray) -> float | np.ndarray:
         """The bare torso's half-width (px) at ``depth_tl``."""
@@ -478,16 +480,17 @@ def _limb_segments(frame: BodyFrame) -> tuple[Segment, ...]:
     return tuple(segments)
 
 
-def _wrists(segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
+def _wrists_and_ankles(segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
     """``segments`` with each forearm carried on past the wrist joint as wide as it ends there, to where
-    the hand's heel begins: a forearm ending at the joint in a round cap left a notch of backdrop
-    between a painted arm and the hand below an old cuff."""
+    the hand's heel begins, and each shin past the ankle joint to the heel: a limb ending at the joint in
+    a round cap left a notch of backdrop between a painted arm and the hand below an old cuff, and a
+    painted shin's rounded stump above a shoe whose top a trouser hem had covered."""
     out = []
     for s, following in zip(segments, (*segments[1:], None), strict=True):
         out.append(s)
-        if s.limb.startswith("arm") and (following is None or following.limb != s.limb):
-            reach = PROPORTIONS.wrist_reach_share * s.rb
-            out.append(Segment(s.b, s.b + reach * _unit_vector(s.b - s.a), s.rb, s.rb, s.limb))
+        if s.limb.startswith(("arm", "leg")) and (following is None or following.limb != s.limb):
+            share = PROPORTIONS.wrist_reach_share if s.limb.startswith("arm") else PROPORTIONS.ankle_reach_share
+            out.append(Segment(s.b, s.b + share * s.rb * _unit_vector(s.b - s.a), s.rb, s.rb, s.limb))
     return tuple(out)
 
 
