@@ -356,6 +356,20 @@ def test_a_dress_does_not_run_down_the_bare_shins_as_a_strip(relpath: str) -> No
     assert strips.mean() < 0.33  # 0.44-0.50 of the rows before
 
 
+def test_a_trouser_hem_over_the_shoes_is_the_trousers_and_bares_the_ankle() -> None:
+    # v12, v13, v15, v53's person: print trousers whose hems break over strapped flats, a few cm below the
+    # ankle joints. Parsed only down to just below the joint, their lowest stripe stayed under a new dress.
+    _, body = analysed("person/dresscode_049447_0.jpg")
+    frame, clothing = body.person.frame, body.person.clothing
+    for leg in ("leg_left", "leg_right"):
+        knee, ankle = frame.chain(leg)[1:]
+        down = (ankle - knee) / np.linalg.norm(ankle - knee)
+        x, y = np.round(ankle + 0.08 * frame.unit_px * down).astype(int)  # ~3 cm below the joint
+        box = (slice(y - 2, y + 3), slice(x - 2, x + 3))
+        assert clothing.bottoms[box].mean() > 0.8
+        assert clothing.bare_body[box].all()  # the ankle under it, not backdrop
+
+
 def test_a_white_tanks_straps_on_pale_shoulders_are_the_old_top() -> None:
     # v28: the white tank's straps and edges passed the skin test (the skin's chroma model is wide on pale
     # skin) and were left standing when the new blouse's shoulders did not cover them. White has no skin's hue.

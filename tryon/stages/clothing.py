@@ -87,7 +87,7 @@ class ParseRules:
     hair_depth_tl: float = 0.6  # ...and is looked for above this depth...
     hair_lab8: float = 15.0  # ...in the colours of the hair on the head...
     hair_margin: float = 1.5  # ...when this many times nearer to them than to the top's colours
-    ankle_margin_u: float = 0.04  # a trouser hem over the ankle reaches this far below the joint
+    ankle_margin_u: float = 0.1  # a trouser hem breaking over the shoe reaches this far below the joint (~3.5 cm)
     ankle_half_width_u: float = 0.5
     hand_grow_u: float = 0.03  # a hand reaches this far past its visible skin
     bare_upper_arm_share: float = 0.5  # an upper arm this much skin is bare: the old top had no sleeve there

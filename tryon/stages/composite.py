@@ -1035,9 +1035,10 @@ def _fill_layers(
     # The skin the photo shows, clear of the old garment's anti-aliased rim (a dark line along a hem).
     visible = _person_model(body).clothing.skin & body.person_mask & ~masks.grow(scene.old, FILL_GROW_PX + RIM_PX)
     base = down(person)
-    profiles = _shade_profiles_of(scene.shape, base, down(skin_colour),
-                                  down(visible & ~body.regions.union(("face_hair", "hand_left", "hand_right"))) > 0.5,
-                                  origin, scale)
+    # Over all the skin the photo shows, at its full size (at most PROFILE_SAMPLES px): not only around the fill,
+    # whose box would take a part's profile in or leave it out by where the old garment happens to end.
+    profiles = _shade_profiles_of(scene.shape, person, skin_colour,
+                                  visible & ~body.regions.union(("face_hair", "hand_left", "hand_right")), (0, 0), 1)
     round_ = _round_shade(scene.shape, where, origin, scale, sunit, profiles)[zy, zx]
     limbs = [down(body.regions.union(names)) > 0.5 for _, names in SKIN_GROUPS]
     round_ = _as_light_on_average(round_, (down(scene.bare_body) > 0.5)[zy, zx], limbs, (zy, zx),
