@@ -580,6 +580,31 @@ def _bared_midriff() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     return luma, filled, result.garment_mask, float(body.shoulder_width)
 
 
+@pytest.mark.parametrize("case_id", ["v54", "v57"])
+def test_the_skin_below_an_old_hem_is_not_lifted_into_a_light_band(case_id: str) -> None:
+    # Midi dresses over bare shins: below the old hem the skin is in its shadow, lifted to meet the painted
+    # thigh. Lifted to the averages of the fill and of the skin further on (each lighter than right at the hem),
+    # it drew a light band along the old hem across each knee.
+    _, body, _, result = _render(case_id)
+    luma = _luma(result.image)
+    old = result.layers["old_garment"]
+    frame = body.person.frame
+    excess = []
+    for leg in ("leg_left", "leg_right"):
+        _, knee, ankle = frame.chain(leg)
+        below = (np.arange(old.shape[0]) > knee[1] - 0.3 * frame.unit_px) & (np.arange(old.shape[0]) < ankle[1])
+        for x in range(int(knee[0] - 0.05 * frame.unit_px), int(knee[0] + 0.05 * frame.unit_px)):
+            rows = np.flatnonzero(old[:, x] & below)
+            if not len(rows) or not result.layers["skin_filled"][rows[-1] - 3, x]:
+                continue
+            hem = rows[-1]
+            ring = luma[hem + 1 : hem + 9, x].max()
+            sides = max(luma[hem - 3, x], np.median(luma[hem + 10 : hem + 16, x]))
+            excess.append(ring - sides)
+    assert len(excess) >= 10
+    assert np.median(excess) < 1.0  # 3-3.5 grey levels at the median before, up to 6.5 (v54)
+
+
 def test_a_hem_casts_a_soft_shadow_on_the_bared_midriff() -> None:
     luma, filled, garment, unit = _bared_midriff()
     under, further = [], []

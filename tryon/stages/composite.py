@@ -153,12 +153,13 @@ MATCH_MIN_PIXELS = 400
 GARMENT_CORE_ALPHA = 0.9
 FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)
 # The old garment darkened the skin along its edges (its contact shadow, a seam's): left on the visible skin
-# beside a fill, it drew the garment's outline there (v25's halter edges down the chest). Within the fills' own
-# reach (FILL_GROW_PX) the visible skin is lit at least as the light running smoothly from the fill's to its own
-# that far and this many units further out; its detail finer than EDGE_DETAIL_PX (grain, pores) stays.
+# beside a fill, it drew the garment's outline there (v25's halter edges down the chest). Up to FILL_GROW_PX and
+# this many units further out, the visible skin is lit at least as the light running smoothly from the fill's to
+# its own beyond; its detail finer than EDGE_DETAIL_PX (grain, pores) stays.
 EDGE_SHADOW_U = 0.02
 EDGE_DETAIL_PX = 0.7
-EDGE_MIN_WEIGHT = 0.05  # ...where both the fill and the skin further out lie near enough to be averaged
+EDGE_MIN_WEIGHT = 0.05  # ...where both the fill and the skin further out lie near enough (a Gaussian's support)
+EDGE_END_PX = 1.5  # sigma: the light at each end of the lift is its nearest pixel's, smoothed this much
 EDGE_SCALE = 2  # the averages are worked out at 1 / this of the resolution (they are smooth)
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs...
 SKIRT_CONE = 0.3  # ...and, further down, this share of its drop below the hips (an A-line's flare)
@@ -801,7 +802,10 @@ def _uncover(
                & ~scene.front[crop] & ~arm & (alpha < FILL_SHOWN_ALPHA))
     if edit is not None:
         visible &= edit
-    return _without_edge_shadow(out, shown, visible, near, prepared.unit), uncovered, near
+    # The old garment's shadow reaches as far onto the skin as the lift runs (see _without_edge_shadow): the
+    # skin it lifts beyond the fills' reach changes too.
+    lifted = visible & masks.grow(uncovered, FILL_GROW_PX + EDGE_SHADOW_U * prepared.unit)
+    return _without_edge_shadow(out, shown, visible, near | lifted, prepared.unit), uncovered, near | lifted
 
 
 def _without_edge_shadow(
@@ -809,34 +813,50 @@ def _without_edge_shadow(
 ) -> np.ndarray:
     """``out`` (float32 RGB on the crop, changed in place and returned) with the old garment's edge shadow
     lifted off the visible skin beside the skin fills that show (``shown``, ``visible``: bool on the crop)
-    within the fills' ``reach`` (bool): the skin is lit at least as the light running smoothly from the
-    fill's to its own :data:`FILL_GROW_PX` and :data:`EDGE_SHADOW_U` further out (each a Gaussian average
-    over that width), its fine detail (above :data:`EDGE_DETAIL_PX`) kept. Lifted further out, the skin
-    showed a lighter band with an edge where the lift ended."""
+    within ``reach`` (bool): the skin is lit at least as the light running smoothly from the fill's right beside
+    it to the skin's own just past :data:`FILL_GROW_PX` and :data:`EDGE_SHADOW_U` further out (each its nearest
+    pixel's, smoothed over :data:`EDGE_END_PX`), its fine detail (above :data:`EDGE_DETAIL_PX`) kept. Lifted to
+    Gaussian averages over that width instead, lighter where the fill brightens away from the skin it meets or
+    the skin further on, the skin drew a light band along the old hem (v54's knees)."""
     width = FILL_GROW_PX + EDGE_SHADOW_U * unit
     ys, xs = np.nonzero(visible & reach & ~shown)
     if not len(ys):
         return out
     box = _box(ys, xs, int(np.ceil(3 * width)) + 1, shown.shape)
+    if not shown[box].any():
+        return out
     ys, xs = ys - box[0].start, xs - box[1].start
-    dist = cv2.distanceTransform((~shown[box]).astype(np.uint8), cv2.DIST_L2, 3)
+    dist, to_fill = _nearest(shown[box])
     beyond = visible[box] & (dist > width)
+    if not beyond.any():  # a narrow strip of skin between two fills has no "further out"
+        return out
+    _, to_skin = _nearest(beyond)
+
+    def support(where: np.ndarray) -> np.ndarray:  # how much of ``where`` lies within about the width
+        return _smooth_field(where.astype(np.float32), where, width, EDGE_SCALE)[1][ys, xs]
+
+    # Only where both sides lie near enough.
+    ok = (support(shown[box]) > EDGE_MIN_WEIGHT) & (support(beyond) > EDGE_MIN_WEIGHT)
+    ys, xs = ys[ok], xs[ok]
+    if not len(ys):
+        return out
     part = out[box]
-
-    def spread(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        field, support = _smooth_field(part, where, width, EDGE_SCALE)
-        return field[ys, xs], support[ys, xs]
-
-    (fill, fill_w), (skin, skin_w) = spread(shown[box]), spread(beyond)
-    # Only where both sides are measured (a narrow strip of skin between two fills has no "further out").
-    ok = (fill_w > EDGE_MIN_WEIGHT) & (skin_w > EDGE_MIN_WEIGHT)
-    ys, xs, fill, skin = ys[ok], xs[ok], fill[ok], skin[ok]
     t = (np.minimum(dist[ys, xs], width) / width)[:, None]
     detail = part[ys, xs] - cv2.GaussianBlur(part, (0, 0), EDGE_DETAIL_PX)[ys, xs]
+    ends = cv2.GaussianBlur(part, (0, 0), EDGE_END_PX).reshape(-1, 3)
+    lit = (1.0 - t) * ends[to_fill[ys, xs]] + t * ends[to_skin[ys, xs]] + detail
     # Lifted only: the shadow is darker than both sides; skin lit brighter than a fill beside it stays as it is
     # (the fill is the made-up side, not the skin).
-    part[ys, xs] = np.maximum(part[ys, xs], (1.0 - t) * fill + t * skin + detail)
+    part[ys, xs] = np.maximum(part[ys, xs], lit)
     return out
+
+
+def _nearest(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's distance to the nearest pixel of ``mask`` (bool ``(h, w)``, not empty) and that pixel's
+    flat index (float32, int64 ``(h, w)``)."""
+    dist, label = cv2.distanceTransformWithLabels((~mask).astype(np.uint8), cv2.DIST_L2, 3,
+                                                  labelType=cv2.DIST_LABEL_PIXEL)
+    return dist, np.flatnonzero(mask.ravel())[np.maximum(label, 1) - 1]
 
 
 def _dress(
