@@ -153,9 +153,9 @@ MATCH_MIN_PIXELS = 400
 GARMENT_CORE_ALPHA = 0.9
 FILL_SHOWN_ALPHA = 0.01  # a fill shows where the garment's alpha is below this (the layers reported)
 # The old garment darkened the skin along its edges (its contact shadow, a seam's): left on the visible skin
-# beside a fill, it drew the garment's outline there (v25's halter edges down the chest). Up to FILL_GROW_PX and
-# this many units further out, the visible skin is lit at least as the light running smoothly from the fill's to
-# its own beyond; its detail finer than EDGE_DETAIL_PX (grain, pores) stays.
+# beside a fill, it drew the garment's outline there (v25's halter edges down the chest). Within the fills' own
+# reach (FILL_GROW_PX) the visible skin is lit at least as the light running smoothly from the fill's to its own
+# that far and this many units further out; its detail finer than EDGE_DETAIL_PX (grain, pores) stays.
 EDGE_SHADOW_U = 0.02
 EDGE_DETAIL_PX = 0.7
 EDGE_MIN_WEIGHT = 0.05  # ...where both the fill and the skin further out lie near enough (a Gaussian's support)
@@ -802,10 +802,7 @@ def _uncover(
                & ~scene.front[crop] & ~arm & (alpha < FILL_SHOWN_ALPHA))
     if edit is not None:
         visible &= edit
-    # The old garment's shadow reaches as far onto the skin as the lift runs (see _without_edge_shadow): the
-    # skin it lifts beyond the fills' reach changes too.
-    lifted = visible & masks.grow(uncovered, FILL_GROW_PX + EDGE_SHADOW_U * prepared.unit)
-    return _without_edge_shadow(out, shown, visible, near | lifted, prepared.unit), uncovered, near | lifted
+    return _without_edge_shadow(out, shown, visible, near, prepared.unit), uncovered, near
 
 
 def _without_edge_shadow(
@@ -813,11 +810,13 @@ def _without_edge_shadow(
 ) -> np.ndarray:
     """``out`` (float32 RGB on the crop, changed in place and returned) with the old garment's edge shadow
     lifted off the visible skin beside the skin fills that show (``shown``, ``visible``: bool on the crop)
-    within ``reach`` (bool): the skin is lit at least as the light running smoothly from the fill's right beside
-    it to the skin's own just past :data:`FILL_GROW_PX` and :data:`EDGE_SHADOW_U` further out (each its nearest
-    pixel's, smoothed over :data:`EDGE_END_PX`), its fine detail (above :data:`EDGE_DETAIL_PX`) kept. Lifted to
-    Gaussian averages over that width instead, lighter where the fill brightens away from the skin it meets or
-    the skin further on, the skin drew a light band along the old hem (v54's knees)."""
+    within the fills' ``reach`` (bool): the skin is lit at least as the light running smoothly from the fill's
+    right beside it to the skin's own just past :data:`FILL_GROW_PX` and :data:`EDGE_SHADOW_U` further out (each
+    its nearest pixel's, smoothed over :data:`EDGE_END_PX`), its fine detail (above :data:`EDGE_DETAIL_PX`) kept.
+    Lifted to Gaussian averages over that width instead, lighter where the fill brightens away from the skin it
+    meets or the skin further on, the skin drew a light band along the old hem (v54's knees). Lifted further out,
+    the skin showed a lighter band with an edge where the lift ended, and dark strands of hair by a neck's fill
+    came up with it."""
     width = FILL_GROW_PX + EDGE_SHADOW_U * unit
     ys, xs = np.nonzero(visible & reach & ~shown)
     if not len(ys):
