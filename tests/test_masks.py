@@ -56,6 +56,16 @@ def test_fill_nearest_gives_every_inside_pixel_the_nearest_label() -> None:
     assert (out[:, :9] == 1).all() and (out[:, 11:] == 2).all()
 
 
+def test_nearest_gives_each_pixel_its_nearest_mask_pixel_and_the_distance_to_it() -> None:
+    mask = np.zeros((10, 20), bool)
+    mask[3, 2] = mask[6, 17] = True
+    dist, index = masks.nearest(mask)
+    ys, xs = np.divmod(index, mask.shape[1])
+    assert mask[ys, xs].all()
+    assert (xs[:, :8] == 2).all() and (xs[:, 13:] == 17).all()
+    assert dist[3, 2] == 0 and abs(dist[3, 7] - 5.0) < 0.1
+
+
 def test_upsampled_outlines_follow_the_shape_closer_than_blocks() -> None:
     small = np.zeros((20, 20), bool)
     yy, xx = np.mgrid[0:20, 0:20]

@@ -713,7 +713,7 @@ def try_on_progressive(
     stale = set(preview.check.problems) if preview.check is not None else set()
     notes = (*(note for note in preview.notes if note not in stale), *verdict.problems)
     # The preview's own total (its analyses overlapped), then the refinement and its check.
-    timings["total"] = preview.timings.get("total", 0.0) + time.perf_counter() - start
+    timings["total"] = preview.timings["total"] + time.perf_counter() - start
     yield dataclasses.replace(preview, image=rendered.image, edit_mask=rendered.edit_mask,
                               garment_mask=rendered.garment_mask, renderer="diffusion", check=verdict,
                               notes=notes, timings=timings)

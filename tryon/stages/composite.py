@@ -825,11 +825,11 @@ def _without_edge_shadow(
     if not shown[box].any():
         return out
     ys, xs = ys - box[0].start, xs - box[1].start
-    dist, to_fill = _nearest(shown[box])
+    dist, to_fill = masks.nearest(shown[box])
     beyond = visible[box] & (dist > width)
     if not beyond.any():  # a narrow strip of skin between two fills has no "further out"
         return out
-    _, to_skin = _nearest(beyond)
+    _, to_skin = masks.nearest(beyond)
 
     def support(where: np.ndarray) -> np.ndarray:  # how much of ``where`` lies within about the width
         return _smooth_field(where.astype(np.float32), where, width, EDGE_SCALE)[1][ys, xs]
@@ -848,14 +848,6 @@ def _without_edge_shadow(
     # (the fill is the made-up side, not the skin).
     part[ys, xs] = np.maximum(part[ys, xs], lit)
     return out
-
-
-def _nearest(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each pixel's distance to the nearest pixel of ``mask`` (bool ``(h, w)``, not empty) and that pixel's
-    flat index (float32, int64 ``(h, w)``)."""
-    dist, label = cv2.distanceTransformWithLabels((~mask).astype(np.uint8), cv2.DIST_L2, 3,
-                                                  labelType=cv2.DIST_LABEL_PIXEL)
-    return dist, np.flatnonzero(mask.ravel())[np.maximum(label, 1) - 1]
 
 
 def _dress(
@@ -1084,12 +1076,11 @@ def _fill_layers(
     if visible.any():
         # Carried from the skin right at the fill's edge (a shadow the old hem cast there goes on into the
         # fill), not from the skin's average further out: the two then meet without a step. Each fill
-        # pixel takes its nearest visible skin (the labels number the visible pixels in raster order),
+        # pixel takes its nearest visible skin,
         # smoothed over the fill, so where two stretches of the edge (a lit chest, a shadowed neck) hand
         # over, they blend instead of meeting on a line, and no single pixel's grain is drawn out.
-        dist, nearest = cv2.distanceTransformWithLabels((~visible).astype(np.uint8), cv2.DIST_L2, 5,
-                                                        labelType=cv2.DIST_LABEL_PIXEL)
-        source = np.flatnonzero(visible.ravel())[nearest[zy, zx] - 1]
+        dist, nearest = masks.nearest(visible, mask_size=5)
+        source = nearest[zy, zx]
         field = np.zeros_like(base)
         field[zy, zx] = base.reshape(-1, 3)[source]
         inside = where.astype(np.float32)

@@ -106,6 +106,15 @@ def fill_nearest(labels: np.ndarray, inside: np.ndarray) -> np.ndarray:
     return filled
 
 
+def nearest(mask: np.ndarray, mask_size: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's distance to the nearest pixel of ``mask`` (bool ``(H, W)``, not empty) and that pixel's flat
+    index into ``mask`` (float32, int64 ``(H, W)``); ``mask_size``: OpenCV's L2 distance mask (3, or 5: finer)."""
+    # distanceTransformWithLabels measures to the zero pixels, labelling each in raster order from 1.
+    dist, label = cv2.distanceTransformWithLabels((~mask).astype(np.uint8), cv2.DIST_L2, mask_size,
+                                                  labelType=cv2.DIST_LABEL_PIXEL)
+    return dist, np.flatnonzero(mask.ravel())[np.maximum(label, 1) - 1]
+
+
 def capsule(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float, value: int = 1) -> None:
     """Draw on a uint8 ``canvas`` a filled capsule (a thick line with round ends) of ``radius`` px."""
     thickness = max(1, round(2 * radius))
