@@ -664,6 +664,24 @@ def test_head_and_shoulders_crop_is_refused_for_a_top() -> None:
             check_visible(cropped, category)
 
 
+@pytest.mark.parametrize("relpath", ["person/vitonhd_01992_00.jpg", "person/ootd_model_1.png"])
+def test_a_waist_up_photo_takes_a_top_but_not_trousers_or_a_dress(relpath: str) -> None:
+    # A selfie or a mirror photo often ends at the waist: the hip joints are out of the photo, where pose
+    # still places them. A top can be tried on (it was refused: "the whole upper body"); trousers and a
+    # dress cannot, and the messages say what photo to use.
+    image, full = analysed(relpath)
+    shoulder_y = float(max(full.point(LEFT_SHOULDER)[1], full.point(RIGHT_SHOULDER)[1]))
+    hip_y = float(min(full.point(LEFT_HIP)[1], full.point(RIGHT_HIP)[1]))
+    bottom = int(shoulder_y + 0.75 * (hip_y - shoulder_y))  # at the waist, above the hip joints
+    cropped = analyze_body(np.ascontiguousarray(image[:bottom]))
+    assert not (cropped.in_frame(LEFT_HIP) and cropped.in_frame(RIGHT_HIP))
+    check_visible(cropped, "upper")
+    with pytest.raises(TryOnError, match="knees"):
+        check_visible(cropped, "lower")
+    with pytest.raises(TryOnError, match="mid-thigh"):
+        check_visible(cropped, "dress")
+
+
 def test_unknown_category_is_refused() -> None:
     _, body = analysed(FULL_BODY)
     with pytest.raises(TryOnError, match="upper, lower or dress"):

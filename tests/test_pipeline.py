@@ -168,3 +168,23 @@ def test_the_helper_threads_work_in_a_forked_process() -> None:
             os._exit(1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_top_on_a_waist_up_photo_runs_on_out_of_the_photo_like_the_old_one() -> None:
+    # v10's man cut at his hip joints, as a waist-up photo is: his black tee runs out of the photo. The new tee
+    # is tried on (it was refused) and runs out of the photo too, not ending above the edge over painted skin.
+    from conftest import load_eval_image
+
+    from tryon.stages.landmarks import LEFT_HIP, RIGHT_HIP
+
+    image = load_eval_image("person/dresscode_051918_0.jpg")
+    full = try_on(image, EVAL_DIR / "garment/dresscode_050181_1.jpg", category="upper")
+    scale = image.shape[0] / full.image.shape[0]
+    bottom = int(scale * min(full.body.point(LEFT_HIP)[1], full.body.point(RIGHT_HIP)[1]))
+    result = try_on(np.ascontiguousarray(image[:bottom]), EVAL_DIR / "garment/dresscode_050181_1.jpg",
+                    category="upper")
+    old = result.body.person.clothing.top[-3:]
+    assert old.sum() > 100  # the old tee reaches the edge
+    # Drawn to the last row (ended 2 px above it, over a line of painted skin, when the photo's edge was the
+    # old tee's hem).
+    assert result.garment_mask[-3:][old].mean() > 0.9

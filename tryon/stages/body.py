@@ -145,6 +145,12 @@ class DetectionRules:
     # Without knees in view, a dress needs the person seen below the hip joints by this fraction of the
     # shoulder-hip length (the top of the thighs: enough to place a dress's skirt; eval case v16).
     dress_below_hips_share: float = 0.15
+    # A top also suits a waist-up photo (a selfie, a mirror photo), the hip joints out of the frame: pose then
+    # places them from the rest of the body (within ~0.1-0.2 torso lengths on the eval photos cropped above
+    # the hips). The photo must show this share of the shoulder-hip length below the shoulders (the chest
+    # at least), and the placed hips must make a torso this long for the shoulder span (a wild guess, not a body).
+    upper_shown_share: float = 0.5
+    torso_per_shoulder_range: tuple[float, float] = (0.8, 2.5)
     # A person shorter than this share of the photo's height, or narrower than this share of its width
     # (a full-length portrait with room at the sides), is posed on a crop around them, with this share
     # of their size as room on every side.
@@ -511,7 +517,8 @@ def _silhouette(body: BodyAnalysis, frame: BodyFrame) -> Silhouette:
 def check_visible(body: BodyAnalysis, category: str) -> None:
     """Raise TryOnError if the body part that ``category`` dresses is not in the photo.
 
-    ``category``: "upper" needs both shoulders and both hips in frame; "lower" needs hips
+    ``category``: "upper" needs both shoulders in frame and both hips, or the body down to the chest at
+    least (a waist-up photo, see :attr:`DetectionRules.upper_shown_share`); "lower" needs hips
     and knees; "dress" needs shoulders and hips, and the photo must go on below the hips
     (knees in view, or the person seen at least a third of the shoulder-hip length below
     the hips: a dress on a person cropped at mid-thigh still shows its fit). The message
@@ -524,10 +531,10 @@ def check_visible(body: BodyAnalysis, category: str) -> None:
     hips = body.in_frame(LEFT_HIP) and body.in_frame(RIGHT_HIP)
     knees = body.in_frame(LEFT_KNEE) and body.in_frame(RIGHT_KNEE)
     if category == "upper":
-        if not (shoulders and hips):
+        if not (shoulders and (hips or _shows_chest(body))):
             raise TryOnError(
-                "The photo does not show the whole upper body: use a photo that shows you from the "
-                "head down to below the waist, facing the camera."
+                "The photo does not show enough of your upper body: use a photo that shows you from the "
+                "head down to at least the chest (down to the waist is best), facing the camera."
             )
     elif category == "lower":
         if not (hips and knees):
@@ -627,6 +634,19 @@ def _in_frame(point: np.ndarray, visibility: float, size: tuple[int, int]) -> bo
 
 def _shoulder_width(landmarks: np.ndarray) -> float:
     return float(np.linalg.norm(landmarks[LEFT_SHOULDER] - landmarks[RIGHT_SHOULDER]))
+
+
+def _shows_chest(body: BodyAnalysis) -> bool:
+    """The person is seen :attr:`DetectionRules.upper_shown_share` of the shoulder-hip length below the
+    shoulders, the hips placed where pose puts them (in the photo or below it) and making a body's torso."""
+    shoulders = 0.5 * (body.point(LEFT_SHOULDER) + body.point(RIGHT_SHOULDER))
+    hips = 0.5 * (body.point(LEFT_HIP) + body.point(RIGHT_HIP))
+    drop = float(hips[1] - shoulders[1])
+    low, high = DETECT.torso_per_shoulder_range
+    if not low * body.shoulder_width <= float(np.linalg.norm(hips - shoulders)) <= high * body.shoulder_width:
+        return False
+    rows = np.flatnonzero(body.person_mask.any(axis=1))
+    return bool(rows.size) and drop > 0 and rows[-1] >= shoulders[1] + DETECT.upper_shown_share * drop
 
 
 def _extends_below_hips(body: BodyAnalysis) -> bool:

@@ -103,6 +103,9 @@ class ParseRules:
     skin_band_from_tl: float = 0.1
     hem_percentile: float = 97  # the old top's hem: this percentile of its depths down the middle strip
     hem_min_pixels: int = 50
+    # A top that runs on out of the bottom of the photo (a waist-up photo) ends below it: its hem is put this
+    # far below the photo's edge, so a new top of about its length is drawn on out of the photo too.
+    hem_out_of_photo_tl: float = 0.1
     one_piece_lab8: float = 12.0  # clothing this near the other zone's colours is the same garment's...
     one_piece_share: float = 0.7  # ...and when this share of the chest and of the thighs is, it is one garment
     one_piece_cover: float = 0.5  # (the thighs' zone at least this much clothed)
@@ -1073,11 +1076,15 @@ def _sharpest_step(lab: np.ndarray, idx: np.ndarray, k: int, n_bins: int) -> int
 
 
 def _hem(half: _Half, top: np.ndarray) -> float | None:
-    """Depth (torso lengths) where the old top ends down the middle of the body, or None."""
+    """Depth (torso lengths) where the old top ends down the middle of the body, or None. Where it runs on
+    out of the photo, below the photo's edge (see :attr:`ParseRules.hem_out_of_photo_tl`)."""
     ys, xs = _middle_strip(half, top)
     if len(ys) < RULES.hem_min_pixels:
         return None
-    return float(np.percentile(half.depth[ys, xs], RULES.hem_percentile))
+    depths = half.depth[ys, xs]
+    if ys.max() >= top.shape[0] - 1:
+        return float(depths.max()) + RULES.hem_out_of_photo_tl
+    return float(np.percentile(depths, RULES.hem_percentile))
 
 
 def _one_piece(pal: _Palettes) -> bool:
