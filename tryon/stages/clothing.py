@@ -129,10 +129,15 @@ class ParseRules:
     cuff_stations: int = 3  # a flared cuff, beyond that reach, is looked for this many stations above the end
     # Open outerwear: the clothing within outer_centre_u of the body's axis and at the flanks (between
     # outer_flank_u) differ by outer_contrast_lab8 on outer_share of the depth bins (outer_bin_tl
-    # apart, at least outer_min_bins with outer_min_pixels each) down outer_depth_tl.
+    # apart, at least outer_min_bins with outer_min_pixels each) down outer_depth_tl: from below the neckline
+    # to below the chest, where a print on a tee's front has ended and a jacket's opening has not (a tee's
+    # big chest print, seen down to 0.45 only, passed for the inner top of a jacket). The flanks, the jacket,
+    # keep one colour down the body on outer_share of the bins (within outer_steady_lab8 of their median):
+    # a striped or crocheted top's colours change bin by bin at the flanks as in the middle.
     outer_centre_u: float = 0.1
     outer_flank_u: tuple[float, float] = (0.28, 0.5)
-    outer_depth_tl: tuple[float, float] = (0.05, 0.45)
+    outer_depth_tl: tuple[float, float] = (0.05, 0.7)
+    outer_steady_lab8: float = 20.0
     outer_bin_tl: float = 0.05
     outer_min_pixels: int = 12
     outer_min_bins: int = 5
@@ -481,10 +486,11 @@ def _open_outerwear(half: _Half, top: np.ndarray, sleeves: np.ndarray) -> np.nda
     """The outer layer of an open jacket (or cardigan, open hoodie) over a top, or None (bool, at the
     parse's resolution).
 
-    Down the upper chest, the clothing along the body's middle has one colour (the inner top, a
-    shirt) and the clothing at its flanks another, which the sleeves share (the jacket): on most of
-    the depth bins, from just below the neckline. A print on a plain top starts lower, a colour-blocked
-    top changes colour across, not down: neither is taken for a jacket.
+    Down the chest, the clothing along the body's middle has one colour (the inner top, a shirt) and the
+    clothing at its flanks another, steady down the body, which the sleeves share (the jacket): on most of
+    the depth bins, from just below the neckline to below the chest. A print on a plain top starts lower
+    and ends higher, a colour-blocked top changes colour across, not down, a striped one at its flanks
+    too: none is taken for a jacket.
     """
     torso = top & half.regions["torso"] & ~half.arms
     centre_mask = torso & (np.abs(half.across) < RULES.outer_centre_u)
@@ -495,14 +501,22 @@ def _open_outerwear(half: _Half, top: np.ndarray, sleeves: np.ndarray) -> np.nda
     centre_lab, centre_depth = half.lab[centre_mask], half.depth[centre_mask]
     flank_lab, flank_depth = half.lab[flank_mask], half.depth[flank_mask]
     known = differ = 0
+    flanks = []
     for lo, hi in itertools.pairwise(edges):
         centre = centre_lab[(centre_depth >= lo) & (centre_depth < hi)]
         flank = flank_lab[(flank_depth >= lo) & (flank_depth < hi)]
         if len(centre) < RULES.outer_min_pixels or len(flank) < RULES.outer_min_pixels:
             continue
         known += 1
-        differ += np.linalg.norm(np.median(centre, 0) - np.median(flank, 0)) > RULES.outer_contrast_lab8
+        flanks.append(np.median(flank, 0))
+        differ += np.linalg.norm(np.median(centre, 0) - flanks[-1]) > RULES.outer_contrast_lab8
     if known < RULES.outer_min_bins or differ < RULES.outer_share * known:
+        return None
+    # Lightness counts for less than colour (below): a dark jacket's fold in the light is the same jacket.
+    weight = np.array([RULES.outer_lightness_weight, 1.0, 1.0], np.float32)
+    flanks = np.array(flanks) * weight
+    steady = np.linalg.norm(flanks - np.median(flanks, 0), axis=1) <= RULES.outer_steady_lab8
+    if steady.mean() < RULES.outer_share:
         return None
     inner_colour = np.median(centre_lab[centre_depth < RULES.outer_depth_tl[1]], 0)
     outer_colour = np.median(flank_lab[flank_depth < RULES.outer_depth_tl[1]], 0)
@@ -512,7 +526,6 @@ def _open_outerwear(half: _Half, top: np.ndarray, sleeves: np.ndarray) -> np.nda
             return None
     # Lightness counts for less than colour: the inner top's edges in the jacket's shadow are darker, not another
     # colour (a pink tee's shaded strips beside a dark hoodie's fronts stayed with the hoodie).
-    weight = np.array([RULES.outer_lightness_weight, 1.0, 1.0], np.float32)
     nearer_outer = (np.linalg.norm((half.lab - outer_colour) * weight, axis=2)
                     < np.linalg.norm((half.lab - inner_colour) * weight, axis=2))
     inner = masks.keep_touching(top & ~sleeves & ~nearer_outer, centre_mask & ~nearer_outer)
