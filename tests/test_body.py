@@ -754,3 +754,21 @@ def test_an_open_hoodie_is_found_in_a_full_and_in_a_waist_up_photo(share: float 
     # 0.45 torso lengths only, the bins by the shoulder line, where the flanks show the tee, weighed more).
     body = analysed("person/idmvton_sam1.jpg")[1] if share is None else _waist_up("person/idmvton_sam1.jpg", share)
     assert body.person.clothing.outer is not None
+
+
+@pytest.mark.parametrize("colour", [(25, 25, 30), (235, 235, 240)])
+def test_a_phone_or_a_mask_over_the_cheeks_does_not_become_the_skin_colour(colour: tuple[int, int, int]) -> None:
+    # A mirror selfie: the phone hides the cheeks the skin colour is sampled on (or a white face mask does). The
+    # skin model was the phone's black: no skin was found at all, the bare arms parsed as sleeves and a new
+    # top was drawn with long black ones. Only colours some skin could have are sampled: the rest of the
+    # cheeks and the bare forearms give the person's own.
+    image, full = analysed("person/ootd_model_1.png")  # v26: bare arms, a white tank
+    x0, y0, x1, y1 = full.face_box
+    covered = image.copy()
+    covered[y0 + (y1 - y0) // 4: y1 + (y1 - y0) // 4, x0: x1 - (x1 - x0) // 8] = colour
+    body = analyze_body(covered)
+    assert np.linalg.norm(body.skin_lab_mean - full.skin_lab_mean) < 8.0
+    forearms = body.regions.union(("lower_arm_left", "lower_arm_right"))
+    assert (body.regions["skin"] & forearms).sum() > 0.6 * forearms.sum()
+    # No sleeves but the tank's straps, as without the phone (72,000 px of "sleeve" before).
+    assert body.person.clothing.sleeves.sum() < 1.5 * full.person.clothing.sleeves.sum()

@@ -1008,7 +1008,10 @@ def _fit_skin_model(
         cheeks[int(y0 + SKIN.cheek_box[1] * bh): int(y0 + SKIN.cheek_box[3] * bh),
                int(x0 + SKIN.cheek_box[0] * bw): int(x0 + SKIN.cheek_box[2] * bw)] = True
         cheeks &= person_mask
+    # Only what could be anybody's skin: a phone held up for a mirror selfie, sunglasses or a mask over the
+    # cheeks would make the model theirs (grey or black: no skin found, the bare arms taken for sleeves).
     face_samples = lab[cheeks]
+    face_samples = face_samples[_could_be_skin(face_samples)]
     if len(face_samples) >= SKIN.min_samples:
         # Start at the median: robust to hair strands, eyes and lips inside the cheek window.
         mean, cov = _robust_fit(face_samples, _median(face_samples), SKIN_PRIOR_COV / 4)
@@ -1026,6 +1029,13 @@ def _fit_skin_model(
     if len(samples) >= SKIN.min_samples:
         mean, cov = _robust_fit(samples, mean, 2 * cov)
     return mean.astype(np.float32), cov.astype(np.float32)
+
+
+def _could_be_skin(lab: np.ndarray) -> np.ndarray:
+    """Which Lab colours (OpenCV 8-bit, ``(N, 3)``) any skin could have (bool ``(N,)``): near the generic skin
+    prior, with a hue (greys, black and white have none)."""
+    chroma = np.hypot(lab[:, 1] - 128.0, lab[:, 2] - 128.0)
+    return (_mahalanobis_sq(lab, SKIN_PRIOR_MEAN, SKIN_PRIOR_COV) < SKIN.weak_sq) & (chroma >= SKIN.shadow_min_chroma)
 
 
 def _skin_mask(
