@@ -682,6 +682,14 @@ def test_a_waist_up_photo_takes_a_top_but_not_trousers_or_a_dress(relpath: str) 
         check_visible(cropped, "dress")
 
 
+def test_a_photo_cut_through_a_shoulder_is_refused_for_a_top_saying_so() -> None:
+    # v05's woman cut at the left through her right shoulder: the message named the chest, which the photo shows.
+    image = load_eval_image("person/vitonhd_01992_00.jpg")
+    cropped = analyze_body(np.ascontiguousarray(image[:, int(0.22 * image.shape[1]):]))
+    with pytest.raises(TryOnError, match="both shoulders"):
+        check_visible(cropped, "upper")
+
+
 def test_unknown_category_is_refused() -> None:
     _, body = analysed(FULL_BODY)
     with pytest.raises(TryOnError, match="upper, lower or dress"):

@@ -531,7 +531,12 @@ def check_visible(body: BodyAnalysis, category: str) -> None:
     hips = body.in_frame(LEFT_HIP) and body.in_frame(RIGHT_HIP)
     knees = body.in_frame(LEFT_KNEE) and body.in_frame(RIGHT_KNEE)
     if category == "upper":
-        if not (shoulders and (hips or _shows_chest(body))):
+        if not shoulders:
+            raise TryOnError(
+                "The photo does not show both shoulders: use a photo with both in the picture, from the head "
+                "down to at least the chest (down to the waist is best), facing the camera."
+            )
+        if not (hips or _shows_chest(body)):
             raise TryOnError(
                 "The photo does not show enough of your upper body: use a photo that shows you from the "
                 "head down to at least the chest (down to the waist is best), facing the camera."
