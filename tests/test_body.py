@@ -780,3 +780,19 @@ def test_a_phone_or_a_mask_over_the_cheeks_does_not_become_the_skin_colour(colou
     assert (body.regions["skin"] & forearms).sum() > 0.6 * forearms.sum()
     # No sleeves but the tank's straps, as without the phone (72,000 px of "sleeve" before).
     assert body.person.clothing.sleeves.sum() < 1.5 * full.person.clothing.sleeves.sum()
+
+
+def test_a_face_hidden_behind_a_phone_is_not_guessed_down_over_the_chest() -> None:
+    # A mirror selfie with the phone over the whole face: no face is detected and the box is guessed from the
+    # pose, which puts the hidden mouth low. The box ran down over the neck and the tank's straps (y1 357 for a
+    # face ending at 257, the shoulders at ~330): the head kept them in front of a new top, a block of the old
+    # one at the neck. It ends above the shoulders now.
+    image, full = analysed("person/ootd_model_1.png")  # v26
+    height, width = image.shape[:2]
+    covered = image.copy()
+    covered[int(0.06 * height): int(0.27 * height), int(0.40 * width): int(0.66 * width)] = (25, 25, 30)
+    body = analyze_body(covered)
+    shoulder_y = float(min(body.point(LEFT_SHOULDER)[1], body.point(RIGHT_SHOULDER)[1]))
+    assert body.face_box is not None and body.face_box[3] < shoulder_y
+    below = np.arange(body.size[0])[:, None] > shoulder_y - 0.1 * body.shoulder_width
+    assert (body.regions["face_hair"] & below & ~full.regions["face_hair"]).sum() < 0.002 * body.person_mask.sum()

@@ -142,6 +142,11 @@ class DetectionRules:
     # A second face must be at least this fraction of the main face's width (not a logo or a print).
     other_face_min_width_share: float = 0.4
     in_frame_margin_share: float = 0.01  # landmarks this close (fraction of the side) to the border count as outside
+    # A face box guessed from the pose (no face detected: a phone held up for a mirror selfie, a head turned away)
+    # ends above the shoulders by this share of their span (the neck; 0.26 on an eval photo whose face shows): with
+    # the face hidden, pose puts the mouth low and the box ran down over the neck and chest, which then stayed in
+    # front of a new top as a block of the old one.
+    chin_above_shoulders_share: float = 0.2
     # Without knees in view, a dress needs the person seen below the hip joints by this fraction of the
     # shoulder-hip length (the top of the thighs: enough to place a dress's skirt; eval case v16).
     dress_below_hips_share: float = 0.15
@@ -701,6 +706,8 @@ def _face_box(
     eye_to_mouth = max(mouth_y - eye_y, 0.4 * half_width)
     x0, x1 = nose[0] - half_width, nose[0] + half_width
     y0, y1 = eye_y - 0.9 * eye_to_mouth, mouth_y + 0.9 * eye_to_mouth
+    shoulder_y = float(min(landmarks[LEFT_SHOULDER, 1], landmarks[RIGHT_SHOULDER, 1]))
+    y1 = min(y1, shoulder_y - DETECT.chin_above_shoulders_share * _shoulder_width(landmarks))
     x0, y0, x1, y1 = int(max(0, x0)), int(max(0, y0)), int(min(width, x1)), int(min(height, y1))
     if x1 <= x0 or y1 <= y0:
         return None
