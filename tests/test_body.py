@@ -268,8 +268,11 @@ def test_dark_hair_over_a_dark_top_is_told_apart_by_its_strands() -> None:
     low = np.arange(before.size[0])[:, None] > shoulder_y + 10
     assert before.regions["face_hair"][lock & low].mean() < 0.1
     assert after.regions["face_hair"][lock & low].mean() > 0.7
-    # Conservative: next to nothing of the plain black top around the lock joins the hair.
-    assert (after.regions["face_hair"] & low & ~lock).sum() < 0.1 * (lock & low).sum()
+    # Conservative: next to nothing of the plain black top around the lock joins the hair (past the lock's
+    # blurred, anti-aliased edge pixel, which is hair too: ~150 px of the count, and which way they go moved with
+    # the skin colour model by a fraction of a Lab unit).
+    outside = ~masks.grow(lock, 1)
+    assert (after.regions["face_hair"] & low & outside).sum() < 0.1 * (lock & low).sum()
 
 
 def test_brown_hair_over_a_navy_dress_is_sorted_by_colour() -> None:

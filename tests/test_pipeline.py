@@ -5,10 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import EVAL_DIR, read_cases
+from conftest import EVAL_DIR, load_eval_image, read_cases
 
 from tryon.errors import TryOnError
 from tryon.pipeline import clear_cache, try_on
+from tryon.stages.landmarks import LEFT_HIP, RIGHT_HIP
 
 # Mean-colour agreement between the garment photo's garment and the rendered garment (OpenCV Lab,
 # rescaled to L in [0, 100]). Shading carried over from the photo moves L, so the bound is loose
@@ -173,10 +174,6 @@ def test_the_helper_threads_work_in_a_forked_process() -> None:
 def test_a_top_on_a_waist_up_photo_runs_on_out_of_the_photo_like_the_old_one() -> None:
     # v10's man cut at his hip joints, as a waist-up photo is: his black tee runs out of the photo. The new tee
     # is tried on (it was refused) and runs out of the photo too, not ending above the edge over painted skin.
-    from conftest import load_eval_image
-
-    from tryon.stages.landmarks import LEFT_HIP, RIGHT_HIP
-
     image = load_eval_image("person/dresscode_051918_0.jpg")
     full = try_on(image, EVAL_DIR / "garment/dresscode_050181_1.jpg", category="upper")
     scale = image.shape[0] / full.image.shape[0]
