@@ -6,6 +6,7 @@ Every test here uses the evaluation photos (``eval``); the server is started as 
 from __future__ import annotations
 
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from tryon.config import Settings
+from tryon.stages.body import analyze_body
+from tryon.stages.landmarks import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER
 
 pytestmark = pytest.mark.eval
 
@@ -69,6 +72,23 @@ def test_bad_person_photo_shows_a_message_and_the_app_keeps_serving(kind: str, c
     assert any(word in message.lower() for word in ("upload", "photo", "use ")), message
     after = _try_on(client, PERSON, GARMENT)  # still serving
     assert Path(after[0][1]).is_file()
+
+
+def test_a_waist_up_photo_is_dressed_in_a_top_and_the_page_says_which_photo_works(
+    server: str, client: Client, tmp_path: Path
+) -> None:
+    # A selfie or a mirror photo ends at the waist, the hips out of the picture: the app answered "does not show
+    # the whole upper body". It dresses it in a top now, and the page tells the shopper which photo works.
+    image = np.asarray(Image.open(PERSON).convert("RGB"))
+    body = analyze_body(image)
+    shoulders = 0.5 * (body.point(LEFT_SHOULDER) + body.point(RIGHT_SHOULDER))
+    hips = 0.5 * (body.point(LEFT_HIP) + body.point(RIGHT_HIP))
+    path = tmp_path / "waist_up.png"
+    Image.fromarray(image[: int(shoulders[1] + 0.75 * (hips[1] - shoulders[1]))]).save(path)
+    before, after = (np.asarray(Image.open(p)) for p in _try_on(client, path, GARMENT)[0])
+    assert before.shape == after.shape and (before != after).any()
+    page = urllib.request.urlopen(f"{server}config").read().decode()
+    assert "Head to waist will do for a top" in page
 
 
 def test_blank_garment_photo_shows_a_message(client: Client, tmp_path: Path) -> None:

@@ -50,6 +50,9 @@ LOG = logging.getLogger(__name__)
 CATEGORIES = (("auto", "auto"), ("top", "upper"), ("bottom", "lower"), ("dress", "dress"))
 PERSON_HEIGHT = 440  # px: the photo inputs and the result fill a laptop screen's height together
 GARMENT_HEIGHT = 240
+# What photo of themselves a shopper needs (the pipeline's check_visible refuses less, saying so).
+PERSON_HINT = ("One person facing the camera. Head to waist will do for a top (a selfie or a mirror photo); "
+               "trousers and skirts need your legs to the knees, a dress down to mid-thigh.")
 RESULT_HEIGHT = 450
 CATALOG_HEIGHT = 340  # px, about three rows; the catalog scrolls inside
 CATALOG_COLUMNS = 3
@@ -143,6 +146,7 @@ def _examples_row(ui: ShopUI, settings: Settings) -> None:
 def _person_column(ui: ShopUI) -> None:
     ui.person = PhotoInput(label="You", type="filepath", sources=["upload", "webcam", "clipboard"],
                            height=PERSON_HEIGHT, elem_id="person-input")
+    gr.Markdown(PERSON_HINT, elem_id="person-hint")
     with gr.Accordion("Colours that suit you (a suggestion)", open=False,
                       elem_id="advice-panel") as ui.advice_accordion:
         ui.advice = gr.HTML(page.ADVICE_EMPTY, elem_id="advice")
