@@ -1049,7 +1049,7 @@ def _fill_layers(
     # Over all the skin the photo shows, at its full size (at most PROFILE_SAMPLES px): not only around the fill,
     # whose box would take a part's profile in or leave it out by where the old garment happens to end.
     profiles = _shade_profiles_of(scene.shape, person, skin_colour,
-                                  visible & ~body.regions.union(("face_hair", "hand_left", "hand_right")), (0, 0), 1)
+                                  visible & ~body.regions.union(("face_hair", "hand_left", "hand_right")))
     round_ = _round_shade(scene.shape, where, origin, scale, sunit, profiles)[zy, zx]
     limbs = [down(body.regions.union(names)) > 0.5 for _, names in SKIN_GROUPS]
     round_ = _as_light_on_average(round_, (down(scene.bare_body) > 0.5)[zy, zx], limbs, (zy, zx),
@@ -1076,9 +1076,9 @@ def _fill_layers(
     if visible.any():
         # Carried from the skin right at the fill's edge (a shadow the old hem cast there goes on into the
         # fill), not from the skin's average further out: the two then meet without a step. Each fill
-        # pixel takes its nearest visible skin,
-        # smoothed over the fill, so where two stretches of the edge (a lit chest, a shadowed neck) hand
-        # over, they blend instead of meeting on a line, and no single pixel's grain is drawn out.
+        # pixel takes its nearest visible skin, smoothed over the fill, so where two stretches of the edge
+        # (a lit chest, a shadowed neck) hand over, they blend instead of meeting on a line, and no single
+        # pixel's grain is drawn out.
         dist, nearest = masks.nearest(visible, mask_size=5)
         source = nearest[zy, zx]
         field = np.zeros_like(base)
@@ -1265,21 +1265,19 @@ def _round_shade(
 
 
 def _shade_profiles_of(
-    shape: BodyShape, base: np.ndarray, skin_colour: np.ndarray, visible: np.ndarray, origin: tuple[int, int],
-    scale: int,
+    shape: BodyShape, image: np.ndarray, skin_colour: np.ndarray, visible: np.ndarray
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """:func:`_shade_profiles` of a copy of part of the photo at 1 / ``scale`` of its resolution (``base``,
-    float32 RGB, and the skin colour's smooth field, ``skin_colour``), whose top-left cell starts at the photo's
-    pixel ``origin`` (y, x), on its visible skin (``visible``, bool)."""
+    """:func:`_shade_profiles` of the photo (``image``, RGB, and the skin colour's smooth field, ``skin_colour``,
+    float32 RGB, both ``(H, W, 3)``) on its visible skin (``visible``, bool ``(H, W)``; at most
+    :data:`PROFILE_SAMPLES` of its pixels, evenly spread)."""
     vy, vx = np.nonzero(visible)
     if not len(vy):
         return {}
     if len(vy) > PROFILE_SAMPLES:  # evenly spread, the same every time
         keep = np.linspace(0, len(vy) - 1, PROFILE_SAMPLES).astype(np.int64)
         vy, vx = vy[keep], vx[keep]
-    lightness = (base[vy, vx] @ LUMA) / np.maximum(skin_colour[vy, vx] @ LUMA, 1.0)
-    to_photo = (scale - 1) / 2.0
-    return _shade_profiles(shape, lightness, (origin[0] + vy * scale + to_photo, origin[1] + vx * scale + to_photo))
+    lightness = (image[vy, vx] @ LUMA) / np.maximum(skin_colour[vy, vx] @ LUMA, 1.0)
+    return _shade_profiles(shape, lightness, (vy, vx))
 
 
 def _shade_profiles(
