@@ -667,16 +667,20 @@ def test_head_and_shoulders_crop_is_refused_for_a_top() -> None:
             check_visible(cropped, category)
 
 
+def _waist_up(relpath: str, share: float) -> BodyAnalysis:
+    """The eval photo cut ``share`` of the shoulder-hip length below the shoulders (a waist-up photo), analysed."""
+    image, full = analysed(relpath)
+    shoulders = 0.5 * (full.point(LEFT_SHOULDER) + full.point(RIGHT_SHOULDER))
+    hips = 0.5 * (full.point(LEFT_HIP) + full.point(RIGHT_HIP))
+    return analyze_body(np.ascontiguousarray(image[: int(shoulders[1] + share * (hips[1] - shoulders[1]))]))
+
+
 @pytest.mark.parametrize("relpath", ["person/vitonhd_01992_00.jpg", "person/ootd_model_1.png"])
 def test_a_waist_up_photo_takes_a_top_but_not_trousers_or_a_dress(relpath: str) -> None:
     # A selfie or a mirror photo often ends at the waist: the hip joints are out of the photo, where pose
     # still places them. A top can be tried on (it was refused: "the whole upper body"); trousers and a
     # dress cannot, and the messages say what photo to use.
-    image, full = analysed(relpath)
-    shoulder_y = float(max(full.point(LEFT_SHOULDER)[1], full.point(RIGHT_SHOULDER)[1]))
-    hip_y = float(min(full.point(LEFT_HIP)[1], full.point(RIGHT_HIP)[1]))
-    bottom = int(shoulder_y + 0.75 * (hip_y - shoulder_y))  # at the waist, above the hip joints
-    cropped = analyze_body(np.ascontiguousarray(image[:bottom]))
+    cropped = _waist_up(relpath, 0.75)  # at the waist, above the hip joints
     assert not (cropped.in_frame(LEFT_HIP) and cropped.in_frame(RIGHT_HIP))
     check_visible(cropped, "upper")
     with pytest.raises(TryOnError, match="knees"):
@@ -736,14 +740,6 @@ def test_an_inner_tees_shaded_edges_under_an_open_hoodie_are_the_inner_top() -> 
     tee, hoodie = np.median(chroma[inner], axis=0), np.median(chroma[clothing.outer], axis=0)
     tee_like = np.linalg.norm(chroma - tee, axis=2) < np.linalg.norm(chroma - hoodie, axis=2)
     assert (clothing.outer & tee_like).sum() < 0.05 * clothing.outer.sum()
-
-
-def _waist_up(relpath: str, share: float) -> BodyAnalysis:
-    """The eval photo cut ``share`` of the shoulder-hip length below the shoulders (a waist-up photo), analysed."""
-    image, full = analysed(relpath)
-    shoulders = 0.5 * (full.point(LEFT_SHOULDER) + full.point(RIGHT_SHOULDER))
-    hips = 0.5 * (full.point(LEFT_HIP) + full.point(RIGHT_HIP))
-    return analyze_body(np.ascontiguousarray(image[: int(shoulders[1] + share * (hips[1] - shoulders[1]))]))
 
 
 @pytest.mark.parametrize(("relpath", "share"), [
