@@ -874,3 +874,27 @@ def test_strap_top_has_neck_points_inside_its_shoulder_points():
         assert result.mask[y, xs].mean() > 0.9, side
     # The neckline's lowest point is the V between the cups, well below the straps.
     assert point(result, "neck_center")[1] > point(result, "neck_left")[1] + 0.3 * span
+
+
+# --- off the shoulder -----------------------------------------------------------------
+
+
+OFF_THE_SHOULDER = ("garment/vitonhd_10297_00.jpg", "garment/vitonhd_02305_00.jpg")  # puff-sleeve bardot tops
+
+
+@pytest.mark.eval
+def test_only_a_neckline_straight_across_the_whole_top_is_off_the_shoulder():
+    # A cold-shoulder top's straps, a strap top, a wide scoop and a square neck all leave fabric or straps on
+    # the shoulders; only the bardot tops' necklines run from one top corner to the other.
+    found = {name for name in GARMENTS if GARMENT_CATEGORIES[name] != "lower" and analysis(name).off_shoulder}
+    assert found == set(OFF_THE_SHOULDER)
+
+
+@pytest.mark.eval
+@pytest.mark.parametrize("name", OFF_THE_SHOULDER)
+def test_an_off_the_shoulder_top_is_told_mirrored_and_small(name):
+    image = photo(name)
+    small = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    for variant in (np.ascontiguousarray(image[:, ::-1]), small):
+        assert analyze_garment(variant, "upper").off_shoulder
+    assert not analyze_garment(photo("paired/garment/vitonhd_00055_00.jpg"), "upper").off_shoulder

@@ -353,6 +353,35 @@ def test_a_tops_shoulder_line_reaches_the_shoulders_outline(case_id: str) -> Non
     assert np.median(gaps) <= 2.5
 
 
+@pytest.mark.parametrize(("case_id", "bare"), [("v29", True), ("v34", True), ("v10", False)])
+def test_an_off_the_shoulder_top_leaves_the_tops_of_the_shoulders_bare(case_id: str, bare: bool) -> None:
+    # A bardot top's neckline runs across its whole top: placed like a tee's, shoulder points on the shoulder
+    # seams, it covered the shoulders like a cape (0.0-0.03 torso lengths below the outline at the joints) and
+    # v29's crop ended high on the chest. Its edge goes round the upper arms; a tee's still meets the outline.
+    body, garment = _analysed(case_id)
+    assert garment.off_shoulder is bare
+    warped = _warped(case_id)
+    outline, torso = body.person.silhouette.no_head, body.person.frame.torso_px
+    for joint in (bd.LEFT_SHOULDER, bd.RIGHT_SHOULDER):
+        x = round(float(body.point(joint)[0]))
+        gap = (np.flatnonzero(warped.alpha[:, x] > 0.5)[0] - np.flatnonzero(outline[:, x])[0]) / torso
+        assert gap > 0.1 if bare else gap < 0.05, joint
+
+
+def test_a_strapless_top_sits_on_the_chest_below_the_arms() -> None:
+    # v29's bardot top with its puff sleeves cut off is a strapless tube: its top corners go on the torso's
+    # sides under the arms, not on the shoulder seams (where a sleeveless top's straps go).
+    body, garment = _analysed("v29")
+    image = garment.image.copy()
+    left, right = (round(float(garment.keypoints[f"armpit_{side}"][0])) for side in ("left", "right"))
+    image[:, :right], image[:, left:] = image[5, 5], image[5, 5]
+    tube = analyze_garment(image, "upper")
+    assert tube.sleeve == "none" and tube.off_shoulder
+    frame = body.person.frame
+    ys, _ = np.nonzero(warp_garment(tube, body).alpha > 0.5)
+    assert (ys.min() - frame.mid_shoulder[1]) / frame.torso_px > 0.15
+
+
 @pytest.mark.parametrize("case_id", ["v05", "v33"])
 def test_the_torsos_map_does_not_fold_at_its_sides(case_id: str) -> None:
     # Where an arm or a hand touches the body at one level of the side seams, the outline's width dipped there

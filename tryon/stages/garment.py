@@ -237,6 +237,13 @@ NECK_MAX_BACK_DIP = 0.3
 NECK_CENTRE_BAND = 0.1  # the front neckline's lowest point is this close to the centre (x torso)
 STRAP_MAX_WIDTH = 0.15  # a neck corner on a run this narrow (x torso) is the top of a strap
 STRAP_PROBE = 0.04  # the strap's width is measured this far below its top (x torso)
+# Off the shoulder (a bardot or a strapless top): the neckline runs straight across the whole top, its
+# corners are the shoulder points (on the eval garments 0.002 of the shoulder span apart; a strap's or a
+# wide scoop's at least 0.06) and the top edge is fabric all across just below them (0.87-0.99; a neck
+# opening leaves 0.1-0.7 of the row empty).
+OFF_SHOULDER_CORNER_SHARE = 0.1  # of the shoulder span: neck corner to shoulder point
+OFF_SHOULDER_PROBE = 0.04  # the top edge's row is measured this far below the shoulder points (x height)
+OFF_SHOULDER_FILL = 0.8  # share of that row, between the shoulder points, that is fabric
 
 # --- keypoints ---------------------------------------------------------------------
 # Row bands (x height) where the torso width is measured: the upper one, unless the lower one is
@@ -326,6 +333,7 @@ class GarmentAnalysis:
         back_neck_mask: bool ``(H, W)``, the inside removed from ``mask``: the inner back of the
             neck, its label, the lining inside a V-neck (all False when none shows).
         outline: int32 ``(N, 2)`` pixel ``(x, y)`` points of the outer contour of ``mask``.
+        off_shoulder: worn off the shoulders (a bardot or a strapless top): see :func:`off_the_shoulder`.
     """
 
     image: np.ndarray
@@ -338,6 +346,7 @@ class GarmentAnalysis:
     parts: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     back_neck_mask: np.ndarray | None = None
     outline: np.ndarray | None = None
+    off_shoulder: bool = False
 
 
 def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysis:
@@ -376,6 +385,7 @@ def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysi
         keypoints, parts, sleeve = _upper_keypoints(mask, shape, back_neck, dress=chosen == "dress")
 
     mean_rgb = np.round(cv2.mean(image, mask.astype(np.uint8))[:3]).astype(np.uint8)
+    off_shoulder = chosen != "lower" and off_the_shoulder(keypoints, mask)
     return GarmentAnalysis(
         image=image,
         mask=mask,
@@ -387,6 +397,7 @@ def analyze_garment(image: np.ndarray, category: str = "auto") -> GarmentAnalysi
         parts=parts,
         back_neck_mask=back_neck,
         outline=_outline(mask),
+        off_shoulder=off_shoulder,
     )
 
 
@@ -1450,6 +1461,25 @@ def _upper_keypoints(
     if dress:
         keypoints.update(_dress_waist(body_shape, keypoints))
     return keypoints, parts, sleeve
+
+
+def off_the_shoulder(keypoints: dict[str, np.ndarray | tuple[float, float]], mask: np.ndarray) -> bool:
+    """Whether a top or dress (its keypoints and its front's bool ``(H, W)`` mask) is worn off the shoulders:
+    its neckline runs straight across its whole top (see :data:`OFF_SHOULDER_CORNER_SHARE`), so on a body that
+    edge goes round the upper arms (sleeves) or the chest (strapless), not over the shoulders."""
+    if any(f"{name}_{side}" not in keypoints for name in ("neck", "shoulder") for side in SIDES):
+        return False
+    point = {name: np.asarray(value, np.float64) for name, value in keypoints.items()}
+    left, right = point["shoulder_left"], point["shoulder_right"]
+    span = float(np.linalg.norm(left - right))
+    gap = max(float(np.linalg.norm(point[f"neck_{side}"] - point[f"shoulder_{side}"])) for side in SIDES)
+    if span < 1.0 or gap > OFF_SHOULDER_CORNER_SHARE * span:
+        return False
+    ys = np.flatnonzero(mask.any(axis=1))
+    y = round(float(0.5 * (left[1] + right[1]) + OFF_SHOULDER_PROBE * (ys[-1] - ys[0])))
+    x0, x1 = sorted((round(float(right[0])), round(float(left[0]))))
+    row = mask[min(max(y, 0), mask.shape[0] - 1), max(x0, 0):x1 + 1]
+    return bool(row.size) and float(row.mean()) >= OFF_SHOULDER_FILL
 
 
 def _frame_points(

@@ -106,6 +106,11 @@ class FitRules:
     shoulder_line_points: tuple[float, ...] = (0.25, 0.5, 0.75)
     hair_probe_px: float = 3.0  # ...an outline the person goes on this far above is hair's lower edge
     neck_hug_u: float = 0.25  # a neckline this narrow (half width) hugs the neck: its corners find the neck's base
+    # An off-the-shoulder top (see garment.off_the_shoulder) sits with its top edge round the upper arms, this
+    # far (torso lengths) down them from the shoulder seams (about 7 cm on a 50 cm torso); a strapless one's
+    # top corners sit on the torso's sides this far below the shoulder line (under the arms, above the bust).
+    off_shoulder_drop_tl: float = 0.14
+    strapless_top_tl: float = 0.22
     strap_span_share: float = 0.15  # of the shoulder span: a neck corner this near the shoulder point is a strap top
     # The shoulder span sets the scale only while it agrees with the torso length within
     # FIT.scale_tolerance (a body turned sideways shows narrow shoulders, but its torso keeps its length).
@@ -430,8 +435,11 @@ def _fit_torso(
     if kp.get("neck_left") is not None and kp.get("neck_right") is not None:
         centre_x = 0.5 * (kp["neck_left"][0] + kp["neck_right"][0])
     shoulder_y = 0.5 * (sh_l[1] + sh_r[1])
-    inset = FIT.strap_inset_u if garment.sleeve == "none" else 0.0
-    body_l, body_r = person.silhouette.shoulder_seam("left", inset), person.silhouette.shoulder_seam("right", inset)
+    if garment.off_shoulder:
+        body_l, body_r = _off_shoulder_seams(person, sleeved=garment.sleeve != "none")
+    else:
+        inset = FIT.strap_inset_u if garment.sleeve == "none" else 0.0
+        body_l, body_r = (person.silhouette.shoulder_seam(side, inset) for side in ("left", "right"))
     g_span = max(float(np.linalg.norm(sh_l - sh_r)), 1.0)
     by_length = person.frame.torso_px / (FIT.torso_per_shoulder * g_span)
     scale = float(np.clip(float(np.linalg.norm(body_l - body_r)) / g_span,
@@ -453,6 +461,23 @@ def _fit_torso(
         wanted = hem_depth - fit.depth(armpit_y)
         fit.stretch = float(np.clip(wanted / ((hem_y - armpit_y) * scale), *FIT.hem_stretch))
     return fit
+
+
+def _off_shoulder_seams(person: PersonModel, *, sleeved: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Where an off-the-shoulder garment's top corners (its shoulder points) go, wearer's left and right: a
+    sleeved one's round the upper arms, :attr:`FitRules.off_shoulder_drop_tl` down each arm from the shoulder
+    seam; a strapless one's on the torso's sides :attr:`FitRules.strapless_top_tl` below the shoulders."""
+    frame = person.frame
+    if not sleeved:
+        depth = FIT.strapless_top_tl * frame.torso_px
+        half = float(person.shape.half_width_px(FIT.strapless_top_tl))
+        return frame.centre(depth) + half * frame.across, frame.centre(depth) - half * frame.across
+    seams = []
+    for side in ("left", "right"):
+        joint, elbow = frame.chain(f"arm_{side}")[:2]
+        drop = FIT.off_shoulder_drop_tl * frame.torso_px
+        seams.append(person.silhouette.shoulder_seam(side) + drop * _unit(elbow - joint))
+    return seams[0], seams[1]
 
 
 def _torso_piece(
