@@ -226,3 +226,23 @@ def test_text_only_hems_land_where_the_words_say(eval_dir, description: str, lo:
     centre = int(lm[[23, 24], 0].mean())
     rows = np.flatnonzero(result.garment_mask[:, centre - 20 : centre + 20].any(axis=1))
     assert lo < (rows.max() - shoulder_y) / (hip_y - shoulder_y) < hi
+
+
+@pytest.mark.parametrize(
+    ("description", "sleeve"),
+    [("a red off-the-shoulder top", "short"), ("一件蓝色的露肩上衣", "short"), ("a black strapless top", "none"),
+     ("a navy strapless midi dress", "none")],
+)
+def test_off_the_shoulder_words_dress_the_person_off_the_shoulders(eval_dir, description: str, sleeve: str) -> None:
+    # The words' neckline was drawn as a tee's shallow neck (or, strapless, as a tank) and worn on the shoulders.
+    from tryon.pipeline import try_on
+
+    result = try_on(eval_dir / FULL_BODY, None, description)
+    assert result.garment.off_shoulder and result.garment.sleeve == sleeve
+    lm = np.asarray(result.body.landmarks, np.float64)
+    torso = lm[[23, 24], 1].mean() - lm[[11, 12], 1].mean()
+    outline = result.body.person.silhouette.no_head
+    for joint in (11, 12):  # the tops of the shoulders show: the garment begins well below the outline there
+        x = round(float(lm[joint, 0]))
+        rows = np.flatnonzero(result.garment_mask[:, x])  # none: a strapless top narrower than the joints
+        assert not rows.size or rows[0] - np.flatnonzero(outline[:, x])[0] > 0.1 * torso, joint

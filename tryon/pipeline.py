@@ -324,6 +324,10 @@ def _dress_up(
         garment_info = analyze_garment_cached(garment_rgb, category)
     if spec is not None and garment_photo:
         garment_info = _apply_text_edits(garment_info, spec, notes, timings)
+    elif spec is not None:
+        from .stages import synth
+
+        garment_info = synth.as_drawn(garment_info, spec)
     return spec, garment_info, timings, notes
 
 
@@ -442,11 +446,16 @@ def analyze_garment_photo(
 
     check_inputs(garment, description, category, RENDERERS[0])
     garment_rgb = None if garment is None else _load(garment, "garment photo", get_settings())
-    _, category, garment_rgb = _describe(description, category, garment_rgb, {})
+    spec, category, garment_rgb = _describe(description, category, garment_rgb, {})
     if keep:
-        return garment_rgb, category, analyze_garment_cached(garment_rgb, category)
-    cached = _GARMENT_CACHE.peek(f"{image_key(garment_rgb)}:{category}")
-    return garment_rgb, category, cached or analyze_garment(garment_rgb, category)
+        analysis = analyze_garment_cached(garment_rgb, category)
+    else:
+        analysis = _GARMENT_CACHE.peek(f"{image_key(garment_rgb)}:{category}") or analyze_garment(garment_rgb, category)
+    if garment is None:
+        from .stages import synth
+
+        analysis = synth.as_drawn(analysis, spec)
+    return garment_rgb, category, analysis
 
 
 def remember_analyses(

@@ -22,6 +22,7 @@ mid-thigh, a midi below the knee, a maxi near the ankle, trousers at the ankle.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 
@@ -29,6 +30,7 @@ import cv2
 import numpy as np
 
 from ..errors import TryOnError
+from .garment import GarmentAnalysis
 from .text import GarmentSpec, rgb_to_lab
 
 DEFAULT_SIZE = (1024, 768)  # (height, width), px: portrait, like most product photos
@@ -73,9 +75,12 @@ NECK_DEPTH = {
     "turtleneck": 0.0,
     "hood": 0.14,
     "off_shoulder": 0.06,
+    "strapless": 0.03,
     "halter": 0.3,
 }
 BACK_NECK_DEPTH = 0.05
+OFF_SHOULDER = ("off_shoulder", "strapless")  # necklines straight across the top, off the shoulders
+TUBE_BAND = 0.12  # a strapless top's gathered band at the top, of its length
 # sleeve: (length x shoulder width, cuff width, angle below horizontal in degrees)
 # Lengths sit mid-way in the garment stage's sleeve bins (shoulder-to-cuff over shoulder width).
 SLEEVE_SHAPES = {"short": (0.5, 0.4, 48.0), "three_quarter": (1.15, 0.3, 62.0), "long": (1.6, 0.24, 72.0)}
@@ -149,6 +154,31 @@ def synthesize_garment(spec: GarmentSpec, size: tuple[int, int] = DEFAULT_SIZE) 
         garment = garment * (1 - (1 - INNER_BACK_DARKEN) * inner[..., None])
     image = BACKGROUND * (1 - alpha[..., None]) + garment * alpha[..., None]
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
+
+
+def as_drawn(analysis: GarmentAnalysis, spec: GarmentSpec) -> GarmentAnalysis:
+    """The analysis of a garment :func:`synthesize_garment` drew for ``spec``, with what the drawing knows and a
+    photo's analysis may miss: an off-the-shoulder or strapless neckline runs straight across the top, its
+    corners are the top's (a sleeved top's shoulder points; a strapless one's neck corners, the tube's top
+    corners), so it is worn off the shoulders (see :func:`tryon.stages.garment.off_the_shoulder`)."""
+    kp = analysis.keypoints
+    names = [f"{name}_{side}" for name in ("neck", "shoulder") for side in ("left", "right")]
+    if spec.neckline not in OFF_SHOULDER or analysis.category == "lower" or any(n not in kp for n in names):
+        return analysis
+    keypoints = dict(kp)
+    # Drawn strapless: the words say so, or say no sleeves (a dress's default), whatever the analysis made of the
+    # top corners (it took a strapless dress's for sleeve ends).
+    sleeve = spec.sleeve or ("none" if analysis.category == "dress" else "short")  # as _top and _dress draw it
+    strapless = spec.neckline == "strapless" or sleeve == "none"
+    if not strapless:
+        for side in ("left", "right"):
+            keypoints[f"neck_{side}"] = kp[f"shoulder_{side}"]
+        return dataclasses.replace(analysis, keypoints=keypoints, off_shoulder=True)
+    for side in ("left", "right"):
+        keypoints[f"shoulder_{side}"] = kp[f"neck_{side}"]
+        keypoints.pop(f"sleeve_end_{side}", None)
+    return dataclasses.replace(analysis, keypoints=keypoints, off_shoulder=True, sleeve="none",
+                               parts={"body": analysis.mask.copy()})
 
 
 def choose_template(spec: GarmentSpec) -> str:
@@ -325,17 +355,20 @@ def _top(template: str, spec: GarmentSpec) -> dict:
     fit = FIT_SCALE.get(spec.fit or "regular", 1.0)
     neck_kind = spec.neckline or ("collar" if spec.garment_type in ("shirt", "polo", "blouse") else "crew")
     if template == "tank":
-        neck_kind = neck_kind if neck_kind in ("v_neck", "square", "halter") else "scoop"
+        neck_kind = neck_kind if neck_kind in ("v_neck", "square", "halter", *OFF_SHOULDER) else "scoop"
     half = 0.5 * fit
     shoulder_half = SHOULDER_HALF_WIDTH * fit if template != "tank" else STRAP_HALF_WIDTH
     length = 2 * shoulder_half * TORSO_LENGTH.get(
         spec.length or "", TORSO_LENGTH["long" if spec.garment_type == "coat" else "regular"]
     )
-    neck_half = NECK_HALF_WIDTH if template != "tank" else 0.2
-    shoulder = (shoulder_half, SHOULDER_DROP)
+    if template == "tank" and neck_kind in OFF_SHOULDER:
+        return _tube(half, length - ARMPIT_DEPTH)
+    off = neck_kind in OFF_SHOULDER  # the neckline runs straight across, from one sleeve's top to the other's
+    neck_half = shoulder_half if off else NECK_HALF_WIDTH if template != "tank" else 0.2
+    shoulder = (shoulder_half, 0.0 if off else SHOULDER_DROP)
     armpit = (half, ARMPIT_DEPTH + (0.08 if template == "tank" else 0.0))
     hem = (half + 0.02, length)
-    right: list[Point] = [(neck_half, 0.0)]
+    right: list[Point] = [] if off else [(neck_half, 0.0)]
     seams: list[list[Point]] = []
     if template == "tank":
         right += [shoulder, *_bezier(shoulder, (shoulder_half, armpit[1] * 0.8), armpit, 12)[1:]]
@@ -348,7 +381,7 @@ def _top(template: str, spec: GarmentSpec) -> dict:
     right += [(half + 0.01, (armpit[1] + length) / 2), hem, (0.0, length)]
     outline = right + _mirror(right)[1:]
     depth = NECK_DEPTH.get(neck_kind, 0.12)
-    front, body, inner = _cut_neckline(outline, neck_kind, neck_half, depth, back=neck_kind != "off_shoulder")
+    front, body, inner = _cut_neckline(outline, neck_kind, neck_half, depth, back=not off)
     extra: list[list[Point]] = []
     if neck_kind == "collar":
         flaps = _collar(neck_half, depth)
@@ -398,6 +431,20 @@ def _collar(neck_half: float, depth: float) -> list[list[Point]]:
     return flaps
 
 
+def _tube(half: float, length: float) -> dict:
+    """A strapless top: its top edge straight across the chest (the warp puts its corners under the arms), a
+    little gathered at the top, down to the hem."""
+    hem = (half + 0.02, length)
+    right: list[Point] = [(half, 0.0), (half + 0.01, length / 2), hem, (0.0, length)]
+    outline = right + _mirror(right)[1:]
+    _, body, _ = _cut_neckline(outline, "strapless", half, NECK_DEPTH["strapless"], back=False)
+    band = TUBE_BAND * length
+    stitches = [[(-half + 0.02, band), (half - 0.02, band)],
+                _bezier((-half + 0.03, length - 0.04), (0.0, length - 0.03), (half - 0.03, length - 0.04), 12)]
+    folds = [[(-0.2, band + 0.05), (-0.25, length * 0.9)], [(0.15, band + 0.05), (0.2, length * 0.9)]]
+    return _shape("top", body, [], stitches, folds, chest=(0.0, 0.45 * length, 0.2))
+
+
 def _dress(spec: GarmentSpec) -> dict:
     length_key = (
         spec.length if spec.length in DRESS_LENGTH else ("maxi" if spec.garment_type == "gown" else "midi")
@@ -409,11 +456,16 @@ def _dress(spec: GarmentSpec) -> dict:
     neck_half = NECK_HALF_WIDTH if sleeve != "none" else 0.22
     shoulder_half = 0.5 if sleeve != "none" else STRAP_HALF_WIDTH
     length = DRESS_LENGTH[length_key] * 2 * shoulder_half
-    shoulder = (shoulder_half, SHOULDER_DROP)
+    off = neck_kind in OFF_SHOULDER  # straight across: from one sleeve's top to the other's, or strapless
+    if off:
+        neck_half = shoulder_half
+    shoulder = (shoulder_half, 0.0 if off else SHOULDER_DROP)
     armpit = (half, ARMPIT_DEPTH + 0.06 if sleeve == "none" else DRESS_ARMPIT_DEPTH)
-    right: list[Point] = [(neck_half, 0.0)]
+    right: list[Point] = [] if off else [(neck_half, 0.0)]
     seams: list[list[Point]] = []
-    if sleeve == "none":
+    if sleeve == "none" and off:
+        right += [(half, armpit[1])]  # strapless: the bodice starts under the arms
+    elif sleeve == "none":
         right += [shoulder, *_bezier(shoulder, (shoulder_half, armpit[1] * 0.8), armpit, 12)[1:]]
     else:
         sl = _sleeve(shoulder, armpit, sleeve, DRESS_SLEEVE_ANGLE[sleeve], 2 * shoulder_half)
@@ -425,7 +477,10 @@ def _dress(spec: GarmentSpec) -> dict:
     right += _bezier((hem_half, length), (hem_half * 0.5, length + 0.04), (0.0, length + 0.05), 8)[1:]
     outline = right + _mirror(right)[1:]
     depth = NECK_DEPTH.get(neck_kind, 0.2)
-    _, body, inner = _cut_neckline(outline, neck_kind, neck_half, depth)
+    if sleeve == "none" and off:  # a straight top edge
+        body, inner = [outline], []
+    else:
+        _, body, inner = _cut_neckline(outline, neck_kind, neck_half, depth, back=not off)
     extra = _collar(neck_half, depth) if neck_kind == "collar" else []
     seams.append([(-waist[0], DRESS_WAIST_Y), (waist[0], DRESS_WAIST_Y)])
     stitches = [

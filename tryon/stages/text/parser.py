@@ -344,6 +344,9 @@ def _resolve(raw: str, reading: _Reading) -> GarmentSpec:
         if attr != "category" and chosen.get(attr) is None and attr not in reading.uncertain:
             chosen[attr] = value
             implied.append(attr)
+    if chosen["neckline"] == "strapless" and chosen["sleeve"] is None and "sleeve" not in reading.uncertain:
+        chosen["sleeve"] = "none"  # no straps, no sleeves
+        implied.append("sleeve")
     uncertain = reading.uncertain
     if category is None:
         uncertain.append("category")
