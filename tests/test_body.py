@@ -795,3 +795,32 @@ def test_a_face_hidden_behind_a_phone_is_not_guessed_down_over_the_chest() -> No
     assert body.face_box is not None and body.face_box[3] < shoulder_y
     below = np.arange(body.size[0])[:, None] > shoulder_y - 0.1 * body.shoulder_width
     assert (body.regions["face_hair"] & below & ~full.regions["face_hair"]).sum() < 0.002 * body.person_mask.sum()
+
+
+@pytest.mark.parametrize("relpath", ["person/catvton_person_baumu30483223c3.jpg", "person/vitonhd_02849_00.jpg",
+                                     "person/vitonhd_00034_00.jpg", LONG_HAIR_PHOTO])
+def test_the_body_under_a_collar_or_by_the_hair_stays_under_the_shoulders_line(relpath: str) -> None:
+    # A shoulder's top slopes from the neck's side to the top of the shoulder. The torso's box above the shoulders
+    # and the caps round the joints' line took the old top's outline above that line for body: a shirt's collar,
+    # cloth beside hair lying on a shoulder (200-600 px on these photos), painted as a slab of skin beside the neck
+    # or the hair where a new top bares the shoulders.
+    from tryon.stages.clothing import RULES
+    from tryon.stages.person import PROPORTIONS
+
+    _, body = analysed(relpath)
+    person = body.person
+    frame, clothing = person.frame, person.clothing
+    ys, xs = np.mgrid[: frame.size[0], : frame.size[1]]
+    neck = frame.centre(frame.neck_base_depth_px)
+    above = np.zeros(frame.size, bool)
+    for side, out in (("left", frame.across), ("right", -frame.across)):
+        start = neck + (out * PROPORTIONS.neck_radius_u - frame.down * RULES.trapezius_rise_u) * frame.unit_px
+        line = person.silhouette.shoulder_seam(side) - start
+        normal = np.array([line[1], -line[0]])
+        normal = -normal if np.dot(normal, frame.down) > 0 else normal  # pointing up, away from the body
+        beyond = ((xs - start[0]) * out[0] + (ys - start[1]) * out[1]) > 0  # this side of the neck's side
+        above |= beyond & (((xs - start[0]) * normal[0] + (ys - start[1]) * normal[1]) > 0)
+    old = clothing.top | clothing.sleeves
+    assert (old & above).sum() > 100  # the old top does reach above the line here
+    own_parts = body.regions["neck"] | body.regions["face_hair"] | clothing.skin | clothing.shape.limbs_mask()
+    assert (clothing.bare_body & old & above & ~own_parts).sum() < 30

@@ -502,8 +502,9 @@ def model_person(image: np.ndarray, body: BodyAnalysis) -> PersonModel:
     """The :class:`PersonModel` of ``image`` (RGB uint8 ``(H, W, 3)``) from its body analysis."""
     frame = BodyFrame.from_landmarks(body.landmarks, body.visibility, body.size, z=body.landmark_z)
     shape = BodyShape.of(frame, skin=body.regions["skin"] & body.person_mask)
-    return PersonModel(frame=frame, shape=shape, silhouette=_silhouette(body, frame),
-                       clothing=parse_clothing(image, body, frame, shape))
+    silhouette = _silhouette(body, frame)
+    return PersonModel(frame=frame, shape=shape, silhouette=silhouette,
+                       clothing=parse_clothing(image, body, frame, shape, silhouette))
 
 
 def _silhouette(body: BodyAnalysis, frame: BodyFrame) -> Silhouette:

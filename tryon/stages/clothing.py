@@ -47,7 +47,7 @@ from .landmarks import (
     RIGHT_WRIST,
     VISIBLE_MIN,
 )
-from .person import PROPORTIONS, BodyFrame, BodyShape
+from .person import PROPORTIONS, BodyFrame, BodyShape, Silhouette
 
 if TYPE_CHECKING:
     from .body import BodyAnalysis, RegionMasks
@@ -158,6 +158,10 @@ class ParseRules:
     # shoulder's top and the deltoid's cap, above the model's torso and arm) its outline, less the fabric,
     # is the body's.
     shoulder_cap_u: float = 0.2
+    # ...but never above the line that leaves the neck's side this far above its base (the trapezius flares into
+    # it) for the top of the shoulder (see _above_shoulder_lines): on the eval photos' bare shoulders the outline a
+    # quarter of the way out lies under such a line in 95 % of them (it needs a rise of 0.07 at the median).
+    trapezius_rise_u: float = 0.2
     # Where a limb comes out of the old garment bare (a knee below a skirt, a forearm below a sleeve),
     # the bare body under the garment starts as wide as the bare limb (measured over continue_measure_u
     # of it, in bins continue_bin_u long) and narrows to the model's over continue_u.
@@ -330,7 +334,9 @@ class _Palettes:
     dressed: np.ndarray  # skin-test pixels that have the clothing's colours
 
 
-def parse_clothing(image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shape: BodyShape) -> Clothing:
+def parse_clothing(
+    image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, silhouette: Silhouette
+) -> Clothing:
     """The clothing the person in ``image`` (RGB uint8 ``(H, W, 3)``) wears; see the module docstring."""
     half = _Half.of(image, body, frame)
     skin = half.regions["skin"]
@@ -355,10 +361,10 @@ def parse_clothing(image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shap
     clusters[bottoms] = pal.bottom_cluster[bottoms] + BOTTOM_CLUSTERS
     hair = _long_hair(half, half.regions["face_hair"] & ~skin, clothed & ~half.hands, pal.d_top)
     top &= ~hair
-    return _at_full_size(image, body, frame, shape, top=top, bottoms=bottoms, sleeves=sleeves & ~hair, outer=outer,
-                         clusters=clusters, hair=hair, dressed=pal.dressed, hands_clothed=half.hands & clothed,
-                         palettes=(pal.top, pal.bottom),
-                         one_piece=one_piece,                         bare_midriff=bare is not None, top_hem=top_hem)
+    return _at_full_size(image, body, frame, shape, silhouette, top=top, bottoms=bottoms, sleeves=sleeves & ~hair,
+                         outer=outer, clusters=clusters, hair=hair, dressed=pal.dressed,
+                         hands_clothed=half.hands & clothed, palettes=(pal.top, pal.bottom), one_piece=one_piece,
+                         bare_midriff=bare is not None, top_hem=top_hem)
 
 
 LIMB_PARTS = {"arm_left": ("upper_arm_left", "lower_arm_left"), "arm_right": ("upper_arm_right", "lower_arm_right"),
@@ -695,7 +701,8 @@ def _old_top(
 
 
 def _at_full_size(
-    image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, *, top: np.ndarray, bottoms: np.ndarray,
+    image: np.ndarray, body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, silhouette: Silhouette, *,
+    top: np.ndarray, bottoms: np.ndarray,
     sleeves: np.ndarray, outer: np.ndarray | None, clusters: np.ndarray, hair: np.ndarray, dressed: np.ndarray,
     hands_clothed: np.ndarray, palettes: tuple[np.ndarray, np.ndarray],
     one_piece: bool, bare_midriff: bool, top_hem: float | None,
@@ -765,8 +772,8 @@ def _at_full_size(
     if outer is not None:
         hanging &= ~seen(outer)  # a jacket's shoulders are built up (padded), not the body's
     shoulders = caps.astype(bool) & cv2.erode(hanging.astype(np.uint8), masks.disc(fabric)).astype(bool)
-    bare_body = body.person_mask & (shape.torso_mask() | full["neck"] | (shape.limbs_mask() & ~beside)
-                                    | shoulders | skin | continued)
+    trunk = (shape.torso_mask() | shoulders) & ~_above_shoulder_lines(frame, silhouette)
+    bare_body = body.person_mask & (trunk | full["neck"] | (shape.limbs_mask() & ~beside) | skin | continued)
     return Clothing(
         top=top_seen, bottoms=bottoms_seen, sleeves=sleeves_full, outer=None if outer is None else seen(outer),
         top_rimmed=rimmed(top), bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
@@ -775,6 +782,25 @@ def _at_full_size(
         front=front, arms_front=_arms_front(body, frame, shape, sleeves_full), bare_body=bare_body,
         skin=skin & ~dressed_full, shape=shape,
     )
+
+
+def _above_shoulder_lines(frame: BodyFrame, silhouette: Silhouette) -> np.ndarray:
+    """Above the line from the neck's side (:attr:`ParseRules.trapezius_rise_u` above its base) over the top of each
+    shoulder (where a shoulder seam sits, see :meth:`Silhouette.shoulder_seam`) and on (bool ``(H, W)``): no trunk
+    there (the neck and the arms are their own parts), whatever the old top's outline does: a shirt's collar
+    stands up round the neck and a shoulder's top slopes from the neck, where the torso's box above the
+    shoulders (cut by the person's outline) and the caps round the joints' line rose square to the collar's top."""
+    unit, up = frame.unit_px, -frame.down
+    neck = frame.centre(frame.neck_base_depth_px)
+    reach = 2.0 * frame.torso_px  # far enough to close the polygons beyond the person
+    canvas = np.zeros(frame.size, np.uint8)
+    for side, out in (("left", frame.across), ("right", -frame.across)):
+        side_of_neck = neck + out * PROPORTIONS.neck_radius_u * unit + up * RULES.trapezius_rise_u * unit
+        top = silhouette.shoulder_seam(side)
+        far = top + reach * (top - side_of_neck) / max(float(np.linalg.norm(top - side_of_neck)), 1.0)
+        polygon = [side_of_neck, far, far + up * reach, side_of_neck + up * reach]
+        cv2.fillPoly(canvas, [np.round(np.array(polygon)).astype(np.int32)], 1)
+    return canvas.astype(bool)
 
 
 def _coloured_as_the_other(
