@@ -184,6 +184,21 @@ def _luma(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
+def test_no_backdrop_shows_where_filled_skin_meets_the_new_garment() -> None:
+    # v17: bared arms hang close to the new crop tee's sides. The fill's soft edge between skin and backdrop
+    # also ran along the garment, and the backdrop (light grey) showed in the pixel or two before it: a light line
+    # down each side (the skin beside the garment 9 grey levels lighter than the skin 3-6 px from it).
+    _, _, _, result = _render("v17")
+    skin, garment = result.layers["skin_filled"], result.garment_mask
+    dist = cv2.distanceTransform((~garment).astype(np.uint8), cv2.DIST_L2, 3)
+    luma = _luma(result.image)
+    beside, further = skin & (dist <= 1.5), skin & (dist >= 3) & (dist <= 6)
+    assert beside.sum() > 300
+    assert luma[beside].mean() - luma[further].mean() < 4.0
+    lit = luma > cv2.dilate(np.where(further, luma, 0.0).astype(np.float32), np.ones((9, 9), np.uint8)) + 20
+    assert (beside & lit).sum() < 0.15 * beside.sum()
+
+
 @pytest.mark.parametrize("case_id", ["v29", "v15"])
 def test_filled_skin_is_shaded_and_grained_not_a_flat_patch(case_id: str) -> None:
     # v29: a cropped tee over a longer shirt bares the midriff; v15: a short dress over trousers bares the

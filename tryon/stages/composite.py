@@ -1181,8 +1181,11 @@ def _fills(
     fill = np.zeros((*near.shape, 3), np.float32)
     unit = prepared.unit
     bare = prepared.scene.bare_body[crop]
-    # Soft membership of the bare body, so filled skin and filled background meet without stairs.
+    # Soft membership of the bare body, so filled skin and filled background meet without stairs; where filled
+    # skin meets the new clothing the clothing counts as body (a soft edge there let the backdrop in: a light
+    # line between an arm and a new top's side).
     skin_weight = cv2.GaussianBlur(bare.astype(np.float32), (0, 0), ROUND_SOFT_PX)
+    skin_weight[bare] = cv2.GaussianBlur((bare | clothing).astype(np.float32), (0, 0), ROUND_SOFT_PX)[bare]
     skin_fill = near & (skin_weight > 0.0)
     background_fill = near & (skin_weight < 1.0)
     if skin_fill.any():
