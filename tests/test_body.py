@@ -815,7 +815,7 @@ def test_the_body_under_a_collar_or_by_the_hair_stays_under_the_shoulders_line(r
     above = np.zeros(frame.size, bool)
     for side, out in (("left", frame.across), ("right", -frame.across)):
         start = neck + (out * PROPORTIONS.neck_radius_u - frame.down * RULES.trapezius_rise_u) * frame.unit_px
-        line = person.silhouette.shoulder_seam(side) - start
+        line = person.silhouette.shoulder_seam(side) - frame.down * RULES.shoulder_line_margin_u * frame.unit_px - start
         normal = np.array([line[1], -line[0]])
         normal = -normal if np.dot(normal, frame.down) > 0 else normal  # pointing up, away from the body
         beyond = ((xs - start[0]) * out[0] + (ys - start[1]) * out[1]) > 0  # this side of the neck's side

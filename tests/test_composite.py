@@ -31,6 +31,7 @@ MAX_LIGHTNESS_SHIFT = 15.0  # the photo's light may move L more
 MAX_GHOST_CORRELATION = 0.1  # fine-detail correlation of render and photo over the new garment
 MAX_FILL_LIGHTNESS_STEP = 4.0  # Lab L between painted skin and the visible skin it carries on
 STRAP_LUMA = 110  # grey level below which clothing is the dark straps of the v14 dress
+HAIR_HALO_PX = 4  # how far the person mask may run past the hair's outer strands
 
 
 @functools.cache
@@ -500,6 +501,9 @@ def test_neck_and_shoulders_are_never_filled_with_background(case_id: str) -> No
     ys, xs = np.mgrid[0 : body.size[0], 0 : body.size[1]]
     between = np.abs((xs - mid[0]) * across[0] + (ys - mid[1]) * across[1]) < half
     zone = body.person_mask & (_torso_depth(body) < 0.15) & between
+    # ...but the person's mask runs a few px past the hair's outer strands (v01's hair lies on her shoulder):
+    # backdrop there, above the shoulder's line, is no notch in the body.
+    zone &= ~masks.grow(body.regions["face_hair"], HAIR_HALO_PX)
     assert (result.layers["background_filled"] & zone).sum() < 1e-3 * zone.sum()
 
 

@@ -162,6 +162,7 @@ class ParseRules:
     # it) for the top of the shoulder (see _above_shoulder_lines): on the eval photos' bare shoulders the outline a
     # quarter of the way out lies under such a line in 95 % of them (it needs a rise of 0.07 at the median).
     trapezius_rise_u: float = 0.2
+    shoulder_line_margin_u: float = 0.05  # ...and passes this far above the shoulder's top (its outline bulges there)
     # Where a limb comes out of the old garment bare (a knee below a skirt, a forearm below a sleeve),
     # the bare body under the garment starts as wide as the bare limb (measured over continue_measure_u
     # of it, in bins continue_bin_u long) and narrows to the model's over continue_u.
@@ -796,7 +797,7 @@ def _above_shoulder_lines(frame: BodyFrame, silhouette: Silhouette) -> np.ndarra
     canvas = np.zeros(frame.size, np.uint8)
     for side, out in (("left", frame.across), ("right", -frame.across)):
         side_of_neck = neck + out * PROPORTIONS.neck_radius_u * unit + up * RULES.trapezius_rise_u * unit
-        top = silhouette.shoulder_seam(side)
+        top = silhouette.shoulder_seam(side) + up * RULES.shoulder_line_margin_u * unit
         far = top + reach * (top - side_of_neck) / max(float(np.linalg.norm(top - side_of_neck)), 1.0)
         polygon = [side_of_neck, far, far + up * reach, side_of_neck + up * reach]
         cv2.fillPoly(canvas, [np.round(np.array(polygon)).astype(np.int32)], 1)
