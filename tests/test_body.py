@@ -824,3 +824,25 @@ def test_the_body_under_a_collar_or_by_the_hair_stays_under_the_shoulders_line(r
     assert (old & above).sum() > 100  # the old top does reach above the line here
     own_parts = body.regions["neck"] | body.regions["face_hair"] | clothing.skin | clothing.shape.limbs_mask()
     assert (clothing.bare_body & old & above & ~own_parts).sum() < 30
+
+
+@pytest.mark.parametrize("relpath", ["person/ootd_model_4.png", "paired/person/vitonhd_14627_00.jpg"])
+def test_the_body_above_a_bare_midriff_starts_as_wide_as_the_midriff(relpath: str) -> None:
+    # Crop tops over a bare midriff. The model's torso stood out past the real waist just above the old top's hem
+    # (0.09-0.11 units on a side), and a shorter new top left a painted midriff with a step at the old hem. The
+    # bare body there starts with the sides of the skin just below it.
+    _, body = analysed(relpath)
+    frame, clothing = body.person.frame, body.person.clothing
+    assert clothing.bare_midriff and clothing.top_hem_tl is not None
+    hem = clothing.top_hem_tl
+    depth = frame.depth_map_tl()
+    ys, xs = np.mgrid[: frame.size[0], : frame.size[1]]
+    across = (xs - frame.mid_shoulder[0]) * frame.across[0] + (ys - frame.mid_shoulder[1]) * frame.across[1]
+    arms = body.regions.union(("upper_arm_left", "upper_arm_right", "lower_arm_left", "lower_arm_right",
+                               "hand_left", "hand_right"))
+    below = clothing.skin & ~arms & (depth > hem + 0.01) & (depth < hem + 0.06)
+    above = clothing.bare_body & clothing.top & ~arms & (depth > hem - 0.06) & (depth < hem - 0.01)
+    assert below.sum() > 500 and above.sum() > 500
+    for sign in (1.0, -1.0):  # each side: how far the painted body reaches past the waist below it
+        excess = (sign * across[above]).max() - np.percentile(sign * across[below], 99)
+        assert excess < 0.06 * frame.unit_px, sign

@@ -167,6 +167,10 @@ class ParseRules:
     # the bare body under the garment starts as wide as the bare limb (measured over continue_measure_u
     # of it, in bins continue_bin_u long) and narrows to the model's over continue_u.
     continue_u: float = 0.35
+    # A bared midriff's sides (see _beside_bare_midriff): this percentile of its skin's reach across the body from
+    # each side (a stray pixel does not move them), once at least midriff_min_px of it show.
+    midriff_side_percentile: float = 1.0
+    midriff_min_px: int = 200
     continue_bin_u: float = 0.03
     continue_measure_u: float = 0.1
     continue_bare_share: float = 0.6  # a bin is bare when its skin is this wide against the model's limb
@@ -365,7 +369,7 @@ def parse_clothing(
     return _at_full_size(image, body, frame, shape, silhouette, top=top, bottoms=bottoms, sleeves=sleeves & ~hair,
                          outer=outer, clusters=clusters, hair=hair, dressed=pal.dressed,
                          hands_clothed=half.hands & clothed, palettes=(pal.top, pal.bottom), one_piece=one_piece,
-                         bare_midriff=bare is not None, top_hem=top_hem)
+                         midriff=bare, top_hem=top_hem)
 
 
 LIMB_PARTS = {"arm_left": ("upper_arm_left", "lower_arm_left"), "arm_right": ("upper_arm_right", "lower_arm_right"),
@@ -706,7 +710,7 @@ def _at_full_size(
     top: np.ndarray, bottoms: np.ndarray,
     sleeves: np.ndarray, outer: np.ndarray | None, clusters: np.ndarray, hair: np.ndarray, dressed: np.ndarray,
     hands_clothed: np.ndarray, palettes: tuple[np.ndarray, np.ndarray],
-    one_piece: bool, bare_midriff: bool, top_hem: float | None,
+    one_piece: bool, midriff: tuple[float, float] | None, top_hem: float | None,
 ) -> Clothing:
     """Bring the parse back to the photo's size and cut it to the full-resolution masks. ``palettes``: the
     old top's and bottoms' colours (Lab8 ``(k, 3)`` each), which settle the line between the two."""
@@ -774,15 +778,57 @@ def _at_full_size(
         hanging &= ~seen(outer)  # a jacket's shoulders are built up (padded), not the body's
     shoulders = caps.astype(bool) & cv2.erode(hanging.astype(np.uint8), masks.disc(fabric)).astype(bool)
     trunk = (shape.torso_mask() | shoulders) & ~_above_shoulder_lines(frame, silhouette)
+    if midriff is not None:
+        trunk &= ~_beside_bare_midriff(skin & ~arms & ~full.union(("hand_left", "hand_right")), frame, shape, midriff)
     bare_body = body.person_mask & (trunk | full["neck"] | (shape.limbs_mask() & ~beside) | skin | continued)
     return Clothing(
         top=top_seen, bottoms=bottoms_seen, sleeves=sleeves_full, outer=None if outer is None else seen(outer),
         top_rimmed=rimmed(top), bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
         top_coloured=top_coloured, bottoms_coloured=bottoms_coloured,
-        one_piece=one_piece, bare_midriff=bare_midriff, top_hem_tl=top_hem, clusters=cluster_full,
+        one_piece=one_piece, bare_midriff=midriff is not None, top_hem_tl=top_hem, clusters=cluster_full,
         front=front, arms_front=_arms_front(body, frame, shape, sleeves_full), bare_body=bare_body,
         skin=skin & ~dressed_full, shape=shape,
     )
+
+
+def _beside_bare_midriff(
+    skin: np.ndarray, frame: BodyFrame, shape: BodyShape, midriff: tuple[float, float]
+) -> np.ndarray:
+    """The model's torso just above a bare midriff that lies outside it (bool ``(H, W)``).
+
+    ``skin``: the torso's visible skin (no arms or hands), bool ``(H, W)``; ``midriff``: the bare band's depths
+    (torso lengths, see :func:`_skin_band`). Below an old top's hem the photo shows the waist as it is, narrower
+    or wider than the model's and off the centre line a little: up from the hem the bare torso starts with the
+    sides measured on the band's first :attr:`ParseRules.continue_measure_u` and turns into the model's over
+    :attr:`ParseRules.continue_u`, as a limb does below a sleeve (a painted midriff stood out past the real
+    one at the hem, in a step)."""
+    start, end = midriff
+    torso, unit = frame.torso_px, frame.unit_px
+    reach = RULES.continue_u * unit / torso
+    measure = min(end, start + RULES.continue_measure_u * unit / torso)
+    outside = np.zeros(skin.shape, bool)
+    # Only the stretch from `reach` above the band to the band's measured part matters: its rows' box.
+    corners = [frame.centre(d * torso) + s * 2.0 * unit * frame.across for d in (start - reach, measure)
+               for s in (-1.0, 1.0)]
+    xs, ys = zip(*corners, strict=True)
+    h, w = skin.shape
+    box = (slice(max(0, int(min(ys))), min(h, int(max(ys)) + 1)),
+           slice(max(0, int(min(xs))), min(w, int(max(xs)) + 1)))
+    if box[0].stop <= box[0].start or box[1].stop <= box[1].start:
+        return outside
+    depth = frame.depth_map_tl(box=box)
+    gy, gx = np.mgrid[box[0], box[1]].astype(np.float32)
+    across = (gx - frame.mid_shoulder[0]) * frame.across[0] + (gy - frame.mid_shoulder[1]) * frame.across[1]
+    below = skin[box] & (depth >= start) & (depth <= measure)
+    if below.sum() < RULES.midriff_min_px:
+        return outside
+    lo, hi = np.percentile(across[below], (RULES.midriff_side_percentile, 100 - RULES.midriff_side_percentile))
+    zone = (depth < start) & (depth > start - reach)
+    t = np.clip((start - depth) / reach, 0.0, 1.0)  # 0 at the hem, 1 where the model takes over
+    model = shape.half_width_px(depth)
+    allowed = (across >= (1 - t) * lo - t * model) & (across <= (1 - t) * hi + t * model)
+    outside[box] = zone & ~allowed
+    return outside
 
 
 def _above_shoulder_lines(frame: BodyFrame, silhouette: Silhouette) -> np.ndarray:
