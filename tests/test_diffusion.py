@@ -443,6 +443,30 @@ def test_kandinsky_refines_the_warp_result_in_fewer_steps_with_progress(kandinsk
     assert _inside_difference(refined, from_noise, mask) > DIFFERENT  # the warp result is the start
 
 
+def test_kandinsky_steps_resumed_on_other_threads_run(kandinsky):
+    # A server streams a render's steps from its worker pool: each next() may run on another thread, where grad
+    # mode is on again. An inference_mode block around the denoising loop spanned the yields, and the step after
+    # a hop raised "Inference tensors cannot be saved for backward" (the app said "Something went wrong").
+    from concurrent.futures import ThreadPoolExecutor
+
+    recipe = _recipe(kandinsky)
+    person, body = synthetic_body()
+    mask = diffusion.prepare_mask(body, "upper")
+    garment = synthetic_garment((200, 30, 30))
+    steps = recipe(person, mask, garment.image, garment.mask, "a red shirt",
+                   options=diffusion.DiffusionOptions(steps=3, side=SIZE))
+    events = []
+    with ThreadPoolExecutor(max_workers=1) as other:
+        for turn in range(10):  # every other event on a fresh thread, the rest here
+            step = other.submit(next, steps, None).result() if turn % 2 else next(steps, None)
+            if step is None:
+                break
+            events.append(step)
+    *progress, image = events
+    assert len(progress) == 3 and all(isinstance(p, diffusion.Progress) for p in progress)
+    assert image.shape == person.shape and np.array_equal(image[~mask], person[~mask])
+
+
 @pytest.mark.slow
 def test_kandinsky_render_steps_reports_progress_then_the_composite(kandinsky):
     person, body = synthetic_body()

@@ -787,6 +787,8 @@ class Kandinsky21Recipe(Recipe):
         guidance = guidance_scale > 1.0
         strength = options.strength if init is not None else 1.0
         generator = self._generator(options.seed)
+        # Grad mode is per thread and a generator may be resumed on another one (a server's worker pool runs each
+        # step of a streamed request where it likes): no `inference_mode` block spans a yield.
         with torch.inference_mode():
             # 2. The garment as a CLIP image embedding; the description as MultilingualCLIP token states.
             image_embeds, negative_image_embeds = self.image_embeds(garment, garment_mask, caption, options.seed,
@@ -805,12 +807,14 @@ class Kandinsky21Recipe(Recipe):
             start = None if init is None or strength >= 1.0 else self._to_tensor(init, work_w, work_h)
             latents = self.prepare_latents(start, timesteps, scheduler, (1, masked.shape[1], *latent_hw),
                                            generator)
-            # 5. Denoise: each step reads the text and image tokens through cross-attention.
-            for index, timestep in enumerate(timesteps):
+        # 5. Denoise: each step reads the text and image tokens through cross-attention.
+        for index, timestep in enumerate(timesteps):
+            with torch.inference_mode():
                 latents = self._step(scheduler, latents, masked, keep, timestep, text_embeds, text_states,
                                      image_embeds, guidance_scale if guidance else None, generator)
-                yield Progress(index + 1, len(timesteps))
-            # 6. Decode, back to the crop's size, pasted inside the mask only.
+            yield Progress(index + 1, len(timesteps))
+        # 6. Decode, back to the crop's size, pasted inside the mask only.
+        with torch.inference_mode():
             image = self.pipe.movq.decode(latents, force_not_quantize=True).sample
             result = (image[0].float().permute(1, 2, 0).cpu().numpy() + 1.0) / 2.0
         yield self._paste(person, mask, result)
