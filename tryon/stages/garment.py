@@ -238,9 +238,9 @@ NECK_CENTRE_BAND = 0.1  # the front neckline's lowest point is this close to the
 STRAP_MAX_WIDTH = 0.15  # a neck corner on a run this narrow (x torso) is the top of a strap
 STRAP_PROBE = 0.04  # the strap's width is measured this far below its top (x torso)
 # Off the shoulder (a bardot or a strapless top): the neckline runs straight across the whole top, its
-# corners are the shoulder points (on the eval garments 0.002 of the shoulder span apart; a strap's or a
-# wide scoop's at least 0.06) and the top edge is fabric all across just below them (0.87-0.99; a neck
-# opening leaves 0.1-0.7 of the row empty).
+# corners are the shoulder points (on the eval's two bardots 0.002 of the shoulder span apart, on a tube cut
+# from one 0.05; straps and wide scoops from 0.06, which the next test tells apart) and the top edge is fabric
+# all across just below them (0.87-0.99; a neck opening leaves 0.1-0.9 of the row empty).
 OFF_SHOULDER_CORNER_SHARE = 0.1  # of the shoulder span: neck corner to shoulder point
 OFF_SHOULDER_PROBE = 0.04  # the top edge's row is measured this far below the shoulder points (x height)
 OFF_SHOULDER_FILL = 0.8  # share of that row, between the shoulder points, that is fabric
