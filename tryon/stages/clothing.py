@@ -779,7 +779,7 @@ def _at_full_size(
     shoulders = caps.astype(bool) & cv2.erode(hanging.astype(np.uint8), masks.disc(fabric)).astype(bool)
     trunk = (shape.torso_mask() | shoulders) & ~_above_shoulder_lines(frame, silhouette)
     if midriff is not None:
-        trunk &= ~_beside_bare_midriff(skin & ~arms & ~full.union(("hand_left", "hand_right")), frame, shape, midriff)
+        trunk &= ~_beside_bare_midriff(skin & ~arms & ~hands, frame, shape, midriff)
     bare_body = body.person_mask & (trunk | full["neck"] | (shape.limbs_mask() & ~beside) | skin | continued)
     return Clothing(
         top=top_seen, bottoms=bottoms_seen, sleeves=sleeves_full, outer=None if outer is None else seen(outer),
