@@ -384,6 +384,19 @@ def test_a_white_tanks_straps_on_pale_shoulders_are_the_old_top() -> None:
     assert (white & ~body.person.clothing.top_rimmed).sum() < 0.01 * white.sum()  # 11% before
 
 
+def test_a_white_tanks_rim_beside_a_pale_arm_is_not_the_arm() -> None:
+    # v27: the white tank's shaded sides passed the skin test where they meet the arms and, counted as arms in
+    # front of the new top, stood beside it as white shards (753 px before, the half-resolution test missed them).
+    image, body = analysed("person/ootd_model_2.png")
+    clothing = body.person.clothing
+    rgb = image.astype(np.int32)
+    depth = body.person.frame.depth_map_tl(1)
+    white = (rgb.min(axis=2) > 200) & (np.ptp(rgb, axis=2) < 16) & body.person_mask & (depth < 0.8)
+    assert white.sum() > 40_000
+    assert (white & clothing.arms_front).sum() < 0.002 * white.sum()
+    assert (white & clothing.top_rimmed).sum() > 0.99 * white.sum()
+
+
 def _lab(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
 

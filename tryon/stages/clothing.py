@@ -185,6 +185,11 @@ class ParseRules:
     # ...and not skin: at least this far (squared Mahalanobis) from the person's skin colour (body's weak
     # skin test, SKIN.weak_sq: clothing cannot import body, which imports it).
     past_outline_skin_sq: float = 22.0
+    # The half-resolution test for white and grey clothing that passes the skin test (skin_min_chroma_share)
+    # misses the old garment's own rim where it meets a pale arm: a px or two of a white top's shaded edge,
+    # kept as the arm, drew a white line beside the new top. Within this many full-resolution px of the old
+    # clothing the test is made again on every pixel.
+    grey_rim_px: int = 4
 
 
 RULES = ParseRules()
@@ -728,7 +733,9 @@ def _at_full_size(
     # garment or a fill meets it (hair over a collar, a chin).
     front = (masks.smooth_outline(front, RULES.front_smooth_px) & body.person_mask) | face  # the face stays whole
     arms = full.union(ARM_PARTS)
-    dressed_full = masks.upsample(dressed, size)
+    old = masks.upsample(top | bottoms | sleeves, size)
+    grey_rim = _grey_rim(image, body, skin & ~face & ~hands & ~full["neck"], old)
+    dressed_full = masks.upsample(dressed, size) | grey_rim
 
     upsampled: dict[int, np.ndarray] = {}  # by the parse mask's id: seen() and rimmed() share it
     sliver = _sliver_radius(frame.unit_px)
@@ -749,7 +756,9 @@ def _at_full_size(
         # Upsampled masks miss the garment's anti-aliased outline: they grow over the non-skin pixels
         # next to them, but not onto the bare arms beside the old garment.
         grown = full_size(mask)
-        grown = (grown | (masks.grow(grown, RULES.edge_grow_px) & not_skin)) & body.person_mask & ~front
+        grown = grown | (masks.grow(grown, RULES.edge_grow_px) & not_skin)  # a new array: full_size's is cached
+        grown |= masks.grow(grown, RULES.grey_rim_px) & grey_rim
+        grown &= body.person_mask & ~front
         return grown & ~(arms & skin & ~dressed_full)
 
     inner = {id(mask): within(mask) for mask in (top, bottoms, sleeves)}
@@ -786,7 +795,8 @@ def _at_full_size(
         top_rimmed=rimmed(top), bottoms_rimmed=rimmed(bottoms), sleeves_rimmed=rimmed(sleeves),
         top_coloured=top_coloured, bottoms_coloured=bottoms_coloured,
         one_piece=one_piece, bare_midriff=midriff is not None, top_hem_tl=top_hem, clusters=cluster_full,
-        front=front, arms_front=_arms_front(body, frame, shape, sleeves_full), bare_body=bare_body,
+        front=front, arms_front=_arms_front(body, frame, shape, sleeves_full, skin & ~grey_rim),
+        bare_body=bare_body,
         skin=skin & ~dressed_full, shape=shape,
     )
 
@@ -848,6 +858,21 @@ def _above_shoulder_lines(frame: BodyFrame, silhouette: Silhouette) -> np.ndarra
         polygon = [side_of_neck, far, far + up * reach, side_of_neck + up * reach]
         cv2.fillPoly(canvas, [np.round(np.array(polygon)).astype(np.int32)], 1)
     return canvas.astype(bool)
+
+
+def _grey_rim(image: np.ndarray, body: BodyAnalysis, skin: np.ndarray, clothing: np.ndarray) -> np.ndarray:
+    """The ``skin`` pixels (bool ``(H, W)``) on or within :attr:`ParseRules.grey_rim_px` of ``clothing`` that have no
+    skin's hue (lightness-normalised chroma under :attr:`ParseRules.skin_min_chroma_share` of the person's
+    skin): the anti-aliased rim of a white or grey garment beside pale skin. bool ``(H, W)``."""
+    near = skin & masks.grow(clothing, RULES.grey_rim_px)
+    out = np.zeros_like(skin)
+    if not near.any():
+        return out
+    ys, xs = np.nonzero(near)
+    lab = cv2.cvtColor(image[ys, xs][None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    grey = _chroma_share(lab, np.asarray(body.skin_lab_mean, np.float32)) < RULES.skin_min_chroma_share
+    out[ys[grey], xs[grey]] = True
+    return out
 
 
 def _coloured_as_the_other(
@@ -990,8 +1015,11 @@ def _outline_skin(skin: np.ndarray, person: np.ndarray, radius: int) -> np.ndarr
     return masks.grow(~person, width) & masks.grow(skin, width)
 
 
-def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, sleeves: np.ndarray) -> np.ndarray:
-    """Arms in front of a garment's body: bare skin, and where the old top had a sleeve, the arm's own
+def _arms_front(
+    body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, sleeves: np.ndarray, skin: np.ndarray
+) -> np.ndarray:
+    """Arms in front of a garment's body: bare ``skin`` (bool ``(H, W)``: the photo's skin less a white or grey
+    garment's rim beside it, see :func:`_grey_rim`), and where the old top had a sleeve, the arm's own
     thickness (a sleeve over a forearm across the torso). The upper arm's model is drawn around the
     joints' line, which runs inside the torso's outline near the shoulder: there it is the arm only
     within the old sleeve (``sleeves``, bool ``(H, W)``), or it would cut a block out of the new top's
@@ -1001,7 +1029,6 @@ def _arms_front(body: BodyAnalysis, frame: BodyFrame, shape: BodyShape, sleeves:
     that lie inside the torso's outline, cut a block out of the new top where the old top's side passed for a
     sleeve); beside the torso it is in front as any arm."""
     full = body.regions
-    skin = full["skin"]
     h, w = body.size
     front = np.zeros((h, w), bool)
     ys, xs = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
