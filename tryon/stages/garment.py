@@ -130,6 +130,7 @@ GRABCUT_SIDE = 256  # long side of the image GrabCut runs on, px
 GRABCUT_BAND = 3  # px at GrabCut size around the flood outline that GrabCut may relabel
 GRABCUT_ITERATIONS = 1
 GRABCUT_SEED = 0
+FAINT_OUTLINE_SMOOTH_CELLS = 1.0  # sigma (GrabCut cells) of the smoothing of a faint outline's torn edge
 SMOOTH_KERNEL = 5  # median filter that removes JPEG jaggies from the outline
 # A flood that ran into a light garment leaves textured off-white "background" beside the mask: the
 # salient-object model is asked when more than LEAK_SHARE of a band LEAK_BAND_PX outside the mask
@@ -423,7 +424,8 @@ def garment_mask(image: np.ndarray) -> np.ndarray:
     distance = _colour_distance(image, background)
     candidate = distance <= tolerance
     mask = _keep_main_components(~_flood_from_border(candidate))
-    if mask.mean() < MIN_MASK_FRAC or _flood_leaked(distance, mask):
+    leaked = _flood_leaked(distance, mask)
+    if mask.mean() < MIN_MASK_FRAC or leaked:
         # A light garment on a light background: where the salient-object model sees the garment,
         # only flat background lets the flood through (fabric is a little off-white and textured).
         salient = _salient_garment(image)
@@ -434,9 +436,12 @@ def garment_mask(image: np.ndarray) -> np.ndarray:
     if mask.mean() < MIN_MASK_FRAC:
         raise TryOnError(NO_GARMENT_MESSAGE)
 
+    faint = leaked or _low_contrast(mask, distance, tolerance)
     mask = _refine_outline(image, mask, distance, tolerance)
     mask = _open_real_holes(mask, distance, spread, tolerance)
     mask = cv2.medianBlur(mask.astype(np.uint8), SMOOTH_KERNEL).astype(bool)
+    if faint:
+        mask = _smooth_faint_outline(mask, distance, tolerance)
     mask = _keep_main_components(mask)
 
     area = mask.mean()
@@ -444,6 +449,16 @@ def garment_mask(image: np.ndarray) -> np.ndarray:
         raise TryOnError(NO_GARMENT_MESSAGE)
     assert mask.shape == (height, width)
     return mask
+
+
+def _smooth_faint_outline(mask: np.ndarray, distance: np.ndarray, tolerance: float) -> np.ndarray:
+    """The mask of a light garment on a light background with its outline smoothed where the edge is faint:
+    there the flood and GrabCut find it pixel by pixel as the noise allows, torn into notches and bumps a
+    GrabCut cell or two wide, and the torn edge showed on the body (v27's tank, v17's tee). Only pixels near
+    the background's colour (within :data:`LOW_CONTRAST_FACTOR` tolerances) change: where the edge is clear
+    (a print, a dark trim) it stays where it is. bool ``(H, W)``."""
+    sigma = FAINT_OUTLINE_SMOOTH_CELLS * max(mask.shape) / GRABCUT_SIDE
+    return np.where(distance < LOW_CONTRAST_FACTOR * tolerance, masks.smooth_outline(mask, sigma), mask)
 
 
 def _flood_leaked(distance: np.ndarray, mask: np.ndarray) -> bool:
@@ -602,14 +617,19 @@ def _refine_outline(
     (darker, same hue as the background) in the outer band start as probable background.
     """
     outer = mask & ~_erode(mask, SHADOW_BAND_PX)
-    rim = mask & ~_erode(mask, RIM_PX)
-    if not rim.any():
+    if not (mask & ~_erode(mask, RIM_PX)).any():
         return mask
-    low_contrast = float(np.median(distance[rim])) < LOW_CONTRAST_FACTOR * tolerance
     shadow = _shadow_like(image, distance, outer)
-    if not low_contrast and shadow.sum() < SHADOW_MIN_SHARE * outer.sum():
+    if not _low_contrast(mask, distance, tolerance) and shadow.sum() < SHADOW_MIN_SHARE * outer.sum():
         return mask
     return _grabcut_refine(image, mask, shadow, distance)
+
+
+def _low_contrast(mask: np.ndarray, distance: np.ndarray, tolerance: float) -> bool:
+    """Whether the garment's edge barely differs from the background (white on white): the median colour
+    distance over the mask's inner rim is under :data:`LOW_CONTRAST_FACTOR` tolerances."""
+    rim = mask & ~_erode(mask, RIM_PX)
+    return bool(rim.any()) and float(np.median(distance[rim])) < LOW_CONTRAST_FACTOR * tolerance
 
 
 def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
