@@ -373,6 +373,22 @@ def test_a_trouser_hem_over_the_shoes_is_the_trousers_and_bares_the_ankle() -> N
         assert clothing.bare_body[box].all()  # the ankle under it, not backdrop
 
 
+def test_a_trouser_hem_is_the_trousers_down_to_the_ankles_skin() -> None:
+    # The same hems end 0.17 units below the joints' landmarks, where the ankles' skin begins: parsed down to a
+    # fixed 0.1 units, their last stripe stayed under the new dress (v12, v13, v15, v53). The shoes stay.
+    image, body = analysed("person/dresscode_049447_0.jpg")
+    frame, clothing = body.person.frame, body.person.clothing
+    for leg in ("leg_left", "leg_right"):
+        knee, ankle = frame.chain(leg)[1:]
+        down = (ankle - knee) / np.linalg.norm(ankle - knee)
+        steps = np.arange(0.0, 0.4, 0.005) * frame.unit_px
+        xs, ys = np.round(ankle[:, None] + down[:, None] * steps).astype(int)
+        on = clothing.bottoms[ys, xs]
+        lowest = steps[np.flatnonzero(on)[-1]] / frame.unit_px
+        assert 0.15 < lowest < 0.22, leg  # 0.10 before
+        assert not on[steps > 0.3 * frame.unit_px].any(), leg  # the shoe's strap and the foot
+
+
 def test_a_white_tanks_straps_on_pale_shoulders_are_the_old_top() -> None:
     # v28: the white tank's straps and edges passed the skin test (the skin's chroma model is wide on pale
     # skin) and were left standing when the new blouse's shoulders did not cover them. White has no skin's hue.

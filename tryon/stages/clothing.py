@@ -89,6 +89,11 @@ class ParseRules:
     hair_margin: float = 1.5  # ...when this many times nearer to them than to the top's colours
     ankle_margin_u: float = 0.1  # a trouser hem breaking over the shoe reaches this far below the joint (~3.5 cm)
     ankle_half_width_u: float = 0.5
+    # ...or down to the top of the ankle's skin showing below that (its lowest percentile, within this reach of
+    # the joint and from this many px at the parse's resolution): v15's hems broke 0.17 units below the joint.
+    ankle_skin_reach_u: float = 0.4
+    ankle_skin_percentile: float = 2.0
+    ankle_skin_min_px: int = 20
     hand_grow_u: float = 0.03  # a hand reaches this far past its visible skin
     bare_upper_arm_share: float = 0.5  # an upper arm this much skin is bare: the old top had no sleeve there
     split_tl: tuple[float, float] = (0.35, 1.6)  # depths searched for the top/bottoms boundary
@@ -671,7 +676,7 @@ def _split_top_and_bottoms(
     # colours above the ankle joints is trousers (the shoes below stay).
     cuffs = r["feet"] & clothed & (pal.d_bottom < RULES.hand_cloth_lab8)
     if cuffs.any():
-        bottoms |= cuffs & _above_ankles(half)
+        bottoms |= cuffs & _above_ankles(half, skin)
     bottoms = _connected_to(bottoms, pal.thighs, RULES.strap_width_u * half.unit)
     limb_skin = skin & (half.arms | half.hands | half.legs | r["neck"])
     close, hole = RULES.hole_close_u * half.unit, (RULES.hole_max_u * half.unit) ** 2
@@ -1209,8 +1214,11 @@ def _one_piece(pal: _Palettes) -> bool:
                 and np.mean(pal.d_bottom[pal.chest] < RULES.one_piece_lab8) >= RULES.one_piece_share)
 
 
-def _above_ankles(half: _Half) -> np.ndarray:
-    """Pixels beside each ankle joint and above the line across its shin (plus a margin)."""
+def _above_ankles(half: _Half, skin: np.ndarray) -> np.ndarray:
+    """Pixels beside each ankle joint and above the line across its shin :attr:`ParseRules.ankle_margin_u`
+    below it, or further down, above the top of the bare ankle where ``skin`` (bool, at the parse's
+    resolution) shows below that line: a hem that breaks over the shoe ends where the ankle's skin begins (the
+    joint's landmark sits a few cm above or below the ankle bone from photo to photo)."""
     h, w = half.person.shape
     lm, unit = half.landmarks, half.unit
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -1220,7 +1228,11 @@ def _above_ankles(half: _Half) -> np.ndarray:
         shin = shin / max(float(np.linalg.norm(shin)), 1e-6)
         along = (xs - lm[ankle][0]) * shin[0] + (ys - lm[ankle][1]) * shin[1]
         side = np.abs((xs - lm[ankle][0]) * shin[1] - (ys - lm[ankle][1]) * shin[0]) < RULES.ankle_half_width_u * unit
-        above |= side & (along < RULES.ankle_margin_u * unit)
+        reach = RULES.ankle_margin_u * unit
+        bare = side & skin & (along >= reach) & (along <= RULES.ankle_skin_reach_u * unit)
+        if bare.sum() >= RULES.ankle_skin_min_px:
+            reach = max(reach, float(np.percentile(along[bare], RULES.ankle_skin_percentile)))
+        above |= side & (along < reach)
     return above
 
 
