@@ -406,12 +406,47 @@ def test_shading_is_measured_across_a_bare_part_and_implausible_profiles_are_lef
     # Lit from the photo's left: lighter on the left half of each arm, darker towards the right.
     lightness = 1.0 - 0.2 * np.clip(signed, -1.0, 1.0)
     profiles = _shade_profiles(shape, lightness[arm], (ys[arm], xs[arm]))
-    centres, values = profiles[PART_KINDS.index("arm")]
+    centres, values = profiles["arm"]
     assert values[np.argmin(np.abs(centres + 0.5))] > values[np.argmin(np.abs(centres - 0.5))] + 0.1
-    assert profiles[PART_KINDS.index("leg")] is profiles[PART_KINDS.index("arm")]  # legs take the arms' light
+    assert profiles["leg"] is profiles["arm"]  # legs take the arms' light
     # Darker in the middle than at both sides is no round part's shading: the model's stays.
     inverted = 0.8 + 0.3 * np.abs(np.clip(signed, -1.0, 1.0))
-    assert PART_KINDS.index("arm") not in _shade_profiles(shape, inverted[arm], (ys[arm], xs[arm]))
+    assert not {"arm", "arm_left", "arm_right"} & _shade_profiles(shape, inverted[arm], (ys[arm], xs[arm])).keys()
+
+
+@pytest.mark.parametrize("outer_lit", [True, False])
+def test_each_limb_takes_its_own_light_and_a_bare_one_its_counterparts(outer_lit: bool) -> None:
+    # The eval photos' pairs of limbs lean towards their outer sides about half the time (a light in front,
+    # the inner sides in the body's shade: v54's arms and shins) and the same way a third of the time (a light
+    # from one side: v55's shins). One profile for all arms and legs lit v54's left thigh from the wrong side.
+    from tryon.stages import landmarks as lm
+    from tryon.stages.composite import _shade_profiles
+    from tryon.stages.person import LIMBS, BodyFrame, BodyShape
+
+    points = np.zeros((33, 2))
+    for name, xy in (("SHOULDER", (360, 200)), ("ELBOW", (390, 330)), ("WRIST", (400, 450)), ("HIP", (340, 440)),
+                     ("KNEE", (345, 640)), ("ANKLE", (345, 780))):
+        for side, sign in (("LEFT", 1), ("RIGHT", -1)):
+            points[getattr(lm, f"{side}_{name}")] = (300 + sign * (xy[0] - 300), xy[1])
+    shape = BodyShape.of(BodyFrame.from_landmarks(points, np.ones(33), (800, 600)))
+    ys, xs = np.mgrid[0:800, 0:600]
+    ys, xs = ys.ravel().astype(float), xs.ravel().astype(float)
+    signed, kind, limb = shape.across_limbs(ys, xs)
+    # The wearer's left limbs lie on the photo's right: lit on their outer sides, they are lighter to the right.
+    outer = np.where(np.isin(limb, [LIMBS.index("arm_left"), LIMBS.index("leg_left")]), 1.0, -1.0)
+    lean = outer if outer_lit else -1.0
+    lightness = 1.0 + 0.2 * lean * np.clip(signed, -1.0, 1.0)
+    shown = np.isin(limb, [LIMBS.index(name) for name in ("arm_left", "arm_right", "leg_left")])
+    profiles = _shade_profiles(shape, lightness[shown], (ys[shown], xs[shown]))
+
+    def lighter_right(name: str) -> bool:
+        centres, values = profiles[name]
+        return bool(values[np.argmin(np.abs(centres - 0.5))] > values[np.argmin(np.abs(centres + 0.5))] + 0.1)
+
+    assert lighter_right("arm_left") is outer_lit and not lighter_right("arm_right")
+    assert lighter_right("leg_left") is outer_lit
+    # The right leg shows no skin: the left leg's light, mirrored when the arms lean outwards.
+    assert not lighter_right("leg_right")
 
 
 def test_a_measured_profile_is_read_as_a_lit_round_part_darker_at_both_outlines() -> None:

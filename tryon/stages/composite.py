@@ -33,7 +33,7 @@ import numpy as np
 
 from . import masks
 from .clothing import ARM_PARTS, LEG_PARTS
-from .person import PART_KINDS, PROPORTIONS, BodyFrame, BodyShape
+from .person import LIMBS, PART_KINDS, PROPORTIONS, BodyFrame, BodyShape
 from .warp import WarpedGarment, meet_old_hem, warp_garment
 
 if TYPE_CHECKING:
@@ -105,6 +105,15 @@ PROFILE_MAX_DIP = 0.03
 # a light backdrop or the skin beyond (the other thigh): a painted arm came out brightest at its outline and
 # melted into the wall. A lit cylinder turns darker towards its outline on both sides.
 PROFILE_FIT_SPAN = 1.0
+# Each limb takes its own measured shading; one that shows none takes the other arm's or leg's, mirrored when the
+# pairs that show both sides lean towards their outer sides (each by at least PROFILE_SIDE_MIN, the mean over
+# its right half less its left): on the eval photos about half the pairs lean outwards (a light in front, the
+# inner sides shaded by the body) and a third the same way (a light from one side). A limb whose pair shows no
+# skin takes its kind's (arms and legs pooled, see _shade_profiles): an arm's inner side lies in the torso's
+# shade, a leg's in the other leg's, and borrowed one-sided from an arm the shins lost their roundness (v15).
+PROFILE_SIDE_MIN = 0.02
+LIMB_COUNTERPARTS = (("arm_left", "arm_right"), ("arm_right", "arm_left"), ("leg_left", "leg_right"),
+                     ("leg_right", "leg_left"))
 PROFILE_TURNS = np.radians(np.arange(-60.0, 60.1, 2.5))
 GRAIN_LEVEL = 2.0  # grey levels of fine grain on filled skin when no visible skin shows its own
 GRAIN_RANGE = (1.0, 5.0)  # bounds on the grain measured on the photo's visible skin
@@ -1230,7 +1239,7 @@ def _box(ys: np.ndarray, xs: np.ndarray, margin: float, shape: tuple[int, int]) 
 
 def _round_shade(
     shape: BodyShape, where: np.ndarray, origin: tuple[int, int], scale: int, unit: float,
-    profiles: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
+    profiles: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> np.ndarray:
     """Brightness of a round body part lit from the front (float32 like ``where``, valid on it).
 
@@ -1249,15 +1258,16 @@ def _round_shade(
     # Cell centres, where an integer cv2.resize puts its samples; in the photo's pixels.
     gy, gx = (np.mgrid[0:gh, 0:gw] + 0.5) * step - 0.5
     to_photo = (scale - 1) / 2.0
-    signed, kind = shape.across((origin[0] + (y0 + gy) * scale + to_photo).ravel(),
-                                (origin[1] + (x0 + gx) * scale + to_photo).ravel())
+    signed, kind, limb = shape.across_limbs((origin[0] + (y0 + gy) * scale + to_photo).ravel(),
+                                            (origin[1] + (x0 + gx) * scale + to_photo).ravel())
     s = np.minimum(np.abs(signed), 1.0)
     # Divided by its mean across a limb (the mean of sqrt(1 - s^2) over [0, 1] is pi / 4): the visible
     # skin the fill's colour comes from is itself such a mean, so the fill is as light on average.
     mean_shade = 1.0 - ROUND_DEPTH * (1.0 - np.pi / 4.0)
     shade = ((1.0 - ROUND_DEPTH * (1.0 - np.sqrt(1.0 - s * s))) / mean_shade).astype(np.float32)
-    for part, (centres, values) in (profiles or {}).items():
-        covered = (kind == part) & (signed >= centres[0]) & (signed <= centres[-1])
+    for part, (centres, values) in (profiles or {}).items():  # the kinds' first, then each limb's own
+        on_part = (kind == PART_KINDS.index(part)) if part in PART_KINDS else (limb == LIMBS.index(part))
+        covered = on_part & (signed >= centres[0]) & (signed <= centres[-1])
         shade[covered] = np.interp(signed[covered], centres, values)
     shade = shade.reshape(gh, gw)
     shade = cv2.GaussianBlur(shade, (0, 0), ROUND_BLUR / ROUND_GRID)
@@ -1269,7 +1279,7 @@ def _round_shade(
 
 def _shade_profiles_of(
     shape: BodyShape, image: np.ndarray, skin_colour: np.ndarray, visible: np.ndarray
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """:func:`_shade_profiles` of the photo (``image``, RGB, and the skin colour's smooth field, ``skin_colour``,
     float32 RGB, both ``(H, W, 3)``) on its visible skin (``visible``, bool ``(H, W)``; at most
     :data:`PROFILE_SAMPLES` of its pixels, evenly spread)."""
@@ -1285,44 +1295,93 @@ def _shade_profiles_of(
 
 def _shade_profiles(
     shape: BodyShape, lightness: np.ndarray, at: tuple[np.ndarray, np.ndarray]
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """The photo's shading across each kind of part (:data:`~tryon.stages.person.PART_KINDS` index ->
-    (bin centres, shading) float ``(K,)``, the centres increasing) from its visible skin: ``lightness``
-    float ``(N,)`` (the skin's over its smooth colour field) at the photo's pixels ``at`` (ys, xs). Kinds
-    whose skin does not show across the middle of the part are left out."""
-    signed, kind = shape.across(*at)
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The photo's shading across each kind of part and each limb from its visible skin: ``lightness`` float
+    ``(N,)`` (the skin's over its smooth colour field) at the photo's pixels ``at`` (ys, xs). Keyed by the kind
+    (:data:`~tryon.stages.person.PART_KINDS`, both sides' skin together) and by the limb
+    (:data:`~tryon.stages.person.LIMBS`, see :func:`_limb_profiles`); each (bin centres, shading) float ``(K,)``,
+    the centres increasing. Parts whose skin does not show across their middle are left out."""
+    signed, kind, limb = shape.across_limbs(*at)
+    out = {}
+    for part in np.unique(kind[kind >= 0]):
+        mine = kind == part
+        if (profile := _profile(signed[mine], lightness[mine])) is not None:
+            out[PART_KINDS[int(part)]] = profile
+    # Arms and legs are alike (round, lit by the same light): where one kind shows, the other takes its shading.
+    for part, other in (("arm", "leg"), ("leg", "arm")):
+        if part not in out and other in out:
+            out[part] = out[other]
+    out.update(_limb_profiles(signed, limb, lightness))
+    return out
+
+
+def _profile(signed: np.ndarray, lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The shading across one part (bin centres, shading; float ``(K,)``) from its visible skin's positions
+    across it and lightness (float ``(N,)``), or None where the skin does not show across the part's middle or
+    the shading is no round part's."""
     edges = np.linspace(-PROFILE_SPAN, PROFILE_SPAN, PROFILE_BINS + 1)
     centres = 0.5 * (edges[:-1] + edges[1:])
     core = np.abs(centres) <= PROFILE_CORE
-    out = {}
-    for part in np.unique(kind[kind >= 0]):
-        mine = (kind == part) & (np.abs(signed) < PROFILE_SPAN)
-        bins = np.digitize(signed[mine], edges) - 1
-        counts = np.bincount(bins, minlength=PROFILE_BINS)
-        full = counts >= PROFILE_MIN_SAMPLES
-        if not full[core].all():
-            continue
-        # The run of well-sampled bins around the middle.
-        lo, hi = np.flatnonzero(core)[[0, -1]]
-        while lo > 0 and full[lo - 1]:
-            lo -= 1
-        while hi < PROFILE_BINS - 1 and full[hi + 1]:
-            hi += 1
-        groups = np.split(lightness[mine][np.argsort(bins, kind="stable")], np.cumsum(counts)[:-1])
-        values = np.array([np.median(groups[b]) for b in range(lo, hi + 1)])
-        positions = centres[lo:hi + 1]
-        values /= max(float(np.mean(values[np.abs(positions) < 1.0])), 1e-3)  # as the model's: mean 1 across
-        middle = float(np.mean(values[np.abs(positions) <= PROFILE_MIDDLE]))
-        if (np.abs(np.diff(values, 2)).mean() > PROFILE_MAX_ROUGHNESS
-                or min(values[0], values[-1]) > middle + PROFILE_MAX_DIP):
-            continue
-        out[int(part)] = (centres, np.clip(_lit_cylinder(positions, values, centres), *PROFILE_RANGE))
-    # Arms and legs are alike (round, lit by the same light): where one kind shows, the other takes its shading.
-    arm, leg = PART_KINDS.index("arm"), PART_KINDS.index("leg")
-    for part, other in ((arm, leg), (leg, arm)):
-        if part not in out and other in out:
-            out[part] = out[other]
+    inside = np.abs(signed) < PROFILE_SPAN
+    bins = np.digitize(signed[inside], edges) - 1
+    counts = np.bincount(bins, minlength=PROFILE_BINS)
+    full = counts >= PROFILE_MIN_SAMPLES
+    if not full[core].all():
+        return None
+    # The run of well-sampled bins around the middle.
+    lo, hi = np.flatnonzero(core)[[0, -1]]
+    while lo > 0 and full[lo - 1]:
+        lo -= 1
+    while hi < PROFILE_BINS - 1 and full[hi + 1]:
+        hi += 1
+    groups = np.split(lightness[inside][np.argsort(bins, kind="stable")], np.cumsum(counts)[:-1])
+    values = np.array([np.median(groups[b]) for b in range(lo, hi + 1)])
+    positions = centres[lo:hi + 1]
+    values /= max(float(np.mean(values[np.abs(positions) < 1.0])), 1e-3)  # as the model's: mean 1 across
+    middle = float(np.mean(values[np.abs(positions) <= PROFILE_MIDDLE]))
+    if (np.abs(np.diff(values, 2)).mean() > PROFILE_MAX_ROUGHNESS
+            or min(values[0], values[-1]) > middle + PROFILE_MAX_DIP):
+        return None
+    return centres, np.clip(_lit_cylinder(positions, values, centres), *PROFILE_RANGE)
+
+
+def _limb_profiles(
+    signed: np.ndarray, limb: np.ndarray, lightness: np.ndarray
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each limb's shading (:func:`_profile`) from its own visible skin (``limb``: int8 ``(N,)``, the index in
+    :data:`~tryon.stages.person.LIMBS`, -1 elsewhere). A limb without one takes its counterpart's (the other
+    arm's, the other leg's), mirrored where the photo lights its limbs alike on their outer sides (a light in
+    front: the inner sides lie in the shade of the body and the other limb) and as it is where one light comes
+    from a side (both limbs lighter on that side). Limbs of a pair that shows no skin are left out."""
+    own = {}
+    for index, name in enumerate(LIMBS):
+        mine = limb == index
+        if mine.sum() and (profile := _profile(signed[mine], lightness[mine])) is not None:
+            own[name] = profile
+    mirrored = _lit_on_outer_sides(own)
+    out = dict(own)
+    for name, other in LIMB_COUNTERPARTS:
+        if name not in out and other in own:
+            centres, values = own[other]  # the bins are symmetric about the axis: reversed, they are mirrored
+            out[name] = (centres, values[::-1].copy()) if mirrored else own[other]
     return out
+
+
+def _lit_on_outer_sides(profiles: dict[str, tuple[np.ndarray, np.ndarray]]) -> bool:
+    """Whether the pairs of limbs measured on both sides are lit alike on their outer sides (one lighter on the
+    photo's left, the other on its right, each by at least :data:`PROFILE_SIDE_MIN`) more often than from one
+    side (both lighter on the same side); False without such a pair."""
+    def lean(profile: tuple[np.ndarray, np.ndarray]) -> float:  # lighter on the photo's right: positive
+        centres, values = profile
+        return float(values[(centres > 0) & (centres <= 1)].mean() - values[(centres < 0) & (centres >= -1)].mean())
+
+    votes = []
+    for left, right in (("arm_left", "arm_right"), ("leg_left", "leg_right")):
+        if left in profiles and right in profiles:
+            a, b = lean(profiles[left]), lean(profiles[right])
+            if min(abs(a), abs(b)) >= PROFILE_SIDE_MIN:
+                votes.append(np.sign(a) != np.sign(b))
+    return sum(votes) > len(votes) / 2
 
 
 def _lit_cylinder(positions: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:

@@ -403,6 +403,12 @@ class BodyShape:
         """:meth:`roundness` with a sign and the part: float32 ``(N,)`` in about [-1, 1] across the part
         (negative towards the photo's left; towards its top for a part lying across the photo) and int8
         ``(N,)``: the part's index in :data:`PART_KINDS` (-1 outside every part, where the position is inf)."""
+        signed, kind, _ = self.across_limbs(ys, xs)
+        return signed, kind
+
+    def across_limbs(self, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`across`, and which limb: int8 ``(N,)``, the index in :data:`LIMBS` (-1 on the torso and
+        neck and outside every part)."""
         f = self.frame
         p = np.stack([xs, ys], axis=1).astype(np.float64)
         rel = p - f.mid_shoulder
@@ -410,6 +416,7 @@ class BodyShape:
         best = (rel @ _towards_photo_right(f.across)) / np.maximum(self.half_width_px(depth), 1e-3)
         best[(depth < self.profile[0, 0]) | (depth > self.profile[-1, 0])] = np.inf
         kind = np.where(np.isfinite(best), PART_KINDS.index("torso"), -1).astype(np.int8)
+        limb = np.full(kind.shape, -1, np.int8)
         in_torso = np.abs(best) <= 1.0
         for seg in self.segments:
             d = seg.b - seg.a
@@ -422,7 +429,8 @@ class BodyShape:
             closer = r < np.abs(best)
             best[closer] = np.copysign(r, off @ normal)[closer]
             kind[closer] = PART_KINDS.index(seg.limb.split("_")[0])
-        return best.astype(np.float32), kind
+            limb[closer] = LIMBS.index(seg.limb) if seg.limb in LIMBS else -1
+        return best.astype(np.float32), kind, limb
 
 
 PART_KINDS = ("torso", "arm", "leg", "neck")  # the kinds of part BodyShape.across tells apart
