@@ -376,7 +376,7 @@ def test_a_trouser_hem_over_the_shoes_is_the_trousers_and_bares_the_ankle() -> N
 def test_a_trouser_hem_is_the_trousers_down_to_the_ankles_skin() -> None:
     # The same hems end 0.17 units below the joints' landmarks, where the ankles' skin begins: parsed down to a
     # fixed 0.1 units, their last stripe stayed under the new dress (v12, v13, v15, v53). The shoes stay.
-    image, body = analysed("person/dresscode_049447_0.jpg")
+    _, body = analysed("person/dresscode_049447_0.jpg")
     frame, clothing = body.person.frame, body.person.clothing
     for leg in ("leg_left", "leg_right"):
         knee, ankle = frame.chain(leg)[1:]

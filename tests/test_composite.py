@@ -431,7 +431,7 @@ def test_each_limb_takes_its_own_light_and_a_bare_one_its_counterparts(outer_lit
     shape = BodyShape.of(BodyFrame.from_landmarks(points, np.ones(33), (800, 600)))
     ys, xs = np.mgrid[0:800, 0:600]
     ys, xs = ys.ravel().astype(float), xs.ravel().astype(float)
-    signed, kind, limb = shape.across_limbs(ys, xs)
+    signed, _, limb = shape.across_limbs(ys, xs)
     # The wearer's left limbs lie on the photo's right: lit on their outer sides, they are lighter to the right.
     outer = np.where(np.isin(limb, [LIMBS.index("arm_left"), LIMBS.index("leg_left")]), 1.0, -1.0)
     lean = outer if outer_lit else -1.0
@@ -447,6 +447,23 @@ def test_each_limb_takes_its_own_light_and_a_bare_one_its_counterparts(outer_lit
     assert lighter_right("leg_left") is outer_lit
     # The right leg shows no skin: the left leg's light, mirrored when the arms lean outwards.
     assert not lighter_right("leg_right")
+
+
+def test_the_lights_side_is_read_off_the_limbs_skin_even_where_a_profile_is_left_out() -> None:
+    # v54: its right arm's profile is left out (bent, its skin off the model's axis), yet its skin leans to its
+    # outer side as the left arm's does; the bare right thigh took the left shin's light unmirrored.
+    from tryon.stages.composite import _lit_on_outer_sides
+    from tryon.stages.person import LIMBS
+
+    rng = np.random.default_rng(0)
+    signed = rng.uniform(-1.0, 1.0, 4000)
+    limb = np.repeat(np.array([LIMBS.index("arm_left"), LIMBS.index("arm_right")], np.int8), 2000)
+    outer = np.where(limb == LIMBS.index("arm_left"), 1.0, -1.0)
+    assert _lit_on_outer_sides(signed, limb, 1.0 + 0.1 * outer * signed)
+    assert not _lit_on_outer_sides(signed, limb, 1.0 - 0.1 * signed)  # one light from the photo's left
+    assert not _lit_on_outer_sides(signed, limb, np.ones_like(signed))  # no lean: nothing to mirror
+    one_arm = limb == LIMBS.index("arm_left")
+    assert not _lit_on_outer_sides(signed[one_arm], limb[one_arm], (1.0 + 0.1 * signed)[one_arm])
 
 
 def test_a_measured_profile_is_read_as_a_lit_round_part_darker_at_both_outlines() -> None:

@@ -106,12 +106,14 @@ PROFILE_MAX_DIP = 0.03
 # melted into the wall. A lit cylinder turns darker towards its outline on both sides.
 PROFILE_FIT_SPAN = 1.0
 # Each limb takes its own measured shading; one that shows none takes the other arm's or leg's, mirrored when the
-# pairs that show both sides lean towards their outer sides (each by at least PROFILE_SIDE_MIN, the mean over
-# its right half less its left): on the eval photos about half the pairs lean outwards (a light in front, the
-# inner sides shaded by the body) and a third the same way (a light from one side). A limb whose pair shows no
-# skin takes its kind's (arms and legs pooled, see _shade_profiles): an arm's inner side lies in the torso's
-# shade, a leg's in the other leg's, and borrowed one-sided from an arm the shins lost their roundness (v15).
+# pairs that show both sides lean towards their outer sides (each by at least PROFILE_SIDE_MIN, the median over
+# its right half less its left, from PROFILE_SIDE_SAMPLES px a half): on the eval photos about half the pairs
+# lean outwards (a light in front, the inner sides shaded by the body) and a third the same way (a light from
+# one side). A limb whose pair shows no skin takes its kind's (arms and legs pooled, see _shade_profiles): an
+# arm's inner side lies in the torso's shade, a leg's in the other leg's, and borrowed one-sided from an arm the
+# shins lost their roundness (v15).
 PROFILE_SIDE_MIN = 0.02
+PROFILE_SIDE_SAMPLES = 50
 LIMB_COUNTERPARTS = (("arm_left", "arm_right"), ("arm_right", "arm_left"), ("leg_left", "leg_right"),
                      ("leg_right", "leg_left"))
 PROFILE_TURNS = np.radians(np.arange(-60.0, 60.1, 2.5))
@@ -1358,7 +1360,7 @@ def _limb_profiles(
         mine = limb == index
         if mine.sum() and (profile := _profile(signed[mine], lightness[mine])) is not None:
             own[name] = profile
-    mirrored = _lit_on_outer_sides(own)
+    mirrored = _lit_on_outer_sides(signed, limb, lightness)
     out = dict(own)
     for name, other in LIMB_COUNTERPARTS:
         if name not in out and other in own:
@@ -1367,20 +1369,25 @@ def _limb_profiles(
     return out
 
 
-def _lit_on_outer_sides(profiles: dict[str, tuple[np.ndarray, np.ndarray]]) -> bool:
-    """Whether the pairs of limbs measured on both sides are lit alike on their outer sides (one lighter on the
-    photo's left, the other on its right, each by at least :data:`PROFILE_SIDE_MIN`) more often than from one
-    side (both lighter on the same side); False without such a pair."""
-    def lean(profile: tuple[np.ndarray, np.ndarray]) -> float:  # lighter on the photo's right: positive
-        centres, values = profile
-        return float(values[(centres > 0) & (centres <= 1)].mean() - values[(centres < 0) & (centres >= -1)].mean())
+def _lit_on_outer_sides(signed: np.ndarray, limb: np.ndarray, lightness: np.ndarray) -> bool:
+    """Whether the pairs of limbs whose skin shows on both halves of both limbs (at least
+    :data:`PROFILE_SIDE_SAMPLES` px a half) lean towards their outer sides (the median lightness of one limb's
+    right half over its left higher, of the other's lower, each by at least :data:`PROFILE_SIDE_MIN`) more
+    often than to one side (both the same way); False without such a pair. Measured on the skin as it is, not
+    on the fitted profiles: a limb whose profile is left out (an arm bent across the body) still shows its light."""
+    def lean(index: int) -> float | None:
+        mine = limb == index
+        right = lightness[mine & (signed > 0) & (signed <= 1)]
+        left = lightness[mine & (signed < 0) & (signed >= -1)]
+        if min(len(right), len(left)) < PROFILE_SIDE_SAMPLES:
+            return None
+        return float(np.median(right) - np.median(left))
 
     votes = []
     for left, right in (("arm_left", "arm_right"), ("leg_left", "leg_right")):
-        if left in profiles and right in profiles:
-            a, b = lean(profiles[left]), lean(profiles[right])
-            if min(abs(a), abs(b)) >= PROFILE_SIDE_MIN:
-                votes.append(np.sign(a) != np.sign(b))
+        a, b = lean(LIMBS.index(left)), lean(LIMBS.index(right))
+        if a is not None and b is not None and min(abs(a), abs(b)) >= PROFILE_SIDE_MIN:
+            votes.append(np.sign(a) != np.sign(b))
     return sum(votes) > len(votes) / 2
 
 
