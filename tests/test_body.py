@@ -360,8 +360,9 @@ def test_a_dress_does_not_run_down_the_bare_shins_as_a_strip(relpath: str) -> No
 
 
 def test_a_trouser_hem_over_the_shoes_is_the_trousers_and_bares_the_ankle() -> None:
-    # v12, v13, v15, v53's person: print trousers whose hems break over strapped flats, a few cm below the
-    # ankle joints. Parsed only down to just below the joint, their lowest stripe stayed under a new dress.
+    # v12, v13, v15, v53's person: print trousers whose hems break over strapped flats 0.17 units below the ankle
+    # joints' landmarks, where the ankles' skin begins. Parsed down to just below the joint (then a fixed 0.1
+    # units), their lowest stripe stayed under a new dress. The shoes stay.
     _, body = analysed("person/dresscode_049447_0.jpg")
     frame, clothing = body.person.frame, body.person.clothing
     for leg in ("leg_left", "leg_right"):
@@ -371,16 +372,6 @@ def test_a_trouser_hem_over_the_shoes_is_the_trousers_and_bares_the_ankle() -> N
         box = (slice(y - 2, y + 3), slice(x - 2, x + 3))
         assert clothing.bottoms[box].mean() > 0.8
         assert clothing.bare_body[box].all()  # the ankle under it, not backdrop
-
-
-def test_a_trouser_hem_is_the_trousers_down_to_the_ankles_skin() -> None:
-    # The same hems end 0.17 units below the joints' landmarks, where the ankles' skin begins: parsed down to a
-    # fixed 0.1 units, their last stripe stayed under the new dress (v12, v13, v15, v53). The shoes stay.
-    _, body = analysed("person/dresscode_049447_0.jpg")
-    frame, clothing = body.person.frame, body.person.clothing
-    for leg in ("leg_left", "leg_right"):
-        knee, ankle = frame.chain(leg)[1:]
-        down = (ankle - knee) / np.linalg.norm(ankle - knee)
         steps = np.arange(0.0, 0.4, 0.005) * frame.unit_px
         xs, ys = np.round(ankle[:, None] + down[:, None] * steps).astype(int)
         on = clothing.bottoms[ys, xs]

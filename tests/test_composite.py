@@ -388,19 +388,26 @@ def test_a_tucked_top_does_not_show_below_the_waistband_beside_the_skirt() -> No
     assert (result.garment_mask & beside).sum() < 100  # 915 px before
 
 
-def test_shading_is_measured_across_a_bare_part_and_implausible_profiles_are_left_out() -> None:
+def _symmetric_body(joints: dict[str, tuple[int, int]]) -> tuple[object, np.ndarray, np.ndarray]:
+    """A front-facing body in an 800x600 photo, its left side ``joints`` (x, y; besides the shoulder and the hip)
+    mirrored about x = 300, and every pixel's (ys, xs), float ``(N,)`` each."""
     from tryon.stages import landmarks as lm
-    from tryon.stages.composite import _shade_profiles
-    from tryon.stages.person import PART_KINDS, BodyFrame, BodyShape
+    from tryon.stages.person import BodyFrame, BodyShape
 
     points = np.zeros((33, 2))
-    for name, xy in (("SHOULDER", (360, 200)), ("ELBOW", (380, 330)), ("WRIST", (385, 450)), ("HIP", (340, 440)),
-                     ("KNEE", (340, 640)), ("ANKLE", (340, 780))):
+    for name, xy in {"SHOULDER": (360, 200), "HIP": (340, 440), **joints}.items():
         for side, sign in (("LEFT", 1), ("RIGHT", -1)):
             points[getattr(lm, f"{side}_{name}")] = (300 + sign * (xy[0] - 300), xy[1])
-    shape = BodyShape.of(BodyFrame.from_landmarks(points, np.ones(33), (800, 600)))
     ys, xs = np.mgrid[0:800, 0:600]
-    ys, xs = ys.ravel().astype(float), xs.ravel().astype(float)
+    return BodyShape.of(BodyFrame.from_landmarks(points, np.ones(33), (800, 600))), ys.ravel() * 1.0, xs.ravel() * 1.0
+
+
+def test_shading_is_measured_across_a_bare_part_and_implausible_profiles_are_left_out() -> None:
+    from tryon.stages.composite import _shade_profiles
+    from tryon.stages.person import PART_KINDS
+
+    shape, ys, xs = _symmetric_body({"ELBOW": (380, 330), "WRIST": (385, 450), "KNEE": (340, 640),
+                                     "ANKLE": (340, 780)})
     signed, kind = shape.across(ys, xs)
     arm = kind == PART_KINDS.index("arm")
     # Lit from the photo's left: lighter on the left half of each arm, darker towards the right.
@@ -419,18 +426,11 @@ def test_each_limb_takes_its_own_light_and_a_bare_one_its_counterparts(outer_lit
     # The eval photos' pairs of limbs lean towards their outer sides about half the time (a light in front,
     # the inner sides in the body's shade: v54's arms and shins) and the same way a third of the time (a light
     # from one side: v55's shins). One profile for all arms and legs lit v54's left thigh from the wrong side.
-    from tryon.stages import landmarks as lm
     from tryon.stages.composite import _shade_profiles
-    from tryon.stages.person import LIMBS, BodyFrame, BodyShape
+    from tryon.stages.person import LIMBS
 
-    points = np.zeros((33, 2))
-    for name, xy in (("SHOULDER", (360, 200)), ("ELBOW", (390, 330)), ("WRIST", (400, 450)), ("HIP", (340, 440)),
-                     ("KNEE", (345, 640)), ("ANKLE", (345, 780))):
-        for side, sign in (("LEFT", 1), ("RIGHT", -1)):
-            points[getattr(lm, f"{side}_{name}")] = (300 + sign * (xy[0] - 300), xy[1])
-    shape = BodyShape.of(BodyFrame.from_landmarks(points, np.ones(33), (800, 600)))
-    ys, xs = np.mgrid[0:800, 0:600]
-    ys, xs = ys.ravel().astype(float), xs.ravel().astype(float)
+    shape, ys, xs = _symmetric_body({"ELBOW": (390, 330), "WRIST": (400, 450), "KNEE": (345, 640),
+                                     "ANKLE": (345, 780)})
     signed, _, limb = shape.across_limbs(ys, xs)
     # The wearer's left limbs lie on the photo's right: lit on their outer sides, they are lighter to the right.
     outer = np.where(np.isin(limb, [LIMBS.index("arm_left"), LIMBS.index("leg_left")]), 1.0, -1.0)
