@@ -436,11 +436,11 @@ def garment_mask(image: np.ndarray) -> np.ndarray:
     if mask.mean() < MIN_MASK_FRAC:
         raise TryOnError(NO_GARMENT_MESSAGE)
 
-    faint = leaked or _low_contrast(mask, distance, tolerance)
-    mask = _refine_outline(image, mask, distance, tolerance)
+    low_contrast = _low_contrast(mask, distance, tolerance)
+    mask = _refine_outline(image, mask, distance, low_contrast)
     mask = _open_real_holes(mask, distance, spread, tolerance)
     mask = cv2.medianBlur(mask.astype(np.uint8), SMOOTH_KERNEL).astype(bool)
-    if faint:
+    if leaked or low_contrast:
         mask = _smooth_faint_outline(mask, distance, tolerance)
     mask = _keep_main_components(mask)
 
@@ -607,20 +607,19 @@ def _keep_main_components(mask: np.ndarray) -> np.ndarray:
     return keep[labels]
 
 
-def _refine_outline(
-    image: np.ndarray, mask: np.ndarray, distance: np.ndarray, tolerance: float
-) -> np.ndarray:
+def _refine_outline(image: np.ndarray, mask: np.ndarray, distance: np.ndarray, low_contrast: bool) -> np.ndarray:
     """GrabCut the outline band when the flood fill cannot be trusted there.
 
     Two cases: a light garment whose edge barely differs from the background (white on
-    white), and a soft drop shadow that the flood fill took for garment. Shadow pixels
-    (darker, same hue as the background) in the outer band start as probable background.
+    white, ``low_contrast``: see :func:`_low_contrast`), and a soft drop shadow that the flood fill
+    took for garment. Shadow pixels (darker, same hue as the background) in the outer band start as
+    probable background.
     """
     outer = mask & ~_erode(mask, SHADOW_BAND_PX)
     if not (mask & ~_erode(mask, RIM_PX)).any():
         return mask
     shadow = _shadow_like(image, distance, outer)
-    if not _low_contrast(mask, distance, tolerance) and shadow.sum() < SHADOW_MIN_SHARE * outer.sum():
+    if not low_contrast and shadow.sum() < SHADOW_MIN_SHARE * outer.sum():
         return mask
     return _grabcut_refine(image, mask, shadow, distance)
 
