@@ -314,12 +314,10 @@ class _Half:
         regions = {name: m[::k, ::k] for name, m in body.regions.items()}
         person = body.person_mask[::k, ::k]
         small = cv2.resize(image, (person.shape[1], person.shape[0]), interpolation=cv2.INTER_AREA)
-        ys, xs = np.mgrid[0 : person.shape[0], 0 : person.shape[1]].astype(np.float32)
-        across = ((xs * k - frame.mid_shoulder[0]) * frame.across[0]
-                  + (ys * k - frame.mid_shoulder[1]) * frame.across[1]) / frame.unit_px
         return cls(
             lab=cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32), regions=regions, person=person,
-            depth=frame.depth_map_tl(k), across=across.astype(np.float32), landmarks=frame.landmarks / k,
+            depth=frame.depth_map_tl(k), across=frame.across_map_px(k) / np.float32(frame.unit_px),
+            landmarks=frame.landmarks / k,
             unit=frame.unit_px / k,
             arms=_union(regions, ARM_PARTS), hands=_union(regions, ("hand_left", "hand_right")),
             legs=_union(regions, LEG_PARTS),
@@ -831,9 +829,7 @@ def _beside_bare_midriff(
            slice(max(0, int(min(xs))), min(w, int(max(xs)) + 1)))
     if box[0].stop <= box[0].start or box[1].stop <= box[1].start:
         return outside
-    depth = frame.depth_map_tl(box=box)
-    gy, gx = np.mgrid[box[0], box[1]].astype(np.float32)
-    across = (gx - frame.mid_shoulder[0]) * frame.across[0] + (gy - frame.mid_shoulder[1]) * frame.across[1]
+    depth, across = frame.depth_map_tl(box=box), frame.across_map_px(box=box)
     below = skin[box] & (depth >= start) & (depth <= measure)
     if below.sum() < RULES.midriff_min_px:
         return outside

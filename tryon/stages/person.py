@@ -217,9 +217,17 @@ class BodyFrame:
     def depth_map_tl(self, step: int = 1, box: tuple[slice, slice] | None = None) -> np.ndarray:
         """Depth in torso lengths of every ``step``-th pixel, float32 ``(ceil(H/step), ceil(W/step))``; of the
         pixels in ``box`` (rows, columns) only when given (``step`` 1)."""
+        return self._along_map(self.down / self.torso_px, step, box)
+
+    def across_map_px(self, step: int = 1, box: tuple[slice, slice] | None = None) -> np.ndarray:
+        """How far across the body (px along ``across``, positive towards the wearer's left) from the shoulder
+        midpoint every ``step``-th pixel lies; shaped and boxed as :meth:`depth_map_tl`."""
+        return self._along_map(np.asarray(self.across, np.float64), step, box)
+
+    def _along_map(self, axis: np.ndarray, step: int, box: tuple[slice, slice] | None) -> np.ndarray:
+        """Every ``step``-th pixel's (or ``box``'s) offset from the shoulder midpoint projected on ``axis``."""
         h, w = self.size
         rows, cols = box if box is not None else (slice(0, h, step), slice(0, w, step))
-        axis = self.down / self.torso_px
         xs = (np.arange(*cols.indices(w), dtype=np.float32) - self.mid_shoulder[0]) * axis[0]
         ys = (np.arange(*rows.indices(h), dtype=np.float32) - self.mid_shoulder[1]) * axis[1]
         return (ys[:, None] + xs[None, :]).astype(np.float32)
