@@ -12,6 +12,7 @@ from conftest import EVAL_DIR, load_eval_image
 
 from tryon.errors import TryOnError
 from tryon.stages import body as body_stage
+from tryon.stages import clothing as clothing_stage
 from tryon.stages import masks
 from tryon.stages.body import (
     LEFT_ELBOW,
@@ -402,6 +403,60 @@ def test_a_white_tanks_rim_beside_a_pale_arm_is_not_the_arm() -> None:
     assert white.sum() > 40_000
     assert (white & clothing.arms_front).sum() < 0.002 * white.sum()
     assert (white & clothing.top_rimmed).sum() > 0.99 * white.sum()
+
+
+def _cut_off_pieces(mask: np.ndarray, min_area: int = 20) -> list[int]:
+    """Areas of the pieces of ``mask`` cut off from its largest (8-connected), largest first."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = sorted(stats[1:, cv2.CC_STAT_AREA], reverse=True)
+    return [int(a) for a in areas[1:] if a >= min_area]
+
+
+@pytest.mark.parametrize("relpath", [
+    "person/vitonhd_00034_00.jpg",  # v03: 16 pieces before, the bare arms' outer rims, a spot on the shoulder
+    "person/dresscode_052964_0.jpg",  # v14, v64: 4, the pale arms' rims
+    "person/catvton_person_baumu30483223c3.jpg",  # v33: 3, hair tips over the shoulder (1,915 px), a jaw's shade
+    "person/ootd_model_8.png",  # v52, v63: 4, a forearm's rim and, beside the jeans, the legs' rims
+    "person/ootd_model_9.png",  # v59: 3, a thigh's rim
+])
+def test_bits_of_a_bare_limbs_rim_or_hair_are_not_the_old_clothing(relpath: str) -> None:
+    # Failing the skin test pixel by pixel, an arm's pale rim against the backdrop, hair tips and a jaw's shadow
+    # were small pieces of the old top or bottoms cut off from the rest; painted over, each left a ragged notch in
+    # the limb's outline or a skin-coloured patch in the hair (pieces of 20 px or more counted).
+    clothing = analysed(relpath)[1].person.clothing
+    assert _cut_off_pieces(clothing.top) + _cut_off_pieces(clothing.bottoms) == []
+
+
+@pytest.mark.parametrize(("relpath", "piece"), [
+    ("paired/person/vitonhd_14627_00.jpg", 1000),  # v02: the black strap on the shoulder, beyond the arm
+    ("person/idmvton_will1.jpg", 200),  # v20: the tuxedo's black between the lapel and the arm
+])
+def test_a_piece_of_the_old_top_in_its_own_colours_stays_the_top(relpath: str, piece: int) -> None:
+    clothing = analysed(relpath)[1].person.clothing
+    assert any(area >= piece for area in _cut_off_pieces(clothing.top))
+
+
+def test_a_stray_piece_goes_by_its_colour() -> None:
+    # A red garment; beside it, across a band of skin, a red piece (the garment) and a piece blending the skin
+    # into the white backdrop (an arm's anti-aliased outline).
+    skin, white, red = (200, 150, 120), (245, 245, 245), (200, 30, 40)
+    image = np.zeros((60, 120, 3), np.uint8)
+    image[:] = white
+    image[:, :80] = skin
+    image[:, :40] = red
+    image[10:20, 50:58] = red
+    image[30:40, 78:82] = (222, 197, 182)  # halfway between the skin and the backdrop
+    person = np.zeros((60, 120), bool)
+    person[:, :80] = True
+    mask = np.zeros((60, 120), bool)
+    mask[:, :40] = True
+    mask[10:20, 50:58] = True
+    mask[30:40, 78:82] = True
+    lab = _lab(image)
+    colours = lab[5, 5][None, :]
+    kept = clothing_stage._without_strays(mask, lab, colours, person)
+    assert kept[:, :40].all() and kept[10:20, 50:58].all()
+    assert not kept[30:40, 78:82].any()
 
 
 def _lab(image: np.ndarray) -> np.ndarray:

@@ -195,6 +195,14 @@ class ParseRules:
     # kept as the arm, drew a white line beside the new top. Within this many full-resolution px of the old
     # clothing the test is made again on every pixel.
     grey_rim_px: int = 4
+    # A piece of the old clothing cut off from the rest, smaller than this share of its largest piece, is
+    # the garment only if its colour is the garment's: nearer a colour of its palette than the colours
+    # around it (or a blend of the person's and the backdrop's, an anti-aliased outline). The outer rim of
+    # a bare arm against the backdrop, hair tips and a shaded jaw fail the skin test pixel by pixel and
+    # were taken for bits of the old top or bottoms, then painted over as a ragged edge. A piece of a top
+    # seen between an arm and the body keeps its own colour.
+    stray_share: float = 0.05
+    stray_ring_px: int = 3
 
 
 RULES = ParseRules()
@@ -743,13 +751,16 @@ def _at_full_size(
     upsampled: dict[int, np.ndarray] = {}  # by the parse mask's id: seen() and rimmed() share it
     sliver = _sliver_radius(frame.unit_px)
     outline_skin = _outline_skin(skin, body.person_mask, sliver)
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    colours = {id(bottoms): palettes[1]}  # the rest (top, sleeves, an open jacket): the top's colours
 
     def full_size(mask: np.ndarray) -> np.ndarray:
         # Where cloth meets skin of a like tone, pixel by pixel the parse's outline is ragged: seen
         # through a fill's edge, the raggedness shows (a torn edge at the neck).
         if id(mask) not in upsampled:
             smooth = masks.smooth_outline(masks.upsample(mask, size), RULES.outline_smooth_px)
-            upsampled[id(mask)] = smooth & ~_edge_slivers(smooth, outline_skin, sliver)
+            smooth &= ~_edge_slivers(smooth, outline_skin, sliver)
+            upsampled[id(mask)] = _without_strays(smooth, lab, colours.get(id(mask), palettes[0]), body.person_mask)
         return upsampled[id(mask)]
 
     def seen(mask: np.ndarray) -> np.ndarray:
@@ -802,6 +813,43 @@ def _at_full_size(
         bare_body=bare_body,
         skin=skin & ~dressed_full, shape=shape,
     )
+
+
+def _without_strays(mask: np.ndarray, lab: np.ndarray, colours: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """``mask`` (bool ``(H, W)``, old clothing) less its small cut-off pieces whose colour is not the garment's
+    (see :attr:`ParseRules.stray_share`). ``lab``: the photo in OpenCV's 8-bit Lab scale, float32 ``(H, W, 3)``;
+    ``colours``: the garment's palette in the same scale ``(k, 3)``; ``person``: the person mask."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    result = mask.copy()
+    pad = RULES.stray_ring_px + 1
+    kernel = masks.disc(RULES.stray_ring_px)
+    for label in np.flatnonzero(areas < RULES.stray_share * areas.max()) + 1:
+        x, y, w, h = stats[label, :4]
+        box = (slice(max(y - pad, 0), y + h + pad), slice(max(x - pad, 0), x + w + pad))
+        piece = labels[box] == label
+        ring = cv2.dilate(piece.astype(np.uint8), kernel).astype(bool) & ~mask[box]
+        if not ring.any():
+            continue
+        own = np.median(lab[box][piece], axis=0)
+        garment = float(np.linalg.norm(colours - own, axis=1).min()) if len(colours) else np.inf
+        around = [np.median(lab[box][ring & side], axis=0) for side in (person[box], ~person[box])
+                  if (ring & side).any()]
+        near = min(float(np.linalg.norm(c - own)) for c in around)
+        if len(around) == 2:  # an anti-aliased outline: a blend of the person and the backdrop
+            near = min(near, _to_segment(own, *around))
+        if near < garment:
+            result[box][piece] = False
+    return result
+
+
+def _to_segment(point: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance from ``point`` to the segment ``a``-``b`` (all ``(3,)``)."""
+    ab = b - a
+    t = float(np.clip(np.dot(point - a, ab) / max(float(np.dot(ab, ab)), 1e-6), 0.0, 1.0))
+    return float(np.linalg.norm(point - (a + t * ab)))
 
 
 def _beside_bare_midriff(
