@@ -872,8 +872,9 @@ def test_a_face_hidden_behind_a_phone_is_not_guessed_down_over_the_chest() -> No
     assert (body.regions["face_hair"] & below & ~full.regions["face_hair"]).sum() < 0.002 * body.person_mask.sum()
 
 
-@pytest.mark.parametrize("relpath", ["person/catvton_person_baumu30483223c3.jpg", "person/vitonhd_02849_00.jpg",
-                                     "person/vitonhd_00034_00.jpg", LONG_HAIR_PHOTO])
+# (v33's person, catvton_person_baumu30483223c3.jpg, was here too: its old top reached above the line only in
+# the hair tips lying on the shoulder, which are no longer taken for the top at all.)
+@pytest.mark.parametrize("relpath", ["person/vitonhd_02849_00.jpg", "person/vitonhd_00034_00.jpg", LONG_HAIR_PHOTO])
 def test_the_body_under_a_collar_or_by_the_hair_stays_under_the_shoulders_line(relpath: str) -> None:
     # A shoulder's top slopes from the neck's side to the top of the shoulder. The torso's box above the shoulders
     # and the caps round the joints' line took the old top's outline above that line for body: a shirt's collar,

@@ -302,6 +302,8 @@ def test_trouser_legs_hang_at_their_own_width_below_the_old_shorts(case_id: str)
 def test_skin_painted_among_the_hair_is_in_its_shade() -> None:
     # v01: the old collar seen through a gap in the hair beside the earring was painted as lit skin, a light
     # blob amid the dark hair (0.80 of the open fills' light before; the shading of the photo made that much).
+    # Since the hair tips cut off from the old top are no longer taken for it, little is painted there at all
+    # (242 px before, 12 now), and that little in the hair's shade.
     _, body, _, result = _render("v01")
     fill = result.layers["skin_filled"]
     clothing = body.person.clothing
@@ -309,7 +311,7 @@ def test_skin_painted_among_the_hair_is_in_its_shade() -> None:
     around = cv2.GaussianBlur(hair.astype(np.float32), (0, 0), 0.03 * body.person.frame.unit_px)
     luma = _luma(result.image)
     among, open_ = fill & (around > 0.4), fill & (around < 0.02)
-    assert among.sum() > 100 and open_.sum() > 1000
+    assert 0 < among.sum() < 60 and open_.sum() > 1000
     assert np.median(luma[among]) < 0.72 * np.median(luma[open_])
 
 
