@@ -112,3 +112,17 @@ def test_row_spans_fill_each_row_across_its_gap_and_leave_empty_rows() -> None:
     spans = masks.row_spans(mask)
     assert spans[1].tolist() == [False, False] + [True] * 6 + [False, False]
     assert spans[2].sum() == 1 and not spans[0].any() and not spans[3].any()
+
+
+def test_row_spans_bridge_a_short_notch_and_keep_a_taper() -> None:
+    # Legs tapering outwards down the rows (the right end moves 1 px a row) with a hand taken out of rows 20-29.
+    mask = np.zeros((60, 100), bool)
+    for y in range(60):
+        mask[y, 10:50 + y // 2] = True
+    mask[20:30, 40:] = False
+    plain, bridged = masks.row_spans(mask), masks.row_spans(mask, bridge=15)
+    ends = np.array([np.flatnonzero(bridged[y]).max() for y in range(60)])
+    assert not plain[25, 45]
+    assert bridged[25, 45] and ends[19] <= ends[25] <= ends[30]  # the notch joined across
+    assert (ends[:19] == [np.flatnonzero(mask[y]).max() for y in range(19)]).all()  # the taper as it was
+    assert (masks.row_spans(mask, bridge=5)[20:30, 45:] == plain[20:30, 45:]).all()  # a longer notch stays

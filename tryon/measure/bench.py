@@ -47,7 +47,7 @@ COLD_START_SCRIPT = """
 import time; t0 = time.perf_counter()
 import tryon.pipeline, tryon.stages.body, tryon.stages.garment, tryon.stages.warp, tryon.stages.composite
 from tryon.models import load_model
-for name in ("pose", "selfie", "faces"):
+for name in ("pose", "selfie", "faces", "hands"):
     load_model(name)
 print(time.perf_counter() - t0)
 """

@@ -24,6 +24,9 @@ SELFIE_MODEL_SELECTION = 0
 FACE_MODEL_SELECTION = 1
 FACE_MIN_CONFIDENCE = 0.5
 POSE_MIN_CONFIDENCE = 0.5
+# MediaPipe Hands' full model, on one crop around one wrist at a time (see tryon.stages.hands).
+HANDS_MODEL_COMPLEXITY = 1
+HANDS_MIN_CONFIDENCE = 0.3  # a small hand in a full-length photo; the pose's wrist must agree
 
 # MediaPipe solution graphs are not safe to call from several threads at once.
 _LOCKS: dict[str, threading.Lock] = {}
@@ -56,6 +59,17 @@ def _faces() -> Any:
 
     return mp.solutions.face_detection.FaceDetection(
         model_selection=FACE_MODEL_SELECTION, min_detection_confidence=FACE_MIN_CONFIDENCE
+    )
+
+
+def _hands() -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.hands.Hands(
+        static_image_mode=True,
+        max_num_hands=1,
+        model_complexity=HANDS_MODEL_COMPLEXITY,
+        min_detection_confidence=HANDS_MIN_CONFIDENCE,
     )
 
 
@@ -94,6 +108,7 @@ _LOADERS: dict[str, Callable[[], Any]] = {
     "pose": _pose,
     "selfie": _selfie,
     "faces": _faces,
+    "hands": _hands,
     "e5": _e5,
     "u2netp": _u2netp,
 }

@@ -40,6 +40,7 @@ from ..errors import TryOnError
 from ..models import load_model, model_lock
 from . import masks
 from .clothing import Clothing, parse_clothing
+from .hands import hand_shapes
 from .landmarks import (
     LEFT_ANKLE,
     LEFT_EAR,
@@ -451,15 +452,19 @@ def analyze_body(image: np.ndarray) -> BodyAnalysis:
     work_points, work_unit = landmarks * scale, unit * scale
     labels = _part_labels(work_mask, work_points, work_face, work_unit)
 
-    lab = _lab(cv2.resize(image, work_size, interpolation=cv2.INTER_AREA))
+    work_image = cv2.resize(image, work_size, interpolation=cv2.INTER_AREA)
+    lab = _lab(work_image)
     texture, pattern = _texture(image, work_size)
     mean, cov = _fit_skin_model(lab, work_mask, work_face, work_points, work_unit)
     skin = _skin_mask(lab, texture, pattern, mean, cov, work_mask, labels, work_unit)
     labels = _restrict_hands(labels, lab, texture, skin, (mean, cov), work_points, work_unit)
+    hands = hand_shapes(image, landmarks, visibility, unit)
+    _add_hands(labels, hands, work_mask, work_image, (mean, cov), work_unit)
     labels = _refine_hair(lab, texture, labels, skin, (mean, cov), work_points, work_face, work_unit)
 
     # 4. Back to full resolution, cut to the full-resolution person mask.
     part_labels = _upsample_labels(labels, person_mask)
+    _add_hands(part_labels, hands, person_mask, image, (mean, cov), unit)
     skin_full = cv2.resize(skin.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
     skin_full &= person_mask
     analysis = BodyAnalysis(
@@ -1210,6 +1215,34 @@ def _restrict_hands(
         filled = masks.fill_nearest(others, removed)
         out[removed] = filled[removed]
     return out
+
+
+def _add_hands(
+    labels: np.ndarray, hands: dict[str, np.ndarray | None], person: np.ndarray, image: np.ndarray,
+    skin_model: tuple[np.ndarray, np.ndarray], unit: float,
+) -> None:
+    """Label the hand model's hand shapes (:func:`~tryon.stages.hands.hand_shapes`, full size) as the hands in
+    ``labels`` (uint8, the size of ``image`` and ``person``, changed in place) where they look like the skin, lit
+    or shaded (a sleeve's cuff over the wrist, jeans round fingers in a pocket are not the hand), off the face.
+    ``image``: RGB uint8 at the labels' size; ``unit``: the body unit at that size, px."""
+    mean, cov = skin_model
+    face = PART_NAMES.index("face_hair") + 1
+    for side, shape in hands.items():
+        if shape is None:
+            continue
+        if shape.shape != labels.shape:
+            size = (labels.shape[1], labels.shape[0])
+            shape = cv2.resize(shape.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5
+        if not shape.any():
+            continue
+        x, y, w, h = cv2.boundingRect(shape.view(np.uint8))
+        box = (slice(y, y + h), slice(x, x + w))
+        lab = _lab(np.ascontiguousarray(image[box]))
+        hued = np.hypot(lab[..., 1] - 128.0, lab[..., 2] - 128.0) >= SKIN.shadow_min_chroma  # not the backdrop's grey
+        skin_like = ((_mahalanobis_sq(lab, mean, cov) < SKIN.weak_sq) & hued) | _shadowed_skin_colour(lab, mean, cov)
+        # The gaps between the fingers and the nails fail the colour test: holes, filled.
+        hand = masks.fill_small_holes(shape[box] & skin_like, PARTS.hand_hole_area_u2 * unit * unit) & shape[box]
+        labels[box][hand & person[box] & (labels[box] != face)] = PART_NAMES.index(f"hand_{side}") + 1
 
 
 @dataclasses.dataclass

@@ -174,6 +174,9 @@ EDGE_END_PX = 1.5  # sigma: the light at each end of the lift is its nearest pix
 EDGE_SCALE = 2  # the averages are worked out at 1 / this of the resolution (they are smooth)
 SKIRT_FLARE = 0.02  # how far a skirt may stand off the outer line of the legs...
 SKIRT_CONE = 0.3  # ...and, further down, this share of its drop below the hips (an A-line's flare)
+# A hand hanging beside the hip is not the legs: the rows it spans would notch the skirt's outline (white
+# bars beside a hand where the new dress stopped short), so notches up to a hand's length are bridged.
+SKIRT_BRIDGE = 0.6
 # A trouser leg hangs at its own warped width beside a thinner leg, outwards up to TROUSER_DRAPE (of the unit; about
 # a shin's width again: wide legs and flares are that wide, a bound for a garment scaled too large)...
 TROUSER_DRAPE = 0.3
@@ -965,7 +968,7 @@ def _skirt_support(body: BodyAnalysis, unit: float) -> np.ndarray:
     below the old clothes' hem instead of narrowing to the legs there."""
     legs, _ = _legs_below_hips(body)
     drop = np.maximum(np.arange(legs.shape[0]) - _person_model(body).frame.mid_hip[1], 0.0)
-    return masks.row_spans(legs, widen=SKIRT_FLARE * unit + SKIRT_CONE * drop)
+    return masks.row_spans(legs, widen=SKIRT_FLARE * unit + SKIRT_CONE * drop, bridge=round(SKIRT_BRIDGE * unit))
 
 
 def _legs_below_hips(body: BodyAnalysis) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage
 from skimage import morphology
 
 
@@ -139,10 +140,12 @@ def smooth_outline(mask: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def row_spans(mask: np.ndarray, widen: np.ndarray | None = None) -> np.ndarray:
+def row_spans(mask: np.ndarray, widen: np.ndarray | None = None, bridge: int = 0) -> np.ndarray:
     """Each row of ``mask`` filled from its leftmost to its rightmost pixel (bool ``(H, W)``; empty rows stay
     empty): what hangs across a gap, as a skirt across the legs. ``widen``: float ``(H,)``, px each row's
-    span reaches further out on both sides (a skirt flaring as it falls)."""
+    span reaches further out on both sides (a skirt flaring as it falls). ``bridge``: a notch in the spans'
+    ends fewer rows long than this (a hand hanging beside a hip, taken out of the mask) is bridged, the ends
+    on either side of it joined (a closing of each end's curve down the rows)."""
     mask = mask.astype(bool)
     span = np.zeros_like(mask)
     rows = np.flatnonzero(mask.any(axis=1))
@@ -150,11 +153,22 @@ def row_spans(mask: np.ndarray, widen: np.ndarray | None = None) -> np.ndarray:
         return span
     first = np.argmax(mask[rows], axis=1).astype(np.float64)
     last = (mask.shape[1] - 1 - np.argmax(mask[rows, ::-1], axis=1)).astype(np.float64)
+    if bridge > 1:
+        last, first = _closing_1d(last, bridge), -_closing_1d(-first, bridge)
     if widen is not None:
         first, last = first - widen[rows], last + widen[rows]
     cols = np.arange(mask.shape[1])[None, :]
     span[rows] = (cols >= first[:, None]) & (cols <= last[:, None])
     return span
+
+
+def _closing_1d(values: np.ndarray, size: int) -> np.ndarray:
+    """A grey closing (running maximum, then minimum) of ``values`` (float ``(N,)``) over ``size`` samples: its
+    dips narrower than that are filled, its rises and plateaus kept, up to both ends (beyond them nothing,
+    not the end value repeated: a rising curve's first samples would take a later one's)."""
+    padded = np.pad(values.astype(np.float64), size, constant_values=-np.inf)
+    grown = ndimage.maximum_filter1d(padded, size, mode="constant", cval=-np.inf)
+    return ndimage.minimum_filter1d(grown, size)[size:-size]
 
 
 def upsample(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
