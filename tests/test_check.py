@@ -187,6 +187,26 @@ def test_ragged_edges_are_measured_on_the_garments_outline() -> None:
     assert "The garment's edges may look ragged or torn." in check.problems
 
 
+def test_fingers_in_front_of_the_garment_do_not_count_as_a_torn_edge() -> None:
+    import cv2
+
+    from tryon.stages.check import _raggedness
+
+    # A garment's straight side with four fingers in front of it, each a 6 px wide strip across the edge.
+    garment = np.zeros((200, 200), bool)
+    garment[20:180, 20:120] = True
+    hands = np.zeros_like(garment)
+    for y in (60, 72, 84, 96):
+        hands[y:y + 6, 100:140] = True
+    cut = garment & ~hands
+    unit = 150.0
+    plain, fingered = _raggedness(garment, unit), _raggedness(cut, unit)
+    assert fingered > 3 * plain  # the fingers' notches read as a torn edge when nothing says they are fingers...
+    assert _raggedness(cut, unit, hands) < min(1.5 * plain, 0.5 * fingered)  # ...and hardly when the hands are known
+    grown = cv2.dilate(hands.astype(np.uint8), np.ones((3, 3))) > 0  # a hand's region a px wider than its cut
+    assert _raggedness(cut, unit, grown) < min(1.5 * plain, 0.5 * fingered)
+
+
 def test_skin_painted_at_the_neck_and_shoulders_is_measured_and_flagged() -> None:
     # A new top with a low neckline over the sweater: the sweater's neck and shoulders become skin.
     person, body = _person()

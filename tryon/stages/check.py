@@ -20,7 +20,8 @@ What is measured (every figure on the result's pixels):
   the face, the hair and the new neckline), and whether the pose (seated, arms crossed) is one the warp
   handles badly;
 * **ragged edges**: how far, on average, the new garment's outline strays from the same outline smoothed
-  over a few hundredths of the body (torn edges, slivers and pieces stray; a clean hem or seam does not).
+  over a few hundredths of the body (torn edges, slivers and pieces stray; a clean hem or seam does not;
+  the fingers of a hand in front of the garment cut it in their own shape, and are not counted).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class CheckRules:
     # (one 0.0018); the torn and pieced ones up to 0.0029.
     ragged_sigma_u: float = 0.03
     ragged_max_u: float = 0.0015
+    ragged_hand_reach_u: float = 0.02  # ...not measured within a finger's half width of the hands (cut in their shape)
     seated_thigh_sin: float = 0.6  # a thigh this far from the torso's axis (sine of the angle): seated
     crossed_reach_u: float = 0.1  # each wrist this far past the body's middle (body units): arms crossed
     palette_colours: int = 4
@@ -180,7 +182,7 @@ def check_result(
     if neck > RULES.painted_neck_max_u2:
         problems.append("The skin at your neck and shoulders was painted in where the old top covered it: "
                         "it may look patchy.")
-    ragged = _raggedness(garment_mask, body.person.frame.unit_px)
+    ragged = _raggedness(garment_mask, body.person.frame.unit_px, body.regions.union(("hand_left", "hand_right")))
     measures["ragged_edges_u"] = ragged
     if ragged is not None and ragged > RULES.ragged_max_u:
         problems.append("The garment's edges may look ragged or torn.")
@@ -196,15 +198,18 @@ def check_result(
     return ResultCheck(ok=not problems, problems=tuple(problems), measures=measures)
 
 
-def _raggedness(garment_mask: np.ndarray, unit: float) -> float | None:
+def _raggedness(garment_mask: np.ndarray, unit: float, hands: np.ndarray | None = None) -> float | None:
     """Mean distance (body units) between the garment's outline and that outline smoothed over
-    :attr:`CheckRules.ragged_sigma_u`: the area between the two per outline pixel. None without a garment."""
+    :attr:`CheckRules.ragged_sigma_u`: the area between the two per outline pixel. None without a garment.
+    Not along ``hands`` (bool ``(H, W)``): fingers in front of the garment cut it in their own shape."""
     if unit <= 0 or not garment_mask.any():
         return None
-    edge = cv2.morphologyEx(garment_mask.view(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
-    outline = np.count_nonzero(edge)
-    smooth = masks.smooth_outline(garment_mask, RULES.ragged_sigma_u * unit)
-    return float(np.count_nonzero(garment_mask ^ smooth)) / max(int(outline), 1) / unit
+    edge = cv2.morphologyEx(garment_mask.view(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(bool)
+    stray = garment_mask ^ masks.smooth_outline(garment_mask, RULES.ragged_sigma_u * unit)
+    if hands is not None and hands.any():
+        near = masks.dilate(hands, RULES.ragged_hand_reach_u * unit)
+        edge, stray = edge & ~near, stray & ~near
+    return float(np.count_nonzero(stray)) / max(int(np.count_nonzero(edge)), 1) / unit
 
 
 def _skin_like(body: BodyAnalysis, image: np.ndarray) -> np.ndarray:
