@@ -452,9 +452,8 @@ def test_a_stray_piece_goes_by_its_colour() -> None:
     mask[:, :40] = True
     mask[10:20, 50:58] = True
     mask[30:40, 78:82] = True
-    lab = _lab(image)
-    colours = lab[5, 5][None, :]
-    kept = clothing_stage._without_strays(mask, lab, colours, person)
+    colours = _lab(image)[5, 5][None, :]
+    kept = clothing_stage._without_strays(mask, image, colours, person)
     assert kept[:, :40].all() and kept[10:20, 50:58].all()
     assert not kept[30:40, 78:82].any()
 

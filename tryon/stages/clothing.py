@@ -751,7 +751,6 @@ def _at_full_size(
     upsampled: dict[int, np.ndarray] = {}  # by the parse mask's id: seen() and rimmed() share it
     sliver = _sliver_radius(frame.unit_px)
     outline_skin = _outline_skin(skin, body.person_mask, sliver)
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
     colours = {id(bottoms): palettes[1]}  # the rest (top, sleeves, an open jacket): the top's colours
 
     def full_size(mask: np.ndarray) -> np.ndarray:
@@ -760,7 +759,7 @@ def _at_full_size(
         if id(mask) not in upsampled:
             smooth = masks.smooth_outline(masks.upsample(mask, size), RULES.outline_smooth_px)
             smooth &= ~_edge_slivers(smooth, outline_skin, sliver)
-            upsampled[id(mask)] = _without_strays(smooth, lab, colours.get(id(mask), palettes[0]), body.person_mask)
+            upsampled[id(mask)] = _without_strays(smooth, image, colours.get(id(mask), palettes[0]), body.person_mask)
         return upsampled[id(mask)]
 
     def seen(mask: np.ndarray) -> np.ndarray:
@@ -815,10 +814,10 @@ def _at_full_size(
     )
 
 
-def _without_strays(mask: np.ndarray, lab: np.ndarray, colours: np.ndarray, person: np.ndarray) -> np.ndarray:
+def _without_strays(mask: np.ndarray, image: np.ndarray, colours: np.ndarray, person: np.ndarray) -> np.ndarray:
     """``mask`` (bool ``(H, W)``, old clothing) less its small cut-off pieces whose colour is not the garment's
-    (see :attr:`ParseRules.stray_share`). ``lab``: the photo in OpenCV's 8-bit Lab scale, float32 ``(H, W, 3)``;
-    ``colours``: the garment's palette in the same scale ``(k, 3)``; ``person``: the person mask."""
+    (see :attr:`ParseRules.stray_share`). ``image``: the photo, RGB uint8 ``(H, W, 3)``; ``colours``: the
+    garment's palette in OpenCV's 8-bit Lab scale ``(k, 3)``; ``person``: the person mask."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if count <= 2:
         return mask
@@ -833,9 +832,10 @@ def _without_strays(mask: np.ndarray, lab: np.ndarray, colours: np.ndarray, pers
         ring = cv2.dilate(piece.astype(np.uint8), kernel).astype(bool) & ~mask[box]
         if not ring.any():
             continue
-        own = np.median(lab[box][piece], axis=0)
+        lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB).astype(np.float32)
+        own = np.median(lab[piece], axis=0)
         garment = float(np.linalg.norm(colours - own, axis=1).min()) if len(colours) else np.inf
-        around = [np.median(lab[box][ring & side], axis=0) for side in (person[box], ~person[box])
+        around = [np.median(lab[ring & side], axis=0) for side in (person[box], ~person[box])
                   if (ring & side).any()]
         near = min(float(np.linalg.norm(c - own)) for c in around)
         if len(around) == 2:  # an anti-aliased outline: a blend of the person and the backdrop
