@@ -22,7 +22,8 @@ Steps of :func:`analyze_body`:
    texture test), lies in or connects to limbs, neck or face, needs a closer match on
    the torso (where the old garment is), shaded rims join by hysteresis and deep
    shadows on the limbs by hue; the hand parts keep only the skin-coloured pixels
-   connected to the hand landmarks;
+   connected to the hand landmarks, and take the skin-coloured part of the hand model's
+   palm and fingers (:mod:`tryon.stages.hands`: fingertips the pose's four hand points miss);
 5. hair: colour models of hair and clothing sort the shoulder area: garment tops
    and bare shoulders leave the head, hair falling over the chest joins it (by
    colour, or by its strands' texture over a plain top of the same colour).
