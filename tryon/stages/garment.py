@@ -608,7 +608,7 @@ def _keep_main_components(mask: np.ndarray) -> np.ndarray:
 
 
 def _refine_outline(image: np.ndarray, mask: np.ndarray, distance: np.ndarray, low_contrast: bool) -> np.ndarray:
-    """GrabCut the outline band when the flood fill cannot be trusted there.
+    """GrabCut the outline band of ``mask`` (bool ``(H, W)``, not empty) when the flood fill cannot be trusted there.
 
     Two cases: a light garment whose edge barely differs from the background (white on
     white, ``low_contrast``: see :func:`_low_contrast`), and a soft drop shadow that the flood fill
@@ -616,8 +616,6 @@ def _refine_outline(image: np.ndarray, mask: np.ndarray, distance: np.ndarray, l
     probable background.
     """
     outer = mask & ~_erode(mask, SHADOW_BAND_PX)
-    if not (mask & ~_erode(mask, RIM_PX)).any():
-        return mask
     shadow = _shadow_like(image, distance, outer)
     if not low_contrast and shadow.sum() < SHADOW_MIN_SHARE * outer.sum():
         return mask
